@@ -1,0 +1,1 @@
+"""livecommerce: an open-source live-stream shopping server."""

@@ -1,0 +1,91 @@
+"""The starlette application: routes and the error mapping, nothing else."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from livecommerce import metrics
+from livecommerce.api import accounts, ops, pages, problems, rooms
+from livecommerce.api.services import Services
+from livecommerce.errors import LiveCommerceError
+
+log = logging.getLogger("livecommerce.http")
+
+
+class AccessLog:
+    """One structured log line and one counter per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            metrics.HTTP_REQUESTS.labels(scope["method"], str(status)).inc()
+            if scope["path"] not in ("/healthz", "/metrics") and not scope["path"].startswith("/static/"):
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+
+
+def create_app(services: Services) -> Starlette:
+    api = [
+        Route("/config", ops.config, methods=["GET"]),
+        Route("/openapi.json", ops.openapi, methods=["GET"], include_in_schema=False),
+        Route("/accounts", accounts.create_account, methods=["POST"]),
+        Route("/sessions", accounts.create_session, methods=["POST"]),
+        Route("/me", accounts.me, methods=["GET"]),
+        Route("/rooms", rooms.create_room, methods=["POST"]),
+        Route("/rooms", rooms.list_rooms, methods=["GET"]),
+        Route("/rooms/{room_id}", rooms.get_room, methods=["GET"]),
+        Route("/rooms/{room_id}/start", rooms.start_room, methods=["POST"]),
+        Route("/rooms/{room_id}/end", rooms.end_room, methods=["POST"]),
+    ]
+    routes = [
+        Mount("/api/v1", routes=api),
+        Route("/healthz", ops.healthz, include_in_schema=False),
+        Route("/readyz", ops.readyz, include_in_schema=False),
+        Route("/metrics", ops.metrics_endpoint, include_in_schema=False),
+        Route("/", pages.index, include_in_schema=False),
+        Route("/rooms/{room_id}", pages.viewer, include_in_schema=False),
+        Route("/studio", pages.studio, include_in_schema=False),
+        Mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLog)],
+        exception_handlers={
+            LiveCommerceError: problems.on_error,
+            HTTPException: problems.on_http_error,
+            Exception: problems.on_crash,
+        },
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,40 @@
+"""The browser pages: static files, one HTML document per page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+STATIC_DIR = Path(
+    os.environ.get("LIVECOMMERCE_STATIC_DIR") or Path(__file__).resolve().parents[2] / "static"
+)
+
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' https: data: blob:; media-src 'self' blob:; "
+        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; object-src 'none'; "
+        "frame-ancestors 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-cache",
+}
+
+
+def _page(name: str) -> Response:
+    return FileResponse(STATIC_DIR / name, media_type="text/html", headers=_HEADERS)
+
+
+async def index(request: Request) -> Response:
+    return _page("index.html")
+
+
+async def viewer(request: Request) -> Response:
+    return _page("viewer.html")
+
+
+async def studio(request: Request) -> Response:
+    return _page("studio.html")

@@ -1,0 +1,75 @@
+"""What every HTTP route needs, carried on ``app.state.services``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import HTTPConnection, Request
+
+from livecommerce.auth import Authenticator, Identity
+from livecommerce.config import Settings
+from livecommerce.errors import BadRequest, TooLarge, Unauthorized
+from livecommerce.store.redis_store import Store
+
+import orjson
+
+BODY_MAX_BYTES = 64 * 1024
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    auth: Authenticator
+    ws_port: int = 0
+    clock: Callable[[], float] = field(default=time.time)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
+def services(conn: HTTPConnection) -> Services:
+    found: Services = conn.app.state.services
+    return found
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def identity(request: Request, *, required: bool = True) -> Identity | None:
+    token = bearer(request)
+    if token is None:
+        if required:
+            raise Unauthorized("this needs 'Authorization: Bearer <token>'")
+        return None
+    return services(request).auth.verify(token)
+
+
+def require_identity(request: Request) -> Identity:
+    found = identity(request, required=True)
+    assert found is not None
+    return found
+
+
+async def json_body(request: Request, limit: int = BODY_MAX_BYTES) -> object:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge(f"the body is over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body is over {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None

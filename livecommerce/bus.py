@@ -1,0 +1,137 @@
+"""The bus between processes: one Redis pub/sub connection per process.
+
+Each room a process has viewers for is one channel. Subscribing waits for Redis to confirm,
+because a snapshot read before the subscription is live could miss an event published in
+between. When the connection breaks the bus tells every room (``unavailable``), reconnects
+with backoff, resubscribes and asks every room to read back what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from livecommerce import metrics
+from livecommerce.errors import Unavailable
+from livecommerce.store import keys
+from livecommerce.store.redis_store import STORE_DOWN, parse_envelope
+
+log = logging.getLogger("livecommerce.bus")
+
+_PREFIX = keys.room_channel("")
+Handler = Callable[[str, int | None, dict[str, Any]], None]
+
+
+class Bus:
+    def __init__(
+        self,
+        client: Redis,
+        on_event: Handler,
+        on_down: Callable[[], None],
+        on_up: Callable[[], None],
+        *,
+        confirm_timeout_s: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._on_event = on_event
+        self._on_down = on_down
+        self._on_up = on_up
+        self._confirm_timeout_s = confirm_timeout_s
+        self._wanted: set[str] = set()
+        self._confirmed: dict[str, asyncio.Event] = {}
+        self._pubsub: PubSub | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.up = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="bus")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+
+    async def subscribe(self, room_id: str) -> None:
+        channel = keys.room_channel(room_id)
+        self._wanted.add(channel)
+        confirmed = self._confirmed.setdefault(channel, asyncio.Event())
+        try:
+            async with asyncio.timeout(self._confirm_timeout_s):
+                await self._connected.wait()
+                assert self._pubsub is not None
+                await self._pubsub.subscribe(channel)
+                await confirmed.wait()
+        except (TimeoutError, *STORE_DOWN):
+            self._wanted.discard(channel)
+            self._confirmed.pop(channel, None)
+            raise Unavailable("the bus cannot be reached", retry_after=2.0) from None
+
+    async def unsubscribe(self, room_id: str) -> None:
+        channel = keys.room_channel(room_id)
+        self._wanted.discard(channel)
+        self._confirmed.pop(channel, None)
+        if self._pubsub is not None and self.up:
+            try:
+                await self._pubsub.unsubscribe(channel)
+            except STORE_DOWN:
+                pass
+
+    async def _run(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except STORE_DOWN as exc:
+                log.warning("bus connection lost: %s", exc)
+            except Exception:
+                log.exception("bus failed")
+            if self.up:
+                self.up = False
+                metrics.STORE_UNAVAILABLE.inc()
+                self._on_down()
+            self._connected.clear()
+            for event in self._confirmed.values():
+                event.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _session(self) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        self._pubsub = self._client.pubsub()
+        await self._pubsub.ping()  # forces the connection before we claim to be up
+        if self._wanted:
+            await self._pubsub.subscribe(*self._wanted)
+        self.up = True
+        self._connected.set()
+        self._on_up()
+        while True:
+            message = await self._pubsub.get_message(timeout=1.0)
+            if message is None:
+                continue
+            kind = message["type"]
+            channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            if kind == b"message" or kind == "message":
+                self._dispatch(channel, message["data"])
+            elif kind in (b"subscribe", "subscribe"):
+                confirmed = self._confirmed.get(channel)
+                if confirmed is not None:
+                    confirmed.set()
+
+    def _dispatch(self, channel: str, data: bytes) -> None:
+        try:
+            seq, event = parse_envelope(data)
+        except (ValueError, TypeError):
+            log.error("undecodable bus message on %s", channel)
+            return
+        self._on_event(channel[len(_PREFIX) :], seq, event)

@@ -1,0 +1,364 @@
+"""Room channels: one per room with viewers on this process; the fan-out lives here.
+
+A channel is a small actor. Its task is the only code that changes its feed and its set of
+connections, so a viewer that joins while events stream in never sees one twice or misses
+one. Outgoing events are batched per tick; each batch is encoded once per subprotocol and
+written to every socket with ``websockets.broadcast``, which writes synchronously into each
+transport without an await per socket. Sockets whose write buffer passes a bound are cut
+loose with a resumable close code, so one slow phone never holds up a room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.connection import broadcast
+from websockets.asyncio.server import ServerConnection
+
+from livecommerce import metrics
+from livecommerce.errors import CloseCode, LiveCommerceError
+from livecommerce.feed import RoomFeed
+from livecommerce.rooms import Room
+from livecommerce.store.redis_store import Store
+from livecommerce.wire import Event, Subprotocol, encode, encode_batch
+
+log = logging.getLogger("livecommerce.channels")
+
+
+@dataclass(slots=True)
+class Member:
+    """A socket in a room, as the fan-out sees it."""
+
+    conn: ServerConnection
+    subprotocol: Subprotocol
+    welcome: Callable[[int, Room, list[Event]], Event] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    resumed: bool
+    seq: int
+
+
+@dataclass(slots=True)
+class _Join:
+    member: Member
+    since: int | None
+    done: asyncio.Future[JoinResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class RoomChannel:
+    def __init__(
+        self,
+        room_id: str,
+        store: Store,
+        *,
+        tick_s: float,
+        max_buffer_bytes: int,
+        on_empty: Callable[[RoomChannel], None],
+    ) -> None:
+        self.room_id = room_id
+        self.store = store
+        self.tick_s = tick_s
+        self.max_buffer_bytes = max_buffer_bytes
+        self.feed = RoomFeed()
+        self.members: dict[ServerConnection, Member] = {}
+        self._by_protocol: dict[Subprotocol, set[ServerConnection]] = {p: set() for p in Subprotocol}
+        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._on_empty = on_empty
+        self.viewers_reported = -1
+        self.task = asyncio.create_task(self._run(), name=f"room-{room_id}")
+
+    # Called from anywhere on the loop ------------------------------------------------
+
+    def deliver(self, seq: int | None, event: Event) -> None:
+        self._inbox.put_nowait(("event", event) if seq is not None else ("ephemeral", event))
+
+    def deliver_local(self, event: Event) -> None:
+        self._inbox.put_nowait(("ephemeral", event))
+
+    def resync(self) -> None:
+        self._inbox.put_nowait(("resync", None))
+
+    async def join(self, member: Member, since: int | None) -> JoinResult:
+        request = _Join(member, since)
+        self._inbox.put_nowait(("join", request))
+        return await request.done
+
+    def leave(self, conn: ServerConnection) -> None:
+        member = self.members.pop(conn, None)
+        if member is not None:
+            self._by_protocol[member.subprotocol].discard(conn)
+            metrics.ROOM_MEMBERS.dec()
+        if not self.members:
+            self._on_empty(self)
+
+    def close(self) -> None:
+        self.task.cancel()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+
+    # The actor -----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            kind, item = await self._inbox.get()
+            try:
+                if kind == "event":
+                    gap = self.feed.offer(item)
+                    if gap is not None:
+                        await self._fill()
+                elif kind == "ephemeral":
+                    self.feed.offer_ephemeral(item)
+                elif kind == "join":
+                    await self._join(item)
+                elif kind == "resync":
+                    await self._resync()
+            except LiveCommerceError as exc:
+                if kind == "join" and not item.done.done():
+                    item.done.set_exception(exc)
+                else:
+                    log.warning("room %s: %s while handling %s", self.room_id, exc.code, kind)
+            except Exception as exc:  # keep the room alive whatever one step does
+                log.exception("room %s: failed to handle %s", self.room_id, kind)
+                if kind == "join" and not item.done.done():
+                    item.done.set_exception(exc)
+            self._schedule_flush()
+
+    async def _fill(self) -> None:
+        """Read back what pub/sub dropped; a history too short means a fresh start for all."""
+        while (gap := self.feed.gap) is not None:
+            events = await self.store.events_after(self.room_id, gap.after, gap.before - 1)
+            if events is None:
+                self._restart_all()
+                return
+            metrics.GAPS_FILLED.inc()
+            self.feed.fill(events)
+
+    async def _resync(self) -> None:
+        if not self.feed.started or self.feed.last_seq is None:
+            return
+        current = await self.store.current_seq(self.room_id)
+        if current > self.feed.last_seq:
+            events = await self.store.events_after(self.room_id, self.feed.last_seq, current)
+            if events is None:
+                self._restart_all()
+                return
+            self.feed.fill(events)
+
+    def _restart_all(self) -> None:
+        log.warning("room %s: history no longer reaches back; members restart", self.room_id)
+        for conn in list(self.members):
+            self._drop(conn, CloseCode.RECONNECT, "history gap; reconnect")
+        self.feed = RoomFeed()
+
+    async def _join(self, request: _Join) -> None:
+        member = request.member
+        resumed: list[Event] | None = None
+        if request.since is not None:
+            resumed = await self._resume_events(request.since)
+        welcome_events: list[Event] = []
+        snapshot_seq = 0
+        snapshot_room: Room | None = None
+        if resumed is None:
+            snapshot = await self.store.snapshot(self.room_id)
+            snapshot_seq = snapshot.seq
+            snapshot_room = snapshot.room
+            if not self.feed.started:
+                self.feed.start(snapshot.seq)
+            elif snapshot.seq > (self.feed.last_seq or 0):
+                self.feed.fill([e for e in snapshot.recent if e["seq"] > (self.feed.last_seq or 0)])
+                await self._fill_to(snapshot.seq)
+            welcome_events = snapshot.recent
+            after = self.feed.recent_after(snapshot_seq)
+            if after is None:
+                last = self.feed.last_seq or 0
+                after = await self.store.events_after(self.room_id, snapshot_seq, last) or []
+        else:
+            after = resumed
+        # From here to the end nothing awaits: the member's catch-up and its place in the
+        # broadcast set are one step, so no event is lost or doubled between them.
+        self._flush()
+        frames: list[bytes] = []
+        if resumed is None:
+            assert member.welcome is not None and snapshot_room is not None
+            welcome = member.welcome(snapshot_seq, snapshot_room, welcome_events)
+            frames.append(encode(member.subprotocol, welcome))
+        if after:
+            frames.append(encode_batch(member.subprotocol, after))
+        for frame in frames:
+            broadcast([member.conn], frame, text=member.subprotocol is Subprotocol.JSON)
+        self.members[member.conn] = member
+        self._by_protocol[member.subprotocol].add(member.conn)
+        metrics.ROOM_MEMBERS.inc()
+        last = self.feed.last_seq or 0
+        request.done.set_result(JoinResult(resumed=resumed is not None, seq=last))
+
+    async def _resume_events(self, since: int) -> list[Event] | None:
+        """Events after ``since`` up to the feed's present, or None when a welcome is needed."""
+        if not self.feed.started:
+            self.feed.start(await self.store.current_seq(self.room_id))
+        last = self.feed.last_seq or 0
+        if since > last:
+            return None
+        in_memory = self.feed.recent_after(since)
+        if in_memory is not None:
+            return in_memory
+        return await self.store.events_after(self.room_id, since, last)
+
+    async def _fill_to(self, seq: int) -> None:
+        last = self.feed.last_seq or 0
+        if seq > last:
+            events = await self.store.events_after(self.room_id, last, seq)
+            if events is None:
+                self._restart_all()
+                self.feed.start(seq)
+                return
+            self.feed.fill(events)
+
+    # Fan-out -------------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is None and self.feed.has_output():
+            self._flush_handle = asyncio.get_running_loop().call_later(self.tick_s, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self.feed.has_output():
+            return
+        batch = self.feed.take_batch()
+        if not self.members:
+            return
+        started = time.perf_counter()
+        for protocol, conns in self._by_protocol.items():
+            if not conns:
+                continue
+            self._drop_slow(conns)
+            frame = encode_batch(protocol, batch)
+            broadcast(conns, frame, text=protocol is Subprotocol.JSON)
+            metrics.FRAMES_SENT.inc(len(conns))
+            metrics.EVENTS_DELIVERED.inc(len(conns) * len(batch))
+        metrics.BATCHES.inc()
+        metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
+
+    def _drop_slow(self, conns: set[ServerConnection]) -> None:
+        limit = self.max_buffer_bytes
+        slow = [c for c in conns if c.transport.get_write_buffer_size() > limit]
+        for conn in slow:
+            metrics.SLOW_CONSUMERS.inc()
+            self._drop(conn, CloseCode.SLOW_CONSUMER, "slow consumer; resume with since")
+
+    def _drop(self, conn: ServerConnection, code: int, reason: str) -> None:
+        member = self.members.pop(conn, None)
+        if member is not None:
+            self._by_protocol[member.subprotocol].discard(conn)
+            metrics.ROOM_MEMBERS.dec()
+        task = asyncio.create_task(conn.close(code, reason))
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    def send_all(self, event: Event) -> None:
+        """Write one message to every member now (shutdown notices, outages)."""
+        for protocol, conns in self._by_protocol.items():
+            if conns:
+                broadcast(conns, encode(protocol, event), text=protocol is Subprotocol.JSON)
+
+
+class Channels:
+    """The channels of this process, and the link between them and the bus."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tick_s: float,
+        max_buffer_bytes: int,
+        linger_s: float = 30.0,
+        subscribe: Callable[[str], Any],
+        unsubscribe: Callable[[str], Any],
+    ) -> None:
+        self.store = store
+        self.tick_s = tick_s
+        self.max_buffer_bytes = max_buffer_bytes
+        self.linger_s = linger_s
+        self._subscribe = subscribe
+        self._unsubscribe = unsubscribe
+        self.rooms: dict[str, RoomChannel] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._reapers: dict[str, asyncio.TimerHandle] = {}
+
+    async def get(self, room_id: str) -> RoomChannel:
+        """The room's channel, subscribed on the bus before anyone reads a snapshot."""
+        channel = self.rooms.get(room_id)
+        if channel is not None:
+            self._cancel_reaper(room_id)
+            return channel
+        lock = self._locks.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            channel = self.rooms.get(room_id)
+            if channel is None:
+                channel = RoomChannel(
+                    room_id,
+                    self.store,
+                    tick_s=self.tick_s,
+                    max_buffer_bytes=self.max_buffer_bytes,
+                    on_empty=self._schedule_reap,
+                )
+                self.rooms[room_id] = channel
+                metrics.ROOMS.set(len(self.rooms))
+                try:
+                    await self._subscribe(room_id)
+                except BaseException:
+                    self._remove(room_id)
+                    raise
+        self._locks.pop(room_id, None)
+        self._cancel_reaper(room_id)
+        return channel
+
+    def dispatch(self, room_id: str, seq: int | None, event: Event) -> None:
+        channel = self.rooms.get(room_id)
+        if channel is not None:
+            channel.deliver(seq, event)
+
+    def _schedule_reap(self, channel: RoomChannel) -> None:
+        if channel.room_id in self._reapers:
+            return
+        loop = asyncio.get_running_loop()
+        self._reapers[channel.room_id] = loop.call_later(
+            self.linger_s, lambda: self._reap(channel.room_id)
+        )
+
+    def _cancel_reaper(self, room_id: str) -> None:
+        handle = self._reapers.pop(room_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _reap(self, room_id: str) -> None:
+        self._reapers.pop(room_id, None)
+        channel = self.rooms.get(room_id)
+        if channel is None or channel.members:
+            return
+        self._remove(room_id)
+        task = asyncio.ensure_future(self._unsubscribe(room_id))
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    def _remove(self, room_id: str) -> None:
+        channel = self.rooms.pop(room_id, None)
+        if channel is not None:
+            channel.close()
+        metrics.ROOMS.set(len(self.rooms))
+
+    def close(self) -> None:
+        for room_id in list(self.rooms):
+            self._cancel_reaper(room_id)
+            self._remove(room_id)
+
+    def members(self) -> int:
+        return sum(len(c.members) for c in self.rooms.values())

@@ -1,0 +1,93 @@
+"""The ``livecommerce`` command: ``serve`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from livecommerce import logs
+from livecommerce.config import Settings, add_arguments, from_arguments
+from livecommerce.server import Server
+
+log = logging.getLogger("livecommerce")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livecommerce", description="Live-stream shopping server: rooms, chat, flash sales."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the server (embedded Valkey without --redis-url)")
+    add_arguments(serve)
+    demo = commands.add_parser(
+        "demo", help="run the server with a demo creator, moderator, viewer and a live room"
+    )
+    add_arguments(demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = from_arguments(args, demo=args.command == "demo")
+    logs.configure(settings.log_level, settings.log_format)
+    runner = _runner()
+    try:
+        runner(_serve(settings))
+    except KeyboardInterrupt:
+        pass
+
+
+def _runner():  # type: ignore[no-untyped-def]
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        return asyncio.run
+    return uvloop.run
+
+
+async def _serve(settings: Settings) -> None:
+    server = Server(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    lines = [
+        f"livecommerce is running (Redis: {'embedded Valkey' if server.embedded else 'external'})",
+        f"  home:     {server.http_url}/",
+        f"  studio:   {server.http_url}/studio",
+        f"  api:      {server.http_url}/api/v1/config",
+        f"  sockets:  {server.ws_url}/ws/rooms/{{room_id}}",
+        f"  metrics:  {server.http_url}/metrics",
+    ]
+    if settings.demo:
+        lines += await _demo(server)
+    print("\n".join(lines), flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+
+
+async def _demo(server: Server) -> list[str]:
+    """A ready show: three people, each with a sign-in link that logs them straight in."""
+    from livecommerce.demo import create_demo
+
+    people, room_id = await create_demo(server)
+    base = server.http_url
+    lines = ["", f"Demo room {room_id} is live. Open each link in its own browser window:"]
+    lines.append(f"  creator:   {base}/studio#token={people['creator']}")
+    lines.append(f"  moderator: {base}/rooms/{room_id}#token={people['moderator']}")
+    lines.append(f"  viewer:    {base}/rooms/{room_id}#token={people['viewer']}")
+    lines.append(f"  guest:     {base}/rooms/{room_id}")
+    lines.append("  (accounts demo-creator, demo-moderator, demo-viewer; password: livecommerce)")
+    return lines
+
+
+if __name__ == "__main__":  # pragma: no cover
+    with contextlib.suppress(KeyboardInterrupt):
+        main(sys.argv[1:])

@@ -1,0 +1,145 @@
+"""Settings: every knob has a flag and a LIVECOMMERCE_* environment variable.
+
+Flags win over the environment, the environment over defaults. The secret that signs the
+server's tokens is generated into the data directory on first start so that a restart does
+not sign everyone out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from livecommerce.auth import MerchantKeys
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ws_port: int | None = None
+    public_url: str | None = None
+    public_ws_url: str | None = None
+    data_dir: Path = Path(".livecommerce")
+    redis_url: str | None = None
+    appendfsync: str = "everysec"
+    secret: str | None = None
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    tick_ms: int = 25
+    max_buffer_bytes: int = 512 * 1024
+    max_connections: int = 20_000
+    chat_rate: float = 0.5
+    chat_burst: int = 3
+    stream_max_len: int = 10_000
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    log_level: str = "info"
+    log_format: str = "json"
+    ready_file: Path | None = None
+    demo: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gateway_port(self) -> int:
+        if self.ws_port is not None:
+            return self.ws_port
+        return self.port + 1 if self.port else 0
+
+    def merchant_keys(self) -> MerchantKeys:
+        public_key = self.jwt_public_key
+        if public_key and not public_key.lstrip().startswith("-----BEGIN"):
+            public_key = Path(public_key).read_text(encoding="utf-8")
+        return MerchantKeys(
+            hs256_secret=self.jwt_secret or None,
+            rs256_public_key=public_key or None,
+            issuer=self.jwt_issuer or None,
+            audience=self.jwt_audience or None,
+        )
+
+    def server_secret(self) -> str:
+        """The configured secret, or one kept in the data directory (made on first use)."""
+        if self.secret:
+            return self.secret
+        path = self.data_dir / "secret"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+        return value
+
+
+_HELP = {
+    "host": "address to listen on",
+    "port": "HTTP port (0 picks a free one)",
+    "ws_port": "WebSocket gateway port (default: HTTP port + 1; 0 picks a free one)",
+    "public_url": "the HTTP URL clients use, when behind a proxy",
+    "public_ws_url": "the WebSocket URL clients use, when behind a proxy (ws:// or wss://)",
+    "data_dir": "directory for the embedded Valkey's data and the generated secret",
+    "redis_url": "an external Redis 7+ or Valkey; without it an embedded Valkey is started",
+    "appendfsync": "embedded Valkey fsync policy: everysec or always",
+    "secret": "secret that signs the server's tokens (default: generated into the data dir)",
+    "jwt_secret": "HS256 secret for merchant-issued JWTs",
+    "jwt_public_key": "RS256 public key (PEM text or a file path) for merchant-issued JWTs",
+    "jwt_issuer": "required 'iss' of merchant JWTs",
+    "jwt_audience": "required 'aud' of merchant JWTs",
+    "tick_ms": "fan-out batching tick in milliseconds",
+    "max_buffer_bytes": "a socket's write buffer limit before it is closed as a slow consumer",
+    "max_connections": "WebSocket connections this process accepts before shedding load",
+    "chat_rate": "chat messages per second one user may send in a room (sustained)",
+    "chat_burst": "chat messages one user may send at once",
+    "stream_max_len": "events kept per room for resume (approximate)",
+    "ping_interval_s": "seconds between keepalive pings",
+    "ping_timeout_s": "seconds to wait for a pong before closing the socket",
+    "log_level": "debug, info, warning or error",
+    "log_format": "json or text",
+    "ready_file": "write {http_url, ws_url, pid} as JSON here once listening",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for f in fields(Settings):
+        if f.name in ("extra", "demo"):
+            continue
+        env = f"LIVECOMMERCE_{f.name.upper()}"
+        flag = "--" + f.name.replace("_", "-")
+        parser.add_argument(flag, dest=f.name, default=None, help=f"{_HELP[f.name]} [env {env}]")
+
+
+def from_arguments(args: argparse.Namespace, *, demo: bool = False) -> Settings:
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name in ("extra", "demo"):
+            continue
+        raw = getattr(args, f.name, None)
+        if raw is None:
+            raw = os.environ.get(f"LIVECOMMERCE_{f.name.upper()}")
+        if raw is None or raw == "":
+            continue
+        values[f.name] = _convert(f.name, raw)
+    return Settings(demo=demo, **values)
+
+
+def _convert(name: str, raw: str) -> Any:
+    default = getattr(Settings(), name)
+    try:
+        if name in ("data_dir", "ready_file"):
+            return Path(raw)
+        if name in ("port", "ws_port") or isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise SystemExit(f"livecommerce: --{name.replace('_', '-')} takes a number, not {raw!r}") from None
+    if name == "appendfsync" and raw not in ("everysec", "always"):
+        raise SystemExit("livecommerce: --appendfsync takes everysec or always")
+    return raw

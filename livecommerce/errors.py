@@ -1,0 +1,152 @@
+"""The one error hierarchy of livecommerce.
+
+Every refusal the server gives has a stable string ``code``. The same code becomes the
+``code`` of a wire ``error`` event and of an ``application/problem+json`` body, so clients
+handle one vocabulary whatever channel they use::
+
+    LiveCommerceError                 internal      500
+    ├── BadRequest                    bad_request   400
+    │   ├── BadFrame                  bad_frame     400
+    │   └── UnknownType               unknown_type  400
+    ├── TooLarge                      too_large     413
+    ├── Unauthorized                  unauthorized  401
+    ├── Forbidden                     forbidden     403
+    ├── NotFound                      not_found     404
+    ├── Conflict                      conflict      409
+    │   └── RoomNotLive               room_not_live 409
+    ├── RateLimited                   rate_limited  429  (retry_after)
+    ├── Unavailable                   unavailable   503  (retry_after)
+    └── Overloaded                    overloaded    503  (retry_after)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LiveCommerceError(Exception):
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, message: str = "", **extra: Any) -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+        self.extra = extra
+
+    def to_wire(self, ref: object = None) -> dict[str, Any]:
+        event: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if ref is not None:
+            event["ref"] = ref
+        event.update(self.extra)
+        return event
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"https://livecommerce.dev/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.message,
+        }
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(LiveCommerceError):
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+
+
+class BadFrame(BadRequest):
+    code = "bad_frame"
+    title = "Unreadable frame"
+
+
+class UnknownType(BadRequest):
+    code = "unknown_type"
+    title = "Unknown message type"
+
+
+class TooLarge(LiveCommerceError):
+    code = "too_large"
+    status = 413
+    title = "Too large"
+
+
+class Unauthorized(LiveCommerceError):
+    code = "unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(LiveCommerceError):
+    code = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(LiveCommerceError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class Conflict(LiveCommerceError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class RoomNotLive(Conflict):
+    code = "room_not_live"
+    title = "Room is not live"
+
+
+class _RetryLater(LiveCommerceError):
+    """An error the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str = "", *, retry_after: float, **extra: Any) -> None:
+        super().__init__(message, retry_after=round(retry_after, 3), **extra)
+        self.retry_after = retry_after
+
+
+class RateLimited(_RetryLater):
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+
+class Unavailable(_RetryLater):
+    code = "unavailable"
+    status = 503
+    title = "Service unavailable"
+
+
+class Overloaded(_RetryLater):
+    code = "overloaded"
+    status = 503
+    title = "Overloaded"
+
+
+class CloseCode:
+    """WebSocket close codes: 4000-4399 ask the client to reconnect, 4400-4999 do not."""
+
+    GOING_AWAY = 1001
+    TOO_BIG = 1009
+    SERVICE_RESTART = 1012
+    RECONNECT = 4000
+    SLOW_CONSUMER = 4001
+    UNAVAILABLE = 4002
+    OVERLOADED = 4003
+    IDLE_TIMEOUT = 4004
+    BAD_FRAMES = 4400
+    UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404
+    ROOM_ENDED = 4410
+
+    @staticmethod
+    def should_reconnect(code: int) -> bool:
+        return code in (1001, 1006, 1011, 1012, 1013) or 4000 <= code < 4400

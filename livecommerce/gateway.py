@@ -1,0 +1,319 @@
+"""The room gateway: WebSocket sockets in, room channels and the store out.
+
+This is an edge: it reads frames, turns them into commands with ``wire``, applies the rules
+of ``chat`` and ``rooms`` and hands results to the store and the channels. Every failure a
+client causes becomes an ``error`` event to that client only; a client that keeps sending
+garbage is closed, and nobody else in the room notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from livecommerce import metrics
+from livecommerce.auth import Authenticator, Identity
+from livecommerce.channels import Channels, Member
+from livecommerce.chat import ChatPolicy, TokenBucket, clean_text
+from livecommerce.errors import (
+    BadRequest,
+    CloseCode,
+    LiveCommerceError,
+    NotFound,
+    Overloaded,
+    TooLarge,
+    Unauthorized,
+)
+from livecommerce.reactions import ReactionTally
+from livecommerce.rooms import Role, Room
+from livecommerce.store.redis_store import Store
+from livecommerce.wire import (
+    ChatSend,
+    Event,
+    Ping,
+    React,
+    Subprotocol,
+    decode_frame,
+    encode,
+    parse_command,
+    read_ref,
+)
+
+log = logging.getLogger("livecommerce.gateway")
+
+_PATH = re.compile(r"^/ws/rooms/([A-Za-z0-9_-]{1,64})$")
+HARD_FRAME_LIMIT = 1024 * 1024
+BAD_FRAMES_ALLOWED = 10
+BAD_FRAMES_WINDOW_S = 10.0
+WELCOME_CHAT = 50
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True, eq=False)
+class Session:
+    """One socket's view of who it is and what it has been doing."""
+
+    conn: ServerConnection
+    room: Room
+    identity: Identity | None
+    subprotocol: Subprotocol
+    reactions: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=20.0))
+    bad_frames: deque[float] = field(default_factory=deque)
+
+    @property
+    def user_id(self) -> str | None:
+        return self.identity.id if self.identity else None
+
+    @property
+    def role(self) -> Role:
+        return self.room.role_of(self.user_id)
+
+    def you(self) -> dict[str, Any]:
+        role = self.role
+        return {
+            "id": self.user_id,
+            "name": self.identity.name if self.identity else None,
+            "role": str(role),
+            "can_chat": role is not Role.GUEST,
+        }
+
+
+def _query(request_path: str) -> tuple[str | None, dict[str, str]]:
+    parts = urlsplit(request_path)
+    match = _PATH.match(parts.path)
+    query = {k: v[0] for k, v in parse_qs(parts.query, max_num_fields=8).items()}
+    return (match.group(1) if match else None), query
+
+
+def _since(query: dict[str, str]) -> int | None:
+    raw = query.get("since")
+    if raw is None or not raw.isdigit() or len(raw) > 15:
+        return None
+    return int(raw)
+
+
+class Gateway:
+    def __init__(
+        self,
+        store: Store,
+        channels: Channels,
+        authenticator: Authenticator,
+        *,
+        chat_policy: ChatPolicy,
+        max_connections: int,
+        ping_interval_s: float,
+        ping_timeout_s: float,
+        clock: Clock = time.time,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.auth = authenticator
+        self.chat_policy = chat_policy
+        self.max_connections = max_connections
+        self.ping_interval_s = ping_interval_s
+        self.ping_timeout_s = ping_timeout_s
+        self.clock = clock
+        self.tally = ReactionTally()
+        self.sessions: set[Session] = set()
+        self.server: Server | None = None
+        self._count = 0
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def start(self, host: str, port: int) -> int:
+        self.server = await serve(
+            self._handler,
+            host,
+            port,
+            subprotocols=[Subprotocol.JSON, Subprotocol.MSGPACK],  # type: ignore[list-item]
+            process_request=self._process_request,
+            compression=None,
+            max_size=HARD_FRAME_LIMIT,
+            max_queue=16,
+            ping_interval=self.ping_interval_s,
+            ping_timeout=self.ping_timeout_s,
+            close_timeout=5,
+            open_timeout=10,
+            server_header=None,
+        )
+        sockets = list(self.server.sockets)
+        return int(sockets[0].getsockname()[1])
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        room_id, _ = _query(request.path)
+        if room_id is None:
+            return conn.respond(HTTPStatus.NOT_FOUND, "no such socket; use /ws/rooms/{room_id}\n")
+        return None
+
+    async def _handler(self, conn: ServerConnection) -> None:
+        self._count += 1
+        metrics.CONNECTIONS.inc()
+        try:
+            await self._serve(conn)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._count -= 1
+            metrics.CONNECTIONS.dec()
+
+    async def _refuse(self, conn: ServerConnection, error: LiveCommerceError, code: int) -> None:
+        metrics.CONNECTIONS_REFUSED.labels(error.code).inc()
+        protocol = Subprotocol(conn.subprotocol or Subprotocol.JSON)
+        await conn.send(encode(protocol, error.to_wire()), text=protocol is Subprotocol.JSON)
+        await conn.close(code, error.code)
+
+    async def _serve(self, conn: ServerConnection) -> None:
+        protocol = Subprotocol(conn.subprotocol or Subprotocol.JSON)
+        assert conn.request is not None
+        room_id, query = _query(conn.request.path)
+        assert room_id is not None
+        if self._count > self.max_connections:
+            retry = 1.0 + secrets.randbelow(4000) / 1000
+            await self._refuse(conn, Overloaded("too many viewers here", retry_after=retry), CloseCode.OVERLOADED)
+            return
+        identity: Identity | None = None
+        token = query.get("token")
+        if token:
+            try:
+                identity = self.auth.verify(token)
+            except Unauthorized as exc:
+                await self._refuse(conn, exc, CloseCode.UNAUTHORIZED)
+                return
+        try:
+            room = await self.store.room(room_id)
+            channel = await self.channels.get(room_id)
+        except NotFound as exc:
+            await self._refuse(conn, exc, CloseCode.NOT_FOUND)
+            return
+        except LiveCommerceError as exc:
+            await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
+            return
+        session = Session(conn, room, identity, protocol)
+        since = _since(query) if query.get("epoch") == room.epoch else None
+        member = Member(conn, protocol, welcome=lambda seq, room, events: self._welcome(session, seq, room, events, channel.viewers_reported))
+        try:
+            await channel.join(member, since)
+        except LiveCommerceError as exc:
+            channel.leave(conn)
+            await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
+            return
+        self.sessions.add(session)
+        try:
+            async for frame in conn:
+                await self._on_frame(session, frame)
+        finally:
+            self.sessions.discard(session)
+            channel.leave(conn)
+
+    def _welcome(self, session: Session, seq: int, room: Room, recent: list[Event], viewers: int) -> Event:
+        session.room = room
+        deleted = {e["id"] for e in recent if e["type"] == "chat.deleted"}
+        chat = [e for e in recent if e["type"] == "chat.message" and e["id"] not in deleted]
+        return {
+            "type": "welcome",
+            "seq": seq,
+            "epoch": room.epoch,
+            "room": room.to_public(),
+            "you": session.you(),
+            "viewers": max(viewers, 0),
+            "chat": chat[-WELCOME_CHAT:],
+            "pinned": None,
+            "sales": [],
+            "server_time": self.now_ms(),
+        }
+
+    async def _reply(self, session: Session, event: Event) -> None:
+        await session.conn.send(encode(session.subprotocol, event), text=session.subprotocol is Subprotocol.JSON)
+
+    async def _on_frame(self, session: Session, frame: str | bytes) -> None:
+        ref = None
+        try:
+            message = decode_frame(session.subprotocol, frame)
+            ref = read_ref(message)
+            command = parse_command(message)
+        except (BadRequest, TooLarge) as exc:
+            metrics.BAD_FRAMES.labels(exc.code).inc()
+            await self._reply(session, exc.to_wire(ref))
+            if self._too_many_bad_frames(session):
+                await session.conn.close(CloseCode.BAD_FRAMES, "too many bad frames")
+            return
+        kind = type(command).__name__
+        try:
+            if isinstance(command, ChatSend):
+                await self._chat(session, command)
+            elif isinstance(command, React):
+                if session.reactions.take(self.clock()):
+                    self.tally.add(session.room.id, command.kind)
+            elif isinstance(command, Ping):
+                await self._reply(session, {"type": "pong", "ref": command.ref, "server_time": self.now_ms()})
+            metrics.COMMANDS.labels(kind, "ok").inc()
+        except LiveCommerceError as exc:
+            metrics.COMMANDS.labels(kind, exc.code).inc()
+            if exc.code == "rate_limited":
+                metrics.RATE_LIMITED.labels("chat").inc()
+            await self._reply(session, exc.to_wire(command.ref))
+
+    def _too_many_bad_frames(self, session: Session) -> bool:
+        now = self.clock()
+        window = session.bad_frames
+        window.append(now)
+        while window and window[0] < now - BAD_FRAMES_WINDOW_S:
+            window.popleft()
+        return len(window) >= BAD_FRAMES_ALLOWED
+
+    async def _chat(self, session: Session, command: ChatSend) -> None:
+        if session.identity is None:
+            raise Unauthorized("sign in to chat")
+        text = clean_text(command.text, self.chat_policy)
+        now = self.now_ms()
+        event: Event = {
+            "type": "chat.message",
+            "id": "m_" + secrets.token_urlsafe(9),
+            "user": {"id": session.identity.id, "name": session.identity.name},
+            "text": text,
+            "at": now,
+        }
+        seq = await self.store.post_chat(
+            session.room.id,
+            session.identity.id,
+            event,
+            now,
+            max(1, int(1000 / self.chat_policy.rate)),
+            self.chat_policy.burst,
+        )
+        metrics.EVENTS_PUBLISHED.labels("chat.message").inc()
+        await self._reply(session, {"type": "ack", "ref": command.ref, "id": event["id"], "seq": seq})
+
+    # Ticks -----------------------------------------------------------------------------
+
+    async def flush_reactions(self) -> None:
+        for room_id, counts in self.tally.drain().items():
+            await self.store.publish_ephemeral(room_id, {"type": "reactions", "counts": counts})
+
+    async def shutdown(self, retry_after_ms: int = 1000) -> None:
+        """Tell every client to reconnect elsewhere, then close with 1012."""
+        if self.server is None:
+            return
+        self.server.close(close_connections=False)
+        notice = {"type": "reconnect", "reason": "shutdown", "retry_after_ms": retry_after_ms}
+        for channel in list(self.channels.rooms.values()):
+            channel.send_all(notice)
+        closing = [s.conn.close(CloseCode.SERVICE_RESTART, "server restart") for s in list(self.sessions)]
+        await asyncio.gather(*closing, return_exceptions=True)
+        await self.server.wait_closed()
+

@@ -1,0 +1,28 @@
+"""Prometheus metrics of one process, served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONNECTIONS = Gauge("livecommerce_connections", "Open WebSocket connections")
+ROOM_MEMBERS = Gauge("livecommerce_room_members", "Sockets joined to a room on this process")
+ROOMS = Gauge("livecommerce_rooms", "Rooms with a channel on this process")
+CONNECTIONS_REFUSED = Counter(
+    "livecommerce_connections_refused", "Connections refused before joining", ["reason"]
+)
+EVENTS_PUBLISHED = Counter("livecommerce_events_published", "Room events published", ["type"])
+EVENTS_DELIVERED = Counter("livecommerce_events_delivered", "Events written to sockets")
+FRAMES_SENT = Counter("livecommerce_frames_sent", "Frames written to sockets by broadcasts")
+BATCHES = Counter("livecommerce_batches", "Batches flushed by room channels")
+FLUSH_SECONDS = Histogram(
+    "livecommerce_flush_seconds",
+    "Time to encode and write one batch to every socket of a room",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+SLOW_CONSUMERS = Counter("livecommerce_slow_consumers", "Sockets closed for falling behind")
+GAPS_FILLED = Counter("livecommerce_gaps_filled", "Pub/sub gaps read back from room streams")
+BAD_FRAMES = Counter("livecommerce_bad_frames", "Client frames refused", ["code"])
+COMMANDS = Counter("livecommerce_commands", "Client commands handled", ["type", "outcome"])
+RATE_LIMITED = Counter("livecommerce_rate_limited", "Requests refused by a rate limit", ["limit"])
+STORE_UNAVAILABLE = Counter("livecommerce_store_unavailable", "Times the store could not be reached")
+HTTP_REQUESTS = Counter("livecommerce_http_requests", "HTTP requests", ["method", "status"])

@@ -1,0 +1,162 @@
+"""Rooms: what a show is, which states it moves through, and who may do what in it."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from livecommerce.currencies import CURRENCIES
+from livecommerce.errors import BadRequest, Conflict, Forbidden
+
+TITLE_MAX = 120
+DESCRIPTION_MAX = 2000
+_LOCALE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}$")
+
+
+class RoomState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class Role(enum.StrEnum):
+    HOST = "host"
+    MODERATOR = "moderator"
+    VIEWER = "viewer"
+    GUEST = "guest"
+
+
+_TRANSITIONS = {
+    RoomState.SCHEDULED: {RoomState.LIVE, RoomState.ENDED},
+    RoomState.LIVE: {RoomState.ENDED},
+    RoomState.ENDED: set(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: str
+    title: str
+    host_id: str
+    host_name: str
+    currency: str
+    locale: str
+    created_at: int
+    description: str = ""
+    state: RoomState = RoomState.SCHEDULED
+    scheduled_at: int | None = None
+    started_at: int | None = None
+    ended_at: int | None = None
+    epoch: str = ""
+    moderators: tuple[str, ...] = field(default=())
+
+    def to_public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["host"] = {"id": data.pop("host_id"), "name": data.pop("host_name")}
+        data["state"] = str(self.state)
+        data["moderators"] = list(self.moderators)
+        del data["epoch"]
+        return data
+
+    def role_of(self, user_id: str | None) -> Role:
+        if user_id is None:
+            return Role.GUEST
+        if user_id == self.host_id:
+            return Role.HOST
+        if user_id in self.moderators:
+            return Role.MODERATOR
+        return Role.VIEWER
+
+    def transition(self, to: RoomState, now: int) -> Room:
+        """The room in state ``to``, or ``Conflict`` when the state machine forbids it."""
+        if to not in _TRANSITIONS[self.state]:
+            raise Conflict(f"a {self.state} room cannot become {to}")
+        if to is RoomState.LIVE:
+            return replace(self, state=to, started_at=now)
+        return replace(self, state=to, ended_at=now)
+
+    def require_host(self, user_id: str | None) -> None:
+        if user_id is None or user_id != self.host_id:
+            raise Forbidden("only the room's host may do that")
+
+
+@dataclass(frozen=True, slots=True)
+class RoomDraft:
+    title: str
+    currency: str
+    locale: str
+    description: str
+    scheduled_at: int | None
+
+
+def parse_room_draft(body: object, now: int) -> RoomDraft:
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise BadRequest("'title' must be a non-empty string")
+    title = title.strip()
+    if len(title) > TITLE_MAX:
+        raise BadRequest(f"'title' is longer than {TITLE_MAX} characters")
+    currency = body.get("currency")
+    if not isinstance(currency, str) or currency not in CURRENCIES:
+        raise BadRequest("'currency' must be an ISO 4217 code such as EUR")
+    locale = body.get("locale", "en")
+    if not isinstance(locale, str) or not _LOCALE.match(locale):
+        raise BadRequest("'locale' must be a BCP 47 tag such as en or nb-NO")
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
+        raise BadRequest(f"'description' must be a string of at most {DESCRIPTION_MAX}")
+    scheduled_at = body.get("scheduled_at")
+    if scheduled_at is not None and (
+        not isinstance(scheduled_at, int)
+        or isinstance(scheduled_at, bool)
+        or not 0 <= scheduled_at < 2**53
+    ):
+        raise BadRequest("'scheduled_at' must be epoch milliseconds")
+    return RoomDraft(title, currency, locale, description, scheduled_at)
+
+
+def room_from_hash(data: dict[str, str]) -> Room:
+    def opt(name: str) -> int | None:
+        value = data.get(name, "")
+        return int(value) if value else None
+
+    mods = data.get("moderators", "")
+    return Room(
+        id=data["id"],
+        title=data["title"],
+        host_id=data["host_id"],
+        host_name=data["host_name"],
+        currency=data["currency"],
+        locale=data["locale"],
+        created_at=int(data["created_at"]),
+        description=data.get("description", ""),
+        state=RoomState(data["state"]),
+        scheduled_at=opt("scheduled_at"),
+        started_at=opt("started_at"),
+        ended_at=opt("ended_at"),
+        epoch=data.get("epoch", ""),
+        moderators=tuple(m for m in mods.split(",") if m),
+    )
+
+
+def room_to_hash(room: Room) -> dict[str, str]:
+    return {
+        "id": room.id,
+        "title": room.title,
+        "host_id": room.host_id,
+        "host_name": room.host_name,
+        "currency": room.currency,
+        "locale": room.locale,
+        "created_at": str(room.created_at),
+        "description": room.description,
+        "state": str(room.state),
+        "scheduled_at": "" if room.scheduled_at is None else str(room.scheduled_at),
+        "started_at": "" if room.started_at is None else str(room.started_at),
+        "ended_at": "" if room.ended_at is None else str(room.ended_at),
+        "epoch": room.epoch,
+        "moderators": ",".join(room.moderators),
+    }

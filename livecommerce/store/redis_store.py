@@ -1,0 +1,287 @@
+"""The Redis (or Valkey) store: accounts, rooms and each room's ordered event history.
+
+Every method is one round trip or one script, so nothing is ever half written: a room's
+state change and the event announcing it happen in one script; a chat line, its rate check
+and its place in the room's order likewise. A lost connection surfaces as ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import msgpack
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from livecommerce.errors import Conflict, NotFound, RateLimited, RoomNotLive, Unavailable
+from livecommerce.rooms import Room, RoomState, room_from_hash, room_to_hash
+from livecommerce.store import keys
+from livecommerce.store.scripts import Scripts
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Event = dict[str, Any]
+
+STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
+RETRY_AFTER_S = 2.0
+
+
+def guarded(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Turn a lost or refused Redis connection into ``Unavailable`` for the edges."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except redis_errors.BusyLoadingError:
+            raise Unavailable("the store is loading its data", retry_after=RETRY_AFTER_S) from None
+        except STORE_DOWN:
+            raise Unavailable("the store cannot be reached", retry_after=RETRY_AFTER_S) from None
+
+    return wrapper
+
+
+def pack_event(event: Event) -> bytes:
+    return msgpack.packb(event, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack_event(data: bytes) -> Event:
+    event: Event = msgpack.unpackb(data, raw=False)
+    return event
+
+
+def parse_envelope(data: bytes) -> tuple[int | None, Event]:
+    """A pub/sub message is ``<seq>|<payload>``, or ``|<payload>`` for an ephemeral event."""
+    head, _, payload = data.partition(b"|")
+    event = unpack_event(payload)
+    if head:
+        seq = int(head)
+        event["seq"] = seq
+        return seq, event
+    return None, event
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    seq: int
+    room: Room
+    recent: list[Event]
+
+
+def _entry_event(entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
+    event = unpack_event(fields[b"d"])
+    event["seq"] = int(entry_id.split(b"-", 1)[0])
+    return event
+
+
+class Store:
+    def __init__(self, client: Redis, *, stream_max_len: int = 10_000) -> None:
+        self.client = client
+        self.scripts = Scripts(client)
+        self.stream_max_len = stream_max_len
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Store:
+        client = Redis.from_url(
+            url,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=10,
+            decode_responses=False,
+        )
+        return cls(client, **kwargs)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    @guarded
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+    # Accounts ------------------------------------------------------------------------
+
+    @guarded
+    async def create_account(self, account: dict[str, str]) -> None:
+        flat: list[str] = []
+        for field, value in account.items():
+            flat += [field, value]
+        created = await self.scripts.account_create(
+            keys=[keys.accounts_by_username(), keys.account(account["id"])],
+            args=[account["username"], account["id"], *flat],
+        )
+        if not created:
+            raise Conflict(f"the username {account['username']!r} is taken")
+
+    @guarded
+    async def account_by_username(self, username: str) -> dict[str, str] | None:
+        account_id = await self.client.hget(keys.accounts_by_username(), username)
+        if account_id is None:
+            return None
+        return await self._account(account_id.decode())
+
+    @guarded
+    async def account(self, account_id: str) -> dict[str, str] | None:
+        return await self._account(account_id)
+
+    async def _account(self, account_id: str) -> dict[str, str] | None:
+        raw = await self.client.hgetall(keys.account(account_id))
+        return {k.decode(): v.decode() for k, v in raw.items()} or None
+
+    # Rooms ---------------------------------------------------------------------------
+
+    @guarded
+    async def create_room(self, room: Room) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.room(room.id), mapping=room_to_hash(room))  # type: ignore[arg-type]
+            pipe.zadd(keys.rooms_index(str(room.state)), {room.id: room.scheduled_at or room.created_at})
+            pipe.zadd(keys.rooms_by_host(room.host_id), {room.id: room.created_at})
+            await pipe.execute()
+
+    @guarded
+    async def room(self, room_id: str) -> Room:
+        raw = await self.client.hgetall(keys.room(room_id))
+        if not raw:
+            raise NotFound(f"room {room_id} does not exist")
+        return room_from_hash({k.decode(): v.decode() for k, v in raw.items()})
+
+    @guarded
+    async def rooms(self, ids: list[str]) -> list[Room]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for room_id in ids:
+                pipe.hgetall(keys.room(room_id))
+            results = await pipe.execute()
+        return [
+            room_from_hash({k.decode(): v.decode() for k, v in raw.items()})
+            for raw in results
+            if raw
+        ]
+
+    @guarded
+    async def room_ids(self, state: RoomState | None, host_id: str | None, limit: int) -> list[str]:
+        """Newest first, except upcoming rooms, which come soonest first."""
+        if host_id:
+            ids = await self.client.zrevrange(keys.rooms_by_host(host_id), 0, limit - 1)
+        elif state is RoomState.SCHEDULED:
+            ids = await self.client.zrange(keys.rooms_index(str(state)), 0, limit - 1)
+        else:
+            ids = await self.client.zrevrange(keys.rooms_index(str(state)), 0, limit - 1)
+        return [i.decode() for i in ids]
+
+    @guarded
+    async def transition_room(
+        self, room: Room, to: RoomState, now: int, event: Event
+    ) -> tuple[Room, int]:
+        """Apply ``room.transition(to)`` in Redis iff the stored state is still ``room.state``."""
+        moved = room.transition(to, now)
+        field = "started_at" if to is RoomState.LIVE else "ended_at"
+        status, value = await self.scripts.room_transition(
+            keys=[keys.room(room.id), keys.room_seq(room.id), keys.room_events(room.id)],
+            args=[
+                keys.room_channel(room.id),
+                self.stream_max_len,
+                str(room.state),
+                str(to),
+                field,
+                now,
+                pack_event(event),
+            ],
+        )
+        if status == -1:
+            raise NotFound(f"room {room.id} does not exist")
+        if status == 0:
+            raise Conflict(f"the room is {value.decode()}; it cannot become {to}")
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.zrem(keys.rooms_index(str(room.state)), room.id)
+            pipe.zadd(keys.rooms_index(str(to)), {room.id: now})
+            await pipe.execute()
+        return moved, int(value)
+
+    # Events --------------------------------------------------------------------------
+
+    @guarded
+    async def publish(self, room_id: str, event: Event) -> int:
+        seq = await self.scripts.room_publish(
+            keys=[keys.room_seq(room_id), keys.room_events(room_id)],
+            args=[keys.room_channel(room_id), self.stream_max_len, pack_event(event)],
+        )
+        return int(seq)
+
+    @guarded
+    async def publish_ephemeral(self, room_id: str, event: Event) -> None:
+        await self.client.publish(keys.room_channel(room_id), b"|" + pack_event(event))
+
+    @guarded
+    async def post_chat(
+        self, room_id: str, user_id: str, event: Event, now: int, interval_ms: int, burst: int
+    ) -> int:
+        status, value = await self.scripts.chat_post(
+            keys=[
+                keys.room(room_id),
+                keys.room_seq(room_id),
+                keys.room_events(room_id),
+                keys.room_chat_rate(room_id, user_id),
+            ],
+            args=[
+                keys.room_channel(room_id),
+                self.stream_max_len,
+                pack_event(event),
+                now,
+                interval_ms,
+                burst,
+            ],
+        )
+        if status == 1:
+            return int(value)
+        if status == 0:
+            raise RateLimited("you are sending messages too fast", retry_after=int(value) / 1000)
+        if not value:
+            raise NotFound(f"room {room_id} does not exist")
+        raise RoomNotLive("the room has ended")
+
+    @guarded
+    async def snapshot(self, room_id: str, recent: int = 300) -> Snapshot:
+        """The room, its last seq and its most recent events, read atomically."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.get(keys.room_seq(room_id))
+            pipe.hgetall(keys.room(room_id))
+            pipe.xrevrange(keys.room_events(room_id), count=recent)
+            seq_raw, room_raw, entries = await pipe.execute()
+        if not room_raw:
+            raise NotFound(f"room {room_id} does not exist")
+        room = room_from_hash({k.decode(): v.decode() for k, v in room_raw.items()})
+        events = [_entry_event(entry_id, fields) for entry_id, fields in reversed(entries)]
+        return Snapshot(int(seq_raw or 0), room, events)
+
+    @guarded
+    async def events_after(self, room_id: str, since: int, until: int | None = None) -> list[Event] | None:
+        """Events with ``since < seq <= until`` in order, or None when some are gone."""
+        if until is not None and until <= since:
+            return []
+        end = f"{until}-1" if until is not None else "+"
+        entries = await self.client.xrange(keys.room_events(room_id), min=f"{since + 1}-0", max=end)
+        events = [_entry_event(entry_id, fields) for entry_id, fields in entries]
+        expected_first = since + 1
+        if events and events[0]["seq"] != expected_first:
+            return None
+        if not events and since > 0:
+            # Either nothing happened since, or the history was trimmed past it.
+            current = int(await self.client.get(keys.room_seq(room_id)) or 0)
+            if current > since:
+                return None
+        return events
+
+    @guarded
+    async def current_seq(self, room_id: str) -> int:
+        return int(await self.client.get(keys.room_seq(room_id)) or 0)
+
+    @guarded
+    async def report_viewers(
+        self, room_id: str, process_id: str, count: int, now: int, ttl_ms: int
+    ) -> int:
+        total = await self.scripts.room_viewers(
+            keys=[keys.room_viewers(room_id)], args=[process_id, count, now, ttl_ms]
+        )
+        return int(total)
