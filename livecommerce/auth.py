@@ -70,9 +70,7 @@ class Authenticator:
             if not key:
                 continue
             try:
-                claims = self._decode(
-                    token, key, [algorithm], issuer=m.issuer, audience=m.audience
-                )
+                claims = self._decode(token, key, [algorithm], issuer=m.issuer, audience=m.audience)
             except Unauthorized as exc:
                 errors.append(exc.message)
                 continue
@@ -97,7 +95,12 @@ class Authenticator:
             options["verify_aud"] = False
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=algorithms, issuer=issuer, audience=audience, options=options
+                token,
+                key,
+                algorithms=algorithms,
+                issuer=issuer,
+                audience=audience,
+                options=options,  # type: ignore[arg-type]
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired") from None

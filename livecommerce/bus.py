@@ -9,6 +9,7 @@ with backoff, resubscribes and asks every room to read back what it missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -57,7 +58,7 @@ class Bus:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self._pubsub is not None:
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def subscribe(self, room_id: str) -> None:
         channel = keys.room_channel(room_id)
@@ -79,10 +80,8 @@ class Bus:
         self._wanted.discard(channel)
         self._confirmed.pop(channel, None)
         if self._pubsub is not None and self.up:
-            try:
+            with contextlib.suppress(STORE_DOWN):
                 await self._pubsub.unsubscribe(channel)
-            except STORE_DOWN:
-                pass
 
     async def _run(self) -> None:
         delay = 0.05
@@ -107,7 +106,7 @@ class Bus:
 
     async def _session(self) -> None:
         if self._pubsub is not None:
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._client.pubsub()
         await self._pubsub.ping()  # forces the connection before we claim to be up
         if self._wanted:
@@ -120,7 +119,11 @@ class Bus:
             if message is None:
                 continue
             kind = message["type"]
-            channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            channel = (
+                message["channel"].decode()
+                if isinstance(message["channel"], bytes)
+                else message["channel"]
+            )
             if kind == b"message" or kind == "message":
                 self._dispatch(channel, message["data"])
             elif kind in (b"subscribe", "subscribe"):

@@ -49,7 +49,9 @@ class JoinResult:
 class _Join:
     member: Member
     since: int | None
-    done: asyncio.Future[JoinResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[JoinResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class RoomChannel:
@@ -68,7 +70,9 @@ class RoomChannel:
         self.max_buffer_bytes = max_buffer_bytes
         self.feed = RoomFeed()
         self.members: dict[ServerConnection, Member] = {}
-        self._by_protocol: dict[Subprotocol, set[ServerConnection]] = {p: set() for p in Subprotocol}
+        self._by_protocol: dict[Subprotocol, set[ServerConnection]] = {
+            p: set() for p in Subprotocol
+        }
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._flush_handle: asyncio.TimerHandle | None = None
         self._on_empty = on_empty
@@ -187,7 +191,8 @@ class RoomChannel:
         self._flush()
         frames: list[bytes] = []
         if resumed is None:
-            assert member.welcome is not None and snapshot_room is not None
+            assert member.welcome is not None
+            assert snapshot_room is not None
             welcome = member.welcome(snapshot_seq, snapshot_room, welcome_events)
             frames.append(encode(member.subprotocol, welcome))
         if after:

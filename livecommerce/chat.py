@@ -44,7 +44,9 @@ def clean_text(text: str, policy: ChatPolicy = ChatPolicy()) -> str:
         if category == "Cc" or (category == "Cf" and char not in _ALLOWED_FORMAT):
             raise BadRequest(f"chat text holds a control character U+{ord(char):04X}")
         if category in ("Cs", "Co", "Cn"):
-            raise BadRequest(f"chat text holds an unassigned or private character U+{ord(char):04X}")
+            raise BadRequest(
+                f"chat text holds an unassigned or private character U+{ord(char):04X}"
+            )
     return text
 
 

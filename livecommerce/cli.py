@@ -8,7 +8,8 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from livecommerce import logs
 from livecommerce.config import Settings, add_arguments, from_arguments
@@ -22,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="livecommerce", description="Live-stream shopping server: rooms, chat, flash sales."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the server (embedded Valkey without --redis-url)")
+    serve = commands.add_parser(
+        "serve", help="run the server (embedded Valkey without --redis-url)"
+    )
     add_arguments(serve)
     demo = commands.add_parser(
         "demo", help="run the server with a demo creator, moderator, viewer and a live room"
@@ -35,19 +38,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     settings = from_arguments(args, demo=args.command == "demo")
     logs.configure(settings.log_level, settings.log_format)
-    runner = _runner()
-    try:
-        runner(_serve(settings))
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        run(_serve(settings))
 
 
-def _runner():  # type: ignore[no-untyped-def]
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (it is a dependency wherever it builds)."""
     try:
         import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
-        return asyncio.run
-    return uvloop.run
+    except ImportError:  # pragma: no cover
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 async def _serve(settings: Settings) -> None:

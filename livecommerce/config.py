@@ -139,7 +139,9 @@ def _convert(name: str, raw: str) -> Any:
         if isinstance(default, float):
             return float(raw)
     except ValueError:
-        raise SystemExit(f"livecommerce: --{name.replace('_', '-')} takes a number, not {raw!r}") from None
+        raise SystemExit(
+            f"livecommerce: --{name.replace('_', '-')} takes a number, not {raw!r}"
+        ) from None
     if name == "appendfsync" and raw not in ("everysec", "always"):
         raise SystemExit("livecommerce: --appendfsync takes everysec or always")
     return raw

@@ -19,7 +19,8 @@ _PEOPLE = {
 
 async def create_demo(server: Server) -> tuple[dict[str, str], str]:
     """Accounts are reused across runs; each run opens a fresh live room."""
-    assert server.store is not None and server.gateway is not None
+    assert server.store is not None
+    assert server.gateway is not None
     store, auth = server.store, server.gateway.auth
     now = int(server.clock() * 1000)
     ids: dict[str, tuple[str, str]] = {}
@@ -51,6 +52,8 @@ async def create_demo(server: Server) -> tuple[dict[str, str], str]:
         moderators=(ids["moderator"][0],),
     )
     await store.create_room(room)
-    await store.transition_room(room, RoomState.LIVE, now, {"type": "room.state", "state": "live", "at": now})
+    await store.transition_room(
+        room, RoomState.LIVE, now, {"type": "room.state", "state": "live", "at": now}
+    )
     tokens = {role: auth.issue(uid, name, now // 1000)[0] for role, (uid, name) in ids.items()}
     return tokens, room.id

@@ -184,7 +184,9 @@ class Gateway:
         assert room_id is not None
         if self._count > self.max_connections:
             retry = 1.0 + secrets.randbelow(4000) / 1000
-            await self._refuse(conn, Overloaded("too many viewers here", retry_after=retry), CloseCode.OVERLOADED)
+            await self._refuse(
+                conn, Overloaded("too many viewers here", retry_after=retry), CloseCode.OVERLOADED
+            )
             return
         identity: Identity | None = None
         token = query.get("token")
@@ -205,7 +207,13 @@ class Gateway:
             return
         session = Session(conn, room, identity, protocol)
         since = _since(query) if query.get("epoch") == room.epoch else None
-        member = Member(conn, protocol, welcome=lambda seq, room, events: self._welcome(session, seq, room, events, channel.viewers_reported))
+        member = Member(
+            conn,
+            protocol,
+            welcome=lambda seq, room, events: self._welcome(
+                session, seq, room, events, channel.viewers_reported
+            ),
+        )
         try:
             await channel.join(member, since)
         except LiveCommerceError as exc:
@@ -220,7 +228,9 @@ class Gateway:
             self.sessions.discard(session)
             channel.leave(conn)
 
-    def _welcome(self, session: Session, seq: int, room: Room, recent: list[Event], viewers: int) -> Event:
+    def _welcome(
+        self, session: Session, seq: int, room: Room, recent: list[Event], viewers: int
+    ) -> Event:
         session.room = room
         deleted = {e["id"] for e in recent if e["type"] == "chat.deleted"}
         chat = [e for e in recent if e["type"] == "chat.message" and e["id"] not in deleted]
@@ -238,7 +248,9 @@ class Gateway:
         }
 
     async def _reply(self, session: Session, event: Event) -> None:
-        await session.conn.send(encode(session.subprotocol, event), text=session.subprotocol is Subprotocol.JSON)
+        await session.conn.send(
+            encode(session.subprotocol, event), text=session.subprotocol is Subprotocol.JSON
+        )
 
     async def _on_frame(self, session: Session, frame: str | bytes) -> None:
         ref = None
@@ -260,7 +272,9 @@ class Gateway:
                 if session.reactions.take(self.clock()):
                     self.tally.add(session.room.id, command.kind)
             elif isinstance(command, Ping):
-                await self._reply(session, {"type": "pong", "ref": command.ref, "server_time": self.now_ms()})
+                await self._reply(
+                    session, {"type": "pong", "ref": command.ref, "server_time": self.now_ms()}
+                )
             metrics.COMMANDS.labels(kind, "ok").inc()
         except LiveCommerceError as exc:
             metrics.COMMANDS.labels(kind, exc.code).inc()
@@ -297,7 +311,9 @@ class Gateway:
             self.chat_policy.burst,
         )
         metrics.EVENTS_PUBLISHED.labels("chat.message").inc()
-        await self._reply(session, {"type": "ack", "ref": command.ref, "id": event["id"], "seq": seq})
+        await self._reply(
+            session, {"type": "ack", "ref": command.ref, "id": event["id"], "seq": seq}
+        )
 
     # Ticks -----------------------------------------------------------------------------
 
@@ -313,7 +329,8 @@ class Gateway:
         notice = {"type": "reconnect", "reason": "shutdown", "retry_after_ms": retry_after_ms}
         for channel in list(self.channels.rooms.values()):
             channel.send_all(notice)
-        closing = [s.conn.close(CloseCode.SERVICE_RESTART, "server restart") for s in list(self.sessions)]
+        closing = [
+            s.conn.close(CloseCode.SERVICE_RESTART, "server restart") for s in list(self.sessions)
+        ]
         await asyncio.gather(*closing, return_exceptions=True)
         await self.server.wait_closed()
-

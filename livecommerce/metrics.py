@@ -24,5 +24,7 @@ GAPS_FILLED = Counter("livecommerce_gaps_filled", "Pub/sub gaps read back from r
 BAD_FRAMES = Counter("livecommerce_bad_frames", "Client frames refused", ["code"])
 COMMANDS = Counter("livecommerce_commands", "Client commands handled", ["type", "outcome"])
 RATE_LIMITED = Counter("livecommerce_rate_limited", "Requests refused by a rate limit", ["limit"])
-STORE_UNAVAILABLE = Counter("livecommerce_store_unavailable", "Times the store could not be reached")
+STORE_UNAVAILABLE = Counter(
+    "livecommerce_store_unavailable", "Times the store could not be reached"
+)
 HTTP_REQUESTS = Counter("livecommerce_http_requests", "HTTP requests", ["method", "status"])

@@ -90,7 +90,10 @@ class Server:
         if not s.redis_url:
             self.embedded = EmbeddedValkey(s.data_dir / "valkey", appendfsync=s.appendfsync)
             await asyncio.to_thread(self.embedded.start)
-            log.info("embedded valkey started", extra={"port": self.embedded.port, "dir": str(s.data_dir)})
+            log.info(
+                "embedded valkey started",
+                extra={"port": self.embedded.port, "dir": str(s.data_dir)},
+            )
         self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
         auth = Authenticator(s.server_secret(), s.merchant_keys())
         self.bus = Bus(self.store.client, self._on_bus_event, self._on_bus_down, self._on_bus_up)
@@ -140,7 +143,12 @@ class Server:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(
             json.dumps(
-                {"http_url": self.http_url, "ws_url": self.ws_url, "pid": os.getpid(), "redis_url": self.redis_url}
+                {
+                    "http_url": self.http_url,
+                    "ws_url": self.ws_url,
+                    "pid": os.getpid(),
+                    "redis_url": self.redis_url,
+                }
             )
         )
         temporary.replace(path)
@@ -183,7 +191,8 @@ class Server:
     # Ticks -----------------------------------------------------------------------------
 
     async def _tick_viewers(self) -> None:
-        assert self.channels is not None and self.store is not None
+        assert self.channels is not None
+        assert self.store is not None
         while True:
             await asyncio.sleep(VIEWERS_EVERY_S)
             now = int(self.clock() * 1000)

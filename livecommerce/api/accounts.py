@@ -13,14 +13,26 @@ from livecommerce.errors import Unauthorized
 
 
 def _public(account: dict[str, str]) -> dict[str, str]:
-    return {"id": account["id"], "username": account["username"], "display_name": account["display_name"]}
+    return {
+        "id": account["id"],
+        "username": account["username"],
+        "display_name": account["display_name"],
+    }
 
 
 async def create_account(request: Request) -> JSONResponse:
     """
     summary: Register an account
-    requestBody: {content: {application/json: {schema: {type: object, required: [username, password],
-      properties: {username: {type: string}, password: {type: string}, display_name: {type: string}}}}}}
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [username, password]
+            properties:
+              username: {type: string}
+              password: {type: string}
+              display_name: {type: string}
     responses:
       201: {description: "{id, username, display_name}"}
       400: {description: bad_request}
@@ -42,7 +54,10 @@ async def create_account(request: Request) -> JSONResponse:
 async def create_session(request: Request) -> JSONResponse:
     """
     summary: Sign in and get a token
-    requestBody: {content: {application/json: {schema: {type: object, required: [username, password]}}}}
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [username, password]}
     responses:
       200: {description: "{token, expires_at, user}"}
       401: {description: unauthorized}

@@ -43,7 +43,9 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             metrics.HTTP_REQUESTS.labels(scope["method"], str(status)).inc()
-            if scope["path"] not in ("/healthz", "/metrics") and not scope["path"].startswith("/static/"):
+            if scope["path"] not in ("/healthz", "/metrics") and not scope["path"].startswith(
+                "/static/"
+            ):
                 log.info(
                     "request",
                     extra={

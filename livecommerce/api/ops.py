@@ -16,9 +16,7 @@ from livecommerce.wire import FRAME_MAX_BYTES, REACTION_KINDS
 
 LOCALES = ("en", "nb", "sv", "nl", "lv")
 
-schemas = SchemaGenerator(
-    {"openapi": "3.0.3", "info": {"title": "livecommerce", "version": "1"}}
-)
+schemas = SchemaGenerator({"openapi": "3.0.3", "info": {"title": "livecommerce", "version": "1"}})
 
 
 def _version() -> str:

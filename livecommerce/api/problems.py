@@ -15,13 +15,25 @@ from livecommerce.errors import LiveCommerceError, Overloaded, RateLimited, Unav
 
 log = logging.getLogger("livecommerce.api")
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 413: "too_large", 429: "rate_limited"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+}
 
 
-def problem(body: dict[str, object], status: int, headers: dict[str, str] | None = None) -> Response:
+def problem(
+    body: dict[str, object], status: int, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        orjson.dumps(body), status_code=status, headers=headers,
+        orjson.dumps(body),
+        status_code=status,
+        headers=headers,
         media_type="application/problem+json",
     )
 
@@ -39,14 +51,24 @@ async def on_error(request: Request, exc: Exception) -> Response:
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_request")
-    body = {"type": f"https://livecommerce.dev/problems/{code}", "title": code.replace("_", " ").capitalize(),
-            "status": exc.status_code, "code": code, "detail": exc.detail}
+    body = {
+        "type": f"https://livecommerce.dev/problems/{code}",
+        "title": code.replace("_", " ").capitalize(),
+        "status": exc.status_code,
+        "code": code,
+        "detail": exc.detail,
+    }
     return problem(body, exc.status_code, dict(exc.headers or {}))
 
 
 async def on_crash(request: Request, exc: Exception) -> Response:
     request_id = secrets.token_hex(6)
     log.exception("unhandled error", extra={"request_id": request_id, "path": request.url.path})
-    body = {"type": "https://livecommerce.dev/problems/internal", "title": "Internal error",
-            "status": 500, "code": "internal", "detail": f"request {request_id} failed"}
+    body = {
+        "type": "https://livecommerce.dev/problems/internal",
+        "title": "Internal error",
+        "status": 500,
+        "code": "internal",
+        "detail": f"request {request_id} failed",
+    }
     return problem(body, 500)

@@ -6,14 +6,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
 from starlette.requests import HTTPConnection, Request
 
 from livecommerce.auth import Authenticator, Identity
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, TooLarge, Unauthorized
 from livecommerce.store.redis_store import Store
-
-import orjson
 
 BODY_MAX_BYTES = 64 * 1024
 

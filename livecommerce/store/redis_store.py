@@ -71,9 +71,17 @@ class Snapshot:
     recent: list[Event]
 
 
-def _entry_event(entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _strings(raw: dict[Any, Any]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _entry_event(entry_id: Any, fields: Any) -> Event:
     event = unpack_event(fields[b"d"])
-    event["seq"] = int(entry_id.split(b"-", 1)[0])
+    event["seq"] = int(_text(entry_id).split("-", 1)[0])
     return event
 
 
@@ -120,7 +128,7 @@ class Store:
         account_id = await self.client.hget(keys.accounts_by_username(), username)
         if account_id is None:
             return None
-        return await self._account(account_id.decode())
+        return await self._account(_text(account_id))
 
     @guarded
     async def account(self, account_id: str) -> dict[str, str] | None:
@@ -128,7 +136,7 @@ class Store:
 
     async def _account(self, account_id: str) -> dict[str, str] | None:
         raw = await self.client.hgetall(keys.account(account_id))
-        return {k.decode(): v.decode() for k, v in raw.items()} or None
+        return _strings(raw) or None
 
     # Rooms ---------------------------------------------------------------------------
 
@@ -136,7 +144,9 @@ class Store:
     async def create_room(self, room: Room) -> None:
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(keys.room(room.id), mapping=room_to_hash(room))  # type: ignore[arg-type]
-            pipe.zadd(keys.rooms_index(str(room.state)), {room.id: room.scheduled_at or room.created_at})
+            pipe.zadd(
+                keys.rooms_index(str(room.state)), {room.id: room.scheduled_at or room.created_at}
+            )
             pipe.zadd(keys.rooms_by_host(room.host_id), {room.id: room.created_at})
             await pipe.execute()
 
@@ -145,7 +155,7 @@ class Store:
         raw = await self.client.hgetall(keys.room(room_id))
         if not raw:
             raise NotFound(f"room {room_id} does not exist")
-        return room_from_hash({k.decode(): v.decode() for k, v in raw.items()})
+        return room_from_hash(_strings(raw))
 
     @guarded
     async def rooms(self, ids: list[str]) -> list[Room]:
@@ -153,11 +163,7 @@ class Store:
             for room_id in ids:
                 pipe.hgetall(keys.room(room_id))
             results = await pipe.execute()
-        return [
-            room_from_hash({k.decode(): v.decode() for k, v in raw.items()})
-            for raw in results
-            if raw
-        ]
+        return [room_from_hash(_strings(raw)) for raw in results if raw]
 
     @guarded
     async def room_ids(self, state: RoomState | None, host_id: str | None, limit: int) -> list[str]:
@@ -168,7 +174,7 @@ class Store:
             ids = await self.client.zrange(keys.rooms_index(str(state)), 0, limit - 1)
         else:
             ids = await self.client.zrevrange(keys.rooms_index(str(state)), 0, limit - 1)
-        return [i.decode() for i in ids]
+        return [_text(i) for i in ids]
 
     @guarded
     async def transition_room(
@@ -192,7 +198,7 @@ class Store:
         if status == -1:
             raise NotFound(f"room {room.id} does not exist")
         if status == 0:
-            raise Conflict(f"the room is {value.decode()}; it cannot become {to}")
+            raise Conflict(f"the room is {_text(value)}; it cannot become {to}")
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.zrem(keys.rooms_index(str(room.state)), room.id)
             pipe.zadd(keys.rooms_index(str(to)), {room.id: now})
@@ -251,18 +257,20 @@ class Store:
             seq_raw, room_raw, entries = await pipe.execute()
         if not room_raw:
             raise NotFound(f"room {room_id} does not exist")
-        room = room_from_hash({k.decode(): v.decode() for k, v in room_raw.items()})
+        room = room_from_hash(_strings(room_raw))
         events = [_entry_event(entry_id, fields) for entry_id, fields in reversed(entries)]
         return Snapshot(int(seq_raw or 0), room, events)
 
     @guarded
-    async def events_after(self, room_id: str, since: int, until: int | None = None) -> list[Event] | None:
+    async def events_after(
+        self, room_id: str, since: int, until: int | None = None
+    ) -> list[Event] | None:
         """Events with ``since < seq <= until`` in order, or None when some are gone."""
         if until is not None and until <= since:
             return []
         end = f"{until}-1" if until is not None else "+"
         entries = await self.client.xrange(keys.room_events(room_id), min=f"{since + 1}-0", max=end)
-        events = [_entry_event(entry_id, fields) for entry_id, fields in entries]
+        events = [_entry_event(entry_id, fields) for entry_id, fields in entries or []]
         expected_first = since + 1
         if events and events[0]["seq"] != expected_first:
             return None
