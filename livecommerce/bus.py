@@ -80,7 +80,7 @@ class Bus:
         self._wanted.discard(channel)
         self._confirmed.pop(channel, None)
         if self._pubsub is not None and self.up:
-            with contextlib.suppress(STORE_DOWN):
+            with contextlib.suppress(*STORE_DOWN):
                 await self._pubsub.unsubscribe(channel)
 
     async def _run(self) -> None:

@@ -281,6 +281,12 @@ class Gateway:
             if exc.code == "rate_limited":
                 metrics.RATE_LIMITED.labels("chat").inc()
             await self._reply(session, exc.to_wire(command.ref))
+        except ConnectionClosed:
+            raise
+        except Exception:
+            log.exception("command %s failed", kind)
+            metrics.COMMANDS.labels(kind, "internal").inc()
+            await self._reply(session, LiveCommerceError().to_wire(command.ref))
 
     def _too_many_bad_frames(self, session: Session) -> bool:
         now = self.clock()

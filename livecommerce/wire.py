@@ -55,10 +55,8 @@ def decode_frame(subprotocol: Subprotocol, frame: str | bytes) -> dict[str, Any]
         if not isinstance(frame, bytes):
             raise BadFrame("livecommerce.msgpack takes binary frames")
         try:
-            value = msgpack.unpackb(
-                frame, raw=False, strict_map_key=True, max_buffer_size=len(frame)
-            )
-        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+            value = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+        except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData):
             raise BadFrame("invalid MessagePack") from None
     if not isinstance(value, dict):
         raise BadFrame("a message must be a map")

@@ -1,0 +1,155 @@
+"""Fixtures for the browser tests: a real livecommerce server and a headless Chromium.
+
+The server runs as a subprocess on free ports (`--port 0 --ws-port 0`) and says where it
+listens by writing a ready file. Accounts and rooms that a test's story takes for granted are
+made through the HTTP API; everything the story is about goes through the pages.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+
+from .support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    REPO,
+    SCREENSHOTS,
+    SERVER_MODULE,
+    NewPage,
+    Server,
+    expect_timeout_ms,
+    scaled,
+)
+
+
+def _read_ready(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None  # not there yet, or caught half written
+    if isinstance(data, dict) and data.get("http_url") and data.get("ws_url"):
+        return data
+    return None
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("livecommerce")
+    ready_file = base / "ready.json"
+    log_path = base / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        SERVER_MODULE,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--ws-port",
+        "0",
+        "--data-dir",
+        str(base),
+        "--ready-file",
+        str(ready_file),
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + scaled(60)
+            ready = _read_ready(ready_file)
+            while ready is None:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"server not ready in time; log:\n{log_path.read_text()}")
+                try:
+                    # Waiting on the process doubles as the poll interval and notices a crash.
+                    code = proc.wait(timeout=0.05)
+                except subprocess.TimeoutExpired:
+                    ready = _read_ready(ready_file)
+                    continue
+                pytest.fail(f"server exited with {code}; log:\n{log_path.read_text()}")
+            yield Server(str(ready["http_url"]), str(ready["ws_url"]), log_path)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=scaled(15))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    expect.set_options(timeout=expect_timeout_ms())
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, server: Server) -> Iterator[NewPage]:
+    """Opens a page in a fresh browser context (its own storage: another person).
+
+    Keyword arguments go to Browser.new_context (viewport, locale, reduced_motion, ...).
+    Console errors and uncaught page errors fail the test at teardown.
+    """
+    contexts: list[BrowserContext] = []
+    problems: list[str] = []
+
+    def make(**options: Any) -> Page:
+        options.setdefault("viewport", PHONE)
+        options.setdefault("locale", "en-US")
+        context = browser.new_context(base_url=server.http_url, **options)
+        context.set_default_timeout(expect_timeout_ms())
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on(
+            "console",
+            lambda msg: (
+                problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None
+            ),
+        )
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -1,0 +1,135 @@
+"""Helpers shared by the browser tests: settings, the running server's HTTP API, locales."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page
+
+TIMEOUT_SCALE = float(os.environ.get("LIVECOMMERCE_TEST_TIMEOUT_SCALE", "1"))
+CHROMIUM = os.environ.get("LIVECOMMERCE_CHROMIUM", "/usr/bin/chromium")
+# The module run as `python -m <module> serve ...`; another build of the server can stand in.
+SERVER_MODULE = os.environ.get("LIVECOMMERCE_TEST_SERVER_MODULE", "livecommerce")
+SCREENSHOTS = Path(os.environ.get("LIVECOMMERCE_SCREENSHOT_DIR", "/tmp/lc-shots"))
+REPO = Path(__file__).resolve().parents[2]
+LOCALES = REPO / "static" / "locales"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def scaled(seconds: float) -> float:
+    return seconds * TIMEOUT_SCALE
+
+
+def expect_timeout_ms(seconds: float = 10) -> float:
+    return scaled(seconds) * 1000
+
+
+def locale_strings(lang: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((LOCALES / f"{lang}.json").read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    password: str
+    display_name: str
+    token: str
+
+
+class ApiFailure(AssertionError):
+    def __init__(self, method: str, url: str, status: int, body: Any) -> None:
+        super().__init__(f"{method} {url} -> {status} {body!r}")
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class Server:
+    http_url: str
+    ws_url: str
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return self.http_url.rstrip("/") + path
+
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        """Calls the HTTP API and returns the decoded JSON answer; raises ApiFailure on 4xx/5xx."""
+        url = self.url(path)
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=scaled(10)) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            err.close()
+            try:
+                detail: Any = json.loads(raw)
+            except ValueError:
+                detail = raw.decode(errors="replace")
+            raise ApiFailure(method, url, err.code, detail) from None
+        return json.loads(raw) if raw else None
+
+    def register(self, prefix: str = "user") -> tuple[str, str, str]:
+        """Creates an account; returns (username, password, display_name) without signing in."""
+        username = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        password = "correct horse battery"
+        display_name = f"{prefix.capitalize()} {username[-4:]}"
+        self.api(
+            "POST",
+            "/api/v1/accounts",
+            {"username": username, "password": password, "display_name": display_name},
+        )
+        return username, password, display_name
+
+    def sign_in(self, username: str, password: str, display_name: str) -> User:
+        session = self.api("POST", "/api/v1/sessions", {"username": username, "password": password})
+        return User(
+            id=str(session["user"]["id"]),
+            username=username,
+            password=password,
+            display_name=display_name,
+            token=str(session["token"]),
+        )
+
+    def create_user(self, prefix: str = "user") -> User:
+        return self.sign_in(*self.register(prefix))
+
+    def create_room(self, host: User, title: str, currency: str = "EUR") -> dict[str, Any]:
+        room: dict[str, Any] = self.api(
+            "POST",
+            "/api/v1/rooms",
+            {"title": title, "currency": currency, "locale": "en"},
+            token=host.token,
+        )
+        return room
+
+    def start_room(self, host: User, room_id: str) -> dict[str, Any]:
+        room: dict[str, Any] = self.api("POST", f"/api/v1/rooms/{room_id}/start", token=host.token)
+        return room
+
+
+NewPage = Callable[..., Page]

@@ -1,0 +1,228 @@
+"""The viewer page and the studio in a real headless Chromium, against a real server.
+
+Each test reads as a person's story; waits are Playwright's auto-waiting `expect`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .support import (
+    DESKTOP,
+    PHONE,
+    NewPage,
+    Server,
+    User,
+    expect_timeout_ms,
+    locale_strings,
+)
+
+pytestmark = pytest.mark.browser
+
+CONTROLS_ON_PHONE = (
+    "#live-badge",
+    "#viewer-count",
+    "#lang-switch",
+    "#account-button",
+    "#heart-button",
+    "#chat-signin-button",
+)
+EN = locale_strings("en")
+NB = locale_strings("nb")
+
+
+def live_room(server: Server, title: str) -> tuple[User, dict[str, object]]:
+    host = server.create_user("host")
+    room = server.create_room(host, title)
+    server.start_room(host, str(room["id"]))
+    return host, room
+
+
+def open_viewer(page: Page, room_id: object) -> None:
+    page.goto(f"/rooms/{room_id}")
+    expect(page.locator("#live-badge")).to_be_visible(timeout=expect_timeout_ms())
+
+
+def sign_in_through_sheet(page: Page, username: str, password: str) -> None:
+    dialog = page.locator("#auth-sheet")
+    expect(dialog).to_be_visible()
+    page.locator("#auth-username").fill(username)
+    page.locator("#auth-password").fill(password)
+    page.locator("#auth-submit").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_signed_in_viewer_chats_and_a_guest_sees_it(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    _, room = live_room(server, "Spring sneaker drop")
+    username, password, display_name = server.register("viewer")
+
+    guest = new_page(viewport=PHONE)
+    open_viewer(guest, room["id"])
+    expect(guest.locator("#chat-signin-button")).to_be_visible()
+    expect(guest.locator("#chat-input")).to_be_hidden()
+
+    viewer = new_page(viewport=PHONE)
+    open_viewer(viewer, room["id"])
+    viewer.locator("#chat-signin-button").click()
+    sign_in_through_sheet(viewer, username, password)
+    chat_input = viewer.locator("#chat-input")
+    expect(chat_input).to_be_visible()
+    expect(chat_input).to_be_enabled()
+    assert viewer.evaluate("localStorage.getItem('lc.token')")
+
+    hello = f"Hello from the front row {uuid.uuid4().hex[:6]}"
+    chat_input.fill(hello)
+    chat_input.press("Enter")
+    expect(chat_input).to_have_value("")
+    expect(viewer.locator("#chat-log .chat-text", has_text=hello)).to_have_count(1)
+
+    line = guest.locator("#chat-log .chat-line", has_text=hello)
+    expect(line).to_have_count(1)
+    expect(line.locator(".chat-name")).to_have_text(display_name)
+
+    # Markup in chat is text: shown literally, never turned into elements.
+    markup = "<b>x</b>"
+    chat_input.fill(markup)
+    viewer.locator("#chat-send").click()
+    literal = guest.locator("#chat-log .chat-text").filter(has_text=markup)
+    expect(literal).to_have_count(1)
+    expect(literal).to_have_text(markup)
+    expect(guest.locator("#chat-log b")).to_have_count(0)
+    expect(viewer.locator("#chat-log b")).to_have_count(0)
+
+    viewer.screenshot(path=str(screenshots / "viewer-390-signed-in.png"))
+    guest.screenshot(path=str(screenshots / "viewer-390-guest.png"))
+
+
+def test_guest_sees_sign_in_prompt_and_the_page_fits_a_phone(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    _, room = live_room(server, "A title long enough to wrap on a narrow phone screen, surely")
+    page = new_page(viewport=PHONE)
+    open_viewer(page, room["id"])
+
+    prompt = page.locator("#chat-signin-button")
+    expect(prompt).to_be_visible()
+    expect(prompt).to_have_text(EN["chat.sign_in_to_chat"])
+    expect(page.locator("#chat-form")).to_be_hidden()
+    expect(page.locator("#heart-button")).to_be_visible()
+    expect(page.locator("#product-slot")).to_be_attached()
+    expect(page.locator("#video")).to_be_attached()
+
+    overflow = page.evaluate(
+        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - window.innerWidth"
+    )
+    assert overflow <= 0, f"the page is {overflow}px wider than a 390px phone"
+
+    # The stage clips what sticks out, so also check that the controls lie on the screen, in
+    # every language (some translations are long).
+    for lang in ("en", "nb", "sv", "nl", "lv"):
+        page.locator("#lang-switch").select_option(lang)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        for selector in CONTROLS_ON_PHONE:
+            box = page.locator(selector).bounding_box()
+            assert box is not None, selector
+            assert box["x"] >= 0, f"{selector} starts off screen in {lang}"
+            assert box["x"] + box["width"] <= PHONE["width"], f"{selector} sticks out in {lang}"
+    page.locator("#lang-switch").select_option("en")
+
+    # The sign-in sheet fits as well.
+    prompt.click()
+    expect(page.locator("#auth-sheet")).to_be_visible()
+    box = page.locator("#auth-sheet").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"] + 0.5
+    page.screenshot(path=str(screenshots / "viewer-390-sign-in-sheet.png"))
+    page.keyboard.press("Escape")
+    expect(page.locator("#auth-sheet")).to_be_hidden()
+    page.screenshot(path=str(screenshots / "viewer-390.png"))
+
+
+def test_switching_language_to_norwegian_changes_the_page(
+    server: Server, new_page: NewPage
+) -> None:
+    _, room = live_room(server, "Strikkeshow")
+    page = new_page(viewport=PHONE)
+    open_viewer(page, room["id"])
+    prompt = page.locator("#chat-signin-button")
+    expect(prompt).to_have_text(EN["chat.sign_in_to_chat"])
+
+    page.locator("#lang-switch").select_option("nb")
+    assert NB["chat.sign_in_to_chat"] != EN["chat.sign_in_to_chat"]
+    expect(prompt).to_have_text(NB["chat.sign_in_to_chat"])
+    expect(page.locator("#live-badge")).to_have_text(NB["viewer.live"])
+    expect(page.locator("html")).to_have_attribute("lang", "nb")
+
+    # The choice is remembered.
+    page.reload()
+    expect(page.locator("#chat-signin-button")).to_have_text(NB["chat.sign_in_to_chat"])
+
+
+def test_hearts_reach_other_viewers(server: Server, new_page: NewPage) -> None:
+    _, room = live_room(server, "Heart test")
+    watcher = new_page(viewport=PHONE, reduced_motion="reduce")
+    open_viewer(watcher, room["id"])
+    fan = new_page(viewport=PHONE)
+    open_viewer(fan, room["id"])
+    expect(fan.locator("#heart-button")).to_have_accessible_name(EN["viewer.heart"])
+    fan.locator("#heart-button").click()
+    expect(watcher.locator("#heart-total")).not_to_have_text("")
+
+
+def test_studio_creates_a_room_goes_live_and_viewers_see_live(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    username, password, _ = server.register("creator")
+    studio = new_page(viewport=DESKTOP)
+    studio.goto("/studio")
+    studio.locator("#gate-signin").click()
+    sign_in_through_sheet(studio, username, password)
+
+    title = f"Vintage denim {uuid.uuid4().hex[:4]}"
+    studio.get_by_label(EN["studio.create.title"]).fill(title)
+    studio.locator("#room-currency").select_option("NOK")
+    studio.locator("#room-locale").select_option("nb")
+    studio.locator("#create-room").click()
+
+    expect(studio.locator("#panel-title")).to_have_text(title)
+    expect(studio.locator("#my-rooms")).to_contain_text(title)
+    expect(studio.locator("#panel-state")).to_have_text(EN["room.state.scheduled"])
+    expect(studio.locator("#preview")).to_be_visible()
+
+    studio.locator("#go-live").click()
+    expect(studio.locator("#panel-state")).to_have_text(EN["room.state.live"])
+    expect(studio.locator("#go-live")).to_be_hidden()
+    expect(studio.locator("#end-show")).to_be_visible()
+
+    href = studio.locator("#viewer-link").get_attribute("href")
+    assert href
+    assert href.startswith("/rooms/")
+    room_id = href.rsplit("/", 1)[-1]
+    room = server.api("GET", f"/api/v1/rooms/{room_id}")
+    assert room["state"] == "live"
+    assert room["currency"] == "NOK"
+
+    viewer = new_page(viewport=PHONE)
+    viewer.goto(href)
+    expect(viewer.locator("#live-badge")).to_be_visible()
+    expect(viewer.locator("#room-title")).to_have_text(title)
+
+    # The host's chat shows what the host writes.
+    studio.locator("#studio-chat-input").fill("Welcome, everyone!")
+    studio.locator("#studio-chat-input").press("Enter")
+    expect(viewer.locator("#chat-log .chat-line", has_text="Welcome, everyone!")).to_have_count(1)
+    expect(studio.locator("#studio-chat-log")).to_contain_text("Welcome, everyone!")
+
+    home = new_page(viewport=PHONE)
+    home.goto("/")
+    expect(home.locator("#live-rooms").get_by_role("link", name=title)).to_be_visible()
+
+    studio.screenshot(path=str(screenshots / "studio-1280.png"))

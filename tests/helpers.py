@@ -1,0 +1,146 @@
+"""Helpers that read as people: a user who signs up, a viewer who joins a room."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgpack
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import timeout
+
+Event = dict[str, Any]
+_names = itertools.count(1)
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def sign_up(http: httpx.AsyncClient, name: str | None = None) -> User:
+    username = f"{name or 'user'}{next(_names)}".lower().replace(" ", "")
+    password = "correct horse battery"
+    created = await http.post(
+        "/api/v1/accounts",
+        json={"username": username, "password": password, "display_name": name or username},
+    )
+    assert created.status_code == 201, created.text
+    session = await http.post("/api/v1/sessions", json={"username": username, "password": password})
+    assert session.status_code == 200, session.text
+    body = session.json()
+    return User(body["user"]["id"], username, body["user"]["display_name"], body["token"])
+
+
+async def open_room(http: httpx.AsyncClient, host: User, *, live: bool = True, **fields: Any) -> Event:
+    body = {"title": "Autumn knitwear", "currency": "EUR", "locale": "en", **fields}
+    created = await http.post("/api/v1/rooms", json=body, headers=host.headers)
+    assert created.status_code == 201, created.text
+    room: Event = created.json()
+    if live:
+        started = await http.post(f"/api/v1/rooms/{room['id']}/start", headers=host.headers)
+        assert started.status_code == 200, started.text
+        room = started.json()
+    return room
+
+
+@dataclass
+class RoomSocket:
+    """A viewer's socket: flattens batches and waits for what the story expects."""
+
+    ws: ClientConnection
+    protocol: str
+    inbox: list[Event] = field(default_factory=list)
+    seen: list[Event] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        seqs = [e["seq"] for e in self.seen if "seq" in e]
+        return max(seqs) if seqs else 0
+
+    async def send(self, message: Event) -> None:
+        if self.protocol == "livecommerce.json":
+            await self.ws.send(json.dumps(message))
+        else:
+            await self.ws.send(msgpack.packb(message))
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self.ws.send(frame)
+
+    async def next(self, wait: float = 5.0) -> Event:
+        async with asyncio.timeout(timeout(wait)):
+            return await self._next()
+
+    async def _next(self) -> Event:
+        while not self.inbox:
+            raw = await self.ws.recv()
+            decoded = json.loads(raw) if isinstance(raw, str) else msgpack.unpackb(raw)
+            self.inbox.extend(decoded if isinstance(decoded, list) else [decoded])
+        event = self.inbox.pop(0)
+        self.seen.append(event)
+        return event
+
+    async def expect(
+        self, kind: str, where: Callable[[Event], bool] = lambda e: True, wait: float = 5.0
+    ) -> Event:
+        """The next event of this kind that matches, skipping others."""
+        async with asyncio.timeout(timeout(wait)):
+            while True:
+                event = await self._next()
+                if event["type"] == kind and where(event):
+                    return event
+
+    async def closed(self, wait: float = 5.0) -> int:
+        """Read until the server closes; the close code."""
+        try:
+            async with asyncio.timeout(timeout(wait)):
+                while True:
+                    await self.ws.recv()
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None
+            return exc.rcvd.code
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def join(
+    ws_url: str,
+    room_id: str,
+    user: User | None = None,
+    *,
+    protocol: str = "livecommerce.json",
+    since: int | None = None,
+    epoch: str | None = None,
+    welcome: bool = True,
+    **connect_kwargs: Any,
+) -> RoomSocket:
+    query = []
+    if user is not None:
+        query.append(f"token={user.token}")
+    if since is not None:
+        query.append(f"since={since}")
+    if epoch is not None:
+        query.append(f"epoch={epoch}")
+    url = f"{ws_url}/ws/rooms/{room_id}" + ("?" + "&".join(query) if query else "")
+    ws = await connect(url, subprotocols=[protocol], open_timeout=timeout(5), **connect_kwargs)  # type: ignore[list-item]
+    socket = RoomSocket(ws, protocol)
+    if welcome:
+        first = await socket.next()
+        assert first["type"] == "welcome", first
+    return socket

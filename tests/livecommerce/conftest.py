@@ -1,0 +1,60 @@
+"""In-process servers on port 0 against the session's real Valkey."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from livecommerce.config import Settings
+from livecommerce.server import Server
+
+ServerFactory = Callable[..., Awaitable[Server]]
+
+
+def settings_for(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    base = Settings(
+        host="127.0.0.1",
+        port=0,
+        ws_port=0,
+        redis_url=redis_url,
+        data_dir=data_dir,
+        secret="test-secret-that-is-long-enough-for-hs256",
+        tick_ms=10,
+        log_format="text",
+        log_level="warning",
+    )
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+async def start_server(redis_url: str, tmp_path: Path) -> AsyncIterator[ServerFactory]:
+    """Start servers with settings of the test's choosing; all stop at teardown."""
+    started: list[Server] = []
+
+    async def start(**overrides: Any) -> Server:
+        overrides.setdefault("redis_url", redis_url)
+        settings = settings_for(data_dir=tmp_path / f"server{len(started)}", **overrides)
+        server = Server(settings)
+        await server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        await server.stop()
+
+
+@pytest.fixture
+async def server(start_server: ServerFactory) -> Server:
+    return await start_server()
+
+
+@pytest.fixture
+async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+        yield client
