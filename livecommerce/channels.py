@@ -29,6 +29,17 @@ from livecommerce.wire import Event, Subprotocol, encode, encode_batch
 
 log = logging.getLogger("livecommerce.channels")
 
+DROP_CLOSE_TIMEOUT_S = 5.0
+
+
+async def close_within(conn: ServerConnection, code: int, reason: str, seconds: float) -> None:
+    """Close politely, but a peer that stopped reading cannot hold the socket open."""
+    try:
+        async with asyncio.timeout(seconds):
+            await conn.close(code, reason)
+    except TimeoutError:
+        conn.transport.abort()
+
 
 @dataclass(slots=True)
 class Member:
@@ -266,7 +277,7 @@ class RoomChannel:
         if member is not None:
             self._by_protocol[member.subprotocol].discard(conn)
             metrics.ROOM_MEMBERS.dec()
-        task = asyncio.create_task(conn.close(code, reason))
+        task = asyncio.create_task(close_within(conn, code, reason, DROP_CLOSE_TIMEOUT_S))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     def send_all(self, event: Event) -> None:

@@ -32,11 +32,11 @@ def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedValkey]
 
 
 @pytest.fixture
-def redis_url(valkey: EmbeddedValkey) -> Iterator[str]:
+def redis_url(valkey: EmbeddedValkey) -> str:
     client = redis.Redis.from_url(valkey.url)
     client.flushall()
     client.close()
-    yield valkey.url
+    return valkey.url
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import Callable
@@ -46,7 +47,9 @@ async def sign_up(http: httpx.AsyncClient, name: str | None = None) -> User:
     return User(body["user"]["id"], username, body["user"]["display_name"], body["token"])
 
 
-async def open_room(http: httpx.AsyncClient, host: User, *, live: bool = True, **fields: Any) -> Event:
+async def open_room(
+    http: httpx.AsyncClient, host: User, *, live: bool = True, **fields: Any
+) -> Event:
     body = {"title": "Autumn knitwear", "currency": "EUR", "locale": "en", **fields}
     created = await http.post("/api/v1/rooms", json=body, headers=host.headers)
     assert created.status_code == 201, created.text
@@ -105,15 +108,14 @@ class RoomSocket:
                     return event
 
     async def closed(self, wait: float = 5.0) -> int:
-        """Read until the server closes; the close code."""
-        try:
-            async with asyncio.timeout(timeout(wait)):
+        """Read until the server closes; the close code it sent."""
+        async with asyncio.timeout(timeout(wait)):
+            with contextlib.suppress(ConnectionClosed):
                 while True:
                     await self.ws.recv()
-        except ConnectionClosed as exc:
-            assert exc.rcvd is not None
-            return exc.rcvd.code
-        raise AssertionError("unreachable")  # pragma: no cover
+        received = self.ws.protocol.close_rcvd
+        assert received is not None, "the server did not send a close frame"
+        return received.code
 
     async def close(self) -> None:
         await self.ws.close()
