@@ -78,5 +78,5 @@ async def config(request: Request) -> JSONResponse:
     )
 
 
-async def openapi(request: Request) -> Response:
-    return schemas.OpenAPIResponse(request)
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(schemas.get_schema(routes=request.app.routes))

@@ -1,0 +1,152 @@
+"""Signing up and signing in over HTTP, and the ways it is refused."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt
+import pytest
+
+from livecommerce.server import Server
+from tests.helpers import User, join, open_room
+from tests.livecommerce.conftest import ServerFactory
+
+
+async def test_a_newcomer_registers_signs_in_and_is_known(http: httpx.AsyncClient) -> None:
+    created = await http.post(
+        "/api/v1/accounts",
+        json={"username": "Ada_L", "password": "analytical engine", "display_name": " Ada "},
+    )
+    assert created.status_code == 201
+    account = created.json()
+    assert account == {"id": account["id"], "username": "ada_l", "display_name": "Ada"}
+    assert "password" not in created.text
+
+    session = await http.post(
+        "/api/v1/sessions", json={"username": "ada_l", "password": "analytical engine"}
+    )
+    assert session.status_code == 200
+    body = session.json()
+    assert body["user"] == account
+    assert body["expires_at"] > time.time() * 1000
+
+    me = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
+    assert me.json() == {"id": account["id"], "name": "Ada", "kind": "account"}
+
+
+async def test_a_taken_username_is_a_conflict(http: httpx.AsyncClient) -> None:
+    body = {"username": "twin", "password": "long enough", "display_name": "Twin"}
+    assert (await http.post("/api/v1/accounts", json=body)).status_code == 201
+    again = await http.post("/api/v1/accounts", json=body)
+    assert again.status_code == 409
+    assert again.json()["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "ab", "password": "long enough"},
+        {"username": "has space", "password": "long enough"},
+        {"username": "fine", "password": "short"},
+        {"username": "fine", "password": "x" * 257},
+        {"username": "fine", "password": 12345678},
+        {"username": "fine", "password": "long enough", "display_name": ""},
+        {"username": "fine", "password": "long enough", "display_name": "x" * 41},
+        {"username": "fine", "password": "long enough", "display_name": "zero\u200bwidth"},
+        {"password": "long enough"},
+        ["not", "an", "object"],
+    ],
+)
+async def test_bad_sign_ups_are_refused_with_400(http: httpx.AsyncClient, body: object) -> None:
+    answer = await http.post("/api/v1/accounts", json=body)
+    assert answer.status_code == 400
+    problem = answer.json()
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert problem["code"] == "bad_request"
+    assert problem["status"] == 400
+    assert problem["detail"]
+
+
+async def test_invalid_json_and_oversized_bodies(http: httpx.AsyncClient) -> None:
+    broken = await http.post(
+        "/api/v1/accounts", content=b"{oops", headers={"content-type": "application/json"}
+    )
+    assert (broken.status_code, broken.json()["code"]) == (400, "bad_request")
+    huge = await http.post("/api/v1/accounts", content=b"x" * (65 * 1024))
+    assert (huge.status_code, huge.json()["code"]) == (413, "too_large")
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(http: httpx.AsyncClient) -> None:
+    await http.post("/api/v1/accounts", json={"username": "real", "password": "the right one"})
+    wrong = await http.post(
+        "/api/v1/sessions", json={"username": "real", "password": "the wrong one"}
+    )
+    nobody = await http.post(
+        "/api/v1/sessions", json={"username": "ghost", "password": "the wrong one"}
+    )
+    assert wrong.status_code == nobody.status_code == 401
+    assert wrong.json() == nobody.json()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not.a.jwt",
+        "Bearer " + "x" * 5000,
+    ],
+)
+async def test_missing_or_malformed_tokens_are_401(
+    http: httpx.AsyncClient, header: str | None
+) -> None:
+    headers = {"Authorization": header} if header else {}
+    answer = await http.get("/api/v1/me", headers=headers)
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "unauthorized"
+
+
+async def test_forged_and_expired_server_tokens_are_401(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    forged = jwt.encode(
+        {"iss": "livecommerce", "sub": "u_1", "name": "x", "exp": int(time.time()) + 60},
+        "somebody-else's-secret-long-enough-to-sign",
+        algorithm="HS256",
+    )
+    assert server.gateway is not None
+    expired, _ = server.gateway.auth.issue("u_1", "x", int(time.time()) - 30 * 86400)
+    none_alg = jwt.encode(
+        {"iss": "livecommerce", "sub": "u_1", "exp": int(time.time()) + 60}, "", algorithm="none"
+    )
+    for token in (forged, expired, none_alg):
+        answer = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401, token
+
+
+async def test_a_merchant_s_own_users_sign_in_with_its_jwts(start_server: ServerFactory) -> None:
+    secret = "merchant-shared-secret-long-enough-to-sign"
+    server = await start_server(jwt_secret=secret, jwt_issuer="shop", jwt_audience="live")
+    token = jwt.encode(
+        {
+            "sub": "cust-9",
+            "name": "Kari",
+            "exp": int(time.time()) + 60,
+            "iss": "shop",
+            "aud": "live",
+        },
+        secret,
+        algorithm="HS256",
+    )
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        me = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json() == {"id": "m:cust-9", "name": "Kari", "kind": "merchant"}
+        kari = User("m:cust-9", "cust-9", "Kari", token)
+        room = await open_room(http, kari)
+    socket = await join(server.ws_url, room["id"], kari)
+    assert socket.seen[0]["you"]["role"] == "host"
+    await socket.send({"type": "chat.send", "text": "welcome to my shop"})
+    message = await socket.expect("chat.message")
+    assert message["user"] == {"id": "m:cust-9", "name": "Kari"}

@@ -1,0 +1,87 @@
+"""Who is asking: the server's own tokens and a merchant's JWTs."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from livecommerce.auth import Authenticator, MerchantKeys
+from livecommerce.errors import Unauthorized
+
+SECRET = "server-secret-long-enough-for-hs256-signing"
+MERCHANT = "merchant-secret-long-enough-for-hs256-sign"
+
+
+def merchant_token(key: str | bytes, algorithm: str = "HS256", **claims: object) -> str:
+    body = {"sub": "42", "name": "Shopper", "exp": int(time.time()) + 60, **claims}
+    return jwt.encode(body, key, algorithm=algorithm)
+
+
+def test_server_tokens_round_trip_and_expire() -> None:
+    auth = Authenticator(SECRET, MerchantKeys())
+    now = int(time.time())
+    token, expires_at = auth.issue("u_1", "Ada", now)
+    assert expires_at == (now + auth.token_ttl_s) * 1000
+    who = auth.verify(token)
+    assert (who.id, who.name, who.kind) == ("u_1", "Ada", "account")
+    old, _ = auth.issue("u_1", "Ada", now - auth.token_ttl_s - 10)
+    with pytest.raises(Unauthorized, match="expired"):
+        auth.verify(old)
+
+
+def test_merchant_tokens_are_refused_unless_configured() -> None:
+    auth = Authenticator(SECRET, MerchantKeys())
+    with pytest.raises(Unauthorized):
+        auth.verify(merchant_token(MERCHANT))
+
+
+def test_hs256_merchant_tokens_name_their_users_apart() -> None:
+    auth = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT))
+    who = auth.verify(merchant_token(MERCHANT))
+    assert (who.id, who.name, who.kind) == ("m:42", "Shopper", "merchant")
+    with pytest.raises(Unauthorized):
+        auth.verify(merchant_token("a-different-secret-of-sufficient-length"))
+    with pytest.raises(Unauthorized, match="expired"):
+        auth.verify(merchant_token(MERCHANT, exp=int(time.time()) - 5))
+    with pytest.raises(Unauthorized):
+        auth.verify(jwt.encode({"sub": "42", "name": "x"}, MERCHANT, algorithm="HS256"))  # no exp
+
+
+def test_a_merchant_cannot_pose_as_the_server() -> None:
+    auth = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT))
+    with pytest.raises(Unauthorized):
+        auth.verify(merchant_token(MERCHANT, iss="livecommerce", sub="u_admin"))
+
+
+def test_rs256_merchant_tokens_with_issuer_and_audience() -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    keys = MerchantKeys(rs256_public_key=public_pem, issuer="https://shop.example", audience="live")
+    auth = Authenticator(SECRET, keys)
+    good = merchant_token(private_pem, "RS256", iss="https://shop.example", aud="live")
+    assert auth.verify(good).id == "m:42"
+    for bad in (
+        merchant_token(private_pem, "RS256", iss="https://evil.example", aud="live"),
+        merchant_token(private_pem, "RS256", iss="https://shop.example", aud="other"),
+        merchant_token(private_pem, "RS256", aud="live"),
+        merchant_token(MERCHANT, "HS256", iss="https://shop.example", aud="live"),
+    ):
+        with pytest.raises(Unauthorized):
+            auth.verify(bad)
+
+
+@pytest.mark.parametrize("token", ["", "abc", "a.b.c", "x" * 5000])
+def test_garbage_is_unauthorized(token: str) -> None:
+    with pytest.raises(Unauthorized):
+        Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT)).verify(token)

@@ -1,0 +1,64 @@
+"""An operator starts the server with one command; data outlives the process."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import start_process
+
+pytestmark = pytest.mark.multiprocess
+
+
+async def test_serve_runs_an_embedded_valkey_that_keeps_its_data(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = await start_process(data)
+    async with httpx.AsyncClient(base_url=first.http_url) as http:
+        assert (await http.get("/readyz")).status_code == 200
+        created = await http.post(
+            "/api/v1/accounts", json={"username": "keeper", "password": "persist me please"}
+        )
+        assert created.status_code == 201
+    assert await first.stop() == 0
+    assert (data / "valkey" / "appendonly").is_dir()  # append-only persistence is on
+    assert (data / "secret").read_text().strip()
+
+    second = await start_process(data)
+    async with httpx.AsyncClient(base_url=second.http_url) as http:
+        session = await http.post(
+            "/api/v1/sessions", json={"username": "keeper", "password": "persist me please"}
+        )
+        assert session.status_code == 200
+    assert await second.stop() == 0
+
+
+async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "livecommerce", "demo", "--port", "0", "--data-dir", str(tmp_path),
+        "--log-level", "warning",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    async with asyncio.timeout(30):
+        while not any("guest:" in line for line in lines):
+            line = (await process.stdout.readline()).decode()
+            assert line, "demo exited early"
+            lines.append(line)
+    text = "".join(lines)
+    for role in ("creator:", "moderator:", "viewer:"):
+        assert role in text
+    link = next(line.split()[-1] for line in lines if "viewer:" in line)
+    token = link.split("#token=")[1]
+    base = link.split("/rooms/")[0]
+    async with httpx.AsyncClient(base_url=base) as http:
+        me = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["name"].startswith("Vi")
+        live = (await http.get("/api/v1/rooms", params={"state": "live"})).json()["rooms"]
+        assert len(live) == 1
+    process.terminate()
+    assert await process.wait() == 0
