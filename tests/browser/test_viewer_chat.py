@@ -5,6 +5,7 @@ Each test reads as a person's story; waits are Playwright's auto-waiting `expect
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -166,6 +167,35 @@ def test_switching_language_to_norwegian_changes_the_page(
     expect(page.locator("#chat-signin-button")).to_have_text(NB["chat.sign_in_to_chat"])
 
 
+def test_a_flood_is_refused_with_a_rate_limit_notice_next_to_the_input(
+    server: Server, new_page: NewPage
+) -> None:
+    _, room = live_room(server, "Flood test")
+    username, password, _ = server.register("chatty")
+    page = new_page(viewport=PHONE)
+    open_viewer(page, room["id"])
+    page.locator("#chat-signin-button").click()
+    sign_in_through_sheet(page, username, password)
+
+    chat_input = page.locator("#chat-input")
+    status = page.locator("#chat-status")
+    expect(status).to_have_attribute("aria-live", "polite")
+    settled = (
+        "() => document.querySelector('#chat-input').value === ''"
+        " || document.querySelector('#chat-status').textContent !== ''"
+    )
+    for i in range(20):
+        chat_input.fill(f"message {i}")
+        chat_input.press("Enter")
+        page.wait_for_function(settled)
+        if status.text_content():
+            break
+    notice = EN["error.rate_limited"].split("{", 1)[0].strip()
+    expect(status).to_contain_text(notice)
+    # What was refused stays in the input, ready to send again.
+    expect(chat_input).not_to_have_value("")
+
+
 def test_hearts_reach_other_viewers(server: Server, new_page: NewPage) -> None:
     _, room = live_room(server, "Heart test")
     watcher = new_page(viewport=PHONE, reduced_motion="reduce")
@@ -197,16 +227,26 @@ def test_studio_creates_a_room_goes_live_and_viewers_see_live(
     expect(studio.locator("#panel-state")).to_have_text(EN["room.state.scheduled"])
     expect(studio.locator("#preview")).to_be_visible()
 
+    href = studio.locator("#viewer-link").get_attribute("href")
+    assert href
+    assert href.startswith("/rooms/")
+
+    # A viewer who came early waits for the start...
+    early = new_page(viewport=PHONE)
+    early.goto(href)
+    expect(early.locator("#room-title")).to_have_text(title)
+    expect(early.locator("#room-status")).to_have_text(EN["viewer.status.soon"])
+    expect(early.locator("#live-badge")).to_be_hidden()
+
     studio.locator("#go-live").click()
     expect(studio.locator("#panel-state")).to_have_text(EN["room.state.live"])
     expect(studio.locator("#go-live")).to_be_hidden()
     expect(studio.locator("#end-show")).to_be_visible()
 
-    href = studio.locator("#viewer-link").get_attribute("href")
-    assert href
-    assert href.startswith("/rooms/")
-    room_id = href.rsplit("/", 1)[-1]
-    room = server.api("GET", f"/api/v1/rooms/{room_id}")
+    # ...and sees the show go live without reloading; a newcomer sees it live at once.
+    expect(early.locator("#live-badge")).to_be_visible()
+    expect(early.locator("#room-status")).to_have_text(EN["viewer.status.live"])
+    room = server.api("GET", f"/api/v1/rooms/{href.rsplit('/', 1)[-1]}")
     assert room["state"] == "live"
     assert room["currency"] == "NOK"
 
@@ -214,6 +254,7 @@ def test_studio_creates_a_room_goes_live_and_viewers_see_live(
     viewer.goto(href)
     expect(viewer.locator("#live-badge")).to_be_visible()
     expect(viewer.locator("#room-title")).to_have_text(title)
+    expect(studio.locator("#panel-viewers")).not_to_have_text(re.compile(r"^0\b"))
 
     # The host's chat shows what the host writes.
     studio.locator("#studio-chat-input").fill("Welcome, everyone!")
@@ -226,3 +267,10 @@ def test_studio_creates_a_room_goes_live_and_viewers_see_live(
     expect(home.locator("#live-rooms").get_by_role("link", name=title)).to_be_visible()
 
     studio.screenshot(path=str(screenshots / "studio-1280.png"))
+
+    # Ending the show: confirmed in a dialog, then viewers see it has ended.
+    studio.locator("#end-show").click()
+    studio.locator("#confirm-end-button").click()
+    expect(studio.locator("#panel-state")).to_have_text(EN["room.state.ended"])
+    expect(viewer.locator("#live-badge")).to_be_hidden()
+    expect(viewer.locator("#room-status")).to_have_text(EN["viewer.status.ended"])

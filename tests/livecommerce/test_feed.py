@@ -98,6 +98,6 @@ def test_whatever_the_delivery_order_the_output_is_complete_and_ordered(
         gap = feed.offer(ev(start + seq))
         if gap is not None:
             feed.fill([stream[s - start] for s in range(gap.after + 1, gap.before)])
-        out += [e["seq"] for e in feed.take_batch()]  # type: ignore[misc]
+        out += [e["seq"] for e in feed.take_batch()]
     assert out == list(range(start + 1, start + top + 1))
     assert feed.gap is None

@@ -68,11 +68,17 @@ def test_a_valid_draft() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [None, [], {"title": "x"}, {"title": "x", "currency": "ABC"}, {"title": True, "currency": "EUR"},
-     {"title": "x", "currency": "EUR", "scheduled_at": True},
-     {"title": "x", "currency": "EUR", "description": "d" * 2001},
-     {"title": "x", "currency": "EUR", "locale": "e"}],
-)  # fmt: skip
+    [
+        None,
+        [],
+        {"title": "x"},
+        {"title": "x", "currency": "ABC"},
+        {"title": True, "currency": "EUR"},
+        {"title": "x", "currency": "EUR", "scheduled_at": True},
+        {"title": "x", "currency": "EUR", "description": "d" * 2001},
+        {"title": "x", "currency": "EUR", "locale": "e"},
+    ],
+)
 def test_invalid_drafts(body: object) -> None:
     with pytest.raises(BadRequest):
         parse_room_draft(body, now=0)
