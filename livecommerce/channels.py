@@ -88,6 +88,7 @@ class RoomChannel:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._on_empty = on_empty
         self.viewers_reported = -1
+        self.joining = 0
         self.task = asyncio.create_task(self._run(), name=f"room-{room_id}")
 
     # Called from anywhere on the loop ------------------------------------------------
@@ -103,8 +104,12 @@ class RoomChannel:
 
     async def join(self, member: Member, since: int | None) -> JoinResult:
         request = _Join(member, since)
-        self._inbox.put_nowait(("join", request))
-        return await request.done
+        self.joining += 1
+        try:
+            self._inbox.put_nowait(("join", request))
+            return await request.done
+        finally:
+            self.joining -= 1
 
     def leave(self, conn: ServerConnection) -> None:
         member = self.members.pop(conn, None)
@@ -359,7 +364,7 @@ class Channels:
     def _reap(self, room_id: str) -> None:
         self._reapers.pop(room_id, None)
         channel = self.rooms.get(room_id)
-        if channel is None or channel.members:
+        if channel is None or channel.members or channel.joining:
             return
         self._remove(room_id)
         task = asyncio.ensure_future(self._unsubscribe(room_id))
