@@ -86,10 +86,20 @@ class Server:
         return f"[{host}]" if ":" in host else host
 
     async def start(self) -> None:
+        """Start everything, or undo what was started and raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         s = self.settings
         if not s.redis_url:
             self.embedded = EmbeddedValkey(s.data_dir / "valkey", appendfsync=s.appendfsync)
-            await asyncio.to_thread(self.embedded.start)
+            # Started from the loop's own thread: Valkey's parent-death signal follows the
+            # thread that forked it, and a pool thread may exit before we do.
+            self.embedded.start()
             log.info(
                 "embedded valkey started",
                 extra={"port": self.embedded.port, "dir": str(s.data_dir)},
@@ -154,51 +164,61 @@ class Server:
         temporary.replace(path)
 
     async def stop(self) -> None:
-        if self.gateway is not None:
-            await self.gateway.shutdown()
+        """Undo ``start`` in reverse; safe on a half-started server and when called twice."""
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            await gateway.shutdown()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
-        for task in self._tasks[1:]:
-            task.cancel()
+        for task in self._tasks:
+            if task.get_name() != "http":
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self.channels is not None:
-            self.channels.close()
-        if self.bus is not None:
-            await self.bus.stop()
-        if self.store is not None:
-            await self.store.close()
-        if self.embedded is not None:
-            await asyncio.to_thread(self.embedded.stop)
+        bus, self.bus = self.bus, None
+        if bus is not None:
+            await bus.stop()
+        channels, self.channels = self.channels, None
+        if channels is not None:
+            channels.close()
+        store, self.store = self.store, None
+        if store is not None:
+            await store.close()
+        embedded, self.embedded = self.embedded, None
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
 
     # Bus callbacks ---------------------------------------------------------------------
 
     def _on_bus_event(self, room_id: str, seq: int | None, event: dict[str, object]) -> None:
-        assert self.channels is not None
-        self.channels.dispatch(room_id, seq, event)
+        if self.channels is not None:
+            self.channels.dispatch(room_id, seq, event)
 
     def _on_bus_down(self) -> None:
-        assert self.channels is not None
+        if self.channels is None:
+            return
         log.warning("store unreachable; rooms told")
         for channel in self.channels.rooms.values():
             channel.deliver_local({"type": "unavailable", "retry_after": 2})
 
     def _on_bus_up(self) -> None:
-        assert self.channels is not None
+        if self.channels is None:
+            return
         for channel in self.channels.rooms.values():
             channel.resync()
 
     # Ticks -----------------------------------------------------------------------------
 
     async def _tick_viewers(self) -> None:
-        assert self.channels is not None
-        assert self.store is not None
+        channels, store = self.channels, self.store
+        assert channels is not None
+        assert store is not None
         while True:
             await asyncio.sleep(VIEWERS_EVERY_S)
             now = int(self.clock() * 1000)
-            for channel in list(self.channels.rooms.values()):
+            for channel in list(channels.rooms.values()):
                 try:
-                    total = await self.store.report_viewers(
+                    total = await store.report_viewers(
                         channel.room_id, self.process_id, len(channel.members), now, VIEWERS_TTL_MS
                     )
                 except LiveCommerceError:
@@ -208,8 +228,9 @@ class Server:
                     channel.deliver_local({"type": "viewers", "count": total})
 
     async def _tick_reactions(self) -> None:
-        assert self.gateway is not None
+        gateway = self.gateway
+        assert gateway is not None
         while True:
             await asyncio.sleep(REACTIONS_EVERY_S)
             with contextlib.suppress(LiveCommerceError):
-                await self.gateway.flush_reactions()
+                await gateway.flush_reactions()

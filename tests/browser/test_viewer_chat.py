@@ -18,7 +18,6 @@ from .support import (
     NewPage,
     Server,
     User,
-    expect_timeout_ms,
     locale_strings,
 )
 
@@ -43,9 +42,15 @@ def live_room(server: Server, title: str) -> tuple[User, dict[str, object]]:
     return host, room
 
 
+def joined(page: Page) -> None:
+    """Waits until the page has joined the room socket (its `welcome` arrived)."""
+    expect(page.locator("body")).to_have_attribute("data-connection", "joined")
+
+
 def open_viewer(page: Page, room_id: object) -> None:
     page.goto(f"/rooms/{room_id}")
-    expect(page.locator("#live-badge")).to_be_visible(timeout=expect_timeout_ms())
+    expect(page.locator("#live-badge")).to_be_visible()
+    joined(page)
 
 
 def sign_in_through_sheet(page: Page, username: str, password: str) -> None:
@@ -196,6 +201,75 @@ def test_a_flood_is_refused_with_a_rate_limit_notice_next_to_the_input(
     expect(chat_input).not_to_have_value("")
 
 
+def test_the_viewer_page_works_by_keyboard(server: Server, new_page: NewPage) -> None:
+    _, room = live_room(server, "Keyboard test")
+    page = new_page(viewport=PHONE)
+    open_viewer(page, room["id"])
+
+    focused_ids: list[str] = []
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        focused_ids.append(page.evaluate("document.activeElement && document.activeElement.id"))
+        if focused_ids[-1] == "chat-signin-button":
+            break
+    assert "heart-button" in focused_ids, focused_ids
+    assert focused_ids[-1] == "chat-signin-button", focused_ids
+
+    page.keyboard.press("Enter")
+    expect(page.locator("#auth-sheet")).to_be_visible()
+    expect(page.locator("#auth-username")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#auth-sheet")).to_be_hidden()
+    expect(page.locator("#chat-signin-button")).to_be_focused()
+
+
+def test_a_dropped_socket_resumes_where_it_left_off(server: Server, new_page: NewPage) -> None:
+    host, room = live_room(server, "Resume test")
+    page = new_page(viewport=PHONE)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    open_viewer(page, room["id"])
+    assert len(sockets) == 1
+    assert "since=" not in sockets[0]
+
+    # The connection drops with a "reconnect" close code; the page resumes from its last seq
+    # and gets what was said in the meantime.
+    page.evaluate("window.lcRoomClient.ws.close(4000, 'test drop')")
+    expect(page.locator("body")).not_to_have_attribute("data-connection", "joined")
+    host_line = f"Said while you were away {uuid.uuid4().hex[:6]}"
+    host_page = new_page(viewport=DESKTOP)
+    host_page.goto("/")
+    host_page.evaluate(
+        "([token, user]) => { localStorage.setItem('lc.token', token);"
+        " localStorage.setItem('lc.user', JSON.stringify(user)); }",
+        [host.token, {"id": host.id, "display_name": host.display_name}],
+    )
+    host_page.goto(f"/studio#{room['id']}")
+    expect(host_page.locator("body")).to_have_attribute("data-connection", "joined")
+    host_page.locator("#studio-chat-input").fill(host_line)
+    host_page.locator("#studio-chat-input").press("Enter")
+
+    expect(page.locator("#chat-log .chat-line", has_text=host_line)).to_have_count(1)
+    expect(page.locator("#connection-status")).to_be_hidden()
+    joined(page)
+    assert len(sockets) >= 2
+    assert "since=" in sockets[-1]
+    assert "epoch=" in sockets[-1]
+
+
+def test_a_sign_in_link_with_a_token_in_the_fragment_signs_in(
+    server: Server, new_page: NewPage
+) -> None:
+    _, room = live_room(server, "Link test")
+    user = server.create_user("linked")
+    page = new_page(viewport=PHONE)
+    page.goto(f"/rooms/{room['id']}#token={user.token}")
+    joined(page)
+    expect(page.locator("#chat-input")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('lc.token')") == user.token
+    assert "token" not in page.url
+
+
 def test_hearts_reach_other_viewers(server: Server, new_page: NewPage) -> None:
     _, room = live_room(server, "Heart test")
     watcher = new_page(viewport=PHONE, reduced_motion="reduce")
@@ -234,6 +308,7 @@ def test_studio_creates_a_room_goes_live_and_viewers_see_live(
     # A viewer who came early waits for the start...
     early = new_page(viewport=PHONE)
     early.goto(href)
+    joined(early)
     expect(early.locator("#room-title")).to_have_text(title)
     expect(early.locator("#room-status")).to_have_text(EN["viewer.status.soon"])
     expect(early.locator("#live-badge")).to_be_hidden()

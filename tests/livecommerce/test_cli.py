@@ -62,3 +62,33 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
         assert len(live) == 1
     process.terminate()
     assert await process.wait() == 0
+
+
+async def test_a_killed_server_takes_its_embedded_valkey_with_it(tmp_path: Path) -> None:
+    server = await start_process(tmp_path / "data")
+    valkey_pid = int(_child_pids(server.process.pid)[0])
+    server.kill()
+    await server.process.wait()
+    async with asyncio.timeout(10):
+        # The kernel delivers SIGTERM; Valkey exits on its own. Nothing to wait on but /proc.
+        while _state(valkey_pid) not in ("Z", "gone"):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+def _child_pids(pid: int) -> list[str]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[1] == str(pid):
+            children.append(stat.parent.name)
+    return children
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except FileNotFoundError:
+        return "gone"

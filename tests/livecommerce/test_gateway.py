@@ -368,3 +368,16 @@ async def test_json_and_msgpack_carry_the_same_messages(
     a = await as_json.expect("chat.message")
     b = await as_msgpack.expect("chat.message")
     assert a == b
+
+
+async def test_a_server_that_cannot_start_cleans_up_after_itself(
+    server: Server, start_server: ServerFactory
+) -> None:
+    def background() -> list[str]:
+        names = ("bus", "http", "viewers", "reactions")
+        return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name() in names)
+
+    before = background()
+    with pytest.raises(OSError, match="address already in use"):
+        await start_server(ws_port=server.ws_port)  # that port is taken
+    assert background() == before == ["bus", "http", "reactions", "viewers"]

@@ -1,0 +1,380 @@
+// The creator studio: /studio.
+
+import { api, API_BASE, getToken, getUser } from './api.js';
+import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
+import { ChatView } from './chat.js';
+import {
+  formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
+} from './i18n.js';
+import { RoomClient } from './room-client.js';
+
+const $ = (id) => document.getElementById(id);
+const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
+const DEFAULT_CURRENCY = { nb: 'NOK', sv: 'SEK', en: 'EUR', nl: 'EUR', lv: 'EUR' };
+
+const state = {
+  rooms: [],
+  selectedId: null,
+  viewers: null,
+  you: null,
+};
+let client = null;
+let chat = null;
+let auth = null;
+let noticeTimer = null;
+
+const selected = () => state.rooms.find((r) => r.id === state.selectedId) || null;
+
+// ---- form options ---------------------------------------------------------------------
+
+function fillCurrencyOptions() {
+  const select = $('room-currency');
+  const previous = select.value;
+  let names = null;
+  try { names = new Intl.DisplayNames([language()], { type: 'currency' }); } catch { names = null; }
+  select.replaceChildren(...CURRENCIES.map((code) => {
+    const option = document.createElement('option');
+    option.value = code;
+    const name = names ? names.of(code) : '';
+    option.textContent = name && name !== code ? `${code} · ${name}` : code;
+    return option;
+  }));
+  select.value = previous || DEFAULT_CURRENCY[language()] || 'EUR';
+}
+
+function fillLocaleOptions() {
+  const select = $('room-locale');
+  const previous = select.value;
+  select.replaceChildren(...LANGUAGES.map((lang) => {
+    const option = document.createElement('option');
+    option.value = lang;
+    option.lang = lang;
+    setText(option, `language.${lang}`);
+    return option;
+  }));
+  select.value = previous || language();
+}
+
+// ---- rendering --------------------------------------------------------------------------
+
+function stateLabel(room) {
+  return t(`room.state.${room.state}`);
+}
+
+function whenText(room) {
+  if (room.state === 'live' && room.started_at) return t('studio.rooms.live_since', { time: formatDateTime(room.started_at) });
+  if (room.state === 'ended' && room.ended_at) return t('studio.rooms.ended_at', { time: formatDateTime(room.ended_at) });
+  if (room.scheduled_at) return t('index.starts_at', { time: formatDateTime(room.scheduled_at) });
+  return t('studio.rooms.not_scheduled');
+}
+
+function renderGate() {
+  const signedIn = Boolean(getToken());
+  $('gate').hidden = signedIn;
+  $('workspace').hidden = !signedIn;
+  const user = signedIn ? getUser() : null;
+  const name = $('user-name');
+  name.hidden = !user;
+  name.textContent = user ? (user.display_name || user.username || '') : '';
+  setText($('account-button'), signedIn ? 'auth.sign_out' : 'auth.sign_in');
+}
+
+function renderRooms() {
+  const order = { live: 0, scheduled: 1, ended: 2 };
+  const rooms = [...state.rooms].sort((a, b) => (order[a.state] ?? 3) - (order[b.state] ?? 3)
+    || (b.created_at ?? 0) - (a.created_at ?? 0));
+  $('rooms-empty').hidden = rooms.length > 0;
+  $('my-rooms').replaceChildren(...rooms.map((room) => {
+    const li = document.createElement('li');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.roomId = room.id;
+    if (room.id === state.selectedId) button.setAttribute('aria-current', 'true');
+    const title = document.createElement('span');
+    title.className = 'room-title';
+    title.textContent = room.title;
+    const badge = document.createElement('span');
+    badge.className = `state-badge ${room.state}`;
+    badge.textContent = stateLabel(room);
+    const when = document.createElement('span');
+    when.className = 'room-when';
+    when.textContent = whenText(room);
+    button.append(title, badge, when);
+    button.addEventListener('click', () => selectRoom(room.id));
+    li.append(button);
+    return li;
+  }));
+}
+
+function renderPanel() {
+  const room = selected();
+  $('panel-empty').hidden = Boolean(room);
+  $('panel-body').hidden = !room;
+  if (!room) return;
+  $('panel-title').textContent = room.title;
+  const badge = $('panel-state');
+  badge.className = `state-badge ${room.state}`;
+  badge.textContent = stateLabel(room);
+  $('panel-meta').textContent = whenText(room);
+  const link = $('viewer-link');
+  link.href = `/rooms/${encodeURIComponent(room.id)}`;
+  $('panel-viewers').textContent = tn('viewers.count', state.viewers ?? 0);
+  $('go-live').disabled = room.state !== 'scheduled';
+  $('go-live').hidden = room.state !== 'scheduled';
+  $('end-show').disabled = room.state === 'ended';
+  $('end-show').hidden = room.state === 'ended';
+  const canChat = room.state !== 'ended' && (!state.you || state.you.can_chat !== false);
+  $('studio-chat-input').disabled = !canChat;
+  $('studio-chat-form').querySelector('button').disabled = !canChat;
+}
+
+function renderAll() {
+  renderGate();
+  renderRooms();
+  renderPanel();
+}
+
+function actionStatus(text, isError = false) {
+  const el = $('room-action-status');
+  el.textContent = text;
+  el.classList.toggle('error', isError);
+}
+
+function chatNotice(text) {
+  clearInterval(noticeTimer);
+  $('studio-chat-status').textContent = text;
+}
+
+function chatError(msg) {
+  const status = $('studio-chat-status');
+  clearInterval(noticeTimer);
+  if (msg.code === 'rate_limited') {
+    const until = Date.now() + Number(msg.retry_after || 1) * 1000;
+    const tick = () => {
+      const left = (until - Date.now()) / 1000;
+      status.textContent = left > 0 ? t('error.rate_limited', { seconds: formatSeconds(left) }) : '';
+      if (left <= 0) clearInterval(noticeTimer);
+    };
+    tick();
+    noticeTimer = setInterval(tick, 1000);
+    return;
+  }
+  const key = `error.${msg.code}`;
+  status.textContent = t(key) !== key ? t(key, { detail: msg.message || '' })
+    : t('error.generic_detail', { detail: msg.message || msg.code || '' });
+}
+
+// ---- data -------------------------------------------------------------------------------
+
+function upsertRoom(room) {
+  const i = state.rooms.findIndex((r) => r.id === room.id);
+  if (i >= 0) state.rooms[i] = { ...state.rooms[i], ...room };
+  else state.rooms.push(room);
+}
+
+async function loadRooms() {
+  $('rooms-error').textContent = '';
+  try {
+    const data = await api(`${API_BASE}/rooms?host=me`);
+    state.rooms = (data && data.rooms) || [];
+  } catch (err) {
+    if (err.status === 401) {
+      signOut();
+      return;
+    }
+    $('rooms-error').textContent = errorText(err);
+  }
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  if (!state.selectedId && wanted && state.rooms.some((r) => r.id === wanted)) {
+    selectRoom(wanted);
+    return;
+  }
+  renderAll();
+}
+
+function selectRoom(id) {
+  if (state.selectedId === id && client) {
+    renderAll();
+    return;
+  }
+  state.selectedId = id;
+  state.viewers = null;
+  state.you = null;
+  history.replaceState(null, '', `#${encodeURIComponent(id)}`);
+  actionStatus('');
+  chatNotice('');
+  chat.replace([]);
+  if (client) client.close();
+  client = new RoomClient(id, { token: getToken() });
+  wireClient(client, id);
+  client.connect();
+  renderAll();
+}
+
+function wireClient(c, id) {
+  const mine = () => client === c && state.selectedId === id;
+  c.addEventListener('welcome', ({ detail }) => {
+    if (!mine()) return;
+    if (detail.room) upsertRoom(detail.room);
+    state.you = detail.you || null;
+    const v = detail.viewers;
+    state.viewers = typeof v === 'number' ? v : v && typeof v.count === 'number' ? v.count : state.viewers;
+    chat.replace(detail.chat || []);
+    renderAll();
+    document.body.dataset.connection = 'joined';
+  });
+  c.addEventListener('chat.message', ({ detail }) => { if (mine()) chat.append(detail); });
+  c.addEventListener('chat.deleted', ({ detail }) => { if (mine()) chat.remove(detail.id); });
+  c.addEventListener('room.state', ({ detail }) => {
+    if (!mine()) return;
+    const room = selected();
+    if (room) upsertRoom({ ...room, state: detail.state });
+    renderAll();
+  });
+  c.addEventListener('viewers', ({ detail }) => {
+    if (!mine()) return;
+    state.viewers = detail.count;
+    renderPanel();
+  });
+  c.addEventListener('error', ({ detail }) => { if (mine()) chatError(detail); });
+  c.addEventListener('unavailable', ({ detail }) => {
+    if (mine()) actionStatus(t('connection.unavailable', { seconds: formatSeconds(Number(detail.retry_after || 1)) }), true);
+  });
+  c.addEventListener('status', ({ detail }) => {
+    if (!mine()) return;
+    // A resumed socket gets no welcome: being open again with a cursor is being joined.
+    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
+    else if (c.seq != null) document.body.dataset.connection = 'joined';
+    if (detail.state === 'reconnecting') actionStatus(t('connection.reconnecting'), true);
+    else if (detail.state === 'open') actionStatus('');
+    else if (detail.state === 'closed' && detail.code === 4401) signOut();
+    else if (detail.state === 'closed' && detail.code && detail.code !== 1000 && detail.code !== 4410) {
+      actionStatus(t('connection.closed'), true);
+    }
+  });
+}
+
+// ---- actions ----------------------------------------------------------------------------
+
+async function createRoom(event) {
+  event.preventDefault();
+  const error = $('create-error');
+  error.textContent = '';
+  const title = $('room-title-input').value.trim();
+  if (!title) {
+    error.textContent = t('studio.create.title_required');
+    $('room-title-input').focus();
+    return;
+  }
+  const body = { title, currency: $('room-currency').value, locale: $('room-locale').value };
+  const when = $('room-schedule').value;
+  if (when) {
+    const ms = new Date(when).getTime();
+    if (Number.isNaN(ms)) {
+      error.textContent = t('studio.create.bad_time');
+      return;
+    }
+    body.scheduled_at = ms;
+  }
+  const button = $('create-room');
+  button.disabled = true;
+  try {
+    const room = await api(`${API_BASE}/rooms`, { method: 'POST', body });
+    upsertRoom(room);
+    $('room-title-input').value = '';
+    $('room-schedule').value = '';
+    selectRoom(room.id);
+    actionStatus(t('studio.create.created', { title: room.title }));
+    $('panel-title').focus?.();
+  } catch (err) {
+    error.textContent = errorText(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function roomAction(action) {
+  const room = selected();
+  if (!room) return;
+  const button = action === 'start' ? $('go-live') : $('end-show');
+  button.disabled = true;
+  actionStatus(t(action === 'start' ? 'studio.starting' : 'studio.ending'));
+  try {
+    const updated = await api(`${API_BASE}/rooms/${encodeURIComponent(room.id)}/${action}`, { method: 'POST' });
+    if (updated && updated.id) upsertRoom(updated);
+    else upsertRoom({ ...room, state: action === 'start' ? 'live' : 'ended' });
+    actionStatus(t(action === 'start' ? 'studio.started' : 'studio.ended'));
+  } catch (err) {
+    actionStatus(errorText(err), true);
+  }
+  renderAll();
+}
+
+async function sendChat(event) {
+  event.preventDefault();
+  const input = $('studio-chat-input');
+  const text = input.value.trim();
+  if (!text || !client) return;
+  if (text.length > 500) {
+    chatNotice(t('chat.too_long', { max: formatNumber(500) }));
+    return;
+  }
+  try {
+    await client.request('chat.send', { text });
+    input.value = '';
+    chatNotice('');
+  } catch (err) {
+    if (err.code === 'disconnected' || err.code === 'timeout') chatNotice(t('chat.not_sent'));
+  }
+}
+
+async function main() {
+  adoptTokenFromHash();
+  await initI18n();
+  auth = setupAuthSheet();
+  chat = new ChatView($('studio-chat-log'), {
+    hostId: () => { const r = selected(); return r && r.host && r.host.id; },
+    selfId: () => (state.you && state.you.id) || (getUser() || {}).id,
+  });
+  fillCurrencyOptions();
+  fillLocaleOptions();
+
+  $('account-button').addEventListener('click', () => {
+    if (getToken()) signOut();
+    else auth.open('signin');
+  });
+  $('gate-signin').addEventListener('click', () => auth.open('signin'));
+  $('gate-register').addEventListener('click', () => auth.open('register'));
+  $('create-room-form').addEventListener('submit', createRoom);
+  $('go-live').addEventListener('click', () => roomAction('start'));
+  const confirm = $('confirm-end');
+  $('end-show').addEventListener('click', () => confirm.showModal());
+  confirm.addEventListener('close', () => {
+    if (confirm.returnValue === 'end') roomAction('end');
+    confirm.returnValue = '';
+  });
+  $('studio-chat-form').addEventListener('submit', sendChat);
+  window.addEventListener('lc:languagechange', () => {
+    fillCurrencyOptions();
+    renderAll();
+  });
+  window.addEventListener('lc:session', ({ detail }) => {
+    if (!detail.token) {
+      if (client) client.close();
+      client = null;
+      state.rooms = [];
+      state.selectedId = null;
+      renderAll();
+      return;
+    }
+    renderGate();
+    if (!state.rooms.length) loadRooms();
+  });
+
+  renderAll();
+  await verifySession();
+  renderGate();
+  if (getToken()) await loadRooms();
+}
+
+main();

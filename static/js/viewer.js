@@ -1,0 +1,340 @@
+// The viewer page: /rooms/{room_id}.
+
+import { api, API_BASE, getToken, getUser } from './api.js';
+import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
+import { ChatView } from './chat.js';
+import { formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn } from './i18n.js';
+import { RoomClient } from './room-client.js';
+
+const $ = (id) => document.getElementById(id);
+const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+
+const state = {
+  room: null,
+  you: null,
+  viewers: null,
+  hearts: 0,
+  fatal: null, // a close code that ends the page's session with the room
+};
+
+let client = null;
+let chat = null;
+let auth = null;
+let noticeTimer = null;
+
+// ---- rendering --------------------------------------------------------------------------
+
+function renderRoom() {
+  const room = state.room;
+  const title = $('room-title');
+  const status = $('room-status');
+  const host = $('room-host');
+  if (state.fatal === 4404) {
+    setText(title, 'viewer.not_found');
+    setText(status, 'viewer.not_found_hint');
+    host.textContent = '';
+    $('live-badge').hidden = true;
+    return;
+  }
+  if (!room) return;
+  title.removeAttribute('data-i18n');
+  title.textContent = room.title;
+  document.title = `${room.title} · livecommerce`;
+  if (room.host && room.host.name) setText(host, 'viewer.hosted_by', { name: room.host.name });
+  $('live-badge').hidden = room.state !== 'live';
+  document.body.dataset.roomState = room.state;
+  if (room.state === 'live') {
+    setText(status, 'viewer.status.live');
+  } else if (room.state === 'ended') {
+    setText(status, 'viewer.status.ended');
+  } else if (room.scheduled_at) {
+    setText(status, 'viewer.status.scheduled_at', { time: formatDateTime(room.scheduled_at) });
+  } else {
+    setText(status, 'viewer.status.soon');
+  }
+}
+
+function renderViewers() {
+  const text = $('viewer-count-text');
+  if (state.viewers == null) {
+    $('viewer-count').hidden = true;
+    return;
+  }
+  $('viewer-count').hidden = false;
+  $('viewer-count-number').textContent = formatNumber(state.viewers);
+  text.textContent = tn('viewers.count', state.viewers);
+}
+
+function renderAccount() {
+  const button = $('account-button');
+  const user = getToken() ? getUser() : null;
+  button.classList.toggle('signed-in', Boolean(user));
+  if (user) {
+    setText($('account-label'), 'auth.sign_out');
+    button.title = t('auth.sign_out_named', { name: user.display_name || user.username || '' });
+  } else {
+    setText($('account-label'), 'auth.sign_in');
+    button.title = t('auth.sign_in');
+  }
+}
+
+function renderCompose() {
+  const you = state.you;
+  const signedIn = Boolean(getToken()) && you && you.role !== 'guest';
+  $('chat-form').hidden = !signedIn;
+  $('chat-signin').hidden = signedIn;
+  const input = $('chat-input');
+  const send = $('chat-send');
+  if (!signedIn) return;
+  const ended = state.room && state.room.state === 'ended';
+  const can = Boolean(you.can_chat) && !ended;
+  input.disabled = !can;
+  send.disabled = !can;
+  const key = can ? 'chat.placeholder' : ended ? 'chat.ended' : 'chat.cannot_chat';
+  input.setAttribute('data-i18n-placeholder', key);
+  input.placeholder = t(key);
+}
+
+function renderHeartTotal() {
+  $('heart-total').textContent = state.hearts ? formatNumber(state.hearts) : '';
+}
+
+function renderAll() {
+  renderRoom();
+  renderViewers();
+  renderAccount();
+  renderCompose();
+  renderHeartTotal();
+}
+
+// ---- notices next to the chat input -------------------------------------------------------
+
+function showNotice(text) {
+  clearInterval(noticeTimer);
+  $('chat-status').textContent = text;
+}
+
+function showRateLimit(retryAfter) {
+  clearInterval(noticeTimer);
+  const until = Date.now() + Number(retryAfter || 1) * 1000;
+  const status = $('chat-status');
+  status.textContent = t('error.rate_limited', { seconds: formatSeconds(Number(retryAfter || 1)) });
+  // Counting down quietly: only the first text is announced politely, later ticks update
+  // the same line; the line clears when the wait is over.
+  noticeTimer = setInterval(() => {
+    const left = (until - Date.now()) / 1000;
+    if (left <= 0) {
+      clearInterval(noticeTimer);
+      status.textContent = '';
+    } else {
+      status.textContent = t('error.rate_limited', { seconds: formatSeconds(left) });
+    }
+  }, 1000);
+}
+
+function showServerError(msg) {
+  if (msg.code === 'rate_limited') {
+    showRateLimit(msg.retry_after);
+    return;
+  }
+  const key = `error.${msg.code}`;
+  const known = t(key) !== key;
+  showNotice(known ? t(key, { detail: msg.message || '', seconds: formatSeconds(Number(msg.retry_after || 1)) })
+    : t('error.generic_detail', { detail: msg.message || msg.code || '' }));
+}
+
+let connectionKey = null;
+
+function showConnection(key, args) {
+  const el = $('connection-status');
+  connectionKey = key;
+  if (!key) {
+    el.hidden = true;
+    el.textContent = '';
+    el.removeAttribute('data-i18n');
+    return;
+  }
+  el.hidden = false;
+  setText(el, key, args);
+}
+
+// ---- hearts -----------------------------------------------------------------------------
+
+function spawnHearts(n) {
+  if (reducedMotion.matches) return;
+  const layer = $('hearts');
+  const count = Math.min(n, 8);
+  for (let i = 0; i < count; i += 1) {
+    const heart = document.createElement('span');
+    heart.className = 'floating-heart';
+    heart.textContent = '♥';
+    heart.style.setProperty('--drift', `${Math.round((Math.random() - 0.5) * 60)}px`);
+    heart.style.setProperty('--delay', `${i * 120}ms`);
+    heart.style.setProperty('--hue', `${330 + Math.round(Math.random() * 40)}`);
+    heart.addEventListener('animationend', () => heart.remove());
+    layer.append(heart);
+  }
+  // Keep the layer bounded if animations never end (hidden tab).
+  while (layer.children.length > 40) layer.firstElementChild.remove();
+}
+
+// ---- socket -----------------------------------------------------------------------------
+
+function wireClient() {
+  client.addEventListener('welcome', ({ detail }) => {
+    state.room = detail.room || state.room;
+    state.you = detail.you || null;
+    const v = detail.viewers;
+    state.viewers = typeof v === 'number' ? v : v && typeof v.count === 'number' ? v.count : state.viewers;
+    chat.replace(detail.chat || []);
+    showConnection(null);
+    renderAll();
+    document.body.dataset.connection = 'joined';
+  });
+  client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
+  client.addEventListener('chat.deleted', ({ detail }) => chat.remove(detail.id));
+  client.addEventListener('room.state', ({ detail }) => {
+    if (state.room) {
+      state.room = { ...state.room, state: detail.state };
+      if (detail.state === 'ended' && state.you) state.you = { ...state.you, can_chat: false };
+    }
+    renderRoom();
+    renderCompose();
+  });
+  // Events flowing again mean the server got over its trouble.
+  for (const type of ['viewers', 'chat.message', 'reactions', 'room.state']) {
+    client.addEventListener(type, () => {
+      if (connectionKey === 'connection.unavailable') showConnection(null);
+    });
+  }
+  client.addEventListener('viewers', ({ detail }) => {
+    state.viewers = detail.count;
+    renderViewers();
+  });
+  client.addEventListener('reactions', ({ detail }) => {
+    const hearts = Number((detail.counts || {}).heart || 0);
+    const all = Object.values(detail.counts || {}).reduce((a, b) => a + Number(b || 0), 0);
+    state.hearts += all;
+    renderHeartTotal();
+    if (hearts > 0) spawnHearts(hearts);
+  });
+  client.addEventListener('error', ({ detail }) => showServerError(detail));
+  client.addEventListener('unavailable', ({ detail }) => {
+    showConnection('connection.unavailable', { seconds: formatSeconds(Number(detail.retry_after || 1)) });
+  });
+  client.addEventListener('status', ({ detail }) => {
+    // A resumed socket gets no welcome: being open again with a cursor is being joined.
+    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
+    else if (client.seq != null) document.body.dataset.connection = 'joined';
+    if (detail.state === 'open') {
+      showConnection(null);
+    } else if (detail.state === 'reconnecting') {
+      showConnection('connection.reconnecting');
+    } else if (detail.state === 'closed') {
+      onClosed(detail.code);
+    }
+  });
+}
+
+function onClosed(code) {
+  if (code === 1000) return;
+  if (code === 4401) {
+    // The stored token is no longer good: forget it and watch as a guest.
+    signOut();
+    return;
+  }
+  if (code === 4404) {
+    state.fatal = 4404;
+    renderRoom();
+    showConnection(null);
+    return;
+  }
+  if (code === 4410) {
+    if (state.room) state.room = { ...state.room, state: 'ended' };
+    renderRoom();
+    renderCompose();
+    showConnection(null);
+    return;
+  }
+  if (code === 4403) {
+    showConnection('connection.forbidden');
+    return;
+  }
+  showConnection('connection.closed');
+}
+
+// ---- actions ----------------------------------------------------------------------------
+
+async function sendChat(event) {
+  event.preventDefault();
+  const input = $('chat-input');
+  const text = input.value.trim();
+  if (!text) return;
+  if (text.length > 500) {
+    showNotice(t('chat.too_long', { max: formatNumber(500) }));
+    return;
+  }
+  try {
+    await client.request('chat.send', { text });
+    input.value = '';
+    showNotice('');
+  } catch (err) {
+    // Server refusals arrive as `error` events and are shown by their handler.
+    if (err.code === 'disconnected' || err.code === 'timeout') showNotice(t('chat.not_sent'));
+  }
+  input.focus();
+}
+
+function react() {
+  client.send('react', { kind: 'heart' });
+  const button = $('heart-button');
+  button.classList.remove('pop');
+  // Restart the pop animation on every tap.
+  void button.offsetWidth;
+  button.classList.add('pop');
+}
+
+async function loadRoom() {
+  try {
+    state.room = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}`, { auth: false });
+  } catch (err) {
+    if (err.status === 404) state.fatal = 4404;
+    else showConnection('connection.error', { detail: errorText(err) });
+  }
+  renderRoom();
+}
+
+async function main() {
+  adoptTokenFromHash();
+  await initI18n();
+  auth = setupAuthSheet();
+  chat = new ChatView($('chat-log'), {
+    hostId: () => state.room && state.room.host && state.room.host.id,
+    selfId: () => state.you && state.you.id,
+  });
+  renderAll();
+
+  $('account-button').addEventListener('click', () => {
+    if (getToken()) signOut();
+    else auth.open('signin');
+  });
+  $('chat-signin-button').addEventListener('click', () => auth.open('signin'));
+  $('chat-form').addEventListener('submit', sendChat);
+  $('heart-button').addEventListener('click', react);
+  window.addEventListener('lc:languagechange', renderAll);
+  window.addEventListener('lc:session', () => {
+    renderAccount();
+    if (client && state.fatal == null) client.connect({ token: getToken(), fresh: true });
+  });
+
+  await Promise.all([verifySession(), loadRoom()]);
+  renderAccount();
+  if (state.fatal != null) return;
+  client = new RoomClient(roomId, { token: getToken() });
+  wireClient();
+  client.connect();
+  window.lcRoomClient = client; // handy for debugging from the console
+}
+
+main();
