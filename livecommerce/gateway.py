@@ -211,7 +211,7 @@ class Gateway:
             conn,
             protocol,
             welcome=lambda seq, room, events: self._welcome(
-                session, seq, room, events, channel.viewers_reported
+                session, seq, room, events, max(channel.viewers_reported, len(channel.members) + 1)
             ),
         )
         try:
