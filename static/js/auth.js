@@ -1,11 +1,12 @@
 // The sign-in / create-account sheet shared by the viewer page and the studio.
 //
-// Expects the page to hold the <dialog id="auth-sheet"> markup (see viewer.html). The token
+// The sheet's markup lives once, in /static/partials/auth-sheet.html, and is added to the page
+// the first time it is set up. The token
 // is kept in localStorage "lc.token" by api.js; pages listen for the window event
 // "lc:session" to react to sign-in and sign-out.
 
 import { api, API_BASE, ApiError, clearSession, getToken, getUser, register, setSession, signIn } from './api.js';
-import { setText, t } from './i18n.js';
+import { applyTranslations, setText, t } from './i18n.js';
 
 const USERNAME_RE = /^[a-z0-9_.-]{3,32}$/;
 
@@ -53,8 +54,18 @@ export async function verifySession() {
   }
 }
 
-export function setupAuthSheet() {
-  const dialog = document.getElementById('auth-sheet');
+async function loadSheet() {
+  let dialog = document.getElementById('auth-sheet');
+  if (dialog) return dialog;
+  const response = await fetch('/static/partials/auth-sheet.html');
+  document.body.insertAdjacentHTML('beforeend', await response.text());
+  dialog = document.getElementById('auth-sheet');
+  applyTranslations(dialog);
+  return dialog;
+}
+
+export async function setupAuthSheet() {
+  const dialog = await loadSheet();
   const form = document.getElementById('auth-form');
   const title = document.getElementById('auth-title');
   const signinTab = document.getElementById('auth-mode-signin');

@@ -331,7 +331,7 @@ async function sendChat(event) {
 async function main() {
   adoptTokenFromHash();
   await initI18n();
-  auth = setupAuthSheet();
+  auth = await setupAuthSheet();
   chat = new ChatView($('studio-chat-log'), {
     hostId: () => { const r = selected(); return r && r.host && r.host.id; },
     selfId: () => (state.you && state.you.id) || (getUser() || {}).id,

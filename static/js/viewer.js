@@ -308,7 +308,7 @@ async function loadRoom() {
 async function main() {
   adoptTokenFromHash();
   await initI18n();
-  auth = setupAuthSheet();
+  auth = await setupAuthSheet();
   chat = new ChatView($('chat-log'), {
     hostId: () => state.room && state.room.host && state.room.host.id,
     selfId: () => state.you && state.you.id,

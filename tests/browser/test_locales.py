@@ -28,7 +28,7 @@ def load(lang: str) -> dict[str, str]:
 
 def keys_used_by_pages() -> set[str]:
     keys: set[str] = set()
-    for html in STATIC.glob("*.html"):
+    for html in [*STATIC.glob("*.html"), *STATIC.glob("partials/*.html")]:
         keys.update(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html.read_text()))
     for js in (STATIC / "js").glob("*.js"):
         keys.update(KEY_IN_JS.findall(js.read_text()))
