@@ -1,0 +1,76 @@
+"""An operator configures by flags or LIVECOMMERCE_* variables; flags win."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from livecommerce import logs
+from livecommerce.config import Settings, add_arguments, from_arguments
+
+
+def parse(argv: list[str]) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return from_arguments(parser.parse_args(argv))
+
+
+def test_defaults_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse([]).port == 8000
+    assert parse([]).gateway_port == 8001
+    monkeypatch.setenv("LIVECOMMERCE_PORT", "9000")
+    monkeypatch.setenv("LIVECOMMERCE_CHAT_RATE", "2.5")
+    monkeypatch.setenv("LIVECOMMERCE_REDIS_URL", "redis://r:6379/0")
+    settings = parse(["--port", "7000", "--data-dir", "/srv/lc"])
+    assert (settings.port, settings.chat_rate, settings.redis_url) == (
+        7000,
+        2.5,
+        "redis://r:6379/0",
+    )
+    assert settings.data_dir == Path("/srv/lc")
+    assert parse(["--port", "0"]).gateway_port == 0
+    assert parse(["--ws-port", "9100"]).gateway_port == 9100
+
+
+@pytest.mark.parametrize(
+    "argv", [["--port", "eighty"], ["--chat-rate", "fast"], ["--appendfsync", "never"]]
+)
+def test_bad_settings_stop_with_a_message(argv: list[str]) -> None:
+    with pytest.raises(SystemExit, match="livecommerce:"):
+        parse(argv)
+
+
+def test_the_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    first = settings.server_secret()
+    assert len(first) >= 48
+    assert settings.server_secret() == first
+    assert (tmp_path / "data" / "secret").stat().st_mode & 0o077 == 0
+    assert Settings(secret="given").server_secret() == "given"
+
+
+def test_a_public_key_may_be_a_file(tmp_path: Path) -> None:
+    pem = "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n"
+    (tmp_path / "key.pem").write_text(pem)
+    assert (
+        Settings(jwt_public_key=str(tmp_path / "key.pem")).merchant_keys().rs256_public_key == pem
+    )
+    assert Settings(jwt_public_key=pem).merchant_keys().rs256_public_key == pem
+    assert not Settings().merchant_keys().enabled
+
+
+def test_logs_are_one_json_object_per_line_with_context() -> None:
+    record = logging.LogRecord(
+        "livecommerce.http", logging.INFO, __file__, 1, "request", None, None
+    )
+    record.path = "/api/v1/rooms"
+    record.status = 201
+    line = json.loads(logs.JsonFormatter().format(record))
+    assert line["msg"] == "request"
+    assert line["level"] == "info"
+    assert (line["path"], line["status"]) == ("/api/v1/rooms", 201)
+    assert line["ts"].endswith("Z")
