@@ -24,12 +24,15 @@ from livecommerce import metrics
 from livecommerce.errors import CloseCode, LiveCommerceError
 from livecommerce.feed import RoomFeed
 from livecommerce.rooms import Room
-from livecommerce.store.redis_store import Store
+from livecommerce.store.redis_store import Snapshot, Store
 from livecommerce.wire import Event, Subprotocol, encode, encode_batch
 
 log = logging.getLogger("livecommerce.channels")
 
 DROP_CLOSE_TIMEOUT_S = 5.0
+# Checking every socket's buffer is a second pass over the room; a tenth of a second of extra
+# backlog before a slow socket is cut is far below any buffer limit worth setting.
+SLOW_CHECK_EVERY_S = 0.1
 
 
 async def close_within(conn: ServerConnection, code: int, reason: str, seconds: float) -> None:
@@ -89,6 +92,9 @@ class RoomChannel:
         self._on_empty = on_empty
         self.viewers_reported = -1
         self.joining = 0
+        self._joins: list[_Join] = []
+        self._last_flush = 0.0
+        self._last_slow_check = 0.0
         self.task = asyncio.create_task(self._run(), name=f"room-{room_id}")
 
     # Called from anywhere on the loop ------------------------------------------------
@@ -106,7 +112,9 @@ class RoomChannel:
         request = _Join(member, since)
         self.joining += 1
         try:
-            self._inbox.put_nowait(("join", request))
+            if not self._joins:
+                self._inbox.put_nowait(("joins", None))
+            self._joins.append(request)
             return await request.done
         finally:
             self.joining -= 1
@@ -136,19 +144,14 @@ class RoomChannel:
                         await self._fill()
                 elif kind == "ephemeral":
                     self.feed.offer_ephemeral(item)
-                elif kind == "join":
-                    await self._join(item)
+                elif kind == "joins":
+                    await self._join_all()
                 elif kind == "resync":
                     await self._resync()
             except LiveCommerceError as exc:
-                if kind == "join" and not item.done.done():
-                    item.done.set_exception(exc)
-                else:
-                    log.warning("room %s: %s while handling %s", self.room_id, exc.code, kind)
-            except Exception as exc:  # keep the room alive whatever one step does
+                log.warning("room %s: %s while handling %s", self.room_id, exc.code, kind)
+            except Exception:  # keep the room alive whatever one step does
                 log.exception("room %s: failed to handle %s", self.room_id, kind)
-                if kind == "join" and not item.done.done():
-                    item.done.set_exception(exc)
             self._schedule_flush()
 
     async def _fill(self) -> None:
@@ -178,48 +181,63 @@ class RoomChannel:
             self._drop(conn, CloseCode.RECONNECT, "history gap; reconnect")
         self.feed = RoomFeed()
 
-    async def _join(self, request: _Join) -> None:
-        member = request.member
-        resumed: list[Event] | None = None
-        if request.since is not None:
-            resumed = await self._resume_events(request.since)
-        welcome_events: list[Event] = []
-        snapshot_seq = 0
-        snapshot_room: Room | None = None
-        if resumed is None:
-            snapshot = await self.store.snapshot(self.room_id)
-            snapshot_seq = snapshot.seq
-            snapshot_room = snapshot.room
-            if not self.feed.started:
-                self.feed.start(snapshot.seq)
-            elif snapshot.seq > (self.feed.last_seq or 0):
-                self.feed.fill([e for e in snapshot.recent if e["seq"] > (self.feed.last_seq or 0)])
-                await self._fill_to(snapshot.seq)
-            welcome_events = snapshot.recent
-            after = self.feed.recent_after(snapshot_seq)
-            if after is None:
-                last = self.feed.last_seq or 0
-                after = await self.store.events_after(self.room_id, snapshot_seq, last) or []
-        else:
-            after = resumed
-        # From here to the end nothing awaits: the member's catch-up and its place in the
-        # broadcast set are one step, so no event is lost or doubled between them.
+    async def _join_all(self) -> None:
+        """Admit everyone waiting: resumes one by one, fresh joins with one shared snapshot.
+
+        A big show's opening minute brings thousands of joins; one snapshot for all of those
+        queued behind a Redis round trip keeps a join spike from becoming a queue.
+        """
+        requests, self._joins = self._joins, []
+        fresh: list[_Join] = []
+        try:
+            for request in requests:
+                if request.since is None:
+                    fresh.append(request)
+                    continue
+                resumed = await self._resume_events(request.since)
+                if resumed is None:
+                    fresh.append(request)
+                else:
+                    self._admit(request, resumed, None)
+            if fresh:
+                snapshot = await self.store.snapshot(self.room_id)
+                if not self.feed.started:
+                    self.feed.start(snapshot.seq)
+                elif snapshot.seq > (self.feed.last_seq or 0):
+                    last = self.feed.last_seq or 0
+                    self.feed.fill([e for e in snapshot.recent if e["seq"] > last])
+                    await self._fill_to(snapshot.seq)
+                after = self.feed.recent_after(snapshot.seq)
+                if after is None:
+                    last = self.feed.last_seq or 0
+                    after = await self.store.events_after(self.room_id, snapshot.seq, last) or []
+                for request in fresh:
+                    self._admit(request, after, snapshot)
+        except Exception as exc:
+            for request in requests:
+                if not request.done.done():
+                    request.done.set_exception(exc)
+            raise
+
+    def _admit(self, request: _Join, after: list[Event], snapshot: Snapshot | None) -> None:
+        """The member's catch-up and its place in the broadcast set, as one step.
+
+        Nothing here awaits, and the pending batch goes to the others first, so no event is
+        lost or doubled between the catch-up and the first broadcast the member is part of.
+        """
         self._flush()
-        frames: list[bytes] = []
-        if resumed is None:
+        member = request.member
+        text = member.subprotocol is Subprotocol.JSON
+        if snapshot is not None:
             assert member.welcome is not None
-            assert snapshot_room is not None
-            welcome = member.welcome(snapshot_seq, snapshot_room, welcome_events)
-            frames.append(encode(member.subprotocol, welcome))
+            welcome = member.welcome(snapshot.seq, snapshot.room, snapshot.recent)
+            broadcast([member.conn], encode(member.subprotocol, welcome), text=text)
         if after:
-            frames.append(encode_batch(member.subprotocol, after))
-        for frame in frames:
-            broadcast([member.conn], frame, text=member.subprotocol is Subprotocol.JSON)
+            broadcast([member.conn], encode_batch(member.subprotocol, after), text=text)
         self.members[member.conn] = member
         self._by_protocol[member.subprotocol].add(member.conn)
         metrics.ROOM_MEMBERS.inc()
-        last = self.feed.last_seq or 0
-        request.done.set_result(JoinResult(resumed=resumed is not None, seq=last))
+        request.done.set_result(JoinResult(resumed=snapshot is None, seq=self.feed.last_seq or 0))
 
     async def _resume_events(self, since: int) -> list[Event] | None:
         """Events after ``since`` up to the feed's present, or None when a welcome is needed."""
@@ -246,8 +264,15 @@ class RoomChannel:
     # Fan-out -------------------------------------------------------------------------
 
     def _schedule_flush(self) -> None:
-        if self._flush_handle is None and self.feed.has_output():
-            self._flush_handle = asyncio.get_running_loop().call_later(self.tick_s, self._flush)
+        """Leading edge: after a quiet tick an event goes out at once; a burst is batched."""
+        if self._flush_handle is not None or not self.feed.has_output():
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._last_flush + self.tick_s - loop.time()
+        if delay <= 0:
+            self._flush()
+        else:
+            self._flush_handle = loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:
         if self._flush_handle is not None:
@@ -255,14 +280,20 @@ class RoomChannel:
             self._flush_handle = None
         if not self.feed.has_output():
             return
+        now = asyncio.get_running_loop().time()
+        self._last_flush = now
         batch = self.feed.take_batch()
         if not self.members:
             return
         started = time.perf_counter()
+        check_slow = now - self._last_slow_check >= SLOW_CHECK_EVERY_S
+        if check_slow:
+            self._last_slow_check = now
         for protocol, conns in self._by_protocol.items():
             if not conns:
                 continue
-            self._drop_slow(conns)
+            if check_slow:
+                self._drop_slow(conns)
             frame = encode_batch(protocol, batch)
             broadcast(conns, frame, text=protocol is Subprotocol.JSON)
             metrics.FRAMES_SENT.inc(len(conns))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -97,3 +99,29 @@ async def test_resume_with_a_stale_epoch_or_future_seq_gets_a_fresh_welcome(
     assert (await future.next())["type"] == "welcome"
     garbage = await join(server.ws_url, room["id"], since=None, epoch=epoch, welcome=False)
     assert (await garbage.next())["type"] == "welcome"
+
+
+async def test_a_rush_of_joins_during_a_busy_chat_sees_no_gap_and_no_repeat(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    chatter = await join(server.ws_url, room["id"], host, max_queue=None)
+
+    async def chat() -> None:
+        for i in range(150):
+            await chatter.send({"type": "chat.send", "text": f"line {i}"})
+
+    async def viewer() -> list[int]:
+        socket = await join(server.ws_url, room["id"], max_queue=None)
+        seqs = [socket.seen[0]["seq"]]
+        while seqs[-1] < 151:  # 150 lines after the room.state event
+            event = await socket.next(wait=20)
+            if "seq" in event:
+                seqs.append(event["seq"])
+        await socket.close()
+        return seqs
+
+    results = await asyncio.gather(chat(), *(viewer() for _ in range(60)))
+    for seqs in results[1:]:
+        assert seqs == list(range(seqs[0], 152)), seqs[:10]
