@@ -93,7 +93,6 @@ class RoomChannel:
         self.viewers_reported = -1
         self.joining = 0
         self._joins: list[_Join] = []
-        self._last_flush = 0.0
         self._last_slow_check = 0.0
         self.task = asyncio.create_task(self._run(), name=f"room-{room_id}")
 
@@ -264,15 +263,16 @@ class RoomChannel:
     # Fan-out -------------------------------------------------------------------------
 
     def _schedule_flush(self) -> None:
-        """Leading edge: after a quiet tick an event goes out at once; a burst is batched."""
+        """The first event of a batch waits one tick for company.
+
+        Flushing a lone event at once after a quiet tick was measured: 40 % more frames at
+        100 messages/s to 2,000 viewers, and the clients fell seconds behind. Frames cost the
+        phones as much as the server, so batches start on the trailing edge.
+        """
         if self._flush_handle is not None or not self.feed.has_output():
             return
         loop = asyncio.get_running_loop()
-        delay = self._last_flush + self.tick_s - loop.time()
-        if delay <= 0:
-            self._flush()
-        else:
-            self._flush_handle = loop.call_later(delay, self._flush)
+        self._flush_handle = loop.call_later(self.tick_s, self._flush)
 
     def _flush(self) -> None:
         if self._flush_handle is not None:
@@ -281,7 +281,6 @@ class RoomChannel:
         if not self.feed.has_output():
             return
         now = asyncio.get_running_loop().time()
-        self._last_flush = now
         batch = self.feed.take_batch()
         if not self.members:
             return
