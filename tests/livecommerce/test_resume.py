@@ -122,6 +122,7 @@ async def test_a_rush_of_joins_during_a_busy_chat_sees_no_gap_and_no_repeat(
         await socket.close()
         return seqs
 
-    results = await asyncio.gather(chat(), *(viewer() for _ in range(60)))
-    for seqs in results[1:]:
+    viewers = asyncio.gather(*(viewer() for _ in range(60)))
+    _, results = await asyncio.gather(chat(), viewers)
+    for seqs in results:
         assert seqs == list(range(seqs[0], 152)), seqs[:10]
