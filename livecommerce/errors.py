@@ -13,7 +13,12 @@ handle one vocabulary whatever channel they use::
     ├── Forbidden                     forbidden     403
     ├── NotFound                      not_found     404
     ├── Conflict                      conflict      409
-    │   └── RoomNotLive               room_not_live 409
+    │   ├── RoomNotLive               room_not_live 409
+    │   ├── SaleNotActive             sale_not_active 409
+    │   ├── SoldOut                   sold_out      409
+    │   ├── LimitExceeded             limit_exceeded 409
+    │   ├── HoldExpired               hold_expired  409
+    │   └── HoldReleased              hold_released 409
     ├── RateLimited                   rate_limited  429  (retry_after)
     ├── Unavailable                   unavailable   503  (retry_after)
     └── Overloaded                    overloaded    503  (retry_after)
@@ -102,6 +107,31 @@ class Conflict(LiveCommerceError):
 class RoomNotLive(Conflict):
     code = "room_not_live"
     title = "Room is not live"
+
+
+class SaleNotActive(Conflict):
+    code = "sale_not_active"
+    title = "The sale is not active"
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+    title = "Sold out"
+
+
+class LimitExceeded(Conflict):
+    code = "limit_exceeded"
+    title = "Over the per-buyer limit"
+
+
+class HoldExpired(Conflict):
+    code = "hold_expired"
+    title = "The hold has expired"
+
+
+class HoldReleased(Conflict):
+    code = "hold_released"
+    title = "The hold was released"
 
 
 class _RetryLater(LiveCommerceError):

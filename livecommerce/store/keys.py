@@ -45,3 +45,44 @@ def accounts_by_username() -> str:
 
 def account(account_id: str) -> str:
     return f"{PREFIX}:{{acct}}:account:{account_id}"
+
+
+# A sale's keys carry its room's tag: the engine's scripts can announce a sale's end in the
+# room's ordered history in the same atomic step, and a room's sales live in one slot.
+def sale(room_id: str, sale_id: str) -> list[str]:
+    """The six keys every sale script takes, in the order ``_sale.lua`` names them."""
+    base = f"{PREFIX}:{{r:{room_id}}}:sale:{sale_id}"
+    return [
+        base,
+        f"{base}:expiry",
+        f"{base}:holds",
+        f"{base}:users",
+        f"{base}:waitlist",
+        f"{base}:wanted",
+    ]
+
+
+def sale_idempotency(room_id: str, sale_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:sale:{sale_id}:idem"
+
+
+def room_sales(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:sales"
+
+
+def order(room_id: str, order_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:order:{order_id}"
+
+
+def room_orders(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:orders"
+
+
+def sale_rooms() -> str:
+    """sale id -> room id; written once when a sale starts, never changed."""
+    return f"{PREFIX}:sale_room"
+
+
+def active_sales() -> str:
+    """'<room id> <sale id>' scored by the sale's end: what the enders and reapers visit."""
+    return f"{PREFIX}:sales:active"

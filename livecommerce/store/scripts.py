@@ -1,4 +1,8 @@
-"""Lua scripts: files next to this module, loaded once and called by SHA."""
+"""Lua scripts: files next to this module, loaded once and called by SHA.
+
+Scripts share code through preludes (``_publish.lua``, ``_sale.lua``), prepended when a
+script is loaded; each script's own header names its KEYS, ARGV and results.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,42 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-_PRELUDE = "_publish.lua"
-_PUBLISHERS = frozenset({"room_publish", "room_transition", "chat_post"})
+_PRELUDES: dict[str, tuple[str, ...]] = {
+    "room_publish": ("_publish",),
+    "room_transition": ("_publish",),
+    "chat_post": ("_publish",),
+    "sale_start": ("_publish",),
+    "sale_end": ("_publish",),
+    "sale_reserve": ("_sale",),
+    "sale_release": ("_sale",),
+    "sale_reap": ("_sale",),
+    "sale_waitlist": ("_sale",),
+    "sale_confirm": ("_publish", "_sale"),
+}
 
 
 @cache
 def source(name: str) -> str:
-    """A script's text; scripts that publish get the shared ``publish`` prelude."""
     package = resources.files("livecommerce.store")
-    text = (package / f"{name}.lua").read_text(encoding="utf-8")
-    if name in _PUBLISHERS:
-        text = (package / _PRELUDE).read_text(encoding="utf-8") + "\n" + text
-    return text
+    parts = [(package / f"{p}.lua").read_text(encoding="utf-8") for p in _PRELUDES.get(name, ())]
+    parts.append((package / f"{name}.lua").read_text(encoding="utf-8"))
+    return "\n".join(parts)
 
 
 class Scripts:
     def __init__(self, client: Redis) -> None:
-        self.room_publish: AsyncScript = client.register_script(source("room_publish"))
-        self.room_transition: AsyncScript = client.register_script(source("room_transition"))
-        self.chat_post: AsyncScript = client.register_script(source("chat_post"))
-        self.room_viewers: AsyncScript = client.register_script(source("room_viewers"))
-        self.account_create: AsyncScript = client.register_script(source("account_create"))
+        def load(name: str) -> AsyncScript:
+            return client.register_script(source(name))
+
+        self.room_publish = load("room_publish")
+        self.room_transition = load("room_transition")
+        self.chat_post = load("chat_post")
+        self.room_viewers = load("room_viewers")
+        self.account_create = load("account_create")
+        self.sale_start = load("sale_start")
+        self.sale_end = load("sale_end")
+        self.sale_reserve = load("sale_reserve")
+        self.sale_release = load("sale_release")
+        self.sale_reap = load("sale_reap")
+        self.sale_waitlist = load("sale_waitlist")
+        self.sale_confirm = load("sale_confirm")

@@ -1,0 +1,224 @@
+"""The catalog in Redis: each creator's products under one hash tag, skus unique per creator.
+
+A creator's keys share the tag ``{c:<creator_id>}``, so ``product_upsert.lua`` claims a sku
+and writes the product in one atomic step, also on a Redis Cluster. Finding a product by id
+alone needs ``lc:product_owner`` (product id -> creator id), which lives in another slot and
+so is written outside the script: before a create and after a delete. An entry whose
+product is gone (a create refused, a crash between the two steps) reads as "not found".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from livecommerce.catalog import (
+    Cursor,
+    ImportRow,
+    Product,
+    RowResult,
+    changes_to_hash,
+    product_from_hash,
+    product_to_hash,
+)
+from livecommerce.errors import Conflict, NotFound
+from livecommerce.store.keys import PREFIX
+from livecommerce.store.redis_store import _strings, _text, guarded
+from livecommerce.store.scripts import source
+
+# Optimistic steps (a delete racing an update, an import racing a create) retry this often.
+ATTEMPTS = 3
+
+
+def product_key(creator_id: str, product_id: str) -> str:
+    return f"{PREFIX}:{{c:{creator_id}}}:product:{product_id}"
+
+
+def products_key(creator_id: str) -> str:
+    return f"{PREFIX}:{{c:{creator_id}}}:products"
+
+
+def skus_key(creator_id: str) -> str:
+    return f"{PREFIX}:{{c:{creator_id}}}:sku"
+
+
+def owners_key() -> str:
+    return f"{PREFIX}:product_owner"
+
+
+def new_product_id() -> str:
+    return "p_" + secrets.token_urlsafe(9)
+
+
+def _flat(mapping: Mapping[str, str]) -> list[str]:
+    flat: list[str] = []
+    for name, value in mapping.items():
+        flat += [name, value]
+    return flat
+
+
+class CatalogStore:
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self._upsert: AsyncScript = client.register_script(source("product_upsert"))
+
+    async def _write(
+        self, creator_id: str, product_id: str, mode: str, created_at: int, data: dict[str, str]
+    ) -> tuple[int, Any]:
+        """Run ``product_upsert``: (1, product), (0, holder id) or (-1, None)."""
+        reply = await self._upsert(
+            keys=[
+                product_key(creator_id, product_id),
+                products_key(creator_id),
+                skus_key(creator_id),
+            ],
+            args=[product_id, mode, created_at, *_flat(data)],
+        )
+        status = int(reply[0])
+        if status == 1:
+            flat = [_text(v) for v in reply[1:]]
+            return 1, product_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+        if status == 0:
+            return 0, _text(reply[1])
+        return -1, None
+
+    @guarded
+    async def create_product(self, product: Product) -> Product:
+        await self.client.hset(owners_key(), product.id, product.creator_id)
+        status, value = await self._write(
+            product.creator_id, product.id, "create", product.created_at, product_to_hash(product)
+        )
+        if status == 1:
+            stored: Product = value
+            return stored
+        await self.client.hdel(owners_key(), product.id)
+        if status == 0:
+            raise Conflict(f"you already have a product with sku {product.sku!r}", product_id=value)
+        raise Conflict(f"a product with id {product.id} exists")
+
+    @guarded
+    async def product(self, product_id: str) -> Product:
+        creator_id = await self.client.hget(owners_key(), product_id)
+        if creator_id is not None:
+            raw = await self.client.hgetall(product_key(_text(creator_id), product_id))
+            if raw:
+                return product_from_hash(_strings(raw))
+        raise NotFound(f"product {product_id} does not exist")
+
+    @guarded
+    async def products(
+        self, creator_id: str, limit: int, cursor: Cursor | None = None
+    ) -> tuple[list[Product], Cursor | None]:
+        """A creator's products, newest first, and the cursor of the next page (or None)."""
+        top: int | str = "+inf" if cursor is None else cursor.before
+        skip = 0 if cursor is None else cursor.skip
+        entries = cast(
+            list[tuple[bytes, float]],
+            await self.client.zrevrangebyscore(
+                products_key(creator_id), top, "-inf", start=skip, num=limit + 1, withscores=True
+            ),
+        )
+        page = entries[:limit]
+        following = None
+        if len(entries) > limit:
+            last = int(page[-1][1])
+            same = sum(1 for _, score in page if int(score) == last)
+            following = Cursor(last, same + (skip if cursor and cursor.before == last else 0))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for member, _score in page:
+                pipe.hgetall(product_key(creator_id, _text(member)))
+            found = await pipe.execute()
+        return [product_from_hash(_strings(raw)) for raw in found if raw], following
+
+    @guarded
+    async def update_product(
+        self, product: Product, changes: Mapping[str, str | int], now: int
+    ) -> Product:
+        """Set only the changed fields, so concurrent patches of other fields both stick."""
+        status, value = await self._write(
+            product.creator_id, product.id, "update", product.created_at,
+            changes_to_hash(changes, now),
+        )  # fmt: skip
+        if status == 1:
+            stored: Product = value
+            return stored
+        if status == 0:
+            raise Conflict(
+                f"you already have a product with sku {changes['sku']!r}", product_id=value
+            )
+        raise NotFound(f"product {product.id} does not exist")
+
+    @guarded
+    async def delete_product(self, product: Product) -> None:
+        key = product_key(product.creator_id, product.id)
+        for _ in range(ATTEMPTS):
+            async with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    # A concurrent update (a sku move) changes the hash and retries us.
+                    await pipe.watch(key)
+                    sku = await pipe.hget(key, "sku")
+                    if sku is None:
+                        raise NotFound(f"product {product.id} does not exist")
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.delete(key)
+                    pipe.zrem(products_key(product.creator_id), product.id)
+                    pipe.hdel(skus_key(product.creator_id), _text(sku))
+                    await pipe.execute()
+                except redis_errors.WatchError:
+                    continue
+            await self.client.hdel(owners_key(), product.id)
+            return
+        raise Conflict("the product kept changing while being deleted; try again")
+
+    @guarded
+    async def import_products(
+        self,
+        creator_id: str,
+        rows: list[ImportRow],
+        now: int,
+        new_id: Callable[[], str] = new_product_id,
+    ) -> list[RowResult]:
+        """Upsert each accepted row by sku: an existing sku is updated, a new one created."""
+        if not rows:
+            return []
+        skus = [row.draft.sku for row in rows if row.draft is not None]
+        holders = await self.client.hmget(skus_key(creator_id), skus)
+        return [
+            await self._import_row(creator_id, row, _text(h) if h else None, now, new_id)
+            for row, h in zip(rows, holders, strict=True)
+        ]
+
+    async def _import_row(
+        self,
+        creator_id: str,
+        row: ImportRow,
+        holder: str | None,
+        now: int,
+        new_id: Callable[[], str],
+    ) -> RowResult:
+        draft = row.draft
+        assert draft is not None
+        for _ in range(ATTEMPTS):
+            if holder is not None:
+                data = changes_to_hash(draft.changes(), now)
+                status, value = await self._write(creator_id, holder, "update", now, data)
+                if status == 1:
+                    return RowResult(row.row, draft.sku, "updated", product_id=holder)
+                holder = value if status == 0 else None  # moved to another product, or gone
+                continue
+            product = draft.to_product(new_id(), creator_id, now)
+            await self.client.hset(owners_key(), product.id, creator_id)
+            status, value = await self._write(
+                creator_id, product.id, "create", now, product_to_hash(product)
+            )
+            if status == 1:
+                return RowResult(row.row, draft.sku, "created", product_id=product.id)
+            await self.client.hdel(owners_key(), product.id)
+            holder = value if status == 0 else None  # created meanwhile, or an id clash
+        reason = "the sku changed while importing; import the row again"
+        return RowResult(row.row, draft.sku, "refused", reason=reason)
