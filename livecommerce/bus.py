@@ -49,16 +49,26 @@ class Bus:
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.up = False
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="bus")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            # A pub/sub cancelled in the middle of a command can wait forever on its own
+            # connection's lock; closing is best effort, bounded.
+            try:
+                async with asyncio.timeout(2):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            except (TimeoutError, *STORE_DOWN):
+                if pubsub.connection is not None:
+                    await pubsub.connection.disconnect(nowait=True)
 
     async def subscribe(self, room_id: str) -> None:
         channel = keys.room_channel(room_id)
@@ -85,7 +95,9 @@ class Bus:
 
     async def _run(self) -> None:
         delay = 0.05
-        while True:
+        # redis-py can turn a cancellation in the middle of a read into a connection error;
+        # the flag makes sure a stopping bus does not take that for an outage and retry.
+        while not self._stopping:
             try:
                 await self._session()
             except asyncio.CancelledError:
@@ -114,7 +126,10 @@ class Bus:
         self.up = True
         self._connected.set()
         self._on_up()
-        while True:
+        task = asyncio.current_task()
+        while not self._stopping:
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             message = await self._pubsub.get_message(timeout=1.0)
             if message is None:
                 continue

@@ -23,7 +23,6 @@ from websockets.asyncio.server import ServerConnection
 from livecommerce import metrics
 from livecommerce.errors import CloseCode, LiveCommerceError
 from livecommerce.feed import RoomFeed
-from livecommerce.rooms import Room
 from livecommerce.store.redis_store import Snapshot, Store
 from livecommerce.wire import Event, Subprotocol, encode, encode_batch
 
@@ -33,6 +32,7 @@ DROP_CLOSE_TIMEOUT_S = 5.0
 # Checking every socket's buffer is a second pass over the room; a tenth of a second of extra
 # backlog before a slow socket is cut is far below any buffer limit worth setting.
 SLOW_CHECK_EVERY_S = 0.1
+STOCK_EVERY_S = 0.25
 
 
 async def close_within(conn: ServerConnection, code: int, reason: str, seconds: float) -> None:
@@ -50,7 +50,8 @@ class Member:
 
     conn: ServerConnection
     subprotocol: Subprotocol
-    welcome: Callable[[int, Room, list[Event]], Event] | None = None
+    welcome: Callable[[Snapshot], Event] | None = None
+    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,10 @@ class RoomChannel:
         self._by_protocol: dict[Subprotocol, set[ServerConnection]] = {
             p: set() for p in Subprotocol
         }
+        self._by_user: dict[str, set[ServerConnection]] = {}
+        self._stock: dict[str, Event] = {}
+        self._stock_handle: asyncio.TimerHandle | None = None
+        self._stock_sent = 0.0
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._flush_handle: asyncio.TimerHandle | None = None
         self._on_empty = on_empty
@@ -119,17 +124,15 @@ class RoomChannel:
             self.joining -= 1
 
     def leave(self, conn: ServerConnection) -> None:
-        member = self.members.pop(conn, None)
-        if member is not None:
-            self._by_protocol[member.subprotocol].discard(conn)
-            metrics.ROOM_MEMBERS.dec()
+        self._forget(conn)
         if not self.members:
             self._on_empty(self)
 
     def close(self) -> None:
         self.task.cancel()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
+        for handle in (self._flush_handle, self._stock_handle):
+            if handle is not None:
+                handle.cancel()
 
     # The actor -----------------------------------------------------------------------
 
@@ -142,7 +145,7 @@ class RoomChannel:
                     if gap is not None:
                         await self._fill()
                 elif kind == "ephemeral":
-                    self.feed.offer_ephemeral(item)
+                    self._ephemeral(item)
                 elif kind == "joins":
                     await self._join_all()
                 elif kind == "resync":
@@ -152,6 +155,37 @@ class RoomChannel:
             except Exception:  # keep the room alive whatever one step does
                 log.exception("room %s: failed to handle %s", self.room_id, kind)
             self._schedule_flush()
+
+    def _ephemeral(self, event: Event) -> None:
+        """Private events go to their person now; stock is throttled; the rest is batched."""
+        to = event.get("to")
+        if to is not None:
+            conns = self._by_user.get(to)
+            if conns:
+                private = {k: v for k, v in event.items() if k != "to"}
+                for protocol in Subprotocol:
+                    mine = [c for c in conns if self.members[c].subprotocol is protocol]
+                    if mine:
+                        text = protocol is Subprotocol.JSON
+                        broadcast(mine, encode(protocol, private), text=text)
+            return
+        if event["type"] == "sale.stock":
+            self._stock[event["sale_id"]] = event
+            if self._stock_handle is None:
+                loop = asyncio.get_running_loop()
+                delay = max(0.0, self._stock_sent + STOCK_EVERY_S - loop.time())
+                self._stock_handle = loop.call_later(delay, self._release_stock)
+            return
+        self.feed.offer_ephemeral(event)
+
+    def _release_stock(self) -> None:
+        """At most one ``sale.stock`` per sale per interval, whatever the number of processes."""
+        self._stock_handle = None
+        self._stock_sent = asyncio.get_running_loop().time()
+        stock, self._stock = self._stock, {}
+        for event in stock.values():
+            self.feed.offer_ephemeral(event)
+        self._schedule_flush()
 
     async def _fill(self) -> None:
         """Read back what pub/sub dropped; a history too short means a fresh start for all."""
@@ -229,12 +263,14 @@ class RoomChannel:
         text = member.subprotocol is Subprotocol.JSON
         if snapshot is not None:
             assert member.welcome is not None
-            welcome = member.welcome(snapshot.seq, snapshot.room, snapshot.recent)
+            welcome = member.welcome(snapshot)
             broadcast([member.conn], encode(member.subprotocol, welcome), text=text)
         if after:
             broadcast([member.conn], encode_batch(member.subprotocol, after), text=text)
         self.members[member.conn] = member
         self._by_protocol[member.subprotocol].add(member.conn)
+        if member.user_id is not None:
+            self._by_user.setdefault(member.user_id, set()).add(member.conn)
         metrics.ROOM_MEMBERS.inc()
         request.done.set_result(JoinResult(resumed=snapshot is None, seq=self.feed.last_seq or 0))
 
@@ -307,11 +343,21 @@ class RoomChannel:
             metrics.SLOW_CONSUMERS.inc()
             self._drop(conn, CloseCode.SLOW_CONSUMER, "slow consumer; resume with since")
 
-    def _drop(self, conn: ServerConnection, code: int, reason: str) -> None:
+    def _forget(self, conn: ServerConnection) -> None:
         member = self.members.pop(conn, None)
-        if member is not None:
-            self._by_protocol[member.subprotocol].discard(conn)
-            metrics.ROOM_MEMBERS.dec()
+        if member is None:
+            return
+        self._by_protocol[member.subprotocol].discard(conn)
+        if member.user_id is not None:
+            mine = self._by_user.get(member.user_id)
+            if mine is not None:
+                mine.discard(conn)
+                if not mine:
+                    del self._by_user[member.user_id]
+        metrics.ROOM_MEMBERS.dec()
+
+    def _drop(self, conn: ServerConnection, code: int, reason: str) -> None:
+        self._forget(conn)
         task = asyncio.create_task(close_within(conn, code, reason, DROP_CLOSE_TIMEOUT_S))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 

@@ -36,16 +36,26 @@ from livecommerce.errors import (
     Overloaded,
     TooLarge,
     Unauthorized,
+    UnknownType,
 )
 from livecommerce.reactions import ReactionTally
+from livecommerce.reservations import Reservations
 from livecommerce.rooms import Role, Room
-from livecommerce.store.redis_store import Store
+from livecommerce.store.redis_store import Snapshot, Store
 from livecommerce.wire import (
     ChatSend,
+    Command,
     Event,
+    Pin,
     Ping,
     React,
+    Release,
+    Reserve,
+    SaleStart,
+    SaleStop,
     Subprotocol,
+    Unpin,
+    Waitlist,
     decode_frame,
     encode,
     parse_command,
@@ -112,6 +122,7 @@ class Gateway:
         store: Store,
         channels: Channels,
         authenticator: Authenticator,
+        reservations: Reservations,
         *,
         chat_policy: ChatPolicy,
         max_connections: int,
@@ -120,6 +131,7 @@ class Gateway:
         clock: Clock = time.time,
     ) -> None:
         self.store = store
+        self.reservations = reservations
         self.channels = channels
         self.auth = authenticator
         self.chat_policy = chat_policy
@@ -210,9 +222,10 @@ class Gateway:
         member = Member(
             conn,
             protocol,
-            welcome=lambda seq, room, events: self._welcome(
-                session, seq, room, events, max(channel.viewers_reported, len(channel.members) + 1)
+            welcome=lambda snapshot: self._welcome(
+                session, snapshot, max(channel.viewers_reported, len(channel.members) + 1)
             ),
+            user_id=identity.id if identity else None,
         )
         try:
             await channel.join(member, since)
@@ -228,22 +241,21 @@ class Gateway:
             self.sessions.discard(session)
             channel.leave(conn)
 
-    def _welcome(
-        self, session: Session, seq: int, room: Room, recent: list[Event], viewers: int
-    ) -> Event:
+    def _welcome(self, session: Session, snapshot: Snapshot, viewers: int) -> Event:
+        room, recent = snapshot.room, snapshot.recent
         session.room = room
         deleted = {e["id"] for e in recent if e["type"] == "chat.deleted"}
         chat = [e for e in recent if e["type"] == "chat.message" and e["id"] not in deleted]
         return {
             "type": "welcome",
-            "seq": seq,
+            "seq": snapshot.seq,
             "epoch": room.epoch,
             "room": room.to_public(),
             "you": session.you(),
             "viewers": max(viewers, 0),
             "chat": chat[-WELCOME_CHAT:],
-            "pinned": None,
-            "sales": [],
+            "pinned": snapshot.pinned,
+            "sales": snapshot.sales,
             "server_time": self.now_ms(),
         }
 
@@ -275,6 +287,8 @@ class Gateway:
                 await self._reply(
                     session, {"type": "pong", "ref": command.ref, "server_time": self.now_ms()}
                 )
+            else:
+                await self._sell(session, command)
             metrics.COMMANDS.labels(kind, "ok").inc()
         except LiveCommerceError as exc:
             metrics.COMMANDS.labels(kind, exc.code).inc()
@@ -287,6 +301,40 @@ class Gateway:
             log.exception("command %s failed", kind)
             metrics.COMMANDS.labels(kind, "internal").inc()
             await self._reply(session, LiveCommerceError().to_wire(command.ref))
+
+    async def _sell(self, session: Session, command: Command) -> None:
+        """Pins, sales and holds: the rules live in ``reservations``; replies carry ``ref``."""
+        who = session.identity
+        desk = self.reservations
+        reply: Event
+        if isinstance(command, Reserve):
+            hold, repeated = await desk.reserve(who, command.sale_id, command.quantity, command.key)
+            reply = {"type": "reservation", "reservation": hold.to_public(), "repeated": repeated}
+        elif isinstance(command, Release):
+            hold = await desk.release(who, command.reservation_id)
+            reply = {"type": "ack", "reservation": hold.to_public()}
+        elif isinstance(command, Waitlist):
+            position = await desk.waitlist(who, command.sale_id, command.quantity)
+            reply = {"type": "ack", "sale_id": command.sale_id, "waitlist_position": position}
+        else:
+            if who is None:
+                raise Unauthorized("sign in first")
+            room = await self.store.room(session.room.id)  # host commands need today's room
+            session.room = room
+            if isinstance(command, Pin):
+                reply = {"type": "ack", "seq": await desk.pin(who, room, command.product_id)}
+            elif isinstance(command, Unpin):
+                reply = {"type": "ack", "seq": await desk.unpin(who, room)}
+            elif isinstance(command, SaleStart):
+                sale = await desk.start_sale(who, room, command.draft)
+                reply = {"type": "ack", "sale": sale.to_public()}
+            elif isinstance(command, SaleStop):
+                await desk.stop_sale(who, room, command.sale_id)
+                reply = {"type": "ack", "sale_id": command.sale_id}
+            else:  # pragma: no cover - parse_command makes no other kind
+                raise UnknownType("unknown command")
+        reply["ref"] = command.ref
+        await self._reply(session, reply)
 
     def _too_many_bad_frames(self, session: Session) -> bool:
         now = self.clock()

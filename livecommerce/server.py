@@ -29,8 +29,11 @@ from livecommerce.chat import ChatPolicy
 from livecommerce.config import Settings
 from livecommerce.errors import LiveCommerceError
 from livecommerce.gateway import Gateway
+from livecommerce.reservations import Reservations
+from livecommerce.store.catalog_store import CatalogStore
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.redis_store import Store
+from livecommerce.store.sales_store import SalesStore
 
 log = logging.getLogger("livecommerce.server")
 
@@ -59,6 +62,9 @@ class Server:
         self.bus: Bus | None = None
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
+        self.reservations: Reservations | None = None
+        self.sales: SalesStore | None = None
+        self.catalog: CatalogStore | None = None
         self.http_port = 0
         self.ws_port = 0
         self._uvicorn: uvicorn.Server | None = None
@@ -115,10 +121,17 @@ class Server:
             unsubscribe=self.bus.unsubscribe,
         )
         self.bus.start()
+        self.sales = SalesStore(
+            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
+        )
+        self.catalog = CatalogStore(self.store.client)
+        self.reservations = Reservations(self.store, self.sales, self.catalog, clock=self.clock)
+        self.reservations.start()
         self.gateway = Gateway(
             self.store,
             self.channels,
             auth,
+            self.reservations,
             chat_policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
             max_connections=s.max_connections,
             ping_interval_s=s.ping_interval_s,
@@ -175,6 +188,9 @@ class Server:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        reservations, self.reservations = self.reservations, None
+        if reservations is not None:
+            await reservations.stop()
         bus, self.bus = self.bus, None
         if bus is not None:
             await bus.stop()

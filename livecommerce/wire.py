@@ -16,6 +16,7 @@ import msgpack
 import orjson
 
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
+from livecommerce.sales import SaleDraft, parse_idempotency_key, parse_quantity, parse_sale_draft
 
 FRAME_MAX_BYTES: Final = 64 * 1024
 REF_MAX_LENGTH: Final = 64
@@ -85,7 +86,53 @@ class Ping:
     ref: Ref = None
 
 
-Command = ChatSend | React | Ping
+@dataclass(frozen=True, slots=True)
+class Pin:
+    product_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unpin:
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleStart:
+    draft: SaleDraft
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleStop:
+    sale_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    sale_id: str
+    quantity: int
+    key: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    reservation_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waitlist:
+    sale_id: str
+    quantity: int
+    ref: Ref = None
+
+
+Command = (
+    ChatSend | React | Ping | Pin | Unpin | SaleStart | SaleStop | Reserve | Release | Waitlist
+)
 
 
 def read_ref(message: dict[str, Any]) -> Ref:
@@ -125,4 +172,24 @@ def parse_command(message: dict[str, Any]) -> Command:
         return React(kind=reaction, ref=ref)
     if kind == "ping":
         return Ping(ref=ref)
+    if kind == "pin":
+        return Pin(_field(message, "product_id", str, 64), ref=ref)
+    if kind == "unpin":
+        return Unpin(ref=ref)
+    if kind == "sale.start":
+        return SaleStart(parse_sale_draft(message), ref=ref)
+    if kind == "sale.stop":
+        return SaleStop(_field(message, "sale_id", str, 64), ref=ref)
+    if kind == "reserve":
+        return Reserve(
+            sale_id=_field(message, "sale_id", str, 64),
+            quantity=parse_quantity(message.get("quantity", 1)),
+            key=parse_idempotency_key(message.get("key")),
+            ref=ref,
+        )
+    if kind == "release":
+        return Release(_field(message, "reservation_id", str, 160), ref=ref)
+    if kind in ("waitlist.join", "waitlist.leave"):
+        quantity = parse_quantity(message.get("quantity", 1)) if kind == "waitlist.join" else 0
+        return Waitlist(_field(message, "sale_id", str, 64), quantity, ref=ref)
     raise UnknownType(f"unknown message type {kind[:40]!r}")

@@ -20,6 +20,7 @@ from redis.commands.core import AsyncScript
 from livecommerce.catalog import (
     Cursor,
     ImportRow,
+    ImportStatus,
     Product,
     RowResult,
     changes_to_hash,
@@ -33,6 +34,9 @@ from livecommerce.store.scripts import source
 
 # Optimistic steps (a delete racing an update, an import racing a create) retry this often.
 ATTEMPTS = 3
+# Rows of an import pipelined together: big enough to save round trips, small enough that
+# one batch's replies stay a few hundred KiB.
+IMPORT_BATCH = 500
 
 
 def product_key(creator_id: str, product_id: str) -> str:
@@ -55,6 +59,17 @@ def new_product_id() -> str:
     return "p_" + secrets.token_urlsafe(9)
 
 
+def _outcome(reply: Any) -> tuple[int, Any]:
+    """A ``product_upsert`` reply: (1, the product), (0, the sku's holder) or (-1, None)."""
+    status = int(reply[0])
+    if status == 1:
+        flat = [_text(v) for v in reply[1:]]
+        return 1, product_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+    if status == 0:
+        return 0, _text(reply[1])
+    return -1, None
+
+
 def _flat(mapping: Mapping[str, str]) -> list[str]:
     flat: list[str] = []
     for name, value in mapping.items():
@@ -68,30 +83,41 @@ class CatalogStore:
         self._upsert: AsyncScript = client.register_script(source("product_upsert"))
 
     async def _write(
-        self, creator_id: str, product_id: str, mode: str, created_at: int, data: dict[str, str]
-    ) -> tuple[int, Any]:
-        """Run ``product_upsert``: (1, product), (0, holder id) or (-1, None)."""
-        reply = await self._upsert(
+        self,
+        creator_id: str,
+        product_id: str,
+        mode: str,
+        created_at: int,
+        data: dict[str, str],
+        client: Redis | None = None,
+    ) -> Any:
+        """Run ``product_upsert``; on a pipeline (``client``) this only queues the call."""
+        return await self._upsert(
             keys=[
                 product_key(creator_id, product_id),
                 products_key(creator_id),
                 skus_key(creator_id),
             ],
             args=[product_id, mode, created_at, *_flat(data)],
+            client=client,
         )
-        status = int(reply[0])
-        if status == 1:
-            flat = [_text(v) for v in reply[1:]]
-            return 1, product_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
-        if status == 0:
-            return 0, _text(reply[1])
-        return -1, None
+
+    async def _claim(self, product_id: str, creator_id: str) -> bool:
+        """Record the owner of a new id; False when the id is someone's already."""
+        return bool(await self.client.hsetnx(owners_key(), product_id, creator_id))
 
     @guarded
     async def create_product(self, product: Product) -> Product:
-        await self.client.hset(owners_key(), product.id, product.creator_id)
-        status, value = await self._write(
-            product.creator_id, product.id, "create", product.created_at, product_to_hash(product)
+        if not await self._claim(product.id, product.creator_id):
+            raise Conflict(f"a product with id {product.id} exists")
+        status, value = _outcome(
+            await self._write(
+                product.creator_id,
+                product.id,
+                "create",
+                product.created_at,
+                product_to_hash(product),
+            )
         )
         if status == 1:
             stored: Product = value
@@ -140,10 +166,15 @@ class CatalogStore:
         self, product: Product, changes: Mapping[str, str | int], now: int
     ) -> Product:
         """Set only the changed fields, so concurrent patches of other fields both stick."""
-        status, value = await self._write(
-            product.creator_id, product.id, "update", product.created_at,
-            changes_to_hash(changes, now),
-        )  # fmt: skip
+        status, value = _outcome(
+            await self._write(
+                product.creator_id,
+                product.id,
+                "update",
+                product.created_at,
+                changes_to_hash(changes, now),
+            )
+        )
         if status == 1:
             stored: Product = value
             return stored
@@ -184,14 +215,54 @@ class CatalogStore:
         new_id: Callable[[], str] = new_product_id,
     ) -> list[RowResult]:
         """Upsert each accepted row by sku: an existing sku is updated, a new one created."""
-        if not rows:
-            return []
-        skus = [row.draft.sku for row in rows if row.draft is not None]
-        holders = await self.client.hmget(skus_key(creator_id), skus)
-        return [
-            await self._import_row(creator_id, row, _text(h) if h else None, now, new_id)
-            for row, h in zip(rows, holders, strict=True)
-        ]
+        results: list[RowResult] = []
+        for start in range(0, len(rows), IMPORT_BATCH):
+            batch = rows[start : start + IMPORT_BATCH]
+            results += await self._import_batch(creator_id, batch, now, new_id)
+        return results
+
+    async def _import_batch(
+        self, creator_id: str, rows: list[ImportRow], now: int, new_id: Callable[[], str]
+    ) -> list[RowResult]:
+        """Three round trips for a whole batch: look the skus up, claim the new ids, run one
+        script per row in a pipeline. A row that lost a race goes again on its own."""
+        drafts = [row.draft for row in rows if row.draft is not None]
+        assert len(drafts) == len(rows), "only accepted rows are imported"
+        holders = await self.client.hmget(skus_key(creator_id), [d.sku for d in drafts])
+        plans: list[tuple[str, str, dict[str, str]]] = []
+        for draft, holder in zip(drafts, holders, strict=True):
+            if holder is not None:
+                plans.append(("update", _text(holder), changes_to_hash(draft.changes(), now)))
+            else:
+                product = draft.to_product(new_id(), creator_id, now)
+                plans.append(("create", product.id, product_to_hash(product)))
+        # Claim the new ids first (a product never exists without its owner entry); an id
+        # that is taken already sends its row down the one-by-one path with another id.
+        new = [i for i, (mode, _, _) in enumerate(plans) if mode == "create"]
+        claimed: list[bool] = [True] * len(plans)
+        if new:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for i in new:
+                    pipe.hsetnx(owners_key(), plans[i][1], creator_id)
+                for i, won in zip(new, await pipe.execute(), strict=True):
+                    claimed[i] = bool(won)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for (mode, product_id, data), ok in zip(plans, claimed, strict=True):
+                if ok:
+                    await self._write(creator_id, product_id, mode, now, data, client=pipe)
+            replies = iter(await pipe.execute())
+        results: list[RowResult] = []
+        for row, draft, (mode, product_id, _), ok in zip(rows, drafts, plans, claimed, strict=True):
+            status, value = _outcome(next(replies)) if ok else (-1, None)
+            if status == 1:
+                status_name: ImportStatus = "created" if mode == "create" else "updated"
+                results.append(RowResult(row.row, draft.sku, status_name, product_id=product_id))
+                continue
+            if mode == "create" and ok:
+                await self.client.hdel(owners_key(), product_id)
+            holder = value if status == 0 else None  # created meanwhile, or gone meanwhile
+            results.append(await self._import_row(creator_id, row, holder, now, new_id))
+        return results
 
     async def _import_row(
         self,
@@ -206,15 +277,16 @@ class CatalogStore:
         for _ in range(ATTEMPTS):
             if holder is not None:
                 data = changes_to_hash(draft.changes(), now)
-                status, value = await self._write(creator_id, holder, "update", now, data)
+                status, value = _outcome(await self._write(creator_id, holder, "update", now, data))
                 if status == 1:
                     return RowResult(row.row, draft.sku, "updated", product_id=holder)
                 holder = value if status == 0 else None  # moved to another product, or gone
                 continue
             product = draft.to_product(new_id(), creator_id, now)
-            await self.client.hset(owners_key(), product.id, creator_id)
-            status, value = await self._write(
-                creator_id, product.id, "create", now, product_to_hash(product)
+            if not await self._claim(product.id, creator_id):
+                continue  # an id clash: try another
+            status, value = _outcome(
+                await self._write(creator_id, product.id, "create", now, product_to_hash(product))
             )
             if status == 1:
                 return RowResult(row.row, draft.sku, "created", product_id=product.id)

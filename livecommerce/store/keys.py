@@ -26,6 +26,10 @@ def room_chat_rate(room_id: str, user_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:rate:chat:{user_id}"
 
 
+def room_pins(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:pins"
+
+
 def room_channel(room_id: str) -> str:
     return f"{PREFIX}:room:{room_id}"
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import msgpack
+import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from livecommerce.errors import Conflict, NotFound, RateLimited, RoomNotLive, Unavailable
 from livecommerce.rooms import Room, RoomState, room_from_hash, room_to_hash
+from livecommerce.sales import sale_from_hash
 from livecommerce.store import keys
 from livecommerce.store.scripts import Scripts
 
@@ -69,6 +71,8 @@ class Snapshot:
     seq: int
     room: Room
     recent: list[Event]
+    pinned: dict[str, Any] | None = None
+    sales: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _text(value: object) -> str:
@@ -114,8 +118,8 @@ class Store:
     @guarded
     async def create_account(self, account: dict[str, str]) -> None:
         flat: list[str] = []
-        for field, value in account.items():
-            flat += [field, value]
+        for name, value in account.items():
+            flat += [name, value]
         created = await self.scripts.account_create(
             keys=[keys.accounts_by_username(), keys.account(account["id"])],
             args=[account["username"], account["id"], *flat],
@@ -254,12 +258,28 @@ class Store:
             pipe.get(keys.room_seq(room_id))
             pipe.hgetall(keys.room(room_id))
             pipe.xrevrange(keys.room_events(room_id), count=recent)
-            seq_raw, room_raw, entries = await pipe.execute()
+            pipe.zrevrange(keys.room_sales(room_id), 0, 9)
+            seq_raw, room_raw, entries, sale_ids = await pipe.execute()
         if not room_raw:
             raise NotFound(f"room {room_id} does not exist")
-        room = room_from_hash(_strings(room_raw))
+        room_fields = _strings(room_raw)
+        room = room_from_hash(room_fields)
         events = [_entry_event(entry_id, fields) for entry_id, fields in reversed(entries)]
-        return Snapshot(int(seq_raw or 0), room, events)
+        pinned = orjson.loads(room_fields["pinned"]) if room_fields.get("pinned") else None
+        sales: list[dict[str, Any]] = []
+        if sale_ids:
+            # Sales are read after the snapshot: they may run a step ahead of its seq, and
+            # clients treat sale events as idempotent by sale id.
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sale_id in sale_ids:
+                    pipe.hgetall(keys.sale(room_id, _text(sale_id))[0])
+                rows = await pipe.execute()
+            for row in rows:
+                if row:
+                    sale = sale_from_hash(_strings(row))
+                    if sale.state == "active":
+                        sales.append(sale.to_public())
+        return Snapshot(int(seq_raw or 0), room, events, pinned, sales)
 
     @guarded
     async def events_after(
@@ -280,6 +300,34 @@ class Store:
             if current > since:
                 return None
         return events
+
+    @guarded
+    async def pin(self, room_id: str, event: Event) -> int:
+        """Pin (``product.pinned``) or unpin (``product.unpinned``); the event's seq."""
+        card = orjson.dumps(event["product"]).decode() if "product" in event else ""
+        status, value = await self.scripts.room_pin(
+            keys=[
+                keys.room(room_id),
+                keys.room_pins(room_id),
+                keys.room_seq(room_id),
+                keys.room_events(room_id),
+            ],
+            args=[
+                card,
+                event["at"],
+                keys.room_channel(room_id),
+                self.stream_max_len,
+                pack_event(event),
+            ],
+        )
+        if int(status) == 1:
+            return int(value)
+        reason = _text(value)
+        if reason == "not_found":
+            raise NotFound(f"room {room_id} does not exist")
+        if reason == "room_ended":
+            raise RoomNotLive("the room has ended")
+        raise Conflict("nothing is pinned")
 
     @guarded
     async def current_seq(self, room_id: str) -> int:

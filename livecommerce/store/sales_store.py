@@ -118,9 +118,17 @@ class SalesStore:
             ],
             args=[reason, now, keys.room_channel(room_id), self.stream_max_len, pack_event(event)],
         )
-        if int(status) == 1 or _text(value) in ("already_ended", "not_found"):
+        if int(status) == 1:
+            # Due now: the ticker reaps its last holds and then lets it go.
+            await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
+        elif _text(value) == "not_found":
             await self.client.zrem(keys.active_sales(), f"{room_id} {sale_id}")
         return int(status) == 1, _text(value)
+
+    @guarded
+    async def forget(self, room_id: str, sale_id: str) -> None:
+        """An ended sale with no holds left needs no more visits."""
+        await self.client.zrem(keys.active_sales(), f"{room_id} {sale_id}")
 
     @guarded
     async def sale(self, room_id: str, sale_id: str) -> Sale:

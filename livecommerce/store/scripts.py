@@ -16,6 +16,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "room_publish": ("_publish",),
     "room_transition": ("_publish",),
     "chat_post": ("_publish",),
+    "room_pin": ("_publish",),
     "sale_start": ("_publish",),
     "sale_end": ("_publish",),
     "sale_reserve": ("_sale",),
@@ -44,6 +45,7 @@ class Scripts:
         self.chat_post = load("chat_post")
         self.room_viewers = load("room_viewers")
         self.account_create = load("account_create")
+        self.room_pin = load("room_pin")
         self.sale_start = load("sale_start")
         self.sale_end = load("sale_end")
         self.sale_reserve = load("sale_reserve")

@@ -1,0 +1,458 @@
+"""Payments: the provider interface, card validation and the built-in sandbox provider.
+
+Checkout talks to a ``PaymentProvider``; the one shipped here is ``TestPaymentProvider``, a
+sandbox that behaves like Stripe's test cards so a newcomer can buy without an account
+anywhere::
+
+    4242424242424242   paid
+    4000000000000002   declined   card_declined
+    4000000000009995   declined   insufficient_funds
+    4000000000000119   failed     processing_error   (after a delay, 2 s by default)
+    any other number   paid       (if it passes the Luhn check)
+
+A card number is only ever held by ``CardDetails`` on its way to the provider: its repr
+shows the brand and the last four digits, and nothing here stores or logs more.
+
+Idempotency: a charge is claimed under ``lc:pay:<idempotency key>`` with ``SET NX`` before
+anything is charged, so two concurrent calls with one key charge once; the second waits
+for the first's result. A process that dies mid-charge leaves a claim that lapses after
+``CLAIM_LEASE_S``; a retry after that charges afresh, as it would against a real provider
+that never heard of the first attempt. Refunds are idempotent per payment: each refund's
+result is kept in the payment's hash under its key, written in one optimistic transaction
+with the refunded total, so concurrent refunds can never add up to more than was charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, Protocol
+
+import orjson
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from livecommerce.currencies import MINOR_UNITS
+from livecommerce.errors import BadRequest, Conflict, LiveCommerceError, NotFound, Unavailable
+from livecommerce.store.redis_store import guarded
+
+PaymentStatus = Literal["paid", "declined", "failed"]
+RefundStatus = Literal["refunded", "failed"]
+Sleep = Callable[[float], Awaitable[None]]
+
+IDEMPOTENCY_TTL_S = 7 * 24 * 3600
+PAYMENT_TTL_S = 180 * 24 * 3600
+CLAIM_LEASE_S = 60
+WAIT_FOR_CLAIM_S = 30.0
+IDEMPOTENCY_KEY_MAX = 255
+AMOUNT_MAX = 10**12
+HOLDER_NAME_MAX = 100
+EXPIRY_YEARS_MAX = 20
+
+_DIGITS = re.compile(r"^[0-9]+$")
+_SEPARATORS = re.compile(r"[ -]")
+
+
+class PaymentDeclined(Conflict):
+    """The card was refused; ``decline_code`` says why (``card_declined``, ...)."""
+
+    code: ClassVar[str] = "payment_declined"
+    status: ClassVar[int] = 402
+    title: ClassVar[str] = "Payment declined"
+
+
+class PaymentFailed(LiveCommerceError):
+    """The provider could not process the payment; trying again later may work."""
+
+    code: ClassVar[str] = "payment_failed"
+    status: ClassVar[int] = 502
+    title: ClassVar[str] = "Payment failed"
+
+
+# Cards ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CardDetails:
+    """A validated card. ``number`` is for the provider call only and never in the repr."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    holder_name: str | None = None
+    number: str = field(default="", repr=False, compare=False)
+
+    def to_public(self) -> dict[str, Any]:
+        """What an order may keep and show: everything but the number."""
+        return {
+            "brand": self.brand,
+            "last4": self.last4,
+            "exp_month": self.exp_month,
+            "exp_year": self.exp_year,
+        }
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = int(char)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_brand(digits: str) -> str:
+    two, four = int(digits[:2]), int(digits[:4])
+    if digits[0] == "4":
+        return "visa"
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return "mastercard"
+    if two in (34, 37):
+        return "amex"
+    if digits.startswith(("6011", "65")) or 644 <= int(digits[:3]) <= 649:
+        return "discover"
+    return "unknown"
+
+
+def _whole(value: object) -> int | None:
+    """An int from a JSON int or a string of digits; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _DIGITS.match(value.strip()):
+        return int(value.strip())
+    return None
+
+
+def parse_card(body: object, *, now: float) -> CardDetails:
+    """A ``CardDetails`` from a checkout's ``payment`` object, or ``BadRequest`` saying why.
+
+    ``now`` is Unix time in seconds (the server's clock); a card is good through the last
+    day of its expiry month, in UTC. Error messages never repeat the number.
+    """
+    if not isinstance(body, Mapping):
+        raise BadRequest("'payment' must be a JSON object")
+    raw_number = body.get("card_number")
+    if not isinstance(raw_number, str):
+        raise BadRequest("'card_number' must be a string of digits")
+    number = _SEPARATORS.sub("", raw_number)
+    if not _DIGITS.match(number):
+        raise BadRequest("'card_number' must hold only digits (spaces and '-' are ignored)")
+    if not 12 <= len(number) <= 19:
+        raise BadRequest("'card_number' must have 12 to 19 digits")
+    if not luhn_valid(number):
+        raise BadRequest("'card_number' is not a valid card number (the check digit is wrong)")
+
+    exp_month = _whole(body.get("exp_month"))
+    if exp_month is None or not 1 <= exp_month <= 12:
+        raise BadRequest("'exp_month' must be a whole number from 1 to 12")
+    exp_year = _whole(body.get("exp_year"))
+    if exp_year is None:
+        raise BadRequest("'exp_year' must be a whole number, such as 2031")
+    if exp_year < 100:
+        exp_year += 2000
+    today = datetime.fromtimestamp(now, UTC)
+    if (exp_year, exp_month) < (today.year, today.month):
+        raise BadRequest(f"the card expired at the end of {exp_month:02d}/{exp_year}")
+    if exp_year > today.year + EXPIRY_YEARS_MAX:
+        raise BadRequest(f"'exp_year' must be at most {EXPIRY_YEARS_MAX} years ahead")
+
+    cvc = body.get("cvc")
+    if not isinstance(cvc, str) or not _DIGITS.match(cvc) or not 3 <= len(cvc) <= 4:
+        raise BadRequest("'cvc' must be a string of 3 or 4 digits")
+
+    holder = body.get("holder_name")
+    if holder is not None:
+        if not isinstance(holder, str) or len(holder.strip()) > HOLDER_NAME_MAX:
+            raise BadRequest(f"'holder_name' must be a string of at most {HOLDER_NAME_MAX}")
+        if any(not c.isprintable() for c in holder):
+            raise BadRequest("'holder_name' holds control or invisible characters")
+        holder = holder.strip() or None
+    return CardDetails(
+        brand=card_brand(number),
+        last4=number[-4:],
+        exp_month=exp_month,
+        exp_year=exp_year,
+        holder_name=holder,
+        number=number,
+    )
+
+
+# Results and the interface ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    status: PaymentStatus
+    payment_ref: str
+    decline_code: str | None = None
+    message: str = ""
+
+    @property
+    def paid(self) -> bool:
+        return self.status == "paid"
+
+    def require_paid(self) -> PaymentResult:
+        """This result if paid; else ``PaymentDeclined`` or ``PaymentFailed`` for the edges."""
+        if self.status == "declined":
+            raise PaymentDeclined(
+                self.message or "the card was declined", decline_code=self.decline_code
+            )
+        if self.status == "failed":
+            raise PaymentFailed(
+                self.message or "the payment could not be processed",
+                decline_code=self.decline_code,
+            )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    status: RefundStatus
+    refund_ref: str
+    payment_ref: str
+    amount: int
+    message: str = ""
+
+
+class PaymentProvider(Protocol):
+    """What checkout needs from a payment provider. Both calls are idempotent by key."""
+
+    async def charge(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        card: CardDetails,
+        idempotency_key: str,
+        description: str,
+    ) -> PaymentResult: ...
+
+    async def refund(
+        self, *, payment_ref: str, amount: int, idempotency_key: str
+    ) -> RefundResult: ...
+
+
+# The sandbox ---------------------------------------------------------------------------
+
+# number -> (status, decline code, message)
+TEST_CARDS: dict[str, tuple[PaymentStatus, str | None, str]] = {
+    "4242424242424242": ("paid", None, ""),
+    "4000000000000002": ("declined", "card_declined", "the card was declined"),
+    "4000000000009995": ("declined", "insufficient_funds", "the card has insufficient funds"),
+    "4000000000000119": ("failed", "processing_error", "the card could not be processed"),
+}
+_SLOW_STATUS = "failed"
+
+
+def charge_key(idempotency_key: str) -> str:
+    return f"lc:pay:{idempotency_key}"
+
+
+def payment_key(payment_ref: str) -> str:
+    return f"lc:payment:{payment_ref}"
+
+
+def _check_key(idempotency_key: str) -> None:
+    if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
+        raise BadRequest(f"the idempotency key must be a string of 1 to {IDEMPOTENCY_KEY_MAX}")
+    if not idempotency_key.isprintable():
+        raise BadRequest("the idempotency key holds control characters")
+
+
+def _check_amount(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= AMOUNT_MAX:
+        raise BadRequest(f"the amount must be a whole number from 1 to {AMOUNT_MAX}")
+
+
+def _fingerprint(*parts: object) -> str:
+    """What a retry must repeat for its key to mean the same request (no card number)."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class TestPaymentProvider:
+    """The built-in sandbox. ``sleep`` is injected so tests need not wait for slow cards."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Sleep = asyncio.sleep,
+        slow_delay_s: float = 2.0,
+        poll_s: float = 0.025,
+        wait_s: float = WAIT_FOR_CLAIM_S,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.sleep = sleep
+        self.slow_delay_s = slow_delay_s
+        self.poll_s = poll_s
+        self.wait_s = wait_s
+        self.charges_made = 0  # charges this instance carried out, for tests and metrics
+
+    # Charges -----------------------------------------------------------------------
+
+    async def charge(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        card: CardDetails,
+        idempotency_key: str,
+        description: str,
+    ) -> PaymentResult:
+        # Public methods are plain coroutines so the class satisfies PaymentProvider;
+        # ``guarded`` (typed as returning an Awaitable) wraps the work behind them.
+        return await self._charge(amount, currency, card, idempotency_key, description)
+
+    @guarded
+    async def _charge(
+        self, amount: int, currency: str, card: CardDetails, idempotency_key: str, description: str
+    ) -> PaymentResult:
+        _check_amount(amount)
+        if currency not in MINOR_UNITS:
+            raise BadRequest(f"unknown currency {currency!r}")
+        _check_key(idempotency_key)
+        fingerprint = _fingerprint("charge", amount, currency, card.last4, card.exp_month)
+        key = charge_key(idempotency_key)
+        token = secrets.token_hex(8)
+        claim = orjson.dumps({"state": "pending", "fp": fingerprint, "token": token})
+        previous = await self.client.set(key, claim, nx=True, get=True, ex=CLAIM_LEASE_S)
+        if previous is not None:
+            return await self._await_result(key, _text(previous), fingerprint)
+
+        result = await self._charge_now(amount, currency, card, description)
+        await self._settle(key, token, fingerprint, result)
+        return result
+
+    async def _charge_now(
+        self, amount: int, currency: str, card: CardDetails, description: str
+    ) -> PaymentResult:
+        status, decline_code, message = TEST_CARDS.get(card.number, ("paid", None, ""))
+        if status == _SLOW_STATUS:
+            await self.sleep(self.slow_delay_s)
+        self.charges_made += 1
+        result = PaymentResult(status, f"pay_{secrets.token_hex(12)}", decline_code, message)
+        record = {
+            "status": status,
+            "amount": amount,
+            "currency": currency,
+            "refunded": 0,
+            "brand": card.brand,
+            "last4": card.last4,
+            "description": description[:500],
+            "created_at": int(self.clock() * 1000),
+        }
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(payment_key(result.payment_ref), mapping=record)  # type: ignore[arg-type]
+            pipe.expire(payment_key(result.payment_ref), PAYMENT_TTL_S)
+            await pipe.execute()
+        return result
+
+    async def _settle(self, key: str, token: str, fingerprint: str, result: PaymentResult) -> None:
+        """Replace our own claim with the result; a claim that lapsed and was retaken stays."""
+        done = orjson.dumps({"state": "done", "fp": fingerprint, "result": asdict(result)})
+        async with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    current = await pipe.get(key)
+                    if current is not None and orjson.loads(current).get("token") != token:
+                        return
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, done, ex=IDEMPOTENCY_TTL_S)
+                    await pipe.execute()
+                    return
+                except redis_errors.WatchError:
+                    continue
+
+    async def _await_result(self, key: str, record: bytes | str, fingerprint: str) -> PaymentResult:
+        """The result another call with this key got, waiting while it is under way."""
+        deadline = asyncio.get_running_loop().time() + self.wait_s
+        while True:
+            stored = orjson.loads(record)
+            if stored["fp"] != fingerprint:
+                raise Conflict(
+                    "this idempotency key was used for a different payment",
+                    reason="idempotency_key_reused",
+                )
+            if stored["state"] == "done":
+                result: dict[str, Any] = stored["result"]
+                return PaymentResult(**result)
+            if asyncio.get_running_loop().time() >= deadline:
+                raise Unavailable(
+                    "a payment with this idempotency key is still under way",
+                    retry_after=self.poll_s * 40,
+                )
+            await asyncio.sleep(self.poll_s)
+            fresh = await self.client.get(key)
+            if fresh is None:
+                # The other call's claim lapsed (its process died): nothing was settled.
+                raise Unavailable("an earlier attempt with this key was lost", retry_after=1.0)
+            record = fresh
+
+    # Refunds -----------------------------------------------------------------------
+
+    async def refund(self, *, payment_ref: str, amount: int, idempotency_key: str) -> RefundResult:
+        return await self._refund(payment_ref, amount, idempotency_key)
+
+    @guarded
+    async def _refund(self, payment_ref: str, amount: int, idempotency_key: str) -> RefundResult:
+        _check_amount(amount)
+        _check_key(idempotency_key)
+        key = payment_key(payment_ref)
+        field_name = f"refund:{idempotency_key}"
+        async with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hgetall(key)
+                    payment = {_text(k): _text(v) for k, v in raw.items()}
+                    if not payment:
+                        raise NotFound(f"payment {payment_ref} does not exist")
+                    if field_name in payment:
+                        return self._stored_refund(payment[field_name], amount)
+                    if payment["status"] != "paid":
+                        raise Conflict(f"payment {payment_ref} was not paid; nothing to refund")
+                    left = int(payment["amount"]) - int(payment["refunded"])
+                    if amount > left:
+                        raise Conflict(
+                            f"cannot refund {amount}: {left} of {payment['amount']} is left",
+                            refundable=left,
+                        )
+                    result = RefundResult(
+                        "refunded", f"re_{secrets.token_hex(12)}", payment_ref, amount
+                    )
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, field_name, orjson.dumps(asdict(result)))
+                    pipe.hincrby(key, "refunded", amount)
+                    await pipe.execute()
+                    return result
+                except redis_errors.WatchError:
+                    continue
+
+    @staticmethod
+    def _stored_refund(raw: str, amount: int) -> RefundResult:
+        stored: dict[str, Any] = orjson.loads(raw)
+        if stored["amount"] != amount:
+            raise Conflict(
+                "this idempotency key was used for a different refund",
+                reason="idempotency_key_reused",
+            )
+        return RefundResult(**stored)
