@@ -28,3 +28,4 @@ STORE_UNAVAILABLE = Counter(
     "livecommerce_store_unavailable", "Times the store could not be reached"
 )
 HTTP_REQUESTS = Counter("livecommerce_http_requests", "HTTP requests", ["method", "status"])
+ORDERS = Counter("livecommerce_orders", "Orders paid and written")

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livecommerce import metrics
@@ -62,7 +62,9 @@ class Reservations:
         catalog: CatalogStore,
         *,
         clock: Callable[[], float] = time.time,
+        on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
     ) -> None:
+        self.on_sale_event = on_sale_event
         self.store = store
         self.sales = sales
         self.catalog = catalog
@@ -129,7 +131,12 @@ class Reservations:
         )
         await self.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})
         metrics.EVENTS_PUBLISHED.labels("sale.started").inc()
+        await self._tell(room.id, "sale.started", sale.to_public())
         return sale
+
+    async def _tell(self, room_id: str, kind: str, data: Event) -> None:
+        if self.on_sale_event is not None:
+            await self.on_sale_event(room_id, kind, data)
 
     async def stop_sale(self, who: Identity, room: Room, sale_id: str) -> None:
         room.require_host(who.id)
@@ -140,6 +147,7 @@ class Reservations:
         )
         if not ended:
             raise refusal(reason)
+        await self._tell(room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"})
 
     @staticmethod
     def _ended(sale_id: str, reason: str) -> Event:
@@ -200,6 +208,14 @@ class Reservations:
         task = asyncio.ensure_future(self.store.publish_ephemeral(room_id, event))
         task.add_done_callback(_quiet)
 
+    async def reap(self, room_id: str, sale_id: str) -> Stock:
+        """Expire what is due in one sale now, telling the room and the waitlist."""
+        _expired, stock, offers = await self.sales.reap(room_id, sale_id, self.now_ms())
+        self.stock_changed(room_id, sale_id, stock)
+        for offer in offers:
+            self._offer(room_id, offer)
+        return stock
+
     def stock_changed(self, room_id: str, sale_id: str, stock: Stock) -> None:
         self._dirty[(room_id, sale_id)] = stock
 
@@ -232,6 +248,9 @@ class Reservations:
                 )
                 if ended:
                     metrics.EVENTS_PUBLISHED.labels("sale.ended").inc()
+                    await self._tell(
+                        room_id, "sale.ended", {"sale_id": sale_id, "reason": "time_up"}
+                    )
             expired, stock, offers = await self.sales.reap(room_id, sale_id, now)
             if expired or offers:
                 self.stock_changed(room_id, sale_id, stock)

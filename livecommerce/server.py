@@ -17,7 +17,9 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import uvicorn
 
 from livecommerce.api.app import create_app
@@ -26,14 +28,20 @@ from livecommerce.auth import Authenticator
 from livecommerce.bus import Bus
 from livecommerce.channels import Channels
 from livecommerce.chat import ChatPolicy
+from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
 from livecommerce.errors import LiveCommerceError
 from livecommerce.gateway import Gateway
+from livecommerce.payments import TestPaymentProvider
 from livecommerce.reservations import Reservations
+from livecommerce.rooms import Room
 from livecommerce.store.catalog_store import CatalogStore
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.redis_store import Store
 from livecommerce.store.sales_store import SalesStore
+from livecommerce.store.webhooks_store import WebhookStore
+from livecommerce.webhook_dispatcher import WebhookDispatcher
+from livecommerce.webhooks import new_event
 
 log = logging.getLogger("livecommerce.server")
 
@@ -63,6 +71,10 @@ class Server:
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
+        self.checkout: Checkout | None = None
+        self.webhooks: WebhookDispatcher | None = None
+        self.webhook_store: WebhookStore | None = None
+        self._outbound: httpx.AsyncClient | None = None
         self.sales: SalesStore | None = None
         self.catalog: CatalogStore | None = None
         self.http_port = 0
@@ -125,8 +137,22 @@ class Server:
             self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
         )
         self.catalog = CatalogStore(self.store.client)
-        self.reservations = Reservations(self.store, self.sales, self.catalog, clock=self.clock)
+        self.webhook_store = WebhookStore(self.store.client)
+        self._outbound = httpx.AsyncClient(timeout=10, follow_redirects=False)
+        self.webhooks = WebhookDispatcher(self.webhook_store, self._outbound, clock=self.clock)
+        await self.webhooks.start()
+        self.reservations = Reservations(
+            self.store, self.sales, self.catalog, clock=self.clock, on_sale_event=self._sale_webhook
+        )
         self.reservations.start()
+        self.checkout = Checkout(
+            self.store,
+            self.sales,
+            TestPaymentProvider(self.store.client, clock=self.clock),
+            on_order=self._on_order,
+            reservations=self.reservations,
+            clock=self.clock,
+        )
         self.gateway = Gateway(
             self.store,
             self.channels,
@@ -141,7 +167,16 @@ class Server:
         self.ws_port = await self.gateway.start(s.host, s.gateway_port)
         http_socket = _bind(s.host, s.port)
         self.http_port = int(http_socket.getsockname()[1])
-        services = Services(s, self.store, auth, ws_port=self.ws_port, clock=self.clock)
+        services = Services(
+            s,
+            self.store,
+            auth,
+            self.reservations,
+            self.checkout,
+            self.webhook_store,
+            ws_port=self.ws_port,
+            clock=self.clock,
+        )
         config = uvicorn.Config(
             create_app(services),
             lifespan="off",
@@ -191,6 +226,12 @@ class Server:
         reservations, self.reservations = self.reservations, None
         if reservations is not None:
             await reservations.stop()
+        webhooks, self.webhooks = self.webhooks, None
+        if webhooks is not None:
+            await webhooks.stop()
+        outbound, self._outbound = self._outbound, None
+        if outbound is not None:
+            await outbound.aclose()
         bus, self.bus = self.bus, None
         if bus is not None:
             await bus.stop()
@@ -203,6 +244,31 @@ class Server:
         embedded, self.embedded = self.embedded, None
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+    # Commerce callbacks ----------------------------------------------------------------
+
+    async def _on_order(self, room: Room, order: dict[str, Any]) -> None:
+        """The studio hears of an order at once; the merchant's backend by webhook."""
+        assert self.store is not None
+        private = {"type": "order.created", "order": order}
+        for person in (room.host_id, *room.moderators):
+            await self.store.publish_ephemeral(room.id, {**private, "to": person})
+        await self._webhook(room.host_id, "order.created", order)
+
+    async def _sale_webhook(self, room_id: str, kind: str, data: dict[str, Any]) -> None:
+        assert self.store is not None
+        room = await self.store.room(room_id)
+        await self._webhook(room.host_id, kind, data)
+
+    async def _webhook(self, creator_id: str, kind: str, data: dict[str, Any]) -> None:
+        if self.webhooks is None:
+            return
+        try:
+            await self.webhooks.enqueue(
+                creator_id, new_event(kind, data, now_ms=int(self.clock() * 1000))
+            )
+        except LiveCommerceError as exc:
+            log.warning("webhook %s not queued: %s", kind, exc.code)
 
     # Bus callbacks ---------------------------------------------------------------------
 

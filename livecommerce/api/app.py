@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livecommerce import metrics
-from livecommerce.api import accounts, ops, pages, problems, products, rooms
+from livecommerce.api import accounts, ops, pages, problems, products, rooms, selling
 from livecommerce.api.services import Services
 from livecommerce.errors import LiveCommerceError
 
@@ -70,6 +70,7 @@ def create_app(services: Services) -> Starlette:
         Route("/rooms/{room_id}/start", rooms.start_room, methods=["POST"]),
         Route("/rooms/{room_id}/end", rooms.end_room, methods=["POST"]),
         *products.routes(),
+        *selling.routes(),
     ]
     routes = [
         Mount("/api/v1", routes=api),

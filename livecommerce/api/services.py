@@ -10,9 +10,12 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 
 from livecommerce.auth import Authenticator, Identity
+from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, TooLarge, Unauthorized
+from livecommerce.reservations import Reservations
 from livecommerce.store.redis_store import Store
+from livecommerce.store.webhooks_store import WebhookStore
 
 BODY_MAX_BYTES = 64 * 1024
 
@@ -22,6 +25,9 @@ class Services:
     settings: Settings
     store: Store
     auth: Authenticator
+    reservations: Reservations
+    checkout: Checkout
+    webhooks: WebhookStore
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
 

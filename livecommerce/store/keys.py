@@ -90,3 +90,12 @@ def sale_rooms() -> str:
 def active_sales() -> str:
     """'<room id> <sale id>' scored by the sale's end: what the enders and reapers visit."""
     return f"{PREFIX}:sales:active"
+
+
+def order_rooms() -> str:
+    """order id -> room id; written once after the order, never changed."""
+    return f"{PREFIX}:order_room"
+
+
+def buyer_orders(user_id: str) -> str:
+    return f"{PREFIX}:{{u:{user_id}}}:orders"

@@ -36,10 +36,10 @@ async def start_server(redis_url: str, tmp_path: Path) -> AsyncIterator[ServerFa
     """Start servers with settings of the test's choosing; all stop at teardown."""
     started: list[Server] = []
 
-    async def start(**overrides: Any) -> Server:
+    async def start(clock: Callable[[], float] | None = None, **overrides: Any) -> Server:
         overrides.setdefault("redis_url", redis_url)
         settings = settings_for(data_dir=tmp_path / f"server{len(started)}", **overrides)
-        server = Server(settings)
+        server = Server(settings, clock=clock) if clock else Server(settings)
         await server.start()
         started.append(server)
         return server

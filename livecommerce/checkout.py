@@ -1,0 +1,281 @@
+"""Checkout: a hold, an address and a card become a paid order, exactly once.
+
+The order is written in the same atomic step that turns the hold into a sale
+(``sale_confirm.lua``), and the buyer hears of it only after Redis has written it to its
+append-only file (``WAITAOF``). A declined card keeps the hold so the buyer can retry; a hold
+that expired while the card was being charged gets its payment refunded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis import exceptions as redis_errors
+
+from livecommerce import metrics
+from livecommerce.auth import Identity
+from livecommerce.errors import (
+    BadRequest,
+    Forbidden,
+    HoldExpired,
+    HoldReleased,
+    NotFound,
+    Unavailable,
+)
+from livecommerce.payments import PaymentProvider, parse_card
+from livecommerce.reservations import Reservations
+from livecommerce.rooms import Room
+from livecommerce.sales import HoldState, refusal, sale_id_of_hold
+from livecommerce.store import keys
+from livecommerce.store.redis_store import STORE_DOWN, Store, _text
+from livecommerce.store.sales_store import SalesStore
+
+log = logging.getLogger("livecommerce.checkout")
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_ADDRESS_LIMITS = {"name": 100, "line1": 200, "line2": 200, "postal_code": 20, "city": 100}
+
+Event = dict[str, Any]
+Notify = Callable[[str, Event], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str
+    line1: str
+    line2: str
+    postal_code: str
+    city: str
+    country: str
+
+    def to_public(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "line1": self.line1,
+            "line2": self.line2,
+            "postal_code": self.postal_code,
+            "city": self.city,
+            "country": self.country,
+        }
+
+
+def parse_address(body: object) -> Address:
+    if not isinstance(body, dict):
+        raise BadRequest("'address' must be an object")
+    values: dict[str, str] = {}
+    for name, limit in _ADDRESS_LIMITS.items():
+        value = body.get(name, "" if name == "line2" else None)
+        if not isinstance(value, str):
+            raise BadRequest(f"'address.{name}' must be a string")
+        value = unicodedata.normalize("NFC", value).strip()
+        if (not value and name != "line2") or len(value) > limit:
+            raise BadRequest(f"'address.{name}' must be 1 to {limit} characters")
+        if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+            raise BadRequest(f"'address.{name}' holds control characters")
+        values[name] = value
+    country = body.get("country")
+    if not isinstance(country, str) or not _COUNTRY.match(country.upper()):
+        raise BadRequest("'address.country' must be an ISO 3166 two-letter code")
+    return Address(country=country.upper(), **values)
+
+
+def parse_idempotency_key(header: str | None) -> str:
+    if header is None or not IDEMPOTENCY_KEY.match(header):
+        raise BadRequest("an Idempotency-Key header of 8 to 128 of A-Z a-z 0-9 _ . : - is required")
+    return header
+
+
+class Checkout:
+    def __init__(
+        self,
+        store: Store,
+        sales: SalesStore,
+        payments: PaymentProvider,
+        *,
+        on_order: Callable[[Room, Event], Any] | None = None,
+        reservations: Reservations | None = None,
+        clock: Callable[[], float] = time.time,
+        require_durable: bool = True,
+    ) -> None:
+        self.store = store
+        self.sales = sales
+        self.payments = payments
+        self.on_order = on_order
+        self.reservations = reservations
+        self.clock = clock
+        self.require_durable = require_durable
+        self._waitaof_supported = True
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def checkout(
+        self, who: Identity, hold_id: str, body: object, key: str
+    ) -> tuple[Event, bool]:
+        """The order, and whether this call created it (False: a retry got the same order)."""
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        address = parse_address(body.get("address"))
+        card = parse_card(body.get("payment"), now=self.clock())
+        sale_id = sale_id_of_hold(hold_id)
+        room_id = await self.sales.room_of(sale_id)
+        hold = await self.sales.hold(room_id, sale_id, hold_id)
+        if hold.user_id != who.id:
+            raise Forbidden("that reservation is someone else's")
+        if hold.state is HoldState.CONFIRMED:
+            return await self.order(room_id, hold.order_id), False
+        if hold.state is HoldState.RELEASED:
+            raise HoldReleased("the reservation was released")
+        if hold.state is HoldState.EXPIRED or hold.expires_at <= self.now_ms():
+            if hold.state is HoldState.HELD:  # its time is up; give its units back now
+                if self.reservations is not None:
+                    await self.reservations.reap(room_id, sale_id)
+                else:
+                    await self.sales.reap(room_id, sale_id, self.now_ms())
+            raise HoldExpired("the reservation has expired")
+        sale = await self.sales.sale(room_id, sale_id)
+        amount = sale.price * hold.quantity
+        payment = await self.payments.charge(
+            amount=amount,
+            currency=sale.currency,
+            card=card,
+            idempotency_key=f"{who.id}|{key}",
+            description=f"{sale.title} x{hold.quantity}",
+        )
+        payment.require_paid()
+        now = self.now_ms()
+        order_id = "o_" + secrets.token_urlsafe(12)
+        order: Event = {
+            "id": order_id,
+            "state": "paid",
+            "room_id": room_id,
+            "sale_id": sale_id,
+            "reservation_id": hold_id,
+            "buyer": {"id": who.id, "name": who.name},
+            "lines": [
+                {
+                    "product_id": sale.product_id,
+                    "title": sale.title,
+                    "quantity": hold.quantity,
+                    "unit_price": sale.price,
+                    "amount": amount,
+                }
+            ],
+            "amount": amount,
+            "currency": sale.currency,
+            "shipping": address.to_public(),
+            "payment": {"ref": payment.payment_ref, **card.to_public()},
+            "created_at": now,
+        }
+        ended = {"type": "sale.ended", "sale_id": sale_id, "reason": "sold_out"}
+        result = await self.sales.confirm(
+            room_id, sale_id, hold_id, who.id, now, order_id, orjson.dumps(order).decode(), ended
+        )
+        if result.status == 0:
+            await self.payments.refund(
+                payment_ref=payment.payment_ref,
+                amount=amount,
+                idempotency_key=f"void|{payment.payment_ref}",
+            )
+            raise refusal(result.reason)
+        await self._durable()
+        await self.store.client.hset(keys.order_rooms(), result.order_id, room_id)
+        await self.store.client.zadd(keys.buyer_orders(who.id), {result.order_id: now})
+        if result.status == 2:  # a concurrent retry confirmed the hold first
+            existing = await self.order(room_id, result.order_id)
+            if existing["payment"]["ref"] != payment.payment_ref:
+                await self.payments.refund(
+                    payment_ref=payment.payment_ref,
+                    amount=amount,
+                    idempotency_key=f"void|{payment.payment_ref}",
+                )
+            return existing, False
+        metrics.ORDERS.inc()
+        if self.reservations is not None:
+            self.reservations.stock_changed(room_id, sale_id, result.stock)
+        if self.on_order is not None:
+            room = await self.store.room(room_id)
+            await self.on_order(room, order)
+        return order, True
+
+    async def _durable(self) -> None:
+        """Block until Redis has the order in its append-only file, where it can say so."""
+        if not self._waitaof_supported:
+            return
+        try:
+            command = self.store.client.execute_command
+            local, _replicas = await command("WAITAOF", 1, 0, 5000)  # type: ignore[no-untyped-call]
+        except redis_errors.ResponseError as exc:
+            # Redis without AOF (or older than 7.2) refuses WAITAOF; say so once.
+            self._waitaof_supported = False
+            log.warning("WAITAOF refused (%s); orders rely on the store's own persistence", exc)
+            return
+        except STORE_DOWN:
+            raise Unavailable("the store cannot confirm the order", retry_after=2) from None
+        if int(local) < 1 and self.require_durable:
+            raise Unavailable(
+                "the order is not yet on disk; retry with the same key", retry_after=1
+            )
+
+    async def order(self, room_id: str, order_id: str) -> Event:
+        raw = await self.store.client.get(keys.order(room_id, order_id))
+        if raw is None:
+            raise NotFound(f"order {order_id[:80]} does not exist")
+        order: Event = orjson.loads(raw)
+        refund = await self.store.client.get(keys.order(room_id, order_id) + ":refund")
+        if refund is not None:
+            order["state"] = "refunded"
+            order["refund"] = orjson.loads(refund)
+        return order
+
+    async def room_of_order(self, order_id: str) -> str:
+        raw = await self.store.client.hget(keys.order_rooms(), order_id)
+        if raw is None:
+            raise NotFound(f"order {order_id[:80]} does not exist")
+        return _text(raw)
+
+    async def orders_of_buyer(self, buyer_id: str, limit: int = 50) -> list[Event]:
+        ids = await self.store.client.zrevrange(keys.buyer_orders(buyer_id), 0, limit - 1)
+        orders = []
+        for raw_id in ids:
+            order_id = _text(raw_id)
+            orders.append(await self.order(await self.room_of_order(order_id), order_id))
+        return orders
+
+    async def orders_of_room(self, room_id: str, limit: int = 500) -> list[Event]:
+        ids = await self.store.client.zrevrange(keys.room_orders(room_id), 0, limit - 1)
+        return [await self.order(room_id, _text(i)) for i in ids]
+
+    async def refund(self, who: Identity, order_id: str) -> Event:
+        room_id = await self.room_of_order(order_id)
+        room = await self.store.room(room_id)
+        if who.id != room.host_id and who.id not in room.moderators:
+            raise Forbidden("only the room's host or a moderator can refund")
+        order = await self.order(room_id, order_id)
+        if order["state"] == "refunded":
+            return order
+        result = await self.payments.refund(
+            payment_ref=order["payment"]["ref"],
+            amount=order["amount"],
+            idempotency_key=f"refund|{order_id}",
+        )
+        record = {
+            "by": who.id,
+            "at": self.now_ms(),
+            "ref": result.refund_ref,
+            "status": result.status,
+        }
+        await self.store.client.set(
+            keys.order(room_id, order_id) + ":refund", orjson.dumps(record), nx=True
+        )
+        await self._durable()
+        return await self.order(room_id, order_id)
