@@ -102,6 +102,7 @@ class Checkout:
         payments: PaymentProvider,
         *,
         on_order: Callable[[Room, Event], Any] | None = None,
+        on_refund: Callable[[Room, Event], Any] | None = None,
         reservations: Reservations | None = None,
         clock: Callable[[], float] = time.time,
         require_durable: bool = True,
@@ -110,6 +111,7 @@ class Checkout:
         self.sales = sales
         self.payments = payments
         self.on_order = on_order
+        self.on_refund = on_refund
         self.reservations = reservations
         self.clock = clock
         self.require_durable = require_durable
@@ -202,6 +204,10 @@ class Checkout:
         metrics.ORDERS.inc()
         if self.reservations is not None:
             self.reservations.stock_changed(room_id, sale_id, result.stock)
+            if result.sale_ended:
+                await self.reservations.tell(
+                    room_id, "sale.ended", {"sale_id": sale_id, "reason": "sold_out"}
+                )
         if self.on_order is not None:
             room = await self.store.room(room_id)
             await self.on_order(room, order)
@@ -274,8 +280,11 @@ class Checkout:
             "ref": result.refund_ref,
             "status": result.status,
         }
-        await self.store.client.set(
+        first = await self.store.client.set(
             keys.order(room_id, order_id) + ":refund", orjson.dumps(record), nx=True
         )
         await self._durable()
-        return await self.order(room_id, order_id)
+        refunded = await self.order(room_id, order_id)
+        if first and self.on_refund is not None:
+            await self.on_refund(room, refunded)
+        return refunded

@@ -131,10 +131,10 @@ class Reservations:
         )
         await self.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})
         metrics.EVENTS_PUBLISHED.labels("sale.started").inc()
-        await self._tell(room.id, "sale.started", sale.to_public())
+        await self.tell(room.id, "sale.started", sale.to_public())
         return sale
 
-    async def _tell(self, room_id: str, kind: str, data: Event) -> None:
+    async def tell(self, room_id: str, kind: str, data: Event) -> None:
         if self.on_sale_event is not None:
             await self.on_sale_event(room_id, kind, data)
 
@@ -147,7 +147,7 @@ class Reservations:
         )
         if not ended:
             raise refusal(reason)
-        await self._tell(room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"})
+        await self.tell(room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"})
 
     @staticmethod
     def _ended(sale_id: str, reason: str) -> Event:
@@ -248,7 +248,7 @@ class Reservations:
                 )
                 if ended:
                     metrics.EVENTS_PUBLISHED.labels("sale.ended").inc()
-                    await self._tell(
+                    await self.tell(
                         room_id, "sale.ended", {"sale_id": sale_id, "reason": "time_up"}
                     )
             expired, stock, offers = await self.sales.reap(room_id, sale_id, now)

@@ -150,6 +150,7 @@ class Server:
             self.sales,
             TestPaymentProvider(self.store.client, clock=self.clock),
             on_order=self._on_order,
+            on_refund=self._on_refund,
             reservations=self.reservations,
             clock=self.clock,
         )
@@ -254,6 +255,9 @@ class Server:
         for person in (room.host_id, *room.moderators):
             await self.store.publish_ephemeral(room.id, {**private, "to": person})
         await self._webhook(room.host_id, "order.created", order)
+
+    async def _on_refund(self, room: Room, order: dict[str, Any]) -> None:
+        await self._webhook(room.host_id, "order.refunded", order)
 
     async def _sale_webhook(self, room_id: str, kind: str, data: dict[str, Any]) -> None:
         assert self.store is not None

@@ -12,6 +12,7 @@ import pytest
 
 from livecommerce.config import Settings
 from livecommerce.server import Server
+from tests.receivers import StartReceiver, running_receivers
 
 ServerFactory = Callable[..., Awaitable[Server]]
 
@@ -58,3 +59,10 @@ async def server(start_server: ServerFactory) -> Server:
 async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+async def start_receiver() -> AsyncIterator[StartReceiver]:
+    """Start merchant webhook receivers on loopback; all stop at teardown."""
+    async for start in running_receivers():
+        yield start

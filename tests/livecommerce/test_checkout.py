@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from livecommerce.server import Server
+from livecommerce.webhooks import verify_signature
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 from tests.livecommerce.test_selling import FakeClock, _by_ref, add_product, start_sale
+from tests.receivers import StartReceiver
 
 ADDRESS = {
     "name": "Kari Nordmann",
@@ -164,3 +168,35 @@ async def test_an_expired_hold_cannot_be_bought(start_server: ServerFactory) -> 
         assert (answer.status_code, answer.json()["code"]) == (409, "hold_expired")
         status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
         assert (status["available"], status["held"], status["sold"]) == (1, 0, 0)
+
+
+async def test_the_merchant_backend_gets_signed_webhooks(
+    server: Server, http: httpx.AsyncClient, start_receiver: StartReceiver
+) -> None:
+    receiver = await start_receiver()
+    host = await sign_up(http, "Ada")
+    added = await http.post("/api/v1/webhooks", json={"url": receiver.url}, headers=host.headers)
+    assert added.status_code == 201, added.text
+    secret = added.json()["secret"]
+    room = await open_room(http, host)
+    product = await add_product(http, host)
+    hosting = await join(server.ws_url, room["id"], host)
+    sale = await start_sale(hosting, product["id"], units=1)
+    kari = await sign_up(http, "Kari")
+    hold = await hold_for(server, room, sale, kari)
+    order = (await pay(http, kari, hold["id"], PAID, "hook-000001")).json()["order"]
+    await http.post(f"/api/v1/orders/{order['id']}/refund", headers=host.headers)
+
+    received = await receiver.wait_for(4, wait=15)
+    kinds = {}
+    for request in received:
+        verify_signature(
+            secret, request.headers["livecommerce-signature"], request.body, time.time()
+        )
+        event = orjson.loads(request.body)
+        kinds[event["type"]] = event
+    assert set(kinds) == {"sale.started", "sale.ended", "order.created", "order.refunded"}
+    assert kinds["order.created"]["data"]["id"] == order["id"]
+    assert kinds["sale.ended"]["data"]["reason"] == "sold_out"
+    log = (await http.get("/api/v1/webhooks/deliveries", headers=host.headers)).json()
+    assert len(log["deliveries"]) >= 4

@@ -1,0 +1,83 @@
+"""A merchant's webhook endpoint, for tests: a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.conftest import timeout
+
+HANG = -1  # an answer that never comes (until the receiver stops)
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    answer: int
+
+
+@dataclass
+class Receiver:
+    """A merchant's webhook endpoint that answers from a script: 500, 500, 200, ..."""
+
+    answers: list[int]
+    requests: list[Received] = field(default_factory=list)
+    url: str = ""
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        answer = self.answers.pop(0) if self.answers else 200
+        async with self.arrived:
+            self.requests.append(Received(dict(request.headers), body, answer))
+            self.arrived.notify_all()
+        if answer == HANG:
+            await self.release.wait()
+            answer = 200
+        return Response(status_code=answer)
+
+    async def wait_for(self, count: int, wait: float = 5.0) -> list[Received]:
+        async with asyncio.timeout(timeout(wait)), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.requests) >= count)
+        return self.requests
+
+
+StartReceiver = Callable[..., Awaitable[Receiver]]
+
+
+async def running_receivers() -> AsyncIterator[StartReceiver]:
+    running: list[tuple[Receiver, uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(*answers: int) -> Receiver:
+        receiver = Receiver(list(answers))
+        app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        sock.setblocking(False)
+        receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+        config = uvicorn.Config(
+            app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=1
+        )
+        server = uvicorn.Server(config)
+        # The socket already listens, so requests wait in its backlog until uvicorn runs.
+        # _serve, as server.py uses it, leaves the process's signal handlers alone.
+        task = asyncio.create_task(server._serve([sock]))
+        running.append((receiver, server, task))
+        return receiver
+
+    yield start
+    for receiver, server, task in running:
+        receiver.release.set()
+        server.should_exit = True
+        await task
