@@ -81,7 +81,11 @@ async def _demo(server: Server) -> list[str]:
 
     people, room_id = await create_demo(server)
     base = server.http_url
-    lines = ["", f"Demo room {room_id} is live. Open each link in its own browser window:"]
+    lines = [
+        "",
+        f"Demo room {room_id} is live, a product pinned and a flash sale running.",
+        "Open each link in its own browser window:",
+    ]
     lines.append(f"  creator:   {base}/studio#token={people['creator']}")
     lines.append(f"  moderator: {base}/rooms/{room_id}#token={people['moderator']}")
     lines.append(f"  viewer:    {base}/rooms/{room_id}#token={people['viewer']}")

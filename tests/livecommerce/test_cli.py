@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import join
 from tests.processes import start_process
 
 pytestmark = pytest.mark.multiprocess
@@ -60,6 +61,12 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
         assert me.json()["name"].startswith("Vi")
         live = (await http.get("/api/v1/rooms", params={"state": "live"})).json()["rooms"]
         assert len(live) == 1
+        ws_url = (await http.get("/api/v1/config")).json()["ws_url"]
+    guest = await join(ws_url, live[0]["id"])
+    welcome = guest.seen[0]
+    assert welcome["pinned"]["title"] == "Chunky wool jumper"
+    assert [s["units"] for s in welcome["sales"]] == [5]
+    await guest.close()
     process.terminate()
     assert await process.wait() == 0
 
