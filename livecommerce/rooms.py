@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -97,9 +98,11 @@ def parse_room_draft(body: object, now: int) -> RoomDraft:
     title = body.get("title")
     if not isinstance(title, str) or not title.strip():
         raise BadRequest("'title' must be a non-empty string")
-    title = title.strip()
+    title = unicodedata.normalize("NFC", title).strip()
     if len(title) > TITLE_MAX:
         raise BadRequest(f"'title' is longer than {TITLE_MAX} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in title):
+        raise BadRequest("'title' holds control or invisible characters")
     currency = body.get("currency")
     if not isinstance(currency, str) or currency not in CURRENCIES:
         raise BadRequest("'currency' must be an ISO 4217 code such as EUR")

@@ -8,7 +8,7 @@ and its place in the room's order likewise. A lost connection surfaces as ``Unav
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -31,7 +31,7 @@ STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, Connectio
 RETRY_AFTER_S = 2.0
 
 
-def guarded(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Turn a lost or refused Redis connection into ``Unavailable`` for the edges."""
 
     @functools.wraps(method)

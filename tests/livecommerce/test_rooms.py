@@ -77,6 +77,8 @@ def test_a_valid_draft() -> None:
         {"title": "x", "currency": "EUR", "scheduled_at": True},
         {"title": "x", "currency": "EUR", "description": "d" * 2001},
         {"title": "x", "currency": "EUR", "locale": "e"},
+        {"title": "two\nlines", "currency": "EUR"},
+        {"title": "bidi\u202etrick", "currency": "EUR"},
     ],
 )
 def test_invalid_drafts(body: object) -> None:
