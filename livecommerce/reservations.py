@@ -19,7 +19,14 @@ from typing import Any
 from livecommerce import metrics
 from livecommerce.auth import Identity
 from livecommerce.catalog import Product
-from livecommerce.errors import BadRequest, Forbidden, LiveCommerceError, RoomNotLive, Unauthorized
+from livecommerce.errors import (
+    BadRequest,
+    Forbidden,
+    LiveCommerceError,
+    NotFound,
+    RoomNotLive,
+    Unauthorized,
+)
 from livecommerce.rooms import Room, RoomState
 from livecommerce.sales import (
     Hold,
@@ -108,11 +115,15 @@ class Reservations:
             raise BadRequest(
                 f"the product is priced in {product.currency}, the room in {room.currency}"
             )
-        if draft.units > product.stock:
-            raise BadRequest(f"only {product.stock} in stock; a sale cannot offer {draft.units}")
         now = self.now_ms()
+        sale_id = "s_" + secrets.token_urlsafe(9).replace(".", "_")
+        taken, stock = await self.catalog.move_stock(
+            who.id, product.id, sale_id, draft.units, "take", now
+        )
+        if not taken:
+            raise BadRequest(f"only {stock} in stock; a sale cannot offer {draft.units}")
         sale = Sale(
-            id="s_" + secrets.token_urlsafe(9).replace(".", "_"),
+            id=sale_id,
             room_id=room.id,
             product_id=product.id,
             title=product.title,
@@ -129,7 +140,11 @@ class Reservations:
             held=0,
             sold=0,
         )
-        await self.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})
+        try:
+            await self.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})
+        except BaseException:
+            await self.catalog.move_stock(who.id, product.id, sale_id, draft.units, "give", now)
+            raise
         metrics.EVENTS_PUBLISHED.labels("sale.started").inc()
         await self.tell(room.id, "sale.started", sale.to_public())
         return sale
@@ -255,10 +270,25 @@ class Reservations:
             if expired or offers:
                 self.stock_changed(room_id, sale_id, stock)
             if ends_at <= now and stock.held == 0:
-                await self.sales.forget(room_id, sale_id)
+                await self._settle(room_id, sale_id, stock, now)
             for offer in offers:
                 self._offer(room_id, offer)
         await self.flush_stock()
+
+    async def _settle(self, room_id: str, sale_id: str, stock: Stock, now: int) -> None:
+        """An ended sale with no holds left: its unsold units go back to the product, once."""
+        sale = await self.sales.sale(room_id, sale_id)
+        if sale.state is SaleState.ACTIVE:
+            return
+        if stock.available > 0:
+            try:
+                product = await self.catalog.product(sale.product_id)
+                await self.catalog.move_stock(
+                    product.creator_id, product.id, sale_id, stock.available, "give", now
+                )
+            except NotFound:
+                log.info("sale %s: product %s is gone; unsold units dropped", sale_id, sale.product_id)
+        await self.sales.forget(room_id, sale_id)
 
     async def flush_stock(self) -> None:
         dirty, self._dirty = self._dirty, {}

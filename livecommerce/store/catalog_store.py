@@ -81,6 +81,7 @@ class CatalogStore:
     def __init__(self, client: Redis) -> None:
         self.client = client
         self._upsert: AsyncScript = client.register_script(source("product_upsert"))
+        self._stock: AsyncScript = client.register_script(source("product_stock"))
 
     async def _write(
         self,
@@ -101,6 +102,24 @@ class CatalogStore:
             args=[product_id, mode, created_at, *_flat(data)],
             client=client,
         )
+
+    @guarded
+    async def move_stock(
+        self, creator_id: str, product_id: str, sale_id: str, units: int, direction: str, now: int
+    ) -> tuple[bool, int]:
+        """Take a sale's units from stock (or give unsold ones back) exactly once per sale.
+
+        (True, stock) when the move is made, now or before; (False, stock) when stock is short.
+        """
+        marker = f"{PREFIX}:{{c:{creator_id}}}:stockmove:{sale_id}:{direction}"
+        raw = await self._stock(
+            keys=[product_key(creator_id, product_id), marker], args=[units, direction, now]
+        )
+        if int(raw[0]) == 0:
+            if _text(raw[1]) == "not_found":
+                raise NotFound(f"product {product_id} does not exist")
+            return False, int(raw[2])
+        return True, int(raw[1])
 
     async def _claim(self, product_id: str, creator_id: str) -> bool:
         """Record the owner of a new id; False when the id is someone's already."""

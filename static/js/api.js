@@ -43,15 +43,20 @@ export function clearSession() {
 }
 
 function codeForStatus(status) {
-  return ({ 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found',
+  return ({ 400: 'bad_request', 401: 'unauthorized', 402: 'payment_declined', 403: 'forbidden', 404: 'not_found',
     409: 'conflict', 413: 'too_large', 429: 'rate_limited', 503: 'unavailable' })[status] || 'internal';
 }
 
-export async function api(path, { method = 'GET', body, auth = true, headers = {} } = {}) {
+// `contentType` sends `body` as it is (a string or a Blob, such as a CSV file) with that type;
+// without it a body goes as JSON.
+export async function api(path, { method = 'GET', body, auth = true, headers = {}, contentType = null } = {}) {
   const init = { method, headers: { Accept: 'application/json, application/problem+json', ...headers } };
   const token = auth ? getToken() : null;
   if (token) init.headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) {
+  if (body !== undefined && contentType) {
+    init.headers['Content-Type'] = contentType;
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -104,4 +109,36 @@ export function getConfig() {
     });
   }
   return configPromise;
+}
+
+// Downloads a file that needs the Bearer token (a plain link cannot send it).
+export async function download(path, filename) {
+  const headers = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { headers });
+  } catch (err) {
+    throw new ApiError({ code: 'network', message: String(err && err.message || err) });
+  }
+  if (!response.ok) {
+    let data = null;
+    try { data = await response.json(); } catch { data = null; }
+    throw new ApiError({
+      status: response.status,
+      code: (data && data.code) || codeForStatus(response.status),
+      message: (data && (data.detail || data.title)) || response.statusText,
+      detail: (data && data.detail) || '',
+    });
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }

@@ -160,10 +160,52 @@ export function formatTime(ms) {
 }
 
 // Money is an integer in minor units; the currency says how many digits the minor unit has.
+export function currencyDigits(currency) {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
 export function formatPrice(minor, currency) {
-  const nf = new Intl.NumberFormat(current, { style: 'currency', currency });
+  if (minor == null || !currency) return '';
+  let nf;
+  try {
+    nf = new Intl.NumberFormat(current, { style: 'currency', currency });
+  } catch {
+    return `${minor} ${currency}`;
+  }
   const digits = nf.resolvedOptions().maximumFractionDigits ?? 2;
   return nf.format(minor / 10 ** digits);
+}
+
+// "12.50" or "12,50" (major units, as a person types it) -> 1250 minor units; null if unreadable.
+export function parseMajor(text, currency) {
+  const clean = String(text ?? '').trim().replace(/[\s\u00a0\u202f']/g, '');
+  if (!/^\d+(?:[.,]\d+)?$/.test(clean)) return null;
+  const digits = currencyDigits(currency);
+  const [whole, frac = ''] = clean.replace(',', '.').split('.');
+  if (frac.length > digits) return null;
+  return Number(whole) * 10 ** digits + Number(frac.padEnd(digits, '0') || 0);
+}
+
+// Minor units -> the plain decimal a form field shows ("12.50").
+export function minorToMajorText(minor, currency) {
+  const digits = currencyDigits(currency);
+  if (!digits) return String(minor);
+  const sign = minor < 0 ? '-' : '';
+  const abs = Math.abs(minor);
+  return `${sign}${Math.floor(abs / 10 ** digits)}.${String(abs % 10 ** digits).padStart(digits, '0')}`;
+}
+
+// A countdown as m:ss (or h:mm:ss); digits are the same in every language here.
+export function formatClock(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
 }
 
 export function formatSeconds(seconds) {

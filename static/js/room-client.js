@@ -137,8 +137,10 @@ export class RoomClient extends EventTarget {
   }
 
   // Sends a command and resolves with its `ack` (or any reply with its ref); rejects with the
-  // `error` event (an Error with .code, .retryAfter and .event).
-  request(type, fields = {}, { timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+  // `error` event (an Error with .code, .retryAfter and .event). With `quiet`, the caller shows
+  // the refusal itself: the "error" event for it carries `handled: true` so that page-wide
+  // error notices can skip it.
+  request(type, fields = {}, { timeoutMs = REQUEST_TIMEOUT_MS, quiet = false } = {}) {
     return new Promise((resolve, reject) => {
       const ref = this.send(type, fields);
       if (ref == null) {
@@ -149,7 +151,7 @@ export class RoomClient extends EventTarget {
         this.pending.delete(ref);
         reject(Object.assign(new Error('timeout'), { code: 'timeout' }));
       }, timeoutMs);
-      this.pending.set(ref, { resolve, reject, timer });
+      this.pending.set(ref, { resolve, reject, timer, quiet });
     });
   }
 
@@ -261,6 +263,7 @@ export class RoomClient extends EventTarget {
       this.seq = msg.seq;
       this.attempt = 0;
     }
+    let detail = msg;
     if (msg.ref != null && this.pending.has(msg.ref)) {
       const p = this.pending.get(msg.ref);
       this.pending.delete(msg.ref);
@@ -269,10 +272,11 @@ export class RoomClient extends EventTarget {
         p.reject(Object.assign(new Error(msg.message || msg.code), {
           code: msg.code, retryAfter: msg.retry_after ?? null, event: msg,
         }));
+        if (p.quiet) detail = { ...msg, handled: true };
       } else {
         p.resolve(msg);
       }
     }
-    this.dispatchEvent(new CustomEvent(msg.type, { detail: msg }));
+    this.dispatchEvent(new CustomEvent(msg.type, { detail }));
   }
 }

@@ -7,6 +7,7 @@ import {
   formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
 } from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { setupStudioShop } from './studio-shop.js';
 
 const $ = (id) => document.getElementById(id);
 const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
@@ -21,6 +22,7 @@ const state = {
 let client = null;
 let chat = null;
 let auth = null;
+let shop = null;
 let noticeTimer = null;
 
 const selected = () => state.rooms.find((r) => r.id === state.selectedId) || null;
@@ -132,6 +134,7 @@ function renderAll() {
   renderGate();
   renderRooms();
   renderPanel();
+  if (shop && getToken()) shop.renderAll();
 }
 
 function actionStatus(text, isError = false) {
@@ -207,6 +210,9 @@ function selectRoom(id) {
   if (client) client.close();
   client = new RoomClient(id, { token: getToken() });
   wireClient(client, id);
+  const c = client;
+  shop.attach(c, () => client === c && state.selectedId === id);
+  shop.roomChanged(selected());
   client.connect();
   renderAll();
 }
@@ -220,6 +226,7 @@ function wireClient(c, id) {
     const v = detail.viewers;
     state.viewers = typeof v === 'number' ? v : v && typeof v.count === 'number' ? v.count : state.viewers;
     chat.replace(detail.chat || []);
+    shop.setViewers(state.viewers);
     renderAll();
     document.body.dataset.connection = 'joined';
   });
@@ -235,8 +242,10 @@ function wireClient(c, id) {
     if (!mine()) return;
     state.viewers = detail.count;
     renderPanel();
+    shop.setViewers(state.viewers);
   });
-  c.addEventListener('error', ({ detail }) => { if (mine()) chatError(detail); });
+  // Refusals of selling commands are shown next to their controls (they come back `handled`).
+  c.addEventListener('error', ({ detail }) => { if (mine() && !detail.handled) chatError(detail); });
   c.addEventListener('unavailable', ({ detail }) => {
     if (mine()) actionStatus(t('connection.unavailable', { seconds: formatSeconds(Number(detail.retry_after || 1)) }), true);
   });
@@ -338,6 +347,12 @@ async function main() {
   });
   fillCurrencyOptions();
   fillLocaleOptions();
+  shop = setupStudioShop({
+    getClient: () => client,
+    getRoom: selected,
+    currencies: CURRENCIES,
+    defaultCurrency: () => DEFAULT_CURRENCY[language()] || 'EUR',
+  });
 
   $('account-button').addEventListener('click', () => {
     if (getToken()) signOut();
@@ -364,17 +379,19 @@ async function main() {
       client = null;
       state.rooms = [];
       state.selectedId = null;
+      shop.roomChanged(null);
       renderAll();
       return;
     }
     renderGate();
     if (!state.rooms.length) loadRooms();
+    shop.loadProducts();
   });
 
   renderAll();
   await verifySession();
   renderGate();
-  if (getToken()) await loadRooms();
+  if (getToken()) await Promise.all([loadRooms(), shop.loadProducts()]);
 }
 
 main();

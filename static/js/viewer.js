@@ -5,6 +5,7 @@ import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession }
 import { ChatView } from './chat.js';
 import { formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn } from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { setupShop } from './shop.js';
 
 const $ = (id) => document.getElementById(id);
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -21,6 +22,7 @@ const state = {
 let client = null;
 let chat = null;
 let auth = null;
+let shop = null;
 let noticeTimer = null;
 
 // ---- rendering --------------------------------------------------------------------------
@@ -219,7 +221,8 @@ function wireClient() {
     renderHeartTotal();
     if (hearts > 0) spawnHearts(hearts);
   });
-  client.addEventListener('error', ({ detail }) => showServerError(detail));
+  // Refusals of Buy and checkout are shown on the product card (they come back `handled`).
+  client.addEventListener('error', ({ detail }) => { if (!detail.handled) showServerError(detail); });
   client.addEventListener('unavailable', ({ detail }) => {
     showConnection('connection.unavailable', { seconds: formatSeconds(Number(detail.retry_after || 1)) });
   });
@@ -320,6 +323,11 @@ async function main() {
     else auth.open('signin');
   });
   $('chat-signin-button').addEventListener('click', () => auth.open('signin'));
+  shop = setupShop({
+    getClient: () => client,
+    signedIn: () => Boolean(getToken()) && Boolean(state.you) && state.you.role !== 'guest',
+    openSignIn: () => auth.open('signin'),
+  });
   $('chat-form').addEventListener('submit', sendChat);
   $('heart-button').addEventListener('click', react);
   window.addEventListener('lc:languagechange', renderAll);
@@ -333,6 +341,7 @@ async function main() {
   if (state.fatal != null) return;
   client = new RoomClient(roomId, { token: getToken() });
   wireClient();
+  shop.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     Playwright,
     expect,
@@ -135,25 +137,29 @@ def new_page(browser: Browser, server: Server) -> Iterator[NewPage]:
     """Opens a page in a fresh browser context (its own storage: another person).
 
     Keyword arguments go to Browser.new_context (viewport, locale, reduced_motion, ...).
-    Console errors and uncaught page errors fail the test at teardown.
+    Console errors and uncaught page errors fail the test at teardown, except console errors
+    matching one of the regular expressions in `expected_console_errors` (Chromium logs every
+    4xx answer to fetch, such as a declined card's 402, as one).
     """
     contexts: list[BrowserContext] = []
     problems: list[str] = []
 
-    def make(**options: Any) -> Page:
+    def make(*, expected_console_errors: tuple[str, ...] = (), **options: Any) -> Page:
         options.setdefault("viewport", PHONE)
         options.setdefault("locale", "en-US")
         context = browser.new_context(base_url=server.http_url, **options)
         context.set_default_timeout(expect_timeout_ms())
         contexts.append(context)
         page = context.new_page()
+        expected = [re.compile(pattern) for pattern in expected_console_errors]
+
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type != "error" or any(p.search(msg.text) for p in expected):
+                return
+            problems.append(f"console {msg.type}: {msg.text}")
+
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on(
-            "console",
-            lambda msg: (
-                problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None
-            ),
-        )
+        page.on("console", on_console)
         return page
 
     yield make

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from livecommerce.server import Server
+from tests.conftest import timeout
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 
@@ -250,3 +252,36 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+async def test_a_sale_takes_its_units_from_stock_and_gives_the_unsold_back(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host, sku="ONE-MUG", stock=3)
+    hosting = await join(server.ws_url, room["id"], host)
+    sale = await start_sale(hosting, product["id"], units=3)
+    stock = (await http.get(f"/api/v1/products/{product['id']}")).json()["stock"]
+    assert stock == 0  # the units now belong to the sale
+    await hosting.send(
+        {"type": "sale.start", "product_id": product["id"], "price": 1, "units": 1, "ref": "2"}
+    )
+    refused = await _by_ref(hosting, "2")
+    assert (refused["code"], refused["message"]) == (
+        "bad_request",
+        "only 0 in stock; a sale cannot offer 1",
+    )
+
+    buyer = await join(server.ws_url, room["id"], await sign_up(http, "Kari"))
+    await buyer.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
+    hold = (await _by_ref(buyer, "r"))["reservation"]
+    await hosting.send({"type": "sale.stop", "sale_id": sale["id"], "ref": "stop"})
+    await _by_ref(hosting, "stop")
+    # The sale settles with its product once it has ended and no hold is left.
+    await buyer.send({"type": "release", "reservation_id": hold["id"], "ref": "rel"})
+    await _by_ref(buyer, "rel")
+    async with asyncio.timeout(timeout(5)):
+        # The sale ticker settles on its own; polling the product is all a client can do.
+        while (await http.get(f"/api/v1/products/{product['id']}")).json()["stock"] != 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)

@@ -1,0 +1,589 @@
+// Buying on the viewer page: the pinned product card, Buy, the hold timer and the checkout
+// sheet (docs/protocol.md, "Selling").
+//
+// The server's clock decides sales and holds: countdowns run against RoomClient.serverNow()
+// (welcome.server_time plus local elapsed time), never against what the video seems to show.
+
+import { api, API_BASE } from './api.js';
+import { errorText } from './auth.js';
+import { formatClock, formatPrice, language, setText, t, tn } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const TICK_MS = 250;
+// Shipping destinations offered in the country list; names come from Intl.DisplayNames.
+const COUNTRIES = [
+  'AT', 'BE', 'BG', 'CA', 'CH', 'CY', 'CZ', 'DE', 'DK', 'EE', 'ES', 'FI', 'FR', 'GB', 'GR',
+  'HR', 'HU', 'IE', 'IS', 'IT', 'LT', 'LU', 'LV', 'MT', 'NL', 'NO', 'PL', 'PT', 'RO', 'SE',
+  'SI', 'SK', 'US',
+];
+const COUNTRY_FOR_LANGUAGE = { nb: 'NO', sv: 'SE', nl: 'NL', lv: 'LV' };
+
+// A fresh idempotency key. crypto.randomUUID needs a secure context; getRandomValues does not.
+export function randomKey() {
+  if (globalThis.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function setupShop({ getClient, signedIn, openSignIn }) {
+  const shop = {
+    pinned: null, // product card
+    sales: new Map(), // sale id -> sale
+    hold: null, // our reservation while it is held
+    holdSale: null, // the sale it belongs to (kept when the sale leaves the list)
+    order: null, // the last order placed from this page
+    waitlist: null, // {sale_id, position}
+    notice: null, // {key, args, tone}
+    busy: false,
+  };
+  let reserveKey = null; // {saleId, key}: kept while a Buy press has no answer, so a retry gets the same hold
+  let attempt = null; // {key, payload, unknown}: a checkout whose outcome we did not hear
+  let ticker = null;
+  let roomEnded = false;
+
+  const card = $('product-card');
+  const sheet = $('checkout-sheet');
+  const form = $('checkout-form');
+  const errorEl = $('checkout-error');
+  const payButton = $('checkout-pay');
+
+  const now = () => {
+    const client = getClient();
+    return client ? client.serverNow() : Date.now();
+  };
+
+  // ---- which sale the card shows ---------------------------------------------------------
+
+  function newest(list) {
+    return list.sort((a, b) => (b.starts_at ?? 0) - (a.starts_at ?? 0))[0] || null;
+  }
+
+  function saleForCard() {
+    if (shop.hold) return shop.sales.get(shop.hold.sale_id) || shop.holdSale;
+    const all = [...shop.sales.values()];
+    if (shop.pinned) {
+      const mine = all.filter((s) => s.product_id === shop.pinned.id);
+      return newest(mine.filter((s) => s.state === 'active')) || newest(mine);
+    }
+    return newest(all.filter((s) => s.state === 'active'));
+  }
+
+  function isActive(sale) {
+    return Boolean(sale) && sale.state === 'active' && !roomEnded && (sale.ends_at == null || sale.ends_at > now());
+  }
+
+  // ---- rendering -------------------------------------------------------------------------
+
+  function notice(key, args, tone = 'info') {
+    shop.notice = key ? { key, args, tone } : null;
+    renderNotice();
+  }
+
+  function renderNotice() {
+    const el = $('product-notice');
+    el.classList.remove('error', 'ok');
+    if (!shop.notice) {
+      el.textContent = '';
+      el.removeAttribute('data-i18n');
+      return;
+    }
+    if (shop.notice.tone !== 'info') el.classList.add(shop.notice.tone);
+    setText(el, shop.notice.key, shop.notice.args);
+  }
+
+  function showImage(img, url) {
+    if (!url) {
+      img.hidden = true;
+      img.removeAttribute('src');
+      return;
+    }
+    if (img.getAttribute('src') !== url) {
+      img.hidden = false;
+      img.addEventListener('error', () => { img.hidden = true; }, { once: true });
+      img.src = url;
+    }
+  }
+
+  function unitsText(sale) {
+    if (!sale) return '';
+    if (sale.state === 'ended' || roomEnded) {
+      return sale.end_reason === 'sold_out' ? t('shop.sold_out') : t('shop.sale_ended');
+    }
+    if (Number(sale.available) <= 0) return t('shop.sold_out');
+    return tn('shop.units_left', Number(sale.available));
+  }
+
+  function renderTimers() {
+    const sale = saleForCard();
+    const countdown = $('product-countdown');
+    let text = '';
+    if (sale && sale.state === 'active' && !roomEnded && sale.ends_at != null) {
+      const left = sale.ends_at - now();
+      if (left > 0) text = t('shop.ends_in', { time: formatClock(left) });
+      else text = t('shop.sale_ended');
+    }
+    if (countdown.textContent !== text) countdown.textContent = text;
+    if (shop.hold) {
+      const left = shop.hold.expires_at - now();
+      const clock = formatClock(left);
+      for (const el of [$('hold-timer'), $('checkout-hold-timer')]) {
+        if (el.textContent !== clock) el.textContent = clock;
+      }
+      const urgent = left <= 30000;
+      $('hold-box').classList.toggle('urgent', urgent);
+      $('checkout-hold').classList.toggle('urgent', urgent);
+      if (left <= 0) holdGone('hold_expired');
+    }
+    if (sale && sale.state === 'active' && sale.ends_at != null && sale.ends_at <= now()) {
+      // Time is up by the server's clock; its sale.ended follows.
+      shop.sales.set(sale.id, { ...sale, state: 'ended', end_reason: sale.end_reason || 'time_up' });
+      render();
+    }
+  }
+
+  function render() {
+    const sale = saleForCard();
+    const product = shop.pinned && (!sale || sale.product_id === shop.pinned.id) ? shop.pinned : null;
+    const shown = product || sale;
+    card.hidden = !shown && !shop.hold;
+    if (card.hidden) {
+      stopTicker();
+      return;
+    }
+    const title = (product && product.title) || (sale && sale.title) || '';
+    $('product-title').textContent = title;
+    showImage($('product-image'), (product && product.image_url) || (sale && sale.image_url) || '');
+
+    const currency = (sale && sale.currency) || (product && product.currency);
+    const price = sale ? sale.price : product && product.price;
+    $('product-price').textContent = formatPrice(price, currency);
+    const was = $('product-was');
+    const discounted = sale && product && product.currency === sale.currency && product.price > sale.price;
+    was.hidden = !discounted;
+    if (discounted) {
+      was.textContent = formatPrice(product.price, product.currency);
+      was.setAttribute('aria-label', t('shop.was_price', { price: was.textContent }));
+    }
+
+    const units = $('product-units');
+    units.textContent = unitsText(sale);
+    units.classList.toggle('sold-out', Boolean(sale) && (Number(sale.available) <= 0 || sale.state === 'ended'));
+
+    const active = isActive(sale);
+    const holding = Boolean(shop.hold);
+    const waiting = shop.waitlist && sale && shop.waitlist.sale_id === sale.id;
+    $('hold-box').hidden = !holding;
+    $('buy-button').hidden = holding || !active || Number(sale.available) <= 0;
+    $('buy-button').disabled = shop.busy;
+    $('waitlist-button').hidden = holding || !active || Number(sale.available) > 0 || Boolean(waiting);
+    $('waitlist-button').disabled = shop.busy;
+    card.dataset.state = holding ? 'held' : !sale ? 'pinned' : active ? (Number(sale.available) > 0 ? 'on-sale' : 'sold-out') : 'ended';
+    renderNotice();
+    renderTimers();
+    if (active || holding) startTicker();
+    else stopTicker();
+  }
+
+  function startTicker() {
+    if (!ticker) ticker = setInterval(renderTimers, TICK_MS);
+  }
+
+  function stopTicker() {
+    clearInterval(ticker);
+    ticker = null;
+  }
+
+  // ---- holds -----------------------------------------------------------------------------
+
+  function startHold(reservation, sale) {
+    shop.hold = reservation;
+    shop.holdSale = sale || shop.sales.get(reservation.sale_id) || shop.holdSale;
+    shop.waitlist = null;
+    render();
+  }
+
+  // The hold is over without an order: expired, released by the server, or given back.
+  function holdGone(reason) {
+    if (!shop.hold) return;
+    shop.hold = null;
+    const key = reason === 'hold_released' ? 'shop.error.hold_released'
+      : reason === 'released' ? 'shop.hold.released' : 'shop.error.hold_expired';
+    notice(key, undefined, reason === 'released' ? 'info' : 'error');
+    if (sheet.open && form.hidden === false) {
+      errorEl.textContent = t(key);
+      payButton.disabled = true;
+      $('checkout-release').hidden = true;
+    }
+    render();
+  }
+
+  async function buy() {
+    if (!signedIn()) {
+      notice('shop.sign_in_to_buy');
+      openSignIn();
+      return;
+    }
+    const sale = saleForCard();
+    const client = getClient();
+    if (!sale || !client || shop.busy) return;
+    shop.busy = true;
+    render();
+    // The same key only for a retry of the same sale's unanswered press.
+    if (!reserveKey || reserveKey.saleId !== sale.id) reserveKey = { saleId: sale.id, key: randomKey() };
+    try {
+      const reply = await client.request('reserve', { sale_id: sale.id, quantity: 1, key: reserveKey.key }, { quiet: true });
+      reserveKey = null;
+      if (!reply.repeated) {
+        // Counted at once; the next sale.stock brings the room's figures.
+        const quantity = Number(reply.reservation.quantity || 1);
+        const known = shop.sales.get(sale.id) || sale;
+        shop.sales.set(sale.id, { ...known, available: Math.max(0, Number(known.available) - quantity) });
+      }
+      notice('shop.hold.started', { time: formatClock(reply.reservation.expires_at - now()) }, 'ok');
+      startHold(reply.reservation, sale);
+      openCheckout();
+    } catch (err) {
+      if (err.code === 'timeout' || err.code === 'disconnected') {
+        notice('shop.error.not_sent', undefined, 'error'); // the same key next time: the same hold
+      } else {
+        reserveKey = null;
+        refusal(err, sale);
+      }
+    } finally {
+      shop.busy = false;
+      render();
+    }
+  }
+
+  function refusal(err, sale) {
+    switch (err.code) {
+      case 'sold_out':
+        if (sale) shop.sales.set(sale.id, { ...sale, available: 0 });
+        notice('shop.error.sold_out', undefined, 'error');
+        break;
+      case 'limit_exceeded':
+        notice('shop.error.limit_exceeded', { limit: sale ? sale.per_user_limit ?? 1 : 1 }, 'error');
+        break;
+      case 'sale_not_active':
+      case 'not_found':
+        if (sale) shop.sales.set(sale.id, { ...sale, state: 'ended' });
+        notice('shop.error.sale_not_active', undefined, 'error');
+        break;
+      case 'unauthorized':
+        openSignIn();
+        notice('shop.sign_in_to_buy');
+        break;
+      default:
+        notice('error.generic_detail', { detail: errorText(err) }, 'error');
+    }
+  }
+
+  async function joinWaitlist() {
+    if (!signedIn()) {
+      notice('shop.sign_in_to_buy');
+      openSignIn();
+      return;
+    }
+    const sale = saleForCard();
+    const client = getClient();
+    if (!sale || !client || shop.busy) return;
+    shop.busy = true;
+    render();
+    try {
+      const reply = await client.request('waitlist.join', { sale_id: sale.id, quantity: 1 }, { quiet: true });
+      shop.waitlist = { sale_id: sale.id, position: reply.waitlist_position };
+      notice('shop.waitlist.joined', { position: reply.waitlist_position ?? '?' }, 'ok');
+    } catch (err) {
+      if (err.code === 'conflict') notice('shop.error.waitlist_not_needed', undefined, 'error');
+      else refusal(err, sale);
+    } finally {
+      shop.busy = false;
+      render();
+    }
+  }
+
+  async function release() {
+    const client = getClient();
+    const hold = shop.hold;
+    if (!client || !hold) return;
+    try {
+      await client.request('release', { reservation_id: hold.id }, { quiet: true });
+    } catch (err) {
+      if (err.code === 'disconnected' || err.code === 'timeout') {
+        errorEl.textContent = t('shop.error.not_sent');
+        return;
+      }
+    }
+    holdGone('released');
+    if (sheet.open) sheet.close();
+  }
+
+  // ---- checkout --------------------------------------------------------------------------
+
+  function fillCountries() {
+    const select = $('ship-country');
+    const previous = select.value;
+    let names = null;
+    try { names = new Intl.DisplayNames([language()], { type: 'region' }); } catch { names = null; }
+    const options = COUNTRIES.map((code) => {
+      const option = document.createElement('option');
+      option.value = code;
+      option.textContent = (names && names.of(code)) || code;
+      return option;
+    }).sort((a, b) => a.textContent.localeCompare(b.textContent, language()));
+    select.replaceChildren(...options);
+    let guess = COUNTRY_FOR_LANGUAGE[language()];
+    if (!guess) {
+      const region = (navigator.language || '').split('-')[1];
+      guess = region && COUNTRIES.includes(region.toUpperCase()) ? region.toUpperCase() : 'GB';
+    }
+    // The buyer's own choice stays; a guess follows the language.
+    select.value = select.dataset.chosen ? previous : guess;
+  }
+
+  function renderSummary() {
+    const sale = shop.holdSale || saleForCard();
+    if (!sale) return;
+    const quantity = shop.hold ? shop.hold.quantity : 1;
+    setText($('checkout-item'), 'shop.checkout.item', { quantity, title: sale.title || (shop.pinned && shop.pinned.title) || '' });
+    const total = formatPrice(sale.price * quantity, sale.currency);
+    setText($('checkout-total'), 'shop.checkout.total', { amount: total });
+    setText(payButton, 'shop.checkout.pay', { amount: total });
+    showImage($('checkout-image'), sale.image_url || (shop.pinned && shop.pinned.image_url) || '');
+  }
+
+  function openCheckout() {
+    if (!shop.hold) return;
+    $('checkout-done').hidden = true;
+    form.hidden = false;
+    $('checkout-hold').hidden = false;
+    $('checkout-release').hidden = false;
+    payButton.disabled = false;
+    errorEl.textContent = '';
+    renderSummary();
+    renderTimers();
+    if (!sheet.open) sheet.showModal();
+    const firstEmpty = [...form.querySelectorAll('input[required]')].find((el) => !el.value.trim());
+    (firstEmpty || $('card-number')).focus();
+  }
+
+  function invalid(el, key, args) {
+    el.setAttribute('aria-invalid', 'true');
+    errorEl.textContent = t(key, args);
+    el.focus();
+    return null;
+  }
+
+  function readForm() {
+    for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    const value = (id) => $(id).value.trim();
+    const labels = {
+      'ship-name': 'shop.checkout.name', 'ship-line1': 'shop.checkout.line1',
+      'ship-postal': 'shop.checkout.postal_code', 'ship-city': 'shop.checkout.city',
+    };
+    for (const [id, key] of Object.entries(labels)) {
+      if (!value(id)) return invalid($(id), 'shop.error.required', { field: t(key) });
+    }
+    const number = value('card-number').replace(/[\s-]/g, '');
+    if (!/^\d{12,19}$/.test(number)) return invalid($('card-number'), 'shop.error.card_number');
+    const month = Number(value('card-exp-month'));
+    if (!/^\d{1,2}$/.test(value('card-exp-month')) || month < 1 || month > 12) {
+      return invalid($('card-exp-month'), 'shop.error.exp_month');
+    }
+    const yearText = value('card-exp-year');
+    if (!/^(\d{2}|\d{4})$/.test(yearText)) return invalid($('card-exp-year'), 'shop.error.exp_year');
+    const cvc = value('card-cvc');
+    if (!/^\d{3,4}$/.test(cvc)) return invalid($('card-cvc'), 'shop.error.cvc');
+    return {
+      address: {
+        name: value('ship-name'),
+        line1: value('ship-line1'),
+        line2: value('ship-line2'),
+        postal_code: value('ship-postal'),
+        city: value('ship-city'),
+        country: $('ship-country').value,
+      },
+      payment: { card_number: number, exp_month: month, exp_year: Number(yearText), cvc },
+    };
+  }
+
+  async function pay(event) {
+    event.preventDefault();
+    errorEl.textContent = '';
+    const hold = shop.hold;
+    if (!hold) {
+      errorEl.textContent = t('shop.error.hold_expired');
+      return;
+    }
+    const body = readForm();
+    if (!body) return;
+    // One key per attempt; a retry of an attempt we never heard back from keeps its key, so it
+    // cannot pay twice.
+    const payload = JSON.stringify([hold.id, body]);
+    const key = attempt && attempt.unknown && attempt.payload === payload ? attempt.key : randomKey();
+    attempt = { key, payload, unknown: true };
+    payButton.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    setText(payButton, 'shop.checkout.paying');
+    try {
+      const data = await api(`${API_BASE}/reservations/${encodeURIComponent(hold.id)}/checkout`, {
+        method: 'POST', body, headers: { 'Idempotency-Key': key },
+      });
+      attempt = null;
+      showDone(data.order);
+    } catch (err) {
+      const status = Number(err.status || 0);
+      if (status >= 400 && status < 500) attempt = null; // an answer: the next press is a new attempt
+      checkoutFailed(err);
+    } finally {
+      form.removeAttribute('aria-busy');
+      if (!form.hidden) {
+        if (shop.hold) payButton.disabled = false;
+        renderSummary();
+      }
+    }
+  }
+
+  function checkoutFailed(err) {
+    switch (err.code) {
+      case 'payment_declined':
+        errorEl.textContent = t('shop.error.payment_declined');
+        $('card-number').setAttribute('aria-invalid', 'true');
+        $('card-number').focus();
+        break;
+      case 'hold_expired':
+      case 'hold_released':
+        holdGone(err.code);
+        errorEl.textContent = t(`shop.error.${err.code}`);
+        break;
+      case 'unauthorized':
+        errorEl.textContent = t('error.unauthorized');
+        break;
+      case 'network':
+      case 'unavailable':
+      case 'overloaded':
+      case 'internal':
+      case 'payment_failed':
+        errorEl.textContent = t('shop.error.pay_retry');
+        break;
+      default:
+        errorEl.textContent = errorText(err);
+    }
+  }
+
+  function showDone(order) {
+    shop.order = order;
+    shop.hold = null;
+    $('card-number').value = '';
+    $('card-cvc').value = '';
+    form.hidden = true;
+    $('checkout-hold').hidden = true;
+    const done = $('checkout-done');
+    done.hidden = false;
+    $('order-id').textContent = order.id;
+    $('order-amount').textContent = formatPrice(order.amount, order.currency);
+    const payment = order.payment || {};
+    $('order-card').textContent = payment.last4 ? `${payment.brand || ''} •••• ${payment.last4}`.trim() : '';
+    const ship = order.shipping || {};
+    $('order-ship').textContent = [ship.name, ship.line1, [ship.postal_code, ship.city].filter(Boolean).join(' '), ship.country]
+      .filter(Boolean).join(', ');
+    setText($('checkout-total'), 'shop.checkout.total', { amount: formatPrice(order.amount, order.currency) });
+    notice('shop.bought', { id: order.id }, 'ok');
+    render();
+    done.focus();
+  }
+
+  // ---- wiring ----------------------------------------------------------------------------
+
+  $('buy-button').addEventListener('click', buy);
+  $('waitlist-button').addEventListener('click', joinWaitlist);
+  $('checkout-open').addEventListener('click', openCheckout);
+  $('checkout-close').addEventListener('click', () => sheet.close());
+  $('checkout-done-close').addEventListener('click', () => sheet.close());
+  $('checkout-release').addEventListener('click', release);
+  form.addEventListener('submit', pay);
+  sheet.addEventListener('click', (event) => {
+    if (event.target === sheet) sheet.close();
+  });
+  sheet.addEventListener('close', () => {
+    const target = shop.hold ? $('checkout-open') : $('buy-button');
+    if (!target.hidden && target.offsetParent) target.focus();
+  });
+  window.addEventListener('lc:languagechange', () => {
+    fillCountries();
+    render();
+    if (sheet.open && !form.hidden) renderSummary();
+  });
+  window.addEventListener('lc:session', ({ detail }) => {
+    if (!detail.token) {
+      shop.hold = null;
+      shop.waitlist = null;
+      if (sheet.open) sheet.close();
+    }
+    if (shop.notice && shop.notice.key === 'shop.sign_in_to_buy') notice(null);
+    render();
+  });
+  $('ship-country').addEventListener('change', (event) => { event.target.dataset.chosen = '1'; });
+  fillCountries();
+
+  function upsertSale(sale) {
+    const known = shop.sales.get(sale.id);
+    // welcome.sales can be a step ahead of the events: an ended sale stays ended.
+    if (known && known.state === 'ended' && sale.state !== 'ended') return;
+    shop.sales.set(sale.id, { ...known, ...sale });
+    if (shop.holdSale && shop.holdSale.id === sale.id) shop.holdSale = shop.sales.get(sale.id);
+  }
+
+  return {
+    attach(client) {
+      client.addEventListener('welcome', ({ detail }) => {
+        shop.pinned = detail.pinned || null;
+        const ended = [...shop.sales.values()].filter((s) => s.state === 'ended');
+        shop.sales = new Map(ended.map((s) => [s.id, s]));
+        for (const sale of detail.sales || []) upsertSale(sale);
+        roomEnded = Boolean(detail.room && detail.room.state === 'ended');
+        render();
+      });
+      client.addEventListener('product.pinned', ({ detail }) => {
+        const changed = !shop.pinned || !detail.product || shop.pinned.id !== detail.product.id;
+        shop.pinned = detail.product || null;
+        if (changed && !shop.hold && shop.notice && shop.notice.tone === 'error') notice(null);
+        render();
+      });
+      client.addEventListener('product.unpinned', () => {
+        shop.pinned = null;
+        render();
+      });
+      client.addEventListener('sale.started', ({ detail }) => {
+        if (detail.sale) upsertSale(detail.sale);
+        render();
+      });
+      client.addEventListener('sale.stock', ({ detail }) => {
+        const sale = shop.sales.get(detail.sale_id);
+        if (!sale) return;
+        shop.sales.set(sale.id, { ...sale, available: detail.available, held: detail.held, sold: detail.sold });
+        if (shop.holdSale && shop.holdSale.id === sale.id) shop.holdSale = shop.sales.get(sale.id);
+        render();
+      });
+      client.addEventListener('sale.ended', ({ detail }) => {
+        const sale = shop.sales.get(detail.sale_id);
+        if (sale) shop.sales.set(sale.id, { ...sale, state: 'ended', end_reason: detail.reason || sale.end_reason });
+        if (shop.waitlist && shop.waitlist.sale_id === detail.sale_id) shop.waitlist = null;
+        render();
+      });
+      client.addEventListener('room.state', ({ detail }) => {
+        roomEnded = detail.state === 'ended';
+        render();
+      });
+      // A private offer from the waitlist (a reply to our own reserve carries a ref).
+      client.addEventListener('reservation', ({ detail }) => {
+        if (detail.ref != null || !detail.reservation) return;
+        const r = detail.reservation;
+        if (r.state && r.state !== 'held') return;
+        startHold(r, shop.sales.get(r.sale_id));
+        notice('shop.waitlist.offer', { time: formatClock(r.expires_at - now()) }, 'ok');
+      });
+    },
+  };
+}

@@ -1,0 +1,601 @@
+// Selling in the creator studio: the product list with Pin, adding and importing products,
+// the sale launcher with live counters, and the orders feed.
+
+import { api, API_BASE, download } from './api.js';
+import { errorText } from './auth.js';
+import {
+  formatClock, formatNumber, formatPrice, formatTime, minorToMajorText, parseMajor, setText, t, tn,
+} from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const TICK_MS = 500;
+
+export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrency }) {
+  const shop = {
+    products: [],
+    pinned: null, // product card pinned in the selected room
+    sales: new Map(), // sale id -> sale, for the selected room
+    orders: [], // newest first
+    viewers: 0,
+  };
+  let ticker = null;
+
+  const room = () => getRoom();
+  const canSell = () => Boolean(room()) && room().state !== 'ended' && Boolean(getClient());
+
+  function status(id, text, isError = false) {
+    const el = $(id);
+    el.textContent = text;
+    el.classList.toggle('error', isError);
+  }
+
+  function refusalText(err) {
+    const key = `error.${err.code}`;
+    if (err.code === 'bad_request') return t('error.bad_request', { detail: err.message || '' });
+    if (t(key) !== key) return t(key, { detail: err.message || '' });
+    if (err.code === 'disconnected' || err.code === 'timeout') return t('chat.not_sent');
+    return t('error.generic_detail', { detail: err.message || err.code || '' });
+  }
+
+  // ---- products --------------------------------------------------------------------------
+
+  // Lists are redrawn on every event: a keyboard user's focus goes back where it was.
+  function focusedIn(list, attr) {
+    const el = document.activeElement;
+    const row = el && list.contains(el) ? el.closest(`[data-${attr}]`) : null;
+    return row ? row.dataset : null;
+  }
+
+  function renderProducts() {
+    const list = $('product-list');
+    const focused = focusedIn(list, 'product-id');
+    $('products-empty').hidden = shop.products.length > 0;
+    const r = room();
+    list.replaceChildren(...shop.products.map((product) => {
+      const li = document.createElement('li');
+      li.className = 'product-row';
+      li.dataset.productId = product.id;
+      const pinned = shop.pinned && shop.pinned.id === product.id;
+      li.classList.toggle('pinned', Boolean(pinned));
+      if (product.image_url) {
+        const img = document.createElement('img');
+        img.src = product.image_url;
+        img.alt = '';
+        img.width = 40;
+        img.height = 40;
+        img.className = 'product-thumb';
+        img.addEventListener('error', () => img.remove(), { once: true });
+        li.append(img);
+      } else {
+        const blank = document.createElement('span');
+        blank.className = 'product-thumb';
+        blank.setAttribute('aria-hidden', 'true');
+        li.append(blank);
+      }
+      const text = document.createElement('div');
+      text.className = 'product-text';
+      const title = document.createElement('span');
+      title.className = 'product-name';
+      title.textContent = product.title;
+      const meta = document.createElement('span');
+      meta.className = 'product-sub';
+      meta.textContent = `${product.sku} · ${formatPrice(product.price, product.currency)} · ${t('studio.products.in_stock', { count: formatNumber(product.stock) })}`;
+      text.append(title, meta);
+      if (pinned) {
+        const badge = document.createElement('span');
+        badge.className = 'pin-badge';
+        badge.textContent = t('studio.products.pinned');
+        text.append(badge);
+      }
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = pinned ? 'pin-button danger' : 'pin-button';
+      button.textContent = pinned ? t('studio.products.unpin') : t('studio.products.pin');
+      button.setAttribute('aria-label', t(pinned ? 'studio.products.unpin_named' : 'studio.products.pin_named', { title: product.title }));
+      const wrongCurrency = r && product.currency !== r.currency;
+      button.disabled = !canSell() || (!pinned && Boolean(wrongCurrency));
+      if (wrongCurrency && r) button.title = t('studio.products.other_currency', { currency: r.currency });
+      button.addEventListener('click', () => (pinned ? unpin() : pin(product)));
+      li.append(text, button);
+      return li;
+    }));
+    if (focused) {
+      const row = [...list.children].find((li) => li.dataset.productId === focused.productId);
+      const button = row && row.querySelector('button');
+      if (button && !button.disabled) button.focus();
+    }
+  }
+
+  async function loadProducts() {
+    try {
+      const data = await api(`${API_BASE}/products?limit=100`);
+      shop.products = (data && data.products) || [];
+      status('products-status', '');
+    } catch (err) {
+      status('products-status', errorText(err), true);
+    }
+    renderAll();
+  }
+
+  async function pin(product) {
+    const client = getClient();
+    if (!client) return;
+    status('products-status', '');
+    try {
+      await client.request('pin', { product_id: product.id }, { quiet: true });
+      status('products-status', t('studio.products.pinned_now', { title: product.title }));
+    } catch (err) {
+      status('products-status', refusalText(err), true);
+    }
+  }
+
+  async function unpin() {
+    const client = getClient();
+    if (!client) return;
+    try {
+      await client.request('unpin', {}, { quiet: true });
+      status('products-status', t('studio.products.unpinned_now'));
+    } catch (err) {
+      status('products-status', refusalText(err), true);
+    }
+  }
+
+  function fillCurrencySelect() {
+    const select = $('product-currency');
+    const previous = select.value;
+    select.replaceChildren(...currencies.map((code) => {
+      const option = document.createElement('option');
+      option.value = code;
+      option.textContent = code;
+      return option;
+    }));
+    select.value = previous || (room() && room().currency) || defaultCurrency();
+  }
+
+  async function addProduct(event) {
+    event.preventDefault();
+    const error = $('product-error');
+    error.textContent = '';
+    const title = $('product-title-input').value.trim();
+    const sku = $('product-sku').value.trim();
+    const currency = $('product-currency').value;
+    const price = parseMajor($('product-price').value, currency);
+    const stockText = $('product-stock').value.trim();
+    const fail = (id, key) => {
+      error.textContent = t(key);
+      $(id).setAttribute('aria-invalid', 'true');
+      $(id).focus();
+    };
+    for (const el of $('product-form').querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    if (!title) return fail('product-title-input', 'studio.products.error.title');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(sku)) return fail('product-sku', 'studio.products.error.sku');
+    if (price == null) return fail('product-price', 'studio.error.price');
+    if (!/^\d+$/.test(stockText)) return fail('product-stock', 'studio.products.error.stock');
+    const body = { sku, title, price, currency, stock: Number(stockText) };
+    const image = $('product-image-url').value.trim();
+    const description = $('product-description').value.trim();
+    if (image) body.image_url = image;
+    if (description) body.description = description;
+    const submit = $('product-submit');
+    submit.disabled = true;
+    try {
+      const product = await api(`${API_BASE}/products`, { method: 'POST', body });
+      shop.products = [product, ...shop.products.filter((p) => p.id !== product.id)];
+      for (const id of ['product-title-input', 'product-sku', 'product-price', 'product-image-url', 'product-description']) $(id).value = '';
+      status('products-status', t('studio.products.added', { title: product.title }));
+      renderAll();
+      $('product-title-input').focus();
+    } catch (err) {
+      error.textContent = err.code === 'conflict' ? t('studio.products.error.sku_taken') : errorText(err);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function importFile(event) {
+    event.preventDefault();
+    const error = $('import-error');
+    error.textContent = '';
+    const file = $('import-file').files[0];
+    if (!file) {
+      error.textContent = t('studio.import.choose');
+      $('import-file').focus();
+      return;
+    }
+    const submit = $('import-submit');
+    submit.disabled = true;
+    setText(submit, 'studio.import.importing');
+    try {
+      const report = await api(`${API_BASE}/products/import`, {
+        method: 'POST', body: file, contentType: 'text/csv',
+      });
+      showReport(report);
+      await loadProducts();
+    } catch (err) {
+      error.textContent = errorText(err);
+    } finally {
+      submit.disabled = false;
+      setText(submit, 'studio.import.submit');
+    }
+  }
+
+  function showReport(report) {
+    $('import-report').hidden = false;
+    setText($('import-summary'), 'studio.import.summary', {
+      created: formatNumber(report.created ?? 0),
+      updated: formatNumber(report.updated ?? 0),
+      refused: formatNumber(report.refused ?? 0),
+    });
+    $('import-rows').replaceChildren(...(report.rows || []).map((row) => {
+      const tr = document.createElement('tr');
+      // The server says `status` (created, updated, refused); `ok` is read as well.
+      const result = row.status || (row.ok === false ? 'refused' : row.ok ? 'created' : '');
+      tr.className = `import-${result}`;
+      const cells = [formatNumber(row.row ?? 0), row.sku || ''];
+      for (const value of cells) {
+        const td = document.createElement('td');
+        td.textContent = value;
+        tr.append(td);
+      }
+      const td = document.createElement('td');
+      const key = `studio.import.status.${result}`;
+      td.textContent = t(key) !== key ? t(key) : result;
+      if (row.reason) td.textContent += `: ${row.reason}`;
+      tr.append(td);
+      return tr;
+    }));
+  }
+
+  // ---- sales -----------------------------------------------------------------------------
+
+  const now = () => {
+    const client = getClient();
+    return client ? client.serverNow() : Date.now();
+  };
+
+  function currentSale() {
+    const all = [...shop.sales.values()].sort((a, b) => (b.starts_at ?? 0) - (a.starts_at ?? 0));
+    return all.find((s) => s.state === 'active') || all[0] || null;
+  }
+
+  function fillSaleProducts() {
+    const select = $('sale-product');
+    const previous = select.value;
+    const r = room();
+    const usable = shop.products.filter((p) => !r || p.currency === r.currency);
+    select.replaceChildren(...usable.map((product) => {
+      const option = document.createElement('option');
+      option.value = product.id;
+      option.textContent = `${product.title} · ${formatPrice(product.price, product.currency)}`;
+      return option;
+    }));
+    const wanted = [previous, shop.pinned && shop.pinned.id].find((id) => id && usable.some((p) => p.id === id));
+    if (wanted) select.value = wanted;
+    if (select.value !== previous) productChosen();
+  }
+
+  function productChosen() {
+    const product = shop.products.find((p) => p.id === $('sale-product').value);
+    if (!product) return;
+    $('sale-price').value = minorToMajorText(product.price, product.currency);
+    setText($('sale-price-label'), 'studio.sale.price_in', { currency: product.currency });
+    $('sale-units').max = String(Math.max(1, product.stock));
+  }
+
+  function whole(id, low, high) {
+    const text = $(id).value.trim();
+    if (!/^\d+$/.test(text)) return null;
+    const n = Number(text);
+    return n >= low && n <= high ? n : null;
+  }
+
+  async function startSale(event) {
+    event.preventDefault();
+    const client = getClient();
+    const r = room();
+    if (!client || !r) return;
+    for (const el of $('sale-form').querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    const fail = (id, key, args) => {
+      status('sale-status', t(key, args), true);
+      $(id).setAttribute('aria-invalid', 'true');
+      $(id).focus();
+    };
+    const product = shop.products.find((p) => p.id === $('sale-product').value);
+    if (!product) return fail('sale-product', 'studio.sale.error.product');
+    const price = parseMajor($('sale-price').value, product.currency);
+    if (price == null) return fail('sale-price', 'studio.error.price');
+    const units = whole('sale-units', 1, 1000000);
+    if (units == null) return fail('sale-units', 'studio.sale.error.range', { min: 1, max: formatNumber(1000000) });
+    if (units > product.stock) return fail('sale-units', 'studio.sale.error.stock', { stock: formatNumber(product.stock) });
+    const limit = whole('sale-limit', 1, 100);
+    if (limit == null) return fail('sale-limit', 'studio.sale.error.range', { min: 1, max: 100 });
+    const duration = whole('sale-duration', 5, 86400);
+    if (duration == null) return fail('sale-duration', 'studio.sale.error.range', { min: 5, max: formatNumber(86400) });
+    const hold = whole('sale-hold', 10, 3600);
+    if (hold == null) return fail('sale-hold', 'studio.sale.error.range', { min: 10, max: formatNumber(3600) });
+    const button = $('sale-start');
+    button.disabled = true;
+    status('sale-status', '');
+    try {
+      const reply = await client.request('sale.start', {
+        product_id: product.id, price, units, per_user_limit: limit, duration_s: duration, hold_s: hold,
+      }, { quiet: true });
+      if (reply.sale) upsert(reply.sale);
+      status('sale-status', t('studio.sale.started', { title: product.title }));
+    } catch (err) {
+      status('sale-status', err.code === 'room_not_live' ? t('studio.sale.error.not_live') : refusalText(err), true);
+    } finally {
+      button.disabled = false;
+      renderSales();
+    }
+  }
+
+  async function stopSale(sale) {
+    const client = getClient();
+    if (!client) return;
+    try {
+      await client.request('sale.stop', { sale_id: sale.id }, { quiet: true });
+      status('sale-status', t('studio.sale.stopped', { title: sale.title }));
+    } catch (err) {
+      status('sale-status', refusalText(err), true);
+    }
+  }
+
+  function upsert(sale) {
+    const known = shop.sales.get(sale.id);
+    if (known && known.state === 'ended' && sale.state !== 'ended') return;
+    shop.sales.set(sale.id, { ...known, ...sale });
+  }
+
+  function renderCounters() {
+    const sale = currentSale();
+    $('count-viewers').textContent = formatNumber(shop.viewers ?? 0);
+    const dash = '–';
+    $('count-available').textContent = sale ? formatNumber(sale.available) : dash;
+    $('count-held').textContent = sale ? formatNumber(sale.held) : dash;
+    $('count-sold').textContent = sale ? formatNumber(sale.sold) : dash;
+    $('count-revenue').textContent = sale ? formatPrice(sale.sold * sale.price, sale.currency) : dash;
+  }
+
+  function saleLine(sale) {
+    if (sale.state === 'active') {
+      return t('studio.sale.ends_in', { time: formatClock(sale.ends_at - now()) });
+    }
+    const key = `studio.sale.ended.${sale.end_reason || 'time_up'}`;
+    return t(key) !== key ? t(key) : t('studio.sale.ended.time_up');
+  }
+
+  function renderSales() {
+    const list = $('sale-list');
+    const focused = focusedIn(list, 'sale-id');
+    const sales = [...shop.sales.values()].sort((a, b) => (b.starts_at ?? 0) - (a.starts_at ?? 0)).slice(0, 5);
+    list.replaceChildren(...sales.map((sale) => {
+      const li = document.createElement('li');
+      li.className = `sale-row ${sale.state}`;
+      li.dataset.saleId = sale.id;
+      const text = document.createElement('div');
+      const title = document.createElement('span');
+      title.className = 'sale-title';
+      title.textContent = `${sale.title} · ${formatPrice(sale.price, sale.currency)}`;
+      const line = document.createElement('span');
+      line.className = 'sale-when';
+      line.setAttribute('role', sale.state === 'active' ? 'timer' : 'none');
+      line.textContent = saleLine(sale);
+      const units = document.createElement('span');
+      units.className = 'sale-units';
+      units.textContent = tn('studio.sale.units_sold', sale.sold, { units: formatNumber(sale.units) });
+      text.append(title, line, units);
+      li.append(text);
+      if (sale.state === 'active') {
+        const stop = document.createElement('button');
+        stop.type = 'button';
+        stop.className = 'danger';
+        stop.textContent = t('studio.sale.stop');
+        stop.setAttribute('aria-label', t('studio.sale.stop_named', { title: sale.title }));
+        stop.addEventListener('click', () => stopSale(sale));
+        li.append(stop);
+      }
+      return li;
+    }));
+    renderCounters();
+    const live = room() && room().state === 'live';
+    $('sale-start').disabled = !live || !getClient() || !$('sale-product').value;
+    if (focused) {
+      const row = [...list.children].find((li) => li.dataset.saleId === focused.saleId);
+      const stop = row && row.querySelector('button');
+      (stop || $('sale-start')).focus();
+    }
+    const hasActive = sales.some((s) => s.state === 'active');
+    if (hasActive && !ticker) ticker = setInterval(tick, TICK_MS);
+    if (!hasActive && ticker) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+  }
+
+  function tick() {
+    for (const li of $('sale-list').querySelectorAll('.sale-row.active')) {
+      const sale = shop.sales.get(li.dataset.saleId);
+      const el = li.querySelector('.sale-when');
+      if (sale && el) {
+        const text = saleLine(sale);
+        if (el.textContent !== text) el.textContent = text;
+      }
+    }
+  }
+
+  function renderPinned() {
+    const el = $('pinned-line');
+    if (shop.pinned) setText(el, 'studio.sale.pinned', { title: shop.pinned.title });
+    else setText(el, 'studio.sale.nothing_pinned');
+  }
+
+  // ---- orders ----------------------------------------------------------------------------
+
+  function orderItem(order) {
+    const li = document.createElement('li');
+    li.className = 'order-row';
+    li.dataset.orderId = order.id;
+    const head = document.createElement('div');
+    head.className = 'order-head';
+    const who = document.createElement('span');
+    who.className = 'order-buyer';
+    who.textContent = (order.buyer && order.buyer.name) || '';
+    const amount = document.createElement('span');
+    amount.className = 'order-amount';
+    amount.textContent = formatPrice(order.amount, order.currency);
+    head.append(who, amount);
+    const lines = document.createElement('span');
+    lines.className = 'order-lines';
+    lines.textContent = (order.lines || []).map((l) => `${l.quantity} × ${l.title}`).join(', ');
+    const meta = document.createElement('span');
+    meta.className = 'order-meta';
+    const time = document.createElement('time');
+    if (order.created_at) {
+      time.dateTime = new Date(order.created_at).toISOString();
+      time.textContent = formatTime(order.created_at);
+    }
+    const id = document.createElement('span');
+    id.className = 'order-id';
+    id.textContent = order.id;
+    meta.append(time, ' · ', id);
+    li.append(head, lines, meta);
+    return li;
+  }
+
+  function renderOrders() {
+    $('orders-empty').hidden = shop.orders.length > 0;
+    $('orders-list').replaceChildren(...shop.orders.map(orderItem));
+    const r = room();
+    $('orders-csv').href = r ? `${API_BASE}/rooms/${encodeURIComponent(r.id)}/orders.csv` : '#';
+    const paid = shop.orders.filter((o) => o.state !== 'refunded');
+    const total = new Map();
+    for (const o of paid) total.set(o.currency, (total.get(o.currency) || 0) + Number(o.amount || 0));
+    const el = $('orders-total');
+    if (!paid.length) {
+      el.textContent = '';
+      return;
+    }
+    const sums = [...total].map(([currency, amount]) => formatPrice(amount, currency)).join(' + ');
+    el.textContent = tn('studio.orders.total', paid.length, { amount: sums });
+  }
+
+  function addOrder(order) {
+    if (!order || !order.id || shop.orders.some((o) => o.id === order.id)) return;
+    shop.orders = [order, ...shop.orders].sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0));
+    renderOrders();
+  }
+
+  async function loadOrders(roomId) {
+    status('orders-error', '');
+    try {
+      const data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/orders`);
+      if (!room() || room().id !== roomId) return;
+      const known = new Map(shop.orders.map((o) => [o.id, o]));
+      for (const o of (data && data.orders) || []) known.set(o.id, o);
+      shop.orders = [...known.values()].sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0));
+    } catch (err) {
+      if (err.status !== 404) status('orders-error', errorText(err), true);
+    }
+    renderOrders();
+  }
+
+  async function downloadCsv(event) {
+    event.preventDefault();
+    const r = room();
+    if (!r) return;
+    try {
+      await download(`${API_BASE}/rooms/${encodeURIComponent(r.id)}/orders.csv`, `orders-${r.id}.csv`);
+    } catch (err) {
+      status('orders-error', errorText(err), true);
+    }
+  }
+
+  // ---- wiring ----------------------------------------------------------------------------
+
+  function renderAll() {
+    renderProducts();
+    fillSaleProducts();
+    renderPinned();
+    renderSales();
+    renderOrders();
+  }
+
+  $('product-form').addEventListener('submit', addProduct);
+  $('import-form').addEventListener('submit', importFile);
+  $('sale-form').addEventListener('submit', startSale);
+  $('sale-product').addEventListener('change', productChosen);
+  $('product-currency').addEventListener('change', (event) => { event.target.dataset.touched = '1'; });
+  $('orders-csv').addEventListener('click', downloadCsv);
+  window.addEventListener('lc:languagechange', () => {
+    fillCurrencySelect();
+    renderAll();
+  });
+  fillCurrencySelect();
+
+  return {
+    loadProducts,
+    renderAll,
+    setViewers(count) {
+      shop.viewers = count;
+      renderCounters();
+    },
+    // A show was chosen: its pins, sales and orders replace the last one's.
+    roomChanged(r) {
+      shop.pinned = null;
+      shop.sales = new Map();
+      shop.orders = [];
+      status('sale-status', '');
+      status('orders-error', '');
+      if (r && !$('product-currency').dataset.touched) $('product-currency').value = r.currency;
+      renderAll();
+      if (r) loadOrders(r.id);
+    },
+    attach(client, mine) {
+      client.addEventListener('welcome', ({ detail }) => {
+        if (!mine()) return;
+        shop.pinned = detail.pinned || null;
+        const ended = [...shop.sales.values()].filter((s) => s.state === 'ended');
+        shop.sales = new Map(ended.map((s) => [s.id, s]));
+        for (const sale of detail.sales || []) upsert(sale);
+        renderAll();
+      });
+      client.addEventListener('product.pinned', ({ detail }) => {
+        if (!mine()) return;
+        shop.pinned = detail.product || null;
+        renderAll();
+      });
+      client.addEventListener('product.unpinned', () => {
+        if (!mine()) return;
+        shop.pinned = null;
+        renderAll();
+      });
+      client.addEventListener('sale.started', ({ detail }) => {
+        if (!mine() || !detail.sale) return;
+        upsert(detail.sale);
+        renderSales();
+      });
+      client.addEventListener('sale.stock', ({ detail }) => {
+        if (!mine()) return;
+        const sale = shop.sales.get(detail.sale_id);
+        if (!sale) return;
+        shop.sales.set(sale.id, { ...sale, available: detail.available, held: detail.held, sold: detail.sold });
+        renderSales();
+      });
+      client.addEventListener('sale.ended', ({ detail }) => {
+        if (!mine()) return;
+        const sale = shop.sales.get(detail.sale_id);
+        if (sale) shop.sales.set(sale.id, { ...sale, state: 'ended', end_reason: detail.reason || sale.end_reason });
+        status('sale-status', '');
+        renderSales();
+        loadProducts(); // stock moves with what was sold
+      });
+      client.addEventListener('order.created', ({ detail }) => {
+        if (!mine()) return;
+        addOrder(detail.order);
+        const sale = detail.order && shop.sales.get(detail.order.sale_id);
+        if (sale) renderSales();
+      });
+    },
+  };
+}
