@@ -243,7 +243,7 @@ def test_a_guest_who_presses_buy_gets_the_sign_in_sheet(
     server: Server, new_page: NewPage, screenshots: Path
 ) -> None:
     host = server.create_user("host")
-    product = create_product(server, host, stock=3)
+    product = create_product(server, host, stock=6)  # two sales of 3: a sale takes its units
     room = server.create_room(host, "Guest buy test")
     server.start_room(host, str(room["id"]))
     studio = open_studio(new_page, host, room["id"])
