@@ -134,7 +134,11 @@ class Checkout:
         if hold.user_id != who.id:
             raise Forbidden("that reservation is someone else's")
         if hold.state is HoldState.CONFIRMED:
-            return await self.order(room_id, hold.order_id), False
+            existing = await self.order(room_id, hold.order_id)
+            # A retry may follow a crash between the confirm and the indexes: write them again.
+            await self._durable()
+            await self._index(room_id, who.id, hold.order_id, int(existing["created_at"]))
+            return existing, False
         if hold.state is HoldState.RELEASED:
             raise HoldReleased("the reservation was released")
         if hold.state is HoldState.EXPIRED or hold.expires_at <= self.now_ms():
@@ -190,8 +194,7 @@ class Checkout:
             )
             raise refusal(result.reason)
         await self._durable()
-        await self.store.client.hset(keys.order_rooms(), result.order_id, room_id)
-        await self.store.client.zadd(keys.buyer_orders(who.id), {result.order_id: now})
+        await self._index(room_id, who.id, result.order_id, now)
         if result.status == 2:  # a concurrent retry confirmed the hold first
             existing = await self.order(room_id, result.order_id)
             if existing["payment"]["ref"] != payment.payment_ref:
@@ -212,6 +215,11 @@ class Checkout:
             room = await self.store.room(room_id)
             await self.on_order(room, order)
         return order, True
+
+    async def _index(self, room_id: str, buyer_id: str, order_id: str, at: int) -> None:
+        """Where to find an order by id and by buyer; idempotent, so retries may repeat it."""
+        await self.store.client.hset(keys.order_rooms(), order_id, room_id)
+        await self.store.client.zadd(keys.buyer_orders(buyer_id), {order_id: at})
 
     async def _durable(self) -> None:
         """Block until Redis has the order in its append-only file, where it can say so."""

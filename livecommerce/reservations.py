@@ -287,7 +287,9 @@ class Reservations:
                     product.creator_id, product.id, sale_id, stock.available, "give", now
                 )
             except NotFound:
-                log.info("sale %s: product %s is gone; unsold units dropped", sale_id, sale.product_id)
+                log.info(
+                    "sale %s: product %s is gone; unsold units dropped", sale_id, sale.product_id
+                )
         await self.sales.forget(room_id, sale_id)
 
     async def flush_stock(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 import msgpack
 import orjson
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from livecommerce.errors import Conflict, NotFound, RateLimited, RoomNotLive, Unavailable
 from livecommerce.rooms import Room, RoomState, room_from_hash, room_to_hash
@@ -29,6 +29,8 @@ Event = dict[str, Any]
 
 STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
 RETRY_AFTER_S = 2.0
+MAX_CONNECTIONS = 64
+POOL_WAIT_S = 10.0
 
 
 def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -97,17 +99,22 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
-        client = Redis.from_url(
+        # A rush puts thousands of commands in flight at once: they wait for one of a bounded
+        # set of connections (redis-py's default pool refuses the 101st instead).
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
             socket_timeout=5,
             socket_connect_timeout=2,
             health_check_interval=10,
             decode_responses=False,
         )
-        return cls(client, **kwargs)
+        return cls(Redis(connection_pool=pool), **kwargs)
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()
 
     @guarded
     async def ping(self) -> bool:
