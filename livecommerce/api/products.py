@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from livecommerce.api.services import identity, json_body, require_identity, services
+from livecommerce.api.services import identity, json_body, read_body, require_identity, services
 from livecommerce.catalog import (
     IMPORT_MAX_BYTES,
     Cursor,
@@ -17,7 +17,7 @@ from livecommerce.catalog import (
     parse_product_draft,
     parse_product_patch,
 )
-from livecommerce.errors import BadRequest, TooLarge
+from livecommerce.errors import BadRequest
 from livecommerce.store.catalog_store import CatalogStore, new_product_id
 
 
@@ -41,21 +41,6 @@ def catalog(request: Request) -> CatalogStore:
         found = CatalogStore(client)
         request.app.state.catalog = found
     return found
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with ``TooLarge`` as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TooLarge(f"the body is over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the body is over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def create_product(request: Request) -> JSONResponse:

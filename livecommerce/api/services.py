@@ -63,7 +63,8 @@ def require_identity(request: Request) -> Identity:
     return found
 
 
-async def json_body(request: Request, limit: int = BODY_MAX_BYTES) -> object:
+async def read_body(request: Request, limit: int = BODY_MAX_BYTES) -> bytes:
+    """The raw body, refused with ``TooLarge`` as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise TooLarge(f"the body is over {limit} bytes")
@@ -74,7 +75,12 @@ async def json_body(request: Request, limit: int = BODY_MAX_BYTES) -> object:
         if size > limit:
             raise TooLarge(f"the body is over {limit} bytes")
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request, limit: int = BODY_MAX_BYTES) -> object:
+    raw = await read_body(request, limit)
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
