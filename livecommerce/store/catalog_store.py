@@ -28,7 +28,13 @@ from livecommerce.catalog import (
     product_to_hash,
 )
 from livecommerce.errors import Conflict, NotFound
-from livecommerce.store.keys import PREFIX
+from livecommerce.store.keys import (
+    owners_key,
+    product_key,
+    products_key,
+    skus_key,
+    stock_move_key,
+)
 from livecommerce.store.redis_store import _strings, _text, guarded
 from livecommerce.store.scripts import source
 
@@ -37,22 +43,6 @@ ATTEMPTS = 3
 # Rows of an import pipelined together: big enough to save round trips, small enough that
 # one batch's replies stay a few hundred KiB.
 IMPORT_BATCH = 500
-
-
-def product_key(creator_id: str, product_id: str) -> str:
-    return f"{PREFIX}:{{c:{creator_id}}}:product:{product_id}"
-
-
-def products_key(creator_id: str) -> str:
-    return f"{PREFIX}:{{c:{creator_id}}}:products"
-
-
-def skus_key(creator_id: str) -> str:
-    return f"{PREFIX}:{{c:{creator_id}}}:sku"
-
-
-def owners_key() -> str:
-    return f"{PREFIX}:product_owner"
 
 
 def new_product_id() -> str:
@@ -111,7 +101,7 @@ class CatalogStore:
 
         (True, stock) when the move is made, now or before; (False, stock) when stock is short.
         """
-        marker = f"{PREFIX}:{{c:{creator_id}}}:stockmove:{sale_id}:{direction}"
+        marker = stock_move_key(creator_id, sale_id, direction)
         raw = await self._stock(
             keys=[product_key(creator_id, product_id), marker], args=[units, direction, now]
         )

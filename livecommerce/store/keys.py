@@ -99,3 +99,26 @@ def order_rooms() -> str:
 
 def buyer_orders(user_id: str) -> str:
     return f"{PREFIX}:{{u:{user_id}}}:orders"
+
+
+# A creator's products share the tag {c:<creator>}: creating one and claiming its sku is atomic.
+def product_key(creator_id: str, product_id: str) -> str:
+    return f"{PREFIX}:{{c:{creator_id}}}:product:{product_id}"
+
+
+def products_key(creator_id: str) -> str:
+    return f"{PREFIX}:{{c:{creator_id}}}:products"
+
+
+def skus_key(creator_id: str) -> str:
+    return f"{PREFIX}:{{c:{creator_id}}}:sku"
+
+
+def stock_move_key(creator_id: str, sale_id: str, direction: str) -> str:
+    """Marks that a sale took (or gave back) its units, so it happens once."""
+    return f"{PREFIX}:{{c:{creator_id}}}:stockmove:{sale_id}:{direction}"
+
+
+def owners_key() -> str:
+    """product id -> creator id, so a product can be found by id alone."""
+    return f"{PREFIX}:product_owner"

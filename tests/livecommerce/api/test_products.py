@@ -12,13 +12,8 @@ from redis.asyncio import Redis
 
 from livecommerce.catalog import parse_import, product_to_hash
 from livecommerce.catalog import parse_product_draft as draft_of
-from livecommerce.store.catalog_store import (
-    CatalogStore,
-    owners_key,
-    product_key,
-    products_key,
-    skus_key,
-)
+from livecommerce.store.catalog_store import CatalogStore
+from livecommerce.store.keys import owners_key, product_key, products_key, skus_key
 from tests.helpers import User, sign_up
 
 HEADER = "sku,title,description,image_url,price,currency,stock"
