@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,7 @@ from websockets.asyncio.server import ServerConnection
 
 from livecommerce import metrics
 from livecommerce.errors import CloseCode, LiveCommerceError
+from livecommerce.fanout import prepare, write_all
 from livecommerce.feed import RoomFeed
 from livecommerce.store.redis_store import Snapshot, Store
 from livecommerce.wire import Event, Subprotocol, encode, encode_batch
@@ -32,7 +35,20 @@ DROP_CLOSE_TIMEOUT_S = 5.0
 # Checking every socket's buffer is a second pass over the room; a tenth of a second of extra
 # backlog before a slow socket is cut is far below any buffer limit worth setting.
 SLOW_CHECK_EVERY_S = 0.1
-STOCK_EVERY_S = 0.25
+# A broadcast writes this many sockets, then lets the loop run before the next slice: one
+# write costs ~15 us on loopback, so a 10,000-viewer room would otherwise hold every other
+# socket of the process (a buyer's reserve, too) for 150 ms per batch.
+WRITE_SLICE = 1_000
+AMBIENT_EVERY_S = 0.25
+# Ambient events cost one frame per member; a big room gets them less often, so that telling
+# 10,000 people the units left never takes the loop from the buyers (docs/benchmarks.md).
+AMBIENT_FRAMES_PER_S = 8_000
+AMBIENT = frozenset({"sale.stock", "viewers"})
+
+
+def ambient_every_s(members: int) -> float:
+    """How long a room waits between ambient updates: a few a second, less in a huge room."""
+    return max(AMBIENT_EVERY_S, members / AMBIENT_FRAMES_PER_S)
 
 
 async def close_within(conn: ServerConnection, code: int, reason: str, seconds: float) -> None:
@@ -78,6 +94,7 @@ class RoomChannel:
         tick_s: float,
         max_buffer_bytes: int,
         on_empty: Callable[[RoomChannel], None],
+        write_slice: int = WRITE_SLICE,
     ) -> None:
         self.room_id = room_id
         self.store = store
@@ -89,9 +106,9 @@ class RoomChannel:
             p: set() for p in Subprotocol
         }
         self._by_user: dict[str, set[ServerConnection]] = {}
-        self._stock: dict[str, Event] = {}
-        self._stock_handle: asyncio.TimerHandle | None = None
-        self._stock_sent = 0.0
+        self._ambient: dict[tuple[str, str], Event] = {}
+        self._ambient_handle: asyncio.TimerHandle | None = None
+        self._ambient_sent = 0.0
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._flush_handle: asyncio.TimerHandle | None = None
         self._on_empty = on_empty
@@ -99,6 +116,10 @@ class RoomChannel:
         self.joining = 0
         self._joins: list[_Join] = []
         self._last_slow_check = 0.0
+        self._writes: deque[tuple[bytes, list[ServerConnection]]] = deque()
+        self._write_at = 0
+        self._write_handle: asyncio.Handle | None = None
+        self.write_slice = write_slice
         self.task = asyncio.create_task(self._run(), name=f"room-{room_id}")
 
     # Called from anywhere on the loop ------------------------------------------------
@@ -130,7 +151,7 @@ class RoomChannel:
 
     def close(self) -> None:
         self.task.cancel()
-        for handle in (self._flush_handle, self._stock_handle):
+        for handle in (self._flush_handle, self._ambient_handle, self._write_handle):
             if handle is not None:
                 handle.cancel()
 
@@ -157,7 +178,7 @@ class RoomChannel:
             self._schedule_flush()
 
     def _ephemeral(self, event: Event) -> None:
-        """Private events go to their person now; stock is throttled; the rest is batched."""
+        """Private events go to their person now; ambient state is paced; the rest is batched."""
         to = event.get("to")
         if to is not None:
             conns = self._by_user.get(to)
@@ -169,21 +190,24 @@ class RoomChannel:
                         text = protocol is Subprotocol.JSON
                         broadcast(mine, encode(protocol, private), text=text)
             return
-        if event["type"] == "sale.stock":
-            self._stock[event["sale_id"]] = event
-            if self._stock_handle is None:
+        kind = event["type"]
+        if kind in AMBIENT:
+            self._ambient[(kind, event.get("sale_id", ""))] = event
+            if self._ambient_handle is None:
                 loop = asyncio.get_running_loop()
-                delay = max(0.0, self._stock_sent + STOCK_EVERY_S - loop.time())
-                self._stock_handle = loop.call_later(delay, self._release_stock)
+                delay = max(
+                    0.0, self._ambient_sent + ambient_every_s(len(self.members)) - loop.time()
+                )
+                self._ambient_handle = loop.call_later(delay, self._release_ambient)
             return
         self.feed.offer_ephemeral(event)
 
-    def _release_stock(self) -> None:
-        """At most one ``sale.stock`` per sale per interval, whatever the number of processes."""
-        self._stock_handle = None
-        self._stock_sent = asyncio.get_running_loop().time()
-        stock, self._stock = self._stock, {}
-        for event in stock.values():
+    def _release_ambient(self) -> None:
+        """The latest of each ambient value, together: one frame, whatever the processes."""
+        self._ambient_handle = None
+        self._ambient_sent = asyncio.get_running_loop().time()
+        ambient, self._ambient = self._ambient, {}
+        for event in ambient.values():
             self.feed.offer_ephemeral(event)
         self._schedule_flush()
 
@@ -329,12 +353,39 @@ class RoomChannel:
                 continue
             if check_slow:
                 self._drop_slow(conns)
-            frame = encode_batch(protocol, batch)
-            broadcast(conns, frame, text=protocol is Subprotocol.JSON)
-            metrics.FRAMES_SENT.inc(len(conns))
+            frame = prepare(encode_batch(protocol, batch), text=protocol is Subprotocol.JSON)
+            self._writes.append((frame, list(conns)))
             metrics.EVENTS_DELIVERED.inc(len(conns) * len(batch))
         metrics.BATCHES.inc()
+        self._write_slice()
         metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
+
+    def _write_slice(self, budget: int = 0) -> None:
+        """Write the next ``write_slice`` sockets of the queued frames, in order, then yield.
+
+        Batches queue behind each other, so every socket still gets them in order; a member
+        admitted meanwhile is in no queued list and has the events in its own catch-up.
+        """
+        self._write_handle = None
+        budget = budget or self.write_slice
+        writes = self._writes
+        while writes and budget > 0:
+            frame, conns = writes[0]
+            end = min(self._write_at + budget, len(conns))
+            metrics.FRAMES_SENT.inc(write_all(conns[self._write_at : end], frame))
+            budget -= end - self._write_at
+            if end == len(conns):
+                writes.popleft()
+                self._write_at = 0
+            else:
+                self._write_at = end
+        if writes:
+            self._write_handle = asyncio.get_running_loop().call_soon(self._write_slice)
+
+    def _write_everything(self) -> None:
+        if self._write_handle is not None:
+            self._write_handle.cancel()
+        self._write_slice(sys.maxsize)
 
     def _drop_slow(self, conns: set[ServerConnection]) -> None:
         limit = self.max_buffer_bytes
@@ -363,6 +414,7 @@ class RoomChannel:
 
     def send_all(self, event: Event) -> None:
         """Write one message to every member now (shutdown notices, outages)."""
+        self._write_everything()
         for protocol, conns in self._by_protocol.items():
             if conns:
                 broadcast(conns, encode(protocol, event), text=protocol is Subprotocol.JSON)
@@ -378,6 +430,7 @@ class Channels:
         tick_s: float,
         max_buffer_bytes: int,
         linger_s: float = 30.0,
+        write_slice: int = WRITE_SLICE,
         subscribe: Callable[[str], Any],
         unsubscribe: Callable[[str], Any],
     ) -> None:
@@ -385,6 +438,7 @@ class Channels:
         self.tick_s = tick_s
         self.max_buffer_bytes = max_buffer_bytes
         self.linger_s = linger_s
+        self.write_slice = write_slice
         self._subscribe = subscribe
         self._unsubscribe = unsubscribe
         self.rooms: dict[str, RoomChannel] = {}
@@ -407,6 +461,7 @@ class Channels:
                     tick_s=self.tick_s,
                     max_buffer_bytes=self.max_buffer_bytes,
                     on_empty=self._schedule_reap,
+                    write_slice=self.write_slice,
                 )
                 self.rooms[room_id] = channel
                 metrics.ROOMS.set(len(self.rooms))

@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from livecommerce import logs
+from livecommerce.collector import Collector
 from livecommerce.config import Settings, add_arguments, from_arguments
 from livecommerce.server import Server
 
@@ -59,6 +60,9 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    assert server.reservations is not None
+    collector = Collector(server.reservations.selling)
+    collector.start()
     lines = [
         f"livecommerce is running (Redis: {'embedded Valkey' if server.embedded else 'external'})",
         f"  home:     {server.http_url}/",
@@ -73,6 +77,7 @@ async def _serve(settings: Settings) -> None:
     await stop.wait()
     log.info("shutting down")
     await server.stop()
+    await collector.stop()
 
 
 async def _demo(server: Server) -> list[str]:

@@ -33,6 +33,7 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     tick_ms: int = 25
+    write_slice: int = 1000
     max_buffer_bytes: int = 512 * 1024
     max_connections: int = 20_000
     chat_rate: float = 0.5
@@ -93,6 +94,7 @@ _HELP = {
     "jwt_issuer": "required 'iss' of merchant JWTs",
     "jwt_audience": "required 'aud' of merchant JWTs",
     "tick_ms": "fan-out batching tick in milliseconds",
+    "write_slice": "sockets a broadcast writes before letting the loop serve others",
     "max_buffer_bytes": "a socket's write buffer limit before it is closed as a slow consumer",
     "max_connections": "WebSocket connections this process accepts before shedding load",
     "chat_rate": "chat messages per second one user may send in a room (sustained)",

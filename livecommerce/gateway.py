@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -260,8 +261,12 @@ class Gateway:
         }
 
     async def _reply(self, session: Session, event: Event) -> None:
-        await session.conn.send(
-            encode(session.subprotocol, event), text=session.subprotocol is Subprotocol.JSON
+        """Written at once, as the fan-out writes: a reply is small, and a socket that stops
+        reading is the fan-out's slow consumer to cut, not a reason to park this task."""
+        broadcast(
+            [session.conn],
+            encode(session.subprotocol, event),
+            text=session.subprotocol is Subprotocol.JSON,
         )
 
     async def _on_frame(self, session: Session, frame: str | bytes) -> None:
@@ -289,9 +294,9 @@ class Gateway:
                 )
             else:
                 await self._sell(session, command)
-            metrics.COMMANDS.labels(kind, "ok").inc()
+            metrics.command(kind, "ok").inc()
         except LiveCommerceError as exc:
-            metrics.COMMANDS.labels(kind, exc.code).inc()
+            metrics.command(kind, exc.code).inc()
             if exc.code == "rate_limited":
                 metrics.RATE_LIMITED.labels("chat").inc()
             await self._reply(session, exc.to_wire(command.ref))
@@ -299,7 +304,7 @@ class Gateway:
             raise
         except Exception:
             log.exception("command %s failed", kind)
-            metrics.COMMANDS.labels(kind, "internal").inc()
+            metrics.command(kind, "internal").inc()
             await self._reply(session, LiveCommerceError().to_wire(command.ref))
 
     async def _sell(self, session: Session, command: Command) -> None:

@@ -13,11 +13,12 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from livecommerce import metrics
 from livecommerce.auth import Identity
+from livecommerce.batching import Batcher
 from livecommerce.catalog import Product
 from livecommerce.errors import (
     BadRequest,
@@ -39,12 +40,14 @@ from livecommerce.sales import (
 )
 from livecommerce.store.catalog_store import CatalogStore
 from livecommerce.store.redis_store import Store
-from livecommerce.store.sales_store import Answer, SalesStore
+from livecommerce.store.sales_store import Answer, ReserveRequest, SalesStore
+from livecommerce.tokens import token
 
 log = logging.getLogger("livecommerce.reservations")
 
 STOCK_EVERY_S = 0.25
 TICK_EVERY_S = 0.25
+BUSY_FOR_S = 2.0
 
 Event = dict[str, Any]
 
@@ -78,6 +81,14 @@ class Reservations:
         self.clock = clock
         self._dirty: dict[tuple[str, str], Stock] = {}
         self._task: asyncio.Task[None] | None = None
+        self.last_reserve_at = float("-inf")
+        self._reserves: Batcher[tuple[str, str], ReserveRequest, Answer] = Batcher(
+            self._reserve_batch
+        )
+
+    def selling(self, within_s: float = BUSY_FOR_S) -> bool:
+        """Whether buyers reserved here lately: a rush is no time for a long pause."""
+        return time.monotonic() - self.last_reserve_at < within_s
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -180,16 +191,24 @@ class Reservations:
         if who is None:
             raise Unauthorized("sign in to buy")
         room_id = await self.sales.room_of(sale_id)
-        hold_id = f"{sale_id}.{secrets.token_urlsafe(9).replace('.', '_')}"
-        answer = await self.sales.reserve(
-            room_id, sale_id, who.id, quantity, key, hold_id, self.now_ms()
-        )
-        self._after(room_id, sale_id, answer)
-        metrics.COMMANDS.labels("reserve", answer.reason or "ok").inc()
+        hold_id = f"{sale_id}.{token()}"
+        request = ReserveRequest(who.id, quantity, key, hold_id)
+        self.last_reserve_at = time.monotonic()
+        answer = await self._reserves.submit((room_id, sale_id), request)
+        metrics.command("reserve", answer.reason or "ok").inc()
         if not answer.ok:
             raise refusal(answer.reason)
         assert answer.hold is not None
         return answer.hold, answer.status == 2
+
+    async def _reserve_batch(
+        self, sale: tuple[str, str], requests: Sequence[ReserveRequest]
+    ) -> list[Answer]:
+        room_id, sale_id = sale
+        answers = await self.sales.reserve_many(room_id, sale_id, requests, self.now_ms())
+        metrics.RESERVE_BATCH.observe(len(requests))
+        self._after(room_id, sale_id, answers[0])
+        return answers
 
     async def release(self, who: Identity | None, hold_id: str) -> Hold:
         if who is None:
@@ -243,6 +262,7 @@ class Reservations:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._reserves.close()
 
     async def _run(self) -> None:
         while True:

@@ -129,6 +129,7 @@ class Server:
             self.store,
             tick_s=s.tick_ms / 1000,
             max_buffer_bytes=s.max_buffer_bytes,
+            write_slice=s.write_slice,
             subscribe=self.bus.subscribe,
             unsubscribe=self.bus.unsubscribe,
         )

@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -389,8 +390,21 @@ async def _buyers_main(pipe: Connection, cfg: dict[str, Any]) -> None:
     delay = msg[1] - time.time()
     if delay > 0:
         await asyncio.sleep(delay)  # every process presses at the same instant
+    cpu_before = time.process_time()
+    # The load generator must not pause on its own: its garbage collector would stall a
+    # quarter of the buyers for a hundred milliseconds and charge it to the server.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     command = {"type": "reserve", "sale_id": cfg["sale_id"], "quantity": 1}
-    for i, c in enumerate(conns):
+    start = time.time()
+    spread = cfg["spread"]
+    presses = sorted((random.uniform(0, spread) if spread else 0.0, i) for i in range(len(conns)))
+    for at, i in presses:
+        wait = start + at - time.time()
+        if wait > 0.001:
+            await asyncio.sleep(wait)
+        c = conns[i]
         c.state["pressed_at"] = time.time()
         c.send_text(json.dumps({**command, "key": f"k{i}", "ref": "b0"}))
 
@@ -413,6 +427,8 @@ async def _buyers_main(pipe: Connection, cfg: dict[str, Any]) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(cfg["deadline"]):
             await asyncio.gather(*(settle(i, c) for i, c in enumerate(conns)))
+    cpu = time.process_time() - cpu_before
+    gc.enable()
     kinds: dict[str, int] = {}
     latencies: list[int] = []
     last = 0.0
@@ -424,7 +440,9 @@ async def _buyers_main(pipe: Connection, cfg: dict[str, Any]) -> None:
             latencies.append(int((c.state["answered_at"] - c.state["pressed_at"]) * 1e6))
             last = max(last, c.state["answered_at"])
     pipe.send(("result", {
-        "kinds": kinds, "lat": latencies, "last": last,
+        "kinds": kinds, "lat": latencies, "last": last, "cpu": cpu,
+        "pairs": [(c.state["pressed_at"], c.state["answered_at"]) for c in conns
+                  if c.state["answer"] is not None],
         "retries": sum(c.state["retries"] for c in conns),
         "first_press": min((c.state["pressed_at"] for c in conns), default=0.0),
     }))  # fmt: skip
@@ -434,6 +452,9 @@ async def _buyers_main(pipe: Connection, cfg: dict[str, Any]) -> None:
 
 
 def _buyers_entry(pipe: Connection, cfg: dict[str, Any]) -> None:
+    # Buyers' phones are not on the server's machine: here they share its two cores, so
+    # they yield to it rather than take its turn on the CPU (--client-nice).
+    os.nice(cfg["nice"])
     benchlib.install_uvloop()
     asyncio.run(_buyers_main(pipe, cfg))
 
@@ -444,6 +465,30 @@ def _api(server: benchlib.Server, method: str, path: str, token: str, body: Any 
     if status not in (200, 201):
         raise RuntimeError(f"{method} {path} answered {status}: {answer}")
     return answer
+
+
+WATCHED = (
+    "livecommerce_flush_seconds_sum",
+    "livecommerce_flush_seconds_count",
+    "livecommerce_frames_sent_total",
+    "livecommerce_reserve_batch_size_sum",
+    "livecommerce_reserve_batch_size_count",
+    'livecommerce_gc_pause_seconds_sum{generation="0"}',
+    'livecommerce_gc_pause_seconds_sum{generation="1"}',
+    'livecommerce_gc_pause_seconds_sum{generation="2"}',
+)
+
+
+def server_metrics(server: benchlib.Server) -> dict[str, float]:
+    """The few server counters the rush explains itself with (0 when absent)."""
+    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    values = dict.fromkeys(WATCHED, 0.0)
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name in values:
+            values[name] = float(value)
+    return values
 
 
 def rush_main(args: argparse.Namespace) -> None:
@@ -480,7 +525,7 @@ def rush_main(args: argparse.Namespace) -> None:
             cfg = {
                 "ws_url": server.ws_url, "room_id": room["id"], "sale_id": sale["id"],
                 "secret": secret, "users": users[k :: args.procs], "retry": args.retry_unavailable,
-                "deadline": args.deadline,
+                "deadline": args.deadline, "spread": args.spread, "nice": args.client_nice,
             }  # fmt: skip
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(target=_buyers_entry, args=(theirs, cfg), daemon=True)
@@ -497,14 +542,27 @@ def rush_main(args: argparse.Namespace) -> None:
                 print(f"join errors: {errors}")
         print(f"rush: {connected:,} of {args.buyers:,} buyers in the room from {args.procs}"
               f" processes; sale of {args.units:,} units")  # fmt: skip
+        if server.pid:
+            idle_before = benchlib.cpu_snapshot(server.pid)
+            time.sleep(2.0)
+            idle = benchlib.cpu_between(idle_before, benchlib.cpu_snapshot(server.pid))
+            print(f"server CPU with every buyer in and nobody pressing: {idle / 2:.2f} cores")
         go = time.time() + 0.5
         for pipe in pipes:
             pipe.send(("go", go))
+        metrics_before = server_metrics(server)
+        time.sleep(max(0.0, go - time.time()))
+        cpu_before = benchlib.cpu_snapshot(server.pid) if server.pid else None
         results = []
         for pipe in pipes:
             if not pipe.poll(args.deadline + 30):
                 raise RuntimeError("a client process did not report")
             results.append(pipe.recv()[1])
+        server_cpu = valkey_cpu = None
+        if server.pid and cpu_before is not None:
+            cpu_after = benchlib.cpu_snapshot(server.pid)
+            server_cpu = cpu_after[server.pid] - cpu_before.get(server.pid, 0.0)
+            valkey_cpu = benchlib.cpu_between(cpu_before, cpu_after) - server_cpu
         for proc in procs:
             proc.join(10)
         kinds: dict[str, int] = {}
@@ -513,6 +571,25 @@ def rush_main(args: argparse.Namespace) -> None:
                 kinds[k] = kinds.get(k, 0) + v
         lat = sorted(x for r in results for x in r["lat"])
         first = min(r["first_press"] for r in results)
+        clients_cpu = sum(r["cpu"] for r in results)
+        m = server_metrics(server)
+        d = {k: m[k] - metrics_before[k] for k in WATCHED}
+        frames = d["livecommerce_frames_sent_total"]
+        batches = d["livecommerce_reserve_batch_size_count"]
+        gc_ms = " / ".join(f"{d[k] * 1000:.0f}" for k in WATCHED[5:])
+        sum_key = "livecommerce_reserve_batch_size_sum"
+        print(
+            f"server during the rush: {d['livecommerce_flush_seconds_count']:.0f} room"
+            f" broadcasts, {frames:,.0f} frames; {batches:.0f} reserve script calls for"
+            f" {d[sum_key]:,.0f} reserves; GC pauses gen0/1/2 {gc_ms} ms"
+        )
+        cpu = "?" if server_cpu is None else f"{server_cpu:.2f}"
+        vcpu = "?" if valkey_cpu is None else f"{valkey_cpu:.2f}"
+        wall = max(r["last"] for r in results) - first
+        print(
+            f"CPU from the press to the last answer: server {cpu} s, its Valkey {vcpu} s,"
+            f" clients {clients_cpu:.2f} s, in {wall:.2f} s"
+        )
         settle = max(r["last"] for r in results) - first
         state = _api(server, "GET", f"/sales/{sale['id']}", host)
         print(f"answers: {dict(sorted(kinds.items()))}; retries after 'unavailable':"
@@ -528,6 +605,14 @@ def rush_main(args: argparse.Namespace) -> None:
             f" p99 {percentile(lat, 0.99) / 1000:.1f} ms, max {lat[-1] / 1000:.1f} ms"
             f" (target p99 < 100 ms: {'met' if percentile(lat, 0.99) < 100_000 else 'NOT met'})"
         )
+        pairs = sorted(p for r in results for p in r["pairs"])
+        if pairs:
+            print("latency by press time (first press +s: p50 / max ms):")
+            for k in range(10):
+                part = pairs[k * len(pairs) // 10 : (k + 1) * len(pairs) // 10]
+                lats = sorted(int((b - a) * 1e6) for a, b in part)
+                print(f"  +{part[0][0] - first:.2f}s: {percentile(lats, 0.5) / 1000:.0f}"
+                      f" / {lats[-1] / 1000:.0f}")  # fmt: skip
         print(f"sale after: available {state['available']}, held {state['held']},"
               f" sold {state['sold']} of {state['units']}")  # fmt: skip
     finally:
@@ -561,6 +646,18 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=4, help="rush: client processes")
     parser.add_argument(
         "--deadline", type=float, default=60.0, help="rush: seconds to wait for answers"
+    )
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=1.0,
+        help="rush: buyers press at random instants within this many seconds (0: all at once)",
+    )
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=10,
+        help="rush: niceness of the client processes, so they yield the CPU to the server",
     )
     parser.add_argument(
         "--retry-unavailable",

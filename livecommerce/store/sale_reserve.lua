@@ -1,55 +1,72 @@
--- sale_reserve: hold units of a flash sale for one buyer, or say exactly why not.
+-- sale_reserve: hold units of a flash sale for a batch of buyers, each told exactly why not.
+-- A process sends every reserve for one sale that arrived while its last call was in flight
+-- as one batch: the requests run in order, as if each were its own call.
 -- KEYS[1..6] the sale's keys (see _sale.lua)   KEYS[7] idempotency hash ("<user>|<key>" -> hold id)
--- ARGV[1] user id   ARGV[2] quantity (>= 1)   ARGV[3] idempotency key ('' for none)
--- ARGV[4] new hold id   ARGV[5] now (ms)
--- Returns {status, hold JSON or reason, available, held, sold, offers...}:
+-- ARGV[1] now (ms), then four per request: user id, quantity (>= 1),
+--   idempotency key ('' for none), new hold id
+-- Returns {available, held, sold, {offers...}, {status, hold JSON or reason, ...}}, the stock
+-- after the batch, the holds offered to the waitlist, and a status and value per request:
 --   status 1: a new hold; 2: the hold this key made before (a retry or a double click);
 --   0: refused, reason one of not_found, sale_not_active, limit_exceeded, sold_out.
 -- Expired holds are reaped first, so "sold out" never counts a hold whose time is up.
-local user, quantity, key, hold_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local now = tonumber(ARGV[5])
+local now = tonumber(ARGV[1])
+local results = {}
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {0, 'not_found', 0, 0, 0}
-end
-if key ~= '' then
-  local previous = redis.call('HGET', KEYS[7], user .. '|' .. key)
-  if previous then
-    local s = stock()
-    return {2, redis.call('HGET', KEYS[3], previous), s[1], s[2], s[3]}
+  for i = 2, #ARGV, 4 do
+    results[#results + 1] = 0
+    results[#results + 1] = 'not_found'
   end
+  return {0, 0, 0, {}, results}
 end
 local offers = reap(now, 100)
-local function answer(status, value)
-  local s = stock()
-  local out = {status, value, s[1], s[2], s[3]}
-  for _, offer in ipairs(offers) do
-    out[#out + 1] = offer
-  end
-  return out
-end
 local sale = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at', 'per_user_limit', 'hold_ms', 'id')
-if sale[1] ~= 'active' or now < tonumber(sale[2]) or now >= tonumber(sale[3]) then
-  return answer(0, 'sale_not_active')
+local active = sale[1] == 'active' and now >= tonumber(sale[2]) and now < tonumber(sale[3])
+local limit, hold_ms, sale_id = tonumber(sale[4]), tonumber(sale[5]), sale[6]
+local available = tonumber(redis.call('HGET', KEYS[1], 'available'))
+local taken = 0
+
+local function reserve(user, quantity, key, hold_id)
+  if key ~= '' then
+    local previous = redis.call('HGET', KEYS[7], user .. '|' .. key)
+    if previous then
+      return 2, redis.call('HGET', KEYS[3], previous)
+    end
+  end
+  if not active then
+    return 0, 'sale_not_active'
+  end
+  local h, b = counts(user)
+  if h + b + quantity > limit then
+    return 0, 'limit_exceeded'
+  end
+  if available < quantity then
+    return 0, 'sold_out'
+  end
+  local hold = {
+    id = hold_id, sale_id = sale_id, user_id = user, quantity = quantity,
+    expires_at = now + hold_ms, state = 'held', created_at = now, key = key,
+    from_waitlist = false,
+  }
+  local encoded = cjson.encode(hold)
+  redis.call('HSET', KEYS[3], hold_id, encoded)
+  redis.call('ZADD', KEYS[2], hold.expires_at, hold_id)
+  redis.call('HINCRBY', KEYS[4], user .. ':h', quantity)
+  available = available - quantity
+  taken = taken + quantity
+  if key ~= '' then
+    redis.call('HSET', KEYS[7], user .. '|' .. key, hold_id)
+  end
+  return 1, encoded
 end
-local h, b = counts(user)
-if h + b + quantity > tonumber(sale[4]) then
-  return answer(0, 'limit_exceeded')
+
+for i = 2, #ARGV, 4 do
+  local status, value = reserve(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3])
+  results[#results + 1] = status
+  results[#results + 1] = value
 end
-if tonumber(redis.call('HGET', KEYS[1], 'available')) < quantity then
-  return answer(0, 'sold_out')
+if taken > 0 then
+  redis.call('HINCRBY', KEYS[1], 'available', -taken)
+  redis.call('HINCRBY', KEYS[1], 'held', taken)
 end
-local hold = {
-  id = hold_id, sale_id = sale[6], user_id = user, quantity = quantity,
-  expires_at = now + tonumber(sale[5]), state = 'held', created_at = now, key = key,
-  from_waitlist = false,
-}
-local encoded = cjson.encode(hold)
-redis.call('HSET', KEYS[3], hold_id, encoded)
-redis.call('ZADD', KEYS[2], hold.expires_at, hold_id)
-redis.call('HINCRBY', KEYS[4], user .. ':h', quantity)
-redis.call('HINCRBY', KEYS[1], 'available', -quantity)
-redis.call('HINCRBY', KEYS[1], 'held', quantity)
-if key ~= '' then
-  redis.call('HSET', KEYS[7], user .. '|' .. key, hold_id)
-end
-return answer(1, encoded)
+local s = stock()
+return {s[1], s[2], s[3], offers, results}

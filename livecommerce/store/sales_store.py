@@ -6,6 +6,7 @@ holds the step offered to waitlisted buyers, so callers can tell them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,14 @@ def _answer(raw: list[Any]) -> Answer:
     if status == 0:
         return Answer(0, reason=_text(value), stock=stock, offers=offers)
     return Answer(status, hold=Hold.from_json(value), stock=stock, offers=offers)
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveRequest:
+    user_id: str
+    quantity: int
+    key: str
+    hold_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +170,6 @@ class SalesStore:
             found.append((room_id, sale_id, int(score)))
         return found
 
-    @guarded
     async def reserve(
         self,
         room_id: str,
@@ -172,11 +180,39 @@ class SalesStore:
         hold_id: str,
         now: int,
     ) -> Answer:
+        request = ReserveRequest(user_id, quantity, key, hold_id)
+        return (await self.reserve_many(room_id, sale_id, [request], now))[0]
+
+    @guarded
+    async def reserve_many(
+        self, room_id: str, sale_id: str, requests: Sequence[ReserveRequest], now: int
+    ) -> list[Answer]:
+        """One script call for many buyers of one sale, answered in order as if one by one.
+
+        Every answer carries the stock after the whole batch; the waitlist offers the batch's
+        reaping made ride on the first answer only, so they are told once.
+        """
+        args: list[Any] = [now]
+        for r in requests:
+            args += [r.user_id, r.quantity, r.key, r.hold_id]
         raw = await self.scripts.sale_reserve(
             keys=[*keys.sale(room_id, sale_id), keys.sale_idempotency(room_id, sale_id)],
-            args=[user_id, quantity, key, hold_id, now],
+            args=args,
         )
-        return _answer(raw)
+        stock = _stock(raw[0:3])
+        offers = [Hold.from_json(o) for o in raw[3]]
+        results = raw[4]
+        answers = []
+        for i in range(0, len(results), 2):
+            status, value = int(results[i]), results[i + 1]
+            extra = offers if i == 0 else []
+            if status == 0:
+                answers.append(Answer(0, reason=_text(value), stock=stock, offers=extra))
+            else:
+                answers.append(
+                    Answer(status, hold=Hold.from_json(value), stock=stock, offers=extra)
+                )
+        return answers
 
     @guarded
     async def release(

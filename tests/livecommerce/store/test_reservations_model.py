@@ -28,7 +28,7 @@ from livecommerce.sales import Sale, SaleState
 from livecommerce.store import keys
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.redis_store import Store
-from livecommerce.store.sales_store import SalesStore
+from livecommerce.store.sales_store import Answer, ReserveRequest, SalesStore
 
 USERS = ("u1", "u2", "u3", "u4")
 ROOM = "r_model"
@@ -97,9 +97,9 @@ class Model:
             self.end_hold(hold, "expired", now)
 
     def reserve(self, user: str, q: int, key: str, hold_id: str, now: int) -> str:
+        self.reap(now)
         if key and (user, key) in self.keys:
             return "repeat"
-        self.reap(now)
         if not self.active or now >= self.ends_at:
             return "sale_not_active"
         held, bought = self.counts(user)
@@ -152,6 +152,40 @@ class EngineMachine(RuleBasedStateMachine):
         hold_id = f"s_model.{self.serial:05d}"
         expected = self.model.reserve(user, q, key, hold_id, self.now)
         answer = self.run(self.engine.reserve(ROOM, "s_model", user, q, key, hold_id, self.now))
+        self._check(expected, answer, user, key, hold_id, q)
+
+    @rule(
+        batch=st.lists(
+            st.tuples(st.sampled_from(USERS), st.integers(1, 3), st.sampled_from(["", "k1", "k2"])),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def reserve_together(self, batch: list[tuple[str, int, str]]) -> None:
+        """Buyers whose presses share one script call get what they would one by one."""
+        requests = []
+        for user, q, key in batch:
+            self.serial += 1
+            requests.append(ReserveRequest(user, q, key, f"s_model.{self.serial:05d}"))
+        answers = self.run(self.engine.reserve_many(ROOM, "s_model", requests, self.now))
+        assert len(answers) == len(requests)
+        for request, answer in zip(requests, answers, strict=True):
+            expected = self.model.reserve(
+                request.user_id, request.quantity, request.key, request.hold_id, self.now
+            )
+            self._check(
+                expected, answer, request.user_id, request.key, request.hold_id, request.quantity
+            )
+        last = answers[-1].stock
+        assert (last.available, last.held, last.sold) == (
+            self.model.available,
+            self.model.held,
+            self.model.sold,
+        )
+
+    def _check(
+        self, expected: str, answer: Answer, user: str, key: str, hold_id: str, q: int
+    ) -> None:
         if expected == "repeat":
             assert answer.status == 2
             assert answer.hold is not None
