@@ -35,10 +35,12 @@ DROP_CLOSE_TIMEOUT_S = 5.0
 # Checking every socket's buffer is a second pass over the room; a tenth of a second of extra
 # backlog before a slow socket is cut is far below any buffer limit worth setting.
 SLOW_CHECK_EVERY_S = 0.1
-# A broadcast writes this many sockets, then lets the loop run before the next slice: one
+# A broadcast writes at most this many sockets or this long, then lets the loop run: one
 # write costs ~15 us on loopback, so a 10,000-viewer room would otherwise hold every other
 # socket of the process (a buyer's reserve, too) for 150 ms per batch.
 WRITE_SLICE = 1_000
+WRITE_TURN_S = 0.002
+WRITE_STEP = 32
 AMBIENT_EVERY_S = 0.25
 # Ambient events cost one frame per member; a big room gets them less often, so that telling
 # 10,000 people the units left never takes the loop from the buyers (docs/benchmarks.md).
@@ -360,18 +362,21 @@ class RoomChannel:
         self._write_slice()
         metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
 
-    def _write_slice(self, budget: int = 0) -> None:
-        """Write the next ``write_slice`` sockets of the queued frames, in order, then yield.
+    def _write_slice(self, budget: int = 0, seconds: float = WRITE_TURN_S) -> None:
+        """Write queued frames for at most ``write_slice`` sockets or ``seconds``, then yield.
 
+        A buyer's reserve needs several turns of the loop (read, script call, answer), so a
+        broadcast that held each turn for long would add its time to every one of them.
         Batches queue behind each other, so every socket still gets them in order; a member
         admitted meanwhile is in no queued list and has the events in its own catch-up.
         """
         self._write_handle = None
         budget = budget or self.write_slice
+        deadline = time.perf_counter() + seconds
         writes = self._writes
         while writes and budget > 0:
             frame, conns = writes[0]
-            end = min(self._write_at + budget, len(conns))
+            end = min(self._write_at + budget, self._write_at + WRITE_STEP, len(conns))
             metrics.FRAMES_SENT.inc(write_all(conns[self._write_at : end], frame))
             budget -= end - self._write_at
             if end == len(conns):
@@ -379,13 +384,15 @@ class RoomChannel:
                 self._write_at = 0
             else:
                 self._write_at = end
+            if time.perf_counter() > deadline:
+                break
         if writes:
             self._write_handle = asyncio.get_running_loop().call_soon(self._write_slice)
 
     def _write_everything(self) -> None:
         if self._write_handle is not None:
             self._write_handle.cancel()
-        self._write_slice(sys.maxsize)
+        self._write_slice(sys.maxsize, float("inf"))
 
     def _drop_slow(self, conns: set[ServerConnection]) -> None:
         limit = self.max_buffer_bytes
