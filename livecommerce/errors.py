@@ -134,6 +134,11 @@ class HoldReleased(Conflict):
     title = "The hold was released"
 
 
+class ProductOnSale(Conflict):
+    code = "product_on_sale"
+    title = "Product is in a flash sale"
+
+
 class _RetryLater(LiveCommerceError):
     """An error the client should retry after ``retry_after`` seconds."""
 

@@ -300,16 +300,13 @@ class Reservations:
         sale = await self.sales.sale(room_id, sale_id)
         if sale.state is SaleState.ACTIVE:
             return
-        if stock.available > 0:
-            try:
-                product = await self.catalog.product(sale.product_id)
-                await self.catalog.move_stock(
-                    product.creator_id, product.id, sale_id, stock.available, "give", now
-                )
-            except NotFound:
-                log.info(
-                    "sale %s: product %s is gone; unsold units dropped", sale_id, sale.product_id
-                )
+        try:  # even with nothing unsold: the product is no longer on sale
+            product = await self.catalog.product(sale.product_id)
+            await self.catalog.move_stock(
+                product.creator_id, product.id, sale_id, stock.available, "give", now
+            )
+        except NotFound:
+            log.info("sale %s: product %s is gone; unsold units dropped", sale_id, sale.product_id)
         await self.sales.forget(room_id, sale_id)
 
     async def flush_stock(self) -> None:

@@ -155,6 +155,7 @@ async def delete_product(request: Request) -> Response:
       401: {description: unauthorized}
       403: {description: forbidden}
       404: {description: not_found}
+      409: {description: product_on_sale (a flash sale holds its units; delete after it ends)}
     """
     who = require_identity(request)
     store = catalog(request)

@@ -27,10 +27,11 @@ from livecommerce.catalog import (
     product_from_hash,
     product_to_hash,
 )
-from livecommerce.errors import Conflict, NotFound
+from livecommerce.errors import Conflict, NotFound, ProductOnSale
 from livecommerce.store.keys import (
     owners_key,
     product_key,
+    product_sales_key,
     products_key,
     skus_key,
     stock_move_key,
@@ -103,7 +104,12 @@ class CatalogStore:
         """
         marker = stock_move_key(creator_id, sale_id, direction)
         raw = await self._stock(
-            keys=[product_key(creator_id, product_id), marker], args=[units, direction, now]
+            keys=[
+                product_key(creator_id, product_id),
+                marker,
+                product_sales_key(creator_id, product_id),
+            ],
+            args=[units, direction, now, sale_id],
         )
         if int(raw[0]) == 0:
             if _text(raw[1]) == "not_found":
@@ -196,14 +202,19 @@ class CatalogStore:
     @guarded
     async def delete_product(self, product: Product) -> None:
         key = product_key(product.creator_id, product.id)
+        selling = product_sales_key(product.creator_id, product.id)
         for _ in range(ATTEMPTS):
             async with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    # A concurrent update (a sku move) changes the hash and retries us.
-                    await pipe.watch(key)
+                    # A concurrent update (a sku move) or a sale starting retries us.
+                    await pipe.watch(key, selling)
                     sku = await pipe.hget(key, "sku")
                     if sku is None:
                         raise NotFound(f"product {product.id} does not exist")
+                    if await pipe.scard(selling):
+                        raise ProductOnSale(
+                            "the product is in a flash sale; delete it once the sale has ended"
+                        )
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.delete(key)
                     pipe.zrem(products_key(product.creator_id), product.id)

@@ -114,6 +114,11 @@ def skus_key(creator_id: str) -> str:
     return f"{PREFIX}:{{c:{creator_id}}}:sku"
 
 
+def product_sales_key(creator_id: str, product_id: str) -> str:
+    """The sales that hold a product's units right now; while any does, it stays."""
+    return f"{PREFIX}:{{c:{creator_id}}}:product:{product_id}:sales"
+
+
 def stock_move_key(creator_id: str, sale_id: str, direction: str) -> str:
     """Marks that a sale took (or gave back) its units, so it happens once."""
     return f"{PREFIX}:{{c:{creator_id}}}:stockmove:{sale_id}:{direction}"

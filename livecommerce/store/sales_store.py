@@ -282,7 +282,10 @@ class SalesStore:
         stock = _stock(raw[2:5])
         if status == 0:
             return Confirmation(0, _text(raw[1]), "", stock, False, 0)
-        return Confirmation(status, "", _text(raw[1]), stock, bool(int(raw[5])), int(raw[6]))
+        ended = bool(int(raw[5]))
+        if ended:  # sold out: due now, so the ticker settles it and frees its product
+            await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
+        return Confirmation(status, "", _text(raw[1]), stock, ended, int(raw[6]))
 
     @guarded
     async def user_counts(self, room_id: str, sale_id: str, user_id: str) -> tuple[int, int]:

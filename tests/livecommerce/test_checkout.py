@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -14,6 +15,7 @@ import pytest
 
 from livecommerce.server import Server
 from livecommerce.webhooks import verify_signature
+from tests.conftest import timeout
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 from tests.livecommerce.test_selling import FakeClock, _by_ref, add_product, start_sale
@@ -200,3 +202,27 @@ async def test_the_merchant_backend_gets_signed_webhooks(
     assert kinds["sale.ended"]["data"]["reason"] == "sold_out"
     log = (await http.get("/api/v1/webhooks/deliveries", headers=host.headers)).json()
     assert len(log["deliveries"]) >= 4
+
+
+async def test_a_sold_out_sale_frees_its_product_at_once_not_when_its_time_is_up(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host, sku="ONE-LAMP", stock=1)
+    hosting = await join(server.ws_url, room["id"], host)
+    sale = await start_sale(hosting, product["id"], units=1, duration_s=3600)
+    kari = await sign_up(http, "Kari")
+    buyer = await join(server.ws_url, room["id"], kari)
+    await buyer.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
+    hold = (await _by_ref(buyer, "r"))["reservation"]
+    paid = await pay(http, kari, hold["id"], PAID, "pay-lamp")
+    assert paid.status_code == 201, paid.text
+    await hosting.expect("sale.ended", lambda e: e["sale_id"] == sale["id"])
+    async with asyncio.timeout(timeout(5)):
+        while (  # noqa: ASYNC110
+            await http.delete(f"/api/v1/products/{product['id']}", headers=host.headers)
+        ).status_code == 409:
+            await asyncio.sleep(0.05)
+    gone = await http.get(f"/api/v1/products/{product['id']}")
+    assert gone.status_code == 404

@@ -285,3 +285,26 @@ async def test_a_sale_takes_its_units_from_stock_and_gives_the_unsold_back(
         # The sale ticker settles on its own; polling the product is all a client can do.
         while (await http.get(f"/api/v1/products/{product['id']}")).json()["stock"] != 3:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+async def test_a_product_in_a_running_sale_cannot_be_deleted_until_the_sale_is_over(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host, sku="LAST-SCARF", stock=2)
+    hosting = await join(server.ws_url, room["id"], host)
+    sale = await start_sale(hosting, product["id"], units=2)
+
+    refused = await http.delete(f"/api/v1/products/{product['id']}", headers=host.headers)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "product_on_sale"
+
+    await hosting.send({"type": "sale.stop", "sale_id": sale["id"], "ref": "stop"})
+    assert (await _by_ref(hosting, "stop"))["type"] == "ack"
+    async with asyncio.timeout(timeout(5)):
+        # The ticker settles the ended sale; the product's stock coming back shows it.
+        while (await http.get(f"/api/v1/products/{product['id']}")).json()["stock"] != 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    deleted = await http.delete(f"/api/v1/products/{product['id']}", headers=host.headers)
+    assert deleted.status_code == 204
