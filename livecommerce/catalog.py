@@ -133,7 +133,11 @@ def _description(value: object) -> str:
 
 
 def _image_url(value: object) -> str:
-    """An absolute http(s) URL or "" (no image): never javascript:, data: or relative."""
+    """An absolute https URL or "" (no image): never javascript:, data: or relative.
+
+    Plain http is refused too: the pages are served over https, where a browser blocks or
+    rewrites http images, and their content security policy shows only https images.
+    """
     if not isinstance(value, str):
         raise BadRequest("'image_url' must be a string")
     if value == "":
@@ -148,8 +152,8 @@ def _image_url(value: object) -> str:
         parts.port  # noqa: B018 - raises ValueError on a port out of range
     except ValueError:
         raise BadRequest("'image_url' is not a valid URL") from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise BadRequest("'image_url' must be an absolute http:// or https:// URL")
+    if parts.scheme.lower() != "https" or not host:
+        raise BadRequest("'image_url' must be an absolute https:// URL")
     return value
 
 

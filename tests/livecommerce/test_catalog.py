@@ -80,7 +80,7 @@ def test_the_edges_of_the_ranges_are_allowed() -> None:
         a_body(sku="a" * 64, title="t" * 120, description="d\n" * 1000, price=0, stock=0)
     )
     assert (draft.price, draft.stock) == (0, 0)
-    top = parse_product_draft(a_body(price=10**12, stock=10**9, image_url="http://x.example"))
+    top = parse_product_draft(a_body(price=10**12, stock=10**9, image_url="https://x.example"))
     assert (top.price, top.stock) == (10**12, 10**9)
 
 
@@ -115,11 +115,12 @@ def test_the_edges_of_the_ranges_are_allowed() -> None:
         ({"description": "d" * 2001}, "'description' is longer than 2000 characters"),
         ({"description": "bell\x07"}, "'description' must not contain control characters"),
         ({"description": None}, "'description' must be a string"),
-        ({"image_url": "javascript:alert(1)"}, "must be an absolute http:// or https:// URL"),
-        ({"image_url": "data:image/png;base64,AAAA"}, "must be an absolute http:// or https://"),
-        ({"image_url": "/images/j.jpg"}, "must be an absolute http:// or https:// URL"),
-        ({"image_url": "https:///nohost"}, "must be an absolute http:// or https:// URL"),
-        ({"image_url": "ftp://cdn.example/j.jpg"}, "must be an absolute http:// or https:// URL"),
+        ({"image_url": "javascript:alert(1)"}, "must be an absolute https:// URL"),
+        ({"image_url": "data:image/png;base64,AAAA"}, "must be an absolute https:// URL"),
+        ({"image_url": "/images/j.jpg"}, "must be an absolute https:// URL"),
+        ({"image_url": "https:///nohost"}, "must be an absolute https:// URL"),
+        ({"image_url": "ftp://cdn.example/j.jpg"}, "must be an absolute https:// URL"),
+        ({"image_url": "http://cdn.example/j.jpg"}, "must be an absolute https:// URL"),
         ({"image_url": "https://cdn.example/a b.jpg"}, "must not contain spaces or control"),
         ({"image_url": "https://cdn.example:99999/"}, "'image_url' is not a valid URL"),
         ({"image_url": "https://x.example/" + "a" * 2048}, "'image_url' is longer than 2048"),
@@ -238,7 +239,7 @@ def test_a_csv_with_good_and_bad_rows_keeps_the_good_ones() -> None:
         6: "the row has 6 fields; the header has 7",
         7: "the row has 8 fields; the header has 7",
         8: "'stock' must not be negative",
-        9: "'image_url' must be an absolute http:// or https:// URL",
+        9: "'image_url' must be an absolute https:// URL",
         10: "sku 'A-1' already appears in row 2",
         11: None,
     }

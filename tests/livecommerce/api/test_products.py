@@ -158,7 +158,7 @@ async def test_an_unknown_product_is_404(http: httpx.AsyncClient) -> None:
         ({"currency": "XYZ"}, "'currency' 'XYZ' is not one of the ISO 4217 codes, such as EUR"),
         ({"stock": -1}, "'stock' must not be negative"),
         ({"sku": "no spaces"}, "'sku' must be 1 to 64 characters"),
-        ({"image_url": "javascript:alert(1)"}, "'image_url' must be an absolute http://"),
+        ({"image_url": "javascript:alert(1)"}, "'image_url' must be an absolute https://"),
     ],
 )
 async def test_bad_products_are_refused_with_the_reason(
