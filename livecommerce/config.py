@@ -44,6 +44,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     ready_file: Path | None = None
+    allow_private_webhooks: bool = False
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -105,7 +106,14 @@ _HELP = {
     "log_level": "debug, info, warning or error",
     "log_format": "json or text",
     "ready_file": "write {http_url, ws_url, pid} as JSON here once listening",
+    "allow_private_webhooks": (
+        "send webhooks to loopback, private and link-local addresses too (local development"
+        " and tests only: it lets creators reach the server's own network)"
+    ),
 }
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +122,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         env = f"LIVECOMMERCE_{f.name.upper()}"
         flag = "--" + f.name.replace("_", "-")
-        parser.add_argument(flag, dest=f.name, default=None, help=f"{_HELP[f.name]} [env {env}]")
+        text = f"{_HELP[f.name]} [env {env}]"
+        if isinstance(f.default, bool):
+            # --x and --no-x; None when neither is given, so the environment still counts.
+            action = argparse.BooleanOptionalAction
+            parser.add_argument(flag, dest=f.name, default=None, action=action, help=text)
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, help=text)
 
 
 def from_arguments(args: argparse.Namespace, *, demo: bool = False) -> Settings:
@@ -131,8 +145,19 @@ def from_arguments(args: argparse.Namespace, *, demo: bool = False) -> Settings:
     return Settings(demo=demo, **values)
 
 
-def _convert(name: str, raw: str) -> Any:
+def _convert(name: str, raw: str | bool) -> Any:
     default = getattr(Settings(), name)
+    if isinstance(default, bool):  # before int: a bool is an int
+        if isinstance(raw, bool):
+            return raw
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise SystemExit(
+            f"livecommerce: LIVECOMMERCE_{name.upper()} takes true or false, not {raw!r}"
+        )
+    assert isinstance(raw, str)
     try:
         if name in ("data_dir", "ready_file"):
             return Path(raw)

@@ -139,8 +139,18 @@ class Server:
         )
         self.catalog = CatalogStore(self.store.client)
         self.webhook_store = WebhookStore(self.store.client)
-        self._outbound = httpx.AsyncClient(timeout=10, follow_redirects=False)
-        self.webhooks = WebhookDispatcher(self.webhook_store, self._outbound, clock=self.clock)
+        # A transport of our own keeps HTTP(S)_PROXY out (httpx reads it only without
+        # one): the dispatcher connects to the address it checked (netguard.py), and a
+        # proxy would resolve the name again, and check the certificate against the address.
+        self._outbound = httpx.AsyncClient(
+            timeout=10, follow_redirects=False, transport=httpx.AsyncHTTPTransport()
+        )
+        self.webhooks = WebhookDispatcher(
+            self.webhook_store,
+            self._outbound,
+            clock=self.clock,
+            allow_private=s.allow_private_webhooks,
+        )
         await self.webhooks.start()
         self.reservations = Reservations(
             self.store, self.sales, self.catalog, clock=self.clock, on_sale_event=self._sale_webhook

@@ -9,26 +9,39 @@ once, and receivers dedupe on the event id.
 A dispatcher wakes when the earliest queued delivery is due, at the latest every
 ``poll_s``, and at once when ``nudge()`` is called (``enqueue`` here does that), so an
 event enqueued by this process goes out without waiting for the next poll.
+
+Before each attempt the dispatcher resolves the endpoint's host itself and, unless
+``allow_private``, refuses the attempt when any address is not public (``netguard.py`` says
+why); a refused attempt is logged and given up at once, since trying again would not help.
+The request then goes to the address that was checked, never to a fresh resolution.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import random as random_module
+import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from livecommerce.errors import Unavailable
+from livecommerce.netguard import is_public
 from livecommerce.store.webhooks_store import Attempt, Delivery, WebhookStore
 from livecommerce.webhooks import SIGNATURE_HEADER, RetrySchedule, WebhookEvent, sign
 
 log = logging.getLogger("livecommerce.webhooks")
 
 USER_AGENT = "livecommerce-webhooks/1"
+
+
+class _Refused(Exception):
+    """The endpoint's host resolves to an address webhooks may not be sent to."""
 
 
 class WebhookDispatcher:
@@ -45,6 +58,7 @@ class WebhookDispatcher:
         timeout_s: float = 5.0,
         batch: int = 32,
         on_attempt: Callable[[Attempt], None] | None = None,
+        allow_private: bool = False,
     ) -> None:
         if lease_s <= timeout_s:
             raise ValueError("the lease must outlast an attempt's timeout")
@@ -58,6 +72,7 @@ class WebhookDispatcher:
         self.timeout_s = timeout_s
         self.batch = batch
         self.on_attempt = on_attempt
+        self.allow_private = allow_private
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -171,19 +186,15 @@ class WebhookDispatcher:
         started = loop.time()
         status: int | None = None
         error = ""
+        refused = False
         try:
             # httpx's timeout bounds each phase; this bounds the whole attempt, so a
             # receiver that trickles its answer cannot hold the lease.
             async with asyncio.timeout(self.timeout_s):
-                async with self.http.stream(
-                    "POST",
-                    url,
-                    content=delivery.body,
-                    headers=headers,
-                    timeout=self.timeout_s,
-                    follow_redirects=False,
-                ) as response:
-                    status = response.status_code  # the body is never read
+                status = await self._send(url, delivery.body, headers)
+        except _Refused as exc:
+            error = str(exc)
+            refused = True
         except (TimeoutError, httpx.TimeoutException):
             error = f"timeout after {self.timeout_s:g} s"
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
@@ -193,6 +204,8 @@ class WebhookDispatcher:
         next_at: int | None = None
         if delivered:
             outcome = "delivered"
+        elif refused:
+            outcome = "gave_up"  # the address is the creator's choice; it will not change
         else:
             delay = self.schedule.next_delay(number, self.random)
             if delay is None:
@@ -214,3 +227,57 @@ class WebhookDispatcher:
             outcome=outcome,
             next_at=next_at,
         )
+
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST ``body`` to ``url`` at an address checked now; the status of the answer.
+
+        The request goes to the address that was checked, never to a second resolution of
+        the name, which is what stops DNS rebinding (a first answer that is public, a second
+        that is not). When an address takes no connection, the next one is tried, as
+        httpx would have done with the name.
+        """
+        target = httpx.URL(url)
+        *others, last = await self._addresses(target)
+        for address in others:
+            with contextlib.suppress(httpx.ConnectError):
+                return await self._send_to(target, address, body, headers)
+        return await self._send_to(target, last, body, headers)
+
+    async def _addresses(self, target: httpx.URL) -> list[str]:
+        """The addresses of the URL's host, or ``_Refused`` if any is not public."""
+        host = target.raw_host.decode("ascii")
+        port = target.port or (443 if target.scheme == "https" else 80)
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+        if not addresses:
+            raise OSError(f"{host} has no address")
+        if not self.allow_private:
+            for address in addresses:
+                if not is_public(address):
+                    raise _Refused(f"refused: address {address} is not public")
+        return [str(address) for address in addresses]
+
+    async def _send_to(
+        self, target: httpx.URL, address: str, body: bytes, headers: dict[str, str]
+    ) -> int:
+        host = target.raw_host.decode("ascii")
+        headers = {**headers, "Host": target.netloc.decode("ascii")}
+        extensions: dict[str, Any] = {}
+        if target.scheme == "https" and address != host:
+            # TLS SNI and certificate verification use the name, not the address.
+            extensions["sni_hostname"] = host
+            # httpx pools connections by the address it dialled, not by name, so a
+            # connection verified for one name could carry a request for another name at
+            # the same address (another creator's receiver); one connection per attempt.
+            headers["Connection"] = "close"
+        async with self.http.stream(
+            "POST",
+            target.copy_with(host=address),
+            content=body,
+            headers=headers,
+            timeout=self.timeout_s,
+            follow_redirects=False,
+            extensions=extensions,
+        ) as response:
+            return response.status_code  # the body is never read

@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -58,16 +59,27 @@ StartReceiver = Callable[..., Awaitable[Receiver]]
 async def running_receivers() -> AsyncIterator[StartReceiver]:
     running: list[tuple[Receiver, uvicorn.Server, asyncio.Task[None]]] = []
 
-    async def start(*answers: int) -> Receiver:
+    async def start(
+        *answers: int, name: str = "127.0.0.1", tls: tuple[Path, Path] | None = None
+    ) -> Receiver:
+        """A receiver on 127.0.0.1, named ``name`` in its URL; https with ``tls``, a
+        (certificate chain, key) pair of PEM files."""
         receiver = Receiver(list(answers))
         app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)
         sock.setblocking(False)
-        receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+        scheme = "https" if tls else "http"
+        receiver.url = f"{scheme}://{name}:{sock.getsockname()[1]}/hook"
         config = uvicorn.Config(
-            app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=1
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
         server = uvicorn.Server(config)
         # The socket already listens, so requests wait in its backlog until uvicorn runs.

@@ -28,6 +28,7 @@ def settings_for(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
         tick_ms=10,
         log_format="text",
         log_level="warning",
+        allow_private_webhooks=True,  # the receivers listen on 127.0.0.1
     )
     return replace(base, **overrides)
 

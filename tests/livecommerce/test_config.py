@@ -44,6 +44,23 @@ def test_bad_settings_stop_with_a_message(argv: list[str]) -> None:
         parse(argv)
 
 
+def test_a_switch_is_a_flag_or_a_true_or_false_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse([]).allow_private_webhooks is False  # the guard is on unless switched off
+    assert parse(["--allow-private-webhooks"]).allow_private_webhooks is True
+    for value, expected in [("1", True), ("true", True), ("Yes", True), ("off", False)]:
+        monkeypatch.setenv("LIVECOMMERCE_ALLOW_PRIVATE_WEBHOOKS", value)
+        assert parse([]).allow_private_webhooks is expected
+    monkeypatch.setenv("LIVECOMMERCE_ALLOW_PRIVATE_WEBHOOKS", "true")
+    assert parse(["--no-allow-private-webhooks"]).allow_private_webhooks is False
+    monkeypatch.setenv("LIVECOMMERCE_ALLOW_PRIVATE_WEBHOOKS", "")
+    assert parse([]).allow_private_webhooks is False
+    monkeypatch.setenv("LIVECOMMERCE_ALLOW_PRIVATE_WEBHOOKS", "sometimes")
+    with pytest.raises(SystemExit, match="LIVECOMMERCE_ALLOW_PRIVATE_WEBHOOKS takes true or"):
+        parse([])
+    with pytest.raises(SystemExit):
+        parse(["--allow-private-webhooks=yes"])  # a flag takes no value
+
+
 def test_the_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     first = settings.server_secret()

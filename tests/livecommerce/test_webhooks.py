@@ -241,7 +241,7 @@ async def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(
 ) -> None:
     receiver = await start_receiver(500, 503, 200)
     endpoint = await add_endpoint(store, "creator1", receiver.url)
-    dispatcher = WebhookDispatcher(store, outbound, schedule=FAST, poll_s=0.05)
+    dispatcher = WebhookDispatcher(store, outbound, schedule=FAST, poll_s=0.05, allow_private=True)
     await dispatcher.start()
     event = order_created()
     try:
@@ -296,9 +296,16 @@ async def test_two_dispatchers_deliver_each_event_once(
         return count
 
     dispatchers = [
-        WebhookDispatcher(store, outbound, batch=4, poll_s=0.05, on_attempt=counter("a")),
         WebhookDispatcher(
-            WebhookStore(other_client), outbound, batch=4, poll_s=0.05, on_attempt=counter("b")
+            store, outbound, batch=4, poll_s=0.05, on_attempt=counter("a"), allow_private=True
+        ),
+        WebhookDispatcher(
+            WebhookStore(other_client),
+            outbound,
+            batch=4,
+            poll_s=0.05,
+            on_attempt=counter("b"),
+            allow_private=True,
         ),
     ]
     try:
@@ -325,7 +332,7 @@ async def test_a_receiver_that_times_out_counts_as_a_failed_attempt(
     receiver = await start_receiver(HANG, 200)
     await add_endpoint(store, "creator1", receiver.url)
     dispatcher = WebhookDispatcher(
-        store, outbound, schedule=FAST, poll_s=0.05, timeout_s=0.3, lease_s=5
+        store, outbound, schedule=FAST, poll_s=0.05, timeout_s=0.3, lease_s=5, allow_private=True
     )
     await dispatcher.start()
     try:
@@ -356,7 +363,12 @@ async def test_an_unreachable_receiver_is_retried_then_given_up(
             gave_up.set()
 
     dispatcher = WebhookDispatcher(
-        store, outbound, schedule=RetrySchedule((0.01,), jitter=0), poll_s=0.05, on_attempt=watch
+        store,
+        outbound,
+        schedule=RetrySchedule((0.01,), jitter=0),
+        poll_s=0.05,
+        on_attempt=watch,
+        allow_private=True,
     )
     await dispatcher.start()
     try:
