@@ -25,7 +25,7 @@ from websockets.asyncio.server import ServerConnection
 from livecommerce import metrics
 from livecommerce.errors import CloseCode, LiveCommerceError
 from livecommerce.fanout import prepare, write_all
-from livecommerce.feed import RoomFeed
+from livecommerce.feed import RoomFeed, without_deleted
 from livecommerce.store.redis_store import Snapshot, Store
 from livecommerce.wire import Event, Subprotocol, encode, encode_batch
 
@@ -270,6 +270,7 @@ class RoomChannel:
                 if after is None:
                     last = self.feed.last_seq or 0
                     after = await self.store.events_after(self.room_id, snapshot.seq, last) or []
+                after = await self.store.anonymised(after)
                 for request in fresh:
                     self._admit(request, after, snapshot)
         except Exception as exc:
@@ -291,6 +292,7 @@ class RoomChannel:
             assert member.welcome is not None
             welcome = member.welcome(snapshot)
             broadcast([member.conn], encode(member.subprotocol, welcome), text=text)
+        after = without_deleted(after)
         if after:
             broadcast([member.conn], encode_batch(member.subprotocol, after), text=text)
         self.members[member.conn] = member
@@ -307,10 +309,10 @@ class RoomChannel:
         last = self.feed.last_seq or 0
         if since > last:
             return None
-        in_memory = self.feed.recent_after(since)
-        if in_memory is not None:
-            return in_memory
-        return await self.store.events_after(self.room_id, since, last)
+        found = self.feed.recent_after(since)
+        if found is None:
+            found = await self.store.events_after(self.room_id, since, last)
+        return None if found is None else await self.store.anonymised(found)
 
     async def _fill_to(self, seq: int) -> None:
         last = self.feed.last_seq or 0

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from livecommerce import logs
+from livecommerce import admin, logs
 from livecommerce.collector import Collector
 from livecommerce.config import Settings, add_arguments, from_arguments
 from livecommerce.server import Server
@@ -32,11 +32,17 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="run the server with a demo creator, moderator, viewer and a live room"
     )
     add_arguments(demo)
+    admin_parser = commands.add_parser(
+        "admin", help="grant, revoke or list operators, who may moderate every room"
+    )
+    admin.add_arguments(admin_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "admin":
+        sys.exit(admin.run(args))
     settings = from_arguments(args, demo=args.command == "demo")
     logs.configure(settings.log_level, settings.log_format)
     with contextlib.suppress(KeyboardInterrupt):

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from livecommerce.auth import MerchantKeys
+from livecommerce.errors import BadRequest
+from livecommerce.limits import Limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +47,18 @@ class Settings:
     log_format: str = "json"
     ready_file: Path | None = None
     allow_private_webhooks: bool = False
+    limit_signup: str = "12/30"
+    limit_signin: str = "120/60"
+    limit_signin_account: str = "10/10"
+    limit_guest_join: str = "600/300"
+    limit_reserve: str = "60/10"
+    limit_reports: str = "5/5"
+    trust_forwarded: bool = False
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def limit(self, name: str) -> Limit:
+        return Limit.parse(name, str(getattr(self, f"limit_{name}")))
 
     @property
     def gateway_port(self) -> int:
@@ -105,6 +117,13 @@ _HELP = {
     "ping_timeout_s": "seconds to wait for a pong before closing the socket",
     "log_level": "debug, info, warning or error",
     "log_format": "json or text",
+    "limit_signup": "new accounts per address: '<per minute>/<burst>' ('0' turns it off)",
+    "limit_signin": "sign-in attempts per address: '<per minute>/<burst>'",
+    "limit_signin_account": "sign-in attempts per username, from anywhere: '<per minute>/<burst>'",
+    "limit_guest_join": "guest socket joins per address: '<per minute>/<burst>'",
+    "limit_reserve": "reserves per account and room: '<per minute>/<burst>'",
+    "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",
+    "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",
     "ready_file": "write {http_url, ws_url, pid} as JSON here once listening",
     "allow_private_webhooks": (
         "send webhooks to loopback, private and link-local addresses too (local development"
@@ -169,6 +188,11 @@ def _convert(name: str, raw: str | bool) -> Any:
         raise SystemExit(
             f"livecommerce: --{name.replace('_', '-')} takes a number, not {raw!r}"
         ) from None
+    if name.startswith("limit_"):
+        try:
+            Limit.parse(name, raw)
+        except BadRequest as exc:
+            raise SystemExit(f"livecommerce: --{name.replace('_', '-')}: {exc.message}") from None
     if name == "appendfsync" and raw not in ("everysec", "always"):
         raise SystemExit("livecommerce: --appendfsync takes everysec or always")
     return raw

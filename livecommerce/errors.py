@@ -7,10 +7,13 @@ handle one vocabulary whatever channel they use::
     LiveCommerceError                 internal      500
     ├── BadRequest                    bad_request   400
     │   ├── BadFrame                  bad_frame     400
-    │   └── UnknownType               unknown_type  400
+    │   ├── UnknownType               unknown_type  400
+    │   └── BlockedWord               blocked_word  400
     ├── TooLarge                      too_large     413
     ├── Unauthorized                  unauthorized  401
     ├── Forbidden                     forbidden     403
+    │   ├── Banned                    banned        403
+    │   └── Muted                     muted         403  (retry_after)
     ├── NotFound                      not_found     404
     ├── Conflict                      conflict      409
     │   ├── RoomNotLive               room_not_live 409
@@ -18,7 +21,8 @@ handle one vocabulary whatever channel they use::
     │   ├── SoldOut                   sold_out      409
     │   ├── LimitExceeded             limit_exceeded 409
     │   ├── HoldExpired               hold_expired  409
-    │   └── HoldReleased              hold_released 409
+    │   ├── HoldReleased              hold_released 409
+    │   └── ProductOnSale             product_on_sale 409
     ├── RateLimited                   rate_limited  429  (retry_after)
     ├── Unavailable                   unavailable   503  (retry_after)
     └── Overloaded                    overloaded    503  (retry_after)
@@ -69,6 +73,11 @@ class BadFrame(BadRequest):
     title = "Unreadable frame"
 
 
+class BlockedWord(BadRequest):
+    code = "blocked_word"
+    title = "Blocked word"
+
+
 class UnknownType(BadRequest):
     code = "unknown_type"
     title = "Unknown message type"
@@ -90,6 +99,16 @@ class Forbidden(LiveCommerceError):
     code = "forbidden"
     status = 403
     title = "Forbidden"
+
+
+class Banned(Forbidden):
+    code = "banned"
+    title = "Banned from this room"
+
+
+class Muted(Forbidden):
+    code = "muted"
+    title = "Timed out in this room"
 
 
 class NotFound(LiveCommerceError):
@@ -175,6 +194,7 @@ class CloseCode:
     SLOW_CONSUMER = 4001
     UNAVAILABLE = 4002
     OVERLOADED = 4003
+    RATE_LIMITED = 4029
     IDLE_TIMEOUT = 4004
     BAD_FRAMES = 4400
     UNAUTHORIZED = 4401

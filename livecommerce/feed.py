@@ -109,3 +109,14 @@ class RoomFeed:
         if not self.recent or self.recent[0]["seq"] > seq + 1:
             return None
         return [event for event in self.recent if event["seq"] > seq]
+
+
+def without_deleted(events: list[Event]) -> list[Event]:
+    """A catch-up without the chat lines deleted within it: a resume never shows them.
+
+    The ``chat.deleted`` events stay, for clients that saw the line before they dropped.
+    """
+    deleted = {e["id"] for e in events if e.get("type") == "chat.deleted"}
+    if not deleted:
+        return events
+    return [e for e in events if not (e.get("type") == "chat.message" and e["id"] in deleted)]

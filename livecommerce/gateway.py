@@ -35,10 +35,13 @@ from livecommerce.errors import (
     LiveCommerceError,
     NotFound,
     Overloaded,
+    RateLimited,
     TooLarge,
     Unauthorized,
     UnknownType,
 )
+from livecommerce.limits import Limit, Limiter
+from livecommerce.moderators import Moderators
 from livecommerce.reactions import ReactionTally
 from livecommerce.reservations import Reservations
 from livecommerce.rooms import Role, Room
@@ -47,10 +50,12 @@ from livecommerce.wire import (
     ChatSend,
     Command,
     Event,
+    Moderate,
     Pin,
     Ping,
     React,
     Release,
+    Report,
     Reserve,
     SaleStart,
     SaleStop,
@@ -84,6 +89,7 @@ class Session:
     subprotocol: Subprotocol
     reactions: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=20.0))
     bad_frames: deque[float] = field(default_factory=deque)
+    chatted: bool = False
 
     @property
     def user_id(self) -> str | None:
@@ -124,7 +130,11 @@ class Gateway:
         channels: Channels,
         authenticator: Authenticator,
         reservations: Reservations,
+        moderators: Moderators,
+        limiter: Limiter,
         *,
+        guest_limit: Limit,
+        trust_forwarded: bool = False,
         chat_policy: ChatPolicy,
         max_connections: int,
         ping_interval_s: float,
@@ -133,6 +143,10 @@ class Gateway:
     ) -> None:
         self.store = store
         self.reservations = reservations
+        self.moderators = moderators
+        self.limiter = limiter
+        self.guest_limit = guest_limit
+        self.trust_forwarded = trust_forwarded
         self.channels = channels
         self.auth = authenticator
         self.chat_policy = chat_policy
@@ -206,8 +220,22 @@ class Gateway:
         if token:
             try:
                 identity = self.auth.verify(token)
+                if await self.store.deleted_among({identity.id}):
+                    raise Unauthorized("this account has been deleted")
             except Unauthorized as exc:
                 await self._refuse(conn, exc, CloseCode.UNAUTHORIZED)
+                return
+            except LiveCommerceError as exc:
+                await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
+                return
+        if identity is None:
+            try:
+                await self.limiter.check(self.guest_limit, self._address(conn))
+            except RateLimited as exc:
+                await self._refuse(conn, exc, CloseCode.RATE_LIMITED)
+                return
+            except LiveCommerceError as exc:
+                await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
                 return
         try:
             room = await self.store.room(room_id)
@@ -242,6 +270,15 @@ class Gateway:
             self.sessions.discard(session)
             channel.leave(conn)
 
+    def _address(self, conn: ServerConnection) -> str:
+        """The guest's address, or the one the operator's proxy saw (``--trust-forwarded``)."""
+        if self.trust_forwarded and conn.request is not None:
+            forwarded = conn.request.headers.get("X-Forwarded-For", "")
+            if forwarded:
+                return forwarded.rsplit(",", 1)[-1].strip()[:64]
+        remote = conn.remote_address
+        return str(remote[0]) if remote else ""
+
     def _welcome(self, session: Session, snapshot: Snapshot, viewers: int) -> Event:
         room, recent = snapshot.room, snapshot.recent
         session.room = room
@@ -256,6 +293,7 @@ class Gateway:
             "viewers": max(viewers, 0),
             "chat": chat[-WELCOME_CHAT:],
             "pinned": snapshot.pinned,
+            "pinned_chat": snapshot.pinned_chat,
             "sales": snapshot.sales,
             "server_time": self.now_ms(),
         }
@@ -288,6 +326,16 @@ class Gateway:
             elif isinstance(command, React):
                 if session.reactions.take(self.clock()):
                     self.tally.add(session.room.id, command.kind)
+            elif isinstance(command, Moderate):
+                ack = await self.moderators.act(session.identity, session.room.id, command.request)
+                await self._reply(session, {"type": "ack", "ref": command.ref, **ack})
+            elif isinstance(command, Report):
+                report = await self.moderators.report(
+                    session.identity, session.room.id, command.request
+                )
+                await self._reply(
+                    session, {"type": "ack", "ref": command.ref, "report_id": report["id"]}
+                )
             elif isinstance(command, Ping):
                 await self._reply(
                     session, {"type": "pong", "ref": command.ref, "server_time": self.now_ms()}
@@ -353,6 +401,7 @@ class Gateway:
         if session.identity is None:
             raise Unauthorized("sign in to chat")
         text = clean_text(command.text, self.chat_policy)
+        await self.moderators.screen(session.room.id, text)
         now = self.now_ms()
         event: Event = {
             "type": "chat.message",
@@ -370,6 +419,9 @@ class Gateway:
             self.chat_policy.burst,
         )
         metrics.EVENTS_PUBLISHED.labels("chat.message").inc()
+        if not session.chatted:  # once per socket: what the data export looks for
+            session.chatted = True
+            await self.store.note_chatted_in(session.identity.id, session.room.id)
         await self._reply(
             session, {"type": "ack", "ref": command.ref, "id": event["id"], "seq": seq}
         )

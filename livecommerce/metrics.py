@@ -52,3 +52,8 @@ GC_PAUSE = Histogram(
     ["generation"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+MOD_ACTIONS = Counter(
+    "livecommerce_moderation_actions", "Moderation tools used, by tool", ["action"]
+)
+REPORTS = Counter("livecommerce_reports", "Chat lines reported by viewers, by reason", ["reason"])
+BLOCKED_MESSAGES = Counter("livecommerce_blocked_messages", "Chat lines refused for a blocked word")

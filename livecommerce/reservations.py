@@ -25,9 +25,11 @@ from livecommerce.errors import (
     Forbidden,
     LiveCommerceError,
     NotFound,
+    RateLimited,
     RoomNotLive,
     Unauthorized,
 )
+from livecommerce.limits import Limit
 from livecommerce.rooms import Room, RoomState
 from livecommerce.sales import (
     Hold,
@@ -48,6 +50,7 @@ log = logging.getLogger("livecommerce.reservations")
 STOCK_EVERY_S = 0.25
 TICK_EVERY_S = 0.25
 BUSY_FOR_S = 2.0
+NO_LIMIT = Limit("reserve", 0, 1)
 
 Event = dict[str, Any]
 
@@ -73,7 +76,9 @@ class Reservations:
         *,
         clock: Callable[[], float] = time.time,
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
+        reserve_limit: Limit = NO_LIMIT,
     ) -> None:
+        self.reserve_limit = reserve_limit
         self.on_sale_event = on_sale_event
         self.store = store
         self.sales = sales
@@ -197,6 +202,9 @@ class Reservations:
         answer = await self._reserves.submit((room_id, sale_id), request)
         metrics.command("reserve", answer.reason or "ok").inc()
         if not answer.ok:
+            if answer.reason == "rate_limited":
+                metrics.RATE_LIMITED.labels("reserve").inc()
+                raise RateLimited("you are buying too fast", retry_after=answer.retry_ms / 1000)
             raise refusal(answer.reason)
         assert answer.hold is not None
         return answer.hold, answer.status == 2
@@ -205,7 +213,10 @@ class Reservations:
         self, sale: tuple[str, str], requests: Sequence[ReserveRequest]
     ) -> list[Answer]:
         room_id, sale_id = sale
-        answers = await self.sales.reserve_many(room_id, sale_id, requests, self.now_ms())
+        rate = (self.reserve_limit.interval_ms, self.reserve_limit.burst)
+        if self.reserve_limit.per_minute == 0:
+            rate = (0, 1)
+        answers = await self.sales.reserve_many(room_id, sale_id, requests, self.now_ms(), rate)
         metrics.RESERVE_BATCH.observe(len(requests))
         self._after(room_id, sale_id, answers[0])
         return answers

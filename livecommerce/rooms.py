@@ -52,6 +52,8 @@ class Room:
     ended_at: int | None = None
     epoch: str = ""
     moderators: tuple[str, ...] = field(default=())
+    slow_s: int = 0  # written by moderation (mod_apply.lua), never by room_to_hash
+    paid_partnership: bool = False
 
     def to_public(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,6 +92,7 @@ class RoomDraft:
     locale: str
     description: str
     scheduled_at: int | None
+    paid_partnership: bool = False
 
 
 def parse_room_draft(body: object, now: int) -> RoomDraft:
@@ -119,7 +122,17 @@ def parse_room_draft(body: object, now: int) -> RoomDraft:
         or not 0 <= scheduled_at < 2**53
     ):
         raise BadRequest("'scheduled_at' must be epoch milliseconds")
-    return RoomDraft(title, currency, locale, description, scheduled_at)
+    return RoomDraft(
+        title, currency, locale, description, scheduled_at, parse_disclosure(body, False)
+    )
+
+
+def parse_disclosure(body: dict[str, Any], default: bool) -> bool:
+    """Whether the show is a paid partnership, which the viewer page must say."""
+    value = body.get("paid_partnership", default)
+    if not isinstance(value, bool):
+        raise BadRequest("'paid_partnership' must be true or false")
+    return value
 
 
 def room_from_hash(data: dict[str, str]) -> Room:
@@ -143,6 +156,8 @@ def room_from_hash(data: dict[str, str]) -> Room:
         ended_at=opt("ended_at"),
         epoch=data.get("epoch", ""),
         moderators=tuple(m for m in mods.split(",") if m),
+        slow_s=int(data.get("slow_s") or 0),
+        paid_partnership=data.get("paid_partnership") == "1",
     )
 
 
@@ -162,4 +177,5 @@ def room_to_hash(room: Room) -> dict[str, str]:
         "ended_at": "" if room.ended_at is None else str(room.ended_at),
         "epoch": room.epoch,
         "moderators": ",".join(room.moderators),
+        "paid_partnership": "1" if room.paid_partnership else "",
     }

@@ -32,11 +32,14 @@ from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
 from livecommerce.errors import LiveCommerceError
 from livecommerce.gateway import Gateway
+from livecommerce.limits import Limiter
+from livecommerce.moderators import Moderators
 from livecommerce.payments import TestPaymentProvider
 from livecommerce.reservations import Reservations
 from livecommerce.rooms import Room
 from livecommerce.store.catalog_store import CatalogStore
 from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.moderation_store import ModerationStore
 from livecommerce.store.redis_store import Store
 from livecommerce.store.sales_store import SalesStore
 from livecommerce.store.webhooks_store import WebhookStore
@@ -71,6 +74,8 @@ class Server:
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
+        self.moderation: ModerationStore | None = None
+        self.moderators: Moderators | None = None
         self.checkout: Checkout | None = None
         self.webhooks: WebhookDispatcher | None = None
         self.webhook_store: WebhookStore | None = None
@@ -153,7 +158,12 @@ class Server:
         )
         await self.webhooks.start()
         self.reservations = Reservations(
-            self.store, self.sales, self.catalog, clock=self.clock, on_sale_event=self._sale_webhook
+            self.store,
+            self.sales,
+            self.catalog,
+            clock=self.clock,
+            on_sale_event=self._sale_webhook,
+            reserve_limit=s.limit("reserve"),
         )
         self.reservations.start()
         self.checkout = Checkout(
@@ -165,11 +175,27 @@ class Server:
             reservations=self.reservations,
             clock=self.clock,
         )
+        self.moderation = ModerationStore(
+            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
+        )
+        self.limiter = Limiter(self.store, clock=self.clock)
+        self.moderators = Moderators(
+            self.store,
+            self.moderation,
+            self.limiter,
+            clock=self.clock,
+            is_admin=self.store.is_admin,
+            report_limit=s.limit("reports"),
+        )
         self.gateway = Gateway(
             self.store,
             self.channels,
             auth,
             self.reservations,
+            self.moderators,
+            self.limiter,
+            guest_limit=s.limit("guest_join"),
+            trust_forwarded=s.trust_forwarded,
             chat_policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
             max_connections=s.max_connections,
             ping_interval_s=s.ping_interval_s,
@@ -186,6 +212,8 @@ class Server:
             self.reservations,
             self.checkout,
             self.webhook_store,
+            self.moderators,
+            self.limiter,
             ws_port=self.ws_port,
             clock=self.clock,
         )
@@ -197,6 +225,7 @@ class Server:
             ws="none",
             timeout_graceful_shutdown=5,
             server_header=False,
+            proxy_headers=False,  # whose X-Forwarded-For to believe is --trust-forwarded's call
         )
         self._uvicorn = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self._uvicorn._serve([http_socket]), name="http"))

@@ -16,6 +16,13 @@ import msgpack
 import orjson
 
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
+from livecommerce.moderation import (
+    ModAction,
+    ModRequest,
+    ReportRequest,
+    parse_mod_request,
+    parse_report,
+)
 from livecommerce.sales import SaleDraft, parse_idempotency_key, parse_quantity, parse_sale_draft
 
 FRAME_MAX_BYTES: Final = 64 * 1024
@@ -23,6 +30,8 @@ REF_MAX_LENGTH: Final = 64
 REACTION_KINDS: Final = ("heart", "fire", "clap", "laugh", "wow")
 
 Event = dict[str, Any]
+# Appointing moderators is an HTTP call of the host's; every other tool is also a command.
+MOD_TOOLS: Final = frozenset(a.value for a in ModAction) - {"mod.appoint", "mod.remove"}
 
 
 class Subprotocol(enum.StrEnum):
@@ -130,8 +139,31 @@ class Waitlist:
     ref: Ref = None
 
 
+@dataclass(frozen=True, slots=True)
+class Moderate:
+    request: ModRequest
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    request: ReportRequest
+    ref: Ref = None
+
+
 Command = (
-    ChatSend | React | Ping | Pin | Unpin | SaleStart | SaleStop | Reserve | Release | Waitlist
+    ChatSend
+    | React
+    | Ping
+    | Pin
+    | Unpin
+    | SaleStart
+    | SaleStop
+    | Reserve
+    | Release
+    | Waitlist
+    | Moderate
+    | Report
 )
 
 
@@ -192,4 +224,8 @@ def parse_command(message: dict[str, Any]) -> Command:
     if kind in ("waitlist.join", "waitlist.leave"):
         quantity = parse_quantity(message.get("quantity", 1)) if kind == "waitlist.join" else 0
         return Waitlist(_field(message, "sale_id", str, 64), quantity, ref=ref)
+    if kind.startswith("mod.") and kind in MOD_TOOLS:
+        return Moderate(parse_mod_request(message), ref=ref)
+    if kind == "report":
+        return Report(parse_report(message), ref=ref)
     raise UnknownType(f"unknown message type {kind[:40]!r}")

@@ -232,7 +232,9 @@ async def pipelined_phase(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
     async def reserve(n: int) -> None:
         raw = await auto.evalsha(
-            reserve_sha, [*sale_keys, idem], [_ms(), f"u{n}", 1, f"k{n}", f"{sale_id}.h{n}"]
+            reserve_sha,
+            [*sale_keys, idem, keys.room_reserve_rate(room_id, f"u{n}")],
+            [_ms(), 0, 1, f"u{n}", 1, f"k{n}", f"{sale_id}.h{n}"],
         )
         status, reason = raw[4][0], raw[4][1]
         if int(status) == 0:
@@ -270,7 +272,11 @@ async def bench_sale(url: str) -> tuple[list[str], str, str, str]:
     sha = str(await store.client.script_load(source("sale_reserve")))
     await store.close()
     return (
-        [*keys.sale(room_id, sale_id), keys.sale_idempotency(room_id, sale_id)],
+        [
+            *keys.sale(room_id, sale_id),
+            keys.sale_idempotency(room_id, sale_id),
+            keys.room_reserve_rate(room_id, "u__rand_int__"),
+        ],
         room_id,
         sale_id,
         sha,
@@ -296,7 +302,7 @@ def redis_benchmark(url: str, args: argparse.Namespace) -> float | None:
         "-n", str(args.bench_requests), "-c", str(args.callers), "-r", str(RAND_RANGE),
         "-P", "1", "--csv",
         "EVALSHA", sha, str(len(sale_keys)), *sale_keys,
-        str(_ms()), "u__rand_int__", "1", "k__rand_int__", f"{sale_id}.h__rand_int__",
+        str(_ms()), "0", "1", "u__rand_int__", "1", "k__rand_int__", f"{sale_id}.h__rand_int__",
     ]  # fmt: skip
     if parts.password:
         argv[1:1] = ["-a", urllib.parse.unquote(parts.password)]

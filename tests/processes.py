@@ -51,6 +51,8 @@ async def start_process(
             "--host", "127.0.0.1", "--port", "0", "--ws-port", "0",
             "--data-dir", str(data_dir), "--ready-file", str(ready),
             "--log-format", "text", "--log-level", "warning", "--allow-private-webhooks",
+            "--limit-signup", "0", "--limit-signin", "0", "--limit-signin-account", "0",
+            "--limit-guest-join", "0",
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=log_file,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from livecommerce.accounts import hash_password, parse_credentials, parse_sign_up, verify_password
-from livecommerce.api.services import json_body, require_identity, services
-from livecommerce.errors import Unauthorized
+from livecommerce.api.services import client_address, json_body, require_identity, services
+from livecommerce.errors import BadRequest, Unauthorized
 
 
 def _public(account: dict[str, str]) -> dict[str, str]:
@@ -37,9 +37,11 @@ async def create_account(request: Request) -> JSONResponse:
       201: {description: "{id, username, display_name}"}
       400: {description: bad_request}
       409: {description: conflict (username taken)}
+      429: {description: rate_limited (many new accounts from one address are slowed down)}
     """
     svc = services(request)
     sign_up = parse_sign_up(await json_body(request))
+    await svc.limiter.check(svc.settings.limit("signup"), client_address(request))
     account = {
         "id": "u_" + secrets.token_urlsafe(9),
         "username": sign_up.username,
@@ -61,9 +63,12 @@ async def create_session(request: Request) -> JSONResponse:
     responses:
       200: {description: "{token, expires_at, user}"}
       401: {description: unauthorized}
+      429: {description: rate_limited (per address, and per username from anywhere)}
     """
     svc = services(request)
     username, password = parse_credentials(await json_body(request))
+    await svc.limiter.check(svc.settings.limit("signin"), client_address(request))
+    await svc.limiter.check(svc.settings.limit("signin_account"), username.lower())
     account = await svc.store.account_by_username(username)
     if not verify_password(account["password_hash"] if account else None, password) or not account:
         raise Unauthorized("wrong username or password")
@@ -80,3 +85,60 @@ async def me(request: Request) -> JSONResponse:
     """
     who = require_identity(request)
     return JSONResponse({"id": who.id, "name": who.name, "kind": who.kind})
+
+
+async def export_me(request: Request) -> JSONResponse:
+    """
+    summary: Everything the server keeps about the signed-in person, as JSON
+    description: >
+      The account, the person's orders, and their chat lines still in the rooms' recent
+      history (each room keeps its latest lines, as set by --stream-max-len).
+    responses:
+      200: {description: "{exported_at, account, orders, messages}"}
+      401: {description: unauthorized}
+    """
+    svc = services(request)
+    who = require_identity(request)
+    account = await svc.store.account(who.id) if who.kind == "account" else None
+    messages = []
+    for room_id in await svc.store.rooms_chatted_in(who.id):
+        for line in await svc.moderators.moderation.messages_of(room_id, who.id, limit=10_000):
+            messages.append({"room_id": room_id, **line})
+    return JSONResponse(
+        {
+            "exported_at": svc.now_ms(),
+            "account": {**_public(account), "created_at": int(account["created_at"])}
+            if account
+            else {"id": who.id, "name": who.name, "kind": who.kind},
+            "orders": await svc.checkout.orders_of_buyer(who.id, limit=10_000),
+            "messages": messages,
+        }
+    )
+
+
+async def delete_me(request: Request) -> Response:
+    """
+    summary: Delete the signed-in account (its password confirms it)
+    description: >
+      The username is freed, every token of the account stops working at once, and its chat
+      lines are shown without its name from then on. Orders stay with the merchant.
+    requestBody: {content: {application/json: {schema: {type: object, required: [password],
+      properties: {password: {type: string}}}}}}
+    responses:
+      204: {description: deleted}
+      400: {description: bad_request (a merchant's user is deleted by the merchant)}
+      401: {description: unauthorized (wrong password)}
+    """
+    svc = services(request)
+    who = require_identity(request)
+    if who.kind != "account":
+        raise BadRequest("this identity belongs to a merchant; ask them to delete it")
+    body = await json_body(request)
+    password = body.get("password") if isinstance(body, dict) else None
+    if not isinstance(password, str):
+        raise BadRequest("confirm with your 'password'")
+    account = await svc.store.account(who.id)
+    if account is None or not verify_password(account["password_hash"], password):
+        raise Unauthorized("wrong password")
+    await svc.store.delete_account(account)
+    return Response(status_code=204)

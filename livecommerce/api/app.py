@@ -13,7 +13,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livecommerce import metrics
-from livecommerce.api import accounts, ops, pages, problems, products, rooms, selling
+from livecommerce.api import (
+    accounts,
+    moderation,
+    ops,
+    pages,
+    problems,
+    products,
+    rooms,
+    selling,
+)
+from livecommerce.api.guards import DeletedAccounts
 from livecommerce.api.services import Services
 from livecommerce.errors import LiveCommerceError
 
@@ -64,13 +74,17 @@ def create_app(services: Services) -> Starlette:
         Route("/accounts", accounts.create_account, methods=["POST"]),
         Route("/sessions", accounts.create_session, methods=["POST"]),
         Route("/me", accounts.me, methods=["GET"]),
+        Route("/me", accounts.delete_me, methods=["DELETE"]),
+        Route("/me/export", accounts.export_me, methods=["GET"]),
         Route("/rooms", rooms.create_room, methods=["POST"]),
         Route("/rooms", rooms.list_rooms, methods=["GET"]),
         Route("/rooms/{room_id}", rooms.get_room, methods=["GET"]),
+        Route("/rooms/{room_id}", rooms.update_room, methods=["PATCH"]),
         Route("/rooms/{room_id}/start", rooms.start_room, methods=["POST"]),
         Route("/rooms/{room_id}/end", rooms.end_room, methods=["POST"]),
         *products.routes(),
         *selling.routes(),
+        *moderation.routes(),
     ]
     routes = [
         Mount("/api/v1", routes=api),
@@ -84,7 +98,7 @@ def create_app(services: Services) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), Middleware(DeletedAccounts)],
         exception_handlers={
             LiveCommerceError: problems.on_error,
             HTTPException: problems.on_http_error,

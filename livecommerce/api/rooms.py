@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from livecommerce import metrics
 from livecommerce.api.services import identity, json_body, require_identity, services
 from livecommerce.errors import BadRequest
-from livecommerce.rooms import Room, RoomState, parse_room_draft
+from livecommerce.rooms import Room, RoomState, parse_disclosure, parse_room_draft
 
 _STATES = {"live": RoomState.LIVE, "upcoming": RoomState.SCHEDULED, "ended": RoomState.ENDED}
 
@@ -41,6 +41,7 @@ async def create_room(request: Request) -> JSONResponse:
         description=draft.description,
         scheduled_at=draft.scheduled_at,
         epoch=secrets.token_hex(4),
+        paid_partnership=draft.paid_partnership,
     )
     await svc.store.create_room(room)
     return JSONResponse(room.to_public(), status_code=201)
@@ -91,6 +92,29 @@ async def get_room(request: Request) -> JSONResponse:
     identity(request, required=False)
     room = await services(request).store.room(request.path_params["room_id"])
     return JSONResponse(room.to_public())
+
+
+async def update_room(request: Request) -> JSONResponse:
+    """
+    summary: Change a room's disclosure (host only); everyone in the room is told at once
+    requestBody: {content: {application/json: {schema: {type: object, required: [paid_partnership],
+      properties: {paid_partnership: {type: boolean}}}}}}
+    responses:
+      200: {description: the room}
+      400: {description: bad_request}
+      403: {description: forbidden}
+    """
+    svc = services(request)
+    who = require_identity(request)
+    room = await svc.store.room(request.path_params["room_id"])
+    room.require_host(who.id)
+    body = await json_body(request)
+    if not isinstance(body, dict) or "paid_partnership" not in body:
+        raise BadRequest("the body must be an object with 'paid_partnership'")
+    paid = parse_disclosure(body, room.paid_partnership)
+    await svc.store.set_room_field(room.id, "paid_partnership", "1" if paid else "")
+    await svc.store.publish(room.id, {"type": "room.disclosure", "paid_partnership": paid})
+    return JSONResponse((await svc.store.room(room.id)).to_public())
 
 
 async def _transition(request: Request, to: RoomState) -> JSONResponse:

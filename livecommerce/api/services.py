@@ -13,6 +13,8 @@ from livecommerce.auth import Authenticator, Identity
 from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, TooLarge, Unauthorized
+from livecommerce.limits import Limiter
+from livecommerce.moderators import Moderators
 from livecommerce.reservations import Reservations
 from livecommerce.store.redis_store import Store
 from livecommerce.store.webhooks_store import WebhookStore
@@ -28,6 +30,8 @@ class Services:
     reservations: Reservations
     checkout: Checkout
     webhooks: WebhookStore
+    moderators: Moderators
+    limiter: Limiter
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
 
@@ -84,3 +88,16 @@ async def json_body(request: Request, limit: int = BODY_MAX_BYTES) -> object:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for limits where no account is known yet.
+
+    Behind the operator's own proxy (``--trust-forwarded``) that is the last address in
+    X-Forwarded-For, the one the proxy saw; the earlier ones are the client's to forge.
+    """
+    if services(request).settings.trust_forwarded:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.rsplit(",", 1)[-1].strip()[:64]
+    return request.client.host if request.client else ""

@@ -72,6 +72,12 @@ class EmbeddedValkey:
             port = self.port or _free_port(self.host)
             if self._try_start(port, timeout):
                 self.port = port
+                # Where `livecommerce admin` finds this Valkey while the server runs.
+                url_file = os.open(
+                    self.data_dir / "url", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600
+                )
+                with os.fdopen(url_file, "w", encoding="utf-8") as out:
+                    out.write(self.url + "\n")
                 return
         raise EmbeddedValkeyError("could not start the embedded Valkey on a free port")
 
@@ -111,6 +117,14 @@ class EmbeddedValkey:
         self.stop()
         raise EmbeddedValkeyError(f"the embedded Valkey did not answer within {timeout} s")
 
+    def answers(self, host: str, port: int) -> bool:
+        """Whether a Valkey answers PING there (for a process that did not start it)."""
+        saved, self.host = self.host, host
+        try:
+            return self._answers_ping(port)
+        finally:
+            self.host = saved
+
     def _answers_ping(self, port: int) -> bool:
         try:
             with socket.create_connection((self.host, port), timeout=0.5) as sock:
@@ -125,6 +139,8 @@ class EmbeddedValkey:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM makes Valkey flush its append-only file before it exits."""
         process, self.process = self.process, None
+        with contextlib.suppress(OSError):
+            (self.data_dir / "url").unlink()
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):

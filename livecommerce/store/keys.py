@@ -26,6 +26,47 @@ def room_chat_rate(room_id: str, user_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:rate:chat:{user_id}"
 
 
+def room_bans(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:bans"
+
+
+def room_timeouts(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:timeouts"
+
+
+def room_slow(room_id: str, user_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:slow:{user_id}"
+
+
+def room_chat(room_id: str) -> str:
+    """Recent chat lines by message id, for moderators' tools and reports."""
+    return f"{PREFIX}:{{r:{room_id}}}:chat"
+
+
+def room_chat_order(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:chat:order"
+
+
+def room_audit(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:audit"
+
+
+def room_words(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:words"
+
+
+def room_reports(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:reports"
+
+
+def room_reports_open(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:reports:open"
+
+
+def room_reserve_rate(room_id: str, user_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:rate:reserve:{user_id}"
+
+
 def room_pins(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:pins"
 
@@ -45,6 +86,20 @@ def rooms_by_host(host_id: str) -> str:
 # Accounts share one tag so that claiming a username and writing the account is atomic.
 def accounts_by_username() -> str:
     return f"{PREFIX}:{{acct}}:by_username"
+
+
+def admins() -> str:
+    """Operators: people who may moderate every room, granted from the command line."""
+    return f"{PREFIX}:{{acct}}:admins"
+
+
+def deleted_accounts() -> str:
+    return f"{PREFIX}:{{acct}}:deleted"
+
+
+def user_rooms(user_id: str) -> str:
+    """Rooms a person has chatted in, for their data export."""
+    return f"{PREFIX}:user:{user_id}:rooms"
 
 
 def account(account_id: str) -> str:

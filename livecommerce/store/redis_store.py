@@ -17,7 +17,16 @@ import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from livecommerce.errors import Conflict, NotFound, RateLimited, RoomNotLive, Unavailable
+from livecommerce.errors import (
+    Banned,
+    Conflict,
+    Muted,
+    NotFound,
+    RateLimited,
+    RoomNotLive,
+    Unavailable,
+)
+from livecommerce.privacy import anonymise, authors
 from livecommerce.rooms import Room, RoomState, room_from_hash, room_to_hash
 from livecommerce.sales import sale_from_hash
 from livecommerce.store import keys
@@ -75,6 +84,7 @@ class Snapshot:
     recent: list[Event]
     pinned: dict[str, Any] | None = None
     sales: list[dict[str, Any]] = field(default_factory=list)
+    pinned_chat: dict[str, Any] | None = None
 
 
 def _text(value: object) -> str:
@@ -140,6 +150,39 @@ class Store:
         if account_id is None:
             return None
         return await self._account(_text(account_id))
+
+    @guarded
+    async def delete_account(self, account: dict[str, str]) -> bool:
+        deleted = await self.scripts.account_delete(
+            keys=[
+                keys.accounts_by_username(),
+                keys.account(account["id"]),
+                keys.deleted_accounts(),
+            ],
+            args=[account["username"], account["id"]],
+        )
+        return bool(deleted)
+
+    @guarded
+    async def deleted_among(self, user_ids: set[str]) -> set[str]:
+        """Which of these people deleted their accounts (one round trip)."""
+        if not user_ids:
+            return set()
+        ids = sorted(user_ids)
+        flags = await self.client.smismember(keys.deleted_accounts(), ids)
+        return {i for i, flag in zip(ids, flags, strict=True) if flag}
+
+    async def anonymised(self, events: list[Event]) -> list[Event]:
+        """The events with lines by deleted accounts shown as by nobody (privacy.py)."""
+        return anonymise(events, await self.deleted_among(authors(events)))
+
+    @guarded
+    async def note_chatted_in(self, user_id: str, room_id: str) -> None:
+        await self.client.sadd(keys.user_rooms(user_id), room_id)
+
+    @guarded
+    async def rooms_chatted_in(self, user_id: str) -> list[str]:
+        return sorted(_text(r) for r in await self.client.smembers(keys.user_rooms(user_id)))
 
     @guarded
     async def account(self, account_id: str) -> dict[str, str] | None:
@@ -227,12 +270,39 @@ class Store:
         return int(seq)
 
     @guarded
+    async def set_room_field(self, room_id: str, name: str, value: str) -> None:
+        await self.client.hset(keys.room(room_id), name, value)
+
+    @guarded
+    async def is_admin(self, user_id: str) -> bool:
+        return bool(await self.client.sismember(keys.admins(), user_id))
+
+    @guarded
+    async def admins(self) -> set[str]:
+        return {_text(m) for m in await self.client.smembers(keys.admins())}
+
+    @guarded
+    async def set_admin(self, user_id: str, admin: bool) -> None:
+        if admin:
+            await self.client.sadd(keys.admins(), user_id)
+        else:
+            await self.client.srem(keys.admins(), user_id)
+
+    @guarded
     async def publish_ephemeral(self, room_id: str, event: Event) -> None:
         await self.client.publish(keys.room_channel(room_id), b"|" + pack_event(event))
 
     @guarded
     async def post_chat(
-        self, room_id: str, user_id: str, event: Event, now: int, interval_ms: int, burst: int
+        self,
+        room_id: str,
+        user_id: str,
+        event: Event,
+        now: int,
+        interval_ms: int,
+        burst: int,
+        *,
+        operator: bool = False,
     ) -> int:
         status, value = await self.scripts.chat_post(
             keys=[
@@ -240,6 +310,11 @@ class Store:
                 keys.room_seq(room_id),
                 keys.room_events(room_id),
                 keys.room_chat_rate(room_id, user_id),
+                keys.room_bans(room_id),
+                keys.room_timeouts(room_id),
+                keys.room_slow(room_id, user_id),
+                keys.room_chat(room_id),
+                keys.room_chat_order(room_id),
             ],
             args=[
                 keys.room_channel(room_id),
@@ -248,12 +323,22 @@ class Store:
                 now,
                 interval_ms,
                 burst,
+                user_id,
+                event["id"],
+                "1" if operator else "0",
+                self.stream_max_len,
             ],
         )
+        status = int(status)
         if status == 1:
             return int(value)
         if status == 0:
             raise RateLimited("you are sending messages too fast", retry_after=int(value) / 1000)
+        if status == -2:
+            raise Banned("you are banned from chatting in this room")
+        if status == -3:
+            wait = (int(value) - now) / 1000
+            raise Muted("you are timed out in this room", retry_after=wait, until=int(value))
         if not value:
             raise NotFound(f"room {room_id} does not exist")
         raise RoomNotLive("the room has ended")
@@ -286,7 +371,17 @@ class Store:
                     sale = sale_from_hash(_strings(row))
                     if sale.state == "active":
                         sales.append(sale.to_public())
-        return Snapshot(int(seq_raw or 0), room, events, pinned, sales)
+        events = await self.anonymised(events)
+        pinned_chat = None
+        if room_fields.get("pinned_chat"):
+            raw = await self.client.hget(keys.room_chat(room_id), room_fields["pinned_chat"])
+            if raw is not None:
+                head, _, payload = (raw if isinstance(raw, bytes) else raw.encode()).partition(b"|")
+                line = unpack_event(payload)
+                pinned_chat = {k: v for k, v in line.items() if k in ("id", "user", "text", "at")}
+                pinned_chat["seq"] = int(head)
+                pinned_chat = (await self.anonymised([pinned_chat]))[0]
+        return Snapshot(int(seq_raw or 0), room, events, pinned, sales, pinned_chat)
 
     @guarded
     async def events_after(

@@ -2,17 +2,20 @@
 -- A process sends every reserve for one sale that arrived while its last call was in flight
 -- as one batch: the requests run in order, as if each were its own call.
 -- KEYS[1..6] the sale's keys (see _sale.lua)   KEYS[7] idempotency hash ("<user>|<key>" -> hold id)
--- ARGV[1] now (ms), then four per request: user id, quantity (>= 1),
---   idempotency key ('' for none), new hold id
+-- KEYS[7 + i] request i's per-account reserve rate key (GCRA, as rate_limit.lua)
+-- ARGV[1] now (ms)   ARGV[2] rate interval (ms per reserve; 0: no limit)   ARGV[3] rate burst
+-- then four per request: user id, quantity (>= 1), idempotency key ('' for none), new hold id
 -- Returns {available, held, sold, {offers...}, {status, hold JSON or reason, ...}}, the stock
 -- after the batch, the holds offered to the waitlist, and a status and value per request:
 --   status 1: a new hold; 2: the hold this key made before (a retry or a double click);
---   0: refused, reason one of not_found, sale_not_active, limit_exceeded, sold_out.
+--   0: refused, reason one of not_found, sale_not_active, limit_exceeded, sold_out, or
+--   'rate_limited:<retry after ms>' for an account reserving faster than its limit.
 -- Expired holds are reaped first, so "sold out" never counts a hold whose time is up.
 local now = tonumber(ARGV[1])
 local results = {}
+local interval, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  for i = 2, #ARGV, 4 do
+  for i = 4, #ARGV, 4 do
     results[#results + 1] = 0
     results[#results + 1] = 'not_found'
   end
@@ -25,7 +28,27 @@ local limit, hold_ms, sale_id = tonumber(sale[4]), tonumber(sale[5]), sale[6]
 local available = tonumber(redis.call('HGET', KEYS[1], 'available'))
 local taken = 0
 
-local function reserve(user, quantity, key, hold_id)
+local function too_fast(rate_key)
+  if interval == 0 then
+    return nil
+  end
+  local tat = tonumber(redis.call('GET', rate_key) or now)
+  if tat < now then
+    tat = now
+  end
+  local allow_at = tat + interval - interval * burst
+  if allow_at > now then
+    return allow_at - now
+  end
+  redis.call('SET', rate_key, tat + interval, 'PX', math.ceil(tat + interval - now) + 1000)
+  return nil
+end
+
+local function reserve(user, quantity, key, hold_id, rate_key)
+  local wait = too_fast(rate_key)
+  if wait then
+    return 0, 'rate_limited:' .. wait
+  end
   if key ~= '' then
     local previous = redis.call('HGET', KEYS[7], user .. '|' .. key)
     if previous then
@@ -59,8 +82,9 @@ local function reserve(user, quantity, key, hold_id)
   return 1, encoded
 end
 
-for i = 2, #ARGV, 4 do
-  local status, value = reserve(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3])
+for i = 4, #ARGV, 4 do
+  local n = (i - 4) / 4 + 1
+  local status, value = reserve(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], KEYS[7 + n])
   results[#results + 1] = status
   results[#results + 1] = value
 end

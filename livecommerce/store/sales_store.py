@@ -30,6 +30,7 @@ class Answer:
     hold: Hold | None = None
     stock: Stock = field(default_factory=lambda: Stock(0, 0, 0))
     offers: list[Hold] = field(default_factory=list)
+    retry_ms: int = 0
 
     @property
     def ok(self) -> bool:
@@ -185,18 +186,27 @@ class SalesStore:
 
     @guarded
     async def reserve_many(
-        self, room_id: str, sale_id: str, requests: Sequence[ReserveRequest], now: int
+        self,
+        room_id: str,
+        sale_id: str,
+        requests: Sequence[ReserveRequest],
+        now: int,
+        rate: tuple[int, int] = (0, 1),
     ) -> list[Answer]:
         """One script call for many buyers of one sale, answered in order as if one by one.
 
         Every answer carries the stock after the whole batch; the waitlist offers the batch's
         reaping made ride on the first answer only, so they are told once.
         """
-        args: list[Any] = [now]
+        args: list[Any] = [now, *rate]
         for r in requests:
             args += [r.user_id, r.quantity, r.key, r.hold_id]
         raw = await self.scripts.sale_reserve(
-            keys=[*keys.sale(room_id, sale_id), keys.sale_idempotency(room_id, sale_id)],
+            keys=[
+                *keys.sale(room_id, sale_id),
+                keys.sale_idempotency(room_id, sale_id),
+                *(keys.room_reserve_rate(room_id, r.user_id) for r in requests),
+            ],
             args=args,
         )
         stock = _stock(raw[0:3])
@@ -207,7 +217,10 @@ class SalesStore:
             status, value = int(results[i]), results[i + 1]
             extra = offers if i == 0 else []
             if status == 0:
-                answers.append(Answer(0, reason=_text(value), stock=stock, offers=extra))
+                reason, _, wait = _text(value).partition(":")
+                answers.append(
+                    Answer(0, reason=reason, stock=stock, offers=extra, retry_ms=int(wait or 0))
+                )
             else:
                 answers.append(
                     Answer(status, hold=Hold.from_json(value), stock=stock, offers=extra)

@@ -16,6 +16,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "room_publish": ("_publish",),
     "room_transition": ("_publish",),
     "chat_post": ("_publish",),
+    "mod_apply": ("_publish",),
     "room_pin": ("_publish",),
     "sale_start": ("_publish",),
     "sale_end": ("_publish",),
@@ -43,8 +44,10 @@ class Scripts:
         self.room_publish = load("room_publish")
         self.room_transition = load("room_transition")
         self.chat_post = load("chat_post")
+        self.mod_apply = load("mod_apply")
         self.room_viewers = load("room_viewers")
         self.account_create = load("account_create")
+        self.account_delete = load("account_delete")
         self.room_pin = load("room_pin")
         self.sale_start = load("sale_start")
         self.sale_end = load("sale_end")

@@ -1,0 +1,91 @@
+"""``livecommerce admin``: operators, the people who may moderate every room.
+
+An operator is granted from the command line, by someone who can reach the server's Redis,
+never over the API: no token can make itself an operator. With the embedded Valkey the
+command finds the running server's Valkey through the data directory (``valkey/url``); when
+no server runs, it starts the embedded Valkey on that directory for the moment it needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.redis_store import Store
+
+URL_FILE = "url"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["grant", "revoke", "list"])
+    parser.add_argument("username", nargs="?", help="the account to grant or revoke")
+    parser.add_argument("--user-id", help="a user id instead of a username (merchant users)")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("LIVECOMMERCE_REDIS_URL"),
+        help="the server's Redis [env LIVECOMMERCE_REDIS_URL]",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("LIVECOMMERCE_DATA_DIR", ".livecommerce")),
+        help="the embedded Valkey's data directory [env LIVECOMMERCE_DATA_DIR]",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action != "list" and not (args.username or args.user_id):
+        print("livecommerce admin: name a username (or --user-id)", file=sys.stderr)
+        return 2
+    embedded: EmbeddedValkey | None = None
+    url = args.redis_url
+    if not url:
+        url = running_valkey(args.data_dir / "valkey")
+    if not url:
+        embedded = EmbeddedValkey(args.data_dir / "valkey")
+        embedded.start()
+        url = embedded.url
+    try:
+        return asyncio.run(_apply(url, args))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def running_valkey(valkey_dir: Path) -> str | None:
+    """The URL a running server's embedded Valkey left in its directory, if it answers."""
+    try:
+        url = (valkey_dir / URL_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    probe = EmbeddedValkey(valkey_dir)
+    host_port = url.rsplit("@", 1)[-1].removeprefix("redis://").split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    return url if port.isdigit() and probe.answers(host, int(port)) else None
+
+
+async def _apply(url: str, args: argparse.Namespace) -> int:
+    store = Store.from_url(url, stream_max_len=1000)
+    try:
+        if args.action == "list":
+            for user_id in sorted(await store.admins()):
+                account = await store.account(user_id)
+                print(f"{user_id}\t{account['username'] if account else '(not an account)'}")
+            return 0
+        user_id = args.user_id
+        if not user_id:
+            account = await store.account_by_username(args.username)
+            if account is None:
+                print(f"livecommerce admin: no account {args.username!r}", file=sys.stderr)
+                return 1
+            user_id = account["id"]
+        await store.set_admin(user_id, args.action == "grant")
+        done = "is now an operator" if args.action == "grant" else "is no longer an operator"
+        print(f"{args.username or user_id} ({user_id}) {done}")
+        return 0
+    finally:
+        await store.close()
