@@ -53,6 +53,7 @@ class Settings:
     limit_guest_join: str = "600/300"
     limit_reserve: str = "60/10"
     limit_reports: str = "5/5"
+    max_holds: int = 10
     trust_forwarded: bool = False
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -123,6 +124,7 @@ _HELP = {
     "limit_guest_join": "guest socket joins per address: '<per minute>/<burst>'",
     "limit_reserve": "reserves per account and room: '<per minute>/<burst>'",
     "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",
+    "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",
     "ready_file": "write {http_url, ws_url, pid} as JSON here once listening",
     "allow_private_webhooks": (

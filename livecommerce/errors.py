@@ -20,6 +20,7 @@ handle one vocabulary whatever channel they use::
     │   ├── SaleNotActive             sale_not_active 409
     │   ├── SoldOut                   sold_out      409
     │   ├── LimitExceeded             limit_exceeded 409
+    │   ├── TooManyHolds              too_many_holds 409
     │   ├── HoldExpired               hold_expired  409
     │   ├── HoldReleased              hold_released 409
     │   └── ProductOnSale             product_on_sale 409
@@ -141,6 +142,11 @@ class SoldOut(Conflict):
 class LimitExceeded(Conflict):
     code = "limit_exceeded"
     title = "Over the per-buyer limit"
+
+
+class TooManyHolds(Conflict):
+    code = "too_many_holds"
+    title = "Too many reservations at once"
 
 
 class HoldExpired(Conflict):

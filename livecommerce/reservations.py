@@ -77,8 +77,10 @@ class Reservations:
         clock: Callable[[], float] = time.time,
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
         reserve_limit: Limit = NO_LIMIT,
+        hold_cap: int = 0,
     ) -> None:
         self.reserve_limit = reserve_limit
+        self.hold_cap = hold_cap
         self.on_sale_event = on_sale_event
         self.store = store
         self.sales = sales
@@ -216,7 +218,9 @@ class Reservations:
         rate = (self.reserve_limit.interval_ms, self.reserve_limit.burst)
         if self.reserve_limit.per_minute == 0:
             rate = (0, 1)
-        answers = await self.sales.reserve_many(room_id, sale_id, requests, self.now_ms(), rate)
+        answers = await self.sales.reserve_many(
+            room_id, sale_id, requests, self.now_ms(), rate, self.hold_cap
+        )
         metrics.RESERVE_BATCH.observe(len(requests))
         self._after(room_id, sale_id, answers[0])
         return answers

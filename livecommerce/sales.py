@@ -24,6 +24,7 @@ from livecommerce.errors import (
     RoomNotLive,
     SaleNotActive,
     SoldOut,
+    TooManyHolds,
 )
 
 MAX_UNITS = 1_000_000
@@ -213,6 +214,7 @@ _REFUSALS: dict[str, type[LiveCommerceError]] = {
     "sale_not_active": SaleNotActive,
     "sold_out": SoldOut,
     "limit_exceeded": LimitExceeded,
+    "too_many_holds": TooManyHolds,
     "forbidden": Forbidden,
     "hold_expired": HoldExpired,
     "hold_released": HoldReleased,
@@ -227,6 +229,7 @@ _MESSAGES = {
     "sale_not_active": "the sale is not running",
     "sold_out": "sold out",
     "limit_exceeded": "that would take you over the per-buyer limit",
+    "too_many_holds": "you hold as many reservations here as one person may; pay or release one",
     "forbidden": "that reservation is someone else's",
     "hold_expired": "the reservation has expired",
     "hold_released": "the reservation was released",

@@ -164,6 +164,7 @@ class Server:
             clock=self.clock,
             on_sale_event=self._sale_webhook,
             reserve_limit=s.limit("reserve"),
+            hold_cap=s.max_holds,
         )
         self.reservations.start()
         self.checkout = Checkout(

@@ -234,7 +234,7 @@ async def pipelined_phase(url: str, args: argparse.Namespace) -> dict[str, Any]:
         raw = await auto.evalsha(
             reserve_sha,
             [*sale_keys, idem, keys.room_reserve_rate(room_id, f"u{n}")],
-            [_ms(), 0, 1, f"u{n}", 1, f"k{n}", f"{sale_id}.h{n}"],
+            [_ms(), 0, 1, 0, f"u{n}", 1, f"k{n}", f"{sale_id}.h{n}"],
         )
         status, reason = raw[4][0], raw[4][1]
         if int(status) == 0:
@@ -302,7 +302,8 @@ def redis_benchmark(url: str, args: argparse.Namespace) -> float | None:
         "-n", str(args.bench_requests), "-c", str(args.callers), "-r", str(RAND_RANGE),
         "-P", "1", "--csv",
         "EVALSHA", sha, str(len(sale_keys)), *sale_keys,
-        str(_ms()), "0", "1", "u__rand_int__", "1", "k__rand_int__", f"{sale_id}.h__rand_int__",
+        str(_ms()), "0", "1", "0",
+        "u__rand_int__", "1", "k__rand_int__", f"{sale_id}.h__rand_int__",
     ]  # fmt: skip
     if parts.password:
         argv[1:1] = ["-a", urllib.parse.unquote(parts.password)]

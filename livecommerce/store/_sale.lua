@@ -3,12 +3,20 @@
 --   KEYS[1] sale hash       KEYS[2] hold expiry zset   KEYS[3] holds hash (id -> JSON)
 --   KEYS[4] per-user counts hash ("<user>:h" held, "<user>:b" bought)
 --   KEYS[5] waitlist zset (user -> arrival)   KEYS[6] waitlist quantities hash
+--   KEYS[7] the room's holds per person, across all its sales (user -> holds held)
 -- give_back(now, hold) returns a hold's units: first to the waitlist, in arrival order, as
 -- holds of their own; the rest to available. Returns the list of offered holds (JSON).
 local function counts(user)
   local h = tonumber(redis.call('HGET', KEYS[4], user .. ':h') or '0')
   local b = tonumber(redis.call('HGET', KEYS[4], user .. ':b') or '0')
   return h, b
+end
+
+-- room_hold_ended(user): one hold fewer for this person in the room (the key goes at 0).
+local function room_hold_ended(user)
+  if redis.call('HINCRBY', KEYS[7], user, -1) <= 0 then
+    redis.call('HDEL', KEYS[7], user)
+  end
 end
 
 local function give_back(now, units)
@@ -37,6 +45,7 @@ local function give_back(now, units)
       redis.call('HSET', KEYS[3], hold.id, encoded)
       redis.call('ZADD', KEYS[2], hold.expires_at, hold.id)
       redis.call('HINCRBY', KEYS[4], user .. ':h', q)
+      redis.call('HINCRBY', KEYS[7], user, 1)
       redis.call('HINCRBY', KEYS[1], 'held', q)
       units = units - q
       offered[#offered + 1] = encoded
@@ -55,6 +64,7 @@ local function end_hold(hold, state, now)
   redis.call('HSET', KEYS[3], hold.id, cjson.encode(hold))
   redis.call('ZREM', KEYS[2], hold.id)
   redis.call('HINCRBY', KEYS[4], hold.user_id .. ':h', -hold.quantity)
+  room_hold_ended(hold.user_id)
   redis.call('HINCRBY', KEYS[1], 'held', -hold.quantity)
   return give_back(now, hold.quantity)
 end

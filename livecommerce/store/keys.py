@@ -109,7 +109,11 @@ def account(account_id: str) -> str:
 # A sale's keys carry its room's tag: the engine's scripts can announce a sale's end in the
 # room's ordered history in the same atomic step, and a room's sales live in one slot.
 def sale(room_id: str, sale_id: str) -> list[str]:
-    """The six keys every sale script takes, in the order ``_sale.lua`` names them."""
+    """The seven keys every sale script takes, in the order ``_sale.lua`` names them.
+
+    The last is the room's, not the sale's: how many holds each person has in any of the
+    room's sales, which is what caps one account's concurrent holds.
+    """
     base = f"{PREFIX}:{{r:{room_id}}}:sale:{sale_id}"
     return [
         base,
@@ -118,6 +122,7 @@ def sale(room_id: str, sale_id: str) -> list[str]:
         f"{base}:users",
         f"{base}:waitlist",
         f"{base}:wanted",
+        f"{PREFIX}:{{r:{room_id}}}:holds_by_user",
     ]
 
 

@@ -1,6 +1,6 @@
 -- sale_confirm: a paid hold becomes sold and its order is written, exactly once.
--- KEYS[1..6] the sale's keys (see _sale.lua)   KEYS[7] the new order's hash
--- KEYS[8] the room's orders zset   KEYS[9] room seq counter   KEYS[10] room event stream
+-- KEYS[1..7] the sale's keys (see _sale.lua)   KEYS[8] the new order's hash
+-- KEYS[9] the room's orders zset   KEYS[10] room seq counter   KEYS[11] room event stream
 -- ARGV[1] hold id   ARGV[2] buyer id   ARGV[3] now (ms)   ARGV[4] order id
 -- ARGV[5] order JSON   ARGV[6] room channel   ARGV[7] stream max length
 -- ARGV[8] sale.ended event payload (MessagePack), published if this sells the last unit
@@ -35,15 +35,16 @@ redis.call('HSET', KEYS[3], hold.id, cjson.encode(hold))
 redis.call('ZREM', KEYS[2], hold.id)
 redis.call('HINCRBY', KEYS[4], hold.user_id .. ':h', -hold.quantity)
 redis.call('HINCRBY', KEYS[4], hold.user_id .. ':b', hold.quantity)
+room_hold_ended(hold.user_id)
 redis.call('HINCRBY', KEYS[1], 'held', -hold.quantity)
 local sold = redis.call('HINCRBY', KEYS[1], 'sold', hold.quantity)
-redis.call('SET', KEYS[7], ARGV[5])
-redis.call('ZADD', KEYS[8], now, ARGV[4])
+redis.call('SET', KEYS[8], ARGV[5])
+redis.call('ZADD', KEYS[9], now, ARGV[4])
 local ended, seq = 0, 0
 if sold >= tonumber(redis.call('HGET', KEYS[1], 'units')) and redis.call('HGET', KEYS[1], 'state') == 'active' then
   redis.call('HSET', KEYS[1], 'state', 'ended', 'end_reason', 'sold_out', 'ended_at', now)
   ended = 1
-  seq = publish(KEYS[9], KEYS[10], ARGV[6], ARGV[7], ARGV[8])
+  seq = publish(KEYS[10], KEYS[11], ARGV[6], ARGV[7], ARGV[8])
 end
 s = stock()
 return {1, ARGV[4], s[1], s[2], s[3], ended, seq}

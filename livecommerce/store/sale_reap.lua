@@ -1,6 +1,6 @@
 -- sale_reap: expire the holds of one sale whose time is up. Safe to run on every process
 -- at once: a hold's state moves from held exactly once, so its units return exactly once.
--- KEYS[1..6] the sale's keys (see _sale.lua)
+-- KEYS[1..7] the sale's keys (see _sale.lua)
 -- ARGV[1] now (ms)   ARGV[2] at most this many holds
 -- Returns {expired count, available, held, sold, offers...}.
 local before = tonumber(redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1]))

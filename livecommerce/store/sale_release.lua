@@ -1,5 +1,5 @@
 -- sale_release: the buyer gives a hold back before it expires.
--- KEYS[1..6] the sale's keys (see _sale.lua)
+-- KEYS[1..7] the sale's keys (see _sale.lua)
 -- ARGV[1] hold id   ARGV[2] user id (must own the hold)   ARGV[3] now (ms)
 -- Returns {status, hold JSON or reason, available, held, sold, offers...}:
 --   status 1: released now; 2: it was no longer held (already released, expired or

@@ -1,21 +1,24 @@
 -- sale_reserve: hold units of a flash sale for a batch of buyers, each told exactly why not.
 -- A process sends every reserve for one sale that arrived while its last call was in flight
 -- as one batch: the requests run in order, as if each were its own call.
--- KEYS[1..6] the sale's keys (see _sale.lua)   KEYS[7] idempotency hash ("<user>|<key>" -> hold id)
--- KEYS[7 + i] request i's per-account reserve rate key (GCRA, as rate_limit.lua)
+-- KEYS[1..7] the sale's keys (see _sale.lua)   KEYS[8] idempotency hash ("<user>|<key>" -> hold id)
+-- KEYS[8 + i] request i's per-account reserve rate key (GCRA, as rate_limit.lua)
 -- ARGV[1] now (ms)   ARGV[2] rate interval (ms per reserve; 0: no limit)   ARGV[3] rate burst
+-- ARGV[4] most holds one person may have at once across the room's sales (0: no cap)
 -- then four per request: user id, quantity (>= 1), idempotency key ('' for none), new hold id
 -- Returns {available, held, sold, {offers...}, {status, hold JSON or reason, ...}}, the stock
 -- after the batch, the holds offered to the waitlist, and a status and value per request:
 --   status 1: a new hold; 2: the hold this key made before (a retry or a double click);
---   0: refused, reason one of not_found, sale_not_active, limit_exceeded, sold_out, or
+--   0: refused, reason one of not_found, sale_not_active, limit_exceeded, sold_out,
+--   too_many_holds (the room-wide cap), or
 --   'rate_limited:<retry after ms>' for an account reserving faster than its limit.
 -- Expired holds are reaped first, so "sold out" never counts a hold whose time is up.
 local now = tonumber(ARGV[1])
 local results = {}
 local interval, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
+local cap = tonumber(ARGV[4])
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  for i = 4, #ARGV, 4 do
+  for i = 5, #ARGV, 4 do
     results[#results + 1] = 0
     results[#results + 1] = 'not_found'
   end
@@ -50,7 +53,7 @@ local function reserve(user, quantity, key, hold_id, rate_key)
     return 0, 'rate_limited:' .. wait
   end
   if key ~= '' then
-    local previous = redis.call('HGET', KEYS[7], user .. '|' .. key)
+    local previous = redis.call('HGET', KEYS[8], user .. '|' .. key)
     if previous then
       return 2, redis.call('HGET', KEYS[3], previous)
     end
@@ -65,6 +68,9 @@ local function reserve(user, quantity, key, hold_id, rate_key)
   if available < quantity then
     return 0, 'sold_out'
   end
+  if cap > 0 and tonumber(redis.call('HGET', KEYS[7], user) or '0') >= cap then
+    return 0, 'too_many_holds'
+  end
   local hold = {
     id = hold_id, sale_id = sale_id, user_id = user, quantity = quantity,
     expires_at = now + hold_ms, state = 'held', created_at = now, key = key,
@@ -74,17 +80,18 @@ local function reserve(user, quantity, key, hold_id, rate_key)
   redis.call('HSET', KEYS[3], hold_id, encoded)
   redis.call('ZADD', KEYS[2], hold.expires_at, hold_id)
   redis.call('HINCRBY', KEYS[4], user .. ':h', quantity)
+  redis.call('HINCRBY', KEYS[7], user, 1)
   available = available - quantity
   taken = taken + quantity
   if key ~= '' then
-    redis.call('HSET', KEYS[7], user .. '|' .. key, hold_id)
+    redis.call('HSET', KEYS[8], user .. '|' .. key, hold_id)
   end
   return 1, encoded
 end
 
-for i = 4, #ARGV, 4 do
-  local n = (i - 4) / 4 + 1
-  local status, value = reserve(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], KEYS[7 + n])
+for i = 5, #ARGV, 4 do
+  local n = (i - 5) / 4 + 1
+  local status, value = reserve(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], KEYS[8 + n])
   results[#results + 1] = status
   results[#results + 1] = value
 end

@@ -1,5 +1,5 @@
 -- sale_waitlist: join (or leave) the waitlist of a sold-out sale.
--- KEYS[1..6] the sale's keys (see _sale.lua)
+-- KEYS[1..7] the sale's keys (see _sale.lua)
 -- ARGV[1] user id   ARGV[2] quantity wanted (0 to leave)   ARGV[3] now (ms)
 -- Returns {status, reason or position}: 1 and the 1-based position when on the list;
 -- 2 when left; 0 and a reason (not_found, sale_not_active, limit_exceeded, not_sold_out).

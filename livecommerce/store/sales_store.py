@@ -192,13 +192,14 @@ class SalesStore:
         requests: Sequence[ReserveRequest],
         now: int,
         rate: tuple[int, int] = (0, 1),
+        hold_cap: int = 0,
     ) -> list[Answer]:
         """One script call for many buyers of one sale, answered in order as if one by one.
 
         Every answer carries the stock after the whole batch; the waitlist offers the batch's
         reaping made ride on the first answer only, so they are told once.
         """
-        args: list[Any] = [now, *rate]
+        args: list[Any] = [now, *rate, hold_cap]
         for r in requests:
             args += [r.user_id, r.quantity, r.key, r.hold_id]
         raw = await self.scripts.sale_reserve(

@@ -296,6 +296,17 @@ class EngineMachine(RuleBasedStateMachine):
             assert (held, bought) == self.model.counts(user)
 
     @invariant()
+    def the_rooms_count_of_holds_per_person_is_exact(self) -> None:
+        """What caps one account's concurrent holds must count each open hold once."""
+        raw = self.run(self.client.hgetall(keys.sale(ROOM, "s_model")[6]))
+        counted = {k.decode(): int(v) for k, v in raw.items()}
+        expected: dict[str, int] = {}
+        for hold in self.model.holds.values():
+            if hold.state == "held":
+                expected[hold.user] = expected.get(hold.user, 0) + 1
+        assert counted == expected
+
+    @invariant()
     def every_hold_is_where_the_model_says(self) -> None:
         raw = self.run(self.client.hgetall(keys.sale(ROOM, "s_model")[2]))
         states = {k.decode(): json.loads(v)["state"] for k, v in raw.items()}
