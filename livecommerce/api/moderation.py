@@ -163,7 +163,7 @@ async def person(request: Request) -> JSONResponse:
     """
     summary: One person in the room, for the console's user panel (host, moderators, operators)
     responses:
-      200: {description: "{user_id, banned, timed_out_until, moderator, messages, orders}"}
+      200: {description: "{user_id, banned, timed_out_until, moderator, messages, holds, orders}"}
       401: {description: unauthorized}
       403: {description: forbidden}
     """
@@ -180,6 +180,9 @@ async def person(request: Request) -> JSONResponse:
             "banned": banned,
             "timed_out_until": until if until > svc.now_ms() else 0,
             "messages": await store.messages_of(room.id, user_id),
+            "holds": [
+                h.to_public() for h in await svc.reservations.sales.open_holds_of(room.id, user_id)
+            ],
             "orders": orders,
         }
     )

@@ -302,6 +302,17 @@ class SalesStore:
         return Confirmation(status, "", _text(raw[1]), stock, ended, int(raw[6]))
 
     @guarded
+    async def open_holds_of(self, room_id: str, user_id: str) -> list[Hold]:
+        """A person's open holds in a room's active sales, for the moderators' user panel."""
+        found: list[Hold] = []
+        for sale in await self.room_sales(room_id, active_only=True):
+            async for _, raw in self.client.hscan_iter(keys.sale(room_id, sale.id)[2], count=500):
+                hold = Hold.from_json(raw)
+                if hold.user_id == user_id and hold.state == "held":
+                    found.append(hold)
+        return found
+
+    @guarded
     async def user_counts(self, room_id: str, sale_id: str, user_id: str) -> tuple[int, int]:
         held, bought = await self.client.hmget(
             keys.sale(room_id, sale_id)[3], [f"{user_id}:h", f"{user_id}:b"]

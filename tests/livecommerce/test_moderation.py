@@ -13,7 +13,7 @@ import pytest
 from livecommerce.server import Server
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
-from tests.livecommerce.test_selling import FakeClock, _by_ref
+from tests.livecommerce.test_selling import FakeClock, _by_ref, add_product, start_sale
 from tests.processes import ServerProcess, start_process
 
 Event = dict[str, Any]
@@ -368,3 +368,31 @@ async def test_a_paid_partnership_is_disclosed_to_every_viewer_at_once(
     for body in ({"paid_partnership": "yes"}, {}, ["x"]):
         bad = await http.patch(f"/api/v1/rooms/{room['id']}", json=body, headers=ada.headers)
         assert bad.status_code == 400
+
+
+async def test_the_user_panel_shows_a_persons_lines_holds_orders_and_standing(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada, kari, mo = [await sign_up(http, n) for n in ("Ada", "Kari", "Mo")]
+    room = await open_room(http, ada)
+    await appoint(http, ada, room["id"], mo)
+    product = await add_product(http, ada, stock=3)
+    hosting = await join(server.ws_url, room["id"], ada)
+    sale = await start_sale(hosting, product["id"], units=3)
+    talking = await join(server.ws_url, room["id"], kari)
+    await say(talking, "is it wool?", "1")
+    await talking.send({"type": "reserve", "sale_id": sale["id"], "key": "k", "ref": "r"})
+    hold = (await _by_ref(talking, "r"))["reservation"]
+    moderating = await join(server.ws_url, room["id"], mo)
+    await tool(moderating, "t", type="mod.timeout", user_id=kari.id, seconds=300)
+
+    panel = await http.get(f"/api/v1/rooms/{room['id']}/people/{kari.id}", headers=mo.headers)
+    assert panel.status_code == 200
+    person = panel.json()
+    assert [m["text"] for m in person["messages"]] == ["is it wool?"]
+    assert [h["id"] for h in person["holds"]] == [hold["id"]]
+    assert person["orders"] == []
+    assert person["timed_out_until"] > 0
+    assert person["banned"] is False
+    nosy = await http.get(f"/api/v1/rooms/{room['id']}/people/{mo.id}", headers=kari.headers)
+    assert nosy.status_code == 403
