@@ -98,7 +98,7 @@ async def _demo(server: Server) -> list[str]:
         "Open each link in its own browser window:",
     ]
     lines.append(f"  creator:   {base}/studio#token={people['creator']}")
-    lines.append(f"  moderator: {base}/rooms/{room_id}#token={people['moderator']}")
+    lines.append(f"  moderator: {base}/rooms/{room_id}/console#token={people['moderator']}")
     lines.append(f"  viewer:    {base}/rooms/{room_id}#token={people['viewer']}")
     lines.append(f"  guest:     {base}/rooms/{room_id}")
     lines.append("  (accounts demo-creator, demo-moderator, demo-viewer; password: livecommerce)")

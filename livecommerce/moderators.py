@@ -126,9 +126,19 @@ class Moderators:
             )
             details = {"report": {"id": report["id"], "reason": report["reason"]}}
         audit = audit_entry(actor, request, now, **details)
+        if request.user_id:
+            account = await self.store.account(request.user_id)
+            if account is not None:
+                audit["target"]["name"] = account["display_name"]
         seq = await self.moderation.apply(
             room.id, request, audit, value=value, event=event, note=note
         )
+        # The other consoles hear of it at once (bans, time-outs and the word list have no
+        # room event of their own).
+        for person in {room.host_id, *room.moderators} - {who.id}:
+            await self.store.publish_ephemeral(
+                room.id, {"type": "mod.action", "to": person, "entry": audit}
+            )
         metrics.MOD_ACTIONS.labels(action.value).inc()
         log.info(
             "moderation",

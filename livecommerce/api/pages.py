@@ -38,3 +38,7 @@ async def viewer(request: Request) -> Response:
 
 async def studio(request: Request) -> Response:
     return _page("studio.html")
+
+
+async def console(request: Request) -> Response:
+    return _page("console.html")

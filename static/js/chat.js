@@ -6,10 +6,13 @@ import { formatTime, setText } from './i18n.js';
 const MAX_LINES = 200;
 
 export class ChatView {
-  constructor(list, { hostId = () => null, selfId = () => null } = {}) {
+  // `decorate(li, message)` may add controls to each line (the viewer's report button); give
+  // them the class "chat-line-action" so a removed line loses them.
+  constructor(list, { hostId = () => null, selfId = () => null, decorate = null } = {}) {
     this.list = list;
     this.hostId = hostId;
     this.selfId = selfId;
+    this.decorate = decorate;
   }
 
   _line(m) {
@@ -43,6 +46,7 @@ export class ChatView {
       time.textContent = formatTime(m.at);
       li.append(' ', time);
     }
+    if (this.decorate) this.decorate(li, m);
     return li;
   }
 
@@ -72,7 +76,10 @@ export class ChatView {
     const li = this.list.querySelector(`[data-id="${CSS.escape(String(id))}"]`);
     if (!li) return;
     const text = li.querySelector('.chat-text');
+    const focused = li.contains(document.activeElement);
     li.classList.add('deleted');
     if (text) setText(text, 'chat.deleted');
+    for (const action of li.querySelectorAll('.chat-line-action')) action.remove();
+    if (focused) this.list.focus();
   }
 }

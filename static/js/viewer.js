@@ -6,6 +6,7 @@ import { ChatView } from './chat.js';
 import { formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn } from './i18n.js';
 import { RoomClient } from './room-client.js';
 import { setupShop } from './shop.js';
+import { setupViewerModeration } from './viewer-moderation.js';
 
 const $ = (id) => document.getElementById(id);
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -23,6 +24,7 @@ let client = null;
 let chat = null;
 let auth = null;
 let shop = null;
+let moderation = null;
 let noticeTimer = null;
 
 // ---- rendering --------------------------------------------------------------------------
@@ -86,6 +88,8 @@ function renderCompose() {
   const signedIn = Boolean(getToken()) && you && you.role !== 'guest';
   $('chat-form').hidden = !signedIn;
   $('chat-signin').hidden = signedIn;
+  // Signed-in people may report other people's lines (chat.js draws the buttons).
+  $('chat-log').classList.toggle('can-report', Boolean(signedIn));
   const input = $('chat-input');
   const send = $('chat-send');
   if (!signedIn) return;
@@ -108,6 +112,7 @@ function renderAll() {
   renderAccount();
   renderCompose();
   renderHeartTotal();
+  if (moderation) moderation.render();
 }
 
 // ---- notices next to the chat input -------------------------------------------------------
@@ -117,11 +122,11 @@ function showNotice(text) {
   $('chat-status').textContent = text;
 }
 
-function showRateLimit(retryAfter) {
+function showRateLimit(retryAfter, key = 'error.rate_limited') {
   clearInterval(noticeTimer);
   const until = Date.now() + Number(retryAfter || 1) * 1000;
   const status = $('chat-status');
-  status.textContent = t('error.rate_limited', { seconds: formatSeconds(Number(retryAfter || 1)) });
+  status.textContent = t(key, { seconds: formatSeconds(Number(retryAfter || 1)) });
   // Counting down quietly: only the first text is announced politely, later ticks update
   // the same line; the line clears when the wait is over.
   noticeTimer = setInterval(() => {
@@ -130,14 +135,21 @@ function showRateLimit(retryAfter) {
       clearInterval(noticeTimer);
       status.textContent = '';
     } else {
-      status.textContent = t('error.rate_limited', { seconds: formatSeconds(left) });
+      status.textContent = t(key, { seconds: formatSeconds(left) });
     }
   }, 1000);
 }
 
 function showServerError(msg) {
   if (msg.code === 'rate_limited') {
-    showRateLimit(msg.retry_after);
+    // In slow mode a viewer's wait is the room's rule, not a flood: say so.
+    const slow = moderation.slowSeconds() > 0 && state.you && state.you.role === 'viewer';
+    showRateLimit(msg.retry_after, slow ? 'error.slow_mode' : 'error.rate_limited');
+    return;
+  }
+  const special = moderation.refusalText(msg);
+  if (special) {
+    showNotice(special);
     return;
   }
   const key = `error.${msg.code}`;
@@ -312,9 +324,11 @@ async function main() {
   adoptTokenFromHash();
   await initI18n();
   auth = await setupAuthSheet();
+  moderation = setupViewerModeration({ getClient: () => client, showNotice });
   chat = new ChatView($('chat-log'), {
     hostId: () => state.room && state.room.host && state.room.host.id,
     selfId: () => state.you && state.you.id,
+    decorate: moderation.decorate,
   });
   renderAll();
 
@@ -338,10 +352,12 @@ async function main() {
 
   await Promise.all([verifySession(), loadRoom()]);
   renderAccount();
+  moderation.setRoom(state.room);
   if (state.fatal != null) return;
   client = new RoomClient(roomId, { token: getToken() });
   wireClient();
   shop.attach(client);
+  moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console
 }

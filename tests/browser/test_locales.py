@@ -10,6 +10,9 @@ import re
 
 import pytest
 
+from livecommerce.errors import Banned, BlockedWord, Muted, RateLimited
+from livecommerce.moderation import ModAction, ReportReason
+
 from .support import LOCALES, REPO
 
 LANGUAGES = ("en", "nb", "sv", "nl", "lv")
@@ -63,3 +66,21 @@ def test_every_key_a_page_uses_exists() -> None:
         key for key in keys_used_by_pages() if key not in en and f"{key}.other" not in en
     )
     assert not missing
+
+
+def keys_built_at_run_time() -> set[str]:
+    """Keys the pages make from a value the server sends (`report.reason.${reason}`, ...)."""
+    keys = {f"report.reason.{reason.value}" for reason in ReportReason}
+    # The console's audit log has a sentence per tool; slow mode has one for on and off.
+    for action in ModAction:
+        name = action.value.removeprefix("mod.")
+        keys.update({"console.audit.slow_on", "console.audit.slow_off"} if name == "slow" else
+                    {f"console.audit.{name}"})  # fmt: skip
+    keys.update(f"error.{e.code}" for e in (Banned, Muted, BlockedWord, RateLimited))
+    keys.update(f"console.order.{state}" for state in ("paid", "refunded"))
+    return keys
+
+
+def test_every_key_made_from_a_server_value_exists() -> None:
+    en = load("en")
+    assert not sorted(keys_built_at_run_time() - set(en))

@@ -53,6 +53,8 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
     text = "".join(lines)
     for role in ("creator:", "moderator:", "viewer:"):
         assert role in text
+    console = next(line.split()[-1] for line in lines if "moderator:" in line)
+    assert "/console#token=" in console, "the moderator's link opens the moderator console"
     link = next(line.split()[-1] for line in lines if "viewer:" in line)
     token = link.split("#token=")[1]
     base = link.split("/rooms/")[0]

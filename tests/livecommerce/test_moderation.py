@@ -326,8 +326,12 @@ async def test_a_ban_and_a_removal_hold_on_both_processes_at_once(
         moderating = await join(b.ws_url, room["id"], mo)
         assert (await say(on_a, "hi from a", "1"))["type"] == "ack"
 
+        hosting = await join(a.ws_url, room["id"], ada)
         banned = await tool(moderating, "ban", type="mod.ban", user_id=kari.id, reason="spam")
         assert banned["type"] == "ack"
+        heard = await hosting.expect("mod.action")  # the host's console, on the other process
+        assert heard["entry"]["action"] == "mod.ban"
+        assert heard["entry"]["target"] == {"user_id": kari.id, "name": kari.name}
         assert (await say(on_a, "still here?", "2"))["code"] == "banned"
         assert (await say(on_b, "and here?", "3"))["code"] == "banned"
 
@@ -339,8 +343,8 @@ async def test_a_ban_and_a_removal_hold_on_both_processes_at_once(
         after = await tool(moderating, "unban", type="mod.unban", user_id=kari.id)
         assert after["code"] == "forbidden"  # on process b, at once
 
-        hosting = await join(b.ws_url, room["id"], ada)
-        assert (await tool(hosting, "u", type="mod.unban", user_id=kari.id))["type"] == "ack"
+        hosting_b = await join(b.ws_url, room["id"], ada)
+        assert (await tool(hosting_b, "u", type="mod.unban", user_id=kari.id))["type"] == "ack"
         assert (await say(on_a, "back", "4"))["type"] == "ack"
 
 

@@ -1,0 +1,170 @@
+// The user panel: one person in this room (GET /people/{user_id}): whether they are banned
+// or timed out, with the tools to change that, their recent messages and their orders here.
+
+import { api, API_BASE } from './api.js';
+import {
+  canActOn, element, formatWhen, isHost, nameOf, remember, timeElement, timeoutButtons,
+} from './console-common.js';
+import { formatPrice, setText, t } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+
+export function setupPersonPanel({ desk, act, describeError }) {
+  const dialog = $('person-sheet');
+  const error = $('person-error');
+  let person = null; // {id, name, data}
+  let opener = null;
+
+  function renderStanding() {
+    const data = person.data;
+    const standing = $('person-standing');
+    const now = Date.now();
+    const until = data && data.timed_out_until > now ? data.timed_out_until : 0;
+    if (!data) setText(standing, 'viewer.loading');
+    else if (isHost(desk, person.id)) setText(standing, 'console.person.host');
+    else if (data.moderator || desk.moderators.has(person.id)) setText(standing, 'console.person.moderator');
+    else if (data.banned) setText(standing, 'console.person.banned');
+    else if (until) setText(standing, 'console.person.timed_out', { time: formatWhen(until) });
+    else setText(standing, 'console.person.ok');
+
+    const actOn = Boolean(data) && canActOn(desk, person.id);
+    $('person-actions').hidden = !actOn;
+    $('person-unban').hidden = !(data && data.banned);
+    $('person-lift').hidden = !(data && !data.banned && until);
+    $('person-ban').hidden = !(data && !data.banned);
+    $('person-timeout').hidden = !(data && !data.banned);
+  }
+
+  function renderMessages() {
+    const messages = (person.data && person.data.messages) || [];
+    $('person-messages-empty').hidden = !person.data || messages.length > 0;
+    $('person-messages').replaceChildren(...messages.map((m) => {
+      const li = element('li', 'person-message');
+      if (m.at != null) li.append(timeElement(m.at), ' ');
+      li.append(element('span', 'person-message-text', String(m.text ?? '')));
+      return li;
+    }));
+  }
+
+  // Holds name their sale; the console knows the room's sales from the socket.
+  function renderHolds() {
+    const holds = (person.data && person.data.holds) || [];
+    $('person-holds-empty').hidden = !person.data || holds.length > 0;
+    $('person-holds').replaceChildren(...holds.map((h) => {
+      const sale = desk.sales.get(h.sale_id);
+      const li = element('li', 'person-order');
+      const item = t('shop.checkout.item', { quantity: h.quantity, title: sale ? sale.title : h.sale_id });
+      const head = element('p', 'person-order-head');
+      head.append(element('span', 'person-order-items', item));
+      if (sale) head.append(element('span', 'person-order-amount', formatPrice(sale.price * h.quantity, sale.currency)));
+      const meta = element('p', 'person-order-meta');
+      setText(meta, 'console.person.held_until', { time: formatWhen(h.expires_at) });
+      li.append(head, meta);
+      return li;
+    }));
+  }
+
+  function renderOrders() {
+    const orders = (person.data && person.data.orders) || [];
+    $('person-orders-empty').hidden = !person.data || orders.length > 0;
+    $('person-orders').replaceChildren(...orders.map((o) => {
+      const li = element('li', 'person-order');
+      const head = element('p', 'person-order-head');
+      const items = (o.lines || []).map((l) => t('shop.checkout.item', { quantity: l.quantity, title: l.title }));
+      head.append(element('span', 'person-order-items', items.join(', ')),
+        element('span', 'person-order-amount', formatPrice(o.amount, o.currency)));
+      const meta = element('p', 'person-order-meta');
+      const state = element('span', `person-order-state ${o.state}`);
+      const key = `console.order.${o.state}`;
+      if (t(key) !== key) setText(state, key);
+      else state.textContent = String(o.state);
+      meta.append(state, ' · ', element('span', 'order-id', String(o.id)));
+      if (o.created_at != null) meta.append(' · ', timeElement(o.created_at));
+      li.append(head, meta);
+      return li;
+    }));
+  }
+
+  function render() {
+    if (!person) return;
+    $('person-name').textContent = nameOf(desk, person.id, person.name);
+    renderStanding();
+    renderMessages();
+    renderHolds();
+    renderOrders();
+  }
+
+  async function load() {
+    const id = person.id;
+    try {
+      const data = await api(`${API_BASE}/rooms/${encodeURIComponent(desk.roomId)}/people/${encodeURIComponent(id)}`);
+      if (!person || person.id !== id) return;
+      for (const m of data.messages || []) remember(desk, m.user);
+      person.data = data;
+      error.textContent = '';
+    } catch (err) {
+      if (!person || person.id !== id) return;
+      error.textContent = describeError(err);
+    }
+    render();
+  }
+
+  async function run(type, fields, button) {
+    error.textContent = '';
+    if (button) button.disabled = true;
+    try {
+      await act(type, { user_id: person.id, ...fields }, { name: nameOf(desk, person.id, person.name) });
+      await load();
+    } catch (err) {
+      error.textContent = describeError(err);
+    } finally {
+      if (button) button.disabled = false;
+      // Keep the keyboard in the panel when the button pressed has gone away.
+      if (dialog.open && (!document.activeElement || document.activeElement === document.body
+          || document.activeElement.closest('[hidden]'))) {
+        $('person-close').focus();
+      }
+    }
+  }
+
+  const timeoutBox = $('person-timeout');
+  timeoutBox.append(...timeoutButtons((seconds, button) => run('mod.timeout', { seconds }, button)));
+  $('person-ban').addEventListener('click', (e) => run('mod.ban', {}, e.currentTarget));
+  $('person-unban').addEventListener('click', (e) => run('mod.unban', {}, e.currentTarget));
+  $('person-lift').addEventListener('click', (e) => run('mod.unban', {}, e.currentTarget));
+  $('person-close').addEventListener('click', () => dialog.close());
+  dialog.addEventListener('click', (event) => {
+    if (event.target === dialog) dialog.close();
+  });
+  dialog.addEventListener('close', () => {
+    person = null;
+    if (opener && document.contains(opener)) opener.focus();
+  });
+
+  return {
+    open(user) {
+      if (!user || !user.id) return;
+      remember(desk, user);
+      opener = document.activeElement;
+      person = { id: user.id, name: user.name || '', data: null };
+      error.textContent = '';
+      render();
+      if (!dialog.open) dialog.showModal();
+      $('person-close').focus();
+      load();
+    },
+    // Standing changed elsewhere (a tool used from the chat): read it again.
+    refresh() {
+      if (person) load();
+    },
+    rerender() {
+      if (!person) return;
+      timeoutBox.querySelectorAll('button').forEach((b) => b.remove());
+      timeoutBox.append(...timeoutButtons((seconds, button) => run('mod.timeout', { seconds }, button)));
+      render();
+    },
+    close() {
+      if (dialog.open) dialog.close();
+    },
+  };
+}
