@@ -120,6 +120,7 @@ function renderPanel() {
   $('panel-meta').textContent = whenText(room);
   const link = $('viewer-link');
   link.href = `/rooms/${encodeURIComponent(room.id)}`;
+  $('console-link').href = `/rooms/${encodeURIComponent(room.id)}/console`;
   $('panel-viewers').textContent = tn('viewers.count', state.viewers ?? 0);
   $('go-live').disabled = room.state !== 'scheduled';
   $('go-live').hidden = room.state !== 'scheduled';

@@ -304,6 +304,7 @@ def test_studio_creates_a_room_goes_live_and_viewers_see_live(
     href = studio.locator("#viewer-link").get_attribute("href")
     assert href
     assert href.startswith("/rooms/")
+    expect(studio.locator("#console-link")).to_have_attribute("href", f"{href}/console")
 
     # A viewer who came early waits for the start...
     early = new_page(viewport=PHONE)
