@@ -13,7 +13,7 @@
 -- {-2, 'banned'} for a banned sender; {-3, until_ms} for a timed-out sender.
 -- Bans and time-outs are read here, in the same step that posts, so no process can let
 -- a banned user's line through after the ban (invariant 7).
--- The rate limit is GCRA: one key per sender holding the theoretical arrival time.
+-- The rate limit is GCRA (_gcra.lua): one key per sender.
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state or state == 'ended' then
   return {-1, state or ''}
@@ -46,18 +46,10 @@ if slow_ms > 0 then
     return {0, wait}
   end
 end
-local interval = tonumber(ARGV[5])
-local burst = tonumber(ARGV[6])
-local tat = tonumber(redis.call('GET', KEYS[4]) or now)
-if tat < now then
-  tat = now
+local wait = gcra(KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+if wait then
+  return {0, wait}
 end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * burst
-if allow_at > now then
-  return {0, allow_at - now}
-end
-redis.call('SET', KEYS[4], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
 if slow_ms > 0 then
   redis.call('SET', KEYS[7], 1, 'PX', slow_ms)
 end

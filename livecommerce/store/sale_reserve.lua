@@ -2,7 +2,7 @@
 -- A process sends every reserve for one sale that arrived while its last call was in flight
 -- as one batch: the requests run in order, as if each were its own call.
 -- KEYS[1..7] the sale's keys (see _sale.lua)   KEYS[8] idempotency hash ("<user>|<key>" -> hold id)
--- KEYS[8 + i] request i's per-account reserve rate key (GCRA, as rate_limit.lua)
+-- KEYS[8 + i] request i's per-account reserve rate key (GCRA, _gcra.lua)
 -- ARGV[1] now (ms)   ARGV[2] rate interval (ms per reserve; 0: no limit)   ARGV[3] rate burst
 -- ARGV[4] most holds one person may have at once across the room's sales (0: no cap)
 -- then four per request: user id, quantity (>= 1), idempotency key ('' for none), new hold id
@@ -31,24 +31,8 @@ local limit, hold_ms, sale_id = tonumber(sale[4]), tonumber(sale[5]), sale[6]
 local available = tonumber(redis.call('HGET', KEYS[1], 'available'))
 local taken = 0
 
-local function too_fast(rate_key)
-  if interval == 0 then
-    return nil
-  end
-  local tat = tonumber(redis.call('GET', rate_key) or now)
-  if tat < now then
-    tat = now
-  end
-  local allow_at = tat + interval - interval * burst
-  if allow_at > now then
-    return allow_at - now
-  end
-  redis.call('SET', rate_key, tat + interval, 'PX', math.ceil(tat + interval - now) + 1000)
-  return nil
-end
-
 local function reserve(user, quantity, key, hold_id, rate_key)
-  local wait = too_fast(rate_key)
+  local wait = interval > 0 and gcra(rate_key, now, interval, burst)
   if wait then
     return 0, 'rate_limited:' .. wait
   end
