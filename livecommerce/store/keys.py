@@ -63,6 +63,10 @@ def room_reports_open(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:reports:open"
 
 
+def room_reports_resolved(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:reports:resolved"
+
+
 def room_reserve_rate(room_id: str, user_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:rate:reserve:{user_id}"
 

@@ -21,7 +21,7 @@ from livecommerce.store.scripts import Scripts
 
 Event = dict[str, Any]
 AUDIT_MAX_LEN = 10_000
-REPORTS_MAX = 1_000
+RESOLVED_KEPT = 1_000
 
 
 def _bytes(value: bytes | str) -> bytes:
@@ -162,10 +162,18 @@ class ModerationStore:
         if raw is None:
             raise NotFound(f"report {report_id[:64]} does not exist")
         report: Event = {**orjson.loads(raw), **resolution, "state": "resolved"}
+        resolved = keys.room_reports_resolved(room_id)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(keys.room_reports(room_id), report_id, orjson.dumps(report))
             pipe.zrem(keys.room_reports_open(room_id), report_id)
+            pipe.zadd(resolved, {report_id: int(report.get("resolved_at") or report["at"])})
             await pipe.execute()
+        # Resolved reports are kept for a while (the audit log keeps the decision for good).
+        over = int(await self.client.zcard(resolved)) - RESOLVED_KEPT
+        if over > 0:
+            old: Any = await self.client.zpopmin(resolved, over)
+            if old:
+                await self.client.hdel(keys.room_reports(room_id), *(member for member, _ in old))
         return report
 
     @guarded

@@ -400,3 +400,26 @@ async def test_the_user_panel_shows_a_persons_lines_holds_orders_and_standing(
     assert person["banned"] is False
     nosy = await http.get(f"/api/v1/rooms/{room['id']}/people/{mo.id}", headers=kari.headers)
     assert nosy.status_code == 403
+
+
+async def test_resolved_reports_are_kept_for_a_while_not_for_ever(
+    server: Server, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from livecommerce.store import moderation_store
+
+    monkeypatch.setattr(moderation_store, "RESOLVED_KEPT", 2)
+    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
+    room = await open_room(http, ada)
+    talking = await join(server.ws_url, room["id"], kari)
+    hosting = await join(server.ws_url, room["id"], ada)
+    posted = await say(talking, "spam spam spam", "m")
+    filed = [
+        await tool(hosting, f"r{i}", type="report", message_id=posted["id"], reason="spam")
+        for i in range(4)
+    ]
+    for i, answer in enumerate(filed):
+        await tool(hosting, f"x{i}", type="mod.resolve", report_id=answer["report_id"])
+    assert server.store is not None
+    kept = await server.store.client.hkeys(f"lc:{{r:{room['id']}}}:reports")
+    names = sorted(k.decode() if isinstance(k, bytes) else k for k in kept)
+    assert names == sorted(a["report_id"] for a in filed[2:])
