@@ -1,5 +1,5 @@
 """The media plane: WebRTC ingest (WHIP), relay, playback (WHEP) and recording.
 
-Empty until the live-video issue lands; the package exists so the layout shows where the
-media plane goes and so the server can be installed with it.
+Being built for the live-video issue. ``offers`` reads and checks the SDP offers that WHIP
+and WHEP requests carry; ingest, forwarding, playback and recording come next.
 """
