@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from aiortc import RTCIceServer
+
 from livecommerce.auth import MerchantKeys
 from livecommerce.errors import BadRequest
 from livecommerce.limits import Limit
@@ -55,8 +57,24 @@ class Settings:
     limit_reports: str = "5/5"
     max_holds: int = 10
     trust_forwarded: bool = False
+    ice_servers: str = ""
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def ice_server_list(self) -> list[RTCIceServer]:
+        """``stun:host:port`` or ``turn:user:password@host:port``, comma-separated."""
+        servers = []
+        for entry in filter(None, (e.strip() for e in str(self.ice_servers).split(","))):
+            scheme, _, rest = entry.partition(":")
+            if scheme not in ("stun", "turn", "turns"):
+                raise SystemExit(f"livecommerce: --ice-servers: {entry!r} is not stun: or turn:")
+            if "@" in rest and scheme != "stun":
+                credentials, _, where = rest.rpartition("@")
+                username, _, password = credentials.partition(":")
+                servers.append(RTCIceServer(f"{scheme}:{where}", username, password))
+            else:
+                servers.append(RTCIceServer(entry))
+        return servers
 
     def limit(self, name: str) -> Limit:
         return Limit.parse(name, str(getattr(self, f"limit_{name}")))
@@ -125,6 +143,7 @@ _HELP = {
     "limit_reserve": "reserves per account and room: '<per minute>/<burst>'",
     "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
+    "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",
     "ready_file": "write {http_url, ws_url, pid} as JSON here once listening",
     "allow_private_webhooks": (

@@ -45,6 +45,7 @@ from livecommerce.store.sales_store import SalesStore
 from livecommerce.store.webhooks_store import WebhookStore
 from livecommerce.webhook_dispatcher import WebhookDispatcher
 from livecommerce.webhooks import new_event
+from streams.ingest import Publications
 
 log = logging.getLogger("livecommerce.server")
 
@@ -75,6 +76,7 @@ class Server:
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
         self.moderation: ModerationStore | None = None
+        self.publications = Publications(settings.ice_server_list())
         self.moderators: Moderators | None = None
         self.checkout: Checkout | None = None
         self.webhooks: WebhookDispatcher | None = None
@@ -219,7 +221,7 @@ class Server:
             clock=self.clock,
         )
         config = uvicorn.Config(
-            create_app(services),
+            create_app(services, self.publications),
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -255,6 +257,7 @@ class Server:
 
     async def stop(self) -> None:
         """Undo ``start`` in reverse; safe on a half-started server and when called twice."""
+        await self.publications.close()
         gateway, self.gateway = self.gateway, None
         if gateway is not None:
             await gateway.shutdown()

@@ -26,6 +26,8 @@ from livecommerce.api import (
 from livecommerce.api.guards import DeletedAccounts
 from livecommerce.api.services import Services
 from livecommerce.errors import LiveCommerceError
+from streams import http as media
+from streams.ingest import Publications
 
 log = logging.getLogger("livecommerce.http")
 
@@ -67,7 +69,7 @@ class AccessLog:
                 )
 
 
-def create_app(services: Services) -> Starlette:
+def create_app(services: Services, publications: Publications | None = None) -> Starlette:
     api = [
         Route("/config", ops.config, methods=["GET"]),
         Route("/openapi.json", ops.openapi, methods=["GET"], include_in_schema=False),
@@ -88,6 +90,7 @@ def create_app(services: Services) -> Starlette:
     ]
     routes = [
         Mount("/api/v1", routes=api),
+        *media.routes(),
         Route("/healthz", ops.healthz, include_in_schema=False),
         Route("/readyz", ops.readyz, include_in_schema=False),
         Route("/metrics", ops.metrics_endpoint, include_in_schema=False),
@@ -107,4 +110,5 @@ def create_app(services: Services) -> Starlette:
         },
     )
     app.state.services = services
+    app.state.publications = publications or Publications()
     return app

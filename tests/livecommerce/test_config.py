@@ -91,3 +91,19 @@ def test_logs_are_one_json_object_per_line_with_context() -> None:
     assert line["level"] == "info"
     assert (line["path"], line["status"]) == ("/api/v1/rooms", 201)
     assert line["ts"].endswith("Z")
+
+
+def test_ice_servers_read_as_stun_and_turn_with_credentials() -> None:
+    from livecommerce.config import Settings
+
+    settings = Settings(ice_servers="stun:stun.example:3478, turn:ada:s3cret@turn.example:3478")
+    stun, turn = settings.ice_server_list()
+    assert stun.urls == "stun:stun.example:3478"
+    assert (turn.urls, turn.username, turn.credential) == (
+        "turn:turn.example:3478",
+        "ada",
+        "s3cret",
+    )
+    assert Settings().ice_server_list() == []
+    with pytest.raises(SystemExit, match="stun: or turn:"):
+        Settings(ice_servers="http://nope").ice_server_list()
