@@ -19,6 +19,7 @@ from redis.asyncio.client import PubSub
 
 from livecommerce import metrics
 from livecommerce.errors import Unavailable
+from livecommerce.lifecycle import stop_task
 from livecommerce.store import keys
 from livecommerce.store.redis_store import STORE_DOWN, parse_envelope
 
@@ -56,9 +57,7 @@ class Bus:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             # A pub/sub cancelled in the middle of a command can wait forever on its own

@@ -31,6 +31,7 @@ from enum import Enum
 from typing import Any
 
 from livecommerce import metrics
+from livecommerce.lifecycle import stop_task
 
 log = logging.getLogger("livecommerce.collector")
 
@@ -92,10 +93,8 @@ class Collector:
         self._task = asyncio.create_task(self._run(), name="collector")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._observe in gc.callbacks:
             gc.callbacks.remove(self._observe)
         if self._thresholds is not None:

@@ -29,6 +29,7 @@ from livecommerce.errors import (
     RoomNotLive,
     Unauthorized,
 )
+from livecommerce.lifecycle import stop_task
 from livecommerce.limits import Limit
 from livecommerce.rooms import Room, RoomState
 from livecommerce.sales import (
@@ -274,9 +275,7 @@ class Reservations:
         self._task = asyncio.create_task(self._run(), name="sales")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         await self._reserves.close()
 
     async def _run(self) -> None:

@@ -32,6 +32,7 @@ from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
 from livecommerce.errors import LiveCommerceError
 from livecommerce.gateway import Gateway
+from livecommerce.lifecycle import stop_task
 from livecommerce.limits import Limiter
 from livecommerce.moderators import Moderators
 from livecommerce.payments import TestPaymentProvider
@@ -265,7 +266,7 @@ class Server:
             self._uvicorn.should_exit = True
         for task in self._tasks:
             if task.get_name() != "http":
-                task.cancel()
+                await stop_task(task)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         reservations, self.reservations = self.reservations, None

@@ -6,6 +6,7 @@ LIVECOMMERCE_TEST_TIMEOUT_SCALE, so a slow machine can stretch them all at once.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,3 +47,11 @@ def private_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _leaks_surface_in_the_test_that_made_them() -> Iterator[None]:
+    """A socket a test leaves open is reported by the garbage collector, whenever it runs;
+    collecting after each test pins the ResourceWarning on the test that leaked."""
+    yield
+    gc.collect()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from livecommerce.server import Server
+from tests.conftest import timeout
 from tests.helpers import join, open_room, sign_up
 from tests.livecommerce.test_moderation import say, tool
 
@@ -58,8 +64,13 @@ async def test_a_deleted_account_leaves_its_lines_nameless_and_its_tokens_dead(
         "/api/v1/sessions", json={"username": kari.username, "password": PASSWORD}
     )
     assert again.status_code == 401
-    with pytest.raises(AssertionError):  # the socket is refused with 4401
-        await join(server.ws_url, room["id"], kari)
+    url = f"{server.ws_url}/ws/rooms/{room['id']}?token={kari.token}"
+    async with connect(url, subprotocols=["livecommerce.json"]) as ws:  # type: ignore[list-item]
+        refused = json.loads(await asyncio.wait_for(ws.recv(), timeout(5)))
+        assert refused["code"] == "unauthorized"
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), timeout(5))
+        assert ws.close_code == 4401
 
     welcome = (await join(server.ws_url, room["id"])).seen[0]
     line = next(m for m in welcome["chat"] if m["id"] == posted["id"])
