@@ -24,9 +24,10 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError
 
-from streams.offers import Offer
+from streams.offers import Offer, UnsupportedCodec
 
 log = logging.getLogger("livecommerce.streams")
 
@@ -93,6 +94,14 @@ class Publications:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+        except (InternalError, InvalidAccessError, InvalidStateError, OperationError) as exc:
+            # The offer passed our checks but aiortc cannot answer it: a codec profile it
+            # does not do (H.264 High only, say) is the usual reason.
+            await pc.close()
+            raise UnsupportedCodec(
+                "this offer cannot be answered: offer VP8, or H.264 constrained baseline"
+                f" (packetization-mode=1), with Opus ({exc})"
+            ) from None
         except BaseException:
             await pc.close()
             raise

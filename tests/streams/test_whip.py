@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+from aiortc import RTCPeerConnection, RTCRtpSender
 
 from livecommerce.server import Server
 from tests.conftest import timeout
@@ -157,3 +158,28 @@ async def test_only_the_host_may_publish_and_only_while_the_show_is_on(
     )
     assert ended.status_code == 409
     assert ended.json()["code"] == "room_not_live"
+
+
+async def test_an_h264_high_profile_only_offer_gets_a_clear_error_not_a_crash(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    pc = RTCPeerConnection()
+    transceiver = pc.addTransceiver("video", direction="sendonly")
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    transceiver.setCodecPreferences(
+        [c for c in codecs if c.mimeType in ("video/H264", "video/rtx")]
+    )
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = pc.localDescription.sdp
+    await pc.close()
+    for baseline in ("42001f", "42e01f"):
+        offer = offer.replace(f"profile-level-id={baseline}", "profile-level-id=640c1f")
+    answer = await http.post(
+        f"/whip/rooms/{room['id']}", content=offer, headers={**SDP, **ada.headers}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "unsupported_codec"
+    assert "constrained baseline" in answer.json()["detail"]
+    assert room["id"] not in server.publications.by_room
