@@ -39,7 +39,6 @@ class Batcher(Generic[K, R, A]):
         self._queues: dict[K, deque[tuple[R, asyncio.Future[A]]]] = {}
         self._in_flight: dict[K, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.calls = 0
 
     async def submit(self, key: K, request: R) -> A:
         future: asyncio.Future[A] = asyncio.get_running_loop().create_future()
@@ -60,7 +59,6 @@ class Batcher(Generic[K, R, A]):
             while queue:
                 n = min(len(queue), self.max_batch)
                 batch = [queue.popleft() for _ in range(n)]
-                self.calls += 1
                 try:
                     answers = await self._run(key, [request for request, _ in batch])
                     if len(answers) != len(batch):

@@ -39,7 +39,7 @@ SLOW_CHECK_EVERY_S = 0.1
 # write costs ~15 us on loopback, so a 10,000-viewer room would otherwise hold every other
 # socket of the process (a buyer's reserve, too) for 150 ms per batch.
 WRITE_SLICE = 1_000
-WRITE_TURN_S = 0.002
+WRITE_TURN_S = 0.005
 WRITE_STEP = 32
 AMBIENT_EVERY_S = 0.25
 # Ambient events cost one frame per member; a big room gets them less often, so that telling

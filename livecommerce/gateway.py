@@ -40,7 +40,7 @@ from livecommerce.errors import (
     Unauthorized,
     UnknownType,
 )
-from livecommerce.limits import Limit, Limiter
+from livecommerce.limits import Limit, Limiter, client_address
 from livecommerce.moderators import Moderators
 from livecommerce.reactions import ReactionTally
 from livecommerce.reservations import Reservations
@@ -272,12 +272,11 @@ class Gateway:
 
     def _address(self, conn: ServerConnection) -> str:
         """The guest's address, or the one the operator's proxy saw (``--trust-forwarded``)."""
-        if self.trust_forwarded and conn.request is not None:
-            forwarded = conn.request.headers.get("X-Forwarded-For", "")
-            if forwarded:
-                return forwarded.rsplit(",", 1)[-1].strip()[:64]
         remote = conn.remote_address
-        return str(remote[0]) if remote else ""
+        forwarded = conn.request.headers.get("X-Forwarded-For") if conn.request else None
+        return client_address(
+            str(remote[0]) if remote else "", forwarded, trust_forwarded=self.trust_forwarded
+        )
 
     def _welcome(self, session: Session, snapshot: Snapshot, viewers: int) -> Event:
         room, recent = snapshot.room, snapshot.recent

@@ -48,6 +48,17 @@ class Limit:
         return cls(name, per_minute, bursts)
 
 
+def client_address(peer: str, forwarded: str | None, *, trust_forwarded: bool) -> str:
+    """Who is asking, for limits where no account is known yet.
+
+    Behind the operator's own proxy (``--trust-forwarded``) that is the last address in
+    X-Forwarded-For, the one the proxy saw; the earlier ones are the client's to forge.
+    """
+    if trust_forwarded and forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()[:64]
+    return peer
+
+
 class Limiter:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store

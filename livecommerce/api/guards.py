@@ -28,6 +28,7 @@ class DeletedAccounts:
                     who = services(request).auth.verify(token)
                     if await services(request).store.deleted_among({who.id}):
                         raise Unauthorized("this account has been deleted")
+                    scope["identity"] = who  # the routes use it rather than verify again
                 except LiveCommerceError as exc:
                     response = await on_error(request, exc)
                     await response(scope, receive, send)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import orjson
 from starlette.requests import HTTPConnection, Request
 
+from livecommerce import limits
 from livecommerce.auth import Authenticator, Identity
 from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
@@ -58,7 +59,8 @@ def identity(request: Request, *, required: bool = True) -> Identity | None:
         if required:
             raise Unauthorized("this needs 'Authorization: Bearer <token>'")
         return None
-    return services(request).auth.verify(token)
+    verified: Identity | None = request.scope.get("identity")  # set by guards.DeletedAccounts
+    return verified if verified is not None else services(request).auth.verify(token)
 
 
 def require_identity(request: Request) -> Identity:
@@ -91,13 +93,8 @@ async def json_body(request: Request, limit: int = BODY_MAX_BYTES) -> object:
 
 
 def client_address(request: Request) -> str:
-    """Who is asking, for limits where no account is known yet.
-
-    Behind the operator's own proxy (``--trust-forwarded``) that is the last address in
-    X-Forwarded-For, the one the proxy saw; the earlier ones are the client's to forge.
-    """
-    if services(request).settings.trust_forwarded:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.rsplit(",", 1)[-1].strip()[:64]
-    return request.client.host if request.client else ""
+    return limits.client_address(
+        request.client.host if request.client else "",
+        request.headers.get("x-forwarded-for"),
+        trust_forwarded=services(request).settings.trust_forwarded,
+    )
