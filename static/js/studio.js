@@ -7,6 +7,7 @@ import {
   formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
 } from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { setupStudioLive } from './studio-live.js';
 import { setupStudioShop } from './studio-shop.js';
 
 const $ = (id) => document.getElementById(id);
@@ -23,6 +24,7 @@ let client = null;
 let chat = null;
 let auth = null;
 let shop = null;
+let live = null;
 let noticeTimer = null;
 
 const selected = () => state.rooms.find((r) => r.id === state.selectedId) || null;
@@ -122,13 +124,12 @@ function renderPanel() {
   link.href = `/rooms/${encodeURIComponent(room.id)}`;
   $('console-link').href = `/rooms/${encodeURIComponent(room.id)}/console`;
   $('panel-viewers').textContent = tn('viewers.count', state.viewers ?? 0);
-  $('go-live').disabled = room.state !== 'scheduled';
-  $('go-live').hidden = room.state !== 'scheduled';
   $('end-show').disabled = room.state === 'ended';
   $('end-show').hidden = room.state === 'ended';
   const canChat = room.state !== 'ended' && (!state.you || state.you.can_chat !== false);
   $('studio-chat-input').disabled = !canChat;
   $('studio-chat-form').querySelector('button').disabled = !canChat;
+  live.render();
 }
 
 function renderAll() {
@@ -214,6 +215,7 @@ function selectRoom(id) {
   const c = client;
   shop.attach(c, () => client === c && state.selectedId === id);
   shop.roomChanged(selected());
+  live.roomChanged(selected());
   client.connect();
   renderAll();
 }
@@ -303,17 +305,18 @@ async function createRoom(event) {
   }
 }
 
-async function roomAction(action) {
+// Going live is publishing the camera (studio-live.js): the server takes the room live when
+// the first WHIP session starts. Ending the show turns the camera off first.
+async function endShow() {
   const room = selected();
   if (!room) return;
-  const button = action === 'start' ? $('go-live') : $('end-show');
-  button.disabled = true;
-  actionStatus(t(action === 'start' ? 'studio.starting' : 'studio.ending'));
+  $('end-show').disabled = true;
+  actionStatus(t('studio.ending'));
+  await live.stop();
   try {
-    const updated = await api(`${API_BASE}/rooms/${encodeURIComponent(room.id)}/${action}`, { method: 'POST' });
-    if (updated && updated.id) upsertRoom(updated);
-    else upsertRoom({ ...room, state: action === 'start' ? 'live' : 'ended' });
-    actionStatus(t(action === 'start' ? 'studio.started' : 'studio.ended'));
+    const updated = await api(`${API_BASE}/rooms/${encodeURIComponent(room.id)}/end`, { method: 'POST' });
+    upsertRoom(updated && updated.id ? updated : { ...room, state: 'ended' });
+    actionStatus(t('studio.ended'));
   } catch (err) {
     actionStatus(errorText(err), true);
   }
@@ -348,6 +351,14 @@ async function main() {
   });
   fillCurrencyOptions();
   fillLocaleOptions();
+  live = setupStudioLive({
+    getRoom: selected,
+    onPublished: (id) => {
+      const room = state.rooms.find((r) => r.id === id);
+      if (room && room.state === 'scheduled') upsertRoom({ ...room, state: 'live' });
+      renderAll();
+    },
+  });
   shop = setupStudioShop({
     getClient: () => client,
     getRoom: selected,
@@ -362,11 +373,10 @@ async function main() {
   $('gate-signin').addEventListener('click', () => auth.open('signin'));
   $('gate-register').addEventListener('click', () => auth.open('register'));
   $('create-room-form').addEventListener('submit', createRoom);
-  $('go-live').addEventListener('click', () => roomAction('start'));
   const confirm = $('confirm-end');
   $('end-show').addEventListener('click', () => confirm.showModal());
   confirm.addEventListener('close', () => {
-    if (confirm.returnValue === 'end') roomAction('end');
+    if (confirm.returnValue === 'end') endShow();
     confirm.returnValue = '';
   });
   $('studio-chat-form').addEventListener('submit', sendChat);
@@ -381,6 +391,7 @@ async function main() {
       state.rooms = [];
       state.selectedId = null;
       shop.roomChanged(null);
+      live.roomChanged(null);
       renderAll();
       return;
     }

@@ -27,6 +27,12 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
+    # The studio goes live with the camera: a synthetic one (a test pattern and a beep),
+    # allowed without a prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    # Host candidates as addresses, not mDNS names: the server resolves no .local names.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -38,6 +44,17 @@ def scaled(seconds: float) -> float:
 
 def expect_timeout_ms(seconds: float = 10) -> float:
     return scaled(seconds) * 1000
+
+
+def signed_in(page: Page, user: User) -> None:
+    """Every load of this page starts signed in as `user` (the token kept as a sign-in would)."""
+    stored = json.dumps(
+        {"id": user.id, "username": user.username, "display_name": user.display_name}
+    )
+    page.add_init_script(
+        f"localStorage.setItem('lc.token', {json.dumps(user.token)});"
+        f"localStorage.setItem('lc.user', {json.dumps(stored)});"
+    )
 
 
 def locale_strings(lang: str) -> dict[str, str]:
