@@ -45,6 +45,7 @@ class Bus:
         self._on_up = on_up
         self._confirm_timeout_s = confirm_timeout_s
         self._wanted: set[str] = set()
+        self._holders: dict[str, int] = {}  # the room's channels and the media plane share
         self._confirmed: dict[str, asyncio.Event] = {}
         self._pubsub: PubSub | None = None
         self._connected = asyncio.Event()
@@ -70,7 +71,13 @@ class Bus:
                     await pubsub.connection.disconnect(nowait=True)
 
     async def subscribe(self, room_id: str) -> None:
+        """Hear a room's events; each subscribe is undone by one unsubscribe."""
         channel = keys.room_channel(room_id)
+        self._holders[channel] = self._holders.get(channel, 0) + 1
+        if self._holders[channel] > 1 and channel in self._wanted:
+            confirmed = self._confirmed.get(channel)
+            if confirmed is not None and confirmed.is_set():
+                return
         self._wanted.add(channel)
         confirmed = self._confirmed.setdefault(channel, asyncio.Event())
         try:
@@ -80,14 +87,24 @@ class Bus:
                 await self._pubsub.subscribe(channel)
                 await confirmed.wait()
         except (TimeoutError, *STORE_DOWN):
-            self._wanted.discard(channel)
-            self._confirmed.pop(channel, None)
+            self._release(channel)
             raise Unavailable("the bus cannot be reached", retry_after=2.0) from None
+
+    def _release(self, channel: str) -> bool:
+        """One holder fewer; whether that was the last."""
+        left = self._holders.get(channel, 0) - 1
+        if left > 0:
+            self._holders[channel] = left
+            return False
+        self._holders.pop(channel, None)
+        self._wanted.discard(channel)
+        self._confirmed.pop(channel, None)
+        return True
 
     async def unsubscribe(self, room_id: str) -> None:
         channel = keys.room_channel(room_id)
-        self._wanted.discard(channel)
-        self._confirmed.pop(channel, None)
+        if not self._release(channel):
+            return
         if self._pubsub is not None and self.up:
             with contextlib.suppress(*STORE_DOWN):
                 await self._pubsub.unsubscribe(channel)

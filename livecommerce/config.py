@@ -58,6 +58,8 @@ class Settings:
     max_holds: int = 10
     trust_forwarded: bool = False
     ice_servers: str = ""
+    stream_idle_s: float = 2.0
+    stream_grace_s: float = 30.0
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -144,6 +146,8 @@ _HELP = {
     "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
+    "stream_idle_s": "seconds without video before viewers see the stream as reconnecting",
+    "stream_grace_s": "seconds viewers wait for a publisher that dropped before the stream ends",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",
     "ready_file": "write {http_url, ws_url, pid} as JSON here once listening",
     "allow_private_webhooks": (

@@ -54,6 +54,7 @@ class Room:
     moderators: tuple[str, ...] = field(default=())
     slow_s: int = 0  # written by moderation (mod_apply.lua), never by room_to_hash
     paid_partnership: bool = False
+    stream: str = "offline"  # written by the media plane, never by room_to_hash
 
     def to_public(self) -> dict[str, Any]:
         data = asdict(self)
@@ -158,6 +159,7 @@ def room_from_hash(data: dict[str, str]) -> Room:
         moderators=tuple(m for m in mods.split(",") if m),
         slow_s=int(data.get("slow_s") or 0),
         paid_partnership=data.get("paid_partnership") == "1",
+        stream=data.get("stream") or "offline",
     )
 
 

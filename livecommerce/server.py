@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from livecommerce import metrics
 from livecommerce.api.app import create_app
 from livecommerce.api.services import Services
 from livecommerce.auth import Authenticator
@@ -40,13 +41,18 @@ from livecommerce.reservations import Reservations
 from livecommerce.rooms import Room
 from livecommerce.store.catalog_store import CatalogStore
 from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.media_store import MediaStore
 from livecommerce.store.moderation_store import ModerationStore
 from livecommerce.store.redis_store import Store
 from livecommerce.store.sales_store import SalesStore
 from livecommerce.store.webhooks_store import WebhookStore
 from livecommerce.webhook_dispatcher import WebhookDispatcher
 from livecommerce.webhooks import new_event
+from streams.http import Media
+from streams.hub import Hubs, StreamState
 from streams.ingest import Publications
+from streams.playback import Playbacks
+from streams.recording import Recording
 
 log = logging.getLogger("livecommerce.server")
 
@@ -77,7 +83,19 @@ class Server:
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
         self.moderation: ModerationStore | None = None
-        self.publications = Publications(settings.ice_server_list())
+        self.hubs = Hubs(
+            recordings=settings.data_dir / "recordings",
+            on_state=self._on_stream_state,
+            on_recording=self._on_recording,
+            idle_s=settings.stream_idle_s,
+            grace_s=settings.stream_grace_s,
+            on_open=self._watch_room,
+            on_close=self._unwatch_room,
+        )
+        ice_servers = settings.ice_server_list()
+        self.publications = Publications(self.hubs, ice_servers)
+        self.playbacks = Playbacks(self.hubs, ice_servers)
+        self.media_store: MediaStore | None = None
         self.moderators: Moderators | None = None
         self.checkout: Checkout | None = None
         self.webhooks: WebhookDispatcher | None = None
@@ -89,6 +107,8 @@ class Server:
         self.ws_port = 0
         self._uvicorn: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._media: Media | None = None
+        self._media_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def redis_url(self) -> str:
@@ -146,6 +166,7 @@ class Server:
             self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
         )
         self.catalog = CatalogStore(self.store.client)
+        self.media_store = MediaStore(self.store.client)
         self.webhook_store = WebhookStore(self.store.client)
         # A transport of our own keeps HTTP(S)_PROXY out (httpx reads it only without
         # one): the dispatcher connects to the address it checked (netguard.py), and a
@@ -222,7 +243,7 @@ class Server:
             clock=self.clock,
         )
         config = uvicorn.Config(
-            create_app(services, self.publications),
+            create_app(services, self.media),
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -231,6 +252,7 @@ class Server:
             server_header=False,
             proxy_headers=False,  # whose X-Forwarded-For to believe is --trust-forwarded's call
         )
+        self.media.origin = self.settings.public_url or self.http_url
         self._uvicorn = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self._uvicorn._serve([http_socket]), name="http"))
         while not self._uvicorn.started:
@@ -258,7 +280,9 @@ class Server:
 
     async def stop(self) -> None:
         """Undo ``start`` in reverse; safe on a half-started server and when called twice."""
+        await self.playbacks.close()
         await self.publications.close()
+        await self.hubs.close()
         gateway, self.gateway = self.gateway, None
         if gateway is not None:
             await gateway.shutdown()
@@ -319,9 +343,59 @@ class Server:
         except LiveCommerceError as exc:
             log.warning("webhook %s not queued: %s", kind, exc.code)
 
+    # Media callbacks -------------------------------------------------------------------
+
+    @property
+    def media(self) -> Media:
+        if self._media is None:
+            self._media = Media(
+                self.hubs,
+                self.publications,
+                self.playbacks,
+                origin="",
+                recordings=self.hubs.recordings,
+                store=self.media_store,
+            )
+        return self._media
+
+    async def _watch_room(self, room_id: str) -> None:
+        """The process that streams a room hears its events, so the show's end ends it."""
+        if self.bus is not None:
+            await self.bus.subscribe(room_id)
+
+    async def _unwatch_room(self, room_id: str) -> None:
+        if self.bus is not None:
+            await self.bus.unsubscribe(room_id)
+
+    async def _on_stream_state(self, room_id: str, state: StreamState) -> None:
+        """The room hears that its stream is live, reconnecting or offline."""
+        if self.store is None or self.media_store is None:
+            return
+        await self.media_store.set_stream(room_id, str(state), self.media.origin)
+        now = int(self.clock() * 1000)
+        await self.store.publish(room_id, {"type": "stream.state", "state": str(state), "at": now})
+        metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
+
+    async def _on_recording(self, room_id: str, recording: Recording) -> None:
+        if self.store is None or self.media_store is None:
+            return
+        entry = {
+            "url": f"/recordings/{recording.path.name}",
+            "media_type": recording.media_type,
+            "started_at": recording.started_at_ms,
+            "ended_at": recording.ended_at_ms,
+        }
+        await self.media_store.add_recording(room_id, entry)
+        await self.store.publish(room_id, {"type": "replay.ready", "recording": entry})
+
     # Bus callbacks ---------------------------------------------------------------------
 
     def _on_bus_event(self, room_id: str, seq: int | None, event: dict[str, object]) -> None:
+        ended = event.get("type") == "room.state" and event.get("state") == "ended"
+        if ended and (room_id in self.hubs.by_room or room_id in self.publications.by_room):
+            task = asyncio.ensure_future(self.publications.end_room(room_id, "show_ended"))
+            self._media_tasks.add(task)
+            task.add_done_callback(self._media_tasks.discard)
         if self.channels is not None:
             self.channels.dispatch(room_id, seq, event)
 

@@ -1,25 +1,77 @@
-"""WHIP over HTTP (RFC 9725): the host POSTs an SDP offer, gets 201 with the answer and a
-session URL, and DELETEs that URL to stop. The room follows: publishing to a scheduled room
-takes it live.
+"""WHIP and WHEP over HTTP, and the replays they leave.
+
+The host POSTs an SDP offer to WHIP (RFC 9725), gets 201 with the answer and a session URL,
+and DELETEs that URL to stop; viewers do the same on WHEP. The room follows: publishing to a
+scheduled room takes it live. A WHEP offer that reaches a process without the room's
+publication is redirected (307, which WHEP players follow) to the process that has it.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiortc import RTCIceServer
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from livecommerce import metrics
-from livecommerce.api.services import read_body, require_identity, services
+from livecommerce.api.services import identity, read_body, require_identity, services
 from livecommerce.errors import Forbidden, NotFound, RoomNotLive
 from livecommerce.rooms import RoomState
+from livecommerce.store.media_store import MediaStore
+from streams.hub import Hubs
 from streams.ingest import Publications
 from streams.offers import CONTENT_TYPE, SDP_MAX_BYTES, Role, read_offer
+from streams.playback import Playbacks
+
+_RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,120}\.(webm|mp4)")
+_MEDIA_TYPES = {"webm": "video/webm", "mp4": "video/mp4"}
 
 
-def publications(request: Request) -> Publications:
-    found: Publications = request.app.state.publications
+@dataclass
+class Media:
+    """The media plane, as the routes see it."""
+
+    hubs: Hubs
+    publications: Publications
+    playbacks: Playbacks
+    origin: str  # this process's URL, for redirects from others
+    recordings: Path | None = None
+    store: MediaStore | None = None
+
+
+def media(request: Request) -> Media:
+    found: Media = request.app.state.media
     return found
+
+
+def _link_header(servers: list[RTCIceServer]) -> dict[str, str]:
+    """ICE servers for the client, as RFC 9725 section 4.6 says (OBS reads these)."""
+    links = []
+    for server in servers:
+        for url in [server.urls] if isinstance(server.urls, str) else server.urls:
+            link = f'<{url}>; rel="ice-server"'
+            if server.username:
+                link += f'; username="{server.username}"; credential="{server.credential}"'
+                link += '; credential-type="password"'
+            links.append(link)
+    return {"Link": ", ".join(links)} if links else {}
+
+
+def _sdp_response(answer: str, location: str, servers: list[RTCIceServer]) -> Response:
+    return Response(
+        answer,
+        status_code=201,
+        media_type=CONTENT_TYPE,
+        headers={
+            "Location": location,
+            "ETag": f'"{location.rsplit("/", 1)[-1]}"',
+            **_link_header(servers),
+        },
+    )
 
 
 async def whip_publish(request: Request) -> Response:
@@ -42,19 +94,15 @@ async def whip_publish(request: Request) -> Response:
         raise RoomNotLive("the show has ended")
     body = await read_body(request, SDP_MAX_BYTES)
     offer = read_offer(body, request.headers.get("content-type"), Role.PUBLISH)
-    publication, answer = await publications(request).publish(room.id, who.id, offer)
+    plane = media(request)
+    publication, answer = await plane.publications.publish(room.id, who.id, offer)
     if room.state is RoomState.SCHEDULED:
         now = svc.now_ms()
         event = {"type": "room.state", "state": "live", "at": now}
         await svc.store.transition_room(room, RoomState.LIVE, now, event)
         metrics.EVENTS_PUBLISHED.labels("room.state").inc()
     location = f"/whip/sessions/{publication.id}"
-    return Response(
-        answer,
-        status_code=201,
-        media_type=CONTENT_TYPE,
-        headers={"Location": location, "ETag": f'"{publication.id}"'},
-    )
+    return _sdp_response(answer, location, plane.publications.ice_servers)
 
 
 async def whip_stop(request: Request) -> Response:
@@ -67,18 +115,104 @@ async def whip_stop(request: Request) -> Response:
       404: {description: not_found}
     """
     who = require_identity(request)
-    media = publications(request)
-    publication = media.by_id.get(request.path_params["session_id"])
+    publications = media(request).publications
+    publication = publications.by_id.get(request.path_params["session_id"])
     if publication is None:
         raise NotFound("no such publishing session")
     if publication.host_id != who.id:
         raise Forbidden("that session is someone else's")
-    await media.end(publication, "deleted")
+    await publications.end(publication, "deleted")
     return Response(status_code=200)
+
+
+async def whep_play(request: Request) -> Response:
+    """
+    summary: Watch the room's stream (WHEP; a token is optional)
+    requestBody: {content: {application/sdp: {schema: {type: string}}}}
+    responses:
+      201: {description: the SDP answer; Location is the session to DELETE}
+      307: {description: the stream is served by another process; POST the offer there}
+      400: {description: bad_sdp, or unsupported_codec (the offer lacks the stream's codec)}
+      404: {description: not_found}
+      409: {description: room_not_live (nothing is being published now)}
+      503: {description: unavailable (this process is at its viewer limit)}
+    """
+    svc = services(request)
+    who = identity(request, required=False)
+    room_id = request.path_params["room_id"]
+    room = await svc.store.room(room_id)
+    if room.state is RoomState.ENDED:
+        raise RoomNotLive("the show has ended; its replay is at /rooms/{id}/replay")
+    plane = media(request)
+    body = await read_body(request, SDP_MAX_BYTES)
+    offer = read_offer(body, request.headers.get("content-type"), Role.PLAY)
+    if plane.hubs.live(room_id) is None:
+        origin = await plane.store.stream_origin(room_id) if plane.store is not None else ""
+        if room.stream != "offline" and origin and origin != plane.origin:
+            return RedirectResponse(f"{origin}/whep/rooms/{room_id}", status_code=307)
+        raise RoomNotLive("the room is not streaming now")
+    playback, answer = await plane.playbacks.play(room_id, offer, who.id if who else None)
+    return _sdp_response(answer, f"/whep/sessions/{playback.id}", plane.playbacks.ice_servers)
+
+
+async def whep_stop(request: Request) -> Response:
+    """
+    summary: Stop watching (the session URL is the key to it)
+    responses:
+      200: {description: stopped}
+      404: {description: not_found}
+    """
+    playbacks = media(request).playbacks
+    playback = playbacks.by_id.get(request.path_params["session_id"])
+    if playback is None:
+        raise NotFound("no such viewing session")
+    await playbacks.end(playback, "deleted")
+    return Response(status_code=200)
+
+
+async def preflight(request: Request) -> Response:
+    """WHIP and WHEP clients ask what the endpoint takes (RFC 9725 section 4.1)."""
+    return Response(status_code=204, headers={"Accept-Post": CONTENT_TYPE})
+
+
+async def replay(request: Request) -> JSONResponse:
+    """
+    summary: An ended (or running) show's recordings and its pins, to replay it shoppable
+    responses:
+      200: {description: "recordings (url, media_type, started_at, ended_at), pins (at, product)"}
+      404: {description: not_found}
+    """
+    svc = services(request)
+    room = await svc.store.room(request.path_params["room_id"])
+    store = media(request).store
+    recordings = await store.recordings(room.id) if store is not None else []
+    pins = await store.pin_history(room.id) if store is not None else []
+    return JSONResponse({"room": room.id, "recordings": recordings, "pins": pins})
+
+
+async def recording_file(request: Request) -> Response:
+    """A recording's file; FileResponse answers Range requests, so players can seek."""
+    name = request.path_params["name"]
+    directory = media(request).recordings
+    match = _RECORDING_NAME.fullmatch(name)
+    if directory is None or match is None or not (directory / name).is_file():
+        raise NotFound("no such recording")
+    return FileResponse(directory / name, media_type=_MEDIA_TYPES[match.group(1)])
 
 
 def routes() -> list[Route]:
     return [
         Route("/whip/rooms/{room_id}", whip_publish, methods=["POST"]),
+        Route("/whip/rooms/{room_id}", preflight, methods=["OPTIONS"], include_in_schema=False),
         Route("/whip/sessions/{session_id}", whip_stop, methods=["DELETE"]),
+        Route("/whep/rooms/{room_id}", whep_play, methods=["POST"]),
+        Route("/whep/rooms/{room_id}", preflight, methods=["OPTIONS"], include_in_schema=False),
+        Route("/whep/sessions/{session_id}", whep_stop, methods=["DELETE"]),
+        Route(
+            "/recordings/{name}", recording_file, methods=["GET", "HEAD"], include_in_schema=False
+        ),
     ]
+
+
+def api_routes() -> list[Route]:
+    return [Route("/rooms/{room_id}/replay", replay, methods=["GET"])]

@@ -25,13 +25,14 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
-from aiortc.mediastreams import MediaStreamError
 
-from streams.offers import Offer, UnsupportedCodec
+from streams.hub import Hubs
+from streams.offers import Offer, UnsupportedCodec, preferences
 
 log = logging.getLogger("livecommerce.streams")
 
 CONNECT_TIMEOUT_S = 30.0
+STOPS_STREAM = frozenset({"deleted", "show_ended", "shutdown"})  # the rest wait for a return
 
 Ended = Callable[["Publication", str], Awaitable[None]]
 
@@ -45,9 +46,7 @@ class Publication:
     offer: Offer
     started_at: float = field(default_factory=time.time)
     tracks: dict[str, MediaStreamTrack] = field(default_factory=dict)
-    frames: dict[str, int] = field(default_factory=dict)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
-    flowing: asyncio.Event = field(default_factory=asyncio.Event)  # the first video frame
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -57,11 +56,13 @@ class Publications:
 
     def __init__(
         self,
+        hubs: Hubs,
         ice_servers: list[RTCIceServer] | None = None,
         *,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         on_ended: Ended | None = None,
     ) -> None:
+        self.hubs = hubs
         self.ice_servers = ice_servers or []
         self.connect_timeout_s = connect_timeout_s
         self.on_ended = on_ended
@@ -73,16 +74,23 @@ class Publications:
         previous = self.by_room.get(room_id)
         if previous is not None:
             await self.end(previous, "replaced")
+        hub = await self.hubs.open(room_id)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         publication = Publication("wp_" + secrets.token_urlsafe(12), room_id, host_id, pc, offer)
+        codecs = {"video": offer.video, "audio": offer.audio}
+        for kind, codec in codecs.items():
+            if codec is not None:
+                # One codec per kind, so the publisher cannot switch under the viewers.
+                transceiver = pc.addTransceiver(kind, direction="recvonly")
+                transceiver.setCodecPreferences(preferences(kind, codec))
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             publication.tracks[track.kind] = track
-            publication.frames[track.kind] = 0
-            task = asyncio.ensure_future(self._drain(publication, track))
-            publication._tasks.add(task)
-            task.add_done_callback(publication._tasks.discard)
+            receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            codec = codecs.get(track.kind)
+            if codec is not None:
+                hub.attach(track.kind, receiver, codec)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -120,15 +128,6 @@ class Publications:
                 return
         await self.end(publication, "timeout")
 
-    async def _drain(self, publication: Publication, track: MediaStreamTrack) -> None:
-        """Read the publisher's media so it flows; forwarding to viewers plugs in here."""
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                await track.recv()
-                publication.frames[track.kind] += 1
-                if track.kind == "video":
-                    publication.flowing.set()
-
     async def end(self, publication: Publication, reason: str) -> None:
         """End a publication once, whatever ends it (DELETE, failure, timeout, a new one)."""
         if publication.ended.is_set():
@@ -142,12 +141,25 @@ class Publications:
             if task is not current:
                 task.cancel()
         await publication.pc.close()
+        if reason in STOPS_STREAM:
+            await self.hubs.stop(publication.room_id, reason)
+        elif publication.room_id not in self.by_room:
+            hub = self.hubs.live(publication.room_id)
+            if hub is not None:
+                hub.publisher_lost()
         log.info(
             "publication ended",
             extra={"room": publication.room_id, "session": publication.id, "reason": reason},
         )
         if self.on_ended is not None:
             await self.on_ended(publication, reason)
+
+    async def end_room(self, room_id: str, reason: str) -> None:
+        """The show is over: its publication (if here) and its stream end."""
+        publication = self.by_room.get(room_id)
+        if publication is not None:
+            await self.end(publication, reason)
+        await self.hubs.stop(room_id, reason)
 
     async def close(self) -> None:
         for publication in list(self.by_id.values()):

@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from aiortc import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtpSender
 from aiortc.sdp import MediaDescription, SessionDescription
 
 from livecommerce.errors import BadRequest, TooLarge
@@ -46,6 +47,7 @@ class Offer:
     sdp: str
     video: str | None  # "H264" or "VP8", the first one offered that we forward
     audio: str | None  # "opus"
+    video_codecs: frozenset[str] = frozenset()  # every video codec offered that we forward
 
 
 def read_offer(body: bytes, content_type: str | None, role: Role) -> Offer:
@@ -86,7 +88,14 @@ def read_offer(body: bytes, content_type: str | None, role: Role) -> Offer:
         raise UnsupportedCodec(
             "offer video as H.264 (packetization-mode=1) or VP8, and audio as Opus"
         )
-    return Offer(text, video, audio)
+    offered = frozenset(
+        name
+        for m in media
+        if m.kind == "video"
+        for name in [_forwardable(c) for c in m.rtp.codecs]
+        if name
+    )
+    return Offer(text, video, audio, offered)
 
 
 def _first(media: list[MediaDescription], kind: str, pick: object) -> str | None:
@@ -100,12 +109,29 @@ def _first(media: list[MediaDescription], kind: str, pick: object) -> str | None
 
 def _video_codec(m: MediaDescription) -> str | None:
     for codec in m.rtp.codecs:
-        name = codec.mimeType.split("/")[-1]
-        if name == "VP8":
-            return name
-        if name == "H264" and str(codec.parameters.get("packetization-mode", "0")) == "1":
+        name = _forwardable(codec)
+        if name:
             return name
     return None
+
+
+def _forwardable(codec: RTCRtpCodecParameters) -> str | None:
+    name = codec.mimeType.split("/")[-1]
+    if name == "VP8":
+        return name
+    if name == "H264" and str(codec.parameters.get("packetization-mode", "0")) == "1":
+        return name
+    return None
+
+
+def preferences(kind: str, codec: str) -> list[RTCRtpCodecCapability]:
+    """aiortc's capabilities for one codec (and its retransmissions), to pin a transceiver to."""
+    found = [
+        c
+        for c in RTCRtpSender.getCapabilities(kind).codecs
+        if c.mimeType.split("/")[-1].lower() in (codec.lower(), "rtx")
+    ]
+    return found
 
 
 def _audio_codec(m: MediaDescription) -> str | None:

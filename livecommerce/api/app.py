@@ -27,7 +27,6 @@ from livecommerce.api.guards import DeletedAccounts
 from livecommerce.api.services import Services
 from livecommerce.errors import LiveCommerceError
 from streams import http as media
-from streams.ingest import Publications
 
 log = logging.getLogger("livecommerce.http")
 
@@ -69,7 +68,7 @@ class AccessLog:
                 )
 
 
-def create_app(services: Services, publications: Publications | None = None) -> Starlette:
+def create_app(services: Services, plane: media.Media) -> Starlette:
     api = [
         Route("/config", ops.config, methods=["GET"]),
         Route("/openapi.json", ops.openapi, methods=["GET"], include_in_schema=False),
@@ -87,6 +86,7 @@ def create_app(services: Services, publications: Publications | None = None) -> 
         *products.routes(),
         *selling.routes(),
         *moderation.routes(),
+        *media.api_routes(),
     ]
     routes = [
         Mount("/api/v1", routes=api),
@@ -110,5 +110,5 @@ def create_app(services: Services, publications: Publications | None = None) -> 
         },
     )
     app.state.services = services
-    app.state.publications = publications or Publications()
+    app.state.media = plane
     return app

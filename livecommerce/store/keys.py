@@ -75,6 +75,10 @@ def room_pins(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:pins"
 
 
+def room_recordings(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:recordings"
+
+
 def room_channel(room_id: str) -> str:
     return f"{PREFIX}:room:{room_id}"
 

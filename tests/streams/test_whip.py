@@ -33,11 +33,10 @@ async def test_the_host_publishes_over_whip_and_the_room_goes_live(
         assert location.startswith("/whip/sessions/")
         await accept(pc, answer.text)
         publication = server.publications.by_room[room["id"]]
-        async with asyncio.timeout(timeout(15)):
-            await publication.flowing.wait()
-        assert publication.offer.video == "VP8"
         live = await watching.expect("room.state")
         assert live["state"] == "live"
+        assert (await watching.expect("stream.state", wait=15))["state"] == "live"
+        assert publication.offer.video == "VP8"
 
         kari = await sign_up(http, "Kari")
         stranger = await http.delete(location, headers=kari.headers)
@@ -57,6 +56,7 @@ async def test_a_publisher_that_comes_back_replaces_its_old_session(
 ) -> None:
     ada = await sign_up(http, "Ada")
     room = await open_room(http, ada)
+    watching = await join(server.ws_url, room["id"])
     first_pc, _, first_offer = await publisher_offer()
     second_pc, _, second_offer = await publisher_offer()
     try:
@@ -70,9 +70,9 @@ async def test_a_publisher_that_comes_back_replaces_its_old_session(
         assert (first.status_code, second.status_code) == (201, 201)
         assert old.ended.is_set()
         await accept(second_pc, second.text)
-        async with asyncio.timeout(timeout(15)):
-            await server.publications.by_room[room["id"]].flowing.wait()
+        assert (await watching.expect("stream.state", wait=15))["state"] == "live"
     finally:
+        await watching.close()
         await first_pc.close()
         await second_pc.close()
 

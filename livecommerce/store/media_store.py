@@ -1,0 +1,61 @@
+"""What the media plane keeps in Redis: a room's stream state, its recordings, its pin history.
+
+The stream state lives in the room hash (``stream``, and ``stream_origin``: the process that
+holds the publication, where another process sends a WHEP viewer). Recordings are a list of
+JSON entries per room, appended when a recording's file is finished; the pin history is the
+stream ``room_pin.lua`` writes, read back so a replay shows each pin at its moment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from livecommerce.store import keys
+from livecommerce.store.redis_store import _text, guarded
+
+RECORDINGS_KEPT = 200
+
+
+class MediaStore:
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+
+    @guarded
+    async def set_stream(self, room_id: str, state: str, origin: str) -> None:
+        await self.client.hset(
+            keys.room(room_id), mapping={"stream": state, "stream_origin": origin}
+        )
+
+    @guarded
+    async def stream_origin(self, room_id: str) -> str:
+        return _text(await self.client.hget(keys.room(room_id), "stream_origin") or b"")
+
+    @guarded
+    async def add_recording(self, room_id: str, entry: dict[str, Any]) -> None:
+        key = keys.room_recordings(room_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, orjson.dumps(entry))
+            pipe.ltrim(key, -RECORDINGS_KEPT, -1)
+            await pipe.execute()
+
+    @guarded
+    async def recordings(self, room_id: str) -> list[dict[str, Any]]:
+        raw = await self.client.lrange(keys.room_recordings(room_id), 0, -1)
+        return [orjson.loads(item) for item in raw]
+
+    @guarded
+    async def pin_history(self, room_id: str) -> list[dict[str, Any]]:
+        """Every pin and unpin in order: ``{"at": ms, "product": card | None}``."""
+        entries = await self.client.xrange(keys.room_pins(room_id)) or []
+        history = []
+        for _id, fields in entries:
+            if not fields:
+                continue
+            card = _text(fields.get(b"product", b""))
+            history.append(
+                {"at": int(_text(fields[b"at"])), "product": orjson.loads(card) if card else None}
+            )
+        return history

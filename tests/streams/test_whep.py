@@ -1,0 +1,238 @@
+"""Viewers watch a host's stream over WHEP: the frames are the publisher's, forwarded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+import httpx
+import pytest
+
+from livecommerce.server import Server
+from streams import taps
+from tests.conftest import timeout
+from tests.helpers import join, open_room, sign_up
+from tests.livecommerce.conftest import ServerFactory
+from tests.streams.media import SDP, go_live, offer_to_watch, read, watch
+
+
+async def test_two_viewers_watch_the_hosts_camera_frame_by_frame(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    publisher, camera, _ = await go_live(http, room["id"], ada.headers)
+    first, second = await watch(http, room["id"]), await watch(http, room["id"])
+    try:
+        async with asyncio.timeout(timeout(15)):
+            seen = [await first.frames(30), await second.frames(30)]
+        for counters in seen:
+            assert counters == sorted(set(counters)), counters  # every frame newer than the last
+            assert counters[-1] - counters[0] >= 29
+        hub = server.hubs.by_room[room["id"]]
+        assert hub.video.frames_in >= 30
+        assert hub.video.packets_out > 0
+        assert first.audio_frames > 0
+        assert second.audio_frames > 0
+        # Forwarded, not re-encoded: one camera, one encoder, and the picture is its frames.
+        latency = [
+            first.arrived[i] - camera.sent_at[c]
+            for i, c in enumerate(first.counters)
+            if c in camera.sent_at
+        ]
+        assert sorted(latency)[len(latency) // 2] < 0.3
+    finally:
+        await first.close()
+        await second.close()
+        await publisher.close()
+
+
+async def test_a_viewer_who_joins_late_gets_a_picture_within_a_second(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    publisher, _camera, _ = await go_live(http, room["id"], ada.headers)
+    early = await watch(http, room["id"])
+    try:
+        async with asyncio.timeout(timeout(15)):
+            await early.frames(
+                60
+            )  # two seconds in: aiortc's encoder sends keyframes only when asked
+        requests = server.hubs.by_room[room["id"]].video.keyframe_requests
+        late = await watch(http, room["id"])
+        try:
+            async with asyncio.timeout(timeout(15)):
+                await late.frames(1)
+            assert late.arrived[0] - late.answered_at < 1.0
+            assert server.hubs.by_room[room["id"]].video.keyframe_requests > requests
+            assert late.counters[0] > early.counters[0]
+        finally:
+            await late.close()
+    finally:
+        await early.close()
+        await publisher.close()
+
+
+async def test_viewers_see_reconnecting_and_resume_when_the_publisher_comes_back(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(stream_idle_s=0.5)
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        ada = await sign_up(http, "Ada")
+        room = await open_room(http, ada)
+        people = await join(server.ws_url, room["id"])
+        publisher, _, _ = await go_live(http, room["id"], ada.headers)
+        viewer = await watch(http, room["id"])
+        try:
+            async with asyncio.timeout(timeout(15)):
+                await viewer.frames(10)
+                assert (await people.expect("stream.state"))["state"] == "live"
+                await publisher.close()  # the studio's network drops: no DELETE
+                assert (await people.expect("stream.state"))["state"] == "reconnecting"
+                publisher, _, _ = await go_live(http, room["id"], ada.headers, start=5000)
+                async with viewer.changed:
+                    await viewer.changed.wait_for(
+                        lambda: sum(c >= 5000 for c in viewer.counters) >= 10
+                    )
+                assert (await people.expect("stream.state"))["state"] == "live"
+            first_new = next(i for i, c in enumerate(viewer.counters) if c >= 5000)
+            before, after = viewer.counters[:first_new], viewer.counters[first_new:]
+            assert before == sorted(before)
+            assert max(before) < 5000
+            assert after == sorted(after)
+            assert min(after) >= 5000
+            assert viewer.pc.connectionState == "connected"  # the same session all along
+        finally:
+            await viewer.close()
+            await publisher.close()
+            await people.close()
+
+
+async def test_a_publisher_gone_for_good_ends_the_stream_after_the_grace_period(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(stream_idle_s=0.3, stream_grace_s=0.6)
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        ada = await sign_up(http, "Ada")
+        room = await open_room(http, ada)
+        people = await join(server.ws_url, room["id"])
+        publisher, _, _ = await go_live(http, room["id"], ada.headers)
+        viewer = await watch(http, room["id"])
+        try:
+            async with asyncio.timeout(timeout(15)):
+                await viewer.frames(5)
+                await publisher.close()
+                states = [(await people.expect("stream.state"))["state"] for _ in range(3)]
+                assert states == ["live", "reconnecting", "offline"]
+                await viewer.gone.wait()
+            refused = await offer_to_watch(http, room["id"])
+            assert refused[1].status_code == 409
+            assert refused[1].json()["code"] == "room_not_live"
+            assert (await http.get(f"/api/v1/rooms/{room['id']}")).json()["stream"] == "offline"
+        finally:
+            await viewer.close()
+            await people.close()
+
+
+async def test_ending_the_show_ends_the_stream_and_keeps_a_shoppable_replay(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    product = (
+        await http.post(
+            "/api/v1/products",
+            json={"title": "Teapot", "price": 2500, "currency": "EUR", "sku": "tp-1", "stock": 5},
+            headers=ada.headers,
+        )
+    ).json()
+    people = await join(server.ws_url, room["id"])
+    publisher, _camera, _ = await go_live(http, room["id"], ada.headers)
+    viewer = await watch(http, room["id"])
+    try:
+        async with asyncio.timeout(timeout(15)):
+            await viewer.frames(15)
+            pinned = await http.put(
+                f"/api/v1/rooms/{room['id']}/pin",
+                json={"product_id": product["id"]},
+                headers=ada.headers,
+            )
+            assert pinned.status_code == 200, pinned.text
+            await viewer.frames(15, after=15)
+            ended = await http.post(f"/api/v1/rooms/{room['id']}/end", headers=ada.headers)
+            assert ended.status_code == 200
+            ready = await people.expect("replay.ready")
+        assert room["id"] not in server.publications.by_room
+        assert server.hubs.live(room["id"]) is None
+        replay = (await http.get(f"/api/v1/rooms/{room['id']}/replay")).json()
+        [recording] = replay["recordings"]
+        assert recording == ready["recording"]
+        [pin] = replay["pins"]
+        assert pin["product"]["id"] == product["id"]
+        assert recording["started_at"] <= pin["at"] <= recording["ended_at"]
+        media = await http.get(recording["url"])
+        assert media.status_code == 200
+        assert media.headers["content-type"] == recording["media_type"]
+        part = await http.get(recording["url"], headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206
+        assert len(part.content) == 100
+        assert server.hubs.recordings is not None
+        path = server.hubs.recordings / recording["url"].rsplit("/", 1)[-1]
+        with av.open(str(path)) as container:
+            counters = [read(frame) for frame in container.decode(video=0)]
+        assert len(counters) >= 25
+        assert counters == sorted(counters)
+        assert max(counters) - min(counters) >= 25
+    finally:
+        await viewer.close()
+        await publisher.close()
+        await people.close()
+
+
+async def test_whep_refuses_what_it_cannot_play(server: Server, http: httpx.AsyncClient) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    _not_yet, answer = await offer_to_watch(http, room["id"])
+    assert (answer.status_code, answer.json()["code"]) == (409, "room_not_live")
+    assert (await http.post(f"/whep/rooms/{room['id']}", content=b"v=0\r\nx", headers=SDP)).json()[
+        "code"
+    ] == "bad_sdp"
+    missing = await http.post("/whep/rooms/r_nope", content=b"v=0\r\n", headers=SDP)
+    assert missing.status_code == 404
+    assert (await http.delete("/whep/sessions/wv_nope")).status_code == 404
+
+    publisher, _, _ = await go_live(http, room["id"], ada.headers, codec="VP8")
+    try:
+        _, h264_only = await offer_to_watch(http, room["id"], codecs=("H264",))
+        assert h264_only.status_code == 400
+        assert h264_only.json()["code"] == "unsupported_codec"
+        assert "VP8" in h264_only.json()["detail"]
+        viewer = await watch(http, room["id"])
+        assert (await http.delete(viewer.location)).status_code == 200
+        assert server.playbacks.by_id == {}
+        await viewer.close()
+    finally:
+        await publisher.close()
+
+
+@pytest.mark.parametrize("codec", ["H264", "VP8"])
+async def test_each_codec_the_studio_or_obs_sends_is_forwarded_as_it_came(
+    server: Server, http: httpx.AsyncClient, codec: str
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    publisher, _, _ = await go_live(http, room["id"], ada.headers, codec=codec)
+    viewer = await watch(http, room["id"])
+    try:
+        async with asyncio.timeout(timeout(15)):
+            counters = await viewer.frames(20)
+        assert counters == sorted(set(counters))
+        assert server.hubs.by_room[room["id"]].video.codec == codec
+    finally:
+        await viewer.close()
+        await publisher.close()
+
+
+async def test_aiortc_still_has_what_forwarding_hooks_into() -> None:
+    await taps.check()
