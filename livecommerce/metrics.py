@@ -35,6 +35,18 @@ def command(kind: str, outcome: str) -> Any:
     return COMMANDS.labels(kind, outcome)
 
 
+STREAM_VIEWERS = Gauge("livecommerce_stream_viewers", "WHEP viewers on this process")
+STREAM_PUBLISHERS = Gauge("livecommerce_stream_publishers", "WHIP publishers on this process")
+MEDIA_FRAMES_IN = Counter(
+    "livecommerce_media_frames_received", "Encoded frames received from publishers", ["kind"]
+)
+MEDIA_PACKETS_OUT = Counter(
+    "livecommerce_media_packets_forwarded", "RTP payloads handed to viewers' senders", ["kind"]
+)
+KEYFRAME_REQUESTS = Counter(
+    "livecommerce_keyframe_requests", "PLIs sent to publishers (viewers' requests, merged)"
+)
+
 RATE_LIMITED = Counter("livecommerce_rate_limited", "Requests refused by a rate limit", ["limit"])
 STORE_UNAVAILABLE = Counter(
     "livecommerce_store_unavailable", "Times the store could not be reached"

@@ -24,7 +24,7 @@ from livecommerce.rooms import RoomState
 from livecommerce.store.media_store import MediaStore
 from streams.hub import Hubs
 from streams.ingest import Publications
-from streams.offers import CONTENT_TYPE, SDP_MAX_BYTES, Role, read_offer
+from streams.offers import CONTENT_TYPE, SDP_MAX_BYTES, BadSdp, Role, read_offer
 from streams.playback import Playbacks
 
 _RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,120}\.(webm|mp4)")
@@ -94,6 +94,8 @@ async def whip_publish(request: Request) -> Response:
         raise RoomNotLive("the show has ended")
     body = await read_body(request, SDP_MAX_BYTES)
     offer = read_offer(body, request.headers.get("content-type"), Role.PUBLISH)
+    if offer.video is None:
+        raise BadSdp("a live stream needs video: the offer has no video section")
     plane = media(request)
     publication, answer = await plane.publications.publish(room.id, who.id, offer)
     if room.state is RoomState.SCHEDULED:

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from aiortc import RTCRtpReceiver
 
+from livecommerce import metrics
 from livecommerce.lifecycle import stop_task
 from streams import taps
 from streams.frames import EncodedFrame, Timeline, is_keyframe
@@ -71,6 +72,8 @@ class Source:
         self._picture_id = 0
         self._last_request = -KEYFRAME_GAP_S
         self._pending: asyncio.Task[None] | None = None
+        self._frames_metric = metrics.MEDIA_FRAMES_IN.labels(kind)
+        self._packets_metric = metrics.MEDIA_PACKETS_OUT.labels(kind)
 
     def attach(self, receiver: RTCRtpReceiver) -> None:
         self._receiver = receiver
@@ -99,6 +102,8 @@ class Source:
             if sink.push(frame):
                 taken += 1
         self.packets_out += taken * len(payloads)
+        self._frames_metric.inc()
+        self._packets_metric.inc(taken * len(payloads))
         self._on_frame(frame)
 
     def request_keyframe(self) -> None:
@@ -119,6 +124,7 @@ class Source:
             return
         self._last_request = now
         self.keyframe_requests += 1
+        metrics.KEYFRAME_REQUESTS.inc()
         task = asyncio.ensure_future(taps.request_keyframe(self._receiver, media_ssrc))
         task.add_done_callback(_quiet)
 
@@ -166,8 +172,7 @@ class Hub:
         self._on_recording = on_recording
         self._idle_s = idle_s
         self._grace_s = grace_s
-        self._last_video = time.monotonic()
-        self._lost_at: float | None = time.monotonic()  # no publisher yet: the grace runs
+        self._quiet_since = time.monotonic()  # the last video frame, or the last (re)start
         self._announced = StreamState.OFFLINE
         self._announcer: asyncio.Task[None] | None = None
         self._ending: asyncio.Task[None] | None = None
@@ -184,7 +189,7 @@ class Hub:
                 self.video.close()
             self.video_codec = codec
         self.publishing = True
-        self._lost_at = None
+        self._quiet_since = time.monotonic()
         self.source(kind).attach(receiver)
         if kind == "video" and self._recorder is not None:
             self._recorder.restart()
@@ -192,7 +197,7 @@ class Hub:
     def publisher_lost(self) -> None:
         """The publisher's connection is gone; viewers wait for the next one."""
         self.publishing = False
-        self._lost_at = time.monotonic()
+        self._quiet_since = time.monotonic()
         if self.state is StreamState.LIVE:
             self._set(StreamState.RECONNECTING)
 
@@ -204,18 +209,23 @@ class Hub:
                 frame.kind, frame.codec, frame.data, frame.timestamp, frame.keyframe, frame.arrival
             )
         if frame.kind == "video":
-            self._last_video = frame.arrival
+            self._quiet_since = frame.arrival
             if self.state is not StreamState.LIVE and self.publishing:
                 self._set(StreamState.LIVE)
 
     async def _watchdog(self) -> None:
-        """Frames stopping is how a vanished publisher shows first; ICE notices much later."""
+        """Frames stopping is how a vanished publisher shows first; ICE notices much later.
+
+        Without video for ``idle_s`` the stream is reconnecting; without it for ``grace_s``
+        (connected or not: a publisher that stays connected and sends nothing is gone too)
+        the stream ends.
+        """
         while True:
             await asyncio.sleep(min(self._idle_s, self._grace_s) / 4)
-            now = time.monotonic()
-            if self.state is StreamState.LIVE and now - self._last_video > self._idle_s:
+            quiet = time.monotonic() - self._quiet_since
+            if self.state is StreamState.LIVE and quiet > self._idle_s:
                 self._set(StreamState.RECONNECTING)
-            if self._lost_at is not None and now - self._lost_at > self._grace_s:
+            if self.state is not StreamState.LIVE and quiet > self._grace_s:
                 break
         # Outside the loop: stop() cancels this task and waits for it.
         self._ending = asyncio.ensure_future(self.stop("publisher_gone"))

@@ -26,7 +26,8 @@ from aiortc import (
 )
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
-from streams.hub import Hubs
+from livecommerce import metrics
+from streams.hub import Hub, Hubs
 from streams.offers import Offer, UnsupportedCodec, preferences
 
 log = logging.getLogger("livecommerce.streams")
@@ -115,10 +116,17 @@ class Publications:
             raise
         self.by_room[room_id] = publication
         self.by_id[publication.id] = publication
-        watchdog = asyncio.ensure_future(self._connect_or_end(publication))
-        publication._tasks.add(watchdog)
-        watchdog.add_done_callback(publication._tasks.discard)
+        for work in (self._connect_or_end(publication), self._end_with(publication, hub)):
+            task = asyncio.ensure_future(work)
+            publication._tasks.add(task)
+            task.add_done_callback(publication._tasks.discard)
+        metrics.STREAM_PUBLISHERS.set(len(self.by_id))
         return publication, pc.localDescription.sdp
+
+    async def _end_with(self, publication: Publication, hub: Hub) -> None:
+        """A stream that ends (its publisher silent past the grace) takes the session along."""
+        await hub.stopped.wait()
+        await self.end(publication, "stream_ended")
 
     async def _connect_or_end(self, publication: Publication) -> None:
         """A publisher that never connects is cleaned up, as one that vanishes is."""
@@ -136,6 +144,7 @@ class Publications:
         if self.by_room.get(publication.room_id) is publication:
             del self.by_room[publication.room_id]
         self.by_id.pop(publication.id, None)
+        metrics.STREAM_PUBLISHERS.set(len(self.by_id))
         current = asyncio.current_task()
         for task in list(publication._tasks):
             if task is not current:

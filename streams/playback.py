@@ -26,6 +26,7 @@ from aiortc import (
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError
 
+from livecommerce import metrics
 from livecommerce.errors import RoomNotLive, Unavailable
 from streams import taps
 from streams.frames import EncodedFrame
@@ -157,7 +158,12 @@ class Playbacks:
             elif pc.connectionState in ("failed", "closed"):
                 await self.end(playback, pc.connectionState)
 
+        for track in playback.tracks.values():
+            # A track ends when the stream does, or when the publisher changed codec: the
+            # viewer then negotiates afresh, which it does when its connection closes.
+            track.on("ended", lambda: self._spawn(playback, self.end(playback, "track_ended")))
         self.by_id[playback.id] = playback
+        metrics.STREAM_VIEWERS.set(len(self.by_id))
         self._spawn(playback, self._connect_or_end(playback))
         self._spawn(playback, self._end_with(playback, hub))
         return playback, pc.localDescription.sdp
@@ -200,6 +206,7 @@ class Playbacks:
             return
         playback.ended.set()
         self.by_id.pop(playback.id, None)
+        metrics.STREAM_VIEWERS.set(len(self.by_id))
         current = asyncio.current_task()
         for task in list(playback._tasks):
             if task is not current:

@@ -7,9 +7,11 @@ import asyncio
 import av
 import httpx
 import pytest
+from aiortc import RTCIceServer
 
 from livecommerce.server import Server
 from streams import taps
+from streams.http import _link_header
 from tests.conftest import timeout
 from tests.helpers import join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
@@ -236,3 +238,91 @@ async def test_each_codec_the_studio_or_obs_sends_is_forwarded_as_it_came(
 
 async def test_aiortc_still_has_what_forwarding_hooks_into() -> None:
     await taps.check()
+
+
+async def test_a_publisher_that_stays_connected_but_sends_nothing_is_ended(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(stream_idle_s=0.3, stream_grace_s=0.8)
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        ada = await sign_up(http, "Ada")
+        room = await open_room(http, ada)
+        people = await join(server.ws_url, room["id"])
+        publisher, _, _ = await go_live(http, room["id"], ada.headers)
+        try:
+            async with asyncio.timeout(timeout(15)):
+                assert (await people.expect("stream.state"))["state"] == "live"
+                publication = server.publications.by_room[room["id"]]
+                for sender in publisher.getSenders():
+                    sender.replaceTrack(None)  # the camera freezes; the connection stays up
+                assert (await people.expect("stream.state"))["state"] == "reconnecting"
+                assert (await people.expect("stream.state"))["state"] == "offline"
+                await publication.ended.wait()
+            assert room["id"] not in server.publications.by_room
+        finally:
+            await publisher.close()
+            await people.close()
+
+
+async def test_a_viewer_who_reaches_another_process_is_sent_to_the_one_streaming(
+    start_server: ServerFactory,
+) -> None:
+    streaming = await start_server()
+    other = await start_server(redis_url=streaming.redis_url)
+    async with (
+        httpx.AsyncClient(base_url=streaming.http_url, timeout=10) as here,
+        httpx.AsyncClient(base_url=other.http_url, timeout=10, follow_redirects=True) as there,
+    ):
+        ada = await sign_up(here, "Ada")
+        room = await open_room(here, ada)
+        people = await join(streaming.ws_url, room["id"])
+        publisher, _, _ = await go_live(here, room["id"], ada.headers)
+        try:
+            assert (await people.expect("stream.state", wait=15))["state"] == "live"
+            viewer, answer = await offer_to_watch(there, room["id"])
+            assert answer.status_code == 201, answer.text
+            assert [r.status_code for r in answer.history] == [307]
+            assert answer.history[0].headers["location"].startswith(streaming.http_url)
+            await viewer.close()
+        finally:
+            await publisher.close()
+            await people.close()
+
+
+async def test_whip_and_whep_say_what_they_take_and_which_ice_servers_to_use(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    for endpoint in ("/whip/rooms/r_any", "/whep/rooms/r_any"):
+        asked = await http.options(endpoint)
+        assert asked.status_code == 204
+        assert asked.headers["accept-post"] == "application/sdp"
+    turn = RTCIceServer("turn:turn.example.org:3478", "ada", "s3cret")
+    links = _link_header([RTCIceServer("stun:stun.example.org:3478"), turn])["Link"]
+    assert links == (
+        '<stun:stun.example.org:3478>; rel="ice-server", '
+        '<turn:turn.example.org:3478>; rel="ice-server"; username="ada"; credential="s3cret";'
+        ' credential-type="password"'
+    )
+    assert _link_header([]) == {}
+
+
+async def test_a_publisher_back_with_another_codec_sends_viewers_to_negotiate_again(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    publisher, _, _ = await go_live(http, room["id"], ada.headers, codec="VP8")
+    viewer = await watch(http, room["id"])
+    try:
+        async with asyncio.timeout(timeout(15)):
+            await viewer.frames(5)
+            await publisher.close()
+            publisher, _, _ = await go_live(http, room["id"], ada.headers, codec="H264")
+            await viewer.gone.wait()  # its VP8 session ends; a player posts a new offer
+            again = await watch(http, room["id"])
+            counters = await again.frames(5)
+        assert counters == sorted(counters)
+        await again.close()
+    finally:
+        await viewer.close()
+        await publisher.close()

@@ -183,3 +183,21 @@ async def test_an_h264_high_profile_only_offer_gets_a_clear_error_not_a_crash(
     assert answer.json()["code"] == "unsupported_codec"
     assert "constrained baseline" in answer.json()["detail"]
     assert room["id"] not in server.publications.by_room
+
+
+async def test_an_offer_without_video_is_not_a_live_stream(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await pc.close()
+    answer = await http.post(
+        f"/whip/rooms/{room['id']}", content=pc.localDescription.sdp, headers={**SDP, **ada.headers}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "bad_sdp"
+    assert "video" in answer.json()["detail"]
+    assert room["id"] not in server.publications.by_room
