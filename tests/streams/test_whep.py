@@ -296,6 +296,11 @@ async def test_whip_and_whep_say_what_they_take_and_which_ice_servers_to_use(
         asked = await http.options(endpoint)
         assert asked.status_code == 204
         assert asked.headers["accept-post"] == "application/sdp"
+    for session in ("/whip/sessions/wp_any", "/whep/sessions/wv_any"):
+        trickle = await http.patch(
+            session, headers={"Content-Type": "application/trickle-ice-sdpfrag"}
+        )
+        assert trickle.status_code == 405
     turn = RTCIceServer("turn:turn.example.org:3478", "ada", "s3cret")
     links = _link_header([RTCIceServer("stun:stun.example.org:3478"), turn])["Link"]
     assert links == (
