@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import av
 import httpx
@@ -12,6 +13,7 @@ from aiortc import RTCIceServer
 from livecommerce.server import Server
 from streams import taps
 from streams.http import _link_header
+from streams.hub import KEYFRAME_GAP_S
 from tests.conftest import timeout
 from tests.helpers import join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
@@ -330,4 +332,31 @@ async def test_a_publisher_back_with_another_codec_sends_viewers_to_negotiate_ag
         await again.close()
     finally:
         await viewer.close()
+        await publisher.close()
+
+
+async def test_a_crowd_joining_at_once_costs_the_publisher_a_few_keyframes_not_one_each(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    publisher, _, _ = await go_live(http, room["id"], ada.headers)
+    viewers = []
+    try:
+        first = await watch(http, room["id"])
+        viewers.append(first)
+        async with asyncio.timeout(timeout(15)):
+            await first.frames(30)
+        source = server.hubs.by_room[room["id"]].video
+        before, started = source.keyframe_requests, time.monotonic()
+        viewers += await asyncio.gather(*(watch(http, room["id"]) for _ in range(8)))
+        async with asyncio.timeout(timeout(15)):
+            await asyncio.gather(*(v.frames(1) for v in viewers[1:]))
+        elapsed = time.monotonic() - started
+        asked = source.keyframe_requests - before
+        assert 1 <= asked <= elapsed / KEYFRAME_GAP_S + 1
+        assert asked < 8
+    finally:
+        for viewer in viewers:
+            await viewer.close()
         await publisher.close()
