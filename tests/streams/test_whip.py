@@ -201,3 +201,61 @@ async def test_an_offer_without_video_is_not_a_live_stream(
     assert answer.json()["code"] == "bad_sdp"
     assert "video" in answer.json()["detail"]
     assert room["id"] not in server.publications.by_room
+
+
+OBS_OFFER = (
+    "v=0\r\no=rtc 3877212184 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0 1\r\na=group:LS 0 1\r\na=msid-semantic:WMS *\r\na=setup:actpass\r\n"
+    "a=ice-ufrag:nxcM\r\na=ice-pwd:ezjAjgSSLLvbRhUA1zc6Se\r\na=ice-options:ice2,trickle\r\n"
+    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+    "a=ssrc:3388068600 cname:Yuu1KDxQcc3L5CpY\r\na=msid:XmQ XmQ-audio\r\na=rtcp-mux\r\n"
+    "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;stereo=1;useinbandfec=1\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=sendonly\r\n"
+    "a=ssrc:3388068601 cname:Yuu1KDxQcc3L5CpY\r\na=msid:XmQ XmQ-video\r\na=rtcp-mux\r\n"
+    "a=rtpmap:96 H264/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n"
+    "a=fmtp:96 profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1\r\n"
+)
+
+
+async def test_obs_offer_with_session_level_credentials_and_no_candidates_is_answered(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    answer = await http.post(
+        f"/whip/rooms/{room['id']}", content=OBS_OFFER, headers={**SDP, **ada.headers}
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["location"].startswith("/whip/sessions/")
+    sdp = answer.text
+    assert "a=recvonly" in sdp
+    assert "H264/90000" in sdp
+    assert "VP8" not in sdp  # one codec: the one OBS sends
+    assert "a=candidate:" in sdp
+    stopped = await http.delete(answer.headers["location"], headers=ada.headers)
+    assert stopped.status_code == 200  # OBS warns on anything else
+
+
+async def test_a_publisher_that_never_trickles_its_candidates_still_streams(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    watching = await join(server.ws_url, room["id"])
+    pc, _, offer = await publisher_offer(codec="H264")
+    bare = "".join(
+        line + "\r\n"
+        for line in offer.splitlines()
+        if not line.startswith(("a=candidate", "a=end-of-candidates"))
+    )
+    try:
+        answer = await http.post(
+            f"/whip/rooms/{room['id']}", content=bare, headers={**SDP, **ada.headers}
+        )
+        assert answer.status_code == 201, answer.text
+        await accept(pc, answer.text)
+        assert (await watching.expect("stream.state", wait=15))["state"] == "live"
+    finally:
+        await pc.close()
+        await watching.close()
