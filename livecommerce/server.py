@@ -55,6 +55,7 @@ from streams.playback import Playbacks
 from streams.recording import Recording
 
 log = logging.getLogger("livecommerce.server")
+STREAM_SEEN_EVERY_S = 5.0
 
 VIEWERS_EVERY_S = 1.0
 VIEWERS_TTL_MS = 5000
@@ -261,6 +262,7 @@ class Server:
             await asyncio.sleep(0.01)
         self._tasks.append(asyncio.create_task(self._tick_viewers(), name="viewers"))
         self._tasks.append(asyncio.create_task(self._tick_reactions(), name="reactions"))
+        self._tasks.append(asyncio.create_task(self._tick_streams(), name="streams"))
         if s.ready_file is not None:
             self._write_ready(s.ready_file)
 
@@ -371,8 +373,8 @@ class Server:
         """The room hears that its stream is live, reconnecting or offline."""
         if self.store is None or self.media_store is None:
             return
-        await self.media_store.set_stream(room_id, str(state), self.media.origin)
         now = int(self.clock() * 1000)
+        await self.media_store.set_stream(room_id, str(state), self.media.origin, now)
         await self.store.publish(room_id, {"type": "stream.state", "state": str(state), "at": now})
         metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
 
@@ -413,6 +415,18 @@ class Server:
             channel.resync()
 
     # Ticks -----------------------------------------------------------------------------
+
+    async def _tick_streams(self) -> None:
+        """Say which streams this process still serves, for WHEP redirects from others."""
+        assert self.media_store is not None
+        while True:
+            await asyncio.sleep(STREAM_SEEN_EVERY_S)
+            live = [room_id for room_id in self.hubs.by_room if self.hubs.live(room_id)]
+            if live:
+                try:
+                    await self.media_store.touch_streams(live, int(self.clock() * 1000))
+                except LiveCommerceError:
+                    log.warning("stream liveness not written: the store is unavailable")
 
     async def _tick_viewers(self) -> None:
         channels, store = self.channels, self.store

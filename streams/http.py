@@ -29,6 +29,7 @@ from streams.playback import Playbacks
 
 _RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,120}\.(webm|mp4)")
 _MEDIA_TYPES = {"webm": "video/webm", "mp4": "video/mp4"}
+ORIGIN_FRESH_MS = 15_000  # three of the streaming process's liveness writes
 
 
 @dataclass
@@ -149,8 +150,10 @@ async def whep_play(request: Request) -> Response:
     body = await read_body(request, SDP_MAX_BYTES)
     offer = read_offer(body, request.headers.get("content-type"), Role.PLAY)
     if plane.hubs.live(room_id) is None:
-        origin = await plane.store.stream_origin(room_id) if plane.store is not None else ""
-        if room.stream != "offline" and origin and origin != plane.origin:
+        origin = ""
+        if plane.store is not None and room.stream != "offline":
+            origin = await plane.store.stream_origin(room_id, svc.now_ms(), ORIGIN_FRESH_MS)
+        if origin and origin != plane.origin:
             return RedirectResponse(f"{origin}/whep/rooms/{room_id}", status_code=307)
         raise RoomNotLive("the room is not streaming now")
     playback, answer = await plane.playbacks.play(room_id, offer, who.id if who else None)

@@ -24,14 +24,25 @@ class MediaStore:
         self.client = client
 
     @guarded
-    async def set_stream(self, room_id: str, state: str, origin: str) -> None:
-        await self.client.hset(
-            keys.room(room_id), mapping={"stream": state, "stream_origin": origin}
-        )
+    async def set_stream(self, room_id: str, state: str, origin: str, now_ms: int) -> None:
+        fields = {"stream": state, "stream_origin": origin, "stream_seen": str(now_ms)}
+        await self.client.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
 
     @guarded
-    async def stream_origin(self, room_id: str) -> str:
-        return _text(await self.client.hget(keys.room(room_id), "stream_origin") or b"")
+    async def touch_streams(self, room_ids: list[str], now_ms: int) -> None:
+        """The streaming process is still there: a process that dies stops saying so."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                pipe.hset(keys.room(room_id), "stream_seen", str(now_ms))
+            await pipe.execute()
+
+    @guarded
+    async def stream_origin(self, room_id: str, now_ms: int, fresh_ms: int) -> str:
+        """The URL of the process streaming the room, if it has said so lately; else ''."""
+        origin, seen = await self.client.hmget(keys.room(room_id), ["stream_origin", "stream_seen"])
+        if not origin or not seen or now_ms - int(seen) > fresh_ms:
+            return ""
+        return _text(origin)
 
     @guarded
     async def add_recording(self, room_id: str, entry: dict[str, Any]) -> None:

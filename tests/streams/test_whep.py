@@ -11,6 +11,7 @@ import pytest
 from aiortc import RTCIceServer
 
 from livecommerce.server import Server
+from livecommerce.store import keys
 from streams import taps
 from streams.http import _link_header
 from streams.hub import KEYFRAME_GAP_S
@@ -360,3 +361,20 @@ async def test_a_crowd_joining_at_once_costs_the_publisher_a_few_keyframes_not_o
         for viewer in viewers:
             await viewer.close()
         await publisher.close()
+
+
+async def test_a_viewer_is_not_sent_to_a_process_that_stopped_saying_it_streams(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    assert server.store is not None
+    # What a process that was killed while streaming leaves behind: its last word, long ago.
+    long_ago = int(time.time() * 1000) - 60_000
+    await server.store.client.hset(
+        keys.room(room["id"]),
+        mapping={"stream": "live", "stream_origin": "http://127.0.0.1:9", "stream_seen": long_ago},
+    )
+    _, answer = await offer_to_watch(http, room["id"])
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "room_not_live"
