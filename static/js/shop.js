@@ -41,6 +41,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   let attempt = null; // {key, payload, unknown}: a checkout whose outcome we did not hear
   let ticker = null;
   let roomEnded = false;
+  let replaying = false; // an ended show's replay decides the card (viewer-replay.js)
 
   const card = $('product-card');
   const sheet = $('checkout-sheet');
@@ -536,9 +537,18 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   }
 
   return {
+    // The product pinned at this moment of an ended show's replay (null: none). The sales
+    // are over, so the card shows what was sold and for how much, without Buy.
+    replay(product) {
+      replaying = true;
+      roomEnded = true;
+      shop.pinned = product || null;
+      if (!shop.hold) notice(product ? 'shop.replay.featured' : null);
+      render();
+    },
     attach(client) {
       client.addEventListener('welcome', ({ detail }) => {
-        shop.pinned = detail.pinned || null;
+        if (!replaying) shop.pinned = detail.pinned || null;
         const ended = [...shop.sales.values()].filter((s) => s.state === 'ended');
         shop.sales = new Map(ended.map((s) => [s.id, s]));
         for (const sale of detail.sales || []) upsertSale(sale);

@@ -7,6 +7,7 @@ import { formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn }
 import { RoomClient } from './room-client.js';
 import { setupShop } from './shop.js';
 import { setupViewerModeration } from './viewer-moderation.js';
+import { setupViewerVideo } from './viewer-video.js';
 
 const $ = (id) => document.getElementById(id);
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -25,6 +26,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let moderation = null;
+let video = null;
 let noticeTimer = null;
 
 // ---- rendering --------------------------------------------------------------------------
@@ -204,6 +206,7 @@ function wireClient() {
     chat.replace(detail.chat || []);
     showConnection(null);
     renderAll();
+    video.setRoom(state.room);
     document.body.dataset.connection = 'joined';
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
@@ -215,7 +218,13 @@ function wireClient() {
     }
     renderRoom();
     renderCompose();
+    video.setRoom(state.room);
   });
+  client.addEventListener('stream.state', ({ detail }) => {
+    if (state.room) state.room = { ...state.room, stream: detail.state };
+    video.setStream(detail.state);
+  });
+  client.addEventListener('replay.ready', () => video.replayReady());
   // Events flowing again mean the server got over its trouble.
   for (const type of ['viewers', 'chat.message', 'reactions', 'room.state']) {
     client.addEventListener(type, () => {
@@ -267,6 +276,7 @@ function onClosed(code) {
   }
   if (code === 4410) {
     if (state.room) state.room = { ...state.room, state: 'ended' };
+    video.setRoom(state.room);
     renderRoom();
     renderCompose();
     showConnection(null);
@@ -342,6 +352,11 @@ async function main() {
     signedIn: () => Boolean(getToken()) && Boolean(state.you) && state.you.role !== 'guest',
     openSignIn: () => auth.open('signin'),
   });
+  video = setupViewerVideo({
+    roomId,
+    getToken,
+    onReplayPin: (product) => shop.replay(product),
+  });
   $('chat-form').addEventListener('submit', sendChat);
   $('heart-button').addEventListener('click', react);
   window.addEventListener('lc:languagechange', renderAll);
@@ -354,6 +369,7 @@ async function main() {
   renderAccount();
   moderation.setRoom(state.room);
   if (state.fatal != null) return;
+  video.setRoom(state.room);
   client = new RoomClient(roomId, { token: getToken() });
   wireClient();
   shop.attach(client);

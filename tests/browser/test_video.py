@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Route, ViewportSize, expect
 
 from livecommerce.errors import Forbidden, NotFound, RoomNotLive
 from streams.offers import BadSdp, UnsupportedCodec
 
 from .support import (
     DESKTOP,
+    PHONE,
     NewPage,
     Server,
     User,
@@ -97,6 +98,10 @@ def test_the_host_previews_the_camera_goes_live_and_stops(
     expect(studio.locator("#stop-live")).to_be_visible()
     assert server.api("GET", f"/api/v1/rooms/{room['id']}")["state"] == "live"
     studio.screenshot(path=str(screenshots / "video-studio-live-1280.png"))
+    studio.set_viewport_size(ViewportSize(width=PHONE["width"], height=PHONE["height"]))
+    studio.locator("#preview").scroll_into_view_if_needed()
+    studio.screenshot(path=str(screenshots / "video-studio-live-390.png"))
+    studio.set_viewport_size(ViewportSize(width=DESKTOP["width"], height=DESKTOP["height"]))
 
     # Stop ends the WHIP session and turns the camera off; the show itself goes on.
     studio.locator("#stop-live").click()
@@ -148,3 +153,216 @@ def test_every_refusal_of_publishing_has_a_sentence_in_every_language() -> None:
         strings = locale_strings(lang)
         missing = sorted(c for c in codes if f"studio.live.error.{c}" not in strings)
         assert not missing, f"{lang}: {missing}"
+
+
+# ---- the viewer ---------------------------------------------------------------------------
+
+
+def open_viewer(new_page: NewPage, room_id: object, **options: Any) -> Page:
+    options.setdefault("viewport", PHONE)
+    viewer = new_page(**options)
+    viewer.goto(f"/rooms/{room_id}")
+    joined(viewer)
+    return viewer
+
+
+def test_a_viewer_watches_the_host_live_and_unmutes(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Sneakers, live from the shop floor")
+    studio = open_studio(new_page, host, room["id"])
+    go_live(studio)
+
+    # The viewer's video plays by itself, muted (what browsers allow), with a way to unmute.
+    viewer = open_viewer(new_page, room["id"])
+    wait_playing(viewer, "#video")
+    expect(viewer.locator("body")).to_have_attribute("data-stream", "live")
+    expect(viewer.locator("#live-badge")).to_be_visible()
+    expect(viewer.locator("#live-badge")).to_have_text(EN["viewer.live"])
+    expect(viewer.locator("#stream-status")).to_be_hidden()
+    expect(viewer.locator("#poster")).to_be_hidden()
+    sound = viewer.locator("#sound-button")
+    expect(sound).to_be_visible()
+    expect(sound).to_have_text(EN["viewer.video.unmute"])
+    assert viewer.evaluate("document.getElementById('video').muted") is True
+    assert viewer.evaluate("document.getElementById('video').srcObject.getTracks().length") == 2
+    # On a phone the video fills the screen.
+    box = viewer.locator("#video").bounding_box()
+    assert box is not None
+    assert (box["width"], box["height"]) == (PHONE["width"], PHONE["height"])
+    viewer.screenshot(path=str(screenshots / "video-viewer-live-390.png"))
+
+    sound.click()
+    expect(sound).to_have_attribute("data-muted", "false")
+    expect(sound).to_have_accessible_name(EN["viewer.video.mute"])
+    assert viewer.evaluate("document.getElementById('video').muted") is False
+    wait_playing(viewer, "#video", 0.2)  # unmuting did not stop it
+
+    desktop = open_viewer(new_page, room["id"], viewport=DESKTOP)
+    wait_playing(desktop, "#video")
+    desktop.screenshot(path=str(screenshots / "video-viewer-live-1280.png"))
+
+    # The host stops: viewers see that the video is off, and the show goes on.
+    studio.locator("#stop-live").click()
+    for page in (viewer, desktop):
+        expect(page.locator("body")).to_have_attribute("data-stream", "offline")
+        expect(page.locator("#stream-note")).to_have_text(EN["viewer.stream.offline"])
+        expect(page.locator("#poster")).to_be_visible()
+        expect(page.locator("#live-badge")).to_be_visible()
+        expect(page.locator("#sound-button")).to_be_hidden()
+    viewer.screenshot(path=str(screenshots / "video-viewer-offline-390.png"))
+
+    # Back on air: the same page plays again by itself.
+    go_live(studio)
+    wait_playing(viewer, "#video")
+    expect(viewer.locator("body")).to_have_attribute("data-stream", "live")
+
+
+PC_TRACKER = """
+window.__pcs = [];
+const Native = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends Native {
+  constructor(...args) { super(...args); window.__pcs.push(this); }
+};
+"""
+
+
+def test_viewers_see_reconnecting_while_the_hosts_video_stops(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Flaky uplink")
+    studio = new_page(viewport=DESKTOP)
+    signed_in(studio, host)
+    studio.add_init_script(PC_TRACKER)  # lets the test cut the camera's frames off
+    studio.goto(f"/studio#{room['id']}")
+    joined(studio)
+    go_live(studio)
+    viewer = open_viewer(new_page, room["id"])
+    wait_playing(viewer, "#video")
+
+    # No frames for a while: the server tells the room the host is away.
+    studio.evaluate(
+        """() => {
+            const sender = window.__pcs.at(-1).getSenders().find((s) => s.track?.kind === 'video');
+            window.__cut = sender.track;
+            return sender.replaceTrack(null);
+        }"""
+    )
+    expect(viewer.locator("body")).to_have_attribute(
+        "data-stream", "reconnecting", timeout=MEDIA_TIMEOUT_MS
+    )
+    expect(viewer.locator("#stream-status")).to_have_text(EN["viewer.stream.reconnecting"])
+    viewer.screenshot(path=str(screenshots / "video-viewer-reconnecting-390.png"))
+
+    # Frames again: the same session picks up, without a new WHEP request.
+    sessions = viewer.evaluate(
+        "performance.getEntriesByName(location.origin + '/whep/rooms/' + "
+        f"{json.dumps(room['id'])}).length"
+    )
+    studio.evaluate(
+        """() => window.__pcs.at(-1).getSenders()
+            .find((s) => s.track === null).replaceTrack(window.__cut)"""
+    )
+    expect(viewer.locator("body")).to_have_attribute(
+        "data-stream", "live", timeout=MEDIA_TIMEOUT_MS
+    )
+    wait_playing(viewer, "#video")
+    expect(viewer.locator("#stream-status")).to_be_hidden()
+    assert (
+        viewer.evaluate(
+            "performance.getEntriesByName(location.origin + '/whep/rooms/' + "
+            f"{json.dumps(room['id'])}).length"
+        )
+        == sessions
+    )
+
+
+# ---- the replay ---------------------------------------------------------------------------
+
+
+def create_product(server: Server, host: User, title: str, price: int) -> dict[str, Any]:
+    body = {
+        "sku": f"SKU-{title[:4].upper()}-{price}",
+        "title": title,
+        "price": price,
+        "currency": "EUR",
+        "stock": 5,
+    }
+    product: dict[str, Any] = server.api("POST", "/api/v1/products", body, token=host.token)
+    return product
+
+
+def pin(studio: Page, title: str) -> None:
+    row = studio.locator("#product-list .product-row", has_text=title)
+    row.get_by_role("button", name=EN["studio.products.pin_named"].format(title=title)).click()
+    expect(row.locator(".pin-badge")).to_have_text(EN["studio.products.pinned"])
+
+
+def seek(page: Page, fraction: float) -> None:
+    """Moves the replay's slider as a person would, to `fraction` of the show."""
+    page.locator("#replay-seek").fill(str(round(fraction * 1000)))
+
+
+def test_an_ended_show_replays_with_the_products_pinned_along_the_way(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    tote = create_product(server, host, "Canvas tote bag", 2900)
+    belt = create_product(server, host, "Leather belt", 4500)
+    room = server.create_room(host, "End of season")
+    studio = open_studio(new_page, host, room["id"])
+    pin(studio, str(tote["title"]))  # before going live: the replay opens on the tote
+    go_live(studio)
+    viewer = open_viewer(new_page, room["id"])
+    wait_playing(viewer, "#video", 1)
+    pin(studio, str(belt["title"]))
+    wait_playing(viewer, "#video", 1)
+    studio.locator("#end-show").click()
+    studio.locator("#confirm-end-button").click()
+    expect(studio.locator("#panel-state")).to_have_text(EN["room.state.ended"])
+    expect(studio.locator("#preview")).to_have_attribute("data-state", "off")
+
+    # The viewer who watched it live gets the replay in the same video element; so does
+    # someone who comes later.
+    for page in (viewer, open_viewer(new_page, room["id"], viewport=DESKTOP)):
+        expect(page.locator("body")).to_have_attribute("data-stream", "replay")
+        expect(page.locator("#replay-badge")).to_be_visible(timeout=MEDIA_TIMEOUT_MS)
+        expect(page.locator("#live-badge")).to_be_hidden()
+        expect(page.locator("#room-status")).to_have_text(EN["viewer.status.ended"])
+        wait_playing(page, "#video")
+        assert str(page.evaluate("document.getElementById('video').src")).startswith(
+            server.url("/recordings/")
+        )
+    desktop = page
+
+    # Where the belt was pinned, as a fraction of the recording.
+    replay = server.api("GET", f"/api/v1/rooms/{room['id']}/replay")
+    (recording,) = replay["recordings"]
+    belt_at = next(p["at"] for p in replay["pins"] if p["product"]["id"] == belt["id"])
+    span = recording["ended_at"] - recording["started_at"]
+    belt_pinned = (belt_at - recording["started_at"]) / span
+
+    # Paused at the start: the tote was pinned then; at the end, the belt.
+    viewer.locator("#replay-toggle").click()
+    expect(viewer.locator("#replay-toggle")).to_have_attribute("data-playing", "false")
+    card = viewer.locator("#product-card")
+    seek(viewer, 0)
+    expect(card.locator("#product-title")).to_have_text(str(tote["title"]))
+    expect(card.locator("#product-price")).to_have_text("€29.00")
+    expect(card.locator("#buy-button")).to_be_hidden()  # the show's sales are over
+    expect(card.locator("#product-notice")).to_have_text(EN["shop.replay.featured"])
+    viewer.screenshot(path=str(screenshots / "video-replay-390.png"))
+    seek(viewer, 0.99)
+    expect(card.locator("#product-title")).to_have_text(str(belt["title"]))
+
+    # Played from just before the belt's pin, the card changes when the replay reaches it.
+    seek(viewer, belt_pinned - 500 / span)
+    expect(card.locator("#product-title")).to_have_text(str(tote["title"]))
+    viewer.locator("#replay-toggle").click()
+    expect(viewer.locator("#replay-toggle")).to_have_attribute("data-playing", "true")
+    expect(card.locator("#product-title")).to_have_text(
+        str(belt["title"]), timeout=MEDIA_TIMEOUT_MS
+    )
+    desktop.screenshot(path=str(screenshots / "video-replay-1280.png"))

@@ -1,0 +1,218 @@
+// An ended show's replay on the viewer page: its recordings, one after the other, in the page's
+// video element, and the product card that was pinned at each moment, so the replay stays
+// shoppable (docs/protocol.md, "Replay").
+//
+// GET /api/v1/rooms/{id}/replay -> {recordings: [{url, media_type, started_at, ended_at}],
+// pins: [{at, product | null}]}. A recording is finished a moment after the show ends, so an
+// empty list is asked again a few times (and at once when the room says `replay.ready`).
+// The card shown is the pin whose `at` is the latest one <= started_at + currentTime.
+
+import { api, API_BASE } from './api.js';
+import { formatClock, setText, t } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
+
+// The pinned product at wall-clock time `at` (ms): the latest pin at or before it.
+export function pinAt(pins, at) {
+  let found = null;
+  for (const pin of pins) {
+    if (pin.at <= at) found = pin;
+    else break;
+  }
+  return found ? found.product || null : null;
+}
+
+// Recordings in show order, each with its place on the replay's timeline (seconds).
+export function timeline(recordings) {
+  let offset = 0;
+  return [...recordings]
+    .filter((r) => r && typeof r.url === 'string')
+    .sort((a, b) => (a.started_at ?? 0) - (b.started_at ?? 0))
+    .map((r) => {
+      const length = Math.max(0, ((r.ended_at ?? r.started_at ?? 0) - (r.started_at ?? 0)) / 1000);
+      const segment = { ...r, offset, length };
+      offset += length;
+      return segment;
+    });
+}
+
+export function setupReplay({ roomId, video, onPin, onChange }) {
+  const bar = $('replay-bar');
+  const toggle = $('replay-toggle');
+  const seek = $('replay-seek');
+  const time = $('replay-time');
+  const replay = {
+    state: 'idle', // idle | loading | ready | none (no recording) | error
+    segments: [],
+    pins: [],
+    index: 0,
+    product: undefined, // the card shown now (undefined: not decided yet)
+    seeking: false,
+  };
+  let retryTimer = null;
+  let tries = 0;
+  let active = false;
+
+  const total = () => replay.segments.reduce((sum, s) => sum + s.length, 0);
+  const current = () => replay.segments[replay.index] || null;
+
+  function segmentLength(segment) {
+    // The file knows best once it is loaded; the entry's times stand in until then.
+    return segment === current() && Number.isFinite(video.duration) && video.duration > 0
+      ? video.duration : segment.length;
+  }
+
+  function position() {
+    const segment = current();
+    return segment ? segment.offset + (video.currentTime || 0) : 0;
+  }
+
+  function setState(state) {
+    replay.state = state;
+    render();
+    if (onChange) onChange(state);
+  }
+
+  // ---- rendering -------------------------------------------------------------------------
+
+  function render() {
+    bar.hidden = !active || replay.state !== 'ready';
+    if (bar.hidden) return;
+    const playing = !video.paused && !video.ended;
+    setText(toggle.querySelector('.visually-hidden'), playing ? 'viewer.replay.pause' : 'viewer.replay.play');
+    toggle.dataset.playing = playing ? 'true' : 'false';
+    const length = Math.max(total(), 0.001);
+    if (!replay.seeking) seek.value = String(Math.round((position() / length) * 1000));
+    const now = formatClock(position() * 1000);
+    const all = formatClock(length * 1000);
+    time.textContent = `${now} / ${all}`;
+    seek.setAttribute('aria-valuetext', t('viewer.replay.position', { time: now, total: all }));
+  }
+
+  function showPin() {
+    const segment = current();
+    if (!segment) return;
+    const product = pinAt(replay.pins, (segment.started_at ?? 0) + (video.currentTime || 0) * 1000);
+    const same = replay.product !== undefined
+      && (replay.product ? product && product.id === replay.product.id : !product);
+    if (same) return;
+    replay.product = product;
+    onPin(product);
+  }
+
+  // ---- loading and playing -----------------------------------------------------------------
+
+  function load(index, at = 0, { autoplay = true } = {}) {
+    const segment = replay.segments[index];
+    if (!segment) return;
+    replay.index = index;
+    video.srcObject = null;
+    if (video.getAttribute('src') !== segment.url) {
+      video.src = segment.url;
+      if (at > 0) {
+        video.addEventListener('loadedmetadata', () => { video.currentTime = at; }, { once: true });
+      }
+    } else {
+      video.currentTime = at;
+    }
+    if (autoplay) video.play().catch(() => render());
+    showPin();
+    render();
+  }
+
+  async function fetchReplay() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    if (!active) return;
+    let data;
+    try {
+      data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/replay`, { auth: false });
+    } catch (err) {
+      if (!active) return;
+      if (err.status === 404) {
+        setState('none');
+        return;
+      }
+      later();
+      return;
+    }
+    if (!active) return;
+    const segments = timeline((data && data.recordings) || []);
+    replay.pins = [...((data && data.pins) || [])].sort((a, b) => a.at - b.at);
+    if (!segments.length) {
+      setState(tries < RETRY_MS.length ? 'loading' : 'none');
+      later();
+      return;
+    }
+    const first = replay.segments.length === 0;
+    replay.segments = segments;
+    setState('ready');
+    if (first) load(0);
+  }
+
+  function later() {
+    if (tries >= RETRY_MS.length) {
+      if (replay.state !== 'ready') setState('none');
+      return;
+    }
+    retryTimer = setTimeout(fetchReplay, RETRY_MS[tries]);
+    tries += 1;
+  }
+
+  function seekTo(fraction) {
+    const target = fraction * total();
+    let index = replay.segments.findIndex((s) => target < s.offset + segmentLength(s));
+    if (index < 0) index = replay.segments.length - 1;
+    const segment = replay.segments[index];
+    const at = Math.max(0, target - segment.offset);
+    if (index === replay.index) video.currentTime = at;
+    else load(index, at, { autoplay: !video.paused });
+  }
+
+  for (const type of ['timeupdate', 'play', 'pause', 'seeked', 'loadedmetadata']) {
+    video.addEventListener(type, () => {
+      if (!active) return;
+      showPin();
+      render();
+    });
+  }
+  video.addEventListener('ended', () => {
+    if (!active) return;
+    if (replay.index + 1 < replay.segments.length) load(replay.index + 1);
+    else render();
+  });
+  toggle.addEventListener('click', () => {
+    if (video.ended && replay.index === replay.segments.length - 1) {
+      load(0);
+    } else if (video.paused) {
+      video.play().catch(() => render());
+    } else {
+      video.pause();
+    }
+  });
+  seek.addEventListener('input', () => {
+    replay.seeking = true;
+    seekTo(Number(seek.value) / 1000);
+  });
+  seek.addEventListener('change', () => { replay.seeking = false; render(); });
+  window.addEventListener('lc:languagechange', render);
+
+  return {
+    // The show has ended: find its recordings and play them.
+    start() {
+      if (active) return;
+      active = true;
+      tries = 0;
+      setState('loading');
+      fetchReplay();
+    },
+    // A recording was just finished (`replay.ready`): look again now.
+    refresh() {
+      if (!active) return;
+      tries = Math.min(tries, RETRY_MS.length - 1);
+      fetchReplay();
+    },
+    get state() { return replay.state; },
+  };
+}
