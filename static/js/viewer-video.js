@@ -167,7 +167,9 @@ export function setupViewerVideo({ roomId, getToken, onReplayPin }) {
   }
 
   async function toggleSound() {
-    if (video.paused) {
+    // A live video that could not start by itself starts with sound on the tap; a paused
+    // replay stays paused (its own button plays it).
+    if (video.paused && view.phase !== 'replay') {
       video.muted = false;
       try {
         await video.play();

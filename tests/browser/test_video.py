@@ -239,8 +239,28 @@ def test_viewers_see_reconnecting_while_the_hosts_video_stops(
     studio.goto(f"/studio#{room['id']}")
     joined(studio)
     go_live(studio)
-    viewer = open_viewer(new_page, room["id"])
+
+    # The viewer's first WHEP request meets a busy server; the page tries again by itself.
+    # (Chromium logs the 503 as a console error.)
+    viewer = new_page(viewport=PHONE, expected_console_errors=(r"status of 503",))
+    refused: list[str] = []
+
+    def busy_once(route: Route) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "1"},
+            content_type="application/problem+json",
+            body=json.dumps({"title": "Busy", "code": "unavailable"}),
+        )
+
+    viewer.route("**/whep/rooms/**", busy_once)
+    viewer.goto(f"/rooms/{room['id']}")
     wait_playing(viewer, "#video")
+    assert len(refused) == 1
 
     # No frames for a while: the server tells the room the host is away.
     studio.evaluate(
