@@ -61,7 +61,8 @@ async def config(request: Request) -> JSONResponse:
     """
     summary: Where the sockets are and what the pages need to start
     responses:
-      200: {description: "{ws_url, api_url, version, locales, default_locale, limits, reactions}"}
+      200: {description: "ws_url, api_url, version, locales, default_locale, limits, reactions,
+        ice_servers"}
     """
     svc = services(request)
     api_url = (svc.settings.public_url or str(request.base_url)).rstrip("/") + "/api/v1"
@@ -74,6 +75,13 @@ async def config(request: Request) -> JSONResponse:
             "default_locale": "en",
             "limits": {"chat_max_length": CHAT_MAX_LENGTH, "frame_max_bytes": FRAME_MAX_BYTES},
             "reactions": list(REACTION_KINDS),
+            # Browsers need these before their offer: WHIP/WHEP answers come too late.
+            "ice_servers": [
+                {"urls": server.urls, "username": server.username, "credential": server.credential}
+                if server.username
+                else {"urls": server.urls}
+                for server in svc.settings.ice_server_list()
+            ],
         }
     )
 

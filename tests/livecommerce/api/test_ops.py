@@ -6,6 +6,7 @@ import httpx
 
 from livecommerce.server import Server
 from tests.helpers import join, open_room, sign_up
+from tests.livecommerce.conftest import ServerFactory
 
 
 async def test_config_tells_pages_where_the_sockets_are(
@@ -17,6 +18,21 @@ async def test_config_tells_pages_where_the_sockets_are(
     assert config["locales"] == ["en", "nb", "sv", "nl", "lv"]
     assert config["limits"]["chat_max_length"] == 500
     assert "heart" in config["reactions"]
+    assert config["ice_servers"] == []
+
+
+async def test_config_gives_browsers_the_ice_servers_before_they_offer(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(
+        ice_servers="stun:stun.example.org:3478,turn:ada:s3cret@turn.example.org:3478"
+    )
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        config = (await http.get("/api/v1/config")).json()
+    assert config["ice_servers"] == [
+        {"urls": "stun:stun.example.org:3478"},
+        {"urls": "turn:turn.example.org:3478", "username": "ada", "credential": "s3cret"},
+    ]
 
 
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
