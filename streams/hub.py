@@ -152,7 +152,7 @@ class Hub:
         self,
         room_id: str,
         *,
-        recorder: Recorder | None,
+        recorder: Callable[[], Recorder | None],
         on_state: StateListener,
         on_recording: RecordingListener,
         on_stopped: Callable[[Hub], Awaitable[None]] | None = None,
@@ -167,7 +167,9 @@ class Hub:
         self.video_codec: str | None = None  # what viewers must take; fixed by the publisher
         self.publishing = False
         self.stopped = asyncio.Event()
-        self._recorder = recorder
+        self._new_recorder = recorder
+        self._recorder = recorder()
+        self._keeping: set[asyncio.Task[None]] = set()
         self._on_state = on_state
         self._on_recording = on_recording
         self._idle_s = idle_s
@@ -186,7 +188,13 @@ class Hub:
         if kind == "video":
             if self.video_codec not in (None, codec):
                 # Viewers negotiated the old codec: they reconnect and negotiate the new.
+                # A file holds one codec: the old recording is finished, a new one begins.
                 self.video.close()
+                old, self._recorder = self._recorder, self._new_recorder()
+                if old is not None:
+                    task = asyncio.ensure_future(self._keep(old))
+                    self._keeping.add(task)
+                    task.add_done_callback(self._keeping.discard)
             self.video_codec = codec
         self.publishing = True
         self._quiet_since = time.monotonic()
@@ -245,6 +253,14 @@ class Hub:
                 log.exception("stream state not announced", extra={"room": self.room_id})
             self._announced = state
 
+    async def _keep(self, recorder: Recorder) -> None:
+        try:
+            recording = await recorder.close()
+            if recording is not None:
+                await self._on_recording(self.room_id, recording)
+        except Exception:
+            log.exception("recording not kept", extra={"room": self.room_id})
+
     async def stop(self, reason: str) -> None:
         """The show (or this stream of it) is over: viewers end, the recording is kept."""
         if self.stopped.is_set():
@@ -259,12 +275,9 @@ class Hub:
                 await self._announcer
         recorder, self._recorder = self._recorder, None
         if recorder is not None:
-            try:
-                recording = await recorder.close()
-                if recording is not None:
-                    await self._on_recording(self.room_id, recording)
-            except Exception:
-                log.exception("recording not kept", extra={"room": self.room_id})
+            await self._keep(recorder)
+        if self._keeping:
+            await asyncio.gather(*self._keeping, return_exceptions=True)
         log.info("stream stopped", extra={"room": self.room_id, "reason": reason})
         if self._on_stopped is not None:
             try:
@@ -303,10 +316,12 @@ class Hubs:
             return hub
         if self.on_open is not None:
             await self.on_open(room_id)
-        recorder = None
-        if self.recordings is not None:
-            name = f"{room_id}-{int(time.time() * 1000)}"
-            recorder = Recorder(self.recordings, name)
+
+        def recorder() -> Recorder | None:
+            if self.recordings is None:
+                return None
+            return Recorder(self.recordings, f"{room_id}-{int(time.time() * 1000)}")
+
         hub = Hub(
             room_id,
             recorder=recorder,

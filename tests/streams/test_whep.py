@@ -329,8 +329,15 @@ async def test_a_publisher_back_with_another_codec_sends_viewers_to_negotiate_ag
             await viewer.gone.wait()  # its VP8 session ends; a player posts a new offer
             again = await watch(http, room["id"])
             counters = await again.frames(5)
+            await again.close()
+            people = await join(server.ws_url, room["id"])
+            await http.post(f"/api/v1/rooms/{room['id']}/end", headers=ada.headers)
+            await people.expect("replay.ready")
+            await people.close()
         assert counters == sorted(counters)
-        await again.close()
+        replay = (await http.get(f"/api/v1/rooms/{room['id']}/replay")).json()
+        # A file holds one codec: the VP8 part and the H.264 part are two recordings.
+        assert [r["media_type"] for r in replay["recordings"]] == ["video/webm", "video/mp4"]
     finally:
         await viewer.close()
         await publisher.close()
