@@ -8,6 +8,7 @@ import {
 } from './i18n.js';
 import { RoomClient } from './room-client.js';
 import { setupStudioLive } from './studio-live.js';
+import { setupStudioObs } from './studio-obs.js';
 import { setupStudioShop } from './studio-shop.js';
 
 const $ = (id) => document.getElementById(id);
@@ -25,6 +26,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let live = null;
+let obs = null;
 let noticeTimer = null;
 
 const selected = () => state.rooms.find((r) => r.id === state.selectedId) || null;
@@ -130,6 +132,7 @@ function renderPanel() {
   $('studio-chat-input').disabled = !canChat;
   $('studio-chat-form').querySelector('button').disabled = !canChat;
   live.render();
+  obs.render();
 }
 
 function renderAll() {
@@ -359,6 +362,7 @@ async function main() {
       renderAll();
     },
   });
+  obs = setupStudioObs({ getRoom: selected });
   shop = setupStudioShop({
     getClient: () => client,
     getRoom: selected,

@@ -8,15 +8,19 @@ advancing (`currentTime`), a badge appearing.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, Route, ViewportSize, expect
 
 from livecommerce.errors import Forbidden, NotFound, RoomNotLive
 from streams.offers import BadSdp, UnsupportedCodec
+from tests.streams.media import SDP, accept, publisher_offer
 
 from .support import (
     DESKTOP,
@@ -145,6 +149,81 @@ def test_a_refused_go_live_says_why_in_the_hosts_language(
     expect(studio.locator("#go-live")).to_be_visible()
     expect(studio.locator("#camera-off")).to_be_visible()
     studio.screenshot(path=str(screenshots / "video-studio-error-nb-1280.png"))
+
+
+async def publish_from_encoder(url: str, token: str) -> int:
+    """What OBS does with the two settings: a WHIP offer to `url` with `token`; the status."""
+    pc, _camera, offer = await publisher_offer()
+    try:
+        async with httpx.AsyncClient(timeout=MEDIA_TIMEOUT_MS / 1000) as http:
+            auth = {"Authorization": f"Bearer {token}"}
+            answer = await http.post(url, content=offer, headers={**SDP, **auth})
+            if answer.status_code == 201:
+                await accept(pc, answer.text)
+                ended = await http.delete(
+                    httpx.URL(url).join(answer.headers["location"]), headers=auth
+                )
+                assert ended.is_success, ended.text
+            return answer.status_code
+    finally:
+        await pc.close()
+
+
+def test_the_host_copies_the_settings_for_obs_and_an_encoder_goes_live_with_them(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Studio lights from OBS")
+    studio = open_studio(new_page, host, room["id"])
+    studio.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    panel = studio.locator("#obs-panel")
+    expect(panel.locator("summary")).to_have_text(EN["studio.obs.heading"])
+    expect(studio.locator("#obs-server")).to_be_hidden()  # folded until the host opens it
+    panel.locator("summary").click()
+
+    # The server URL is the WHIP endpoint at the server's root, for this show.
+    server_field = studio.locator("#obs-server")
+    expect(server_field).to_have_text(server.url(f"/whip/rooms/{room['id']}"))
+    url = server_field.inner_text()
+    assert url.endswith(f"/whip/rooms/{room['id']}")
+    assert "/api/" not in url
+
+    # The token stays masked until Show, and goes back under the mask on Hide.
+    token_field = studio.locator("#obs-token")
+    show = studio.locator("#obs-show-token")
+    expect(show).to_have_attribute("aria-pressed", "false")
+    assert host.token not in panel.inner_text()
+    show.click()
+    expect(token_field).to_have_text(host.token)
+    expect(show).to_have_attribute("aria-pressed", "true")
+    expect(show).to_have_text(EN["studio.obs.hide"])
+    token = token_field.inner_text()
+    show.click()
+    expect(token_field).not_to_have_text(host.token)
+
+    # Copy puts the URL on the clipboard, and says so for a moment.
+    copy_server = studio.locator("#obs-copy-server")
+    copy_server.click()
+    expect(copy_server).to_have_text(EN["studio.obs.copied"])
+    expect(studio.locator("#obs-status")).to_have_text(EN["studio.obs.server_copied"])
+    assert studio.evaluate("navigator.clipboard.readText()") == url
+    expect(copy_server).to_have_text(EN["studio.obs.copy"])
+    # The token's Copy copies the token itself, masked or not.
+    studio.locator("#obs-copy-token").click()
+    expect(studio.locator("#obs-status")).to_have_text(EN["studio.obs.token_copied"])
+    assert studio.evaluate("navigator.clipboard.readText()") == token
+    studio.screenshot(path=str(screenshots / "video-studio-obs-1280.png"))
+    studio.set_viewport_size(ViewportSize(width=PHONE["width"], height=PHONE["height"]))
+    panel.scroll_into_view_if_needed()
+    studio.screenshot(path=str(screenshots / "video-studio-obs-390.png"))
+
+    # The proof: an encoder given exactly these two settings is let in, and the show is live.
+    # aiortc needs an asyncio loop of its own: Playwright's sync API holds this thread's.
+    with ThreadPoolExecutor(1) as pool:
+        status = pool.submit(asyncio.run, publish_from_encoder(url, token)).result()
+    assert status == 201
+    expect(studio.locator("#panel-state")).to_have_text(EN["room.state.live"])
+    assert server.api("GET", f"/api/v1/rooms/{room['id']}")["state"] == "live"
 
 
 def test_every_refusal_of_publishing_has_a_sentence_in_every_language() -> None:
