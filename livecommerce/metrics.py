@@ -43,6 +43,10 @@ MEDIA_FRAMES_IN = Counter(
 MEDIA_PACKETS_OUT = Counter(
     "livecommerce_media_packets_forwarded", "RTP payloads handed to viewers' senders", ["kind"]
 )
+SLOW_VIEWERS = Counter(
+    "livecommerce_media_slow_viewers",
+    "Times a viewer fell behind, dropped its backlog and resynced",
+)
 KEYFRAME_REQUESTS = Counter(
     "livecommerce_keyframe_requests", "PLIs sent to publishers (viewers' requests, merged)"
 )

@@ -9,47 +9,27 @@ answers), so no trickle is needed, as RFC 9725 allows.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiortc import (
-    MediaStreamTrack,
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
-from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
+from aiortc import MediaStreamTrack, RTCIceServer
 
 from livecommerce import metrics
-from streams.hub import Hub, Hubs
-from streams.offers import Offer, UnsupportedCodec, preferences
+from streams.hub import Hubs
+from streams.offers import Offer, preferences
+from streams.sessions import CONNECT_TIMEOUT_S, Session, answer, peer, watch
 
 log = logging.getLogger("livecommerce.streams")
 
-CONNECT_TIMEOUT_S = 30.0
 STOPS_STREAM = frozenset({"deleted", "show_ended", "shutdown"})  # the rest wait for a return
 
-Ended = Callable[["Publication", str], Awaitable[None]]
 
-
-@dataclass(eq=False)
-class Publication:
-    id: str
-    room_id: str
+@dataclass(eq=False, kw_only=True)
+class Publication(Session):
     host_id: str
-    pc: RTCPeerConnection
     offer: Offer
-    started_at: float = field(default_factory=time.time)
     tracks: dict[str, MediaStreamTrack] = field(default_factory=dict)
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class Publications:
@@ -61,12 +41,10 @@ class Publications:
         ice_servers: list[RTCIceServer] | None = None,
         *,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
-        on_ended: Ended | None = None,
     ) -> None:
         self.hubs = hubs
         self.ice_servers = ice_servers or []
         self.connect_timeout_s = connect_timeout_s
-        self.on_ended = on_ended
         self.by_room: dict[str, Publication] = {}
         self.by_id: dict[str, Publication] = {}
 
@@ -76,8 +54,14 @@ class Publications:
         if previous is not None:
             await self.end(previous, "replaced")
         hub = await self.hubs.open(room_id)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
-        publication = Publication("wp_" + secrets.token_urlsafe(12), room_id, host_id, pc, offer)
+        pc = peer(self.ice_servers)
+        publication = Publication(
+            id="wp_" + secrets.token_urlsafe(12),
+            room_id=room_id,
+            pc=pc,
+            host_id=host_id,
+            offer=offer,
+        )
         codecs = {"video": offer.video, "audio": offer.audio}
         for kind, codec in codecs.items():
             if codec is not None:
@@ -93,62 +77,30 @@ class Publications:
             if codec is not None:
                 hub.attach(track.kind, receiver, codec)
 
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState == "connected":
-                publication.connected.set()
-            elif pc.connectionState in ("failed", "closed"):
-                await self.end(publication, pc.connectionState)
-
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
-        except (InternalError, InvalidAccessError, InvalidStateError, OperationError) as exc:
-            # The offer passed our checks but aiortc cannot answer it: a codec profile it
-            # does not do (H.264 High only, say) is the usual reason.
-            await pc.close()
-            raise UnsupportedCodec(
-                "this offer cannot be answered: offer VP8, or H.264 constrained baseline"
-                f" (packetization-mode=1), with Opus ({exc})"
-            ) from None
-        except BaseException:
-            await pc.close()
-            raise
+        sdp = await answer(
+            pc,
+            offer.sdp,
+            "this offer cannot be answered: offer VP8, or H.264 constrained baseline"
+            " (packetization-mode=1), with Opus",
+        )
         self.by_room[room_id] = publication
         self.by_id[publication.id] = publication
-        for work in (self._connect_or_end(publication), self._end_with(publication, hub)):
-            task = asyncio.ensure_future(work)
-            publication._tasks.add(task)
-            task.add_done_callback(publication._tasks.discard)
         metrics.STREAM_PUBLISHERS.set(len(self.by_id))
-        return publication, pc.localDescription.sdp
 
-    async def _end_with(self, publication: Publication, hub: Hub) -> None:
-        """A stream that ends (its publisher silent past the grace) takes the session along."""
-        await hub.stopped.wait()
-        await self.end(publication, "stream_ended")
+        async def end(reason: str) -> None:
+            await self.end(publication, reason)
 
-    async def _connect_or_end(self, publication: Publication) -> None:
-        """A publisher that never connects is cleaned up, as one that vanishes is."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.connect_timeout_s):
-                await publication.connected.wait()
-                return
-        await self.end(publication, "timeout")
+        watch(publication, hub, end, self.connect_timeout_s)
+        return publication, sdp
 
     async def end(self, publication: Publication, reason: str) -> None:
         """End a publication once, whatever ends it (DELETE, failure, timeout, a new one)."""
-        if publication.ended.is_set():
+        if not publication.finish():
             return
-        publication.ended.set()
         if self.by_room.get(publication.room_id) is publication:
             del self.by_room[publication.room_id]
         self.by_id.pop(publication.id, None)
         metrics.STREAM_PUBLISHERS.set(len(self.by_id))
-        current = asyncio.current_task()
-        for task in list(publication._tasks):
-            if task is not current:
-                task.cancel()
         await publication.pc.close()
         if reason in STOPS_STREAM:
             await self.hubs.stop(publication.room_id, reason)
@@ -160,8 +112,6 @@ class Publications:
             "publication ended",
             extra={"room": publication.room_id, "session": publication.id, "reason": reason},
         )
-        if self.on_ended is not None:
-            await self.on_ended(publication, reason)
 
     async def end_room(self, room_id: str, reason: str) -> None:
         """The show is over: its publication (if here) and its stream end."""

@@ -10,20 +10,11 @@ publisher's reconnect.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass, field
 
-from aiortc import (
-    MediaStreamTrack,
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
-from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
+from aiortc import MediaStreamTrack, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from livecommerce import metrics
@@ -32,10 +23,10 @@ from streams import taps
 from streams.frames import EncodedFrame
 from streams.hub import Hub, Hubs, Source
 from streams.offers import Offer, UnsupportedCodec, preferences
+from streams.sessions import CONNECT_TIMEOUT_S, Session, answer, peer, watch
 
 log = logging.getLogger("livecommerce.streams")
 
-CONNECT_TIMEOUT_S = 30.0
 QUEUE_FRAMES = {"video": 60, "audio": 100}  # about two seconds of each
 MAX_VIEWERS = 2000  # per process; each one costs a UDP socket and ~1 % of a core
 
@@ -53,7 +44,6 @@ class ForwardTrack(MediaStreamTrack):
         self._joined = False
         self.frames = 0
         self.dropped = 0
-        self.first_frame: asyncio.Event = asyncio.Event()
 
     async def recv(self) -> EncodedFrame:  # type: ignore[override]
         if not self._joined:
@@ -66,7 +56,6 @@ class ForwardTrack(MediaStreamTrack):
             self.stop()
             raise MediaStreamError
         self.frames += 1
-        self.first_frame.set()
         return frame
 
     def push(self, frame: EncodedFrame) -> bool:
@@ -79,6 +68,7 @@ class ForwardTrack(MediaStreamTrack):
             while not self._queue.empty():
                 self._queue.get_nowait()
             self.dropped += 1
+            metrics.SLOW_VIEWERS.inc()
             if self.kind == "video":
                 self._waiting_key = True
                 self._source.request_keyframe()
@@ -99,17 +89,10 @@ class ForwardTrack(MediaStreamTrack):
         self._source.sinks.discard(self)
 
 
-@dataclass(eq=False)
-class Playback:
-    id: str
-    room_id: str
+@dataclass(eq=False, kw_only=True)
+class Playback(Session):
     viewer_id: str | None
-    pc: RTCPeerConnection
-    tracks: dict[str, ForwardTrack]
-    started_at: float = field(default_factory=time.time)
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tracks: dict[str, ForwardTrack] = field(default_factory=dict)
 
 
 class Playbacks:
@@ -138,35 +121,24 @@ class Playbacks:
             raise Unavailable("this server is at its viewer limit", retry_after=5.0)
         if offer.video is not None and hub.video_codec not in offer.video_codecs:
             raise UnsupportedCodec(f"this stream is {hub.video_codec}; the offer lacks it")
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
-        playback = Playback("wv_" + secrets.token_urlsafe(12), room_id, viewer_id, pc, {})
-        try:
-            self._add_tracks(pc, playback, hub, offer)
-            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
-        except (InternalError, InvalidAccessError, InvalidStateError, OperationError) as exc:
-            await self._discard(playback)
-            raise UnsupportedCodec(f"this offer cannot be answered ({exc})") from None
-        except BaseException:
-            await self._discard(playback)
-            raise
+        pc = peer(self.ice_servers)
+        playback = Playback(
+            id="wv_" + secrets.token_urlsafe(12), room_id=room_id, pc=pc, viewer_id=viewer_id
+        )
+        self._add_tracks(pc, playback, hub, offer)
+        sdp = await answer(pc, offer.sdp, "this offer cannot be answered")
 
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState == "connected":
-                playback.connected.set()
-            elif pc.connectionState in ("failed", "closed"):
-                await self.end(playback, pc.connectionState)
+        async def end(reason: str) -> None:
+            await self.end(playback, reason)
 
         for track in playback.tracks.values():
             # A track ends when the stream does, or when the publisher changed codec: the
             # viewer then negotiates afresh, which it does when its connection closes.
-            track.on("ended", lambda: self._spawn(playback, self.end(playback, "track_ended")))
+            track.on("ended", lambda: playback.spawn(end("track_ended")))
         self.by_id[playback.id] = playback
         metrics.STREAM_VIEWERS.set(len(self.by_id))
-        self._spawn(playback, self._connect_or_end(playback))
-        self._spawn(playback, self._end_with(playback, hub))
-        return playback, pc.localDescription.sdp
+        watch(playback, hub, end, self.connect_timeout_s)
+        return playback, sdp
 
     def _add_tracks(
         self, pc: RTCPeerConnection, playback: Playback, hub: Hub, offer: Offer
@@ -185,42 +157,15 @@ class Playbacks:
             senders.append(sender)
         taps.share_stream(senders)
 
-    def _spawn(self, playback: Playback, work: object) -> None:
-        task = asyncio.ensure_future(work)  # type: ignore[call-overload]
-        playback._tasks.add(task)
-        task.add_done_callback(playback._tasks.discard)
-
-    async def _connect_or_end(self, playback: Playback) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.connect_timeout_s):
-                await playback.connected.wait()
-                return
-        await self.end(playback, "timeout")
-
-    async def _end_with(self, playback: Playback, hub: Hub) -> None:
-        await hub.stopped.wait()
-        await self.end(playback, "stream_ended")
-
     async def end(self, playback: Playback, reason: str) -> None:
-        if playback.ended.is_set():
+        if not playback.finish():
             return
-        playback.ended.set()
         self.by_id.pop(playback.id, None)
         metrics.STREAM_VIEWERS.set(len(self.by_id))
-        current = asyncio.current_task()
-        for task in list(playback._tasks):
-            if task is not current:
-                task.cancel()
-        await self._discard(playback)
-        log.debug("playback ended", extra={"room": playback.room_id, "reason": reason})
-
-    async def _discard(self, playback: Playback) -> None:
         for track in playback.tracks.values():
             track.stop()
         await playback.pc.close()
-
-    def count(self, room_id: str) -> int:
-        return sum(1 for p in self.by_id.values() if p.room_id == room_id)
+        log.debug("playback ended", extra={"room": playback.room_id, "reason": reason})
 
     async def close(self) -> None:
         for playback in list(self.by_id.values()):
