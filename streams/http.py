@@ -165,12 +165,16 @@ async def whep_stop(request: Request) -> Response:
     summary: Stop watching (the session URL is the key to it)
     responses:
       200: {description: stopped}
+      403: {description: forbidden (a signed-in viewer's session, and another person's token)}
       404: {description: not_found}
     """
     playbacks = media(request).playbacks
     playback = playbacks.by_id.get(request.path_params["session_id"])
     if playback is None:
         raise NotFound("no such viewing session")
+    who = identity(request, required=False)
+    if who is not None and playback.viewer_id not in (None, who.id):
+        raise Forbidden("that session is someone else's")
     await playbacks.end(playback, "deleted")
     return Response(status_code=200)
 

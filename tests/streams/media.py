@@ -156,9 +156,15 @@ class Viewer:
         await self.pc.close()
 
 
-async def watch(http: httpx.AsyncClient, room_id: str, *, codecs: tuple[str, ...] = ()) -> Viewer:
+async def watch(
+    http: httpx.AsyncClient,
+    room_id: str,
+    *,
+    codecs: tuple[str, ...] = (),
+    headers: dict[str, str] | None = None,
+) -> Viewer:
     """Start watching a room over WHEP; fails the test on anything but 201."""
-    viewer, answer = await offer_to_watch(http, room_id, codecs=codecs)
+    viewer, answer = await offer_to_watch(http, room_id, codecs=codecs, headers=headers)
     assert answer.status_code == 201, answer.text
     await accept(viewer.pc, answer.text)
     viewer.answered_at = time.monotonic()
@@ -167,7 +173,11 @@ async def watch(http: httpx.AsyncClient, room_id: str, *, codecs: tuple[str, ...
 
 
 async def offer_to_watch(
-    http: httpx.AsyncClient, room_id: str, *, codecs: tuple[str, ...] = ()
+    http: httpx.AsyncClient,
+    room_id: str,
+    *,
+    codecs: tuple[str, ...] = (),
+    headers: dict[str, str] | None = None,
 ) -> tuple[Viewer, httpx.Response]:
     pc = RTCPeerConnection()
     viewer = Viewer(pc)
@@ -186,7 +196,11 @@ async def offer_to_watch(
             viewer.gone.set()
 
     await pc.setLocalDescription(await pc.createOffer())
-    answer = await http.post(f"/whep/rooms/{room_id}", content=pc.localDescription.sdp, headers=SDP)
+    answer = await http.post(
+        f"/whep/rooms/{room_id}",
+        content=pc.localDescription.sdp,
+        headers={**SDP, **(headers or {})},
+    )
     if answer.status_code != 201:
         await pc.close()
     return viewer, answer

@@ -217,6 +217,12 @@ async def test_whep_refuses_what_it_cannot_play(server: Server, http: httpx.Asyn
         assert (await http.delete(viewer.location)).status_code == 200
         assert server.playbacks.by_id == {}
         await viewer.close()
+        kari, mallory = await sign_up(http, "Kari"), await sign_up(http, "Mallory")
+        karis = await watch(http, room["id"], headers=kari.headers)
+        taken = await http.delete(karis.location, headers=mallory.headers)
+        assert taken.status_code == 403
+        assert (await http.delete(karis.location, headers=kari.headers)).status_code == 200
+        await karis.close()
     finally:
         await publisher.close()
 
