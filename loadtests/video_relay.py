@@ -34,7 +34,6 @@ from aiohttp import web
 from aiortc import (
     MediaStreamTrack,
     RTCPeerConnection,
-    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
@@ -43,6 +42,7 @@ from aiortc.mediastreams import MediaStreamError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
+from video_peers import codec_preferences
 
 SDP = "application/sdp"
 
@@ -56,14 +56,6 @@ class Relay:
         self.sources: dict[str, MediaStreamTrack] = {}
         self.pcs: set[RTCPeerConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
-
-    def _preferences(self, kind: str) -> list[object]:
-        name = self.codec.lower() if kind == "video" else "opus"
-        return [
-            c
-            for c in RTCRtpSender.getCapabilities(kind).codecs
-            if c.mimeType.split("/")[-1].lower() in (name, "rtx")
-        ]
 
     async def _drain(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
@@ -108,7 +100,8 @@ class Relay:
                 continue
             sender = pc.addTrack(self.relay.subscribe(source, buffered=False))
             transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
-            transceiver.setCodecPreferences(self._preferences(kind))  # type: ignore[arg-type]
+            codec = self.codec if kind == "video" else "opus"
+            transceiver.setCodecPreferences(codec_preferences(kind, codec))
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         return web.Response(
