@@ -220,7 +220,7 @@ class Gateway:
         if token:
             try:
                 identity = self.auth.verify(token)
-                if await self.store.deleted_among({identity.id}):
+                if await self.store.is_deleted(identity.id):
                     raise Unauthorized("this account has been deleted")
             except Unauthorized as exc:
                 await self._refuse(conn, exc, CloseCode.UNAUTHORIZED)

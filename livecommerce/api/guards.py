@@ -26,7 +26,7 @@ class DeletedAccounts:
             if token is not None:
                 try:
                     who = services(request).auth.verify(token)
-                    if await services(request).store.deleted_among({who.id}):
+                    if await services(request).store.is_deleted(who.id):
                         raise Unauthorized("this account has been deleted")
                     scope["identity"] = who  # the routes use it rather than verify again
                 except LiveCommerceError as exc:

@@ -8,7 +8,7 @@ and its place in the room's order likewise. A lost connection surfaces as ``Unav
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -17,6 +17,7 @@ import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from livecommerce.batching import Batcher
 from livecommerce.errors import (
     Banned,
     Conflict,
@@ -106,6 +107,8 @@ class Store:
         self.client = client
         self.scripts = Scripts(client)
         self.stream_max_len = stream_max_len
+        # Every signed-in join and request asks; a crowd arriving at once asks together.
+        self._deleted_checks: Batcher[str, str, bool] = Batcher(self._deleted_batch, max_batch=512)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
@@ -171,6 +174,15 @@ class Store:
         ids = sorted(user_ids)
         flags = await self.client.smismember(keys.deleted_accounts(), ids)
         return {i for i, flag in zip(ids, flags, strict=True) if flag}
+
+    @guarded
+    async def is_deleted(self, user_id: str) -> bool:
+        """Whether this person deleted their account; concurrent checks share one call."""
+        return await self._deleted_checks.submit("", user_id)
+
+    async def _deleted_batch(self, _key: str, user_ids: Sequence[str]) -> list[bool]:
+        flags = await self.client.smismember(keys.deleted_accounts(), list(user_ids))
+        return [bool(flag) for flag in flags]
 
     async def anonymised(self, events: list[Event]) -> list[Event]:
         """The events with lines by deleted accounts shown as by nobody (privacy.py)."""

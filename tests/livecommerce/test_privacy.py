@@ -93,3 +93,31 @@ async def test_deleting_an_account_needs_its_password(
     body = await http.request("DELETE", "/api/v1/me", json={}, headers=ada.headers)
     assert body.status_code == 400
     assert "password" in body.json()["detail"]
+
+
+async def test_a_signed_in_crowd_joining_at_once_is_checked_in_a_few_store_calls(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    crowd = [await sign_up(http, f"Fan {i}") for i in range(20)]
+    gone = crowd.pop()
+    assert (
+        await http.request(
+            "DELETE", "/api/v1/me", json={"password": PASSWORD}, headers=gone.headers
+        )
+    ).status_code == 204
+    assert server.store is not None
+    await server.store.client.config_resetstat()
+    sockets = await asyncio.gather(*(join(server.ws_url, room["id"], fan) for fan in crowd))
+    stats = await server.store.client.info("commandstats")
+    calls = stats["cmdstat_smismember"]["calls"]
+    assert calls < len(crowd) / 2, calls  # one call per join would be 19
+    refused = await asyncio.gather(
+        *(join(server.ws_url, room["id"], person) for person in (gone, crowd[0])),
+        return_exceptions=True,
+    )
+    assert isinstance(refused[0], Exception)  # the deleted account, checked in the same batch
+    assert not isinstance(refused[1], Exception)
+    for socket in [*sockets, refused[1]]:
+        await socket.close()  # type: ignore[union-attr]
