@@ -55,6 +55,8 @@ class Settings:
     limit_guest_join: str = "600/300"
     limit_reserve: str = "60/10"
     limit_reports: str = "5/5"
+    limit_watch: str = "600/300"
+    limit_publish: str = "30/10"
     max_holds: int = 10
     trust_forwarded: bool = False
     ice_servers: str = ""
@@ -144,6 +146,8 @@ _HELP = {
     "limit_guest_join": "guest socket joins per address: '<per minute>/<burst>'",
     "limit_reserve": "reserves per account and room: '<per minute>/<burst>'",
     "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",
+    "limit_watch": "WHEP offers (each a WebRTC session) per address: '<per minute>/<burst>'",
+    "limit_publish": "WHIP offers per account: '<per minute>/<burst>'",
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
     "stream_idle_s": "seconds without video before viewers see the stream as reconnecting",

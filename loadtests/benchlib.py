@@ -468,6 +468,7 @@ def start_livecommerce(
         # Thousands of load clients share 127.0.0.1: per-address limits would meter the
         # benchmark, not the server (real crowds come from many addresses).
         "--limit-guest-join", "0", "--limit-signup", "0", "--limit-signin", "0",
+        "--limit-watch", "0",
     ]  # fmt: skip
     if redis_url:
         check_loopback(redis_url)

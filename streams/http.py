@@ -18,7 +18,13 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from livecommerce import metrics
-from livecommerce.api.services import identity, read_body, require_identity, services
+from livecommerce.api.services import (
+    client_address,
+    identity,
+    read_body,
+    require_identity,
+    services,
+)
 from livecommerce.errors import Forbidden, NotFound, RoomNotLive
 from livecommerce.rooms import RoomState
 from livecommerce.store.media_store import MediaStore
@@ -86,6 +92,7 @@ async def whip_publish(request: Request) -> Response:
       403: {description: forbidden (not the room's host)}
       404: {description: not_found}
       409: {description: room_not_live (the show has ended)}
+      429: {description: rate_limited (too many offers from this account)}
     """
     svc = services(request)
     who = require_identity(request)
@@ -93,6 +100,7 @@ async def whip_publish(request: Request) -> Response:
     room.require_host(who.id)
     if room.state is RoomState.ENDED:
         raise RoomNotLive("the show has ended")
+    await svc.limiter.check(svc.settings.limit("publish"), who.id)
     body = await read_body(request, SDP_MAX_BYTES)
     offer = read_offer(body, request.headers.get("content-type"), Role.PUBLISH)
     if offer.video is None:
@@ -138,10 +146,13 @@ async def whep_play(request: Request) -> Response:
       400: {description: bad_sdp, or unsupported_codec (the offer lacks the stream's codec)}
       404: {description: not_found}
       409: {description: room_not_live (nothing is being published now)}
+      429: {description: rate_limited (too many offers from this address)}
       503: {description: unavailable (this process is at its viewer limit)}
     """
     svc = services(request)
     who = identity(request, required=False)
+    # Each offer costs a peer connection and UDP sockets: metered before any of that.
+    await svc.limiter.check(svc.settings.limit("watch"), client_address(request))
     room_id = request.path_params["room_id"]
     room = await svc.store.room(room_id)
     if room.state is RoomState.ENDED:

@@ -52,7 +52,7 @@ async def start_process(
             "--data-dir", str(data_dir), "--ready-file", str(ready),
             "--log-format", "text", "--log-level", "warning", "--allow-private-webhooks",
             "--limit-signup", "0", "--limit-signin", "0", "--limit-signin-account", "0",
-            "--limit-guest-join", "0",
+            "--limit-guest-join", "0", "--limit-watch", "0",
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=log_file,

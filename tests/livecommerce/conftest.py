@@ -34,6 +34,7 @@ def settings_for(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
         limit_signin="0",
         limit_signin_account="0",
         limit_guest_join="0",
+        limit_watch="0",
     )
     return replace(base, **overrides)
 

@@ -391,3 +391,26 @@ async def test_a_viewer_is_not_sent_to_a_process_that_stopped_saying_it_streams(
     _, answer = await offer_to_watch(http, room["id"])
     assert answer.status_code == 409
     assert answer.json()["code"] == "room_not_live"
+
+
+async def test_offers_are_metered_per_address_and_per_publisher(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(limit_watch="60/2", limit_publish="60/2")
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        ada = await sign_up(http, "Ada")
+        room = await open_room(http, ada)
+        answers = [
+            await http.post(f"/whep/rooms/{room['id']}", content=b"v=0\r\n", headers=SDP)
+            for _ in range(3)
+        ]
+        assert [a.status_code for a in answers] == [400, 400, 429]  # metered before parsing
+        assert answers[2].json()["code"] == "rate_limited"
+        assert float(answers[2].headers["retry-after"]) > 0
+        published = [
+            await http.post(
+                f"/whip/rooms/{room['id']}", content=b"v=0\r\n", headers={**SDP, **ada.headers}
+            )
+            for _ in range(3)
+        ]
+        assert [p.status_code for p in published] == [400, 400, 429]
