@@ -60,6 +60,7 @@ class Settings:
     max_holds: int = 10
     trust_forwarded: bool = False
     ice_servers: str = ""
+    max_stream_viewers: int = 2000
     stream_idle_s: float = 2.0
     stream_grace_s: float = 30.0
     demo: bool = False
@@ -150,6 +151,7 @@ _HELP = {
     "limit_publish": "WHIP offers per account: '<per minute>/<burst>'",
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
+    "max_stream_viewers": "WHEP viewers this process serves before it answers 503",
     "stream_idle_s": "seconds without video before viewers see the stream as reconnecting",
     "stream_grace_s": "seconds viewers wait for a publisher that dropped before the stream ends",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",

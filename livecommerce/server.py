@@ -95,7 +95,7 @@ class Server:
         )
         ice_servers = settings.ice_server_list()
         self.publications = Publications(self.hubs, ice_servers)
-        self.playbacks = Playbacks(self.hubs, ice_servers)
+        self.playbacks = Playbacks(self.hubs, ice_servers, max_viewers=settings.max_stream_viewers)
         self.media_store: MediaStore | None = None
         self.moderators: Moderators | None = None
         self.checkout: Checkout | None = None

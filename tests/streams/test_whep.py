@@ -414,3 +414,22 @@ async def test_offers_are_metered_per_address_and_per_publisher(
             for _ in range(3)
         ]
         assert [p.status_code for p in published] == [400, 400, 429]
+
+
+async def test_a_process_at_its_viewer_limit_says_so_and_when_to_come_back(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(max_stream_viewers=1)
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        ada = await sign_up(http, "Ada")
+        room = await open_room(http, ada)
+        publisher, _, _ = await go_live(http, room["id"], ada.headers)
+        first = await watch(http, room["id"])
+        try:
+            _, second = await offer_to_watch(http, room["id"])
+            assert second.status_code == 503
+            assert second.json()["code"] == "unavailable"
+            assert float(second.headers["retry-after"]) > 0
+        finally:
+            await first.close()
+            await publisher.close()
