@@ -361,13 +361,21 @@ class Server:
         return self._media
 
     async def _watch_room(self, room_id: str) -> None:
-        """The process that streams a room hears its events, so the show's end ends it."""
+        """The process that streams a room hears its events, so the show's end ends it, and
+        says where the stream is, so WHEP offers on other processes are sent here."""
         if self.bus is not None:
             await self.bus.subscribe(room_id)
+        if self.media_store is not None:
+            await self.media_store.claim_stream(room_id, self.media.origin, self._now_ms())
 
     async def _unwatch_room(self, room_id: str) -> None:
         if self.bus is not None:
             await self.bus.unsubscribe(room_id)
+        if self.media_store is not None:
+            await self.media_store.release_stream(room_id, self.media.origin)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
     async def _on_stream_state(self, room_id: str, state: StreamState) -> None:
         """The room hears that its stream is live, reconnecting or offline."""

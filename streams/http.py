@@ -162,7 +162,7 @@ async def whep_play(request: Request) -> Response:
     offer = read_offer(body, request.headers.get("content-type"), Role.PLAY)
     if plane.hubs.live(room_id) is None:
         origin = ""
-        if plane.store is not None and room.stream != "offline":
+        if plane.store is not None:
             origin = await plane.store.stream_origin(room_id, svc.now_ms(), ORIGIN_FRESH_MS)
         if origin and origin != plane.origin:
             return RedirectResponse(f"{origin}/whep/rooms/{room_id}", status_code=307)

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from livecommerce.store import keys
 from livecommerce.store.redis_store import _text, guarded
+from livecommerce.store.scripts import source
 
 RECORDINGS_KEPT = 200
 
@@ -22,11 +23,22 @@ RECORDINGS_KEPT = 200
 class MediaStore:
     def __init__(self, client: Redis) -> None:
         self.client = client
+        self._release = client.register_script(source("stream_release"))
 
     @guarded
     async def set_stream(self, room_id: str, state: str, origin: str, now_ms: int) -> None:
         fields = {"stream": state, "stream_origin": origin, "stream_seen": str(now_ms)}
         await self.client.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
+
+    @guarded
+    async def claim_stream(self, room_id: str, origin: str, now_ms: int) -> None:
+        fields = {"stream_origin": origin, "stream_seen": str(now_ms)}
+        await self.client.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
+
+    @guarded
+    async def release_stream(self, room_id: str, origin: str) -> None:
+        """Forget where the stream was, unless another process has claimed it since."""
+        await self._release(keys=[keys.room(room_id)], args=[origin])
 
     @guarded
     async def touch_streams(self, room_ids: list[str], now_ms: int) -> None:
