@@ -97,6 +97,8 @@ class Source:
             payloads,
         )
         self.frames_in += 1
+        if frame.keyframe and self._pending is not None:
+            self._pending.cancel()  # what a deferred request would have asked for is here
         taken = 0
         for sink in self.sinks:
             if sink.push(frame):
