@@ -15,6 +15,7 @@ from livecommerce import admin, logs
 from livecommerce.collector import Collector
 from livecommerce.config import Settings, add_arguments, from_arguments
 from livecommerce.server import Server
+from streams.demo_camera import DemoCamera
 
 log = logging.getLogger("livecommerce")
 
@@ -77,24 +78,32 @@ async def _serve(settings: Settings) -> None:
         f"  sockets:  {server.ws_url}/ws/rooms/{{room_id}}",
         f"  metrics:  {server.http_url}/metrics",
     ]
+    camera = None
     if settings.demo:
-        lines += await _demo(server)
+        camera, demo_lines = await _demo(server)
+        lines += demo_lines
     print("\n".join(lines), flush=True)
     await stop.wait()
     log.info("shutting down")
+    if camera is not None:
+        await camera.stop()  # DELETEs its WHIP session while the server still answers
     await server.stop()
     await collector.stop()
 
 
-async def _demo(server: Server) -> list[str]:
-    """A ready show: three people, each with a sign-in link that logs them straight in."""
+async def _demo(server: Server) -> tuple[DemoCamera, list[str]]:
+    """A ready show: three people, each with a sign-in link that logs them straight in, and
+    a test card on the stream until the creator goes live from the studio."""
     from livecommerce.demo import create_demo
 
     people, room_id = await create_demo(server)
+    camera = DemoCamera(server.http_url, room_id, people["creator"])
+    await camera.start()
     base = server.http_url
     lines = [
         "",
         f"Demo room {room_id} is live, a product pinned and a flash sale running.",
+        "It streams a test card over WHIP until the creator goes live from the studio.",
         "Open each link in its own browser window:",
     ]
     lines.append(f"  creator:   {base}/studio#token={people['creator']}")
@@ -102,7 +111,7 @@ async def _demo(server: Server) -> list[str]:
     lines.append(f"  viewer:    {base}/rooms/{room_id}#token={people['viewer']}")
     lines.append(f"  guest:     {base}/rooms/{room_id}")
     lines.append("  (accounts demo-creator, demo-moderator, demo-viewer; password: livecommerce)")
-    return lines
+    return camera, lines
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,6 +53,7 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
     text = "".join(lines)
     for role in ("creator:", "moderator:", "viewer:"):
         assert role in text
+    assert "test card" in text
     console = next(line.split()[-1] for line in lines if "moderator:" in line)
     assert "/console#token=" in console, "the moderator's link opens the moderator console"
     link = next(line.split()[-1] for line in lines if "viewer:" in line)
@@ -68,6 +69,8 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
     welcome = guest.seen[0]
     assert welcome["pinned"]["title"] == "Chunky wool jumper"
     assert [s["units"] for s in welcome["sales"]] == [5]
+    if welcome["room"]["stream"] != "live":  # the test card is on its way
+        assert (await guest.expect("stream.state", wait=15))["state"] == "live"
     await guest.close()
     process.terminate()
     assert await process.wait() == 0
