@@ -17,7 +17,7 @@ from av import VideoFrame
 
 from livecommerce.demo import create_demo
 from livecommerce.server import Server
-from streams import demo_camera
+from streams import demo_camera, test_card
 from streams.demo_camera import CameraState, Clip, DemoCamera, encode_clip
 from streams.frames import is_keyframe
 from tests.conftest import timeout
@@ -79,7 +79,7 @@ class Screen:
                 assert frame.pts is not None
                 luma = frame.planes[0]
                 data = bytes(luma)
-                row = data[demo_camera.TRACK_Y * luma.line_size :][: frame.width]
+                row = data[test_card.TRACK_Y * luma.line_size :][: frame.width]
                 orange = [x for x, y in enumerate(row) if 120 < y < 190]
                 async with self.changed:
                     self.pts.append(frame.pts)
@@ -118,9 +118,9 @@ async def watch_screen(http: httpx.AsyncClient, room_id: str) -> Screen:
 
 def test_the_clip_loops_from_a_keyframe_with_one_every_second(clip: Clip) -> None:
     keyframes = [i for i, frame in enumerate(clip.video) if is_keyframe("VP8", frame)]
-    assert keyframes == list(range(0, demo_camera.CLIP_S * demo_camera.FPS, demo_camera.FPS))
+    assert keyframes == list(range(0, test_card.CLIP_S * test_card.FPS, test_card.FPS))
     assert len(clip.audio) == 50  # a second of 20 ms Opus packets
-    assert sum(map(len, clip.video)) * 8 / demo_camera.CLIP_S < 1_000_000  # bits per second
+    assert sum(map(len, clip.video)) * 8 / test_card.CLIP_S < 1_000_000  # bits per second
 
 
 async def test_the_loop_starts_over_with_its_clock_still_rising() -> None:
@@ -155,7 +155,7 @@ async def test_the_demo_room_streams_a_test_card_that_viewers_watch(
             await screen.frames(45)
         assert screen.pts == sorted(set(screen.pts)), screen.pts  # every frame newer
         assert len(set(screen.balls)) > 20  # the ball moves
-        expected = [colour[0] for colour in demo_camera.BARS]
+        expected = [colour[0] for colour in test_card.BARS]
         for bars in screen.bars:
             assert all(abs(seen - want) < 12 for seen, want in zip(bars, expected, strict=True))
         assert screen.audio_frames > 0
