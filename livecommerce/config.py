@@ -61,6 +61,7 @@ class Settings:
     trust_forwarded: bool = False
     ice_servers: str = ""
     max_stream_viewers: int = 2000
+    record: bool = True
     stream_idle_s: float = 2.0
     stream_grace_s: float = 30.0
     demo: bool = False
@@ -152,6 +153,7 @@ _HELP = {
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
     "max_stream_viewers": "WHEP viewers this process serves before it answers 503",
+    "record": "record every stream to <data-dir>/recordings for replays (--no-record: none)",
     "stream_idle_s": "seconds without video before viewers see the stream as reconnecting",
     "stream_grace_s": "seconds viewers wait for a publisher that dropped before the stream ends",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",

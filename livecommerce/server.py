@@ -85,7 +85,7 @@ class Server:
         self.reservations: Reservations | None = None
         self.moderation: ModerationStore | None = None
         self.hubs = Hubs(
-            recordings=settings.data_dir / "recordings",
+            recordings=settings.data_dir / "recordings" if settings.record else None,
             on_state=self._on_stream_state,
             on_recording=self._on_recording,
             idle_s=settings.stream_idle_s,

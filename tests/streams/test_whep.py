@@ -433,3 +433,23 @@ async def test_a_process_at_its_viewer_limit_says_so_and_when_to_come_back(
         finally:
             await first.close()
             await publisher.close()
+
+
+async def test_a_server_told_not_to_record_keeps_no_replay(start_server: ServerFactory) -> None:
+    server = await start_server(record=False)
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        ada = await sign_up(http, "Ada")
+        room = await open_room(http, ada)
+        people = await join(server.ws_url, room["id"])
+        publisher, _, _ = await go_live(http, room["id"], ada.headers)
+        try:
+            assert (await people.expect("stream.state", wait=15))["state"] == "live"
+            await http.post(f"/api/v1/rooms/{room['id']}/end", headers=ada.headers)
+            while (await people.expect("stream.state"))["state"] != "offline":
+                pass
+            replay = (await http.get(f"/api/v1/rooms/{room['id']}/replay")).json()
+            assert replay["recordings"] == []
+            assert not (server.settings.data_dir / "recordings").exists()
+        finally:
+            await publisher.close()
+            await people.close()
