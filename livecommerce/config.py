@@ -62,6 +62,7 @@ class Settings:
     ice_servers: str = ""
     max_stream_viewers: int = 2000
     record: bool = True
+    stream_claim_s: float = 15.0
     stream_idle_s: float = 2.0
     stream_grace_s: float = 30.0
     demo: bool = False
@@ -154,6 +155,9 @@ _HELP = {
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
     "max_stream_viewers": "WHEP viewers this process serves before it answers 503",
     "record": "record every stream to <data-dir>/recordings for replays (--no-record: none)",
+    "stream_claim_s": (
+        "seconds after a streaming process last said so that others take its streams for dead"
+    ),
     "stream_idle_s": "seconds without video before viewers see the stream as reconnecting",
     "stream_grace_s": "seconds viewers wait for a publisher that dropped before the stream ends",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",

@@ -55,7 +55,6 @@ from streams.playback import Playbacks
 from streams.recording import Recording
 
 log = logging.getLogger("livecommerce.server")
-STREAM_SEEN_EVERY_S = 5.0
 
 VIEWERS_EVERY_S = 1.0
 VIEWERS_TTL_MS = 5000
@@ -167,7 +166,7 @@ class Server:
             self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
         )
         self.catalog = CatalogStore(self.store.client)
-        self.media_store = MediaStore(self.store.client)
+        self.media_store = MediaStore(self.store.client, stream_max_len=s.stream_max_len)
         self.webhook_store = WebhookStore(self.store.client)
         # A transport of our own keeps HTTP(S)_PROXY out (httpx reads it only without
         # one): the dispatcher connects to the address it checked (netguard.py), and a
@@ -425,16 +424,21 @@ class Server:
     # Ticks -----------------------------------------------------------------------------
 
     async def _tick_streams(self) -> None:
-        """Say which streams this process still serves, for WHEP redirects from others."""
+        """Say which streams this process still serves (WHEP offers on other processes are
+        sent here), and take offline the streams of processes that stopped saying so."""
         assert self.media_store is not None
+        claim_s = self.settings.stream_claim_s
         while True:
-            await asyncio.sleep(STREAM_SEEN_EVERY_S)
+            await asyncio.sleep(claim_s / 3)
+            now = self._now_ms()
             live = [room_id for room_id in self.hubs.by_room if self.hubs.live(room_id)]
-            if live:
-                try:
-                    await self.media_store.touch_streams(live, int(self.clock() * 1000))
-                except LiveCommerceError:
-                    log.warning("stream liveness not written: the store is unavailable")
+            try:
+                if live:
+                    await self.media_store.touch_streams(live, now)
+                for _room in await self.media_store.reap_streams(now, int(claim_s * 1000)):
+                    metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
+            except LiveCommerceError:
+                log.warning("stream claims not kept: the store is unavailable")
 
     async def _tick_viewers(self) -> None:
         channels, store = self.channels, self.store

@@ -35,7 +35,6 @@ from streams.playback import Playbacks
 
 _RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,120}\.(webm|mp4)")
 _MEDIA_TYPES = {"webm": "video/webm", "mp4": "video/mp4"}
-ORIGIN_FRESH_MS = 15_000  # three of the streaming process's liveness writes
 
 
 @dataclass
@@ -163,7 +162,8 @@ async def whep_play(request: Request) -> Response:
     if plane.hubs.live(room_id) is None:
         origin = ""
         if plane.store is not None:
-            origin = await plane.store.stream_origin(room_id, svc.now_ms(), ORIGIN_FRESH_MS)
+            fresh_ms = int(svc.settings.stream_claim_s * 1000)
+            origin = await plane.store.stream_origin(room_id, svc.now_ms(), fresh_ms)
         if origin and origin != plane.origin:
             return RedirectResponse(f"{origin}/whep/rooms/{room_id}", status_code=307)
         raise RoomNotLive("the room is not streaming now")

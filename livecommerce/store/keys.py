@@ -79,6 +79,11 @@ def room_recordings(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:recordings"
 
 
+def stream_claims() -> str:
+    """Rooms some process streams, scored by when it last said so (ms)."""
+    return f"{PREFIX}:streams"
+
+
 def room_channel(room_id: str) -> str:
     return f"{PREFIX}:room:{room_id}"
 

@@ -14,31 +14,40 @@ import orjson
 from redis.asyncio import Redis
 
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded
+from livecommerce.store.redis_store import _text, guarded, pack_event
 from livecommerce.store.scripts import source
 
 RECORDINGS_KEPT = 200
 
 
 class MediaStore:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, *, stream_max_len: int = 10_000) -> None:
         self.client = client
+        self.stream_max_len = stream_max_len
         self._release = client.register_script(source("stream_release"))
+        self._reap = client.register_script(source("stream_reap"))
 
     @guarded
     async def set_stream(self, room_id: str, state: str, origin: str, now_ms: int) -> None:
         fields = {"stream": state, "stream_origin": origin, "stream_seen": str(now_ms)}
-        await self.client.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.zadd(keys.stream_claims(), {room_id: now_ms})
+            await pipe.execute()
 
     @guarded
     async def claim_stream(self, room_id: str, origin: str, now_ms: int) -> None:
         fields = {"stream_origin": origin, "stream_seen": str(now_ms)}
-        await self.client.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.zadd(keys.stream_claims(), {room_id: now_ms})
+            await pipe.execute()
 
     @guarded
     async def release_stream(self, room_id: str, origin: str) -> None:
         """Forget where the stream was, unless another process has claimed it since."""
-        await self._release(keys=[keys.room(room_id)], args=[origin])
+        if await self._release(keys=[keys.room(room_id)], args=[origin]):
+            await self.client.zrem(keys.stream_claims(), room_id)
 
     @guarded
     async def touch_streams(self, room_ids: list[str], now_ms: int) -> None:
@@ -46,7 +55,28 @@ class MediaStore:
         async with self.client.pipeline(transaction=False) as pipe:
             for room_id in room_ids:
                 pipe.hset(keys.room(room_id), "stream_seen", str(now_ms))
+            pipe.zadd(keys.stream_claims(), dict.fromkeys(room_ids, now_ms))
             await pipe.execute()
+
+    @guarded
+    async def reap_streams(self, now_ms: int, fresh_ms: int) -> list[str]:
+        """Take offline the streams of processes that stopped saying they stream (they died);
+        the rooms whose viewers were told. Any process may run it: the script decides."""
+        cutoff = now_ms - fresh_ms
+        stale = await self.client.zrangebyscore(keys.stream_claims(), 0, cutoff, start=0, num=100)
+        told = []
+        event = pack_event({"type": "stream.state", "state": "offline", "at": now_ms})
+        for raw in stale:
+            room_id = _text(raw)
+            seq = await self._reap(
+                keys=[keys.room(room_id), keys.room_seq(room_id), keys.room_events(room_id)],
+                args=[cutoff, keys.room_channel(room_id), self.stream_max_len, event],
+            )
+            if int(seq) != 0:
+                await self.client.zrem(keys.stream_claims(), room_id)
+            if int(seq) > 0:
+                told.append(room_id)
+        return told
 
     @guarded
     async def stream_origin(self, room_id: str, now_ms: int, fresh_ms: int) -> str:

@@ -26,6 +26,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "sale_reap": ("_sale",),
     "sale_waitlist": ("_sale",),
     "sale_confirm": ("_publish", "_sale"),
+    "stream_reap": ("_publish",),
 }
 
 

@@ -1,5 +1,6 @@
-"""Two server processes on one Valkey: viewers reach the stream wherever they land, and a
-stream outlives the process that carried it when the studio publishes again elsewhere."""
+"""Two server processes on one Valkey: viewers reach the stream wherever they land; when the
+process that carried it dies, the room hears the stream is offline, and the show goes on
+from the other process when the studio publishes again."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ SECRET = "shared-secret-of-the-cluster-32b"
 
 @pytest.fixture
 async def two_servers(redis_url: str, tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
-    shared = ["--redis-url", redis_url, "--secret", SECRET]
+    # A process that has not said it streams for a second is taken for dead.
+    shared = ["--redis-url", redis_url, "--secret", SECRET, "--stream-claim-s", "1"]
     servers = await asyncio.gather(
         start_process(tmp_path / "a", *shared), start_process(tmp_path / "b", *shared)
     )
@@ -53,6 +55,11 @@ async def test_the_studio_goes_on_from_another_process_when_its_own_is_killed(
             await a.process.wait()
             await publisher.close()
             await viewer.close()
+            # b notices that a stopped saying it streams, and tells the room.
+            while (await people.expect("stream.state", wait=20))["state"] != "offline":
+                pass
+            room_now = (await on_b.get(f"/api/v1/rooms/{room['id']}")).json()
+            assert room_now["stream"] == "offline"
 
             publisher, _, _ = await go_live(on_b, room["id"], ada.headers, start=7000)
             again = await watch(on_b, room["id"])  # b has the stream now: no redirect

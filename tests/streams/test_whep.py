@@ -453,3 +453,28 @@ async def test_a_server_told_not_to_record_keeps_no_replay(start_server: ServerF
         finally:
             await publisher.close()
             await people.close()
+
+
+async def test_a_process_that_stops_streaming_leaves_another_process_s_claim_alone(
+    start_server: ServerFactory,
+) -> None:
+    first = await start_server()
+    second = await start_server(redis_url=first.redis_url)
+    async with (
+        httpx.AsyncClient(base_url=first.http_url, timeout=10) as on_first,
+        httpx.AsyncClient(base_url=second.http_url, timeout=10) as on_second,
+    ):
+        ada = await sign_up(on_first, "Ada")
+        room = await open_room(on_first, ada)
+        old, _, old_session = await go_live(on_first, room["id"], ada.headers)
+        new, _, _ = await go_live(on_second, room["id"], ada.headers)  # the studio moved
+        try:
+            stopped = await on_first.delete(old_session, headers=ada.headers)
+            assert stopped.status_code == 200
+            assert first.hubs.live(room["id"]) is None
+            _, sent = await offer_to_watch(on_first, room["id"])
+            assert sent.status_code == 307  # to the second, whose claim the first left alone
+            assert sent.headers["location"].startswith(second.http_url)
+        finally:
+            await old.close()
+            await new.close()
