@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiortc import RTCIceServer
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livecommerce import metrics
 from livecommerce.api.services import (
@@ -47,6 +49,39 @@ class Media:
     origin: str  # this process's URL, for redirects from others
     recordings: Path | None = None
     store: MediaStore | None = None
+
+
+_CORS = {
+    # Bearer tokens, never cookies: any page may call these, as RFC 9725 expects of WHIP.
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, ETag, Link, Retry-After",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+class MediaCors:
+    """CORS on every WHIP and WHEP answer, refusals included.
+
+    A page on one process's origin reaches another's when WHEP redirects it there (307), and
+    browsers then read the answer, its ``Location`` and any problem only with these headers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/whip/", "/whep/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(_CORS)
+            await send(message)
+
+        await self.app(scope, receive, with_cors)
 
 
 def media(request: Request) -> Media:

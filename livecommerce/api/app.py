@@ -102,7 +102,11 @@ def create_app(services: Services, plane: media.Media) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog), Middleware(DeletedAccounts)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(media.MediaCors),
+            Middleware(DeletedAccounts),
+        ],
         exception_handlers={
             LiveCommerceError: problems.on_error,
             HTTPException: problems.on_http_error,

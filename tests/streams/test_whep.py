@@ -301,10 +301,17 @@ async def test_a_viewer_who_reaches_another_process_is_sent_to_the_one_streaming
 async def test_whip_and_whep_say_what_they_take_and_which_ice_servers_to_use(
     server: Server, http: httpx.AsyncClient
 ) -> None:
+    origin = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
     for endpoint in ("/whip/rooms/r_any", "/whep/rooms/r_any"):
-        asked = await http.options(endpoint)
+        asked = await http.options(endpoint, headers=origin)
         assert asked.status_code == 204
         assert asked.headers["accept-post"] == "application/sdp"
+        assert asked.headers["access-control-allow-origin"] == "*"
+        assert "Authorization" in asked.headers["access-control-allow-headers"]
+        refused = await http.post(endpoint, content=b"x", headers={**SDP, "Origin": "https://x"})
+        assert refused.status_code in (401, 404)  # no token; no such room
+        assert refused.headers["access-control-allow-origin"] == "*"  # a page can read why
+        assert "Location" in refused.headers["access-control-expose-headers"]
     for session in ("/whip/sessions/wp_any", "/whep/sessions/wv_any"):
         trickle = await http.patch(
             session, headers={"Content-Type": "application/trickle-ice-sdpfrag"}
