@@ -54,9 +54,9 @@ def _read_ready(path: Path) -> dict[str, Any] | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    base = tmp_path_factory.mktemp("livecommerce")
+@contextlib.contextmanager
+def running_server(base: Path, *extra: str) -> Iterator[Server]:
+    """`livecommerce serve` with its data in `base` (and `extra` flags), until the block ends."""
     ready_file = base / "ready.json"
     log_path = base / "server.log"
     command = [
@@ -74,6 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(base),
         "--ready-file",
         str(ready_file),
+        *extra,
     ]
     with log_path.open("wb") as log:
         # A session of its own, so that a server that must be killed takes its embedded
@@ -99,7 +100,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     ready = _read_ready(ready_file)
                     continue
                 pytest.fail(f"server exited with {code}; log:\n{log_path.read_text()}")
-            yield Server(str(ready["http_url"]), str(ready["ws_url"]), log_path)
+            yield Server(
+                str(ready["http_url"]),
+                str(ready["ws_url"]),
+                log_path,
+                redis_url=str(ready.get("redis_url") or ""),
+                data_dir=base,
+            )
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -110,6 +117,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     proc.wait()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("livecommerce")) as first:
+        yield first
+
+
+@pytest.fixture
+def second_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Another process of the same deployment: `server`'s Redis and the secret that signs its
+    tokens (each process takes the other's). Stopped (SIGTERM) when the test ends."""
+    assert server.data_dir is not None
+    assert server.redis_url
+    secret = (server.data_dir / "secret").read_text(encoding="utf-8").strip()
+    base = tmp_path_factory.mktemp("livecommerce-second")
+    with running_server(base, "--redis-url", server.redis_url, "--secret", secret) as second:
+        yield second
 
 
 # Module scope, not session: Playwright's sync API keeps its event loop running in this

@@ -83,6 +83,8 @@ class Server:
     http_url: str
     ws_url: str
     log_path: Path
+    redis_url: str = ""  # the Redis (here the embedded Valkey) the process uses
+    data_dir: Path | None = None  # its --data-dir (the generated secret is kept there)
 
     def url(self, path: str) -> str:
         return self.http_url.rstrip("/") + path

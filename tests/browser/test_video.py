@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
 from playwright.sync_api import Page, Route, ViewportSize, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from livecommerce.errors import Forbidden, NotFound, RoomNotLive
 from streams.offers import BadSdp, UnsupportedCodec
@@ -465,3 +470,101 @@ def test_an_ended_show_replays_with_the_products_pinned_along_the_way(
         str(belt["title"]), timeout=MEDIA_TIMEOUT_MS
     )
     desktop.screenshot(path=str(screenshots / "video-replay-1280.png"))
+
+
+# ---- more than one process ----------------------------------------------------------------
+
+
+def stream_viewers(server: Server) -> float:
+    """The `livecommerce_stream_viewers` gauge of this process (its WHEP sessions)."""
+    with httpx.Client(timeout=MEDIA_TIMEOUT_MS / 1000) as http:
+        text = http.get(server.url("/metrics")).text
+    found = re.search(r"^livecommerce_stream_viewers (\S+)$", text, re.MULTILINE)
+    assert found, "no livecommerce_stream_viewers in /metrics"
+    return float(found.group(1))
+
+
+def requests_logged(server: Server, path: str) -> list[tuple[str, int]]:
+    """(method, status) of the requests for `path` in the process's request log, in order."""
+    seen = []
+    for line in server.log_path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("msg") == "request" and entry.get("path") == path:
+            seen.append((str(entry["method"]), int(entry["status"])))
+    return seen
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + MEDIA_TIMEOUT_MS / 1000
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_viewer_on_another_process_is_sent_to_the_process_with_the_stream(
+    server: Server, second_server: Server, new_page: NewPage
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Two processes, one show")
+    room_id = str(room["id"])
+    studio = open_studio(new_page, host, room_id)
+    go_live(studio)  # on the first process, which claims the stream in Redis
+    viewers_before = stream_viewers(server)
+
+    # The viewer opens the room on the second process's origin, so its WHEP offer lands there
+    # and is redirected to the first, another origin: the page follows it by itself.
+    viewer = new_page(viewport=PHONE)
+    errors: list[str] = []
+    viewer.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    endpoint = f"/whep/rooms/{room_id}"
+    try:
+        with viewer.expect_response(
+            lambda r: r.request.method == "POST" and r.url == server.url(endpoint),
+            timeout=MEDIA_TIMEOUT_MS,
+        ) as answered:
+            viewer.goto(second_server.url(f"/rooms/{room_id}"))
+    except PlaywrightTimeoutError:
+        pytest.fail(f"the WHEP offer never reached the first process; console errors: {errors}")
+    answer = answered.value
+    joined(viewer)
+    wait_playing(viewer, "#video")
+    expect(viewer.locator("body")).to_have_attribute("data-stream", "live")
+
+    # The offer went to the second process first, which answered 307 to the first.
+    redirect = answer.request.redirected_from
+    assert redirect is not None, "the offer was not redirected"
+    assert redirect.url == second_server.url(endpoint)
+    sent_on = redirect.response()
+    assert sent_on is not None
+    assert sent_on.status == 307
+    assert sent_on.header_value("location") == server.url(endpoint)
+    assert answer.status == 201
+    # The session is the first process's: its Location, resolved against where the answer
+    # came from, is there.
+    location = answer.header_value("location")
+    assert location is not None
+    assert location.startswith("/whep/sessions/"), location
+    session_url = urljoin(answer.url, location)
+    assert session_url == server.url(location)
+    assert stream_viewers(server) == viewers_before + 1
+    assert stream_viewers(second_server) == 0
+
+    # Leaving the page ends the session on the first process, and the page's DELETE goes there
+    # (a preflight first: another origin). Closing the peer connection may have ended the
+    # session by the time the DELETE comes, which then finds nothing (404).
+    viewer.goto("about:blank")
+    wait_for(lambda: stream_viewers(server) == viewers_before, "the first process's viewer to go")
+
+    def deleted() -> bool:
+        logged = requests_logged(server, location)
+        refused = [(m, s) for m, s in logged if m == "OPTIONS" and not 200 <= s < 300]
+        assert not refused, f"the first process refused the DELETE's preflight: {logged}"
+        return any(m == "DELETE" and s in (200, 404) for m, s in logged)
+
+    wait_for(deleted, "the page's DELETE of its session on the first process")
+    assert requests_logged(second_server, location) == []
+    with httpx.Client(timeout=MEDIA_TIMEOUT_MS / 1000) as http:
+        assert http.delete(session_url).status_code == 404  # no such session any more
