@@ -230,6 +230,11 @@ async def preflight(request: Request) -> Response:
     return Response(status_code=204, headers={"Accept-Post": CONTENT_TYPE})
 
 
+async def session_preflight(request: Request) -> Response:
+    """A page on another origin asks before it DELETEs a session (MediaCors answers)."""
+    return Response(status_code=204)
+
+
 async def replay(request: Request) -> JSONResponse:
     """
     summary: An ended (or running) show's recordings and its pins, to replay it shoppable
@@ -260,9 +265,21 @@ def routes() -> list[Route]:
         Route("/whip/rooms/{room_id}", whip_publish, methods=["POST"]),
         Route("/whip/rooms/{room_id}", preflight, methods=["OPTIONS"], include_in_schema=False),
         Route("/whip/sessions/{session_id}", whip_stop, methods=["DELETE"]),
+        Route(
+            "/whip/sessions/{session_id}",
+            session_preflight,
+            methods=["OPTIONS"],
+            include_in_schema=False,
+        ),
         Route("/whep/rooms/{room_id}", whep_play, methods=["POST"]),
         Route("/whep/rooms/{room_id}", preflight, methods=["OPTIONS"], include_in_schema=False),
         Route("/whep/sessions/{session_id}", whep_stop, methods=["DELETE"]),
+        Route(
+            "/whep/sessions/{session_id}",
+            session_preflight,
+            methods=["OPTIONS"],
+            include_in_schema=False,
+        ),
         Route(
             "/recordings/{name}", recording_file, methods=["GET", "HEAD"], include_in_schema=False
         ),

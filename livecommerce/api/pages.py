@@ -15,8 +15,9 @@ STATIC_DIR = Path(
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' https: data: blob:; media-src 'self' blob:; "
-        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; object-src 'none'; "
-        "frame-ancestors 'self'"
+        # http: and https: because a WHEP offer may be redirected to another process's origin.
+        "connect-src 'self' http: https: ws: wss:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; frame-ancestors 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",

@@ -313,6 +313,11 @@ async def test_whip_and_whep_say_what_they_take_and_which_ice_servers_to_use(
         assert refused.headers["access-control-allow-origin"] == "*"  # a page can read why
         assert "Location" in refused.headers["access-control-expose-headers"]
     for session in ("/whip/sessions/wp_any", "/whep/sessions/wv_any"):
+        asked = await http.options(
+            session, headers={**origin, "Access-Control-Request-Method": "DELETE"}
+        )
+        assert asked.status_code == 204  # a page on another origin may DELETE its session
+        assert "DELETE" in asked.headers["access-control-allow-methods"]
         trickle = await http.patch(
             session, headers={"Content-Type": "application/trickle-ice-sdpfrag"}
         )
