@@ -40,6 +40,8 @@ import av
 from av.audio.stream import AudioStream
 from av.stream import Stream
 
+from streams.frames import vp8_size
+
 log = logging.getLogger("livecommerce.streams")
 
 VIDEO_RATE = 90_000
@@ -109,7 +111,7 @@ class _Timeline:
 def _can_start(codec: str, data: bytes) -> bool:
     """Whether a keyframe carries what the container header needs (size, parameter sets)."""
     if codec == "vp8":
-        return _vp8_size(data) is not None
+        return vp8_size(data) is not None
     return any(data[i + 3] & 0x1F == 7 for i in _start_codes(data))
 
 
@@ -119,15 +121,6 @@ def _start_codes(data: bytes) -> list[int]:
         found.append(i)
         i = data.find(b"\x00\x00\x01", i + 3)
     return found
-
-
-def _vp8_size(data: bytes) -> tuple[int, int] | None:
-    # RFC 6386 9.1: frame tag (3 bytes, bit 0 clear on a keyframe), start code, 14-bit sizes.
-    if len(data) < 10 or data[0] & 1 or data[3:6] != b"\x9d\x01\x2a":
-        return None
-    width = int.from_bytes(data[6:8], "little") & 0x3FFF
-    height = int.from_bytes(data[8:10], "little") & 0x3FFF
-    return (width, height) if width and height else None
 
 
 def _h264_size(data: bytes) -> tuple[int, int] | None:
@@ -178,7 +171,7 @@ class _Muxer:
         self.ends[packet.kind] = packet.pts / rate
 
     def _open(self, keyframe: bytes) -> _File | None:
-        size = _vp8_size(keyframe) if self.codec == "vp8" else _h264_size(keyframe)
+        size = vp8_size(keyframe) if self.codec == "vp8" else _h264_size(keyframe)
         if size is None:
             log.warning("recording %s: a keyframe without a readable size", self.path.name)
             return None

@@ -7,7 +7,6 @@ Each test reads as a person's story; waits are Playwright's auto-waiting `expect
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings
+from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -44,17 +43,6 @@ def serve_pictures(page: Page) -> None:
         route.fulfill(status=200, content_type="image/svg+xml", body=PICTURE)
 
     page.route(f"{IMAGE_HOST}/**", fulfil)
-
-
-def signed_in(page: Page, user: User) -> None:
-    """Every load of this page starts signed in as `user` (the token kept as a sign-in would)."""
-    stored = json.dumps(
-        {"id": user.id, "username": user.username, "display_name": user.display_name}
-    )
-    page.add_init_script(
-        f"localStorage.setItem('lc.token', {json.dumps(user.token)});"
-        f"localStorage.setItem('lc.user', {json.dumps(stored)});"
-    )
 
 
 def joined(page: Page) -> None:
