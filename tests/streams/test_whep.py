@@ -34,6 +34,9 @@ async def test_two_viewers_watch_the_hosts_camera_frame_by_frame(
         for counters in seen:
             assert counters == sorted(set(counters)), counters  # every frame newer than the last
             assert counters[-1] - counters[0] >= 29
+        latecomer = await join(server.ws_url, room["id"])
+        assert latecomer.seen[0]["room"]["stream"] == "live"  # a page that joins now knows
+        await latecomer.close()
         hub = server.hubs.by_room[room["id"]]
         assert hub.video.frames_in >= 30
         assert hub.video.packets_out > 0
