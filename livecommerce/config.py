@@ -61,6 +61,8 @@ class Settings:
     trust_forwarded: bool = False
     ice_servers: str = ""
     max_stream_viewers: int = 2000
+    cascade: bool = True
+    internal_url: str | None = None
     record: bool = True
     stream_claim_s: float = 15.0
     stream_idle_s: float = 2.0
@@ -158,6 +160,11 @@ _HELP = {
     "stream_claim_s": (
         "seconds after a streaming process last said so that others take its streams for dead"
     ),
+    "cascade": (
+        "serve viewers of a stream another process carries by pulling it from there once"
+        " (--no-cascade: redirect them there)"
+    ),
+    "internal_url": "the HTTP URL other processes pull streams from (default: the listening one)",
     "stream_idle_s": "seconds without video before viewers see the stream as reconnecting",
     "stream_grace_s": "seconds viewers wait for a publisher that dropped before the stream ends",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",

@@ -48,6 +48,7 @@ from livecommerce.store.sales_store import SalesStore
 from livecommerce.store.webhooks_store import WebhookStore
 from livecommerce.webhook_dispatcher import WebhookDispatcher
 from livecommerce.webhooks import new_event
+from streams.cascade import Edges
 from streams.http import Media
 from streams.hub import Hubs, StreamState
 from streams.ingest import Publications
@@ -94,7 +95,13 @@ class Server:
         )
         ice_servers = settings.ice_server_list()
         self.publications = Publications(self.hubs, ice_servers)
-        self.playbacks = Playbacks(self.hubs, ice_servers, max_viewers=settings.max_stream_viewers)
+        self.edges = Edges(self.hubs, ice_servers) if settings.cascade else None
+        self.playbacks = Playbacks(
+            self.hubs,
+            ice_servers,
+            max_viewers=settings.max_stream_viewers,
+            on_left=self.edges.viewer_left if self.edges is not None else None,
+        )
         self.media_store: MediaStore | None = None
         self.moderators: Moderators | None = None
         self.checkout: Checkout | None = None
@@ -253,6 +260,7 @@ class Server:
             proxy_headers=False,  # whose X-Forwarded-For to believe is --trust-forwarded's call
         )
         self.media.origin = self.settings.public_url or self.http_url
+        self.media.internal = self.settings.internal_url or self.http_url
         self._uvicorn = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self._uvicorn._serve([http_socket]), name="http"))
         while not self._uvicorn.started:
@@ -282,6 +290,8 @@ class Server:
     async def stop(self) -> None:
         """Undo ``start`` in reverse; safe on a half-started server and when called twice."""
         await self.playbacks.close()
+        if self.edges is not None:
+            await self.edges.close()
         await self.publications.close()
         await self.hubs.close()
         gateway, self.gateway = self.gateway, None
@@ -354,23 +364,26 @@ class Server:
                 self.publications,
                 self.playbacks,
                 origin="",
+                edges=self.edges,
                 recordings=self.hubs.recordings,
                 store=self.media_store,
             )
         return self._media
 
-    async def _watch_room(self, room_id: str) -> None:
-        """The process that streams a room hears its events, so the show's end ends it, and
-        says where the stream is, so WHEP offers on other processes are sent here."""
+    async def _watch_room(self, room_id: str, edge: bool) -> None:
+        """A process with a room's stream hears its events, so the show's end ends it; the
+        one it is published to says so, so WHEP offers on other processes find it."""
         if self.bus is not None:
             await self.bus.subscribe(room_id)
-        if self.media_store is not None:
-            await self.media_store.claim_stream(room_id, self.media.origin, self._now_ms())
+        if self.media_store is not None and not edge:
+            await self.media_store.claim_stream(
+                room_id, self.media.origin, self.media.internal, self._now_ms()
+            )
 
-    async def _unwatch_room(self, room_id: str) -> None:
+    async def _unwatch_room(self, room_id: str, edge: bool) -> None:
         if self.bus is not None:
             await self.bus.unsubscribe(room_id)
-        if self.media_store is not None:
+        if self.media_store is not None and not edge:
             await self.media_store.release_stream(room_id, self.media.origin)
 
     def _now_ms(self) -> int:
@@ -381,7 +394,9 @@ class Server:
         if self.store is None or self.media_store is None:
             return
         now = int(self.clock() * 1000)
-        await self.media_store.set_stream(room_id, str(state), self.media.origin, now)
+        await self.media_store.set_stream(
+            room_id, str(state), self.media.origin, self.media.internal, now
+        )
         await self.store.publish(room_id, {"type": "stream.state", "state": str(state), "at": now})
         metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
 
@@ -431,7 +446,11 @@ class Server:
         while True:
             await asyncio.sleep(claim_s / 3)
             now = self._now_ms()
-            live = [room_id for room_id in self.hubs.by_room if self.hubs.live(room_id)]
+            live = [
+                room_id
+                for room_id, hub in self.hubs.by_room.items()
+                if not hub.edge and self.hubs.live(room_id)
+            ]
             try:
                 if live:
                     await self.media_store.touch_streams(live, now)

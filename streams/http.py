@@ -30,6 +30,7 @@ from livecommerce.api.services import (
 from livecommerce.errors import Forbidden, NotFound, RoomNotLive
 from livecommerce.rooms import RoomState
 from livecommerce.store.media_store import MediaStore
+from streams.cascade import Edges
 from streams.hub import Hubs
 from streams.ingest import Publications
 from streams.offers import CONTENT_TYPE, SDP_MAX_BYTES, BadSdp, Role, read_offer
@@ -47,6 +48,8 @@ class Media:
     publications: Publications
     playbacks: Playbacks
     origin: str  # this process's URL, for redirects from others
+    internal: str = ""  # this process's URL for other processes (edges pull from it)
+    edges: Edges | None = None  # None: viewers of another process's stream are redirected
     recordings: Path | None = None
     store: MediaStore | None = None
 
@@ -176,7 +179,7 @@ async def whep_play(request: Request) -> Response:
     requestBody: {content: {application/sdp: {schema: {type: string}}}}
     responses:
       201: {description: the SDP answer; Location is the session to DELETE}
-      307: {description: the stream is served by another process; POST the offer there}
+      307: {description: another process has the stream (with --no-cascade); POST it there}
       400: {description: bad_sdp, or unsupported_codec (the offer lacks the stream's codec)}
       404: {description: not_found}
       409: {description: room_not_live (nothing is being published now)}
@@ -194,15 +197,24 @@ async def whep_play(request: Request) -> Response:
     plane = media(request)
     body = await read_body(request, SDP_MAX_BYTES)
     offer = read_offer(body, request.headers.get("content-type"), Role.PLAY)
+    if plane.edges is not None:
+        await plane.edges.settled(room_id)
     if plane.hubs.live(room_id) is None:
-        origin = ""
+        origin, internal = "", ""
         if plane.store is not None:
             fresh_ms = int(svc.settings.stream_claim_s * 1000)
-            origin = await plane.store.stream_origin(room_id, svc.now_ms(), fresh_ms)
-        if origin and origin != plane.origin:
+            origin, internal = await plane.store.stream_origin(room_id, svc.now_ms(), fresh_ms)
+        if not origin or origin == plane.origin:
+            raise RoomNotLive("the room is not streaming now")
+        if plane.edges is None:
             return RedirectResponse(f"{origin}/whep/rooms/{room_id}", status_code=307)
-        raise RoomNotLive("the room is not streaming now")
-    playback, answer = await plane.playbacks.play(room_id, offer, who.id if who else None)
+        await plane.edges.pull(room_id, internal)
+    try:
+        playback, answer = await plane.playbacks.play(room_id, offer, who.id if who else None)
+    except BaseException:
+        if plane.edges is not None:  # a pull nobody watches closes after a while
+            plane.edges.viewer_left(room_id, plane.playbacks.count(room_id))
+        raise
     return _sdp_response(answer, f"/whep/sessions/{playback.id}", plane.playbacks.ice_servers)
 
 

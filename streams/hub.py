@@ -52,7 +52,7 @@ class Sink(Protocol):
 
 StateListener = Callable[[str, StreamState], Awaitable[None]]
 RecordingListener = Callable[[str, Recording], Awaitable[None]]
-RoomListener = Callable[[str], Awaitable[None]]
+RoomListener = Callable[[str, bool], Awaitable[None]]  # room id, and whether an edge
 
 
 class Source:
@@ -160,8 +160,10 @@ class Hub:
         on_stopped: Callable[[Hub], Awaitable[None]] | None = None,
         idle_s: float = IDLE_S,
         grace_s: float = GRACE_S,
+        edge: bool = False,
     ) -> None:
         self.room_id = room_id
+        self.edge = edge
         self._on_stopped = on_stopped
         self.video = Source("video", self._frame)
         self.audio = Source("audio", self._frame)
@@ -288,6 +290,10 @@ class Hub:
                 log.exception("stream stop not reported", extra={"room": self.room_id})
 
 
+async def _unannounced(room_id: str, state: StreamState) -> None:
+    """An edge's state is the origin's to announce."""
+
+
 class Hubs:
     """This process's live rooms' media."""
 
@@ -311,27 +317,35 @@ class Hubs:
         self.grace_s = grace_s
         self.by_room: dict[str, Hub] = {}
 
-    async def open(self, room_id: str) -> Hub:
-        """The room's hub, started if it has none (or its last one has stopped)."""
+    async def open(self, room_id: str, *, edge: bool = False) -> Hub:
+        """The room's hub, started if it has none (or its last one has stopped).
+
+        An *edge* hub carries a stream another process publishes, pulled from there for
+        this process's viewers: it neither records nor speaks for the room. A publisher
+        arriving here takes over from an edge (its viewers negotiate again).
+        """
         hub = self.live(room_id)
-        if hub is not None:
+        if hub is not None and (edge or not hub.edge):
             return hub
+        if hub is not None:
+            await hub.stop("publisher_here")
         if self.on_open is not None:
-            await self.on_open(room_id)
+            await self.on_open(room_id, edge)
 
         def recorder() -> Recorder | None:
-            if self.recordings is None:
+            if self.recordings is None or edge:
                 return None
             return Recorder(self.recordings, f"{room_id}-{int(time.time() * 1000)}")
 
         hub = Hub(
             room_id,
             recorder=recorder,
-            on_state=self.on_state,
+            on_state=_unannounced if edge else self.on_state,
             on_recording=self.on_recording,
             on_stopped=self._stopped,
             idle_s=self.idle_s,
             grace_s=self.grace_s,
+            edge=edge,
         )
         self.by_room[room_id] = hub
         return hub
@@ -344,7 +358,7 @@ class Hubs:
         if self.by_room.get(hub.room_id) is hub:
             del self.by_room[hub.room_id]
         if self.on_close is not None:
-            await self.on_close(hub.room_id)
+            await self.on_close(hub.room_id, hub.edge)
 
     async def stop(self, room_id: str, reason: str) -> None:
         hub = self.by_room.get(room_id)

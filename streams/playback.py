@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import MediaStreamTrack, RTCIceServer, RTCPeerConnection
@@ -105,8 +106,10 @@ class Playbacks:
         *,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         max_viewers: int = MAX_VIEWERS,
+        on_left: Callable[[str, int], None] | None = None,
     ) -> None:
         self.hubs = hubs
+        self.on_left = on_left
         self.ice_servers = ice_servers or []
         self.connect_timeout_s = connect_timeout_s
         self.max_viewers = max_viewers
@@ -165,7 +168,12 @@ class Playbacks:
         for track in playback.tracks.values():
             track.stop()
         await playback.pc.close()
+        if self.on_left is not None:
+            self.on_left(playback.room_id, self.count(playback.room_id))
         log.debug("playback ended", extra={"room": playback.room_id, "reason": reason})
+
+    def count(self, room_id: str) -> int:
+        return sum(1 for p in self.by_id.values() if p.room_id == room_id)
 
     async def close(self) -> None:
         for playback in list(self.by_id.values()):

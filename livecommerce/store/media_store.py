@@ -28,16 +28,23 @@ class MediaStore:
         self._reap = client.register_script(source("stream_reap"))
 
     @guarded
-    async def set_stream(self, room_id: str, state: str, origin: str, now_ms: int) -> None:
-        fields = {"stream": state, "stream_origin": origin, "stream_seen": str(now_ms)}
+    async def set_stream(
+        self, room_id: str, state: str, origin: str, internal: str, now_ms: int
+    ) -> None:
+        fields = {
+            "stream": state,
+            "stream_origin": origin,
+            "stream_internal": internal,
+            "stream_seen": str(now_ms),
+        }
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
             pipe.zadd(keys.stream_claims(), {room_id: now_ms})
             await pipe.execute()
 
     @guarded
-    async def claim_stream(self, room_id: str, origin: str, now_ms: int) -> None:
-        fields = {"stream_origin": origin, "stream_seen": str(now_ms)}
+    async def claim_stream(self, room_id: str, origin: str, internal: str, now_ms: int) -> None:
+        fields = {"stream_origin": origin, "stream_internal": internal, "stream_seen": str(now_ms)}
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
             pipe.zadd(keys.stream_claims(), {room_id: now_ms})
@@ -79,12 +86,15 @@ class MediaStore:
         return told
 
     @guarded
-    async def stream_origin(self, room_id: str, now_ms: int, fresh_ms: int) -> str:
-        """The URL of the process streaming the room, if it has said so lately; else ''."""
-        origin, seen = await self.client.hmget(keys.room(room_id), ["stream_origin", "stream_seen"])
+    async def stream_origin(self, room_id: str, now_ms: int, fresh_ms: int) -> tuple[str, str]:
+        """The process streaming the room, if it has said so lately: its URL for clients and
+        its URL for other processes; else empty strings."""
+        origin, internal, seen = await self.client.hmget(
+            keys.room(room_id), ["stream_origin", "stream_internal", "stream_seen"]
+        )
         if not origin or not seen or now_ms - int(seen) > fresh_ms:
-            return ""
-        return _text(origin)
+            return "", ""
+        return _text(origin), _text(internal or origin)
 
     @guarded
     async def add_recording(self, room_id: str, entry: dict[str, Any]) -> None:

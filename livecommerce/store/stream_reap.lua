@@ -12,7 +12,7 @@ end
 if seen >= tonumber(ARGV[1]) then
   return 0
 end
-redis.call('HDEL', KEYS[1], 'stream_origin', 'stream_seen')
+redis.call('HDEL', KEYS[1], 'stream_origin', 'stream_internal', 'stream_seen')
 local was = redis.call('HGET', KEYS[1], 'stream')
 if not was or was == 'offline' then
   return -1

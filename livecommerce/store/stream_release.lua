@@ -3,7 +3,7 @@
 -- KEYS[1] room hash   ARGV[1] the releasing process's origin URL
 -- Returns 1 when the claim was this process's and is gone, 0 when someone else holds it.
 if redis.call('HGET', KEYS[1], 'stream_origin') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'stream_origin', 'stream_seen')
+  redis.call('HDEL', KEYS[1], 'stream_origin', 'stream_internal', 'stream_seen')
   return 1
 end
 return 0

@@ -128,12 +128,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def second_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Another process of the same deployment: `server`'s Redis and the secret that signs its
-    tokens (each process takes the other's). Stopped (SIGTERM) when the test ends."""
+    tokens (each process takes the other's). It redirects viewers of a stream the first
+    process carries (--no-cascade), so pages cross origins. Stopped (SIGTERM) at the end."""
     assert server.data_dir is not None
     assert server.redis_url
     secret = (server.data_dir / "secret").read_text(encoding="utf-8").strip()
     base = tmp_path_factory.mktemp("livecommerce-second")
-    with running_server(base, "--redis-url", server.redis_url, "--secret", secret) as second:
+    extra = ("--redis-url", server.redis_url, "--secret", secret, "--no-cascade")
+    with running_server(base, *extra) as second:
         yield second
 
 

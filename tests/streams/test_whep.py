@@ -280,7 +280,7 @@ async def test_a_viewer_who_reaches_another_process_is_sent_to_the_one_streaming
     start_server: ServerFactory,
 ) -> None:
     streaming = await start_server()
-    other = await start_server(redis_url=streaming.redis_url)
+    other = await start_server(redis_url=streaming.redis_url, cascade=False)
     async with (
         httpx.AsyncClient(base_url=streaming.http_url, timeout=10) as here,
         httpx.AsyncClient(base_url=other.http_url, timeout=10, follow_redirects=True) as there,
@@ -473,7 +473,7 @@ async def test_a_server_told_not_to_record_keeps_no_replay(start_server: ServerF
 async def test_a_process_that_stops_streaming_leaves_another_process_s_claim_alone(
     start_server: ServerFactory,
 ) -> None:
-    first = await start_server()
+    first = await start_server(cascade=False)
     second = await start_server(redis_url=first.redis_url)
     async with (
         httpx.AsyncClient(base_url=first.http_url, timeout=10) as on_first,
@@ -493,3 +493,81 @@ async def test_a_process_that_stops_streaming_leaves_another_process_s_claim_alo
         finally:
             await old.close()
             await new.close()
+
+
+async def test_viewers_on_another_process_are_fed_from_one_pull_of_the_stream(
+    start_server: ServerFactory,
+) -> None:
+    origin = await start_server()
+    edge = await start_server(redis_url=origin.redis_url)
+    async with (
+        httpx.AsyncClient(base_url=origin.http_url, timeout=10) as on_origin,
+        httpx.AsyncClient(base_url=edge.http_url, timeout=10) as on_edge,
+    ):
+        ada = await sign_up(on_origin, "Ada")
+        room = await open_room(on_origin, ada)
+        people = await join(edge.ws_url, room["id"])
+        publisher, camera, _ = await go_live(on_origin, room["id"], ada.headers)
+        viewers = []
+        try:
+            viewers = list(await asyncio.gather(*(watch(on_edge, room["id"]) for _ in range(3))))
+            async with asyncio.timeout(timeout(15)):
+                seen = await asyncio.gather(*(v.frames(20) for v in viewers))
+            for counters in seen:
+                assert counters == sorted(set(counters))
+            # The origin sends the edge one copy, whatever the number of viewers there.
+            assert len(origin.playbacks.by_id) == 1
+            assert len(edge.playbacks.by_id) == 3
+            pulled = edge.hubs.live(room["id"])
+            assert pulled is not None
+            assert pulled.edge
+            assert edge.publications.by_room == {}
+            latency = [
+                v.arrived[i] - camera.sent_at[c]
+                for v in viewers
+                for i, c in enumerate(v.counters)
+                if c in camera.sent_at
+            ]
+            assert sorted(latency)[len(latency) // 2] < 0.3
+            # Only the origin speaks for the room's stream.
+            assert (await people.expect("stream.state", wait=15))["state"] == "live"
+            # The show ends on the origin: the edge's viewers end with it.
+            await on_origin.post(f"/api/v1/rooms/{room['id']}/end", headers=ada.headers)
+            async with asyncio.timeout(timeout(15)):
+                await asyncio.gather(*(v.gone.wait() for v in viewers))
+                await pulled.stopped.wait()
+        finally:
+            for viewer in viewers:
+                await viewer.close()
+            await publisher.close()
+            await people.close()
+
+
+async def test_an_edge_closes_its_pull_a_while_after_its_last_viewer_leaves(
+    start_server: ServerFactory,
+) -> None:
+    origin = await start_server()
+    edge = await start_server(redis_url=origin.redis_url)
+    assert edge.edges is not None
+    edge.edges.linger_s = 0.2
+    async with (
+        httpx.AsyncClient(base_url=origin.http_url, timeout=10) as on_origin,
+        httpx.AsyncClient(base_url=edge.http_url, timeout=10) as on_edge,
+    ):
+        ada = await sign_up(on_origin, "Ada")
+        room = await open_room(on_origin, ada)
+        publisher, _, _ = await go_live(on_origin, room["id"], ada.headers)
+        try:
+            viewer = await watch(on_edge, room["id"])
+            async with asyncio.timeout(timeout(15)):
+                await viewer.frames(5)
+            pulled = edge.hubs.live(room["id"])
+            assert pulled is not None
+            assert (await on_edge.delete(viewer.location)).status_code == 200
+            await viewer.close()
+            async with asyncio.timeout(timeout(10)):
+                await pulled.stopped.wait()
+                [pull] = origin.playbacks.by_id.values()
+                await pull.ended.wait()  # the edge DELETEd its session on the origin
+        finally:
+            await publisher.close()
