@@ -7,13 +7,18 @@
 //   any -> error (the refusal's code, mapped to a sentence; the preview stays if it can)
 // Publishing again replaces the server's old session for the room, so a retry after a
 // network change is a plain new WHIP POST.
+//
+// The video codec (#video-codec): Automatic offers VP8 first, H.264 offers H.264 first (the
+// server pins the first it takes). The choice is kept in localStorage "lc.video_codec" and
+// applies from the next Go live; H.264 is offered only where the browser can send it.
 
 import { getConfig, getToken } from './api.js';
 import { iceServersFrom, MediaError } from './media-http.js';
 import { setText, t } from './i18n.js';
-import { WhipPublisher, whipEndpoint } from './whip.js';
+import { canSendH264, WhipPublisher, whipEndpoint } from './whip.js';
 
 const $ = (id) => document.getElementById(id);
+const CODEC_KEY = 'lc.video_codec';
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 15000;
 // Chrome says "disconnected" on a short loss and usually recovers; wait this long first.
@@ -27,6 +32,13 @@ const FINAL = new Set(['forbidden', 'room_not_live', 'unauthorized', 'not_found'
   'unsupported_codec', 'no_webrtc']);
 const KNOWN_ERRORS = new Set([...FINAL, 'camera_denied', 'no_camera', 'camera_busy', 'insecure',
   'camera_lost', 'network', 'ice_failed', 'unavailable', 'rate_limited']);
+
+// The host's codec choice: 'h264' where this browser can send it, else 'auto' (VP8).
+export function storedVideoCodec(h264 = canSendH264()) {
+  let stored = null;
+  try { stored = localStorage.getItem(CODEC_KEY); } catch { /* storage may be blocked */ }
+  return stored === 'h264' && h264 ? 'h264' : 'auto';
+}
 
 // A getUserMedia failure as one of our codes.
 export function cameraErrorCode(err) {
@@ -49,6 +61,9 @@ export function setupStudioLive({ getRoom, onPublished }) {
   const preview = $('preview');
   const video = $('preview-video');
   const status = $('publish-status');
+  const codecField = $('video-codec-field');
+  const codecSelect = $('video-codec');
+  const h264 = canSendH264();
   const live = {
     state: 'off',
     error: null, // our code while state is 'error'
@@ -81,6 +96,9 @@ export function setupStudioLive({ getRoom, onPublished }) {
     goLive.hidden = ended || publishing;
     goLive.disabled = ended || live.state === 'starting';
     $('stop-live').hidden = !publishing;
+    // Nothing to choose without H.264; the codec is fixed while the stream runs.
+    codecField.hidden = ended || !h264;
+    codecSelect.disabled = publishing;
     const key = statusKey();
     if (key) {
       setText(status, key, live.state === 'error' && !KNOWN_ERRORS.has(live.error) ? { code: live.error } : undefined);
@@ -166,7 +184,9 @@ export function setupStudioLive({ getRoom, onPublished }) {
     try { config = await getConfig(); } catch { config = null; }
     if (live.roomId !== roomId) return;
     const publisher = new WhipPublisher(whipEndpoint(roomId), {
-      token: getToken(), iceServers: iceServersFrom(config),
+      token: getToken(),
+      iceServers: iceServersFrom(config),
+      videoCodec: codecSelect.value === 'h264' && h264 ? 'h264' : 'vp8',
     });
     live.publisher = publisher;
     publisher.addEventListener('state', ({ detail }) => {
@@ -248,6 +268,11 @@ export function setupStudioLive({ getRoom, onPublished }) {
     setState('off');
   });
   $('go-live').addEventListener('click', goLive);
+  if (!h264) codecSelect.querySelector('option[value="h264"]').remove();
+  codecSelect.value = storedVideoCodec(h264);
+  codecSelect.addEventListener('change', () => {
+    try { localStorage.setItem(CODEC_KEY, codecSelect.value); } catch { /* ignore */ }
+  });
   $('stop-live').addEventListener('click', stop);
   // Tell the server at once when the studio goes away, rather than when the connection
   // times out; the request outlives the page.

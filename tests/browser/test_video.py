@@ -49,9 +49,13 @@ def joined(page: Page) -> None:
     expect(page.locator("body")).to_have_attribute("data-connection", "joined")
 
 
-def open_studio(new_page: NewPage, host: User, room_id: object, **options: Any) -> Page:
+def open_studio(
+    new_page: NewPage, host: User, room_id: object, *, init_script: str = "", **options: Any
+) -> Page:
     studio = new_page(viewport=DESKTOP, **options)
     signed_in(studio, host)
+    if init_script:
+        studio.add_init_script(init_script)
     studio.goto(f"/studio#{room_id}")
     joined(studio)
     return studio
@@ -242,9 +246,13 @@ def test_every_refusal_of_publishing_has_a_sentence_in_every_language() -> None:
 # ---- the viewer ---------------------------------------------------------------------------
 
 
-def open_viewer(new_page: NewPage, room_id: object, **options: Any) -> Page:
+def open_viewer(
+    new_page: NewPage, room_id: object, *, init_script: str = "", **options: Any
+) -> Page:
     options.setdefault("viewport", PHONE)
     viewer = new_page(**options)
+    if init_script:
+        viewer.add_init_script(init_script)
     viewer.goto(f"/rooms/{room_id}")
     joined(viewer)
     return viewer
@@ -568,3 +576,145 @@ def test_a_viewer_on_another_process_is_sent_to_the_process_with_the_stream(
     assert requests_logged(second_server, location) == []
     with httpx.Client(timeout=MEDIA_TIMEOUT_MS / 1000) as http:
         assert http.delete(session_url).status_code == 404  # no such session any more
+
+
+# ---- H.264 --------------------------------------------------------------------------------
+
+# The video codec of the page's newest peer connection, as its statistics name it once media
+# flows: `type` is "outbound-rtp" (what the studio sends) or "inbound-rtp" (what a viewer gets).
+VIDEO_CODEC_IN_STATS = """async (type) => {
+    const pc = (window.__pcs || []).at(-1);
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    for (const s of stats.values()) {
+        if (s.type === type && s.kind === 'video' && s.codecId && stats.has(s.codecId)) {
+            return stats.get(s.codecId).mimeType;
+        }
+    }
+    return null;
+}"""
+
+
+def video_codec_in_stats(page: Page, rtp_type: str) -> str:
+    found = page.wait_for_function(
+        f"({VIDEO_CODEC_IN_STATS})({json.dumps(rtp_type)})", timeout=MEDIA_TIMEOUT_MS, polling=100
+    )
+    return str(found.json_value())
+
+
+def top_level_boxes(head: bytes) -> list[str]:
+    """The types of the MP4 boxes that start within `head`, the file's first bytes, in order."""
+    boxes = []
+    at = 0
+    while at + 8 <= len(head):
+        size = int.from_bytes(head[at : at + 4], "big")
+        boxes.append(head[at + 4 : at + 8].decode("latin-1"))
+        if size == 1 and at + 16 <= len(head):
+            size = int.from_bytes(head[at + 8 : at + 16], "big")  # a 64-bit size
+        if size < 8:
+            break  # 0: the box runs to the end of the file
+        at += size
+    return boxes
+
+
+MP4_H264 = 'video/mp4; codecs="avc1.42E01E, opus"'
+
+
+def test_the_host_goes_live_in_h264_and_the_replay_is_an_mp4(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Phone camera, hardware encoder")
+    studio = open_studio(new_page, host, room["id"], init_script=PC_TRACKER)
+
+    # The choice sits under Go live: Automatic (VP8) unless the host picked something else.
+    codec = studio.locator("#video-codec")
+    expect(codec).to_be_visible()
+    expect(codec).to_be_enabled()
+    expect(codec).to_have_value("auto")
+    expect(studio.get_by_label(EN["studio.codec.label"])).to_have_value("auto")
+    expect(codec.locator("option")).to_have_text([EN["studio.codec.auto"], EN["studio.codec.h264"]])
+    expect(studio.locator("#video-codec-hint")).to_have_text(EN["studio.codec.hint"])
+    codec.select_option("h264")
+    assert studio.evaluate("localStorage.getItem('lc.video_codec')") == "h264"
+
+    # The studio remembers it.
+    studio.reload()
+    joined(studio)
+    expect(codec).to_have_value("h264")
+    studio.screenshot(path=str(screenshots / "video-studio-codec-1280.png"))
+    studio.set_viewport_size(ViewportSize(width=PHONE["width"], height=PHONE["height"]))
+    studio.locator("#video-codec-field").scroll_into_view_if_needed()
+    studio.screenshot(path=str(screenshots / "video-studio-codec-390.png"))
+    studio.set_viewport_size(ViewportSize(width=DESKTOP["width"], height=DESKTOP["height"]))
+
+    # Live in H.264: the codec is fixed while the stream runs.
+    go_live(studio)
+    expect(codec).to_be_disabled()
+    assert video_codec_in_stats(studio, "outbound-rtp") == "video/H264"
+
+    # The server forwards the stream as it came: the viewer receives H.264, and it plays.
+    viewer = open_viewer(new_page, room["id"], init_script=PC_TRACKER)
+    wait_playing(viewer, "#video", 1)
+    assert video_codec_in_stats(viewer, "inbound-rtp") == "video/H264"
+
+    # The host ends the show; the recording is an MP4 with its index first (faststart).
+    studio.locator("#end-show").click()
+    studio.locator("#confirm-end-button").click()
+    expect(studio.locator("#panel-state")).to_have_text(EN["room.state.ended"])
+    expect(studio.locator("#preview")).to_have_attribute("data-state", "off")
+    expect(studio.locator("#video-codec-field")).to_be_hidden()
+    expect(viewer.locator("body")).to_have_attribute("data-stream", "replay")
+    expect(viewer.locator("#replay-badge")).to_be_visible(timeout=MEDIA_TIMEOUT_MS)
+    replay = server.api("GET", f"/api/v1/rooms/{room['id']}/replay")
+    (recording,) = replay["recordings"]
+    assert recording["media_type"] == "video/mp4", recording
+    with httpx.Client(timeout=MEDIA_TIMEOUT_MS / 1000) as http:
+        got = http.get(server.url(recording["url"]), headers={"Range": "bytes=0-65535"})
+    assert got.status_code == 206, got.status_code
+    assert got.headers["content-type"].startswith("video/mp4"), got.headers
+    boxes = top_level_boxes(got.content)
+    assert boxes[:1] == ["ftyp"], boxes
+    assert "moov" in boxes, f"no moov box before the media: {boxes}"
+    assert "mdat" not in boxes or boxes.index("moov") < boxes.index("mdat"), boxes
+
+    # The viewer's page plays it in the same video element.
+    if not viewer.evaluate(f"document.createElement('video').canPlayType({json.dumps(MP4_H264)})"):
+        pytest.skip(f"this Chromium cannot play {MP4_H264} in a <video>: the replay is not played")
+    wait_playing(viewer, "#video")
+    src = str(viewer.evaluate("document.getElementById('video').src"))
+    assert src == server.url(recording["url"]), src
+    # With its sound: Chromium decodes the recording's Opus track (muted or not).
+    viewer.wait_for_function(
+        "document.getElementById('video').webkitAudioDecodedByteCount > 0",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    viewer.screenshot(path=str(screenshots / "video-replay-mp4-390.png"))
+
+
+# Takes H.264 out of what the browser says it can send, as a browser without it would.
+NO_H264 = """
+const nativeCapabilities = RTCRtpSender.getCapabilities.bind(RTCRtpSender);
+RTCRtpSender.getCapabilities = (kind) => {
+  const caps = nativeCapabilities(kind);
+  if (caps && kind === 'video') {
+    caps.codecs = caps.codecs.filter((c) => c.mimeType !== 'video/H264');
+  }
+  return caps;
+};
+"""
+
+
+def test_a_browser_without_h264_has_no_codec_choice_and_goes_live_in_vp8(
+    server: Server, new_page: NewPage
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Any browser will do")
+    # H.264 was chosen on this browser before (say, before an update took it away).
+    chosen = "localStorage.setItem('lc.video_codec', 'h264');"
+    studio = open_studio(new_page, host, room["id"], init_script=PC_TRACKER + NO_H264 + chosen)
+    expect(studio.locator("#go-live")).to_be_visible()
+    expect(studio.locator("#video-codec-field")).to_be_hidden()
+    expect(studio.locator("#video-codec option[value='h264']")).to_have_count(0)
+    go_live(studio)
+    assert video_codec_in_stats(studio, "outbound-rtp") == "video/VP8"
