@@ -571,3 +571,29 @@ async def test_an_edge_closes_its_pull_a_while_after_its_last_viewer_leaves(
                 await pull.ended.wait()  # the edge DELETEd its session on the origin
         finally:
             await publisher.close()
+
+
+async def test_an_edge_whose_origin_cannot_give_the_stream_says_why(
+    start_server: ServerFactory,
+) -> None:
+    origin = await start_server()
+    edge = await start_server(redis_url=origin.redis_url)
+    assert edge.store is not None
+    async with httpx.AsyncClient(base_url=edge.http_url, timeout=10) as http:
+        ada = await sign_up(http, "Ada")
+        room = await open_room(http, ada)
+        now = int(time.time() * 1000)
+        claims = [
+            # a process that holds no stream for the room (it ended a moment ago)
+            (origin.http_url, origin.http_url, 409, "room_not_live"),
+            # a process that cannot be reached at all
+            ("http://127.0.0.1:9", "http://127.0.0.1:9", 503, "unavailable"),
+        ]
+        for public, internal, status, code in claims:
+            await edge.store.client.hset(
+                keys.room(room["id"]),
+                mapping={"stream_origin": public, "stream_internal": internal, "stream_seen": now},
+            )
+            _, answer = await offer_to_watch(http, room["id"])
+            assert (answer.status_code, answer.json()["code"]) == (status, code)
+            assert edge.hubs.live(room["id"]) is None  # no edge left behind
