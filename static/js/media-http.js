@@ -109,3 +109,69 @@ export function iceServersFrom(config) {
   const list = config && Array.isArray(config.ice_servers) ? config.ice_servers : [];
   return list.filter((s) => s && (typeof s.urls === 'string' || Array.isArray(s.urls)));
 }
+
+// One WHIP or WHEP session: its peer connection, its session URL and its state.
+// Dispatches "state" events ({state}: connecting | connected | disconnected | failed |
+// closed) as the peer connection moves.
+export class MediaSession extends EventTarget {
+  constructor(endpoint, { token = null, iceServers = [] } = {}) {
+    super();
+    this.endpoint = endpoint;
+    this.token = token;
+    this.iceServers = iceServers;
+    this.pc = null;
+    this.location = null;
+    this.state = 'new';
+  }
+
+  // A new peer connection, set up by `prepare(pc)` (its transceivers), offered and
+  // answered. Resolves once the server has answered; media then flows as soon as ICE and
+  // DTLS connect, which the "state" events tell.
+  async _open(prepare) {
+    if (typeof RTCPeerConnection !== 'function') throw new MediaError('no_webrtc');
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
+    this.pc = pc;
+    pc.addEventListener('connectionstatechange', () => {
+      if (this.pc === pc) this._setState(pc.connectionState);
+    });
+    prepare(pc);
+    this._setState('connecting');
+    try {
+      const location = await negotiate(pc, this.endpoint, { token: this.token });
+      if (this.pc !== pc) {
+        // Stopped while the answer was on its way.
+        endSession(location, { token: this.token });
+        throw new MediaError('closed');
+      }
+      this.location = location;
+    } catch (err) {
+      if (this.pc === pc) {
+        this.pc = null;
+        pc.close();
+        this._setState('closed'); // the error says why; "failed" is for a dropped connection
+      }
+      throw err;
+    }
+  }
+
+  // Ends the session on the server, then closes the connection (closing first would let the
+  // server end the session on its own, and the DELETE then finds nothing). Safe to call
+  // twice. With `quiet`, the session is only closed here: the server has ended it already.
+  async stop({ keepalive = false, quiet = false } = {}) {
+    const { pc, location } = this;
+    this.pc = null;
+    this.location = null;
+    if (pc) this._setState('closed');
+    if (!quiet) {
+      const ended = endSession(location, { token: this.token, keepalive });
+      if (!keepalive) await ended;
+    }
+    if (pc) pc.close();
+  }
+
+  _setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: { state } }));
+  }
+}

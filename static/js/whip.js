@@ -1,13 +1,12 @@
 // Publishing a camera over WHIP (RFC 9725): POST /whip/rooms/{room_id} with the host's token.
 //
-// Dispatches "state" events ({state}: connecting | connected | disconnected | failed |
-// closed) as the peer connection moves. The server answers VP8 or H.264 constrained
+// The server answers VP8 or H.264 constrained
 // baseline (packetization-mode=1) with Opus, and pins the first of those the offer lists.
 // VP8 goes first unless the host chose H.264 (`videoCodec: 'h264'`): every browser encodes
 // VP8 the same way, while H.264 is what phones encode in hardware and what the server
 // records as MP4.
 
-import { endSession, MediaError, negotiate } from './media-http.js';
+import { MediaSession } from './media-http.js';
 
 export function whipEndpoint(roomId) {
   return `/whip/rooms/${encodeURIComponent(roomId)}`;
@@ -79,67 +78,21 @@ export function preferCodec(transceiver, kind, codec) {
   return false;
 }
 
-export class WhipPublisher extends EventTarget {
+export class WhipPublisher extends MediaSession {
   // `videoCodec`: 'vp8' (the default) or 'h264', the codec to offer first.
   constructor(endpoint, { token = null, iceServers = [], videoCodec = 'vp8' } = {}) {
-    super();
-    this.endpoint = endpoint;
-    this.token = token;
-    this.iceServers = iceServers;
+    super(endpoint, { token, iceServers });
     this.videoCodec = videoCodec === 'h264' ? 'h264' : 'vp8';
-    this.pc = null;
-    this.location = null;
-    this.state = 'new';
   }
 
-  // Sends every track of `stream`; resolves once the server has answered (media then flows
-  // as soon as ICE and DTLS connect, which the "state" events tell).
+  // Sends every track of `stream`; resolves once the server has answered.
   async start(stream) {
-    if (typeof RTCPeerConnection !== 'function') throw new MediaError('no_webrtc');
     this.stop();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
-    this.pc = pc;
-    pc.addEventListener('connectionstatechange', () => {
-      if (this.pc === pc) this._setState(pc.connectionState);
+    await this._open((pc) => {
+      for (const track of stream.getTracks()) {
+        const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+        if (track.kind === 'video') preferCodec(transceiver, 'video', this.videoCodec);
+      }
     });
-    for (const track of stream.getTracks()) {
-      const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-      if (track.kind === 'video') preferCodec(transceiver, 'video', this.videoCodec);
-    }
-    this._setState('connecting');
-    try {
-      const location = await negotiate(pc, this.endpoint, { token: this.token });
-      if (this.pc !== pc) {
-        // Stopped while the answer was on its way.
-        endSession(location, { token: this.token });
-        throw new MediaError('closed');
-      }
-      this.location = location;
-    } catch (err) {
-      if (this.pc === pc) {
-        this.pc = null;
-        pc.close();
-        this._setState('closed'); // the error says why; "failed" is for a dropped connection
-      }
-      throw err;
-    }
-  }
-
-  // Ends the session on the server, then closes the connection (closing first would let the
-  // server end the session on its own, and the DELETE then finds nothing). Safe to call twice.
-  async stop({ keepalive = false } = {}) {
-    const { pc, location } = this;
-    this.pc = null;
-    this.location = null;
-    if (pc) this._setState('closed');
-    const ended = endSession(location, { token: this.token, keepalive });
-    if (!keepalive) await ended;
-    if (pc) pc.close();
-  }
-
-  _setState(state) {
-    if (state === this.state) return;
-    this.state = state;
-    this.dispatchEvent(new CustomEvent('state', { detail: { state } }));
   }
 }
