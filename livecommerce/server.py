@@ -393,12 +393,11 @@ class Server:
         """The room hears that its stream is live, reconnecting or offline."""
         if self.store is None or self.media_store is None:
             return
-        now = int(self.clock() * 1000)
-        await self.media_store.set_stream(
-            room_id, str(state), self.media.origin, self.media.internal, now
-        )
-        await self.store.publish(room_id, {"type": "stream.state", "state": str(state), "at": now})
-        metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
+        origin, internal = self.media.origin, self.media.internal
+        if await self.media_store.announce_stream(
+            room_id, str(state), origin, internal, self._now_ms()
+        ):
+            metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
 
     async def _on_recording(self, room_id: str, recording: Recording) -> None:
         if self.store is None or self.media_store is None:

@@ -26,21 +26,31 @@ class MediaStore:
         self.stream_max_len = stream_max_len
         self._release = client.register_script(source("stream_release"))
         self._reap = client.register_script(source("stream_reap"))
+        self._state = client.register_script(source("stream_state"))
 
     @guarded
-    async def set_stream(
+    async def announce_stream(
         self, room_id: str, state: str, origin: str, internal: str, now_ms: int
-    ) -> None:
-        fields = {
-            "stream": state,
-            "stream_origin": origin,
-            "stream_internal": internal,
-            "stream_seen": str(now_ms),
-        }
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.room(room_id), mapping=fields)  # type: ignore[arg-type]
-            pipe.zadd(keys.stream_claims(), {room_id: now_ms})
-            await pipe.execute()
+    ) -> bool:
+        """Set and announce the room's stream state, if this process still holds the stream
+        (a process that lost it to another says nothing); whether it did."""
+        event = pack_event({"type": "stream.state", "state": state, "at": now_ms})
+        seq = await self._state(
+            keys=[keys.room(room_id), keys.room_seq(room_id), keys.room_events(room_id)],
+            args=[
+                origin,
+                internal,
+                state,
+                now_ms,
+                keys.room_channel(room_id),
+                self.stream_max_len,
+                event,
+            ],
+        )
+        if not int(seq):
+            return False
+        await self.client.zadd(keys.stream_claims(), {room_id: now_ms})
+        return True
 
     @guarded
     async def claim_stream(self, room_id: str, origin: str, internal: str, now_ms: int) -> None:

@@ -27,6 +27,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "sale_waitlist": ("_sale",),
     "sale_confirm": ("_publish", "_sale"),
     "stream_reap": ("_publish",),
+    "stream_state": ("_publish",),
 }
 
 
