@@ -80,3 +80,7 @@ def test_a_failing_hub_never_reaches_aiortc_s_receive_path() -> None:
     tap.put((type("Codec", (), {"name": "VP8"})(), JitterFrame(b"x", 0)))  # does not raise
     tap.put(None)  # aiortc stopping its decoder thread still works
     assert tap.get_nowait() is None
+
+
+async def test_aiortc_still_has_what_forwarding_hooks_into() -> None:
+    await taps.check()
