@@ -193,7 +193,7 @@ async def whep_play(request: Request) -> Response:
     room_id = request.path_params["room_id"]
     room = await svc.store.room(room_id)
     if room.state is RoomState.ENDED:
-        raise RoomNotLive("the show has ended; its replay is at /rooms/{id}/replay")
+        raise RoomNotLive(f"the show has ended; its replay is at /api/v1/rooms/{room_id}/replay")
     plane = media(request)
     body = await read_body(request, SDP_MAX_BYTES)
     offer = read_offer(body, request.headers.get("content-type"), Role.PLAY)
