@@ -15,9 +15,11 @@ from livecommerce import admin, logs
 from livecommerce.collector import Collector
 from livecommerce.config import Settings, add_arguments, from_arguments
 from livecommerce.server import Server
-from streams.demo_camera import DemoCamera
+from streams.demo_camera import CameraState, DemoCamera
 
 log = logging.getLogger("livecommerce")
+
+READY_WAIT_S = 60.0  # the demo's links are printed again by then, test card or not
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,16 +81,33 @@ async def _serve(settings: Settings) -> None:
         f"  metrics:  {server.http_url}/metrics",
     ]
     camera = None
+    ready: asyncio.Task[None] | None = None
     if settings.demo:
         camera, demo_lines = await _demo(server)
         lines += demo_lines
+        ready = asyncio.create_task(_when_ready(camera, demo_lines), name="demo-links")
     print("\n".join(lines), flush=True)
     await stop.wait()
     log.info("shutting down")
+    if ready is not None:
+        ready.cancel()
     if camera is not None:
         await camera.stop()  # DELETEs its WHIP session while the server still answers
     await server.stop()
     await collector.stop()
+
+
+async def _when_ready(camera: DemoCamera, demo_lines: list[str]) -> None:
+    """Print the sign-in links again once the test card is on (or will not come): the
+    start-up logs that follow the first print must not leave them off screen."""
+    settled = (CameraState.LIVE, CameraState.GAVE_UP, CameraState.STOPPED)
+    waits = [asyncio.create_task(camera.reached[state].wait()) for state in settled]
+    try:
+        await asyncio.wait(waits, timeout=READY_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+    print("\n".join(["", "livecommerce demo is ready.", *demo_lines[1:]]), flush=True)
 
 
 async def _demo(server: Server) -> tuple[DemoCamera, list[str]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+CHATTY_MEDIA_LOGGERS = ("aioice", "aiortc")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -40,3 +41,9 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     for noisy in ("websockets", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # aioice logs every candidate pair and aiortc every transport change at INFO: a handful
+    # of lines per connection that bury what an operator reads (the demo's sign-in links).
+    # They speak again at --log-level debug.
+    media = logging.DEBUG if level.lower() == "debug" else logging.WARNING
+    for chatty in CHATTY_MEDIA_LOGGERS:
+        logging.getLogger(chatty).setLevel(media)

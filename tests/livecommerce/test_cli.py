@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
+from tests.conftest import timeout
 from tests.helpers import join
 from tests.processes import start_process
 
@@ -74,6 +76,37 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
     await guest.close()
     process.terminate()
     assert await process.wait() == 0
+
+
+async def test_the_demo_prints_its_links_again_once_the_test_card_is_on(
+    tmp_path: Path,
+) -> None:
+    """At the default log level the media libraries' chatter stays out, and the links come
+    back below the start-up logs, where a newcomer's terminal shows them."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "livecommerce", "demo", "--port", "0", "--data-dir", str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(timeout(60)):
+            while sum("guest:" in line for line in lines) < 2:
+                line = (await process.stdout.readline()).decode()
+                assert line, "demo exited early:\n" + "".join(lines)
+                lines.append(line)
+    finally:
+        process.terminate()
+        await process.wait()
+    logs = [orjson.loads(line) for line in lines if line.startswith("{")]
+    assert not [e for e in logs if e["logger"].startswith(("aioice", "aiortc"))], logs
+    ready = next(i for i, line in enumerate(lines) if "demo is ready" in line)
+    camera_live = next(i for i, line in enumerate(lines) if "demo camera is live" in line)
+    assert camera_live < ready
+    again = "".join(lines[ready:])
+    for role in ("creator:", "moderator:", "viewer:", "guest:"):
+        assert role in again
+    assert all(not line.startswith("{") for line in lines[ready:])
 
 
 async def test_a_killed_server_takes_its_embedded_valkey_with_it(tmp_path: Path) -> None:
