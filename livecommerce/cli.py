@@ -14,6 +14,7 @@ from typing import Any
 from livecommerce import admin, logs
 from livecommerce.collector import Collector
 from livecommerce.config import Settings, add_arguments, from_arguments
+from livecommerce.demo import SaleKeeper, create_demo
 from livecommerce.server import Server
 from streams.demo_camera import CameraState, DemoCamera
 
@@ -80,10 +81,10 @@ async def _serve(settings: Settings) -> None:
         f"  sockets:  {server.ws_url}/ws/rooms/{{room_id}}",
         f"  metrics:  {server.http_url}/metrics",
     ]
-    camera = None
+    camera, keeper = None, None
     ready: asyncio.Task[None] | None = None
     if settings.demo:
-        camera, demo_lines = await _demo(server)
+        camera, keeper, demo_lines = await _demo(server)
         lines += demo_lines
         ready = asyncio.create_task(_when_ready(camera, demo_lines), name="demo-links")
     print("\n".join(lines), flush=True)
@@ -91,6 +92,8 @@ async def _serve(settings: Settings) -> None:
     log.info("shutting down")
     if ready is not None:
         ready.cancel()
+    if keeper is not None:
+        await keeper.stop()
     if camera is not None:
         await camera.stop()  # DELETEs its WHIP session while the server still answers
     await server.stop()
@@ -110,12 +113,13 @@ async def _when_ready(camera: DemoCamera, demo_lines: list[str]) -> None:
     print("\n".join(["", "livecommerce demo is ready.", *demo_lines[1:]]), flush=True)
 
 
-async def _demo(server: Server) -> tuple[DemoCamera, list[str]]:
-    """A ready show: three people, each with a sign-in link that logs them straight in, and
-    a test card on the stream until the creator goes live from the studio."""
-    from livecommerce.demo import create_demo
-
+async def _demo(server: Server) -> tuple[DemoCamera, SaleKeeper, list[str]]:
+    """A ready show: three people, each with a sign-in link that logs them straight in, a
+    flash sale that starts again whenever it ends, and a test card on the stream whenever
+    the creator is not live from the studio."""
     people, room_id = await create_demo(server)
+    keeper = SaleKeeper(server, room_id)
+    keeper.start()
     camera = DemoCamera(server.http_url, room_id, people["creator"])
     await camera.start()
     base = server.http_url
@@ -130,7 +134,7 @@ async def _demo(server: Server) -> tuple[DemoCamera, list[str]]:
     lines.append(f"  viewer:    {base}/rooms/{room_id}#token={people['viewer']}")
     lines.append(f"  guest:     {base}/rooms/{room_id}")
     lines.append("  (accounts demo-creator, demo-moderator, demo-viewer; password: livecommerce)")
-    return camera, lines
+    return camera, keeper, lines
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,19 +1,32 @@
-"""Demo data: a creator, a moderator, a viewer, products and a live room with a sale running."""
+"""Demo data: a creator, a moderator, a viewer, products and a live room with a sale running.
+
+A flash sale ends (after ten minutes, or sold out); a newcomer who opens the demo later must
+still find one running, so ``SaleKeeper`` starts another whenever the room has none.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
+from dataclasses import replace
 
 from livecommerce.accounts import hash_password
 from livecommerce.auth import Identity
 from livecommerce.catalog import Product, ProductDraft
-from livecommerce.errors import Conflict
+from livecommerce.errors import Conflict, LiveCommerceError
+from livecommerce.lifecycle import stop_task
 from livecommerce.rooms import Room, RoomState
 from livecommerce.sales import SaleDraft
 from livecommerce.server import Server
 from livecommerce.store.catalog_store import new_product_id
 
+log = logging.getLogger("livecommerce.demo")
+
 DEMO_PASSWORD = "livecommerce"
+DEMO_SKU = "DEMO-JUMPER"
+DEMO_SALE = SaleDraft("", price=2900, units=5, per_user_limit=1, duration_s=600, hold_s=120)
+KEEP_EVERY_S = 1.0
 _PEOPLE = {
     "creator": ("demo-creator", "Ada (creator)"),
     "moderator": ("demo-moderator", "Mo (moderator)"),
@@ -64,19 +77,21 @@ async def create_demo(server: Server) -> tuple[dict[str, str], str]:
     products = await _demo_products(server, creator.id, now)
     assert server.reservations is not None
     await server.reservations.pin(creator, room, products[0].id)
-    draft = SaleDraft(
-        products[0].id, price=2900, units=5, per_user_limit=1, duration_s=600, hold_s=120
+    await server.reservations.start_sale(
+        creator, room, replace(DEMO_SALE, product_id=products[0].id)
     )
-    await server.reservations.start_sale(creator, room, draft)
     tokens = {role: auth.issue(uid, name, now // 1000)[0] for role, (uid, name) in ids.items()}
     return tokens, room.id
 
 
 _PRODUCTS = (
-    ("DEMO-JUMPER", "Chunky wool jumper", "Hand-knitted, undyed Norwegian wool.", 4900, 40),
+    (DEMO_SKU, "Chunky wool jumper", "Hand-knitted, undyed Norwegian wool.", 4900, 40),
     ("DEMO-BEANIE", "Merino beanie", "Soft, warm, one size.", 1900, 100),
     ("DEMO-SCARF", "Alpaca scarf", "Long, light and very warm.", 3500, 25),
 )
+
+
+_PRODUCTS_STOCK = tuple((sku, stock) for sku, _, _, _, stock in _PRODUCTS)
 
 
 async def _demo_products(server: Server, creator_id: str, now: int) -> list[Product]:
@@ -94,3 +109,69 @@ async def _demo_products(server: Server, creator_id: str, now: int) -> list[Prod
             )
         found.append(product)
     return found
+
+
+class SaleKeeper:
+    """Keeps a flash sale running in the demo room: when none is active (time up, sold out,
+    stopped), it starts the demo sale again, topping the product's stock up first if a few
+    sold-out runs have used it up. It stops looking once the show has ended."""
+
+    def __init__(
+        self,
+        server: Server,
+        room_id: str,
+        *,
+        every_s: float = KEEP_EVERY_S,
+        draft: SaleDraft = DEMO_SALE,
+    ) -> None:
+        self.server = server
+        self.room_id = room_id
+        self.every_s = every_s
+        self.draft = draft
+        self.started = 0  # sales this keeper started
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="demo-sales")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await stop_task(self._task)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                if not await self.keep():
+                    return
+            except LiveCommerceError as exc:  # Redis away, say: the next look tries again
+                log.warning("demo sale not restarted: %s", exc.code)
+
+    async def keep(self) -> bool:
+        """One look: start a sale if the room has none. False once the show is over."""
+        assert self.server.store is not None
+        assert self.server.catalog is not None
+        assert self.server.reservations is not None
+        room = await self.server.store.room(self.room_id)
+        if room.state is RoomState.ENDED:
+            return False
+        if room.state is not RoomState.LIVE:
+            return True
+        if await self.server.reservations.sales.room_sales(room.id, active_only=True):
+            return True
+        host = Identity(room.host_id, room.host_name, "account")
+        products, _ = await self.server.catalog.products(host.id, limit=100)
+        product = next((p for p in products if p.sku == DEMO_SKU), None)
+        if product is None:
+            return True  # the creator deleted it: nothing of ours to sell
+        if product.stock < self.draft.units:
+            now = int(self.server.clock() * 1000)
+            stock = dict(_PRODUCTS_STOCK)[DEMO_SKU]
+            await self.server.catalog.update_product(product, {"stock": stock}, now)
+        sale = await self.server.reservations.start_sale(
+            host, room, replace(self.draft, product_id=product.id)
+        )
+        self.started += 1
+        log.info("demo sale started again", extra={"room": room.id, "sale": sale.id})
+        return True
