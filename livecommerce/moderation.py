@@ -28,6 +28,7 @@ class ModAction(enum.StrEnum):
     TIMEOUT = "mod.timeout"
     BAN = "mod.ban"
     UNBAN = "mod.unban"
+    UNTIMEOUT = "mod.untimeout"  # lift a time-out before it runs out
     SLOW = "mod.slow"
     PIN_CHAT = "mod.pin_chat"
     UNPIN_CHAT = "mod.unpin_chat"
@@ -38,7 +39,9 @@ class ModAction(enum.StrEnum):
 
 
 # Tools aimed at a person: the person must be someone a moderator may act on.
-ON_A_PERSON: Final = frozenset({ModAction.TIMEOUT, ModAction.BAN, ModAction.UNBAN})
+ON_A_PERSON: Final = frozenset(
+    {ModAction.TIMEOUT, ModAction.UNTIMEOUT, ModAction.BAN, ModAction.UNBAN}
+)
 # Tools only the host (or an operator) may use: who moderates is the host's call.
 HOST_ONLY: Final = frozenset({ModAction.APPOINT, ModAction.REMOVE})
 
@@ -113,7 +116,13 @@ def parse_mod_request(message: dict[str, Any]) -> ModRequest:
         user = _text(message, "user_id", ID_MAX, required=True)
         return ModRequest(action, user_id=user, seconds=_seconds(message, 1, TIMEOUT_MAX_S),
                           reason=reason)  # fmt: skip
-    if action in (ModAction.BAN, ModAction.UNBAN, ModAction.APPOINT, ModAction.REMOVE):
+    if action in (
+        ModAction.BAN,
+        ModAction.UNBAN,
+        ModAction.UNTIMEOUT,
+        ModAction.APPOINT,
+        ModAction.REMOVE,
+    ):
         return ModRequest(action, user_id=_text(message, "user_id", ID_MAX, required=True),
                           reason=reason)  # fmt: skip
     if action is ModAction.SLOW:

@@ -106,9 +106,9 @@ class Moderators:
             details = {"until": value}
             note = {"type": "moderated", "to": request.user_id, "action": "timeout",
                     "until": value, "reason": request.reason}  # fmt: skip
-        elif action in (ModAction.BAN, ModAction.UNBAN):
+        elif action in (ModAction.BAN, ModAction.UNBAN, ModAction.UNTIMEOUT):
             note = {"type": "moderated", "to": request.user_id,
-                    "action": "ban" if action is ModAction.BAN else "unban",
+                    "action": action.value.removeprefix("mod."),
                     "reason": request.reason}  # fmt: skip
         elif action is ModAction.SLOW:
             value = request.seconds

@@ -56,9 +56,10 @@ async def use_tool(request: Request) -> JSONResponse:
     """
     summary: Use a moderation tool; the body is the socket's mod.* command
     description: >
-      type is one of mod.delete {message_id}, mod.timeout {user_id, seconds}, mod.ban
-      {user_id}, mod.unban {user_id}, mod.slow {seconds}, mod.pin_chat {message_id},
-      mod.unpin_chat, mod.words {words}, mod.resolve {report_id}; each may carry a reason.
+      type is one of mod.delete {message_id}, mod.timeout {user_id, seconds}, mod.untimeout
+      {user_id}, mod.ban {user_id}, mod.unban {user_id}, mod.slow {seconds}, mod.pin_chat
+      {message_id}, mod.unpin_chat, mod.words {words}, mod.resolve {report_id}; each may carry
+      a reason.
     responses:
       200: {description: "{action, seq?, until?}"}
       400: {description: bad_request}

@@ -2,7 +2,8 @@
 -- KEYS[1] room hash   KEYS[2] seq counter   KEYS[3] event stream   KEYS[4] banned users (set)
 -- KEYS[5] timed-out users (hash user -> until ms)   KEYS[6] chat index (message id -> event)
 -- KEYS[7] audit stream   KEYS[8] chat index order (zset message id by seq)
--- ARGV[1] channel   ARGV[2] stream max length   ARGV[3] action (mod.*)
+-- ARGV[1] channel   ARGV[2] stream max length   ARGV[3] action (mod.*; mod.untimeout lifts a
+--   time-out, mod.unban a ban and any time-out)
 -- ARGV[4] target: a user id or a message id ('' for none)   ARGV[5] a number: until (ms)
 --   for mod.timeout, seconds for mod.slow
 -- ARGV[6] the room event to publish ('' for none; MessagePack)
@@ -34,6 +35,8 @@ elseif action == 'mod.unpin_chat' then
   redis.call('HDEL', KEYS[1], 'pinned_chat')
 elseif action == 'mod.timeout' then
   redis.call('HSET', KEYS[5], target, ARGV[5])
+elseif action == 'mod.untimeout' then
+  redis.call('HDEL', KEYS[5], target)
 elseif action == 'mod.ban' then
   redis.call('SADD', KEYS[4], target)
   redis.call('HDEL', KEYS[5], target)

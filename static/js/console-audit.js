@@ -86,6 +86,7 @@ export class AuditLog {
         return ['console.audit.timeout', { ...args, duration: formatDuration(e.seconds || 0) }];
       case 'mod.ban': return ['console.audit.ban', args];
       case 'mod.unban': return ['console.audit.unban', args];
+      case 'mod.untimeout': return ['console.audit.untimeout', args];
       case 'mod.slow':
         return e.seconds ? ['console.audit.slow_on', { actor, duration: formatDuration(e.seconds) }]
           : ['console.audit.slow_off', { actor }];

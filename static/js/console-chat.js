@@ -83,7 +83,9 @@ export class ModChat {
       ban.addEventListener('click', () => run('mod.ban', { user_id: user.id }, ban));
       const unban = actionButton('console.action.unban', 'unban');
       unban.addEventListener('click', () => run('mod.unban', { user_id: user.id }, unban));
-      actions.append(menu, ban, unban);
+      const lift = actionButton('console.action.lift_timeout', 'lift');
+      lift.addEventListener('click', () => run('mod.untimeout', { user_id: user.id }, lift));
+      actions.append(menu, lift, ban, unban);
     }
 
     const pin = actionButton('console.action.pin', 'pin');
@@ -95,7 +97,8 @@ export class ModChat {
     return li;
   }
 
-  // Badges (host, moderator, you, banned, timed out) and ban/unban follow the author's standing.
+  // Badges (host, moderator, you, banned, timed out) and the tools follow the author's
+  // standing: Ban for anyone not banned, Unban for the banned, Lift the time-out while one runs.
   _standing(li) {
     const userId = li.dataset.userId;
     const badges = li.querySelector('.mod-badges');
@@ -113,9 +116,11 @@ export class ModChat {
     }));
     const ban = li.querySelector('[data-act="ban"]');
     const unban = li.querySelector('[data-act="unban"]');
-    if (ban && unban) {
+    const lift = li.querySelector('[data-act="lift"]');
+    if (ban && unban && lift) {
       ban.hidden = banned;
-      unban.hidden = !banned && !until;
+      unban.hidden = !banned;
+      lift.hidden = banned || !until;
     }
   }
 

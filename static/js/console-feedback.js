@@ -50,6 +50,7 @@ export function doneText(type, fields, ack, name) {
     case 'mod.timeout': return t('console.done.timeout', { name, time: formatWhen(ack.until) });
     case 'mod.ban': return t('console.done.ban', { name });
     case 'mod.unban': return t('console.done.unban', { name });
+    case 'mod.untimeout': return t('console.done.untimeout', { name });
     case 'mod.pin_chat': return t('console.done.pin');
     case 'mod.unpin_chat': return t('console.done.unpin');
     case 'mod.slow': return fields.seconds

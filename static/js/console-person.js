@@ -131,7 +131,7 @@ export function setupPersonPanel({ desk, act, describeError }) {
   timeoutBox.append(...timeoutButtons((seconds, button) => run('mod.timeout', { seconds }, button)));
   $('person-ban').addEventListener('click', (e) => run('mod.ban', {}, e.currentTarget));
   $('person-unban').addEventListener('click', (e) => run('mod.unban', {}, e.currentTarget));
-  $('person-lift').addEventListener('click', (e) => run('mod.unban', {}, e.currentTarget));
+  $('person-lift').addEventListener('click', (e) => run('mod.untimeout', {}, e.currentTarget));
   $('person-close').addEventListener('click', () => dialog.close());
   dialog.addEventListener('click', (event) => {
     if (event.target === dialog) dialog.close();

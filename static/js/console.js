@@ -200,6 +200,8 @@ function applyAck(type, fields, ack) {
   } else if (type === 'mod.unban') {
     desk.banned.delete(user);
     desk.timeouts.delete(user);
+  } else if (type === 'mod.untimeout') {
+    desk.timeouts.delete(user);
   } else if (type === 'mod.timeout' && ack.until) {
     desk.timeouts.set(user, Number(ack.until));
   } else if (type === 'mod.resolve') {

@@ -167,6 +167,8 @@ export function setupViewerModeration({ getClient, showNotice }) {
       text = t('viewer.moderated.ban');
     } else if (detail.action === 'unban') {
       text = t('viewer.moderated.unban');
+    } else if (detail.action === 'untimeout') {
+      text = t('viewer.moderated.untimeout');
     }
     if (text && detail.reason) text = `${text} ${t('viewer.moderated.reason', { reason: detail.reason })}`;
     return text;

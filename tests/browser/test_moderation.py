@@ -430,6 +430,68 @@ def test_the_tools_reach_the_viewers(server: Server, new_page: NewPage, screensh
     )
 
 
+def test_a_moderator_lifts_a_time_out_and_the_viewer_chats_again(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host, room_id = live_room(server, "Lifting a time-out")
+    mod = server.create_user("mod")
+    appoint(server, host, room_id, mod)
+    fan = server.create_user("fan")
+    console = open_console(new_page, room_id, mod)
+    page = open_viewer(new_page, room_id, fan)
+    status = page.locator("#chat-status")
+    heated = f"This is a scam!!! {uuid.uuid4().hex[:6]}"
+    say(page, heated)
+
+    # Timed out from the line, the fan's tools are Lift the time-out and Ban; Unban is for
+    # the banned.
+    line = console_line(console, heated)
+    line.locator("summary").click()
+    line.get_by_role("button", name="Time out for 10 minutes").click()
+    expect(line.locator(".mod-badge.timed-out")).to_be_visible()
+    lift = line.get_by_role("button", name=EN["console.action.lift_timeout"], exact=True)
+    expect(lift).to_be_visible()
+    expect(line.get_by_role("button", name=EN["console.action.ban"], exact=True)).to_be_visible()
+    expect(line.get_by_role("button", name=EN["console.action.unban"], exact=True)).to_be_hidden()
+    expect(status).to_contain_text(before_placeholder("viewer.moderated.timeout"))
+    console.screenshot(path=str(screenshots / "console-1280-timed-out.png"))
+    resize(console, PHONE)
+    line.scroll_into_view_if_needed()
+    console.screenshot(path=str(screenshots / "console-390-timed-out.png"))
+    resize(console, DESKTOP)
+
+    # Lifted: the badge and the button go, the fan is told and may chat at once.
+    lift.click()
+    expect(console.locator("#toast-text")).to_have_text(
+        fill("console.done.untimeout", name=fan.display_name)
+    )
+    expect(line.locator(".mod-badge.timed-out")).to_have_count(0)
+    expect(lift).to_be_hidden()
+    expect(status).to_have_text(EN["viewer.moderated.untimeout"])
+    calm = f"Sorry, I was wrong {uuid.uuid4().hex[:6]}"
+    say(page, calm)
+    expect(console_line(console, calm)).to_have_count(1)
+    expect(console.locator("#audit-list .audit-what").first).to_have_text(
+        fill("console.audit.untimeout", actor=mod.display_name, target=fan.display_name)
+    )
+    page.screenshot(path=str(screenshots / "viewer-390-time-out-lifted.png"))
+
+    # The user panel offers the same: time out again there, lift it there.
+    console_line(console, calm).locator(".mod-author").click()
+    panel = console.locator("#person-sheet")
+    panel.get_by_role("button", name="Time out for 10 minutes").click()
+    expect(panel.locator("#person-standing")).to_contain_text(
+        before_placeholder("console.person.timed_out")
+    )
+    expect(panel.get_by_role("button", name=EN["console.action.unban"])).to_be_hidden()
+    console.screenshot(path=str(screenshots / "console-1280-person-timed-out.png"))
+    panel.get_by_role("button", name=EN["console.action.lift_timeout"]).click()
+    expect(panel.locator("#person-standing")).to_have_text(EN["console.person.ok"])
+    expect(console.locator("#audit-list .audit-what").first).to_have_text(
+        fill("console.audit.untimeout", actor=mod.display_name, target=fan.display_name)
+    )
+
+
 def test_the_user_panel_shows_a_buyers_messages_holds_and_orders(
     server: Server, new_page: NewPage, screenshots: Path
 ) -> None:

@@ -101,6 +101,35 @@ async def test_a_timed_out_viewer_is_refused_until_the_time_is_up(
     assert (await say(talking, "sorry", "c"))["type"] == "ack"
 
 
+async def test_a_moderator_lifts_a_time_out_and_the_viewer_chats_again_at_once(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    ada, kari, mo = [await sign_up(http, n) for n in ("Ada", "Kari", "Mo")]
+    room = await open_room(http, ada)
+    await appoint(http, ada, room["id"], mo)
+    moderating = await join(server.ws_url, room["id"], mo)
+    talking = await join(server.ws_url, room["id"], kari)
+    await tool(moderating, "t", type="mod.timeout", user_id=kari.id, seconds=3600)
+    await talking.expect("moderated", lambda e: e["action"] == "timeout")
+    assert (await say(talking, "hello?", "a"))["code"] == "muted"
+
+    lifted = await tool(moderating, "l", type="mod.untimeout", user_id=kari.id,
+                        reason="sorted out")  # fmt: skip
+    assert (lifted["type"], lifted["action"]) == ("ack", "mod.untimeout")
+    note = await talking.expect("moderated", lambda e: e["action"] == "untimeout")
+    assert note["reason"] == "sorted out"
+    assert (await say(talking, "thanks!", "b"))["type"] == "ack"
+
+    person = await http.get(f"/api/v1/rooms/{room['id']}/people/{kari.id}", headers=mo.headers)
+    assert not person.json()["banned"]
+    assert not person.json().get("timed_out_until")
+    audit = await http.get(f"/api/v1/rooms/{room['id']}/audit", headers=ada.headers)
+    entry = audit.json()["entries"][0]
+    assert (entry["action"], entry["actor"]["id"]) == ("mod.untimeout", mo.id)
+    assert entry["target"] == {"user_id": kari.id, "name": "Kari"}
+    assert entry["reason"] == "sorted out"
+
+
 async def test_slow_mode_slows_viewers_but_not_the_host(
     server: Server, http: httpx.AsyncClient
 ) -> None:
@@ -214,6 +243,7 @@ MOD_COMMANDS: list[Event] = [
     {"type": "mod.timeout", "user_id": "u_x", "seconds": 60},
     {"type": "mod.ban", "user_id": "u_x"},
     {"type": "mod.unban", "user_id": "u_x"},
+    {"type": "mod.untimeout", "user_id": "u_x"},
     {"type": "mod.slow", "seconds": 10},
     {"type": "mod.pin_chat", "message_id": "m_x"},
     {"type": "mod.unpin_chat"},
@@ -247,6 +277,7 @@ async def test_every_tool_is_forbidden_to_a_viewer(
         ({"type": "mod.timeout", "user_id": "u_x", "seconds": "60"}, "must be an integer"),
         ({"type": "mod.timeout", "seconds": 60}, "'user_id' is missing"),
         ({"type": "mod.ban", "user_id": ""}, "must not be empty"),
+        ({"type": "mod.untimeout"}, "'user_id' is missing"),
         ({"type": "mod.ban", "user_id": "x" * 65}, "longer than 64"),
         ({"type": "mod.slow", "seconds": -1}, "between 0 and 600"),
         ({"type": "mod.delete"}, "'message_id' is missing"),
