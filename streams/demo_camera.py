@@ -9,9 +9,11 @@ POSTs its offer over loopback with the creator's token, and DELETEs its session 
 stopped.
 
 When the server ends the session on purpose (the creator went live from the studio and
-replaced it, the show ended, the server is stopping) the camera stops for good; when its
-connection fails, or an offer cannot be posted, it publishes again after a growing delay,
-a bounded number of times.
+replaced it) the camera stands by: it reads the room once a second and publishes again when
+the room's stream is offline (the creator stopped, or left and did not come back within the
+grace period), so the demo room is never left without a picture; it gives up when the show
+has ended. When its connection fails, or an offer cannot be posted, it publishes again after
+a growing delay, a bounded number of times.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ log = logging.getLogger("livecommerce.streams")
 AUDIO_PTIME_S = 0.02
 CONNECT_TIMEOUT_S = 15.0
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0)  # then it gives up
+STANDBY_POLL_S = 1.0  # how often a camera standing by reads the room
 _AUDIO_TIME_BASE = fractions.Fraction(1, AUDIO_CLOCK)
 _SDP = {"Content-Type": "application/sdp"}
 
@@ -187,6 +190,7 @@ class CameraState(enum.StrEnum):
     CONNECTING = "connecting"  # an offer is being posted and answered, ICE and DTLS to go
     LIVE = "live"  # connected: the server receives the test card
     RETRYING = "retrying"  # waiting to publish again
+    STANDBY = "standby"  # the studio took over: waiting for the room's stream to go offline
     STOPPED = "stopped"  # stop(), or the server ended the session on purpose
     GAVE_UP = "gave_up"  # refused for good (the show ended, say), or out of retries
 
@@ -194,10 +198,19 @@ class CameraState(enum.StrEnum):
 _NEXT: dict[CameraState, frozenset[CameraState]] = {
     CameraState.IDLE: frozenset({CameraState.CONNECTING, CameraState.STOPPED}),
     CameraState.CONNECTING: frozenset(
-        {CameraState.LIVE, CameraState.RETRYING, CameraState.STOPPED, CameraState.GAVE_UP}
+        {
+            CameraState.LIVE,
+            CameraState.RETRYING,
+            CameraState.STANDBY,
+            CameraState.STOPPED,
+            CameraState.GAVE_UP,
+        }
     ),
-    CameraState.LIVE: frozenset({CameraState.RETRYING, CameraState.STOPPED}),
+    CameraState.LIVE: frozenset({CameraState.RETRYING, CameraState.STANDBY, CameraState.STOPPED}),
     CameraState.RETRYING: frozenset(
+        {CameraState.CONNECTING, CameraState.STOPPED, CameraState.GAVE_UP}
+    ),
+    CameraState.STANDBY: frozenset(
         {CameraState.CONNECTING, CameraState.STOPPED, CameraState.GAVE_UP}
     ),
     CameraState.STOPPED: frozenset(),
@@ -224,12 +237,14 @@ class DemoCamera:
         clip: Clip | None = None,
         retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        standby_poll_s: float = STANDBY_POLL_S,
     ) -> None:
         self.base_url = base_url
         self.room_id = room_id
         self.clip = clip
         self.retry_delays_s = tuple(retry_delays_s)
         self.connect_timeout_s = connect_timeout_s
+        self.standby_poll_s = standby_poll_s
         self.state = CameraState.IDLE
         self.reached = {state: asyncio.Event() for state in CameraState}
         self.reached[CameraState.IDLE].set()
@@ -266,6 +281,10 @@ class DemoCamera:
             raise RuntimeError(f"demo camera: {self.state} cannot become {state}")
         self.state = state
         self.reached[state].set()
+        if state is CameraState.CONNECTING:
+            # A new round: "live" and "standby" are to be reached again.
+            self.reached[CameraState.LIVE].clear()
+            self.reached[CameraState.STANDBY].clear()
 
     async def _next(self, pc: RTCPeerConnection | None, timeout_s: float | None) -> str:
         """The next thing that happens to this connection or to the camera: "connected",
@@ -294,9 +313,17 @@ class DemoCamera:
             while True:
                 self._set(CameraState.CONNECTING)
                 end, retry_after_s = await self._session(http, clip)
-                if end is _End.STOPPED or end is _End.ENDED:
+                if end is _End.STOPPED:
                     self._set(CameraState.STOPPED)
                     return
+                if end is _End.ENDED:
+                    self._set(CameraState.STANDBY)
+                    after = await self._stand_by(http)
+                    if after is not CameraState.CONNECTING:
+                        self._set(after)
+                        return
+                    self._failures = 0
+                    continue
                 if end is _End.REFUSED:
                     self._set(CameraState.GAVE_UP)
                     return
@@ -312,6 +339,27 @@ class DemoCamera:
                 if await self._next(None, delay) == "stop":
                     self._set(CameraState.STOPPED)
                     return
+
+    async def _stand_by(self, http: httpx.AsyncClient) -> CameraState:
+        """Wait while someone else publishes: CONNECTING when the room's stream is offline
+        (the test card is wanted again), STOPPED on stop(), GAVE_UP once the show is over."""
+        while True:
+            if await self._next(None, self.standby_poll_s) == "stop":
+                return CameraState.STOPPED
+            try:
+                response = await http.get(f"/api/v1/rooms/{self.room_id}", headers=self._auth)
+            except httpx.TransportError:
+                continue  # the server is restarting, say: look again
+            if response.status_code == 404:
+                return CameraState.GAVE_UP
+            if response.status_code != 200:
+                continue
+            room = response.json()
+            if room.get("state") == "ended":
+                return CameraState.GAVE_UP
+            if room.get("stream") == "offline":
+                log.info("demo camera takes the stream back", extra={"room": self.room_id})
+                return CameraState.CONNECTING
 
     async def _session(self, http: httpx.AsyncClient, clip: Clip) -> tuple[_End, float]:
         """One WHIP session, from the offer to its end; how it ended, and the least wait
@@ -362,7 +410,7 @@ class DemoCamera:
                 return _End.STOPPED, 0.0
             if what == "closed":
                 # The server closes on purpose: the studio replaced us, the show ended, or
-                # the server is stopping. None of these wants the test card back.
+                # the server is stopping. Stand by until the room has no stream again.
                 log.info("demo camera's session ended by the server", extra={"room": self.room_id})
                 return _End.ENDED, 0.0
             log.warning(

@@ -27,12 +27,12 @@ from livecommerce.api.services import (
     require_identity,
     services,
 )
-from livecommerce.errors import Forbidden, NotFound, RoomNotLive
+from livecommerce.errors import BadRequest, Forbidden, NotFound, RoomNotLive
 from livecommerce.rooms import RoomState
 from livecommerce.store.media_store import MediaStore
 from streams.cascade import Edges
 from streams.hub import Hubs
-from streams.ingest import Publications
+from streams.ingest import LEAVING, Publications
 from streams.offers import CONTENT_TYPE, SDP_MAX_BYTES, BadSdp, Role, read_offer
 from streams.playback import Playbacks
 
@@ -156,20 +156,30 @@ async def whip_publish(request: Request) -> Response:
 async def whip_stop(request: Request) -> Response:
     """
     summary: Stop publishing (the session's host only)
+    description: >
+      With ?reason=leaving (the studio's page is going away: a reload, a closed tab) the
+      stream is not over: viewers see it reconnecting until the host publishes again or the
+      grace period runs out. Without it the stream stops at once.
+    parameters:
+      - {name: reason, in: query, required: false, schema: {type: string, enum: [leaving]}}
     responses:
       200: {description: stopped}
+      400: {description: bad_request (an unknown reason)}
       401: {description: unauthorized}
       403: {description: forbidden (someone else's session)}
       404: {description: not_found}
     """
     who = require_identity(request)
+    reason = request.query_params.get("reason")
+    if reason not in (None, LEAVING):
+        raise BadRequest(f"reason must be {LEAVING!r} or absent")
     publications = media(request).publications
     publication = publications.by_id.get(request.path_params["session_id"])
     if publication is None:
         raise NotFound("no such publishing session")
     if publication.host_id != who.id:
         raise Forbidden("that session is someone else's")
-    await publications.end(publication, "deleted")
+    await publications.end(publication, reason or "deleted")
     return Response(status_code=200)
 
 

@@ -23,6 +23,9 @@ from streams.sessions import CONNECT_TIMEOUT_S, Session, answer, peer, watch
 log = logging.getLogger("livecommerce.streams")
 
 STOPS_STREAM = frozenset({"deleted", "show_ended", "shutdown"})  # the rest wait for a return
+# The host's page is going away (a reload, a closed tab): the host is likely back soon, so
+# viewers see the stream reconnecting, not over.
+LEAVING = "leaving"
 
 
 @dataclass(eq=False, kw_only=True)

@@ -95,11 +95,13 @@ export async function negotiate(pc, endpoint, { token = null, gatherTimeoutMs = 
   return location ? new URL(location, response.url).href : null;
 }
 
-// Ends a session. `keepalive` lets the request outlive the page (pagehide).
-export async function endSession(url, { token = null, keepalive = false } = {}) {
+// Ends a session. `keepalive` lets the request outlive the page (pagehide); `reason`
+// 'leaving' tells a WHIP server the publisher's page is going away, not the stream.
+export async function endSession(url, { token = null, keepalive = false, reason = null } = {}) {
   if (!url) return;
+  const target = reason ? `${url}${url.includes('?') ? '&' : '?'}reason=${encodeURIComponent(reason)}` : url;
   try {
-    await fetch(url, { method: 'DELETE', headers: headersFor(token), keepalive });
+    await fetch(target, { method: 'DELETE', headers: headersFor(token), keepalive });
   } catch { /* the server ends sessions whose peer goes away anyway */ }
 }
 
@@ -157,13 +159,13 @@ export class MediaSession extends EventTarget {
   // Ends the session on the server, then closes the connection (closing first would let the
   // server end the session on its own, and the DELETE then finds nothing). Safe to call
   // twice. With `quiet`, the session is only closed here: the server has ended it already.
-  async stop({ keepalive = false, quiet = false } = {}) {
+  async stop({ keepalive = false, quiet = false, reason = null } = {}) {
     const { pc, location } = this;
     this.pc = null;
     this.location = null;
     if (pc) this._setState('closed');
     if (!quiet) {
-      const ended = endSession(location, { token: this.token, keepalive });
+      const ended = endSession(location, { token: this.token, keepalive, reason });
       if (!keepalive) await ended;
     }
     if (pc) pc.close();

@@ -169,14 +169,14 @@ export function setupStudioLive({ getRoom, onPublished }) {
 
   // ---- publishing ------------------------------------------------------------------------
 
-  function stopPublishing({ keepalive = false } = {}) {
+  function stopPublishing({ keepalive = false, reason = null } = {}) {
     clearTimeout(retryTimer);
     clearTimeout(graceTimer);
     const publisher = live.publisher;
     live.publisher = null;
     live.roomId = null;
     live.attempt = 0;
-    return publisher ? publisher.stop({ keepalive }) : Promise.resolve();
+    return publisher ? publisher.stop({ keepalive, reason }) : Promise.resolve();
   }
 
   async function publish(roomId) {
@@ -275,8 +275,9 @@ export function setupStudioLive({ getRoom, onPublished }) {
   });
   $('stop-live').addEventListener('click', stop);
   // Tell the server at once when the studio goes away, rather than when the connection
-  // times out; the request outlives the page.
-  window.addEventListener('pagehide', () => { stopPublishing({ keepalive: true }); });
+  // times out; the request outlives the page. The host is "leaving", not stopping: viewers
+  // see the host reconnecting (a reload is back in seconds), not the show's video over.
+  window.addEventListener('pagehide', () => { stopPublishing({ keepalive: true, reason: 'leaving' }); });
 
   return {
     render,

@@ -204,7 +204,10 @@ export function setupViewerVideo({ roomId, getToken, onReplayPin }) {
     body.dataset.stream = shown;
     // Over the picture: a wait that ends by itself. On the title card: no picture to come.
     const status = $('stream-status');
-    const overKey = { reconnecting: 'viewer.stream.reconnecting', connecting: 'viewer.stream.connecting' }[shown];
+    // The server saying "reconnecting" is the host away (a dropped link, a reloaded studio);
+    // our own retry is ours.
+    const reconnecting = view.stream === 'reconnecting' ? 'viewer.stream.host_reconnecting' : 'viewer.stream.reconnecting';
+    const overKey = { reconnecting, connecting: 'viewer.stream.connecting' }[shown];
     status.dataset.kind = shown;
     status.hidden = !overKey;
     if (overKey) setText($('stream-status-text'), overKey);

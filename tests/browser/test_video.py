@@ -311,6 +311,42 @@ def test_a_viewer_watches_the_host_live_and_unmutes(
     expect(viewer.locator("body")).to_have_attribute("data-stream", "live")
 
 
+def test_viewers_see_the_host_reconnecting_when_the_studio_page_goes_away(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Studio reload")
+    studio = open_studio(new_page, host, room["id"])
+    go_live(studio)
+    phone = open_viewer(new_page, room["id"])
+    desktop = open_viewer(new_page, room["id"], viewport=DESKTOP)
+    for page in (phone, desktop):
+        wait_playing(page, "#video")
+
+    # The host's studio tab goes away (a reload, a closed tab): the show is still live, and
+    # viewers are told the host is reconnecting, not that the video is off.
+    studio.goto("/")  # the home page: the studio is gone
+    for page in (phone, desktop):
+        expect(page.locator("body")).to_have_attribute("data-stream", "reconnecting")
+        expect(page.locator("#stream-status")).to_be_visible()
+        expect(page.locator("#stream-status")).to_have_text(EN["viewer.stream.host_reconnecting"])
+        expect(page.locator("#stream-note")).to_be_hidden()
+        expect(page.locator("#live-badge")).to_have_text(EN["viewer.live"])
+    phone.screenshot(path=str(screenshots / "video-viewer-host-reconnecting-390.png"))
+    desktop.screenshot(path=str(screenshots / "video-viewer-host-reconnecting-1280.png"))
+
+    # The host is back and goes live again: the same viewer pages play on.
+    studio.goto(f"/studio#{room['id']}")
+    joined(studio)
+    go_live(studio)
+    for page in (phone, desktop):
+        expect(page.locator("body")).to_have_attribute(
+            "data-stream", "live", timeout=MEDIA_TIMEOUT_MS
+        )
+        wait_playing(page, "#video")
+        expect(page.locator("#stream-status")).to_be_hidden()
+
+
 PC_TRACKER = """
 window.__pcs = [];
 const Native = window.RTCPeerConnection;
@@ -365,7 +401,7 @@ def test_viewers_see_reconnecting_while_the_hosts_video_stops(
     expect(viewer.locator("body")).to_have_attribute(
         "data-stream", "reconnecting", timeout=MEDIA_TIMEOUT_MS
     )
-    expect(viewer.locator("#stream-status")).to_have_text(EN["viewer.stream.reconnecting"])
+    expect(viewer.locator("#stream-status")).to_have_text(EN["viewer.stream.host_reconnecting"])
     viewer.screenshot(path=str(screenshots / "video-viewer-reconnecting-390.png"))
 
     # Frames again: the same session picks up, without a new WHEP request.

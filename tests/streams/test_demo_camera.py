@@ -185,8 +185,11 @@ async def test_stopping_the_camera_deletes_its_session(demo: Demo, camera: DemoC
 
 
 async def test_the_creator_going_live_from_the_studio_retires_the_camera(
-    demo: Demo, camera: DemoCamera
+    demo: Demo, clip: Clip
 ) -> None:
+    camera = DemoCamera(
+        demo.server.http_url, demo.room_id, demo.token, clip=clip, standby_poll_s=0.05
+    )
     await camera.start()
     async with asyncio.timeout(timeout(15)):
         await camera.reached[CameraState.LIVE].wait()
@@ -194,12 +197,94 @@ async def test_the_creator_going_live_from_the_studio_retires_the_camera(
     studio, _, location = await go_live(demo.http, demo.room_id, headers)
     try:
         async with asyncio.timeout(timeout(15)):
-            await camera.reached[CameraState.STOPPED].wait()
-        assert camera.offers == 1  # it did not fight the studio for the room
+            await camera.reached[CameraState.STANDBY].wait()
+        people = await join(demo.server.ws_url, demo.room_id)
+        await people.expect("stream.state", lambda e: e["state"] == "live", wait=15)
         publication = demo.server.publications.by_room[demo.room_id]
         assert location.endswith(publication.id)
+        assert camera.offers == 1  # it does not fight a live studio for the room
+
+        # The creator stops: the test card is back on the stream.
+        stopped = await demo.http.delete(location, headers=headers)
+        assert stopped.status_code == 200
+        await people.expect("stream.state", lambda e: e["state"] == "offline")
+        await people.expect("stream.state", lambda e: e["state"] == "live", wait=15)
+        assert camera.state is CameraState.LIVE
+        assert camera.offers == 2
+        await people.close()
     finally:
         await studio.close()
+        await camera.stop()
+
+
+async def test_a_studio_that_leaves_shows_the_host_reconnecting_then_the_test_card(
+    start_server: ServerFactory, clip: Clip
+) -> None:
+    server = await start_server(stream_idle_s=0.5, stream_grace_s=2.0)
+    tokens, room_id = await create_demo(server)
+    camera = DemoCamera(server.http_url, room_id, tokens["creator"], clip=clip,
+                        standby_poll_s=0.05)  # fmt: skip
+    headers = {"Authorization": f"Bearer {tokens['creator']}"}
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        await camera.start()
+        async with asyncio.timeout(timeout(15)):
+            await camera.reached[CameraState.LIVE].wait()
+        studio, _, location = await go_live(http, room_id, headers)
+        people = await join(server.ws_url, room_id)
+        try:
+            async with asyncio.timeout(timeout(15)):
+                await camera.reached[CameraState.STANDBY].wait()
+            await people.expect("stream.state", lambda e: e["state"] == "live", wait=15)
+
+            # The studio's page goes away (a reload, a closed tab): the host is reconnecting.
+            left = await http.delete(f"{location}?reason=leaving", headers=headers)
+            assert left.status_code == 200
+            assert (await people.expect("stream.state"))["state"] == "reconnecting"
+            assert camera.state is CameraState.STANDBY
+            # Nobody came back within the grace period: the test card takes over again.
+            assert (await people.expect("stream.state", wait=15))["state"] == "offline"
+            await people.expect("stream.state", lambda e: e["state"] == "live", wait=15)
+            assert camera.state is CameraState.LIVE
+        finally:
+            await people.close()
+            await studio.close()
+            await camera.stop()
+
+
+async def test_a_session_ends_only_for_a_reason_the_server_knows(
+    demo: Demo, camera: DemoCamera
+) -> None:
+    await camera.start()
+    async with asyncio.timeout(timeout(15)):
+        await camera.reached[CameraState.LIVE].wait()
+    assert camera.location is not None
+    headers = {"Authorization": f"Bearer {demo.token}"}
+    refused = await demo.http.delete(f"{camera.location}?reason=whatever", headers=headers)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "bad_request"
+    assert demo.room_id in demo.server.publications.by_room
+
+
+async def test_a_camera_standing_by_gives_up_when_the_show_ends(demo: Demo, clip: Clip) -> None:
+    camera = DemoCamera(
+        demo.server.http_url, demo.room_id, demo.token, clip=clip, standby_poll_s=0.05
+    )
+    await camera.start()
+    async with asyncio.timeout(timeout(15)):
+        await camera.reached[CameraState.LIVE].wait()
+    headers = {"Authorization": f"Bearer {demo.token}"}
+    studio, _, _ = await go_live(demo.http, demo.room_id, headers)
+    try:
+        async with asyncio.timeout(timeout(15)):
+            await camera.reached[CameraState.STANDBY].wait()
+        ended = await demo.http.post(f"/api/v1/rooms/{demo.room_id}/end", headers=headers)
+        assert ended.status_code == 200, ended.text
+        async with asyncio.timeout(timeout(15)):
+            await camera.reached[CameraState.GAVE_UP].wait()
+        assert camera.offers == 1
+    finally:
+        await studio.close()
+        await camera.stop()
 
 
 async def test_a_camera_for_an_ended_show_gives_up_at_once(demo: Demo, clip: Clip) -> None:
