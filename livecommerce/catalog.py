@@ -19,6 +19,7 @@ import orjson
 
 from livecommerce.currencies import CURRENCIES, MINOR_UNITS
 from livecommerce.errors import BadRequest, Forbidden, TooLarge
+from livecommerce.images import is_uploaded
 
 SKU_MAX = 64
 TITLE_MAX = 120
@@ -133,14 +134,15 @@ def _description(value: object) -> str:
 
 
 def _image_url(value: object) -> str:
-    """An absolute https URL or "" (no image): never javascript:, data: or relative.
+    """An absolute https URL, an image uploaded here (``/images/<name>``) or "" (no image):
+    never javascript:, data: or any other relative URL.
 
     Plain http is refused too: the pages are served over https, where a browser blocks or
     rewrites http images, and their content security policy shows only https images.
     """
     if not isinstance(value, str):
         raise BadRequest("'image_url' must be a string")
-    if value == "":
+    if value == "" or is_uploaded(value):
         return value
     if len(value) > IMAGE_URL_MAX:
         raise BadRequest(f"'image_url' is longer than {IMAGE_URL_MAX} characters")
@@ -153,7 +155,7 @@ def _image_url(value: object) -> str:
     except ValueError:
         raise BadRequest("'image_url' is not a valid URL") from None
     if parts.scheme.lower() != "https" or not host:
-        raise BadRequest("'image_url' must be an absolute https:// URL")
+        raise BadRequest("'image_url' must be an absolute https:// URL or an uploaded image")
     return value
 
 

@@ -126,7 +126,7 @@ async def _demo(server: Server) -> tuple[DemoCamera, SaleKeeper, list[str]]:
     lines = [
         "",
         f"Demo room {room_id} is live, a product pinned and a flash sale running.",
-        "It streams a test card over WHIP until the creator goes live from the studio.",
+        "It streams a test card over WHIP whenever the creator is not live from the studio.",
         "Open each link in its own browser window:",
     ]
     lines.append(f"  creator:   {base}/studio#token={people['creator']}")

@@ -57,6 +57,7 @@ class Settings:
     limit_reports: str = "5/5"
     limit_watch: str = "600/300"
     limit_publish: str = "30/10"
+    limit_images: str = "30/10"
     max_holds: int = 10
     trust_forwarded: bool = False
     ice_servers: str = ""
@@ -153,6 +154,7 @@ _HELP = {
     "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",
     "limit_watch": "WHEP offers (each a WebRTC session) per address: '<per minute>/<burst>'",
     "limit_publish": "WHIP offers per account: '<per minute>/<burst>'",
+    "limit_images": "product image uploads per account: '<per minute>/<burst>'",
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
     "max_stream_viewers": "WHEP viewers this process serves before it answers 503",

@@ -10,6 +10,7 @@ handle one vocabulary whatever channel they use::
     │   ├── UnknownType               unknown_type  400
     │   └── BlockedWord               blocked_word  400
     ├── TooLarge                      too_large     413
+    ├── UnsupportedImage              unsupported_image 415
     ├── Unauthorized                  unauthorized  401
     ├── Forbidden                     forbidden     403
     │   ├── Banned                    banned        403
@@ -88,6 +89,12 @@ class TooLarge(LiveCommerceError):
     code = "too_large"
     status = 413
     title = "Too large"
+
+
+class UnsupportedImage(LiveCommerceError):
+    code = "unsupported_image"
+    status = 415
+    title = "Unsupported image"
 
 
 class Unauthorized(LiveCommerceError):

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from livecommerce import metrics
 from livecommerce.api import (
     accounts,
+    images,
     moderation,
     ops,
     pages,
@@ -84,6 +85,7 @@ def create_app(services: Services, plane: media.Media) -> Starlette:
         Route("/rooms/{room_id}/start", rooms.start_room, methods=["POST"]),
         Route("/rooms/{room_id}/end", rooms.end_room, methods=["POST"]),
         *products.routes(),
+        *images.api_routes(),
         *selling.routes(),
         *moderation.routes(),
         *media.api_routes(),
@@ -91,6 +93,7 @@ def create_app(services: Services, plane: media.Media) -> Starlette:
     routes = [
         Mount("/api/v1", routes=api),
         *media.routes(),
+        *images.routes(),
         Route("/healthz", ops.healthz, include_in_schema=False),
         Route("/readyz", ops.readyz, include_in_schema=False),
         Route("/metrics", ops.metrics_endpoint, include_in_schema=False),

@@ -46,7 +46,8 @@ async def start_server(redis_url: str, tmp_path: Path) -> AsyncIterator[ServerFa
 
     async def start(clock: Callable[[], float] | None = None, **overrides: Any) -> Server:
         overrides.setdefault("redis_url", redis_url)
-        settings = settings_for(data_dir=tmp_path / f"server{len(started)}", **overrides)
+        data_dir = overrides.pop("data_dir", tmp_path / f"server{len(started)}")
+        settings = settings_for(data_dir=data_dir, **overrides)
         server = Server(settings, clock=clock) if clock else Server(settings)
         await server.start()
         started.append(server)

@@ -239,7 +239,7 @@ def test_a_csv_with_good_and_bad_rows_keeps_the_good_ones() -> None:
         6: "the row has 6 fields; the header has 7",
         7: "the row has 8 fields; the header has 7",
         8: "'stock' must not be negative",
-        9: "'image_url' must be an absolute https:// URL",
+        9: "'image_url' must be an absolute https:// URL or an uploaded image",
         10: "sku 'A-1' already appears in row 2",
         11: None,
     }

@@ -244,7 +244,8 @@ async def test_a_studio_that_leaves_shows_the_host_reconnecting_then_the_test_ca
             # Nobody came back within the grace period: the test card takes over again.
             assert (await people.expect("stream.state", wait=15))["state"] == "offline"
             await people.expect("stream.state", lambda e: e["state"] == "live", wait=15)
-            assert camera.state is CameraState.LIVE
+            assert camera.reached[CameraState.LIVE].is_set()
+            assert camera.offers == 2
         finally:
             await people.close()
             await studio.close()
