@@ -9,6 +9,8 @@ import {
 
 const $ = (id) => document.getElementById(id);
 const TICK_MS = 500;
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+const IMAGE_MAX_BYTES = 5 * 1024 * 1024; // the server's limit: a bigger file is refused there too
 
 export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrency }) {
   const shop = {
@@ -57,21 +59,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       li.dataset.productId = product.id;
       const pinned = shop.pinned && shop.pinned.id === product.id;
       li.classList.toggle('pinned', Boolean(pinned));
-      if (product.image_url) {
-        const img = document.createElement('img');
-        img.src = product.image_url;
-        img.alt = '';
-        img.width = 40;
-        img.height = 40;
-        img.className = 'product-thumb';
-        img.addEventListener('error', () => img.remove(), { once: true });
-        li.append(img);
-      } else {
-        const blank = document.createElement('span');
-        blank.className = 'product-thumb';
-        blank.setAttribute('aria-hidden', 'true');
-        li.append(blank);
-      }
+      li.append(thumbPicker(product));
       const text = document.createElement('div');
       text.className = 'product-text';
       const title = document.createElement('span');
@@ -104,6 +92,70 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       const button = row && row.querySelector('button');
       if (button && !button.disabled) button.focus();
     }
+  }
+
+  // The thumbnail holds the grid's first column whatever happens to the image: a picture
+  // that does not load gives way to a placeholder of the same size (the title's initial).
+  // It is also the way to upload a new image: a file picker behind the picture.
+  function thumbPicker(product) {
+    const picker = document.createElement('label');
+    picker.className = 'product-thumb-picker';
+    picker.title = t('studio.products.image.change');
+    const placeholder = () => {
+      const blank = document.createElement('span');
+      blank.className = 'product-thumb placeholder';
+      blank.setAttribute('aria-hidden', 'true');
+      blank.textContent = (product.title.trim()[0] || '?').toUpperCase();
+      return blank;
+    };
+    if (product.image_url) {
+      const img = document.createElement('img');
+      img.src = product.image_url;
+      img.alt = '';
+      img.width = 40;
+      img.height = 40;
+      img.className = 'product-thumb';
+      img.addEventListener('error', () => img.replaceWith(placeholder()), { once: true });
+      picker.append(img);
+    } else {
+      picker.append(placeholder());
+    }
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.accept = IMAGE_TYPES.join(',');
+    input.className = 'visually-hidden';
+    input.setAttribute('aria-label', t('studio.products.image.change_named', { title: product.title }));
+    input.addEventListener('change', async () => {
+      const file = input.files[0];
+      if (!file) return;
+      status('products-status', t('studio.products.image.uploading'));
+      try {
+        await uploadImage(product.id, file);
+        status('products-status', t('studio.products.image.changed', { title: product.title }));
+      } catch (err) {
+        status('products-status', imageErrorText(err), true);
+      }
+    });
+    picker.append(input);
+    return picker;
+  }
+
+  // Uploads `file` as the product's image; the product comes back with its new image_url.
+  async function uploadImage(productId, file) {
+    if (file.size > IMAGE_MAX_BYTES) throw Object.assign(new Error('too large'), { code: 'too_large' });
+    if (file.type && !IMAGE_TYPES.includes(file.type)) throw Object.assign(new Error('type'), { code: 'unsupported_image' });
+    const product = await api(`${API_BASE}/products/${encodeURIComponent(productId)}/image`, {
+      method: 'POST', body: file, contentType: file.type || 'application/octet-stream',
+    });
+    shop.products = shop.products.map((p) => (p.id === product.id ? product : p));
+    renderAll();
+    return product;
+  }
+
+  function imageErrorText(err) {
+    if (err.code === 'too_large') return t('studio.products.image.too_large');
+    if (err.code === 'unsupported_image') return t('studio.products.image.unsupported');
+    return errorText(err);
   }
 
   async function loadProducts() {
@@ -173,18 +225,33 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
     if (!/^\d+$/.test(stockText)) return fail('product-stock', 'studio.products.error.stock');
     const body = { sku, title, price, currency, stock: Number(stockText) };
     const image = $('product-image-url').value.trim();
+    const file = $('product-image-file').files[0] || null;
+    if (file && file.size > IMAGE_MAX_BYTES) {
+      error.textContent = t('studio.products.image.too_large');
+      $('product-image-file').focus();
+      return;
+    }
     const description = $('product-description').value.trim();
-    if (image) body.image_url = image;
+    if (image && !file) body.image_url = image;
     if (description) body.description = description;
     const submit = $('product-submit');
     submit.disabled = true;
     try {
       const product = await api(`${API_BASE}/products`, { method: 'POST', body });
       shop.products = [product, ...shop.products.filter((p) => p.id !== product.id)];
-      for (const id of ['product-title-input', 'product-sku', 'product-price', 'product-image-url', 'product-description']) $(id).value = '';
+      for (const id of ['product-title-input', 'product-sku', 'product-price', 'product-image-url', 'product-image-file', 'product-description']) $(id).value = '';
       status('products-status', t('studio.products.added', { title: product.title }));
       renderAll();
       $('product-title-input').focus();
+      if (file) {
+        // The product exists either way; a refused image is said, and can be sent again from
+        // the product's thumbnail.
+        try {
+          await uploadImage(product.id, file);
+        } catch (err) {
+          status('products-status', t('studio.products.image.added_without', { title: product.title, reason: imageErrorText(err) }), true);
+        }
+      }
     } catch (err) {
       error.textContent = err.code === 'conflict' ? t('studio.products.error.sku_taken') : errorText(err);
     } finally {
