@@ -527,7 +527,7 @@ def test_the_user_panel_shows_a_buyers_messages_holds_and_orders(
     )
     panel.get_by_role("button", name=EN["console.action.lift_timeout"]).click()
     expect(panel.locator("#person-standing")).to_have_text(EN["console.person.ok"])
-    expect(page.locator("#chat-status")).to_have_text(EN["viewer.moderated.unban"])
+    expect(page.locator("#chat-status")).to_have_text(EN["viewer.moderated.untimeout"])
     panel.get_by_role("button", name=EN["common.close"]).click()
     expect(panel).to_be_hidden()
 
