@@ -198,6 +198,9 @@ class Server:
             hold_cap=s.max_holds,
         )
         self.reservations.start()
+        self.moderation = ModerationStore(
+            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
+        )
         self.checkout = Checkout(
             self.store,
             self.sales,
@@ -205,10 +208,8 @@ class Server:
             on_order=self._on_order,
             on_refund=self._on_refund,
             reservations=self.reservations,
+            audit=self.moderation.record,
             clock=self.clock,
-        )
-        self.moderation = ModerationStore(
-            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
         )
         self.limiter = Limiter(self.store, clock=self.clock)
         self.moderators = Moderators(

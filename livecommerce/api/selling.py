@@ -227,9 +227,10 @@ async def room_orders_csv(request: Request) -> Response:
 
 async def refund(request: Request) -> JSONResponse:
     """
-    summary: Refund an order (the room's host or a moderator)
+    summary: Refund an order (the room's creator or an operator)
     responses:
       200: {description: the order, refunded}
+      403: {description: "forbidden (a moderator's attempt is kept in the room's audit log)"}
     """
     svc = services(request)
     order = await svc.checkout.refund(require_identity(request), request.path_params["order_id"])

@@ -226,3 +226,30 @@ async def test_a_sold_out_sale_frees_its_product_at_once_not_when_its_time_is_up
             await asyncio.sleep(0.05)
     gone = await http.get(f"/api/v1/products/{product['id']}")
     assert gone.status_code == 404
+
+
+async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_sees_the_try(
+    server: Server, http: httpx.AsyncClient, sale_on: Any
+) -> None:
+    host, room, _hosting, sale = sale_on
+    mo = await sign_up(http, "Mo")
+    appointed = await http.put(f"/api/v1/rooms/{room['id']}/moderators/{mo.id}", headers=host.headers)
+    assert appointed.status_code == 200, appointed.text
+    hold = await hold_for(server, room, sale, mo)
+    order = (await pay(http, mo, hold["id"], PAID, "mo-buys-0001")).json()["order"]
+
+    refused = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=mo.headers)
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    mine = (await http.get("/api/v1/orders", headers=mo.headers)).json()["orders"]
+    assert [o["state"] for o in mine] == ["paid"]  # the money stayed where it was
+
+    audit = await http.get(f"/api/v1/rooms/{room['id']}/audit", headers=host.headers)
+    entry = audit.json()["entries"][0]
+    assert (entry["action"], entry["actor"]["id"]) == ("order.refund_refused", mo.id)
+    assert entry["target"] == {"order_id": order["id"]}
+
+    operator = await sign_up(http, "Ops")
+    assert server.store is not None
+    await server.store.set_admin(operator.id, True)
+    refunded = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=operator.headers)
+    assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
