@@ -27,21 +27,23 @@ from livecommerce.errors import (
     Forbidden,
     HoldExpired,
     HoldReleased,
+    IdempotencyKeyReused,
     NotFound,
     Unavailable,
 )
-from livecommerce.payments import PaymentProvider, parse_card
+from livecommerce.payments import IDEMPOTENCY_TTL_S, PaymentProvider, parse_card
 from livecommerce.reservations import Reservations
 from livecommerce.rooms import Role, Room
 from livecommerce.sales import HoldState, refusal, sale_id_of_hold
 from livecommerce.store import keys
-from livecommerce.store.redis_store import STORE_DOWN, Store, _text
+from livecommerce.store.redis_store import STORE_DOWN, Store, _text, guarded
 from livecommerce.store.sales_store import SalesStore
 
 log = logging.getLogger("livecommerce.checkout")
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+KEY_KEPT_S = IDEMPOTENCY_TTL_S  # a checkout key binds its hold as long as the charge's key lasts
 _ADDRESS_LIMITS = {"name": 100, "line1": 200, "line2": 200, "postal_code": 20, "city": 100}
 
 Event = dict[str, Any]
@@ -141,6 +143,7 @@ class Checkout:
         hold = await self.sales.hold(room_id, sale_id, hold_id)
         if hold.user_id != who.id:
             raise Forbidden("that reservation is someone else's")
+        await self._bind_key(who.id, key, hold_id)
         if hold.state is HoldState.CONFIRMED:
             existing = await self.order(room_id, hold.order_id)
             # A retry may follow a crash between the confirm and the indexes: write them again.
@@ -223,6 +226,19 @@ class Checkout:
             room = await self.store.room(room_id)
             await self.on_order(room, order)
         return order, True
+
+    @guarded
+    async def _bind_key(self, buyer_id: str, key: str, hold_id: str) -> None:
+        """Tie the key to this hold, or refuse a key already tied to another: one payment
+        must never stand for two holds. One ``SET NX GET``, so of two processes racing with
+        one key on two holds exactly one wins."""
+        bound = await self.store.client.set(
+            keys.checkout_key(buyer_id, key), hold_id, nx=True, get=True, ex=KEY_KEPT_S
+        )
+        if bound is not None and _text(bound) != hold_id:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used to check out another reservation; use a new one"
+            )
 
     async def _index(self, room_id: str, buyer_id: str, order_id: str, at: int) -> None:
         """Where to find an order by id and by buyer; idempotent, so retries may repeat it."""

@@ -39,7 +39,14 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from livecommerce.currencies import MINOR_UNITS
-from livecommerce.errors import BadRequest, Conflict, LiveCommerceError, NotFound, Unavailable
+from livecommerce.errors import (
+    BadRequest,
+    Conflict,
+    IdempotencyKeyReused,
+    LiveCommerceError,
+    NotFound,
+    Unavailable,
+)
 from livecommerce.store.redis_store import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
@@ -388,10 +395,7 @@ class TestPaymentProvider:
         while True:
             stored = orjson.loads(record)
             if stored["fp"] != fingerprint:
-                raise Conflict(
-                    "this idempotency key was used for a different payment",
-                    reason="idempotency_key_reused",
-                )
+                raise IdempotencyKeyReused("this idempotency key was used for a different payment")
             if stored["state"] == "done":
                 result: dict[str, Any] = stored["result"]
                 return PaymentResult(**result)
@@ -451,8 +455,5 @@ class TestPaymentProvider:
     def _stored_refund(raw: str, amount: int) -> RefundResult:
         stored: dict[str, Any] = orjson.loads(raw)
         if stored["amount"] != amount:
-            raise Conflict(
-                "this idempotency key was used for a different refund",
-                reason="idempotency_key_reused",
-            )
+            raise IdempotencyKeyReused("this idempotency key was used for a different refund")
         return RefundResult(**stored)

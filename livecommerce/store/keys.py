@@ -174,6 +174,12 @@ def buyer_orders(user_id: str) -> str:
     return f"{PREFIX}:{{u:{user_id}}}:orders"
 
 
+def checkout_key(user_id: str, key: str) -> str:
+    """The hold a buyer's checkout Idempotency-Key was first used on (the buyer's own space:
+    one person's key never meets another's)."""
+    return f"{PREFIX}:{{u:{user_id}}}:checkout:{key}"
+
+
 # A creator's products share the tag {c:<creator>}: creating one and claiming its sku is atomic.
 def product_key(creator_id: str, product_id: str) -> str:
     return f"{PREFIX}:{{c:{creator_id}}}:product:{product_id}"

@@ -7,11 +7,14 @@ import csv
 import io
 import time
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from redis.asyncio import Redis
 
 from livecommerce.server import Server
 from livecommerce.webhooks import verify_signature
@@ -19,6 +22,7 @@ from tests.conftest import timeout
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 from tests.livecommerce.test_selling import FakeClock, _by_ref, add_product, start_sale
+from tests.processes import ServerProcess, start_process
 from tests.receivers import StartReceiver
 
 ADDRESS = {
@@ -253,3 +257,82 @@ async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_s
     await server.store.set_admin(operator.id, True)
     refunded = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=operator.headers)
     assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
+
+
+# One key, one hold: across processes ---------------------------------------------------------
+
+CLUSTER_SECRET = "checkout-secret-shared-by-the-cluster"
+
+
+@pytest.fixture
+async def two_processes(redis_url: str, tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
+    args = ["--redis-url", redis_url, "--secret", CLUSTER_SECRET]
+    pair = await asyncio.gather(
+        start_process(tmp_path / "a", *args), start_process(tmp_path / "b", *args)
+    )
+    yield list(pair)
+    await asyncio.gather(*(p.stop() for p in pair), return_exceptions=True)
+
+
+async def payments_made(redis_url: str) -> list[bytes]:
+    client = Redis.from_url(redis_url)
+    try:
+        return [k async for k in client.scan_iter("lc:payment:*")]
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.multiprocess
+async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_once(
+    two_processes: list[ServerProcess], redis_url: str
+) -> None:
+    a, b = two_processes
+    on = [httpx.AsyncClient(base_url=p.http_url, timeout=timeout(10)) for p in (a, b)]
+    try:
+        host = await sign_up(on[0], "Ada")
+        room = await open_room(on[0], host)
+        product = await add_product(on[0], host)
+        hosting = await join(a.ws_url, room["id"], host)
+        sale = await start_sale(hosting, product["id"], units=4, per_user_limit=2, price=2900)
+        kari, mallory = await sign_up(on[0], "Kari"), await sign_up(on[0], "Mallory")
+        buying = await join(b.ws_url, room["id"], kari)
+        holds = []
+        for ref in ("first", "second"):
+            await buying.send({"type": "reserve", "sale_id": sale["id"], "ref": ref, "key": ref})
+            holds.append((await _by_ref(buying, ref))["reservation"])
+
+        # Kari's app sends one key for both holds, one request to each process, at once.
+        answers = await asyncio.gather(
+            pay(on[0], kari, holds[0]["id"], PAID, "kari-key-0001"),
+            pay(on[1], kari, holds[1]["id"], PAID, "kari-key-0001"),
+        )
+        codes = sorted((r.status_code, r.json().get("code")) for r in answers)
+        assert codes == [(201, None), (409, "idempotency_key_reused")], codes
+        won = next(i for i, r in enumerate(answers) if r.status_code == 201)
+        order = answers[won].json()["order"]
+        assert order["reservation_id"] == holds[won]["id"]
+        assert len(await payments_made(redis_url)) == 1  # one charge, for one hold
+
+        # The key goes on meaning that hold, on either process; the other hold pays afresh.
+        again = await pay(on[1 - won], kari, holds[won]["id"], PAID, "kari-key-0001")
+        assert (again.status_code, again.json()["order"]["id"]) == (201, order["id"])
+        lost = holds[1 - won]["id"]
+        refused = await pay(on[won], kari, lost, PAID, "kari-key-0001")
+        assert (refused.status_code, refused.json()["code"]) == (409, "idempotency_key_reused")
+        second = (await pay(on[won], kari, lost, PAID, "kari-key-0002")).json()["order"]
+        assert second["payment"]["ref"] != order["payment"]["ref"]
+
+        # Another buyer's identical key is hers alone: it neither collides nor reveals.
+        await buying.close()
+        hers = await join(a.ws_url, room["id"], mallory)
+        await hers.send({"type": "reserve", "sale_id": sale["id"], "ref": "m", "key": "m"})
+        her_hold = (await _by_ref(hers, "m"))["reservation"]
+        paid = await pay(on[1], mallory, her_hold["id"], PAID, "kari-key-0001")
+        assert paid.status_code == 201, paid.text
+        assert paid.json()["order"]["id"] not in (order["id"], second["id"])
+        assert paid.json()["order"]["buyer"]["id"] == mallory.id
+        assert len(await payments_made(redis_url)) == 3
+        await hers.close()
+        await hosting.close()
+    finally:
+        await asyncio.gather(*(c.aclose() for c in on))
