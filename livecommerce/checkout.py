@@ -31,7 +31,7 @@ from livecommerce.errors import (
     NotFound,
     Unavailable,
 )
-from livecommerce.payments import IDEMPOTENCY_TTL_S, PaymentProvider, parse_card
+from livecommerce.payments import IDEMPOTENCY_TTL_S, PaymentProvider, PaymentResult, parse_card
 from livecommerce.reservations import Reservations
 from livecommerce.rooms import Role, Room
 from livecommerce.sales import HoldState, refusal, sale_id_of_hold
@@ -137,7 +137,9 @@ class Checkout:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         address = parse_address(body.get("address"))
-        card = parse_card(body.get("payment"), now=self.clock())
+        # A giveaway (price 0) needs no card; whatever card comes with one is not charged.
+        raw_card = body.get("payment")
+        card = None if raw_card is None else parse_card(raw_card, now=self.clock())
         sale_id = sale_id_of_hold(hold_id)
         room_id = await self.sales.room_of(sale_id)
         hold = await self.sales.hold(room_id, sale_id, hold_id)
@@ -161,14 +163,20 @@ class Checkout:
             raise HoldExpired("the reservation has expired")
         sale = await self.sales.sale(room_id, sale_id)
         amount = sale.price * hold.quantity
-        payment = await self.payments.charge(
-            amount=amount,
-            currency=sale.currency,
-            card=card,
-            idempotency_key=f"{who.id}|{key}",
-            description=f"{sale.title} x{hold.quantity}",
-        )
-        payment.require_paid()
+        payment: PaymentResult | None = None
+        paid_with: dict[str, Any] = {"ref": None}  # free: confirmed with no payment at all
+        if amount > 0:
+            if card is None:
+                raise BadRequest("'payment' must be a JSON object")
+            payment = await self.payments.charge(
+                amount=amount,
+                currency=sale.currency,
+                card=card,
+                idempotency_key=f"{who.id}|{key}",
+                description=f"{sale.title} x{hold.quantity}",
+            )
+            payment.require_paid()
+            paid_with = {"ref": payment.payment_ref, **card.to_public()}
         now = self.now_ms()
         order_id = "o_" + secrets.token_urlsafe(12)
         order: Event = {
@@ -190,7 +198,7 @@ class Checkout:
             "amount": amount,
             "currency": sale.currency,
             "shipping": address.to_public(),
-            "payment": {"ref": payment.payment_ref, **card.to_public()},
+            "payment": paid_with,
             "created_at": now,
         }
         ended = {"type": "sale.ended", "sale_id": sale_id, "reason": "sold_out"}
@@ -198,22 +206,14 @@ class Checkout:
             room_id, sale_id, hold_id, who.id, now, order_id, orjson.dumps(order).decode(), ended
         )
         if result.status == 0:
-            await self.payments.refund(
-                payment_ref=payment.payment_ref,
-                amount=amount,
-                idempotency_key=f"void|{payment.payment_ref}",
-            )
+            await self._void(payment, amount)
             raise refusal(result.reason)
         await self._durable()
         await self._index(room_id, who.id, result.order_id, now)
         if result.status == 2:  # a concurrent retry confirmed the hold first
             existing = await self.order(room_id, result.order_id)
-            if existing["payment"]["ref"] != payment.payment_ref:
-                await self.payments.refund(
-                    payment_ref=payment.payment_ref,
-                    amount=amount,
-                    idempotency_key=f"void|{payment.payment_ref}",
-                )
+            if payment is not None and existing["payment"]["ref"] != payment.payment_ref:
+                await self._void(payment, amount)
             return existing, False
         metrics.ORDERS.inc()
         if self.reservations is not None:
@@ -226,6 +226,16 @@ class Checkout:
             room = await self.store.room(room_id)
             await self.on_order(room, order)
         return order, True
+
+    async def _void(self, payment: PaymentResult | None, amount: int) -> None:
+        """Give back a charge no order uses; by its own key, so every caller refunds once."""
+        if payment is None:
+            return
+        await self.payments.refund(
+            payment_ref=payment.payment_ref,
+            amount=amount,
+            idempotency_key=f"void|{payment.payment_ref}",
+        )
 
     @guarded
     async def _bind_key(self, buyer_id: str, key: str, hold_id: str) -> None:
@@ -307,17 +317,14 @@ class Checkout:
         order = await self.order(room_id, order_id)
         if order["state"] == "refunded":
             return order
-        result = await self.payments.refund(
-            payment_ref=order["payment"]["ref"],
-            amount=order["amount"],
-            idempotency_key=f"refund|{order_id}",
-        )
-        record = {
-            "by": who.id,
-            "at": self.now_ms(),
-            "ref": result.refund_ref,
-            "status": result.status,
-        }
+        record: Event = {"by": who.id, "at": self.now_ms(), "ref": None, "status": "refunded"}
+        if order["payment"].get("ref"):  # a giveaway took no money: nothing to give back
+            result = await self.payments.refund(
+                payment_ref=order["payment"]["ref"],
+                amount=order["amount"],
+                idempotency_key=f"refund|{order_id}",
+            )
+            record.update(ref=result.refund_ref, status=result.status)
         first = await self.store.client.set(
             keys.order(room_id, order_id) + ":refund", orjson.dumps(record), nx=True
         )

@@ -38,7 +38,7 @@ import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from livecommerce.currencies import MINOR_UNITS
+from livecommerce.currencies import AMOUNT_MAX, MINOR_UNITS
 from livecommerce.errors import (
     BadRequest,
     Conflict,
@@ -58,7 +58,6 @@ PAYMENT_TTL_S = 180 * 24 * 3600
 CLAIM_LEASE_S = 60
 WAIT_FOR_CLAIM_S = 30.0
 IDEMPOTENCY_KEY_MAX = 255
-AMOUNT_MAX = 10**12
 HOLDER_NAME_MAX = 100
 EXPIRY_YEARS_MAX = 20
 

@@ -259,6 +259,68 @@ async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_s
     assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
 
 
+
+async def test_a_giveaway_is_confirmed_with_no_charge_and_no_card(
+    server: Server, http: httpx.AsyncClient, redis_url: str
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host)
+    hosting = await join(server.ws_url, room["id"], host)
+    sale = await start_sale(hosting, product["id"], units=2, price=0)
+    kari = await sign_up(http, "Kari")
+    hold = await hold_for(server, room, sale, kari)
+
+    free = await http.post(
+        f"/api/v1/reservations/{hold['id']}/checkout",
+        json={"address": ADDRESS},
+        headers={**kari.headers, "Idempotency-Key": "giveaway-0001"},
+    )
+    assert free.status_code == 201, free.text
+    order = free.json()["order"]
+    assert (order["state"], order["amount"], order["payment"]) == ("paid", 0, {"ref": None})
+    assert await payments_made(redis_url) == []
+    status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
+    assert (status["available"], status["held"], status["sold"]) == (1, 0, 1)
+    live = await hosting.expect("order.created")
+    assert live["order"]["id"] == order["id"]
+
+    # A second winner whose app sends a card anyway is not charged either.
+    bea = await sign_up(http, "Bea")
+    other = await pay(http, bea, (await hold_for(server, room, sale, bea))["id"], PAID, "gift-0002")
+    assert other.status_code == 201, other.text
+    assert (other.status_code, other.json()["order"]["payment"]) == (201, {"ref": None})
+    assert await payments_made(redis_url) == []
+    exported = await http.get(f"/api/v1/rooms/{room['id']}/orders.csv", headers=host.headers)
+    assert [r["payment_ref"] for r in csv.DictReader(io.StringIO(exported.text))] == ["", ""]
+    undone = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=host.headers)
+    assert (undone.status_code, undone.json()["state"]) == (200, "refunded")
+
+
+async def test_a_sale_no_checkout_could_pay_for_is_refused_when_it_starts(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host)
+    hosting = await join(server.ws_url, room["id"], host)
+    too_dear = {"price": 10**11, "per_user_limit": 11, "units": 1}
+    await hosting.send({"type": "sale.start", "product_id": product["id"], "ref": "s", **too_dear})
+    refused = await _by_ref(hosting, "s")
+    assert (refused["type"], refused["code"]) == ("error", "bad_request")
+    assert "'price'" in refused["message"]
+    answer = await http.post(
+        f"/api/v1/rooms/{room['id']}/sales",
+        json={"product_id": product["id"], **too_dear},
+        headers=host.headers,
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "bad_request")
+    assert "'price'" in answer.json()["detail"]
+    # Right at the limit, one buyer's whole allowance is still a payment the provider takes.
+    sale = await start_sale(hosting, product["id"], price=10**10, per_user_limit=100, units=1)
+    assert sale["price"] * sale["per_user_limit"] == 10**12
+
+
 # One key, one hold: across processes ---------------------------------------------------------
 
 CLUSTER_SECRET = "checkout-secret-shared-by-the-cluster"
