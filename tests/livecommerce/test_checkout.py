@@ -321,6 +321,44 @@ async def test_a_sale_no_checkout_could_pay_for_is_refused_when_it_starts(
     assert sale["price"] * sale["per_user_limit"] == 10**12
 
 
+
+async def test_ending_the_show_stops_its_sales_at_once_and_holds_can_still_be_paid(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    jumper = await add_product(http, host)
+    scarf = await add_product(http, host, sku="SCARF-1", title="Scarf")
+    hosting = await join(server.ws_url, room["id"], host)
+    sales = [await start_sale(hosting, p["id"], units=3) for p in (jumper, scarf)]
+    kari, bea = await sign_up(http, "Kari"), await sign_up(http, "Bea")
+    hold = await hold_for(server, room, sales[0], kari)
+    watching = await join(server.ws_url, room["id"], bea)
+
+    ended = await http.post(f"/api/v1/rooms/{room['id']}/end", headers=host.headers)
+    assert (ended.status_code, ended.json()["state"]) == (200, "ended")
+
+    stopped = [await watching.expect("sale.ended") for _ in sales]
+    assert {(e["sale_id"], e["reason"]) for e in stopped} == {(s["id"], "stopped") for s in sales}
+    state = await watching.expect("room.state")
+    # One step: the sales' ends and the show's end are consecutive in the room's history.
+    assert [e["seq"] for e in stopped] + [state["seq"]] == list(
+        range(state["seq"] - len(sales), state["seq"] + 1)
+    )
+    for sale in sales:
+        late = await http.post(
+            f"/api/v1/sales/{sale['id']}/reservations", json={"quantity": 1}, headers=bea.headers
+        )
+        assert (late.status_code, late.json()["code"]) == (409, "sale_not_active")
+        status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
+        assert (status["state"], status["end_reason"]) == ("ended", "stopped")
+
+    paid = await pay(http, kari, hold["id"], PAID, "after-the-show-01")
+    assert paid.status_code == 201, paid.text
+    status = (await http.get(f"/api/v1/sales/{sales[0]['id']}")).json()
+    assert (status["available"], status["held"], status["sold"]) == (2, 0, 1)
+
+
 # One key, one hold: across processes ---------------------------------------------------------
 
 CLUSTER_SECRET = "checkout-secret-shared-by-the-cluster"
