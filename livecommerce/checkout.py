@@ -36,6 +36,7 @@ from livecommerce.reservations import Reservations
 from livecommerce.rooms import Role, Room
 from livecommerce.sales import HoldState, refusal, sale_id_of_hold
 from livecommerce.store import keys
+from livecommerce.store.charges_store import ChargeLedger, OpenCharge
 from livecommerce.store.redis_store import STORE_DOWN, Store, _text, guarded
 from livecommerce.store.sales_store import SalesStore
 
@@ -43,6 +44,8 @@ log = logging.getLogger("livecommerce.checkout")
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+VOID_KEY = "void|{}"  # the refund key of a charge no order uses: one refund, whoever asks
+SWEEP_GRACE_MS = 2000  # after a hold's expiry, before the sweeper looks at its charge
 KEY_KEPT_S = IDEMPOTENCY_TTL_S  # a checkout key binds its hold as long as the charge's key lasts
 _ADDRESS_LIMITS = {"name": 100, "line1": 200, "line2": 200, "postal_code": 20, "city": 100}
 
@@ -115,6 +118,7 @@ class Checkout:
         audit: Callable[[str, Event], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.time,
         require_durable: bool = True,
+        sweep_grace_ms: int = SWEEP_GRACE_MS,
     ) -> None:
         self.store = store
         self.sales = sales
@@ -125,6 +129,8 @@ class Checkout:
         self.audit = audit
         self.clock = clock
         self.require_durable = require_durable
+        self.sweep_grace_ms = sweep_grace_ms
+        self.ledger = ChargeLedger(store.client)
         self._waitaof_supported = True
 
     def now_ms(self) -> int:
@@ -168,13 +174,21 @@ class Checkout:
         if amount > 0:
             if card is None:
                 raise BadRequest("'payment' must be a JSON object")
+            # Noted before the charge: if this process dies before the order is written,
+            # the sweeper (charges.py) gives the money back.
+            charge = OpenCharge(
+                f"{who.id}|{key}", room_id, sale_id, hold_id, who.id, amount, sale.currency
+            )
+            await self.ledger.open(charge, hold.expires_at + self.sweep_grace_ms)
             payment = await self.payments.charge(
                 amount=amount,
                 currency=sale.currency,
                 card=card,
-                idempotency_key=f"{who.id}|{key}",
+                idempotency_key=charge.key,
                 description=f"{sale.title} x{hold.quantity}",
             )
+            if not payment.paid:
+                await self.ledger.close(charge.key)
             payment.require_paid()
             paid_with = {"ref": payment.payment_ref, **card.to_public()}
         now = self.now_ms()
@@ -206,15 +220,19 @@ class Checkout:
             room_id, sale_id, hold_id, who.id, now, order_id, orjson.dumps(order).decode(), ended
         )
         if result.status == 0:
-            await self._void(payment, amount)
+            await self._void(payment, amount, f"{who.id}|{key}")
             raise refusal(result.reason)
         await self._durable()
         await self._index(room_id, who.id, result.order_id, now)
         if result.status == 2:  # a concurrent retry confirmed the hold first
             existing = await self.order(room_id, result.order_id)
             if payment is not None and existing["payment"]["ref"] != payment.payment_ref:
-                await self._void(payment, amount)
+                await self._void(payment, amount, f"{who.id}|{key}")
+            elif payment is not None:
+                await self.ledger.close(f"{who.id}|{key}")
             return existing, False
+        if payment is not None:
+            await self.ledger.close(f"{who.id}|{key}")
         metrics.ORDERS.inc()
         if self.reservations is not None:
             self.reservations.stock_changed(room_id, sale_id, result.stock)
@@ -227,15 +245,16 @@ class Checkout:
             await self.on_order(room, order)
         return order, True
 
-    async def _void(self, payment: PaymentResult | None, amount: int) -> None:
+    async def _void(self, payment: PaymentResult | None, amount: int, charge_key: str) -> None:
         """Give back a charge no order uses; by its own key, so every caller refunds once."""
         if payment is None:
             return
         await self.payments.refund(
             payment_ref=payment.payment_ref,
             amount=amount,
-            idempotency_key=f"void|{payment.payment_ref}",
+            idempotency_key=VOID_KEY.format(payment.payment_ref),
         )
+        await self.ledger.close(charge_key)
 
     @guarded
     async def _bind_key(self, buyer_id: str, key: str, hold_id: str) -> None:

@@ -28,6 +28,7 @@ from livecommerce.api.services import Services
 from livecommerce.auth import Authenticator
 from livecommerce.bus import Bus
 from livecommerce.channels import Channels
+from livecommerce.charges import ChargeSweeper
 from livecommerce.chat import ChatPolicy
 from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
@@ -105,6 +106,7 @@ class Server:
         self.media_store: MediaStore | None = None
         self.moderators: Moderators | None = None
         self.checkout: Checkout | None = None
+        self.sweeper: ChargeSweeper | None = None
         self.webhooks: WebhookDispatcher | None = None
         self.webhook_store: WebhookStore | None = None
         self._outbound: httpx.AsyncClient | None = None
@@ -211,6 +213,8 @@ class Server:
             audit=self.moderation.record,
             clock=self.clock,
         )
+        self.sweeper = ChargeSweeper(self.checkout)
+        self.sweeper.start()
         self.limiter = Limiter(self.store, clock=self.clock)
         self.moderators = Moderators(
             self.store,
@@ -305,6 +309,9 @@ class Server:
                 await stop_task(task)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        sweeper, self.sweeper = self.sweeper, None
+        if sweeper is not None:
+            await sweeper.stop()
         reservations, self.reservations = self.reservations, None
         if reservations is not None:
             await reservations.stop()

@@ -165,6 +165,16 @@ def active_sales() -> str:
     return f"{PREFIX}:sales:active"
 
 
+# Charges made but not yet settled by an order (or given back), for the sweeper: one tag, so
+# the ledger's two keys change together in one transaction.
+def open_charges() -> str:
+    return f"{PREFIX}:{{charges}}:open"
+
+
+def open_charge_info() -> str:
+    return f"{PREFIX}:{{charges}}:info"
+
+
 def order_rooms() -> str:
     """order id -> room id; written once after the order, never changed."""
     return f"{PREFIX}:order_room"

@@ -7,9 +7,9 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -17,6 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from livecommerce.server import Server
+from livecommerce.store.charges_store import OpenCharge
 from livecommerce.webhooks import verify_signature
 from tests.conftest import timeout
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
@@ -34,6 +35,8 @@ ADDRESS = {
 }
 PAID = {"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 DECLINED = {**PAID, "card_number": "4000000000000002"}
+SLOW_ANSWER = {**PAID, "card_number": "4000000000000077"}  # charged at once, answered late
+T = TypeVar("T")
 
 
 async def hold_for(
@@ -237,7 +240,9 @@ async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_s
 ) -> None:
     host, room, _hosting, sale = sale_on
     mo = await sign_up(http, "Mo")
-    appointed = await http.put(f"/api/v1/rooms/{room['id']}/moderators/{mo.id}", headers=host.headers)
+    appointed = await http.put(
+        f"/api/v1/rooms/{room['id']}/moderators/{mo.id}", headers=host.headers
+    )
     assert appointed.status_code == 200, appointed.text
     hold = await hold_for(server, room, sale, mo)
     order = (await pay(http, mo, hold["id"], PAID, "mo-buys-0001")).json()["order"]
@@ -257,7 +262,6 @@ async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_s
     await server.store.set_admin(operator.id, True)
     refunded = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=operator.headers)
     assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
-
 
 
 async def test_a_giveaway_is_confirmed_with_no_charge_and_no_card(
@@ -319,7 +323,6 @@ async def test_a_sale_no_checkout_could_pay_for_is_refused_when_it_starts(
     # Right at the limit, one buyer's whole allowance is still a payment the provider takes.
     sale = await start_sale(hosting, product["id"], price=10**10, per_user_limit=100, units=1)
     assert sale["price"] * sale["per_user_limit"] == 10**12
-
 
 
 async def test_ending_the_show_stops_its_sales_at_once_and_holds_can_still_be_paid(
@@ -436,3 +439,101 @@ async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_o
         await hosting.close()
     finally:
         await asyncio.gather(*(c.aclose() for c in on))
+
+
+# A charge without an order: the process died between the two --------------------------------
+
+
+async def until(check: Callable[[], Awaitable[T | None]], wait: float) -> T:
+    """What ``check`` finds, once it finds something, within the scaled deadline."""
+    async with asyncio.timeout(timeout(wait)):
+        while (found := await check()) is None:  # noqa: ASYNC110 - state in Redis, no event
+            await asyncio.sleep(0.02)  # polling a condition, under the deadline above
+    return found
+
+
+@pytest.mark.multiprocess
+async def test_a_charge_left_by_a_process_killed_mid_checkout_is_given_back_once(
+    redis_url: str, tmp_path: Path
+) -> None:
+    args = ["--redis-url", redis_url, "--secret", CLUSTER_SECRET]
+    a, b, c = await asyncio.gather(*(start_process(tmp_path / n, *args) for n in "abc"))
+    store = Redis.from_url(redis_url)
+    try:
+        async with httpx.AsyncClient(base_url=b.http_url, timeout=timeout(10)) as http:
+            host = await sign_up(http, "Ada")
+            room = await open_room(http, host)
+            product = await add_product(http, host)
+            hosting = await join(b.ws_url, room["id"], host)
+            sale = await start_sale(hosting, product["id"], units=2, hold_s=10)
+            kari = await sign_up(http, "Kari")
+            buying = await join(c.ws_url, room["id"], kari)
+            await buying.send({"type": "reserve", "sale_id": sale["id"], "ref": "r"})
+            hold = (await _by_ref(buying, "r"))["reservation"]
+
+            # Kari pays on process a; her card is charged, and a is killed before the order.
+            async def charged() -> str | None:
+                raw = await store.get(f"lc:pay:{kari.id}|kari-pays-0001")
+                stored = orjson.loads(raw) if raw else {}
+                done = stored.get("state") == "done"
+                return str(stored["result"]["payment_ref"]) if done else None
+
+            async with httpx.AsyncClient(base_url=a.http_url, timeout=timeout(30)) as on_a:
+                paying = asyncio.create_task(
+                    pay(on_a, kari, hold["id"], SLOW_ANSWER, "kari-pays-0001")
+                )
+                payment_ref = await until(charged, wait=10)
+                a.kill()
+                with pytest.raises(httpx.TransportError):
+                    await paying
+            assert await a.process.wait() == -9
+
+            # Her app never retries. When the hold's time is up, the two processes left
+            # sweep at once, and the money goes back once.
+            async def refunded() -> dict[bytes, bytes] | None:
+                raw = await store.hgetall(f"lc:payment:{payment_ref}")
+                payment = {bytes(k): bytes(v) for k, v in raw.items()}  # type: ignore[arg-type]
+                return payment if int(payment[b"refunded"]) > 0 else None
+
+            payment = await until(refunded, wait=30)
+            assert int(payment[b"refunded"]) == int(payment[b"amount"]) == 2900
+            assert [k for k in payment if k.startswith(b"refund:")] == [
+                f"refund:void|{payment_ref}".encode()
+            ]
+            orders = await http.get(f"/api/v1/rooms/{room['id']}/orders", headers=host.headers)
+            assert orders.json()["orders"] == []
+            gone = await http.get(f"/api/v1/reservations/{hold['id']}", headers=kari.headers)
+            assert gone.json()["state"] == "expired"
+            status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
+            assert (status["available"], status["held"], status["sold"]) == (2, 0, 0)
+            assert await store.zcard("lc:{charges}:open") == 0
+            await buying.close()
+            await hosting.close()
+    finally:
+        await store.aclose()
+        await asyncio.gather(*(p.stop() for p in (a, b, c)), return_exceptions=True)
+
+
+async def test_the_sweeper_keeps_a_charge_whose_order_was_written(
+    server: Server, http: httpx.AsyncClient, sale_on: Any
+) -> None:
+    _host, room, _hosting, sale = sale_on
+    bea = await sign_up(http, "Bea")
+    hold = await hold_for(server, room, sale, bea)
+    order = (await pay(http, bea, hold["id"], PAID, "bea-pays-0001")).json()["order"]
+
+    # The process wrote the order and died before it closed its ledger entry.
+    assert server.checkout is not None
+    assert server.sweeper is not None
+    entry = OpenCharge(
+        f"{bea.id}|bea-pays-0001", room["id"], sale["id"], hold["id"], bea.id, 2900, "EUR"
+    )
+    await server.checkout.ledger.open(entry, look_at=0)
+    assert await server.sweeper.sweep() == 0
+    assert await server.checkout.ledger.count() == 0
+    mine = (await http.get("/api/v1/orders", headers=bea.headers)).json()["orders"]
+    assert [(o["id"], o["state"]) for o in mine] == [(order["id"], "paid")]
+    payment = await server.checkout.store.client.hget(
+        f"lc:payment:{order['payment']['ref']}", "refunded"
+    )
+    assert payment == b"0"
