@@ -210,7 +210,7 @@ class Server:
             on_order=self._on_order,
             on_refund=self._on_refund,
             reservations=self.reservations,
-            audit=self.moderation.record,
+            audit=self._audit,
             clock=self.clock,
         )
         self.sweeper = ChargeSweeper(self.checkout)
@@ -343,6 +343,17 @@ class Server:
         for person in (room.host_id, *room.moderators):
             await self.store.publish_ephemeral(room.id, {**private, "to": person})
         await self._webhook(room.host_id, "order.created", order)
+
+    async def _audit(self, room_id: str, entry: dict[str, Any]) -> None:
+        """An entry no tool wrote (a refused refund): kept, and shown on the consoles at once."""
+        assert self.moderation is not None
+        assert self.store is not None
+        await self.moderation.record(room_id, entry)
+        room = await self.store.room(room_id)
+        for person in {room.host_id, *room.moderators} - {entry["actor"]["id"]}:
+            await self.store.publish_ephemeral(
+                room_id, {"type": "mod.action", "to": person, "entry": entry}
+            )
 
     async def _on_refund(self, room: Room, order: dict[str, Any]) -> None:
         await self._webhook(room.host_id, "order.refunded", order)
