@@ -169,6 +169,7 @@ class Checkout:
             raise HoldExpired("the reservation has expired")
         sale = await self.sales.sale(room_id, sale_id)
         amount = sale.price * hold.quantity
+        charge_key = f"{who.id}|{key}"  # the provider's key: the buyer's own key space
         payment: PaymentResult | None = None
         paid_with: dict[str, Any] = {"ref": None}  # free: confirmed with no payment at all
         if amount > 0:
@@ -177,7 +178,7 @@ class Checkout:
             # Noted before the charge: if this process dies before the order is written,
             # the sweeper (charges.py) gives the money back.
             charge = OpenCharge(
-                f"{who.id}|{key}", room_id, sale_id, hold_id, who.id, amount, sale.currency
+                charge_key, room_id, sale_id, hold_id, who.id, amount, sale.currency
             )
             await self.ledger.open(charge, hold.expires_at + self.sweep_grace_ms)
             payment = await self.payments.charge(
@@ -220,19 +221,19 @@ class Checkout:
             room_id, sale_id, hold_id, who.id, now, order_id, orjson.dumps(order).decode(), ended
         )
         if result.status == 0:
-            await self._void(payment, amount, f"{who.id}|{key}")
+            await self._void(payment, amount, charge_key)
             raise refusal(result.reason)
         await self._durable()
         await self._index(room_id, who.id, result.order_id, now)
         if result.status == 2:  # a concurrent retry confirmed the hold first
             existing = await self.order(room_id, result.order_id)
             if payment is not None and existing["payment"]["ref"] != payment.payment_ref:
-                await self._void(payment, amount, f"{who.id}|{key}")
+                await self._void(payment, amount, charge_key)
             elif payment is not None:
-                await self.ledger.close(f"{who.id}|{key}")
+                await self.ledger.close(charge_key)
             return existing, False
         if payment is not None:
-            await self.ledger.close(f"{who.id}|{key}")
+            await self.ledger.close(charge_key)
         metrics.ORDERS.inc()
         if self.reservations is not None:
             self.reservations.stock_changed(room_id, sale_id, result.stock)
