@@ -16,6 +16,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from livecommerce.payments import parse_card
 from livecommerce.server import Server
 from livecommerce.store.charges_store import OpenCharge
 from livecommerce.webhooks import verify_signature
@@ -537,3 +538,48 @@ async def test_the_sweeper_keeps_a_charge_whose_order_was_written(
         f"lc:payment:{order['payment']['ref']}", "refunded"
     )
     assert payment == b"0"
+
+
+async def test_two_processes_sweeping_at_once_give_an_orphan_charge_back_once(
+    start_server: ServerFactory,
+) -> None:
+    clock = FakeClock()
+    a, b = await start_server(clock=clock), await start_server(clock=clock)
+    assert a.sweeper is not None
+    assert b.sweeper is not None
+    assert a.checkout is not None
+    assert b.checkout is not None
+    await a.sweeper.stop()  # this story runs the sweeps itself, both at the same moment
+    await b.sweeper.stop()
+    async with httpx.AsyncClient(base_url=a.http_url) as http:
+        host = await sign_up(http, "Ada")
+        room = await open_room(http, host)
+        product = await add_product(http, host)
+        hosting = await join(a.ws_url, room["id"], host)
+        sale = await start_sale(hosting, product["id"], units=1, hold_s=30)
+        kari = await sign_up(http, "Kari")
+        hold = await hold_for(a, room, sale, kari)
+
+        # What a process that died after the charge leaves: the note and the charge.
+        key = f"{kari.id}|kari-pays-0001"
+        note = OpenCharge(key, room["id"], sale["id"], hold["id"], kari.id, 2900, "EUR")
+        await a.checkout.ledger.open(note, look_at=hold["expires_at"] + 2000)
+        card = parse_card(PAID, now=clock())
+        charged = await a.checkout.payments.charge(
+            amount=2900, currency="EUR", card=card, idempotency_key=key, description="Jumper"
+        )
+        assert await a.sweeper.sweep() == 0  # in time: Kari may still retry
+
+        clock.advance(33)
+        given_back = await asyncio.gather(a.sweeper.sweep(), b.sweeper.sweep())
+        assert sorted(given_back) == [0, 1]
+        raw = await a.checkout.store.client.hgetall(f"lc:payment:{charged.payment_ref}")
+        payment = {bytes(k): bytes(v) for k, v in raw.items()}  # type: ignore[arg-type]
+        assert payment[b"refunded"] == b"2900"
+        assert [k for k in payment if k.startswith(b"refund:")] == [
+            f"refund:void|{charged.payment_ref}".encode()
+        ]
+        assert await a.checkout.ledger.count() == 0
+        late = await pay(http, kari, hold["id"], PAID, "kari-pays-0001")
+        assert (late.status_code, late.json()["code"]) == (409, "hold_expired")
+        await hosting.close()
