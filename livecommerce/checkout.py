@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,21 +27,26 @@ from livecommerce.errors import (
     Forbidden,
     HoldExpired,
     HoldReleased,
+    IdempotencyKeyReused,
     NotFound,
     Unavailable,
 )
-from livecommerce.payments import PaymentProvider, parse_card
+from livecommerce.payments import IDEMPOTENCY_TTL_S, PaymentProvider, PaymentResult, parse_card
 from livecommerce.reservations import Reservations
-from livecommerce.rooms import Room
+from livecommerce.rooms import Role, Room
 from livecommerce.sales import HoldState, refusal, sale_id_of_hold
 from livecommerce.store import keys
-from livecommerce.store.redis_store import STORE_DOWN, Store, _text
+from livecommerce.store.charges_store import ChargeLedger, OpenCharge
+from livecommerce.store.redis_store import STORE_DOWN, Store, _text, guarded
 from livecommerce.store.sales_store import SalesStore
 
 log = logging.getLogger("livecommerce.checkout")
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+VOID_KEY = "void|{}"  # the refund key of a charge no order uses: one refund, whoever asks
+SWEEP_GRACE_MS = 2000  # after a hold's expiry, before the sweeper looks at its charge
+KEY_KEPT_S = IDEMPOTENCY_TTL_S  # a checkout key binds its hold as long as the charge's key lasts
 _ADDRESS_LIMITS = {"name": 100, "line1": 200, "line2": 200, "postal_code": 20, "city": 100}
 
 Event = dict[str, Any]
@@ -88,6 +93,12 @@ def parse_address(body: object) -> Address:
     return Address(country=country.upper(), **values)
 
 
+def may_refund(room: Room, user_id: str, *, admin: bool) -> bool:
+    """Refunds move the creator's money: the creator's call, or an operator's; a moderator
+    keeps the chat, not the till (and must never refund their own order)."""
+    return admin or user_id == room.host_id
+
+
 def parse_idempotency_key(header: str | None) -> str:
     if header is None or not IDEMPOTENCY_KEY.match(header):
         raise BadRequest("an Idempotency-Key header of 8 to 128 of A-Z a-z 0-9 _ . : - is required")
@@ -104,8 +115,10 @@ class Checkout:
         on_order: Callable[[Room, Event], Any] | None = None,
         on_refund: Callable[[Room, Event], Any] | None = None,
         reservations: Reservations | None = None,
+        audit: Callable[[str, Event], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.time,
         require_durable: bool = True,
+        sweep_grace_ms: int = SWEEP_GRACE_MS,
     ) -> None:
         self.store = store
         self.sales = sales
@@ -113,8 +126,11 @@ class Checkout:
         self.on_order = on_order
         self.on_refund = on_refund
         self.reservations = reservations
+        self.audit = audit
         self.clock = clock
         self.require_durable = require_durable
+        self.sweep_grace_ms = sweep_grace_ms
+        self.ledger = ChargeLedger(store.client)
         self._waitaof_supported = True
 
     def now_ms(self) -> int:
@@ -127,12 +143,15 @@ class Checkout:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         address = parse_address(body.get("address"))
-        card = parse_card(body.get("payment"), now=self.clock())
+        # A giveaway (price 0) needs no card; whatever card comes with one is not charged.
+        raw_card = body.get("payment")
+        card = None if raw_card is None else parse_card(raw_card, now=self.clock())
         sale_id = sale_id_of_hold(hold_id)
         room_id = await self.sales.room_of(sale_id)
         hold = await self.sales.hold(room_id, sale_id, hold_id)
         if hold.user_id != who.id:
             raise Forbidden("that reservation is someone else's")
+        await self._bind_key(who.id, key, hold_id)
         if hold.state is HoldState.CONFIRMED:
             existing = await self.order(room_id, hold.order_id)
             # A retry may follow a crash between the confirm and the indexes: write them again.
@@ -150,14 +169,29 @@ class Checkout:
             raise HoldExpired("the reservation has expired")
         sale = await self.sales.sale(room_id, sale_id)
         amount = sale.price * hold.quantity
-        payment = await self.payments.charge(
-            amount=amount,
-            currency=sale.currency,
-            card=card,
-            idempotency_key=f"{who.id}|{key}",
-            description=f"{sale.title} x{hold.quantity}",
-        )
-        payment.require_paid()
+        charge_key = f"{who.id}|{key}"  # the provider's key: the buyer's own key space
+        payment: PaymentResult | None = None
+        paid_with: dict[str, Any] = {"ref": None}  # free: confirmed with no payment at all
+        if amount > 0:
+            if card is None:
+                raise BadRequest("'payment' must be a JSON object")
+            # Noted before the charge: if this process dies before the order is written,
+            # the sweeper (charges.py) gives the money back.
+            charge = OpenCharge(
+                charge_key, room_id, sale_id, hold_id, who.id, amount, sale.currency
+            )
+            await self.ledger.open(charge, hold.expires_at + self.sweep_grace_ms)
+            payment = await self.payments.charge(
+                amount=amount,
+                currency=sale.currency,
+                card=card,
+                idempotency_key=charge.key,
+                description=f"{sale.title} x{hold.quantity}",
+            )
+            if not payment.paid:
+                await self.ledger.close(charge.key)
+            payment.require_paid()
+            paid_with = {"ref": payment.payment_ref, **card.to_public()}
         now = self.now_ms()
         order_id = "o_" + secrets.token_urlsafe(12)
         order: Event = {
@@ -179,7 +213,7 @@ class Checkout:
             "amount": amount,
             "currency": sale.currency,
             "shipping": address.to_public(),
-            "payment": {"ref": payment.payment_ref, **card.to_public()},
+            "payment": paid_with,
             "created_at": now,
         }
         ended = {"type": "sale.ended", "sale_id": sale_id, "reason": "sold_out"}
@@ -187,23 +221,19 @@ class Checkout:
             room_id, sale_id, hold_id, who.id, now, order_id, orjson.dumps(order).decode(), ended
         )
         if result.status == 0:
-            await self.payments.refund(
-                payment_ref=payment.payment_ref,
-                amount=amount,
-                idempotency_key=f"void|{payment.payment_ref}",
-            )
+            await self._void(payment, amount, charge_key)
             raise refusal(result.reason)
         await self._durable()
         await self._index(room_id, who.id, result.order_id, now)
         if result.status == 2:  # a concurrent retry confirmed the hold first
             existing = await self.order(room_id, result.order_id)
-            if existing["payment"]["ref"] != payment.payment_ref:
-                await self.payments.refund(
-                    payment_ref=payment.payment_ref,
-                    amount=amount,
-                    idempotency_key=f"void|{payment.payment_ref}",
-                )
+            if payment is not None and existing["payment"]["ref"] != payment.payment_ref:
+                await self._void(payment, amount, charge_key)
+            elif payment is not None:
+                await self.ledger.close(charge_key)
             return existing, False
+        if payment is not None:
+            await self.ledger.close(charge_key)
         metrics.ORDERS.inc()
         if self.reservations is not None:
             self.reservations.stock_changed(room_id, sale_id, result.stock)
@@ -215,6 +245,30 @@ class Checkout:
             room = await self.store.room(room_id)
             await self.on_order(room, order)
         return order, True
+
+    async def _void(self, payment: PaymentResult | None, amount: int, charge_key: str) -> None:
+        """Give back a charge no order uses; by its own key, so every caller refunds once."""
+        if payment is None:
+            return
+        await self.payments.refund(
+            payment_ref=payment.payment_ref,
+            amount=amount,
+            idempotency_key=VOID_KEY.format(payment.payment_ref),
+        )
+        await self.ledger.close(charge_key)
+
+    @guarded
+    async def _bind_key(self, buyer_id: str, key: str, hold_id: str) -> None:
+        """Tie the key to this hold, or refuse a key already tied to another: one payment
+        must never stand for two holds. One ``SET NX GET``, so of two processes racing with
+        one key on two holds exactly one wins."""
+        bound = await self.store.client.set(
+            keys.checkout_key(buyer_id, key), hold_id, nx=True, get=True, ex=KEY_KEPT_S
+        )
+        if bound is not None and _text(bound) != hold_id:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used to check out another reservation; use a new one"
+            )
 
     async def _index(self, room_id: str, buyer_id: str, order_id: str, at: int) -> None:
         """Where to find an order by id and by buyer; idempotent, so retries may repeat it."""
@@ -272,22 +326,25 @@ class Checkout:
     async def refund(self, who: Identity, order_id: str) -> Event:
         room_id = await self.room_of_order(order_id)
         room = await self.store.room(room_id)
-        if who.id != room.host_id and who.id not in room.moderators:
-            raise Forbidden("only the room's host or a moderator can refund")
+        if not may_refund(room, who.id, admin=await self.store.is_admin(who.id)):
+            if room.role_of(who.id) is Role.MODERATOR and self.audit is not None:
+                # A moderator reaching for the money is worth the host's notice.
+                actor = {"id": who.id, "name": who.name}
+                entry = {"at": self.now_ms(), "actor": actor, "action": "order.refund_refused",
+                         "target": {"order_id": order_id}}  # fmt: skip
+                await self.audit(room_id, entry)
+            raise Forbidden("only the room's creator or an operator can refund")
         order = await self.order(room_id, order_id)
         if order["state"] == "refunded":
             return order
-        result = await self.payments.refund(
-            payment_ref=order["payment"]["ref"],
-            amount=order["amount"],
-            idempotency_key=f"refund|{order_id}",
-        )
-        record = {
-            "by": who.id,
-            "at": self.now_ms(),
-            "ref": result.refund_ref,
-            "status": result.status,
-        }
+        record: Event = {"by": who.id, "at": self.now_ms(), "ref": None, "status": "refunded"}
+        if order["payment"].get("ref"):  # a giveaway took no money: nothing to give back
+            result = await self.payments.refund(
+                payment_ref=order["payment"]["ref"],
+                amount=order["amount"],
+                idempotency_key=f"refund|{order_id}",
+            )
+            record.update(ref=result.refund_ref, status=result.status)
         first = await self.store.client.set(
             keys.order(room_id, order_id) + ":refund", orjson.dumps(record), nx=True
         )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The most one payment may be, in minor units: what the payment provider takes, and so
+# what one checkout (a sale's price times the most one buyer may hold) may come to.
+AMOUNT_MAX = 10**12
+
 MINOR_UNITS: dict[str, int] = {
     "AED": 2,
     "AFN": 2,

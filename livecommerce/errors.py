@@ -24,6 +24,7 @@ handle one vocabulary whatever channel they use::
     │   ├── TooManyHolds              too_many_holds 409
     │   ├── HoldExpired               hold_expired  409
     │   ├── HoldReleased              hold_released 409
+    │   ├── IdempotencyKeyReused      idempotency_key_reused 409
     │   └── ProductOnSale             product_on_sale 409
     ├── RateLimited                   rate_limited  429  (retry_after)
     ├── Unavailable                   unavailable   503  (retry_after)
@@ -164,6 +165,14 @@ class HoldExpired(Conflict):
 class HoldReleased(Conflict):
     code = "hold_released"
     title = "The hold was released"
+
+
+class IdempotencyKeyReused(Conflict):
+    """A key names one request: sending it with another (another hold, another amount) is
+    refused, never answered with what the first request got."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency key already used for another request"
 
 
 class ProductOnSale(Conflict):

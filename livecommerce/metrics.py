@@ -57,6 +57,10 @@ STORE_UNAVAILABLE = Counter(
 )
 HTTP_REQUESTS = Counter("livecommerce_http_requests", "HTTP requests", ["method", "status"])
 ORDERS = Counter("livecommerce_orders", "Orders paid and written")
+CHARGES_GIVEN_BACK = Counter(
+    "livecommerce_charges_given_back",
+    "Charges refunded by the sweeper because no order uses them (a process died mid-checkout)",
+)
 RESERVE_BATCH = Histogram(
     "livecommerce_reserve_batch_size",
     "Reserve requests sent to the store in one script call (one sale, one process)",

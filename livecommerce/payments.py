@@ -8,6 +8,8 @@ anywhere::
     4000000000000002   declined   card_declined
     4000000000009995   declined   insufficient_funds
     4000000000000119   failed     processing_error   (after a delay, 2 s by default)
+    4000000000000077   paid       (charged at once, but the answer takes 2 s to come back:
+                                   a process that dies meanwhile leaves a charge, no order)
     any other number   paid       (if it passes the Luhn check)
 
 A card number is only ever held by ``CardDetails`` on its way to the provider: its repr
@@ -17,7 +19,9 @@ Idempotency: a charge is claimed under ``lc:pay:<idempotency key>`` with ``SET N
 anything is charged, so two concurrent calls with one key charge once; the second waits
 for the first's result. A process that dies mid-charge leaves a claim that lapses after
 ``CLAIM_LEASE_S``; a retry after that charges afresh, as it would against a real provider
-that never heard of the first attempt. Refunds are idempotent per payment: each refund's
+that never heard of the first attempt. A charge and its settled result are written in one
+transaction, so ``charge_of(key)`` knows of every charge that was made. Refunds are
+idempotent per payment: each refund's
 result is kept in the payment's hash under its key, written in one optimistic transaction
 with the refunded total, so concurrent refunds can never add up to more than was charged.
 """
@@ -38,8 +42,15 @@ import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from livecommerce.currencies import MINOR_UNITS
-from livecommerce.errors import BadRequest, Conflict, LiveCommerceError, NotFound, Unavailable
+from livecommerce.currencies import AMOUNT_MAX, MINOR_UNITS
+from livecommerce.errors import (
+    BadRequest,
+    Conflict,
+    IdempotencyKeyReused,
+    LiveCommerceError,
+    NotFound,
+    Unavailable,
+)
 from livecommerce.store.redis_store import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
@@ -51,7 +62,6 @@ PAYMENT_TTL_S = 180 * 24 * 3600
 CLAIM_LEASE_S = 60
 WAIT_FOR_CLAIM_S = 30.0
 IDEMPOTENCY_KEY_MAX = 255
-AMOUNT_MAX = 10**12
 HOLDER_NAME_MAX = 100
 EXPIRY_YEARS_MAX = 20
 
@@ -241,6 +251,11 @@ class PaymentProvider(Protocol):
         self, *, payment_ref: str, amount: int, idempotency_key: str
     ) -> RefundResult: ...
 
+    async def charge_of(self, idempotency_key: str) -> PaymentResult | None:
+        """The charge made under this key, or None if none was; ``Unavailable`` while one is
+        under way. What the sweeper asks about a charge whose answer was lost."""
+        ...
+
 
 # The sandbox ---------------------------------------------------------------------------
 
@@ -252,6 +267,7 @@ TEST_CARDS: dict[str, tuple[PaymentStatus, str | None, str]] = {
     "4000000000000119": ("failed", "processing_error", "the card could not be processed"),
 }
 _SLOW_STATUS = "failed"
+SLOW_ANSWER = "4000000000000077"  # paid at once; the answer comes back late
 
 
 def charge_key(idempotency_key: str) -> str:
@@ -337,13 +353,6 @@ class TestPaymentProvider:
         if previous is not None:
             return await self._await_result(key, _text(previous), fingerprint)
 
-        result = await self._charge_now(amount, currency, card, description)
-        await self._settle(key, token, fingerprint, result)
-        return result
-
-    async def _charge_now(
-        self, amount: int, currency: str, card: CardDetails, description: str
-    ) -> PaymentResult:
         status, decline_code, message = TEST_CARDS.get(card.number, ("paid", None, ""))
         if status == _SLOW_STATUS:
             await self.sleep(self.slow_delay_s)
@@ -359,28 +368,48 @@ class TestPaymentProvider:
             "description": description[:500],
             "created_at": int(self.clock() * 1000),
         }
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(payment_key(result.payment_ref), mapping=record)  # type: ignore[arg-type]
-            pipe.expire(payment_key(result.payment_ref), PAYMENT_TTL_S)
-            await pipe.execute()
+        await self._record(key, token, fingerprint, result, record)
+        if card.number == SLOW_ANSWER:
+            await self.sleep(self.slow_delay_s)
         return result
 
-    async def _settle(self, key: str, token: str, fingerprint: str, result: PaymentResult) -> None:
-        """Replace our own claim with the result; a claim that lapsed and was retaken stays."""
+    async def _record(
+        self, key: str, token: str, fingerprint: str, result: PaymentResult, record: dict[str, Any]
+    ) -> None:
+        """Write the charge and, in the same transaction, replace our own claim with its
+        result (a claim that lapsed and was retaken stays): no charge without its answer."""
         done = orjson.dumps({"state": "done", "fp": fingerprint, "result": asdict(result)})
+        ref = payment_key(result.payment_ref)
         async with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(key)
                     current = await pipe.get(key)
-                    if current is not None and orjson.loads(current).get("token") != token:
-                        return
+                    ours = current is None or orjson.loads(current).get("token") == token
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, done, ex=IDEMPOTENCY_TTL_S)
+                    pipe.hset(ref, mapping=record)  # type: ignore[arg-type]
+                    pipe.expire(ref, PAYMENT_TTL_S)
+                    if ours:
+                        pipe.set(key, done, ex=IDEMPOTENCY_TTL_S)
                     await pipe.execute()
                     return
                 except redis_errors.WatchError:
                     continue
+
+    async def charge_of(self, idempotency_key: str) -> PaymentResult | None:
+        return await self._charge_of(idempotency_key)
+
+    @guarded
+    async def _charge_of(self, idempotency_key: str) -> PaymentResult | None:
+        _check_key(idempotency_key)
+        raw = await self.client.get(charge_key(idempotency_key))
+        if raw is None:
+            return None
+        stored = orjson.loads(raw)
+        if stored["state"] != "done":
+            raise Unavailable("a payment with this idempotency key is under way", retry_after=1)
+        result: dict[str, Any] = stored["result"]
+        return PaymentResult(**result)
 
     async def _await_result(self, key: str, record: bytes | str, fingerprint: str) -> PaymentResult:
         """The result another call with this key got, waiting while it is under way."""
@@ -388,10 +417,7 @@ class TestPaymentProvider:
         while True:
             stored = orjson.loads(record)
             if stored["fp"] != fingerprint:
-                raise Conflict(
-                    "this idempotency key was used for a different payment",
-                    reason="idempotency_key_reused",
-                )
+                raise IdempotencyKeyReused("this idempotency key was used for a different payment")
             if stored["state"] == "done":
                 result: dict[str, Any] = stored["result"]
                 return PaymentResult(**result)
@@ -451,8 +477,5 @@ class TestPaymentProvider:
     def _stored_refund(raw: str, amount: int) -> RefundResult:
         stored: dict[str, Any] = orjson.loads(raw)
         if stored["amount"] != amount:
-            raise Conflict(
-                "this idempotency key was used for a different refund",
-                reason="idempotency_key_reused",
-            )
+            raise IdempotencyKeyReused("this idempotency key was used for a different refund")
         return RefundResult(**stored)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from livecommerce.currencies import AMOUNT_MAX
 from livecommerce.errors import (
     BadRequest,
     Conflict,
@@ -72,14 +73,22 @@ def parse_sale_draft(body: dict[str, Any]) -> SaleDraft:
     product_id = body.get("product_id")
     if not isinstance(product_id, str) or not 0 < len(product_id) <= 64:
         raise BadRequest("field 'product_id' must be a product id")
-    return SaleDraft(
+    draft = SaleDraft(
         product_id=product_id,
-        price=_int(body, "price", 0, 10**12),
+        price=_int(body, "price", 0, AMOUNT_MAX),
         units=_int(body, "units", 1, MAX_UNITS),
         per_user_limit=_int(body, "per_user_limit", 1, MAX_PER_USER, default=1),
         duration_s=_int(body, "duration_s", 5, MAX_DURATION_S, default=300),
         hold_s=_int(body, "hold_s", MIN_HOLD_S, MAX_HOLD_S, default=120),
     )
+    # Refused here rather than at checkout, where a buyer would be left with a hold no
+    # payment can settle. A price of 0 is a giveaway: its orders need no payment.
+    if draft.price * draft.per_user_limit > AMOUNT_MAX:
+        raise BadRequest(
+            f"field 'price' times 'per_user_limit' must be at most {AMOUNT_MAX}:"
+            " one buyer's checkout could not be paid"
+        )
+    return draft
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from livecommerce.api.services import Services
 from livecommerce.auth import Authenticator
 from livecommerce.bus import Bus
 from livecommerce.channels import Channels
+from livecommerce.charges import ChargeSweeper
 from livecommerce.chat import ChatPolicy
 from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
@@ -105,6 +106,7 @@ class Server:
         self.media_store: MediaStore | None = None
         self.moderators: Moderators | None = None
         self.checkout: Checkout | None = None
+        self.sweeper: ChargeSweeper | None = None
         self.webhooks: WebhookDispatcher | None = None
         self.webhook_store: WebhookStore | None = None
         self._outbound: httpx.AsyncClient | None = None
@@ -198,6 +200,9 @@ class Server:
             hold_cap=s.max_holds,
         )
         self.reservations.start()
+        self.moderation = ModerationStore(
+            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
+        )
         self.checkout = Checkout(
             self.store,
             self.sales,
@@ -205,11 +210,11 @@ class Server:
             on_order=self._on_order,
             on_refund=self._on_refund,
             reservations=self.reservations,
+            audit=self._audit,
             clock=self.clock,
         )
-        self.moderation = ModerationStore(
-            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
-        )
+        self.sweeper = ChargeSweeper(self.checkout)
+        self.sweeper.start()
         self.limiter = Limiter(self.store, clock=self.clock)
         self.moderators = Moderators(
             self.store,
@@ -304,6 +309,9 @@ class Server:
                 await stop_task(task)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        sweeper, self.sweeper = self.sweeper, None
+        if sweeper is not None:
+            await sweeper.stop()
         reservations, self.reservations = self.reservations, None
         if reservations is not None:
             await reservations.stop()
@@ -335,6 +343,17 @@ class Server:
         for person in (room.host_id, *room.moderators):
             await self.store.publish_ephemeral(room.id, {**private, "to": person})
         await self._webhook(room.host_id, "order.created", order)
+
+    async def _audit(self, room_id: str, entry: dict[str, Any]) -> None:
+        """An entry no tool wrote (a refused refund): kept, and shown on the consoles at once."""
+        assert self.moderation is not None
+        assert self.store is not None
+        await self.moderation.record(room_id, entry)
+        room = await self.store.room(room_id)
+        for person in {room.host_id, *room.moderators} - {entry["actor"]["id"]}:
+            await self.store.publish_ephemeral(
+                room_id, {"type": "mod.action", "to": person, "entry": entry}
+            )
 
     async def _on_refund(self, room: Room, order: dict[str, Any]) -> None:
         await self._webhook(room.host_id, "order.refunded", order)

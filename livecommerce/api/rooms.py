@@ -124,7 +124,15 @@ async def _transition(request: Request, to: RoomState) -> JSONResponse:
     room.require_host(who.id)
     now = svc.now_ms()
     event = {"type": "room.state", "state": str(to), "at": now}
-    moved, _seq = await svc.store.transition_room(room, to, now, event)
+    if to is RoomState.ENDED:
+        moved, _seq, stopped = await svc.store.end_room(room, now, event)
+        for sale_id in stopped:
+            metrics.EVENTS_PUBLISHED.labels("sale.ended").inc()
+            await svc.reservations.tell(
+                room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"}
+            )
+    else:
+        moved, _seq = await svc.store.transition_room(room, to, now, event)
     metrics.EVENTS_PUBLISHED.labels("room.state").inc()
     return JSONResponse(moved.to_public())
 
@@ -142,7 +150,7 @@ async def start_room(request: Request) -> JSONResponse:
 
 async def end_room(request: Request) -> JSONResponse:
     """
-    summary: End the show (host only)
+    summary: End the show (host only); its running sales stop in the same step
     responses:
       200: {description: the room, now ended}
       403: {description: forbidden}

@@ -214,7 +214,7 @@ async def room_orders_csv(request: Request) -> Response:
             order["id"], order["created_at"], order["state"], order["buyer"]["name"],
             line["title"], line["quantity"], line["unit_price"], order["amount"],
             order["currency"], ship["name"], ship["line1"], ship["line2"],
-            ship["postal_code"], ship["city"], ship["country"], order["payment"]["ref"],
+            ship["postal_code"], ship["city"], ship["country"], order["payment"]["ref"] or "",
         )  # fmt: skip
         writer.writerow([_safe_cell(v) for v in row])
     filename = f"orders-{request.path_params['room_id']}.csv"
@@ -227,9 +227,10 @@ async def room_orders_csv(request: Request) -> Response:
 
 async def refund(request: Request) -> JSONResponse:
     """
-    summary: Refund an order (the room's host or a moderator)
+    summary: Refund an order (the room's creator or an operator)
     responses:
       200: {description: the order, refunded}
+      403: {description: "forbidden (a moderator's attempt is kept in the room's audit log)"}
     """
     svc = services(request)
     order = await svc.checkout.refund(require_identity(request), request.path_params["order_id"])

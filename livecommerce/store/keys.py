@@ -165,6 +165,16 @@ def active_sales() -> str:
     return f"{PREFIX}:sales:active"
 
 
+# Charges made but not yet settled by an order (or given back), for the sweeper: one tag, so
+# the ledger's two keys change together in one transaction.
+def open_charges() -> str:
+    return f"{PREFIX}:{{charges}}:open"
+
+
+def open_charge_info() -> str:
+    return f"{PREFIX}:{{charges}}:info"
+
+
 def order_rooms() -> str:
     """order id -> room id; written once after the order, never changed."""
     return f"{PREFIX}:order_room"
@@ -172,6 +182,12 @@ def order_rooms() -> str:
 
 def buyer_orders(user_id: str) -> str:
     return f"{PREFIX}:{{u:{user_id}}}:orders"
+
+
+def checkout_key(user_id: str, key: str) -> str:
+    """The hold a buyer's checkout Idempotency-Key was first used on (the buyer's own space:
+    one person's key never meets another's)."""
+    return f"{PREFIX}:{{u:{user_id}}}:checkout:{key}"
 
 
 # A creator's products share the tag {c:<creator>}: creating one and claiming its sku is atomic.

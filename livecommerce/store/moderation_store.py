@@ -80,6 +80,16 @@ class ModerationStore:
         return int(result)
 
     @guarded
+    async def record(self, room_id: str, entry: Event) -> None:
+        """Keep an entry that no tool wrote (a refused attempt) in the room's audit log."""
+        await self.client.xadd(
+            keys.room_audit(room_id),
+            {"d": pack_event(entry)},
+            maxlen=AUDIT_MAX_LEN,
+            approximate=True,
+        )
+
+    @guarded
     async def message(self, room_id: str, message_id: str) -> Event:
         """A recent chat line by id, with its seq; ``NotFound`` when deleted or too old."""
         raw = await self.client.hget(keys.room_chat(room_id), message_id)

@@ -40,6 +40,7 @@ Event = dict[str, Any]
 STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
 RETRY_AFTER_S = 2.0
 MAX_CONNECTIONS = 64
+END_ATTEMPTS = 5
 POOL_WAIT_S = 10.0
 
 
@@ -246,7 +247,11 @@ class Store:
     async def transition_room(
         self, room: Room, to: RoomState, now: int, event: Event
     ) -> tuple[Room, int]:
-        """Apply ``room.transition(to)`` in Redis iff the stored state is still ``room.state``."""
+        """Apply ``room.transition(to)`` in Redis iff the stored state is still ``room.state``.
+
+        Ending a show is ``end_room``: it stops the show's sales in the same step."""
+        if to is RoomState.ENDED:
+            raise ValueError("end a room with end_room, which ends its sales with it")
         moved = room.transition(to, now)
         field = "started_at" if to is RoomState.LIVE else "ended_at"
         status, value = await self.scripts.room_transition(
@@ -270,6 +275,60 @@ class Store:
             pipe.zadd(keys.rooms_index(str(to)), {room.id: now})
             await pipe.execute()
         return moved, int(value)
+
+    @guarded
+    async def end_room(self, room: Room, now: int, event: Event) -> tuple[Room, int, list[str]]:
+        """End the show and stop its running sales in one script; (room, seq, stopped sales).
+
+        The script is told how many sales the room had when their states were read here; a
+        sale started in between makes it refuse, and the read is done again.
+        """
+        moved = room.transition(RoomState.ENDED, now)
+        for _attempt in range(END_ATTEMPTS):
+            sale_ids = [_text(i) for i in await self.client.zrange(keys.room_sales(room.id), 0, -1)]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sale_id in sale_ids:
+                    pipe.hget(keys.sale(room.id, sale_id)[0], "state")
+                states = await pipe.execute()
+            running = [i for i, state in zip(sale_ids, states, strict=True) if state == b"active"]
+            ended_events = [
+                pack_event({"type": "sale.ended", "sale_id": i, "reason": "stopped"})
+                for i in running
+            ]
+            raw = await self.scripts.room_end(
+                keys=[
+                    keys.room(room.id),
+                    keys.room_seq(room.id),
+                    keys.room_events(room.id),
+                    keys.room_sales(room.id),
+                    *(keys.sale(room.id, i)[0] for i in running),
+                ],
+                args=[
+                    keys.room_channel(room.id),
+                    self.stream_max_len,
+                    str(room.state),
+                    now,
+                    pack_event(event),
+                    len(sale_ids),
+                    *ended_events,
+                ],
+            )
+            status = int(raw[0])
+            if status == -2:
+                continue
+            if status == -1:
+                raise NotFound(f"room {room.id} does not exist")
+            if status == 0:
+                raise Conflict(f"the room is {_text(raw[1])}; it cannot become ended")
+            stopped = [_text(i) for i in raw[2:]]
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.zrem(keys.rooms_index(str(room.state)), room.id)
+                pipe.zadd(keys.rooms_index(str(RoomState.ENDED)), {room.id: now})
+                if stopped:  # due now: the ticker reaps their holds and frees their products
+                    pipe.zadd(keys.active_sales(), {f"{room.id} {i}": now for i in stopped})
+                await pipe.execute()
+            return moved, int(raw[1]), stopped
+        raise Unavailable("sales kept starting while the show ended; try again", retry_after=1)
 
     # Events --------------------------------------------------------------------------
 

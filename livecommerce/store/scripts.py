@@ -15,6 +15,7 @@ from redis.commands.core import AsyncScript
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "room_publish": ("_publish",),
     "room_transition": ("_publish",),
+    "room_end": ("_publish",),
     "chat_post": ("_publish", "_gcra"),
     "rate_limit": ("_gcra",),
     "mod_apply": ("_publish",),
@@ -46,6 +47,7 @@ class Scripts:
 
         self.room_publish = load("room_publish")
         self.room_transition = load("room_transition")
+        self.room_end = load("room_end")
         self.chat_post = load("chat_post")
         self.mod_apply = load("mod_apply")
         self.room_viewers = load("room_viewers")

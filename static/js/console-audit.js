@@ -97,6 +97,7 @@ export class AuditLog {
       }
       case 'mod.appoint': return ['console.audit.appoint', args];
       case 'mod.remove': return ['console.audit.remove', args];
+      case 'order.refund_refused': return ['console.audit.refund_refused', { actor }];
       default: return ['console.audit.other', { actor, action: String(e.action || '') }];
     }
   }

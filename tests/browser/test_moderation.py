@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
-from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, scaled
+from .support import DESKTOP, PHONE, ApiFailure, NewPage, Server, User, locale_strings, scaled
 
 pytestmark = pytest.mark.browser
 
@@ -530,6 +530,27 @@ def test_the_user_panel_shows_a_buyers_messages_holds_and_orders(
     expect(page.locator("#chat-status")).to_have_text(EN["viewer.moderated.untimeout"])
     panel.get_by_role("button", name=EN["common.close"]).click()
     expect(panel).to_be_hidden()
+
+
+def test_a_moderators_refund_is_refused_and_the_hosts_console_says_who_tried(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host, room_id = live_room(server, "Beanie drop")
+    mod = server.create_user("mod")
+    appoint(server, host, room_id, mod)
+    buy_and_hold(server, host, room_id, mod)  # the moderator buys one for themselves
+    order = server.api("GET", "/api/v1/orders", token=mod.token)["orders"][0]
+    console = open_console(new_page, room_id, host)
+    with pytest.raises(ApiFailure) as refused:
+        server.api("POST", f"/api/v1/orders/{order['id']}/refund", token=mod.token)
+    assert (refused.value.status, refused.value.body["code"]) == (403, "forbidden")
+
+    # The host's open console shows the attempt at once.
+    entry = console.locator("#audit-list .audit-entry").first
+    tried = fill("console.audit.refund_refused", actor=mod.display_name)
+    expect(entry.locator(".audit-what")).to_have_text(tried)
+    console.locator("#audit-section").scroll_into_view_if_needed()
+    console.screenshot(path=str(screenshots / "console-1280-refund-refused.png"))
 
 
 def test_the_paid_partnership_label_shows_at_the_top(

@@ -7,18 +7,24 @@ import csv
 import io
 import time
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 import pytest
+from redis.asyncio import Redis
 
+from livecommerce.payments import parse_card
 from livecommerce.server import Server
+from livecommerce.store.charges_store import OpenCharge
 from livecommerce.webhooks import verify_signature
 from tests.conftest import timeout
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 from tests.livecommerce.test_selling import FakeClock, _by_ref, add_product, start_sale
+from tests.processes import ServerProcess, start_process
 from tests.receivers import StartReceiver
 
 ADDRESS = {
@@ -30,6 +36,8 @@ ADDRESS = {
 }
 PAID = {"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 DECLINED = {**PAID, "card_number": "4000000000000002"}
+SLOW_ANSWER = {**PAID, "card_number": "4000000000000077"}  # charged at once, answered late
+T = TypeVar("T")
 
 
 async def hold_for(
@@ -226,3 +234,352 @@ async def test_a_sold_out_sale_frees_its_product_at_once_not_when_its_time_is_up
             await asyncio.sleep(0.05)
     gone = await http.get(f"/api/v1/products/{product['id']}")
     assert gone.status_code == 404
+
+
+async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_sees_the_try(
+    server: Server, http: httpx.AsyncClient, sale_on: Any
+) -> None:
+    host, room, _hosting, sale = sale_on
+    mo = await sign_up(http, "Mo")
+    appointed = await http.put(
+        f"/api/v1/rooms/{room['id']}/moderators/{mo.id}", headers=host.headers
+    )
+    assert appointed.status_code == 200, appointed.text
+    hold = await hold_for(server, room, sale, mo)
+    order = (await pay(http, mo, hold["id"], PAID, "mo-buys-0001")).json()["order"]
+
+    refused = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=mo.headers)
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    mine = (await http.get("/api/v1/orders", headers=mo.headers)).json()["orders"]
+    assert [o["state"] for o in mine] == ["paid"]  # the money stayed where it was
+
+    audit = await http.get(f"/api/v1/rooms/{room['id']}/audit", headers=host.headers)
+    entry = audit.json()["entries"][0]
+    assert (entry["action"], entry["actor"]["id"]) == ("order.refund_refused", mo.id)
+    assert entry["target"] == {"order_id": order["id"]}
+
+    operator = await sign_up(http, "Ops")
+    assert server.store is not None
+    await server.store.set_admin(operator.id, True)
+    refunded = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=operator.headers)
+    assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
+
+
+async def test_a_giveaway_is_confirmed_with_no_charge_and_no_card(
+    server: Server, http: httpx.AsyncClient, redis_url: str
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host)
+    hosting = await join(server.ws_url, room["id"], host)
+    sale = await start_sale(hosting, product["id"], units=2, price=0)
+    kari = await sign_up(http, "Kari")
+    hold = await hold_for(server, room, sale, kari)
+
+    free = await http.post(
+        f"/api/v1/reservations/{hold['id']}/checkout",
+        json={"address": ADDRESS},
+        headers={**kari.headers, "Idempotency-Key": "giveaway-0001"},
+    )
+    assert free.status_code == 201, free.text
+    order = free.json()["order"]
+    assert (order["state"], order["amount"], order["payment"]) == ("paid", 0, {"ref": None})
+    assert await payments_made(redis_url) == []
+    status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
+    assert (status["available"], status["held"], status["sold"]) == (1, 0, 1)
+    live = await hosting.expect("order.created")
+    assert live["order"]["id"] == order["id"]
+
+    # A second winner whose app sends a card anyway is not charged either.
+    bea = await sign_up(http, "Bea")
+    other = await pay(http, bea, (await hold_for(server, room, sale, bea))["id"], PAID, "gift-0002")
+    assert other.status_code == 201, other.text
+    assert (other.status_code, other.json()["order"]["payment"]) == (201, {"ref": None})
+    assert await payments_made(redis_url) == []
+    exported = await http.get(f"/api/v1/rooms/{room['id']}/orders.csv", headers=host.headers)
+    assert [r["payment_ref"] for r in csv.DictReader(io.StringIO(exported.text))] == ["", ""]
+    undone = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=host.headers)
+    assert (undone.status_code, undone.json()["state"]) == (200, "refunded")
+
+
+async def test_a_sale_no_checkout_could_pay_for_is_refused_when_it_starts(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host)
+    hosting = await join(server.ws_url, room["id"], host)
+    too_dear = {"price": 10**11, "per_user_limit": 11, "units": 1}
+    await hosting.send({"type": "sale.start", "product_id": product["id"], "ref": "s", **too_dear})
+    refused = await _by_ref(hosting, "s")
+    assert (refused["type"], refused["code"]) == ("error", "bad_request")
+    assert "'price'" in refused["message"]
+    answer = await http.post(
+        f"/api/v1/rooms/{room['id']}/sales",
+        json={"product_id": product["id"], **too_dear},
+        headers=host.headers,
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "bad_request")
+    assert "'price'" in answer.json()["detail"]
+    # Right at the limit, one buyer's whole allowance is still a payment the provider takes.
+    sale = await start_sale(hosting, product["id"], price=10**10, per_user_limit=100, units=1)
+    assert sale["price"] * sale["per_user_limit"] == 10**12
+
+
+async def test_ending_the_show_stops_its_sales_at_once_and_holds_can_still_be_paid(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    jumper = await add_product(http, host)
+    scarf = await add_product(http, host, sku="SCARF-1", title="Scarf")
+    hosting = await join(server.ws_url, room["id"], host)
+    sales = [await start_sale(hosting, p["id"], units=3) for p in (jumper, scarf)]
+    kari, bea = await sign_up(http, "Kari"), await sign_up(http, "Bea")
+    hold = await hold_for(server, room, sales[0], kari)
+    watching = await join(server.ws_url, room["id"], bea)
+
+    ended = await http.post(f"/api/v1/rooms/{room['id']}/end", headers=host.headers)
+    assert (ended.status_code, ended.json()["state"]) == (200, "ended")
+
+    stopped = [await watching.expect("sale.ended") for _ in sales]
+    assert {(e["sale_id"], e["reason"]) for e in stopped} == {(s["id"], "stopped") for s in sales}
+    state = await watching.expect("room.state")
+    # One step: the sales' ends and the show's end are consecutive in the room's history.
+    assert [e["seq"] for e in stopped] + [state["seq"]] == list(
+        range(state["seq"] - len(sales), state["seq"] + 1)
+    )
+    for sale in sales:
+        late = await http.post(
+            f"/api/v1/sales/{sale['id']}/reservations", json={"quantity": 1}, headers=bea.headers
+        )
+        assert (late.status_code, late.json()["code"]) == (409, "sale_not_active")
+        status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
+        assert (status["state"], status["end_reason"]) == ("ended", "stopped")
+
+    paid = await pay(http, kari, hold["id"], PAID, "after-the-show-01")
+    assert paid.status_code == 201, paid.text
+    status = (await http.get(f"/api/v1/sales/{sales[0]['id']}")).json()
+    assert (status["available"], status["held"], status["sold"]) == (2, 0, 1)
+
+
+# One key, one hold: across processes ---------------------------------------------------------
+
+CLUSTER_SECRET = "checkout-secret-shared-by-the-cluster"
+
+
+@pytest.fixture
+async def two_processes(redis_url: str, tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
+    args = ["--redis-url", redis_url, "--secret", CLUSTER_SECRET]
+    pair = await asyncio.gather(
+        start_process(tmp_path / "a", *args), start_process(tmp_path / "b", *args)
+    )
+    yield list(pair)
+    await asyncio.gather(*(p.stop() for p in pair), return_exceptions=True)
+
+
+async def payments_made(redis_url: str) -> list[bytes]:
+    client = Redis.from_url(redis_url)
+    try:
+        return [k async for k in client.scan_iter("lc:payment:*")]
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.multiprocess
+async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_once(
+    two_processes: list[ServerProcess], redis_url: str
+) -> None:
+    a, b = two_processes
+    on = [httpx.AsyncClient(base_url=p.http_url, timeout=timeout(10)) for p in (a, b)]
+    try:
+        host = await sign_up(on[0], "Ada")
+        room = await open_room(on[0], host)
+        product = await add_product(on[0], host)
+        hosting = await join(a.ws_url, room["id"], host)
+        sale = await start_sale(hosting, product["id"], units=4, per_user_limit=2, price=2900)
+        kari, mallory = await sign_up(on[0], "Kari"), await sign_up(on[0], "Mallory")
+        buying = await join(b.ws_url, room["id"], kari)
+        holds = []
+        for ref in ("first", "second"):
+            await buying.send({"type": "reserve", "sale_id": sale["id"], "ref": ref, "key": ref})
+            holds.append((await _by_ref(buying, ref))["reservation"])
+
+        # Kari's app sends one key for both holds, one request to each process, at once.
+        answers = await asyncio.gather(
+            pay(on[0], kari, holds[0]["id"], PAID, "kari-key-0001"),
+            pay(on[1], kari, holds[1]["id"], PAID, "kari-key-0001"),
+        )
+        codes = sorted((r.status_code, r.json().get("code")) for r in answers)
+        assert codes == [(201, None), (409, "idempotency_key_reused")], codes
+        won = next(i for i, r in enumerate(answers) if r.status_code == 201)
+        order = answers[won].json()["order"]
+        assert order["reservation_id"] == holds[won]["id"]
+        assert len(await payments_made(redis_url)) == 1  # one charge, for one hold
+
+        # The key goes on meaning that hold, on either process; the other hold pays afresh.
+        again = await pay(on[1 - won], kari, holds[won]["id"], PAID, "kari-key-0001")
+        assert (again.status_code, again.json()["order"]["id"]) == (201, order["id"])
+        lost = holds[1 - won]["id"]
+        refused = await pay(on[won], kari, lost, PAID, "kari-key-0001")
+        assert (refused.status_code, refused.json()["code"]) == (409, "idempotency_key_reused")
+        second = (await pay(on[won], kari, lost, PAID, "kari-key-0002")).json()["order"]
+        assert second["payment"]["ref"] != order["payment"]["ref"]
+
+        # Another buyer's identical key is hers alone: it neither collides nor reveals.
+        await buying.close()
+        hers = await join(a.ws_url, room["id"], mallory)
+        await hers.send({"type": "reserve", "sale_id": sale["id"], "ref": "m", "key": "m"})
+        her_hold = (await _by_ref(hers, "m"))["reservation"]
+        paid = await pay(on[1], mallory, her_hold["id"], PAID, "kari-key-0001")
+        assert paid.status_code == 201, paid.text
+        assert paid.json()["order"]["id"] not in (order["id"], second["id"])
+        assert paid.json()["order"]["buyer"]["id"] == mallory.id
+        assert len(await payments_made(redis_url)) == 3
+        await hers.close()
+        await hosting.close()
+    finally:
+        await asyncio.gather(*(c.aclose() for c in on))
+
+
+# A charge without an order: the process died between the two --------------------------------
+
+
+async def until(check: Callable[[], Awaitable[T | None]], wait: float) -> T:
+    """What ``check`` finds, once it finds something, within the scaled deadline."""
+    async with asyncio.timeout(timeout(wait)):
+        while (found := await check()) is None:  # noqa: ASYNC110 - state in Redis, no event
+            await asyncio.sleep(0.02)  # polling a condition, under the deadline above
+    return found
+
+
+@pytest.mark.multiprocess
+async def test_a_charge_left_by_a_process_killed_mid_checkout_is_given_back_once(
+    redis_url: str, tmp_path: Path
+) -> None:
+    args = ["--redis-url", redis_url, "--secret", CLUSTER_SECRET]
+    a, b, c = await asyncio.gather(*(start_process(tmp_path / n, *args) for n in "abc"))
+    store = Redis.from_url(redis_url)
+    try:
+        async with httpx.AsyncClient(base_url=b.http_url, timeout=timeout(10)) as http:
+            host = await sign_up(http, "Ada")
+            room = await open_room(http, host)
+            product = await add_product(http, host)
+            hosting = await join(b.ws_url, room["id"], host)
+            sale = await start_sale(hosting, product["id"], units=2, hold_s=10)
+            kari = await sign_up(http, "Kari")
+            buying = await join(c.ws_url, room["id"], kari)
+            await buying.send({"type": "reserve", "sale_id": sale["id"], "ref": "r"})
+            hold = (await _by_ref(buying, "r"))["reservation"]
+
+            # Kari pays on process a; her card is charged, and a is killed before the order.
+            async def charged() -> str | None:
+                raw = await store.get(f"lc:pay:{kari.id}|kari-pays-0001")
+                stored = orjson.loads(raw) if raw else {}
+                done = stored.get("state") == "done"
+                return str(stored["result"]["payment_ref"]) if done else None
+
+            async with httpx.AsyncClient(base_url=a.http_url, timeout=timeout(30)) as on_a:
+                paying = asyncio.create_task(
+                    pay(on_a, kari, hold["id"], SLOW_ANSWER, "kari-pays-0001")
+                )
+                payment_ref = await until(charged, wait=10)
+                a.kill()
+                with pytest.raises(httpx.TransportError):
+                    await paying
+            assert await a.process.wait() == -9
+
+            # Her app never retries. When the hold's time is up, the two processes left
+            # sweep at once, and the money goes back once.
+            async def refunded() -> dict[bytes, bytes] | None:
+                raw = await store.hgetall(f"lc:payment:{payment_ref}")
+                payment = {bytes(k): bytes(v) for k, v in raw.items()}  # type: ignore[arg-type]
+                return payment if int(payment[b"refunded"]) > 0 else None
+
+            payment = await until(refunded, wait=30)
+            assert int(payment[b"refunded"]) == int(payment[b"amount"]) == 2900
+            assert [k for k in payment if k.startswith(b"refund:")] == [
+                f"refund:void|{payment_ref}".encode()
+            ]
+            orders = await http.get(f"/api/v1/rooms/{room['id']}/orders", headers=host.headers)
+            assert orders.json()["orders"] == []
+            gone = await http.get(f"/api/v1/reservations/{hold['id']}", headers=kari.headers)
+            assert gone.json()["state"] == "expired"
+            status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
+            assert (status["available"], status["held"], status["sold"]) == (2, 0, 0)
+            assert await store.zcard("lc:{charges}:open") == 0
+            await buying.close()
+            await hosting.close()
+    finally:
+        await store.aclose()
+        await asyncio.gather(*(p.stop() for p in (a, b, c)), return_exceptions=True)
+
+
+async def test_the_sweeper_keeps_a_charge_whose_order_was_written(
+    server: Server, http: httpx.AsyncClient, sale_on: Any
+) -> None:
+    _host, room, _hosting, sale = sale_on
+    bea = await sign_up(http, "Bea")
+    hold = await hold_for(server, room, sale, bea)
+    order = (await pay(http, bea, hold["id"], PAID, "bea-pays-0001")).json()["order"]
+
+    # The process wrote the order and died before it closed its ledger entry.
+    assert server.checkout is not None
+    assert server.sweeper is not None
+    entry = OpenCharge(
+        f"{bea.id}|bea-pays-0001", room["id"], sale["id"], hold["id"], bea.id, 2900, "EUR"
+    )
+    await server.checkout.ledger.open(entry, look_at=0)
+    assert await server.sweeper.sweep() == 0
+    assert await server.checkout.ledger.count() == 0
+    mine = (await http.get("/api/v1/orders", headers=bea.headers)).json()["orders"]
+    assert [(o["id"], o["state"]) for o in mine] == [(order["id"], "paid")]
+    payment = await server.checkout.store.client.hget(
+        f"lc:payment:{order['payment']['ref']}", "refunded"
+    )
+    assert payment == b"0"
+
+
+async def test_two_processes_sweeping_at_once_give_an_orphan_charge_back_once(
+    start_server: ServerFactory,
+) -> None:
+    clock = FakeClock()
+    a, b = await start_server(clock=clock), await start_server(clock=clock)
+    assert a.sweeper is not None
+    assert b.sweeper is not None
+    assert a.checkout is not None
+    assert b.checkout is not None
+    await a.sweeper.stop()  # this story runs the sweeps itself, both at the same moment
+    await b.sweeper.stop()
+    async with httpx.AsyncClient(base_url=a.http_url) as http:
+        host = await sign_up(http, "Ada")
+        room = await open_room(http, host)
+        product = await add_product(http, host)
+        hosting = await join(a.ws_url, room["id"], host)
+        sale = await start_sale(hosting, product["id"], units=1, hold_s=30)
+        kari = await sign_up(http, "Kari")
+        hold = await hold_for(a, room, sale, kari)
+
+        # What a process that died after the charge leaves: the note and the charge.
+        key = f"{kari.id}|kari-pays-0001"
+        note = OpenCharge(key, room["id"], sale["id"], hold["id"], kari.id, 2900, "EUR")
+        await a.checkout.ledger.open(note, look_at=hold["expires_at"] + 2000)
+        card = parse_card(PAID, now=clock())
+        charged = await a.checkout.payments.charge(
+            amount=2900, currency="EUR", card=card, idempotency_key=key, description="Jumper"
+        )
+        assert await a.sweeper.sweep() == 0  # in time: Kari may still retry
+
+        clock.advance(33)
+        given_back = await asyncio.gather(a.sweeper.sweep(), b.sweeper.sweep())
+        assert sorted(given_back) == [0, 1]
+        raw = await a.checkout.store.client.hgetall(f"lc:payment:{charged.payment_ref}")
+        payment = {bytes(k): bytes(v) for k, v in raw.items()}  # type: ignore[arg-type]
+        assert payment[b"refunded"] == b"2900"
+        assert [k for k in payment if k.startswith(b"refund:")] == [
+            f"refund:void|{charged.payment_ref}".encode()
+        ]
+        assert await a.checkout.ledger.count() == 0
+        late = await pay(http, kari, hold["id"], PAID, "kari-pays-0001")
+        assert (late.status_code, late.json()["code"]) == (409, "hold_expired")
+        await hosting.close()
