@@ -157,20 +157,25 @@ class Server:
 NewPage = Callable[..., Page]
 
 
-def say_in_chat(server: Server, user: User, room_id: object, texts: list[str]) -> None:
-    """`user` says each of `texts` in the room's chat from a socket of their own, as another
-    person's phone would; returns when the server has taken every line."""
+def on_socket(server: Server, user: User, room_id: object, commands: list[dict[str, Any]]) -> None:
+    """`user` sends each command from a socket of their own, as another person's phone or
+    the host's studio would; returns when the server has acknowledged every one."""
     url = f"{server.ws_url}/ws/rooms/{room_id}?token={user.token}"
     with connect(url, subprotocols=["livecommerce.json"], open_timeout=scaled(10)) as ws:  # type: ignore[list-item]
-        for i, text in enumerate(texts):
-            ws.send(json.dumps({"type": "chat.send", "text": text, "ref": f"say-{i}"}))
+        for i, command in enumerate(commands):
+            ref = f"cmd-{i}"
+            ws.send(json.dumps({**command, "ref": ref}))
             while True:
                 frame = json.loads(ws.recv(timeout=scaled(10)))
                 replies = frame if isinstance(frame, list) else [frame]
-                reply = next((r for r in replies if r.get("ref") == f"say-{i}"), None)
+                reply = next((r for r in replies if r.get("ref") == ref), None)
                 if reply is not None:
                     assert reply["type"] == "ack", reply
                     break
+
+
+def say_in_chat(server: Server, user: User, room_id: object, texts: list[str]) -> None:
+    on_socket(server, user, room_id, [{"type": "chat.send", "text": text} for text in texts])
 
 
 @dataclass(frozen=True)
