@@ -329,7 +329,9 @@ class SalesStore:
         next to their counts ("<user>:o", see _sale.lua), so no sale's holds are scanned.
         Holds past their expiry that the reaper has not reached yet are left out.
         """
-        ids = [_text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)]
+        ids = [
+            _text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)
+        ]
         if not ids:
             return []
         async with self.client.pipeline(transaction=False) as pipe:

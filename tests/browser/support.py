@@ -209,7 +209,9 @@ def read_png(data: bytes) -> Picture:
         elif kind == b"IDAT":
             idat += body
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
+    assert depth == 8, depth
+    assert colour in (2, 6), colour  # RGB or RGBA
+    assert interlace == 0
     channels = 3 if colour == 2 else 4
     raw = zlib.decompress(idat)
     stride = width * channels

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import FloatRect, Page, Route, expect
 
 from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, signed_in
 
@@ -366,7 +366,7 @@ def test_a_hold_given_back_goes_to_the_waitlist(server: Server, new_page: NewPag
     expect(second.locator("#checkout-pay")).to_be_enabled()
 
 
-def boxes(page: Page, *selectors: str) -> list[dict[str, float]]:
+def boxes(page: Page, *selectors: str) -> list[FloatRect]:
     found = []
     for selector in selectors:
         box = page.locator(selector).bounding_box()
@@ -414,7 +414,9 @@ def test_a_buyer_who_reloads_keeps_the_hold_and_then_sees_bought(
     # The form scrolls inside the sheet under its head: the hold timer stays in view.
     page.get_by_label(EN["shop.checkout.card_number"]).scroll_into_view_if_needed()
     expect(page.locator("#checkout-hold-timer")).to_be_in_viewport()
-    page.screenshot(path=str(screenshots / "viewer-390-checkout-half-sheet.png"), animations="disabled")
+    page.screenshot(
+        path=str(screenshots / "viewer-390-checkout-half-sheet.png"), animations="disabled"
+    )
 
     # She closes it and reloads the page: the hold is still hers, with its timer and Check
     # out, not a Buy that the server would refuse as over the limit.
@@ -427,7 +429,9 @@ def test_a_buyer_who_reloads_keeps_the_hold_and_then_sees_bought(
     expect(page.locator("#hold-timer")).to_have_text(re.compile(r"^[01]:\d\d$"))
     expect(page.locator("#checkout-open")).to_be_visible()
     expect(page.locator("#buy-button")).to_be_hidden()
-    page.screenshot(path=str(screenshots / "viewer-390-hold-after-reload.png"), animations="disabled")
+    page.screenshot(
+        path=str(screenshots / "viewer-390-hold-after-reload.png"), animations="disabled"
+    )
 
     # She checks out and pays: the card says Bought where Buy was (one per buyer).
     page.locator("#checkout-open").click()
@@ -436,7 +440,9 @@ def test_a_buyer_who_reloads_keeps_the_hold_and_then_sees_bought(
     fill_card(page, PAYS)
     page.locator("#checkout-pay").click()
     expect(page.locator("#checkout-done")).to_be_visible()
-    page.screenshot(path=str(screenshots / "viewer-390-order-confirmed-half-sheet.png"), animations="disabled")
+    page.screenshot(
+        path=str(screenshots / "viewer-390-order-confirmed-half-sheet.png"), animations="disabled"
+    )
     page.locator("#checkout-done-close").click()
     expect(sheet).to_be_hidden()
     expect(page.locator("#bought-badge")).to_be_visible()
@@ -500,7 +506,9 @@ def test_a_viewer_who_comes_after_the_sale_is_told_it_ended(
         expect(card.locator("#product-units")).to_have_text(EN["shop.sale_ended"])
         expect(card.locator("#buy-button")).to_be_hidden()
         expect(card.locator("#waitlist-button")).to_be_hidden()
-        late.screenshot(path=str(screenshots / f"viewer-{name}-sale-ended.png"), animations="disabled")
+        late.screenshot(
+            path=str(screenshots / f"viewer-{name}-sale-ended.png"), animations="disabled"
+        )
 
     # A sale whose units all sold says so, also to those who come later.
     studio.locator("#sale-units").fill("1")

@@ -396,7 +396,9 @@ def test_the_chat_opens_at_the_newest_line_and_offers_a_pill_when_scrolled_up(
         assert in_view(page, said[-1])
         assert not in_view(page, said[0])
         expect(page.locator("#chat-new")).to_be_hidden()
-        page.screenshot(path=str(screenshots / f"viewer-{name}-chat-newest.png"), animations="disabled")
+        page.screenshot(
+            path=str(screenshots / f"viewer-{name}-chat-newest.png"), animations="disabled"
+        )
 
     # While the reader follows, a new line shows at once and no pill appears.
     following = f"Following along {uuid.uuid4().hex[:6]}"
@@ -417,16 +419,20 @@ def test_the_chat_opens_at_the_newest_line_and_offers_a_pill_when_scrolled_up(
     assert log is not None
     phone.mouse.move(log["x"] + log["width"] / 2, log["y"] + log["height"] / 2)
     phone.mouse.wheel(0, -400)
-    phone.wait_for_function("() => document.getElementById('chat-log').scrollTop < "
-                            "document.getElementById('chat-log').scrollHeight"
-                            " - document.getElementById('chat-log').clientHeight - 100")
+    phone.wait_for_function(
+        "() => document.getElementById('chat-log').scrollTop < "
+        "document.getElementById('chat-log').scrollHeight"
+        " - document.getElementById('chat-log').clientHeight - 100"
+    )
     later = f"Said while you read back {uuid.uuid4().hex[:6]}"
     say_in_chat(server, talkers[0], room["id"], [later])
     pill = phone.locator("#chat-new")
     expect(pill).to_be_visible()
     expect(pill).to_have_text(EN["chat.new_messages"])
     assert not in_view(phone, later)
-    phone.screenshot(path=str(screenshots / "viewer-390-chat-new-messages.png"), animations="disabled")
+    phone.screenshot(
+        path=str(screenshots / "viewer-390-chat-new-messages.png"), animations="disabled"
+    )
     pill.click()
     expect(pill).to_be_hidden()
     phone.wait_for_function(

@@ -314,7 +314,9 @@ class EngineMachine(RuleBasedStateMachine):
             parts = self.run(self.engine.buyer_parts(ROOM, user))
             holds = {h.id for part in parts for h in part.holds}
             bought = sum(part.bought for part in parts)
-            expected = {h.id for h in self.model.holds.values() if h.user == user and h.state == "held"}
+            expected = {
+                h.id for h in self.model.holds.values() if h.user == user and h.state == "held"
+            }
             assert holds == expected
             assert bought == self.model.counts(user)[1]
 
