@@ -520,7 +520,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     setText($('checkout-total'), 'shop.checkout.total', { amount: formatPrice(order.amount, order.currency) });
     notice('shop.bought', { id: order.id }, 'ok');
     render();
-    done.focus();
+    done.focus({ preventScroll: true });
   }
 
   // ---- wiring ----------------------------------------------------------------------------

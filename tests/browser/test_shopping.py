@@ -433,13 +433,32 @@ def test_a_buyer_who_reloads_keeps_the_hold_and_then_sees_bought(
         path=str(screenshots / "viewer-390-hold-after-reload.png"), animations="disabled"
     )
 
-    # She checks out and pays: the card says Bought where Buy was (one per buyer).
+    # Her laptop shows the same hold, and its checkout ships to Sweden too.
+    laptop = new_page(viewport=DESKTOP)
+    serve_pictures(laptop)
+    signed_in(laptop, buyer)
+    laptop.goto(f"/rooms/{room['id']}")
+    joined(laptop)
+    expect(laptop.locator("#hold-box")).to_be_visible()
+    expect(laptop.locator("#hold-timer")).to_have_text(re.compile(r"^[01]:\d\d$"))
+    expect(laptop.locator("#buy-button")).to_be_hidden()
+    laptop.screenshot(
+        path=str(screenshots / "viewer-1280-hold-after-reload.png"), animations="disabled"
+    )
+    laptop.locator("#checkout-open").click()
+    expect(laptop.locator("#checkout-sheet")).to_be_visible()
+    expect(laptop.get_by_label(EN["shop.checkout.country"])).to_have_value("SE")
+    laptop.screenshot(path=str(screenshots / "viewer-1280-checkout.png"), animations="disabled")
+    laptop.locator("#checkout-close").click()
+
+    # She checks out and pays on her phone: the card says Bought where Buy was (one per buyer).
     page.locator("#checkout-open").click()
     expect(sheet).to_be_visible()
     fill_address(page)
     fill_card(page, PAYS)
     page.locator("#checkout-pay").click()
     expect(page.locator("#checkout-done")).to_be_visible()
+    expect(page.locator("#checkout-done-close")).to_be_in_viewport(ratio=1)
     page.screenshot(
         path=str(screenshots / "viewer-390-order-confirmed-half-sheet.png"), animations="disabled"
     )
@@ -457,10 +476,7 @@ def test_a_buyer_who_reloads_keeps_the_hold_and_then_sees_bought(
     expect(page.locator("#buy-button")).to_be_hidden()
     expect(page.locator("#hold-box")).to_be_hidden()
     page.screenshot(path=str(screenshots / "viewer-390-bought.png"), animations="disabled")
-    laptop = new_page(viewport=DESKTOP)
-    serve_pictures(laptop)
-    signed_in(laptop, buyer)
-    laptop.goto(f"/rooms/{room['id']}")
+    laptop.reload()
     joined(laptop)
     expect(laptop.locator("#bought-badge")).to_be_visible()
     expect(laptop.locator("#buy-button")).to_be_hidden()
