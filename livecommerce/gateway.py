@@ -87,6 +87,7 @@ class Session:
     room: Room
     identity: Identity | None
     subprotocol: Subprotocol
+    # Their own open holds and units bought, read before a fresh join: for their welcome only.
     buying: dict[str, Any] = field(default_factory=dict)
     reactions: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=20.0))
     bad_frames: deque[float] = field(default_factory=deque)

@@ -30,7 +30,7 @@ const COUNTRY_FOR_CURRENCY = {
 // language ("sv"), its currency (an English show in NOK ships to Norway), else GB for a room
 // in English. The viewer's browser only decides before the room is known: a new or headless
 // browser says en-US whatever the show.
-export function countryGuess(room, pageLanguage, browserLocale) {
+function countryGuess(room, pageLanguage, browserLocale) {
   const known = (code) => (code && COUNTRIES.includes(code.toUpperCase()) ? code.toUpperCase() : null);
   if (room && room.locale) {
     const [lang, ...rest] = String(room.locale).split(/[-_]/);
