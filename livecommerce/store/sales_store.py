@@ -327,7 +327,7 @@ class SalesStore:
 
         Three round trips whatever the sale's size: the ids of their open holds are kept
         next to their counts ("<user>:o", see _sale.lua), so no sale's holds are scanned.
-        Holds past their expiry that the reaper has not reached yet are left out.
+        A hold past its expiry that the reaper has not reached yet is still among them.
         """
         ids = [
             _text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)
