@@ -209,6 +209,9 @@ async def test_an_expired_hold_cannot_be_bought(start_server: ServerFactory) -> 
         kari = await sign_up(http, "Kari")
         hold = await hold_for(server, room, sale, kari)
         clock.advance(31)
+        # Coming back now, her welcome no longer offers the hold.
+        back = await join(server.ws_url, room["id"], kari)
+        assert back.seen[0]["you"]["holds"] == []
         answer = await pay(http, kari, hold["id"], PAID, str(uuid.uuid4()))
         assert (answer.status_code, answer.json()["code"]) == (409, "hold_expired")
         status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
