@@ -476,6 +476,16 @@ def test_a_buyer_who_reloads_keeps_the_hold_and_then_sees_bought(
     expect(page.locator("#buy-button")).to_be_hidden()
     expect(page.locator("#hold-box")).to_be_hidden()
     page.screenshot(path=str(screenshots / "viewer-390-bought.png"), animations="disabled")
+    # "Bought" fits the card in every language.
+    for lang in ("nb", "sv", "nl", "lv"):
+        page.locator("#lang-switch").select_option(lang)
+        badge_text = locale_strings(lang)["shop.bought_badge"]
+        expect(page.locator("#bought-badge")).to_have_text(badge_text)
+        card_box, badge_box = boxes(page, "#product-card", "#bought-badge")
+        assert badge_box["x"] >= card_box["x"], lang
+        assert badge_box["x"] + badge_box["width"] <= card_box["x"] + card_box["width"], lang
+    page.screenshot(path=str(screenshots / "viewer-390-bought-lv.png"), animations="disabled")
+    page.locator("#lang-switch").select_option("en")
     laptop.reload()
     joined(laptop)
     expect(laptop.locator("#bought-badge")).to_be_visible()
