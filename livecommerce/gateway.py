@@ -87,6 +87,8 @@ class Session:
     room: Room
     identity: Identity | None
     subprotocol: Subprotocol
+    # Their own open holds and units bought, read before a fresh join: for their welcome only.
+    buying: dict[str, Any] = field(default_factory=dict)
     reactions: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=20.0))
     bad_frames: deque[float] = field(default_factory=deque)
     chatted: bool = False
@@ -106,6 +108,7 @@ class Session:
             "name": self.identity.name if self.identity else None,
             "role": str(role),
             "can_chat": role is not Role.GUEST,
+            **self.buying,
         }
 
 
@@ -248,6 +251,12 @@ class Gateway:
             return
         session = Session(conn, room, identity, protocol)
         since = _since(query) if query.get("epoch") == room.epoch else None
+        if identity is not None and since is None:
+            try:
+                session.buying = await self.reservations.buyer_state(identity, room_id)
+            except LiveCommerceError as exc:
+                await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
+                return
         member = Member(
             conn,
             protocol,

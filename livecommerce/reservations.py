@@ -34,6 +34,7 @@ from livecommerce.limits import Limit
 from livecommerce.rooms import Room, RoomState
 from livecommerce.sales import (
     Hold,
+    HoldState,
     Sale,
     SaleDraft,
     SaleState,
@@ -211,6 +212,22 @@ class Reservations:
             raise refusal(answer.reason)
         assert answer.hold is not None
         return answer.hold, answer.status == 2
+
+    async def buyer_state(self, who: Identity, room_id: str) -> Event:
+        """A buyer's own standing in the room, for their welcome only: the holds they have
+        open (so a reloaded page shows its timer, not "limit reached") and the units they have
+        bought per sale (so a buyer at the limit sees "Bought", not Buy)."""
+        now = self.now_ms()
+        parts = await self.sales.buyer_parts(room_id, who.id)
+        return {
+            "holds": [
+                h.to_public()
+                for part in parts
+                for h in part.holds
+                if h.state is HoldState.HELD and h.expires_at > now
+            ],
+            "bought": {part.sale_id: part.bought for part in parts if part.bought},
+        }
 
     async def _reserve_batch(
         self, sale: tuple[str, str], requests: Sequence[ReserveRequest]

@@ -140,6 +140,18 @@ class Sale:
         return data
 
 
+def welcome_sales(newest_first: list[Sale], pinned_product_id: str | None) -> list[Sale]:
+    """The sales a joiner is told of: every active one, and the pinned product's latest sale
+    when it has ended, so a late viewer's card says "Sale ended" or "Sold out" instead of
+    showing a price with nothing to press and no reason why."""
+    chosen = [s for s in newest_first if s.state is SaleState.ACTIVE]
+    if pinned_product_id and not any(s.product_id == pinned_product_id for s in chosen):
+        last = next((s for s in newest_first if s.product_id == pinned_product_id), None)
+        if last is not None:
+            chosen.append(last)
+    return chosen
+
+
 def sale_from_hash(raw: dict[str, str]) -> Sale:
     return Sale(
         id=raw["id"],

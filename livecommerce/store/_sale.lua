@@ -1,7 +1,8 @@
 -- Shared prelude of the sale scripts (prepended after the publish prelude).
 -- Key order used by every sale script:
 --   KEYS[1] sale hash       KEYS[2] hold expiry zset   KEYS[3] holds hash (id -> JSON)
---   KEYS[4] per-user counts hash ("<user>:h" held, "<user>:b" bought)
+--   KEYS[4] per-user counts hash ("<user>:h" held, "<user>:b" bought, "<user>:o" the ids of
+--           their open holds, space-separated, so a joining buyer's holds are found by id)
 --   KEYS[5] waitlist zset (user -> arrival)   KEYS[6] waitlist quantities hash
 --   KEYS[7] the room's holds per person, across all its sales (user -> holds held)
 -- give_back(now, hold) returns a hold's units: first to the waitlist, in arrival order, as
@@ -10,6 +11,33 @@ local function counts(user)
   local h = tonumber(redis.call('HGET', KEYS[4], user .. ':h') or '0')
   local b = tonumber(redis.call('HGET', KEYS[4], user .. ':b') or '0')
   return h, b
+end
+
+-- hold_opened(user, id) / hold_closed(user, id): keep "<user>:o" to the person's held holds.
+-- The list is short: every hold takes a unit, and no one holds more than the per-user limit.
+local function hold_opened(user, id)
+  local field = user .. ':o'
+  local ids = redis.call('HGET', KEYS[4], field)
+  redis.call('HSET', KEYS[4], field, ids and (ids .. ' ' .. id) or id)
+end
+
+local function hold_closed(user, id)
+  local field = user .. ':o'
+  local ids = redis.call('HGET', KEYS[4], field)
+  if not ids then
+    return
+  end
+  local kept = {}
+  for one in string.gmatch(ids, '%S+') do
+    if one ~= id then
+      kept[#kept + 1] = one
+    end
+  end
+  if #kept == 0 then
+    redis.call('HDEL', KEYS[4], field)
+  else
+    redis.call('HSET', KEYS[4], field, table.concat(kept, ' '))
+  end
 end
 
 -- room_hold_ended(user): one hold fewer for this person in the room (the key goes at 0).
@@ -45,6 +73,7 @@ local function give_back(now, units)
       redis.call('HSET', KEYS[3], hold.id, encoded)
       redis.call('ZADD', KEYS[2], hold.expires_at, hold.id)
       redis.call('HINCRBY', KEYS[4], user .. ':h', q)
+      hold_opened(user, hold.id)
       redis.call('HINCRBY', KEYS[7], user, 1)
       redis.call('HINCRBY', KEYS[1], 'held', q)
       units = units - q
@@ -64,6 +93,7 @@ local function end_hold(hold, state, now)
   redis.call('HSET', KEYS[3], hold.id, cjson.encode(hold))
   redis.call('ZREM', KEYS[2], hold.id)
   redis.call('HINCRBY', KEYS[4], hold.user_id .. ':h', -hold.quantity)
+  hold_closed(hold.user_id, hold.id)
   room_hold_ended(hold.user_id)
   redis.call('HINCRBY', KEYS[1], 'held', -hold.quantity)
   return give_back(now, hold.quantity)

@@ -29,7 +29,7 @@ from livecommerce.errors import (
 )
 from livecommerce.privacy import anonymise, authors
 from livecommerce.rooms import Room, RoomState, room_from_hash, room_to_hash
-from livecommerce.sales import sale_from_hash
+from livecommerce.sales import sale_from_hash, welcome_sales
 from livecommerce.store import keys
 from livecommerce.store.scripts import Scripts
 
@@ -437,11 +437,9 @@ class Store:
                 for sale_id in sale_ids:
                     pipe.hgetall(keys.sale(room_id, _text(sale_id))[0])
                 rows = await pipe.execute()
-            for row in rows:
-                if row:
-                    sale = sale_from_hash(_strings(row))
-                    if sale.state == "active":
-                        sales.append(sale.to_public())
+            found = [sale_from_hash(_strings(row)) for row in rows if row]
+            pinned_id = pinned.get("id") if isinstance(pinned, dict) else None
+            sales = [sale.to_public() for sale in welcome_sales(found, pinned_id)]
         events = await self.anonymised(events)
         pinned_chat = None
         if room_fields.get("pinned_chat"):

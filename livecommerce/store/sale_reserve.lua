@@ -64,6 +64,7 @@ local function reserve(user, quantity, key, hold_id, rate_key)
   redis.call('HSET', KEYS[3], hold_id, encoded)
   redis.call('ZADD', KEYS[2], hold.expires_at, hold_id)
   redis.call('HINCRBY', KEYS[4], user .. ':h', quantity)
+  hold_opened(user, hold_id)
   redis.call('HINCRBY', KEYS[7], user, 1)
   available = available - quantity
   taken = taken + quantity

@@ -59,6 +59,15 @@ class ReserveRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class BuyerPart:
+    """One buyer in one sale: the holds they have open and the units they have bought."""
+
+    sale_id: str
+    bought: int
+    holds: list[Hold]
+
+
+@dataclass(frozen=True, slots=True)
 class Confirmation:
     status: int
     reason: str
@@ -311,6 +320,44 @@ class SalesStore:
                 if hold.user_id == user_id and hold.state == "held":
                     found.append(hold)
         return found
+
+    @guarded
+    async def buyer_parts(self, room_id: str, user_id: str, recent: int = 10) -> list[BuyerPart]:
+        """Where one buyer stands in the room's most recent sales, for their own welcome.
+
+        Three round trips whatever the sale's size: the ids of their open holds are kept
+        next to their counts ("<user>:o", see _sale.lua), so no sale's holds are scanned.
+        A hold past its expiry that the reaper has not reached yet is still among them.
+        """
+        ids = [
+            _text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)
+        ]
+        if not ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sale_id in ids:
+                pipe.hmget(keys.sale(room_id, sale_id)[3], [f"{user_id}:b", f"{user_id}:o"])
+            rows = await pipe.execute()
+        wanted = [
+            (sale_id, hold_id)
+            for sale_id, (_, open_ids) in zip(ids, rows, strict=True)
+            for hold_id in _text(open_ids or b"").split()
+        ]
+        found: dict[str, list[Hold]] = {}
+        if wanted:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sale_id, hold_id in wanted:
+                    pipe.hget(keys.sale(room_id, sale_id)[2], hold_id)
+                raws = await pipe.execute()
+            for (sale_id, _), raw in zip(wanted, raws, strict=True):
+                if raw is not None:
+                    found.setdefault(sale_id, []).append(Hold.from_json(raw))
+        parts = []
+        for sale_id, (bought, _) in zip(ids, rows, strict=True):
+            holds = [h for h in found.get(sale_id, []) if h.user_id == user_id]
+            if holds or bought:
+                parts.append(BuyerPart(sale_id, int(bought or 0), holds))
+        return parts
 
     @guarded
     async def user_counts(self, room_id: str, sale_id: str, user_id: str) -> tuple[int, int]:

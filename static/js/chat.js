@@ -8,11 +8,42 @@ const MAX_LINES = 200;
 export class ChatView {
   // `decorate(li, message)` may add controls to each line (the viewer's report button); give
   // them the class "chat-line-action" so a removed line loses them.
-  constructor(list, { hostId = () => null, selfId = () => null, decorate = null } = {}) {
+  // `newPill`, a button, is shown while the reader has scrolled up and lines arrived below;
+  // pressing it goes back to the newest line.
+  constructor(list, { hostId = () => null, selfId = () => null, decorate = null, newPill = null } = {}) {
     this.list = list;
     this.hostId = hostId;
     this.selfId = selfId;
     this.decorate = decorate;
+    this.pill = newPill;
+    // Following the newest line until the reader scrolls up. The log's box changes size
+    // after it is filled (the product card, the pinned line and fonts arrive later), so the
+    // newest line is kept in view on every resize, not only when lines are added.
+    this.following = true;
+    this.list.addEventListener('scroll', () => {
+      if (this._programmatic) return;
+      this.following = this._nearBottom();
+      if (this.following) this._showPill(false);
+    }, { passive: true });
+    if (typeof ResizeObserver === 'function') {
+      this.resizes = new ResizeObserver(() => { if (this.following) this.toNewest(); });
+      this.resizes.observe(this.list);
+    }
+    if (this.pill) this.pill.addEventListener('click', () => { this.toNewest(); this.list.focus(); });
+  }
+
+  // Scroll to the newest line and follow from now on.
+  toNewest() {
+    this.following = true;
+    this._showPill(false);
+    this._programmatic = true;
+    this.list.scrollTop = this.list.scrollHeight;
+    // The scroll event of this jump comes after this turn; it must not read as the reader's.
+    requestAnimationFrame(() => { this._programmatic = false; });
+  }
+
+  _showPill(on) {
+    if (this.pill) this.pill.hidden = !on;
   }
 
   _line(m) {
@@ -55,21 +86,18 @@ export class ChatView {
     return l.scrollHeight - l.scrollTop - l.clientHeight < 48;
   }
 
-  _stick(wasNear) {
-    if (wasNear) this.list.scrollTop = this.list.scrollHeight;
-  }
-
   replace(messages) {
     this.list.replaceChildren(...(messages || []).slice(-MAX_LINES).map((m) => this._line(m)));
-    this.list.scrollTop = this.list.scrollHeight;
+    this.toNewest();
   }
 
   append(m) {
     if (m.id != null && this.list.querySelector(`[data-id="${CSS.escape(String(m.id))}"]`)) return;
-    const near = this._nearBottom();
     this.list.append(this._line(m));
     while (this.list.children.length > MAX_LINES) this.list.firstElementChild.remove();
-    this._stick(near);
+    const mine = m.user && m.user.id != null && m.user.id === this.selfId();
+    if (this.following || mine) this.toNewest();
+    else this._showPill(true);
   }
 
   remove(id) {

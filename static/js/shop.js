@@ -16,7 +16,32 @@ const COUNTRIES = [
   'HR', 'HU', 'IE', 'IS', 'IT', 'LT', 'LU', 'LV', 'MT', 'NL', 'NO', 'PL', 'PT', 'RO', 'SE',
   'SI', 'SK', 'US',
 ];
-const COUNTRY_FOR_LANGUAGE = { nb: 'NO', sv: 'SE', nl: 'NL', lv: 'LV' };
+const COUNTRY_FOR_LANGUAGE = {
+  nb: 'NO', nn: 'NO', no: 'NO', sv: 'SE', nl: 'NL', lv: 'LV', da: 'DK', de: 'DE', fi: 'FI',
+  fr: 'FR', it: 'IT', es: 'ES', pl: 'PL', et: 'EE', lt: 'LT', is: 'IS', pt: 'PT', cs: 'CZ',
+};
+// A room in English says little about where it ships; its currency may say more.
+const COUNTRY_FOR_CURRENCY = {
+  NOK: 'NO', SEK: 'SE', DKK: 'DK', ISK: 'IS', GBP: 'GB', CHF: 'CH', PLN: 'PL', CZK: 'CZ',
+  HUF: 'HU', RON: 'RO', BGN: 'BG', USD: 'US', CAD: 'CA',
+};
+
+// Where a show's buyers most likely live, from the room: its locale's region ("nb-NO"), its
+// language ("sv"), its currency (an English show in NOK ships to Norway), else GB for a room
+// in English. The viewer's browser only decides before the room is known: a new or headless
+// browser says en-US whatever the show.
+function countryGuess(room, pageLanguage, browserLocale) {
+  const known = (code) => (code && COUNTRIES.includes(code.toUpperCase()) ? code.toUpperCase() : null);
+  if (room && room.locale) {
+    const [lang, ...rest] = String(room.locale).split(/[-_]/);
+    const region = rest.find((part) => /^[A-Za-z]{2}$/.test(part));
+    return known(region)
+      || known(COUNTRY_FOR_LANGUAGE[lang.toLowerCase()])
+      || known(COUNTRY_FOR_CURRENCY[String(room.currency || '').toUpperCase()])
+      || 'GB';
+  }
+  return known(COUNTRY_FOR_LANGUAGE[pageLanguage]) || known(String(browserLocale || '').split('-')[1]) || 'GB';
+}
 
 // A fresh idempotency key. crypto.randomUUID needs a secure context; getRandomValues does not.
 export function randomKey() {
@@ -33,6 +58,8 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     hold: null, // our reservation while it is held
     holdSale: null, // the sale it belongs to (kept when the sale leaves the list)
     order: null, // the last order placed from this page
+    room: null, // the room as the welcome described it (its locale guesses the country)
+    bought: new Map(), // sale id -> units we bought (welcome.you.bought, then our own orders)
     waitlist: null, // {sale_id, position}
     notice: null, // {key, args, tone}
     busy: false,
@@ -174,12 +201,16 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     const active = isActive(sale);
     const holding = Boolean(shop.hold);
     const waiting = shop.waitlist && sale && shop.waitlist.sale_id === sale.id;
+    // Bought up to the sale's limit: another Buy could only be refused.
+    const mine = sale ? shop.bought.get(sale.id) || 0 : 0;
+    const full = mine > 0 && mine >= Number(sale.per_user_limit ?? Infinity);
     $('hold-box').hidden = !holding;
-    $('buy-button').hidden = holding || !active || Number(sale.available) <= 0;
+    $('buy-button').hidden = holding || !active || full || Number(sale.available) <= 0;
     $('buy-button').disabled = shop.busy;
-    $('waitlist-button').hidden = holding || !active || Number(sale.available) > 0 || Boolean(waiting);
+    $('waitlist-button').hidden = holding || !active || full || Number(sale.available) > 0 || Boolean(waiting);
     $('waitlist-button').disabled = shop.busy;
-    card.dataset.state = holding ? 'held' : !sale ? 'pinned' : active ? (Number(sale.available) > 0 ? 'on-sale' : 'sold-out') : 'ended';
+    $('bought-badge').hidden = holding || mine === 0 || !$('buy-button').hidden;
+    card.dataset.state = holding ? 'held' : !sale ? 'pinned' : active ? (full ? 'bought' : Number(sale.available) > 0 ? 'on-sale' : 'sold-out') : 'ended';
     renderNotice();
     renderTimers();
     if (active || holding) startTicker();
@@ -334,13 +365,8 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
       return option;
     }).sort((a, b) => a.textContent.localeCompare(b.textContent, language()));
     select.replaceChildren(...options);
-    let guess = COUNTRY_FOR_LANGUAGE[language()];
-    if (!guess) {
-      const region = (navigator.language || '').split('-')[1];
-      guess = region && COUNTRIES.includes(region.toUpperCase()) ? region.toUpperCase() : 'GB';
-    }
-    // The buyer's own choice stays; a guess follows the language.
-    select.value = select.dataset.chosen ? previous : guess;
+    // The buyer's own choice stays; a guess follows the room.
+    select.value = select.dataset.chosen ? previous : countryGuess(shop.room, language(), navigator.language);
   }
 
   function renderSummary() {
@@ -432,7 +458,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
         method: 'POST', body, headers: { 'Idempotency-Key': key },
       });
       attempt = null;
-      showDone(data.order);
+      showDone(data.order, hold);
     } catch (err) {
       const status = Number(err.status || 0);
       if (status >= 400 && status < 500) attempt = null; // an answer: the next press is a new attempt
@@ -473,8 +499,9 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     }
   }
 
-  function showDone(order) {
+  function showDone(order, hold) {
     shop.order = order;
+    if (hold) shop.bought.set(hold.sale_id, (shop.bought.get(hold.sale_id) || 0) + Number(hold.quantity || 1));
     shop.hold = null;
     $('card-number').value = '';
     $('card-cvc').value = '';
@@ -482,6 +509,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     $('checkout-hold').hidden = true;
     const done = $('checkout-done');
     done.hidden = false;
+    sheet.scrollTop = 0; // the sheet scrolled down to Pay; the confirmation reads from its top
     $('order-id').textContent = order.id;
     $('order-amount').textContent = formatPrice(order.amount, order.currency);
     const payment = order.payment || {};
@@ -492,7 +520,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     setText($('checkout-total'), 'shop.checkout.total', { amount: formatPrice(order.amount, order.currency) });
     notice('shop.bought', { id: order.id }, 'ok');
     render();
-    done.focus();
+    done.focus({ preventScroll: true });
   }
 
   // ---- wiring ----------------------------------------------------------------------------
@@ -520,6 +548,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     if (!detail.token) {
       shop.hold = null;
       shop.waitlist = null;
+      shop.bought = new Map();
       if (sheet.open) sheet.close();
     }
     if (shop.notice && shop.notice.key === 'shop.sign_in_to_buy') notice(null);
@@ -527,6 +556,25 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   });
   $('ship-country').addEventListener('change', (event) => { event.target.dataset.chosen = '1'; });
   fillCountries();
+
+  // A signed-in buyer's welcome says which holds they have open and what they bought (a
+  // resume's welcome, and a guest's, say nothing: what the page knows stays).
+  function restoreMine(you) {
+    if (you.bought && typeof you.bought === 'object') {
+      shop.bought = new Map(Object.entries(you.bought).map(([id, n]) => [id, Number(n) || 0]));
+    }
+    if (!Array.isArray(you.holds)) return;
+    const open = you.holds.filter((h) => h && h.state === 'held' && h.expires_at > now());
+    const kept = shop.hold && open.find((h) => h.id === shop.hold.id);
+    const hold = kept || open.find((h) => shop.sales.has(h.sale_id)) || open[0] || null;
+    if (hold) {
+      shop.hold = hold;
+      shop.holdSale = shop.sales.get(hold.sale_id) || (kept ? shop.holdSale : null);
+      shop.waitlist = null;
+    } else {
+      shop.hold = null; // it ended while we were away
+    }
+  }
 
   function upsertSale(sale) {
     const known = shop.sales.get(sale.id);
@@ -553,6 +601,9 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
         shop.sales = new Map(ended.map((s) => [s.id, s]));
         for (const sale of detail.sales || []) upsertSale(sale);
         roomEnded = Boolean(detail.room && detail.room.state === 'ended');
+        if (detail.room) shop.room = detail.room;
+        fillCountries();
+        restoreMine(detail.you || {});
         render();
       });
       client.addEventListener('product.pinned', ({ detail }) => {

@@ -339,6 +339,7 @@ async function main() {
     hostId: () => state.room && state.room.host && state.room.host.id,
     selfId: () => state.you && state.you.id,
     decorate: moderation.decorate,
+    newPill: $('chat-new'),
   });
   renderAll();
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
+from websockets.sync.client import connect
 
 TIMEOUT_SCALE = float(os.environ.get("LIVECOMMERCE_TEST_TIMEOUT_SCALE", "1"))
 CHROMIUM = os.environ.get("LIVECOMMERCE_CHROMIUM", "/usr/bin/chromium")
@@ -152,3 +155,86 @@ class Server:
 
 
 NewPage = Callable[..., Page]
+
+
+def on_socket(server: Server, user: User, room_id: object, commands: list[dict[str, Any]]) -> None:
+    """`user` sends each command from a socket of their own, as another person's phone or
+    the host's studio would; returns when the server has acknowledged every one."""
+    url = f"{server.ws_url}/ws/rooms/{room_id}?token={user.token}"
+    with connect(url, subprotocols=["livecommerce.json"], open_timeout=scaled(10)) as ws:  # type: ignore[list-item]
+        for i, command in enumerate(commands):
+            ref = f"cmd-{i}"
+            ws.send(json.dumps({**command, "ref": ref}))
+            while True:
+                frame = json.loads(ws.recv(timeout=scaled(10)))
+                replies = frame if isinstance(frame, list) else [frame]
+                reply = next((r for r in replies if r.get("ref") == ref), None)
+                if reply is not None:
+                    assert reply["type"] == "ack", reply
+                    break
+
+
+def say_in_chat(server: Server, user: User, room_id: object, texts: list[str]) -> None:
+    on_socket(server, user, room_id, [{"type": "chat.send", "text": text} for text in texts])
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A screenshot's pixels (PNG, 8 bits per channel), to tell what a person sees."""
+
+    width: int
+    height: int
+    channels: int
+    rows: list[bytes]
+
+    def pixel(self, x: int, y: int) -> tuple[int, ...]:
+        at = x * self.channels
+        return tuple(self.rows[y][at : at + 3])
+
+    def dark_row(self, y: int, limit: int = 12) -> bool:
+        """Every pixel of row `y` is (near) black."""
+        return all(max(self.pixel(x, y)) <= limit for x in range(self.width))
+
+
+def read_png(data: bytes) -> Picture:
+    """Decodes the PNGs Chromium writes (8-bit RGB or RGBA, not interlaced)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    at, idat, header = 8, b"", b""
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        at += 12 + length
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8, depth
+    assert colour in (2, 6), colour  # RGB or RGBA
+    assert interlace == 0
+    channels = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            corner = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - corner
+                pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
+                best = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[i] = (line[i] + best) & 0xFF
+        rows.append(bytes(line))
+        previous = line
+    return Picture(width, height, channels, rows)

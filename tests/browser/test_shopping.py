@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import FloatRect, Page, Route, expect
 
 from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, signed_in
 
@@ -364,3 +364,190 @@ def test_a_hold_given_back_goes_to_the_waitlist(server: Server, new_page: NewPag
     second.locator("#checkout-open").click()
     expect(second.locator("#checkout-sheet")).to_be_visible()
     expect(second.locator("#checkout-pay")).to_be_enabled()
+
+
+def boxes(page: Page, *selectors: str) -> list[FloatRect]:
+    found = []
+    for selector in selectors:
+        box = page.locator(selector).bounding_box()
+        assert box is not None, f"{selector} is not on screen"
+        found.append(box)
+    return found
+
+
+def test_a_buyer_who_reloads_keeps_the_hold_and_then_sees_bought(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    product = create_product(server, host, stock=3)
+    # A Swedish show: its buyers ship to Sweden, whatever a browser's defaults say (en-US).
+    room = server.api(
+        "POST", "/api/v1/rooms", {"title": "Stickat", "currency": "EUR", "locale": "sv"},
+        token=host.token,
+    )  # fmt: skip
+    server.start_room(host, str(room["id"]))
+    studio = open_studio(new_page, host, room["id"])
+    studio.get_by_role(
+        "button", name=EN["studio.products.pin_named"].format(title=product["title"])
+    ).click()
+    studio.locator("#sale-units").fill("3")
+    studio.locator("#sale-hold").fill("120")
+    studio.locator("#sale-start").click()
+    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(1)
+
+    # Ingrid presses Buy on her phone: checkout rises as a sheet over the lower half only, so
+    # the show, its LIVE badge and the top of the picture stay in view above it.
+    buyer = server.create_user("ingrid")
+    page = open_viewer(new_page, room["id"], buyer)
+    page.locator("#buy-button").click()
+    sheet = page.locator("#checkout-sheet")
+    expect(sheet).to_be_visible()
+    sheet.evaluate("el => Promise.all(el.getAnimations().map((a) => a.finished))")
+    sheet_box, badge, video = boxes(page, "#checkout-sheet", "#live-badge", "#video")
+    assert sheet_box["y"] >= PHONE["height"] * 0.4, sheet_box
+    assert sheet_box["y"] + sheet_box["height"] <= PHONE["height"] + 1
+    assert badge["y"] + badge["height"] <= sheet_box["y"]
+    assert video["y"] < sheet_box["y"] - PHONE["height"] * 0.35
+    country = page.get_by_label(EN["shop.checkout.country"])
+    expect(country).to_have_value("SE")
+    expect(country.locator("option:checked")).to_have_text("Sweden")
+    # The form scrolls inside the sheet under its head: the hold timer stays in view.
+    page.get_by_label(EN["shop.checkout.card_number"]).scroll_into_view_if_needed()
+    expect(page.locator("#checkout-hold-timer")).to_be_in_viewport()
+    page.screenshot(
+        path=str(screenshots / "viewer-390-checkout-half-sheet.png"), animations="disabled"
+    )
+
+    # She closes it and reloads the page: the hold is still hers, with its timer and Check
+    # out, not a Buy that the server would refuse as over the limit.
+    page.locator("#checkout-close").click()
+    expect(sheet).to_be_hidden()
+    page.reload()
+    joined(page)
+    expect(page.locator("#hold-box")).to_be_visible()
+    expect(page.locator("#hold-box")).to_contain_text(EN["shop.hold.label"])
+    expect(page.locator("#hold-timer")).to_have_text(re.compile(r"^[01]:\d\d$"))
+    expect(page.locator("#checkout-open")).to_be_visible()
+    expect(page.locator("#buy-button")).to_be_hidden()
+    page.screenshot(
+        path=str(screenshots / "viewer-390-hold-after-reload.png"), animations="disabled"
+    )
+
+    # Her laptop shows the same hold, and its checkout ships to Sweden too.
+    laptop = new_page(viewport=DESKTOP)
+    serve_pictures(laptop)
+    signed_in(laptop, buyer)
+    laptop.goto(f"/rooms/{room['id']}")
+    joined(laptop)
+    expect(laptop.locator("#hold-box")).to_be_visible()
+    expect(laptop.locator("#hold-timer")).to_have_text(re.compile(r"^[01]:\d\d$"))
+    expect(laptop.locator("#buy-button")).to_be_hidden()
+    laptop.screenshot(
+        path=str(screenshots / "viewer-1280-hold-after-reload.png"), animations="disabled"
+    )
+    laptop.locator("#checkout-open").click()
+    expect(laptop.locator("#checkout-sheet")).to_be_visible()
+    expect(laptop.get_by_label(EN["shop.checkout.country"])).to_have_value("SE")
+    laptop.screenshot(path=str(screenshots / "viewer-1280-checkout.png"), animations="disabled")
+    laptop.locator("#checkout-close").click()
+
+    # She checks out and pays on her phone: the card says Bought where Buy was (one per buyer).
+    page.locator("#checkout-open").click()
+    expect(sheet).to_be_visible()
+    fill_address(page)
+    fill_card(page, PAYS)
+    page.locator("#checkout-pay").click()
+    expect(page.locator("#checkout-done")).to_be_visible()
+    expect(page.locator("#checkout-done-close")).to_be_in_viewport(ratio=1)
+    page.screenshot(
+        path=str(screenshots / "viewer-390-order-confirmed-half-sheet.png"), animations="disabled"
+    )
+    page.locator("#checkout-done-close").click()
+    expect(sheet).to_be_hidden()
+    expect(page.locator("#bought-badge")).to_be_visible()
+    expect(page.locator("#bought-badge")).to_have_text(EN["shop.bought_badge"])
+    expect(page.locator("#buy-button")).to_be_hidden()
+    expect(page.locator("#product-units")).to_have_text("2 left")  # others may still buy
+
+    # Still so after a reload, and on her laptop.
+    page.reload()
+    joined(page)
+    expect(page.locator("#bought-badge")).to_be_visible()
+    expect(page.locator("#buy-button")).to_be_hidden()
+    expect(page.locator("#hold-box")).to_be_hidden()
+    page.screenshot(path=str(screenshots / "viewer-390-bought.png"), animations="disabled")
+    # "Bought" fits the card in every language.
+    for lang in ("nb", "sv", "nl", "lv"):
+        page.locator("#lang-switch").select_option(lang)
+        badge_text = locale_strings(lang)["shop.bought_badge"]
+        expect(page.locator("#bought-badge")).to_have_text(badge_text)
+        card_box, badge_box = boxes(page, "#product-card", "#bought-badge")
+        assert badge_box["x"] >= card_box["x"], lang
+        assert badge_box["x"] + badge_box["width"] <= card_box["x"] + card_box["width"], lang
+    page.screenshot(path=str(screenshots / "viewer-390-bought-lv.png"), animations="disabled")
+    page.locator("#lang-switch").select_option("en")
+    laptop.reload()
+    joined(laptop)
+    expect(laptop.locator("#bought-badge")).to_be_visible()
+    expect(laptop.locator("#buy-button")).to_be_hidden()
+    laptop.screenshot(path=str(screenshots / "viewer-1280-bought.png"), animations="disabled")
+
+    # Someone else still has Buy.
+    other = open_viewer(new_page, room["id"], server.create_user("olle"))
+    expect(other.locator("#buy-button")).to_be_visible()
+    expect(other.locator("#bought-badge")).to_be_hidden()
+
+
+def test_a_viewer_who_comes_after_the_sale_is_told_it_ended(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    product = create_product(server, host, stock=4)
+    room = server.create_room(host, "Late viewer test")
+    server.start_room(host, str(room["id"]))
+    studio = open_studio(new_page, host, room["id"])
+    studio.get_by_role(
+        "button", name=EN["studio.products.pin_named"].format(title=product["title"])
+    ).click()
+    studio.locator("#sale-units").fill("2")
+    studio.locator("#sale-start").click()
+    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(1)
+    studio.get_by_role(
+        "button", name=EN["studio.sale.stop_named"].format(title=product["title"])
+    ).click()
+    expect(studio.locator("#sale-list .sale-row").first).to_contain_text(
+        EN["studio.sale.ended.stopped"]
+    )
+
+    # The product is still pinned; someone opening the show now sees the sale is over,
+    # not a price with nothing to press.
+    for viewport, name in ((PHONE, "390"), (DESKTOP, "1280")):
+        late = new_page(viewport=viewport)
+        serve_pictures(late)
+        late.goto(f"/rooms/{room['id']}")
+        joined(late)
+        card = late.locator("#product-card")
+        expect(card).to_be_visible()
+        expect(card.locator("#product-title")).to_have_text(str(product["title"]))
+        expect(card.locator("#product-units")).to_have_text(EN["shop.sale_ended"])
+        expect(card.locator("#buy-button")).to_be_hidden()
+        expect(card.locator("#waitlist-button")).to_be_hidden()
+        late.screenshot(
+            path=str(screenshots / f"viewer-{name}-sale-ended.png"), animations="disabled"
+        )
+
+    # A sale whose units all sold says so, also to those who come later.
+    studio.locator("#sale-units").fill("1")
+    studio.locator("#sale-start").click()
+    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(1)
+    buyer = open_viewer(new_page, room["id"], server.create_user("buyer"))
+    buyer.locator("#buy-button").click()
+    fill_address(buyer)
+    fill_card(buyer, PAYS)
+    buyer.locator("#checkout-pay").click()
+    expect(buyer.locator("#checkout-done")).to_be_visible()
+    later = open_viewer(new_page, room["id"])
+    expect(later.locator("#product-units")).to_have_text(EN["shop.sold_out"])
+    expect(later.locator("#buy-button")).to_be_hidden()
+    expect(later.locator("#waitlist-button")).to_be_hidden()
+    later.screenshot(path=str(screenshots / "viewer-390-sold-out-late.png"), animations="disabled")

@@ -35,6 +35,7 @@ from .support import (
     User,
     expect_timeout_ms,
     locale_strings,
+    read_png,
     signed_in,
 )
 
@@ -354,6 +355,45 @@ window.RTCPeerConnection = class extends Native {
   constructor(...args) { super(...args); window.__pcs.push(this); }
 };
 """
+
+
+def test_on_a_desktop_the_whole_landscape_picture_shows(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "The whole picture")
+    studio = open_studio(new_page, host, room["id"])
+    go_live(studio)
+
+    # Beside the chat column the player is narrower than a 16:9 camera picture: the picture
+    # is shown whole, with dark bars above and below, never cut at its sides.
+    desktop = open_viewer(new_page, room["id"], viewport=DESKTOP)
+    wait_playing(desktop, "#video")
+    size = desktop.evaluate(
+        "() => { const v = document.getElementById('video');"
+        " return [v.videoWidth, v.videoHeight]; }"
+    )
+    assert size[0] > size[1], f"the test camera sends a landscape picture, not {size}"
+    player = desktop.locator("#video").bounding_box()
+    assert player is not None
+    assert player["width"] / player["height"] < size[0] / size[1]
+    picture = read_png(desktop.locator("#video").screenshot(animations="disabled"))
+    shown = round(picture.width * size[1] / size[0])  # the picture's height when shown whole
+    bar = (picture.height - shown) // 2
+    assert bar > 20, (picture.width, picture.height, shown)
+    # Rows just outside the picture (clear of the controls over the player's top).
+    assert picture.dark_row(bar - 4), "above the picture is no bar: the picture is cut"
+    assert picture.dark_row(picture.height - bar + 3), "below the picture is no bar"
+    assert not picture.dark_row(picture.height // 2), "no picture in the middle"
+    desktop.screenshot(path=str(screenshots / "viewer-1280-video-whole.png"))
+
+    # A phone still fills its screen with the picture, as shopping apps do.
+    phone = open_viewer(new_page, room["id"])
+    wait_playing(phone, "#video")
+    box = phone.locator("#video").bounding_box()
+    assert box is not None
+    assert (box["width"], box["height"]) == (PHONE["width"], PHONE["height"])
+    phone.screenshot(path=str(screenshots / "viewer-390-video.png"))
 
 
 def test_viewers_see_reconnecting_while_the_hosts_video_stops(

@@ -19,6 +19,8 @@ from .support import (
     Server,
     User,
     locale_strings,
+    on_socket,
+    say_in_chat,
 )
 
 pytestmark = pytest.mark.browser
@@ -350,3 +352,91 @@ def test_studio_creates_a_room_goes_live_and_viewers_see_live(
     expect(studio.locator("#panel-state")).to_have_text(EN["room.state.ended"])
     expect(viewer.locator("#live-badge")).to_be_hidden()
     expect(viewer.locator("#room-status")).to_have_text(EN["viewer.status.ended"])
+
+
+def in_view(page: Page, line_text: str) -> bool:
+    """Whether the chat line with this text lies wholly inside the chat's visible box."""
+    log = page.locator("#chat-log").bounding_box()
+    line = page.locator("#chat-log .chat-line", has_text=line_text).bounding_box()
+    assert log is not None
+    assert line is not None
+    return line["y"] >= log["y"] - 1 and line["y"] + line["height"] <= log["y"] + log["height"] + 1
+
+
+def test_the_chat_opens_at_the_newest_line_and_offers_a_pill_when_scrolled_up(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host, room = live_room(server, "Busy chat")
+    # As in any show, a product is pinned: its card sits under the chat.
+    product = server.api(
+        "POST", "/api/v1/products",
+        {"sku": f"SKU-{uuid.uuid4().hex[:8]}", "title": "Court sneaker", "price": 24900,
+         "currency": "EUR", "stock": 5},
+        token=host.token,
+    )  # fmt: skip
+    on_socket(server, host, room["id"], [{"type": "pin", "product_id": product["id"]}])
+    talkers = [server.create_user(f"talker{i}") for i in range(5)]
+    said = [
+        f"Line {n:02d}: is the leather soft enough for wide feet, and does it run true to size?"
+        f" Asking for a friend who orders online a lot. ({uuid.uuid4().hex[:4]})"
+        for n in range(15)
+    ]
+    for i, talker in enumerate(talkers):
+        say_in_chat(server, talker, room["id"], said[i * 3 : i * 3 + 3])
+
+    for viewport, name in ((PHONE, "390"), (DESKTOP, "1280")):
+        page = new_page(viewport=viewport)
+        open_viewer(page, room["id"])
+        expect(page.locator("#chat-log .chat-line")).to_have_count(15)
+        # The newest line is in view, the oldest scrolled away above it.
+        page.wait_for_function(
+            "() => { const l = document.getElementById('chat-log');"
+            " return l.scrollHeight - l.scrollTop - l.clientHeight < 2; }"
+        )
+        assert in_view(page, said[-1])
+        assert not in_view(page, said[0])
+        expect(page.locator("#chat-new")).to_be_hidden()
+        page.screenshot(
+            path=str(screenshots / f"viewer-{name}-chat-newest.png"), animations="disabled"
+        )
+
+    # While the reader follows, a new line shows at once and no pill appears.
+    following = f"Following along {uuid.uuid4().hex[:6]}"
+    say_in_chat(server, host, room["id"], [following])
+    expect(page.locator("#chat-log .chat-line", has_text=following)).to_have_count(1)
+    page.wait_for_function(
+        "() => { const l = document.getElementById('chat-log');"
+        " return l.scrollHeight - l.scrollTop - l.clientHeight < 2; }"
+    )
+    assert in_view(page, following)
+    expect(page.locator("#chat-new")).to_be_hidden()
+
+    # On a phone the reader scrolls up to read back: new lines no longer pull them down,
+    # a "New messages" pill says there is more below, and pressing it goes there.
+    phone = new_page(viewport=PHONE)
+    open_viewer(phone, room["id"])
+    log = phone.locator("#chat-log").bounding_box()
+    assert log is not None
+    phone.mouse.move(log["x"] + log["width"] / 2, log["y"] + log["height"] / 2)
+    phone.mouse.wheel(0, -400)
+    phone.wait_for_function(
+        "() => document.getElementById('chat-log').scrollTop < "
+        "document.getElementById('chat-log').scrollHeight"
+        " - document.getElementById('chat-log').clientHeight - 100"
+    )
+    later = f"Said while you read back {uuid.uuid4().hex[:6]}"
+    say_in_chat(server, talkers[0], room["id"], [later])
+    pill = phone.locator("#chat-new")
+    expect(pill).to_be_visible()
+    expect(pill).to_have_text(EN["chat.new_messages"])
+    assert not in_view(phone, later)
+    phone.screenshot(
+        path=str(screenshots / "viewer-390-chat-new-messages.png"), animations="disabled"
+    )
+    pill.click()
+    expect(pill).to_be_hidden()
+    phone.wait_for_function(
+        "() => { const l = document.getElementById('chat-log');"
+        " return l.scrollHeight - l.scrollTop - l.clientHeight < 2; }"
+    )
+    assert in_view(phone, later)

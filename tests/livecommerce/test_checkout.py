@@ -121,6 +121,49 @@ async def test_a_buyer_is_declined_then_pays_and_the_host_sees_the_order(
     ).status_code == 200
 
 
+async def test_a_buyer_who_comes_back_finds_their_hold_and_what_they_bought(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    product = await add_product(http, host)
+    hosting = await join(server.ws_url, room["id"], host)
+    sale = await start_sale(hosting, product["id"], units=5, per_user_limit=2)
+    kari = await sign_up(http, "Kari")
+
+    # Kari buys one, then holds a second: her limit is used up.
+    first = await hold_for(server, room, sale, kari)
+    assert (await pay(http, kari, first["id"], PAID, "attempt-back-1")).status_code == 201
+    page = await join(server.ws_url, room["id"], kari)
+    await page.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
+    second = (await _by_ref(page, "r"))["reservation"]
+
+    # She reloads the page (a new socket): her welcome brings back the open hold and the
+    # unit she bought, so the card shows the timer instead of "limit reached".
+    reloaded = await join(server.ws_url, room["id"], kari)
+    you = reloaded.seen[0]["you"]
+    assert [h["id"] for h in you["holds"]] == [second["id"]]
+    assert you["holds"][0]["expires_at"] == second["expires_at"]
+    assert you["holds"][0]["state"] == "held"
+    assert you["bought"] == {sale["id"]: 1}
+
+    # Nobody else's welcome carries them: another buyer's has nothing, a guest's no fields.
+    other = await join(server.ws_url, room["id"], await sign_up(http, "Ola"))
+    assert (other.seen[0]["you"]["holds"], other.seen[0]["you"]["bought"]) == ([], {})
+    guest = await join(server.ws_url, room["id"])
+    assert "holds" not in guest.seen[0]["you"]
+    assert "bought" not in guest.seen[0]["you"]
+
+    # Given back, the hold is gone from her next welcome; what she bought stays.
+    await page.send({"type": "release", "reservation_id": second["id"], "ref": "rel"})
+    assert (await _by_ref(page, "rel"))["type"] == "ack"
+    again = await join(server.ws_url, room["id"], kari)
+    assert (again.seen[0]["you"]["holds"], again.seen[0]["you"]["bought"]) == (
+        [],
+        {sale["id"]: 1},
+    )
+
+
 async def test_the_last_unit_sold_ends_the_sale(
     server: Server, http: httpx.AsyncClient, sale_on: Any
 ) -> None:
@@ -174,6 +217,9 @@ async def test_an_expired_hold_cannot_be_bought(start_server: ServerFactory) -> 
         kari = await sign_up(http, "Kari")
         hold = await hold_for(server, room, sale, kari)
         clock.advance(31)
+        # Coming back now, her welcome no longer offers the hold.
+        back = await join(server.ws_url, room["id"], kari)
+        assert back.seen[0]["you"]["holds"] == []
         answer = await pay(http, kari, hold["id"], PAID, str(uuid.uuid4()))
         assert (answer.status_code, answer.json()["code"]) == (409, "hold_expired")
         status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()

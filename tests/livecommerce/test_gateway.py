@@ -35,6 +35,8 @@ async def test_viewer_joins_and_gets_a_welcome_snapshot(
         "name": viewer.name,
         "role": "viewer",
         "can_chat": True,
+        "holds": [],
+        "bought": {},
     }
     assert welcome["seq"] == 1  # the room.state event of going live
     assert welcome["chat"] == []

@@ -166,6 +166,28 @@ async def test_buying_after_the_sale_or_as_a_guest(
     assert (await _by_ref(buyer, "late"))["code"] == "sale_not_active"
 
 
+async def test_a_late_viewer_is_told_why_the_pinned_product_has_no_buy(
+    server: Server, http: httpx.AsyncClient, show: Any
+) -> None:
+    _host, room, hosting, product = show
+    other = await add_product(http, _host, sku="CAP-1", title="Wool cap")
+    await hosting.send({"type": "pin", "product_id": product["id"], "ref": "p"})
+    assert (await _by_ref(hosting, "p"))["type"] == "ack"
+    sale = await start_sale(hosting, product["id"])
+    await hosting.send({"type": "sale.stop", "sale_id": sale["id"], "ref": "stop"})
+    assert (await _by_ref(hosting, "stop"))["type"] == "ack"
+
+    # The product stays pinned after its sale: a viewer who comes in now learns it ended.
+    late = await join(server.ws_url, room["id"])
+    told = [(s["id"], s["state"], s["end_reason"]) for s in late.seen[0]["sales"]]
+    assert told == [(sale["id"], "ended", "stopped")]
+
+    # Another product pinned: the ended sale is nobody's business any more.
+    await hosting.send({"type": "pin", "product_id": other["id"], "ref": "p2"})
+    assert (await _by_ref(hosting, "p2"))["type"] == "ack"
+    assert (await join(server.ws_url, room["id"])).seen[0]["sales"] == []
+
+
 async def test_a_viewer_cannot_send_host_commands(
     server: Server, http: httpx.AsyncClient, show: Any
 ) -> None:

@@ -307,6 +307,20 @@ class EngineMachine(RuleBasedStateMachine):
         assert counted == expected
 
     @invariant()
+    def a_buyer_finds_exactly_their_open_holds_and_what_they_bought(self) -> None:
+        """What a buyer's welcome says: their held holds by id (expired ones not yet reaped
+        included; the gateway drops those by the clock) and their units bought."""
+        for user in USERS:
+            parts = self.run(self.engine.buyer_parts(ROOM, user))
+            holds = {h.id for part in parts for h in part.holds}
+            bought = sum(part.bought for part in parts)
+            expected = {
+                h.id for h in self.model.holds.values() if h.user == user and h.state == "held"
+            }
+            assert holds == expected
+            assert bought == self.model.counts(user)[1]
+
+    @invariant()
     def every_hold_is_where_the_model_says(self) -> None:
         raw = self.run(self.client.hgetall(keys.sale(ROOM, "s_model")[2]))
         states = {k.decode(): json.loads(v)["state"] for k, v in raw.items()}
