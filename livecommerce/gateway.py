@@ -42,6 +42,7 @@ from livecommerce.errors import (
 )
 from livecommerce.limits import Limit, Limiter, client_address
 from livecommerce.moderators import Moderators
+from livecommerce.numbers import digits
 from livecommerce.reactions import ReactionTally
 from livecommerce.reservations import Reservations
 from livecommerce.rooms import Role, Room
@@ -118,9 +119,7 @@ def _query(request_path: str) -> tuple[str | None, dict[str, str]]:
 
 def _since(query: dict[str, str]) -> int | None:
     raw = query.get("since")
-    if raw is None or not raw.isdigit() or len(raw) > 15:
-        return None
-    return int(raw)
+    return digits(raw, 15) if raw is not None else None
 
 
 class Gateway:

@@ -40,6 +40,7 @@ from redis.asyncio import Redis
 
 from livecommerce.currencies import MINOR_UNITS
 from livecommerce.errors import BadRequest, Conflict, LiveCommerceError, NotFound, Unavailable
+from livecommerce.numbers import digits
 from livecommerce.store.redis_store import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
@@ -54,6 +55,7 @@ IDEMPOTENCY_KEY_MAX = 255
 AMOUNT_MAX = 10**12
 HOLDER_NAME_MAX = 100
 EXPIRY_YEARS_MAX = 20
+WHOLE_DIGITS_MAX = 6  # an expiry month or year, with room for leading zeros
 
 _DIGITS = re.compile(r"^[0-9]+$")
 _SEPARATORS = re.compile(r"[ -]")
@@ -128,8 +130,8 @@ def _whole(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _DIGITS.match(value.strip()):
-        return int(value.strip())
+    if isinstance(value, str):
+        return digits(value.strip(), WHOLE_DIGITS_MAX)
     return None
 
 
