@@ -13,7 +13,8 @@ from typing import Any
 
 import jwt
 
-from livecommerce.errors import Unauthorized
+from livecommerce.errors import BadRequest, Unauthorized
+from livecommerce.text import NAME_MAX, clean_line, shorten
 
 SERVER_ISSUER = "livecommerce"
 TOKEN_MAX_LENGTH = 4096
@@ -79,7 +80,11 @@ class Authenticator:
                 raise Unauthorized("merchant token has no usable 'sub'")
             if not isinstance(name, str) or not name.strip():
                 name = sub
-            return Identity(f"m:{sub}", name.strip()[:40], "merchant")
+            try:
+                shown = clean_line(shorten(name, NAME_MAX), "name", NAME_MAX)
+            except BadRequest as exc:
+                raise Unauthorized(f"merchant token: {exc.message}") from None
+            return Identity(f"m:{sub}", shown, "merchant")
         raise Unauthorized(errors[0] if errors else "token rejected")
 
     @staticmethod

@@ -51,6 +51,17 @@ def test_hs256_merchant_tokens_name_their_users_apart() -> None:
         auth.verify(jwt.encode({"sub": "42", "name": "x"}, MERCHANT, algorithm="HS256"))  # no exp
 
 
+@pytest.mark.parametrize("name", ["Ada\u202eevil", "Ada\u200bShop", "\u2067Ada\u2069", "Ada\x07"])
+def test_a_merchant_users_name_is_cleaned_like_a_display_name(name: str) -> None:
+    auth = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT))
+    with pytest.raises(Unauthorized, match="'name' holds a control or invisible character"):
+        auth.verify(merchant_token(MERCHANT, name=name))
+    with pytest.raises(Unauthorized, match="'name' holds"):  # nor does 'sub' get in as the name
+        auth.verify(merchant_token(MERCHANT, name=None, sub=name))
+    assert auth.verify(merchant_token(MERCHANT, name=" Åse 👩‍💻 ")).name == "Åse 👩‍💻"
+    assert auth.verify(merchant_token(MERCHANT, name="A" * 60)).name == "A" * 40
+
+
 def test_a_merchant_cannot_pose_as_the_server() -> None:
     auth = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT))
     with pytest.raises(Unauthorized):
