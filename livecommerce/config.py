@@ -51,7 +51,8 @@ class Settings:
     allow_private_webhooks: bool = False
     limit_signup: str = "12/30"
     limit_signin: str = "120/60"
-    limit_signin_account: str = "10/10"
+    limit_signin_failures: str = "10/10"
+    limit_signin_account: str = "30/30"
     limit_guest_join: str = "600/300"
     limit_reserve: str = "60/10"
     limit_reports: str = "5/5"
@@ -147,7 +148,13 @@ _HELP = {
     "log_format": "json or text",
     "limit_signup": "new accounts per address: '<per minute>/<burst>' ('0' turns it off)",
     "limit_signin": "sign-in attempts per address: '<per minute>/<burst>'",
-    "limit_signin_account": "sign-in attempts per username, from anywhere: '<per minute>/<burst>'",
+    "limit_signin_failures": (
+        "wrong passwords per username from one address: '<per minute>/<burst>'"
+    ),
+    "limit_signin_account": (
+        "wrong passwords per username from anywhere before every address loses its burst"
+        " (it slows guessing, never locks the owner out): '<per minute>/<burst>'"
+    ),
     "limit_guest_join": "guest socket joins per address: '<per minute>/<burst>'",
     "limit_reserve": "reserves per account and room: '<per minute>/<burst>'",
     "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",

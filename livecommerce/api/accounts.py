@@ -63,15 +63,23 @@ async def create_session(request: Request) -> JSONResponse:
     responses:
       200: {description: "{token, expires_at, user}"}
       401: {description: unauthorized}
-      429: {description: rate_limited (per address, and per username from anywhere)}
+      429: {description: "rate_limited: many attempts from one address, or many wrong passwords
+        for this username from this address (elsewhere the owner still signs in)"}
     """
     svc = services(request)
     username, password = parse_credentials(await json_body(request))
-    await svc.limiter.check(svc.settings.limit("signin"), client_address(request))
-    await svc.limiter.check(svc.settings.limit("signin_account"), username.lower())
+    address = client_address(request)
+    await svc.limiter.check(svc.settings.limit("signin"), address)
+    ticket = await svc.limiter.sign_in_attempt(
+        svc.settings.limit("signin_failures"),
+        svc.settings.limit("signin_account"),
+        username,
+        address,
+    )
     account = await svc.store.account_by_username(username)
     if not verify_password(account["password_hash"] if account else None, password) or not account:
         raise Unauthorized("wrong username or password")
+    await svc.limiter.sign_in_succeeded(ticket)
     token, expires_at = svc.auth.issue(account["id"], account["display_name"], svc.now_ms() // 1000)
     return JSONResponse({"token": token, "expires_at": expires_at, "user": _public(account)})
 

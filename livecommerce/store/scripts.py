@@ -17,6 +17,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "room_transition": ("_publish",),
     "chat_post": ("_publish", "_gcra"),
     "rate_limit": ("_gcra",),
+    "signin_attempt": ("_gcra",),
     "mod_apply": ("_publish",),
     "room_pin": ("_publish",),
     "sale_start": ("_publish",),
