@@ -36,6 +36,7 @@ class Settings:
     jwt_public_key: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    jwt_max_ttl_s: int = 86400
     tick_ms: int = 25
     write_slice: int = 1000
     max_buffer_bytes: int = 512 * 1024
@@ -104,6 +105,7 @@ class Settings:
             rs256_public_key=public_key or None,
             issuer=self.jwt_issuer or None,
             audience=self.jwt_audience or None,
+            max_ttl_s=self.jwt_max_ttl_s,
         )
 
     def server_secret(self) -> str:
@@ -135,6 +137,9 @@ _HELP = {
     "jwt_public_key": "RS256 public key (PEM text or a file path) for merchant-issued JWTs",
     "jwt_issuer": "required 'iss' of merchant JWTs",
     "jwt_audience": "required 'aud' of merchant JWTs",
+    "jwt_max_ttl_s": (
+        "merchant JWTs whose 'exp' is further ahead than this many seconds are refused (0: any)"
+    ),
     "tick_ms": "fan-out batching tick in milliseconds",
     "write_slice": "sockets a broadcast writes before letting the loop serve others",
     "max_buffer_bytes": "a socket's write buffer limit before it is closed as a slow consumer",
@@ -231,6 +236,8 @@ def _convert(name: str, raw: str | bool) -> Any:
     try:
         if name in ("data_dir", "ready_file"):
             return Path(raw)
+        if name == "jwt_max_ttl_s" and int(raw) < 0:
+            raise ValueError(raw)
         if name in ("port", "ws_port") or isinstance(default, int):
             return int(raw)
         if isinstance(default, float):
