@@ -436,12 +436,11 @@ class Server:
             channel.deliver_local({"type": "unavailable", "retry_after": 2})
 
     def _on_bus_up(self) -> None:
+        if self.channels is not None:
+            for channel in self.channels.rooms.values():
+                channel.resync()
         if self.gateway is not None:
             self._background(self.gateway.recheck_revocations())
-        if self.channels is None:
-            return
-        for channel in self.channels.rooms.values():
-            channel.resync()
 
     def _on_revoked(self, session: str) -> None:
         if self.gateway is not None:

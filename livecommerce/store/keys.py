@@ -111,8 +111,9 @@ def deleted_accounts() -> str:
 
 
 def revoked_session(session: str) -> str:
-    """A signed-out token's session (auth.py), kept until the token would have expired."""
-    return f"{PREFIX}:revoked:{session}"
+    """A signed-out token's session (auth.py), kept until the token would have expired.
+    One tag for all, so that one MGET asks about a whole batch of requests and sockets."""
+    return f"{PREFIX}:{{revoked}}:{session}"
 
 
 def revocations_channel() -> str:

@@ -220,10 +220,8 @@ class Store:
     async def _revoked_batch(self, _key: str, sessions: Sequence[str]) -> list[bool]:
         if not sessions:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for session in sessions:
-            pipe.exists(keys.revoked_session(session))
-        return [bool(found) for found in await pipe.execute()]
+        found = await self.client.mget([keys.revoked_session(s) for s in sessions])
+        return [value is not None for value in found]
 
     async def anonymised(self, events: list[Event]) -> list[Event]:
         """The events with lines by deleted accounts shown as by nobody (privacy.py)."""

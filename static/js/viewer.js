@@ -343,7 +343,7 @@ async function main() {
   renderAll();
 
   $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut();
+    if (getToken()) signOut({ revoke: true });
     else auth.open('signin');
   });
   $('chat-signin-button').addEventListener('click', () => auth.open('signin'));
