@@ -71,7 +71,8 @@ class SignInTicket:
     here: str
     anywhere: str
     anywhere_interval_ms: int
-    counted_anywhere: bool
+    counted: bool = False  # the attempt was counted at all (some limit is on)
+    counted_anywhere: bool = False
 
 
 class Limiter:
@@ -108,8 +109,9 @@ class Limiter:
             here=f"{PREFIX}:{here.name}:{{{user}}}:{_digest(address)}",
             anywhere=f"{PREFIX}:{anywhere.name}:{{{user}}}",
             anywhere_interval_ms=_interval(anywhere),
-            counted_anywhere=False,
         )
+        if here.per_minute == 0 and anywhere.per_minute == 0:
+            return ticket
         allowed, detail = await self._sign_in_step(ticket, here, anywhere)
         if not allowed:
             metrics.RATE_LIMITED.labels(here.name).inc()
@@ -117,7 +119,7 @@ class Limiter:
                 "too many wrong passwords from here; try again shortly",
                 retry_after=max(detail, 1) / 1000,
             )
-        return replace(ticket, counted_anywhere=detail == 1)
+        return replace(ticket, counted=True, counted_anywhere=detail == 1)
 
     @guarded
     async def _sign_in_step(
@@ -131,6 +133,8 @@ class Limiter:
     @guarded
     async def sign_in_succeeded(self, ticket: SignInTicket) -> None:
         """The password was right: the attempt was no failure after all."""
+        if not ticket.counted:
+            return
         now = int(self.clock() * 1000)
         counted = 1 if ticket.counted_anywhere else 0
         await self._succeeded(
