@@ -7,17 +7,17 @@ hasher is shared because argon2-cffi's parameters are part of every hash it make
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from livecommerce.errors import BadRequest
+from livecommerce.text import NAME_MAX, clean_line
 
 _USERNAME = re.compile(r"^[a-z0-9_.-]{3,32}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
-DISPLAY_NAME_MAX = 40
+DISPLAY_NAME_MAX = NAME_MAX
 
 _hasher = PasswordHasher()
 # A hash to verify against when the account does not exist, so that timing does not tell
@@ -42,19 +42,8 @@ def parse_sign_up(body: object) -> SignUp:
         raise BadRequest("'username' must be 3 to 32 of a-z, 0-9, '_', '.', '-'")
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise BadRequest(f"'password' must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
-    if not isinstance(display_name, str):
-        raise BadRequest("'display_name' must be a string")
-    display_name = clean_display_name(display_name)
+    display_name = clean_line(display_name, "display_name", DISPLAY_NAME_MAX)
     return SignUp(username.lower(), password, display_name)
-
-
-def clean_display_name(name: str) -> str:
-    name = unicodedata.normalize("NFC", name).strip()
-    if not 1 <= len(name) <= DISPLAY_NAME_MAX:
-        raise BadRequest(f"'display_name' must be 1 to {DISPLAY_NAME_MAX} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
-        raise BadRequest("'display_name' holds control or invisible characters")
-    return name
 
 
 def parse_credentials(body: object) -> tuple[str, str]:

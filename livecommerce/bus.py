@@ -1,9 +1,11 @@
 """The bus between processes: one Redis pub/sub connection per process.
 
-Each room a process has viewers for is one channel. Subscribing waits for Redis to confirm,
-because a snapshot read before the subscription is live could miss an event published in
-between. When the connection breaks the bus tells every room (``unavailable``), reconnects
-with backoff, resubscribes and asks every room to read back what it missed.
+Each room a process has viewers for is one channel; one more carries sign-outs to every
+process (``on_revoked``), which closes the sockets holding a revoked token. Subscribing waits
+for Redis to confirm, because a snapshot read before the subscription is live could miss an
+event published in between. When the connection breaks the bus tells every room
+(``unavailable``), reconnects with backoff, resubscribes and asks every room to read back what
+it missed (and the gateway to look again for sign-outs it may have missed).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from livecommerce.store.redis_store import STORE_DOWN, parse_envelope
 log = logging.getLogger("livecommerce.bus")
 
 _PREFIX = keys.room_channel("")
+_REVOCATIONS = keys.revocations_channel()
 Handler = Callable[[str, int | None, dict[str, Any]], None]
 
 
@@ -37,10 +40,12 @@ class Bus:
         on_down: Callable[[], None],
         on_up: Callable[[], None],
         *,
+        on_revoked: Callable[[str], None] = lambda session: None,
         confirm_timeout_s: float = 5.0,
     ) -> None:
         self._client = client
         self._on_event = on_event
+        self._on_revoked = on_revoked
         self._on_down = on_down
         self._on_up = on_up
         self._confirm_timeout_s = confirm_timeout_s
@@ -137,8 +142,7 @@ class Bus:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._client.pubsub()
         await self._pubsub.ping()  # forces the connection before we claim to be up
-        if self._wanted:
-            await self._pubsub.subscribe(*self._wanted)
+        await self._pubsub.subscribe(_REVOCATIONS, *self._wanted)
         self.up = True
         self._connected.set()
         self._on_up()
@@ -155,7 +159,9 @@ class Bus:
                 if isinstance(message["channel"], bytes)
                 else message["channel"]
             )
-            if kind == b"message" or kind == "message":
+            if (kind == b"message" or kind == "message") and channel == _REVOCATIONS:
+                self._on_revoked(bytes(message["data"]).decode("ascii", "replace"))
+            elif kind == b"message" or kind == "message":
                 self._dispatch(channel, message["data"])
             elif kind in (b"subscribe", "subscribe"):
                 confirmed = self._confirmed.get(channel)

@@ -20,6 +20,7 @@ import orjson
 from livecommerce.currencies import CURRENCIES, MINOR_UNITS
 from livecommerce.errors import BadRequest, Forbidden, TooLarge
 from livecommerce.images import is_uploaded
+from livecommerce.text import clean_line, clean_paragraphs
 
 SKU_MAX = 64
 TITLE_MAX = 120
@@ -37,8 +38,6 @@ _SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DIGITS = re.compile(r"^[0-9]+$")
 _DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
-# Line breaks and tabs are text in a description; every other C0/C1 control is refused.
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NUMBER_DIGITS_MAX = 20
 _CSV_COLUMNS = frozenset({*FIELDS, "price_major"})
 
@@ -113,24 +112,11 @@ def _sku(value: object) -> str:
 
 
 def _title(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise BadRequest("'title' must be a non-empty string")
-    value = value.strip()
-    if len(value) > TITLE_MAX:
-        raise BadRequest(f"'title' is longer than {TITLE_MAX} characters")
-    if _TEXT_CONTROL.search(value) or any(c in value for c in "\t\n\r"):
-        raise BadRequest("'title' must be one line without control characters")
-    return value
+    return clean_line(value, "title", TITLE_MAX)
 
 
 def _description(value: object) -> str:
-    if not isinstance(value, str):
-        raise BadRequest("'description' must be a string")
-    if len(value) > DESCRIPTION_MAX:
-        raise BadRequest(f"'description' is longer than {DESCRIPTION_MAX} characters")
-    if _TEXT_CONTROL.search(value):
-        raise BadRequest("'description' must not contain control characters")
-    return value
+    return clean_paragraphs(value, "description", DESCRIPTION_MAX)
 
 
 def _image_url(value: object) -> str:

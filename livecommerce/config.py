@@ -36,6 +36,7 @@ class Settings:
     jwt_public_key: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    jwt_max_ttl_s: int = 86400
     tick_ms: int = 25
     write_slice: int = 1000
     max_buffer_bytes: int = 512 * 1024
@@ -51,7 +52,8 @@ class Settings:
     allow_private_webhooks: bool = False
     limit_signup: str = "12/30"
     limit_signin: str = "120/60"
-    limit_signin_account: str = "10/10"
+    limit_signin_failures: str = "10/10"
+    limit_signin_account: str = "30/30"
     limit_guest_join: str = "600/300"
     limit_reserve: str = "60/10"
     limit_reports: str = "5/5"
@@ -104,6 +106,7 @@ class Settings:
             rs256_public_key=public_key or None,
             issuer=self.jwt_issuer or None,
             audience=self.jwt_audience or None,
+            max_ttl_s=self.jwt_max_ttl_s,
         )
 
     def server_secret(self) -> str:
@@ -135,6 +138,9 @@ _HELP = {
     "jwt_public_key": "RS256 public key (PEM text or a file path) for merchant-issued JWTs",
     "jwt_issuer": "required 'iss' of merchant JWTs",
     "jwt_audience": "required 'aud' of merchant JWTs",
+    "jwt_max_ttl_s": (
+        "merchant JWTs whose 'exp' is further ahead than this many seconds are refused (0: any)"
+    ),
     "tick_ms": "fan-out batching tick in milliseconds",
     "write_slice": "sockets a broadcast writes before letting the loop serve others",
     "max_buffer_bytes": "a socket's write buffer limit before it is closed as a slow consumer",
@@ -148,7 +154,13 @@ _HELP = {
     "log_format": "json or text",
     "limit_signup": "new accounts per address: '<per minute>/<burst>' ('0' turns it off)",
     "limit_signin": "sign-in attempts per address: '<per minute>/<burst>'",
-    "limit_signin_account": "sign-in attempts per username, from anywhere: '<per minute>/<burst>'",
+    "limit_signin_failures": (
+        "wrong passwords per username from one address: '<per minute>/<burst>'"
+    ),
+    "limit_signin_account": (
+        "wrong passwords per username from anywhere before every address loses its burst"
+        " (it slows guessing, never locks the owner out): '<per minute>/<burst>'"
+    ),
     "limit_guest_join": "guest socket joins per address: '<per minute>/<burst>'",
     "limit_reserve": "reserves per account and room: '<per minute>/<burst>'",
     "limit_reports": "chat reports per account and room: '<per minute>/<burst>'",
@@ -226,6 +238,8 @@ def _convert(name: str, raw: str | bool) -> Any:
     try:
         if name in ("data_dir", "ready_file"):
             return Path(raw)
+        if name == "jwt_max_ttl_s" and int(raw) < 0:
+            raise ValueError(raw)
         if name in ("port", "ws_port") or isinstance(default, int):
             return int(raw)
         if isinstance(default, float):

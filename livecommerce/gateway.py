@@ -42,6 +42,7 @@ from livecommerce.errors import (
 )
 from livecommerce.limits import Limit, Limiter, client_address
 from livecommerce.moderators import Moderators
+from livecommerce.numbers import digits
 from livecommerce.reactions import ReactionTally
 from livecommerce.reservations import Reservations
 from livecommerce.rooms import Role, Room
@@ -75,6 +76,7 @@ HARD_FRAME_LIMIT = 1024 * 1024
 BAD_FRAMES_ALLOWED = 10
 BAD_FRAMES_WINDOW_S = 10.0
 WELCOME_CHAT = 50
+HEARD_REVOCATIONS_S = 60.0  # longer than any join takes from its check to its first frame
 
 Clock = Callable[[], float]
 
@@ -121,9 +123,7 @@ def _query(request_path: str) -> tuple[str | None, dict[str, str]]:
 
 def _since(query: dict[str, str]) -> int | None:
     raw = query.get("since")
-    if raw is None or not raw.isdigit() or len(raw) > 15:
-        return None
-    return int(raw)
+    return digits(raw, 15) if raw is not None else None
 
 
 class Gateway:
@@ -159,6 +159,9 @@ class Gateway:
         self.clock = clock
         self.tally = ReactionTally()
         self.sessions: set[Session] = set()
+        self._by_token: dict[str, set[Session]] = {}
+        self._heard: dict[str, float] = {}  # sign-outs heard lately, for joins under way
+        self._closing: set[asyncio.Task[None]] = set()
         self.server: Server | None = None
         self._count = 0
 
@@ -223,8 +226,9 @@ class Gateway:
         if token:
             try:
                 identity = self.auth.verify(token)
-                if await self.store.is_deleted(identity.id):
-                    raise Unauthorized("this account has been deleted")
+                refusal = await self.store.refusal(identity.id, identity.session)
+                if refusal is not None:
+                    raise Unauthorized(refusal)
             except Unauthorized as exc:
                 await self._refuse(conn, exc, CloseCode.UNAUTHORIZED)
                 return
@@ -271,13 +275,59 @@ class Gateway:
             channel.leave(conn)
             await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
             return
-        self.sessions.add(session)
+        self._add(session)
         try:
             async for frame in conn:
                 await self._on_frame(session, frame)
         finally:
-            self.sessions.discard(session)
+            self._discard(session)
             channel.leave(conn)
+
+    def _add(self, session: Session) -> None:
+        self.sessions.add(session)
+        token = session.identity.session if session.identity else None
+        if token is not None:
+            self._by_token.setdefault(token, set()).add(session)
+            if token in self._heard:  # signed out while this join was under way
+                self._sign_out(session)
+
+    def _discard(self, session: Session) -> None:
+        self.sessions.discard(session)
+        token = session.identity.session if session.identity else None
+        holders = self._by_token.get(token) if token is not None else None
+        if token is not None and holders is not None:
+            holders.discard(session)
+            if not holders:
+                del self._by_token[token]
+
+    # Sign-outs -------------------------------------------------------------------------
+
+    def revoke(self, token: str) -> None:
+        """A token was signed out (on any process): close this process's sockets holding it."""
+        now = self.clock()
+        self._heard = {t: at for t, at in self._heard.items() if at > now - HEARD_REVOCATIONS_S}
+        self._heard[token] = now
+        for session in list(self._by_token.get(token, ())):
+            self._sign_out(session)
+
+    async def recheck_revocations(self) -> None:
+        """After the bus was down, sign-outs may have gone unheard: ask the store."""
+        if not self._by_token:
+            return
+        for token in await self.store.revoked_among(set(self._by_token)):
+            self.revoke(token)
+
+    def _sign_out(self, session: Session) -> None:
+        """Tell the socket why, then close it with 4401: do not come back with this token."""
+        error = Unauthorized("this token was signed out; sign in again")
+        broadcast(
+            [session.conn],
+            encode(session.subprotocol, error.to_wire()),
+            text=session.subprotocol is Subprotocol.JSON,
+        )
+        task = asyncio.ensure_future(session.conn.close(CloseCode.UNAUTHORIZED, "signed out"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _address(self, conn: ServerConnection) -> str:
         """The guest's address, or the one the operator's proxy saw (``--trust-forwarded``)."""

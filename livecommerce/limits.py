@@ -6,6 +6,11 @@ account is known (signing up, signing in, joining as a guest), and generously: h
 real buyers can sit behind one mobile carrier's NAT, so an address limit stops scripts
 without stopping a crowd. Every limit is a setting and every refusal is counted in
 ``livecommerce_rate_limited{limit}``.
+
+Passwords are the exception that proves the rule: a limit per username would let anyone
+lock its owner out by guessing wrong. So wrong passwords are limited per username *and*
+address, and the username's own ceiling only takes bursts away while it is spent
+(``sign_in_attempt``): its owner, from anywhere nobody guessed from, always gets in.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from livecommerce import metrics
 from livecommerce.errors import BadRequest, RateLimited
@@ -59,11 +64,24 @@ def client_address(peer: str, forwarded: str | None, *, trust_forwarded: bool) -
     return peer
 
 
+@dataclass(frozen=True, slots=True)
+class SignInTicket:
+    """What ``sign_in_attempt`` counted, for ``sign_in_succeeded`` to take back."""
+
+    here: str
+    anywhere: str
+    anywhere_interval_ms: int
+    counted: bool = False  # the attempt was counted at all (some limit is on)
+    counted_anywhere: bool = False
+
+
 class Limiter:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
         self._script = store.client.register_script(_source())
+        self._attempt = store.client.register_script(_source("signin_attempt"))
+        self._succeeded = store.client.register_script(_source("signin_succeeded"))
 
     async def check(self, limit: Limit, subject: str) -> None:
         """Count one action of ``subject`` under ``limit``, or refuse it with a retry hint."""
@@ -76,17 +94,73 @@ class Limiter:
                 "too many attempts; try again shortly", retry_after=max(retry_ms, 1) / 1000
             )
 
+    async def sign_in_attempt(
+        self, here: Limit, anywhere: Limit, username: str, address: str
+    ) -> SignInTicket:
+        """Count one password attempt for ``username`` from ``address`` as a failure, or refuse.
+
+        ``here`` limits failures per username and address: whoever guesses is slowed, and
+        only where they are. ``anywhere`` is the username's ceiling across all addresses; it
+        never refuses on its own (that would let anyone lock the owner out) but, while it
+        is spent, takes every address's burst away (see ``signin_attempt.lua``).
+        """
+        user = _digest(username)
+        ticket = SignInTicket(
+            here=f"{PREFIX}:{here.name}:{{{user}}}:{_digest(address)}",
+            anywhere=f"{PREFIX}:{anywhere.name}:{{{user}}}",
+            anywhere_interval_ms=_interval(anywhere),
+        )
+        if here.per_minute == 0 and anywhere.per_minute == 0:
+            return ticket
+        allowed, detail = await self._sign_in_step(ticket, here, anywhere)
+        if not allowed:
+            metrics.RATE_LIMITED.labels(here.name).inc()
+            raise RateLimited(
+                "too many wrong passwords from here; try again shortly",
+                retry_after=max(detail, 1) / 1000,
+            )
+        return replace(ticket, counted=True, counted_anywhere=detail == 1)
+
+    @guarded
+    async def _sign_in_step(
+        self, ticket: SignInTicket, here: Limit, anywhere: Limit
+    ) -> tuple[bool, int]:
+        now = int(self.clock() * 1000)
+        args = [now, _interval(here), here.burst, ticket.anywhere_interval_ms, anywhere.burst]
+        status, detail = await self._attempt(keys=[ticket.here, ticket.anywhere], args=args)
+        return int(status) == 1, int(detail)
+
+    @guarded
+    async def sign_in_succeeded(self, ticket: SignInTicket) -> None:
+        """The password was right: the attempt was no failure after all."""
+        if not ticket.counted:
+            return
+        now = int(self.clock() * 1000)
+        counted = 1 if ticket.counted_anywhere else 0
+        await self._succeeded(
+            keys=[ticket.here, ticket.anywhere],
+            args=[now, ticket.anywhere_interval_ms, counted],
+        )
+
     @guarded
     async def _step(self, limit: Limit, subject: str) -> tuple[bool, int]:
-        # Subjects (addresses, usernames) are hashed: keys never carry personal data.
-        digest = hashlib.blake2b(subject.encode(), digest_size=12).hexdigest()
-        key = f"{PREFIX}:{limit.name}:{digest}"
+        key = f"{PREFIX}:{limit.name}:{_digest(subject)}"
         now = int(self.clock() * 1000)
         status, retry = await self._script(keys=[key], args=[now, limit.interval_ms, limit.burst])
         return int(status) == 1, int(retry)
 
 
-def _source() -> str:
+def _digest(subject: str) -> str:
+    """Subjects (addresses, usernames) are hashed: keys never carry personal data."""
+    return hashlib.blake2b(subject.encode(), digest_size=12).hexdigest()
+
+
+def _interval(limit: Limit) -> int:
+    """The limit's interval, or 0 for a limit that is off."""
+    return 0 if limit.per_minute == 0 else limit.interval_ms
+
+
+def _source(name: str = "rate_limit") -> str:
     from livecommerce.store.scripts import source
 
-    return source("rate_limit")
+    return source(name)

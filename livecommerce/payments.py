@@ -51,6 +51,7 @@ from livecommerce.errors import (
     NotFound,
     Unavailable,
 )
+from livecommerce.numbers import digits
 from livecommerce.store.redis_store import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
@@ -64,6 +65,7 @@ WAIT_FOR_CLAIM_S = 30.0
 IDEMPOTENCY_KEY_MAX = 255
 HOLDER_NAME_MAX = 100
 EXPIRY_YEARS_MAX = 20
+WHOLE_DIGITS_MAX = 6  # an expiry month or year, with room for leading zeros
 
 _DIGITS = re.compile(r"^[0-9]+$")
 _SEPARATORS = re.compile(r"[ -]")
@@ -138,8 +140,8 @@ def _whole(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _DIGITS.match(value.strip()):
-        return int(value.strip())
+    if isinstance(value, str):
+        return digits(value.strip(), WHOLE_DIGITS_MAX)
     return None
 
 

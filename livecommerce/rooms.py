@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from livecommerce.currencies import CURRENCIES
 from livecommerce.errors import BadRequest, Conflict, Forbidden
+from livecommerce.text import clean_line, clean_paragraphs
 
 TITLE_MAX = 120
 DESCRIPTION_MAX = 2000
@@ -99,23 +99,14 @@ class RoomDraft:
 def parse_room_draft(body: object, now: int) -> RoomDraft:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    title = body.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise BadRequest("'title' must be a non-empty string")
-    title = unicodedata.normalize("NFC", title).strip()
-    if len(title) > TITLE_MAX:
-        raise BadRequest(f"'title' is longer than {TITLE_MAX} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in title):
-        raise BadRequest("'title' holds control or invisible characters")
+    title = clean_line(body.get("title"), "title", TITLE_MAX)
     currency = body.get("currency")
     if not isinstance(currency, str) or currency not in CURRENCIES:
         raise BadRequest("'currency' must be an ISO 4217 code such as EUR")
     locale = body.get("locale", "en")
     if not isinstance(locale, str) or not _LOCALE.match(locale):
         raise BadRequest("'locale' must be a BCP 47 tag such as en or nb-NO")
-    description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
-        raise BadRequest(f"'description' must be a string of at most {DESCRIPTION_MAX}")
+    description = clean_paragraphs(body.get("description", ""), "description", DESCRIPTION_MAX)
     scheduled_at = body.get("scheduled_at")
     if scheduled_at is not None and (
         not isinstance(scheduled_at, int)

@@ -15,7 +15,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +160,14 @@ class Server:
                 extra={"port": self.embedded.port, "dir": str(s.data_dir)},
             )
         self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
-        auth = Authenticator(s.server_secret(), s.merchant_keys())
-        self.bus = Bus(self.store.client, self._on_bus_event, self._on_bus_down, self._on_bus_up)
+        auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock)
+        self.bus = Bus(
+            self.store.client,
+            self._on_bus_event,
+            self._on_bus_down,
+            self._on_bus_up,
+            on_revoked=self._on_revoked,
+        )
         self.channels = Channels(
             self.store,
             tick_s=s.tick_ms / 1000,
@@ -449,10 +455,21 @@ class Server:
             channel.deliver_local({"type": "unavailable", "retry_after": 2})
 
     def _on_bus_up(self) -> None:
-        if self.channels is None:
-            return
-        for channel in self.channels.rooms.values():
-            channel.resync()
+        if self.channels is not None:
+            for channel in self.channels.rooms.values():
+                channel.resync()
+        if self.gateway is not None:
+            self._background(self.gateway.recheck_revocations())
+
+    def _on_revoked(self, session: str) -> None:
+        if self.gateway is not None:
+            self.gateway.revoke(session)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._media_tasks.add(task)
+        task.add_done_callback(self._media_tasks.discard)
+        task.add_done_callback(_log_failure)
 
     # Ticks -----------------------------------------------------------------------------
 
@@ -502,3 +519,8 @@ class Server:
             await asyncio.sleep(REACTIONS_EVERY_S)
             with contextlib.suppress(LiveCommerceError):
                 await gateway.flush_reactions()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("background work failed: %r", task.exception())

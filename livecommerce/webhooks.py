@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from livecommerce.errors import BadRequest, Unauthorized
+from livecommerce.numbers import digits
 
 SIGNATURE_HEADER = "Livecommerce-Signature"
 SIGNATURE_TOLERANCE_S = 300
@@ -143,10 +144,9 @@ def verify_signature(
         if not sep:
             continue
         if name == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise BadSignature("the signature's timestamp is not a number") from None
+            timestamp = digits(value, 12)
+            if timestamp is None:
+                raise BadSignature("the signature's timestamp is not a number")
         elif name == "v1":
             candidates.append(value)
     if timestamp is None:

@@ -11,6 +11,10 @@ from livecommerce.accounts import hash_password, parse_credentials, parse_sign_u
 from livecommerce.api.services import client_address, json_body, require_identity, services
 from livecommerce.errors import BadRequest, Unauthorized
 
+# A revocation is kept until its token expires; tokens with an 'exp' further ahead than this
+# (only merchant ones, with --jwt-max-ttl-s 0) are remembered as signed out this long.
+REVOCATION_MAX_MS = 366 * 86400 * 1000
+
 
 def _public(account: dict[str, str]) -> dict[str, str]:
     return {
@@ -63,17 +67,47 @@ async def create_session(request: Request) -> JSONResponse:
     responses:
       200: {description: "{token, expires_at, user}"}
       401: {description: unauthorized}
-      429: {description: rate_limited (per address, and per username from anywhere)}
+      429: {description: "rate_limited: many attempts from one address, or many wrong passwords
+        for this username from this address (elsewhere the owner still signs in)"}
     """
     svc = services(request)
     username, password = parse_credentials(await json_body(request))
-    await svc.limiter.check(svc.settings.limit("signin"), client_address(request))
-    await svc.limiter.check(svc.settings.limit("signin_account"), username.lower())
+    address = client_address(request)
+    await svc.limiter.check(svc.settings.limit("signin"), address)
+    ticket = await svc.limiter.sign_in_attempt(
+        svc.settings.limit("signin_failures"),
+        svc.settings.limit("signin_account"),
+        username,
+        address,
+    )
     account = await svc.store.account_by_username(username)
     if not verify_password(account["password_hash"] if account else None, password) or not account:
         raise Unauthorized("wrong username or password")
+    await svc.limiter.sign_in_succeeded(ticket)
     token, expires_at = svc.auth.issue(account["id"], account["display_name"], svc.now_ms() // 1000)
     return JSONResponse({"token": token, "expires_at": expires_at, "user": _public(account)})
+
+
+async def delete_session(request: Request) -> Response:
+    """
+    summary: Sign out the token this request carries, on every process
+    description: >
+      The token is refused from then on by every route and every process, and sockets open
+      with it are closed with 4401. A merchant JWT is signed out by its 'jti' (or, without
+      one, its 'sub' and 'iat'); one with neither cannot be and ends at its 'exp'.
+    responses:
+      204: {description: signed out}
+      400: {description: "bad_request (a merchant JWT with neither 'jti' nor 'iat')"}
+      401: {description: unauthorized}
+    """
+    svc = services(request)
+    who = require_identity(request)
+    if who.session is None:
+        raise BadRequest("this token has neither 'jti' nor 'iat', so it ends only at its 'exp'")
+    now_ms = svc.now_ms()
+    until_ms = min(who.expires_at_s * 1000, now_ms + REVOCATION_MAX_MS)
+    await svc.store.revoke_session(who.session, max(until_ms, now_ms + 1000))
+    return Response(status_code=204)
 
 
 async def me(request: Request) -> JSONResponse:

@@ -75,6 +75,7 @@ def create_app(services: Services, plane: media.Media) -> Starlette:
         Route("/openapi.json", ops.openapi, methods=["GET"], include_in_schema=False),
         Route("/accounts", accounts.create_account, methods=["POST"]),
         Route("/sessions", accounts.create_session, methods=["POST"]),
+        Route("/sessions/current", accounts.delete_session, methods=["DELETE"]),
         Route("/me", accounts.me, methods=["GET"]),
         Route("/me", accounts.delete_me, methods=["DELETE"]),
         Route("/me/export", accounts.export_me, methods=["GET"]),

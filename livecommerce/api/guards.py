@@ -1,8 +1,8 @@
-"""Tokens outlive nothing: a deleted account's tokens stop working on every route at once.
+"""Tokens outlive nothing: a deleted account's or a signed-out token stops working at once.
 
-Server tokens are signed, not stored, so they stay valid until they expire; this one check
-per authenticated request (a set membership in Redis) is what ends them when an account is
-deleted.
+Tokens are signed, not stored, so they stay valid until they expire; this one check per
+authenticated request (a set membership and a key lookup in Redis, asked together) is what
+ends them when an account is deleted or a token is signed out, on every route.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ class DeletedAccounts:
             if token is not None:
                 try:
                     who = services(request).auth.verify(token)
-                    if await services(request).store.is_deleted(who.id):
-                        raise Unauthorized("this account has been deleted")
+                    refusal = await services(request).store.refusal(who.id, who.session)
+                    if refusal is not None:
+                        raise Unauthorized(refusal)
                     scope["identity"] = who  # the routes use it rather than verify again
                 except LiveCommerceError as exc:
                     response = await on_error(request, exc)

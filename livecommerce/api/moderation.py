@@ -13,6 +13,7 @@ from starlette.routing import Route
 from livecommerce.api.services import json_body, require_identity, services
 from livecommerce.errors import BadRequest
 from livecommerce.moderation import ModAction, parse_mod_request, parse_report
+from livecommerce.numbers import is_digits, whole_in
 
 AUDIT_PAGE_MAX = 200
 
@@ -115,7 +116,7 @@ async def audit(request: Request) -> JSONResponse:
     """
     svc = services(request)
     room = await svc.moderators.room_for(require_identity(request), request.path_params["room_id"])
-    limit = _int(request.query_params.get("limit", "50"), "limit", 1, AUDIT_PAGE_MAX)
+    limit = whole_in(request.query_params.get("limit", "50"), "limit", 1, AUDIT_PAGE_MAX)
     before = request.query_params.get("before", "")
     if before and not _entry_id(before):
         raise BadRequest("'before' must be an audit entry id")
@@ -189,15 +190,9 @@ async def person(request: Request) -> JSONResponse:
     )
 
 
-def _int(raw: str, name: str, low: int, high: int) -> int:
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadRequest(f"'{name}' must be an integer from {low} to {high}")
-    return int(raw)
-
-
 def _entry_id(raw: str) -> bool:
     ms, _, n = raw.partition("-")
-    return ms.isdigit() and n.isdigit() and len(raw) <= 40
+    return is_digits(ms) and is_digits(n)
 
 
 def routes() -> list[Route]:

@@ -17,7 +17,7 @@ from livecommerce.catalog import (
     parse_product_draft,
     parse_product_patch,
 )
-from livecommerce.errors import BadRequest
+from livecommerce.numbers import whole_in
 from livecommerce.store.catalog_store import CatalogStore, new_product_id
 
 
@@ -87,11 +87,10 @@ async def list_products(request: Request) -> JSONResponse:
     """
     who = require_identity(request)
     limit_raw = request.query_params.get("limit", "50")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 100:
-        raise BadRequest("'limit' must be 1 to 100")
+    limit = whole_in(limit_raw, "limit", 1, 100)
     cursor_raw = request.query_params.get("cursor")
     cursor = Cursor.parse(cursor_raw) if cursor_raw is not None else None
-    products, following = await catalog(request).products(who.id, int(limit_raw), cursor)
+    products, following = await catalog(request).products(who.id, limit, cursor)
     return JSONResponse(
         {
             "products": [p.to_public() for p in products],

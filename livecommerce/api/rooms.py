@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from livecommerce import metrics
 from livecommerce.api.services import identity, json_body, require_identity, services
 from livecommerce.errors import BadRequest
+from livecommerce.numbers import whole_in
 from livecommerce.rooms import Room, RoomState, parse_disclosure, parse_room_draft
 
 _STATES = {"live": RoomState.LIVE, "upcoming": RoomState.SCHEDULED, "ended": RoomState.ENDED}
@@ -61,8 +62,7 @@ async def list_rooms(request: Request) -> JSONResponse:
     state_name = request.query_params.get("state")
     host = request.query_params.get("host")
     limit_raw = request.query_params.get("limit", "50")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 100:
-        raise BadRequest("'limit' must be 1 to 100")
+    limit = whole_in(limit_raw, "limit", 1, 100)
     host_id = None
     if host is not None:
         if host != "me":
@@ -75,7 +75,7 @@ async def list_rooms(request: Request) -> JSONResponse:
         state = _STATES[state_name]
     elif host_id is None:
         state = RoomState.LIVE
-    ids = await svc.store.room_ids(state, host_id, int(limit_raw))
+    ids = await svc.store.room_ids(state, host_id, limit)
     rooms = await svc.store.rooms(ids)
     if state is not None:
         rooms = [r for r in rooms if r.state is state]  # the indexes heal on their own

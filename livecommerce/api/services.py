@@ -16,6 +16,7 @@ from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, TooLarge, Unauthorized
 from livecommerce.limits import Limiter
 from livecommerce.moderators import Moderators
+from livecommerce.numbers import digits
 from livecommerce.reservations import Reservations
 from livecommerce.store.redis_store import Store
 from livecommerce.store.webhooks_store import WebhookStore
@@ -72,7 +73,8 @@ def require_identity(request: Request) -> Identity:
 async def read_body(request: Request, limit: int = BODY_MAX_BYTES) -> bytes:
     """The raw body, refused with ``TooLarge`` as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    size = digits(declared) if declared is not None else 0
+    if size is None or size > limit:
         raise TooLarge(f"the body is over {limit} bytes")
     chunks: list[bytes] = []
     size = 0

@@ -110,6 +110,17 @@ def deleted_accounts() -> str:
     return f"{PREFIX}:{{acct}}:deleted"
 
 
+def revoked_session(session: str) -> str:
+    """A signed-out token's session (auth.py), kept until the token would have expired.
+    One tag for all, so that one MGET asks about a whole batch of requests and sockets."""
+    return f"{PREFIX}:{{revoked}}:{session}"
+
+
+def revocations_channel() -> str:
+    """Every process hears sign-outs here and closes the sockets that hold the token."""
+    return f"{PREFIX}:revocations"
+
+
 def user_rooms(user_id: str) -> str:
     """Rooms a person has chatted in, for their data export."""
     return f"{PREFIX}:user:{user_id}:rooms"

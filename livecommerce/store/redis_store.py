@@ -7,6 +7,7 @@ and its place in the room's order likewise. A lost connection surfaces as ``Unav
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class Store:
         self.stream_max_len = stream_max_len
         # Every signed-in join and request asks; a crowd arriving at once asks together.
         self._deleted_checks: Batcher[str, str, bool] = Batcher(self._deleted_batch, max_batch=512)
+        self._revoked_checks: Batcher[str, str, bool] = Batcher(self._revoked_batch, max_batch=512)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
@@ -184,6 +186,43 @@ class Store:
     async def _deleted_batch(self, _key: str, user_ids: Sequence[str]) -> list[bool]:
         flags = await self.client.smismember(keys.deleted_accounts(), list(user_ids))
         return [bool(flag) for flag in flags]
+
+    async def refusal(self, user_id: str, session: str | None) -> str | None:
+        """Why a valid token no longer works (its account was deleted, it was signed out),
+        or None. Both are asked at once: one round trip's wait per request or join."""
+        deleted, revoked = await asyncio.gather(
+            self.is_deleted(user_id), self.is_revoked(session) if session else _false()
+        )
+        if deleted:
+            return "this account has been deleted"
+        return "this token was signed out" if revoked else None
+
+    @guarded
+    async def revoke_session(self, session: str, until_ms: int) -> None:
+        """Sign a token's session out: kept until the token expires, and told to every
+        process at once, which closes the sockets that hold it."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(keys.revoked_session(session), b"1", pxat=until_ms)
+        pipe.publish(keys.revocations_channel(), session)
+        await pipe.execute()
+
+    @guarded
+    async def is_revoked(self, session: str) -> bool:
+        """Whether this session was signed out; concurrent checks share one call."""
+        return await self._revoked_checks.submit("", session)
+
+    @guarded
+    async def revoked_among(self, sessions: set[str]) -> set[str]:
+        """Which of these sessions were signed out (one round trip)."""
+        ordered = sorted(sessions)
+        found = await self._revoked_batch("", ordered)
+        return {s for s, gone in zip(ordered, found, strict=True) if gone}
+
+    async def _revoked_batch(self, _key: str, sessions: Sequence[str]) -> list[bool]:
+        if not sessions:
+            return []
+        found = await self.client.mget([keys.revoked_session(s) for s in sessions])
+        return [value is not None for value in found]
 
     async def anonymised(self, events: list[Event]) -> list[Event]:
         """The events with lines by deleted accounts shown as by nobody (privacy.py)."""
@@ -512,3 +551,7 @@ class Store:
             keys=[keys.room_viewers(room_id)], args=[process_id, count, now, ttl_ms]
         )
         return int(total)
+
+
+async def _false() -> bool:
+    return False

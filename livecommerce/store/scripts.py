@@ -18,6 +18,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "room_end": ("_publish",),
     "chat_post": ("_publish", "_gcra"),
     "rate_limit": ("_gcra",),
+    "signin_attempt": ("_gcra",),
     "mod_apply": ("_publish",),
     "room_pin": ("_publish",),
     "sale_start": ("_publish",),

@@ -148,6 +148,11 @@ export async function setupAuthSheet() {
   return { open, close };
 }
 
-export function signOut() {
+// `revoke`: the person asked to sign out, so the server ends the token too (on every process
+// and every open socket); a token the server already refused is only forgotten.
+export function signOut({ revoke = false } = {}) {
+  if (revoke && getToken()) {
+    api(`${API_BASE}/sessions/current`, { method: 'DELETE' }).catch(() => {});
+  }
   clearSession();
 }

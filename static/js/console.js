@@ -320,7 +320,7 @@ async function main() {
   renderHead();
 
   $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut();
+    if (getToken()) signOut({ revoke: true });
     else auth.open('signin');
   });
   $('gate-signin').addEventListener('click', () => auth.open('signin'));

@@ -371,7 +371,7 @@ async function main() {
   });
 
   $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut();
+    if (getToken()) signOut({ revoke: true });
     else auth.open('signin');
   });
   $('gate-signin').addEventListener('click', () => auth.open('signin'));

@@ -344,7 +344,7 @@ async function main() {
   renderAll();
 
   $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut();
+    if (getToken()) signOut({ revoke: true });
     else auth.open('signin');
   });
   $('chat-signin-button').addEventListener('click', () => auth.open('signin'));

@@ -15,12 +15,14 @@ from playwright.sync_api import Page, expect
 from .support import (
     DESKTOP,
     PHONE,
+    ApiFailure,
     NewPage,
     Server,
     User,
     locale_strings,
     on_socket,
     say_in_chat,
+    signed_in,
 )
 
 pytestmark = pytest.mark.browser
@@ -62,6 +64,26 @@ def sign_in_through_sheet(page: Page, username: str, password: str) -> None:
     page.locator("#auth-password").fill(password)
     page.locator("#auth-submit").click()
     expect(dialog).to_be_hidden()
+
+
+def test_signing_out_on_the_page_ends_the_token_on_the_server(
+    server: Server, new_page: NewPage
+) -> None:
+    _, room = live_room(server, "Sign-out show")
+    leaver = server.create_user("leaver")
+    page = new_page(viewport=PHONE)
+    signed_in(page, leaver)
+    open_viewer(page, room["id"])
+    expect(page.locator("#chat-input")).to_be_visible()
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/v1/sessions/current") and r.request.method == "DELETE"
+    ) as answer:
+        page.locator("#account-button").click()
+    assert answer.value.status == 204
+    expect(page.locator("#chat-signin-button")).to_be_visible()
+    with pytest.raises(ApiFailure) as refused:  # a copy of the token is no use to anyone now
+        server.api("GET", "/api/v1/me", token=leaver.token)
+    assert refused.value.status == 401
 
 
 def test_signed_in_viewer_chats_and_a_guest_sees_it(

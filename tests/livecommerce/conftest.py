@@ -32,6 +32,7 @@ def settings_for(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
         # Every test client shares 127.0.0.1: address limits are tested on their own.
         limit_signup="0",
         limit_signin="0",
+        limit_signin_failures="0",
         limit_signin_account="0",
         limit_guest_join="0",
         limit_watch="0",

@@ -33,6 +33,42 @@ def test_server_tokens_round_trip_and_expire() -> None:
         auth.verify(old)
 
 
+def test_every_sign_in_is_a_session_of_its_own_that_can_be_signed_out() -> None:
+    auth = Authenticator(SECRET, MerchantKeys())
+    now = int(time.time())
+    laptop, _ = auth.issue("u_1", "Ada", now)
+    phone, _ = auth.issue("u_1", "Ada", now)
+    on_laptop, on_phone = auth.verify(laptop), auth.verify(phone)
+    assert on_laptop.session is not None
+    assert on_laptop.session != on_phone.session
+    assert auth.verify(laptop).session == on_laptop.session
+    assert on_laptop.expires_at_s == now + auth.token_ttl_s
+
+
+def test_a_merchant_token_is_signed_out_by_its_jti_or_else_its_iat() -> None:
+    auth = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT))
+    by_jti = auth.verify(merchant_token(MERCHANT, jti="abc")).session
+    assert by_jti is not None
+    assert by_jti == auth.verify(merchant_token(MERCHANT, jti="abc", iat=5)).session
+    assert by_jti != auth.verify(merchant_token(MERCHANT, jti="abc", sub="43")).session
+    assert auth.verify(merchant_token(MERCHANT, iat=int(time.time()))).session is not None
+    assert auth.verify(merchant_token(MERCHANT)).session is None  # cannot be signed out
+
+
+def test_a_merchant_token_may_not_live_longer_than_the_maximum() -> None:
+    clock = time.time
+    day = MerchantKeys(hs256_secret=MERCHANT)
+    auth = Authenticator(SECRET, day, clock=clock)
+    assert auth.verify(merchant_token(MERCHANT, exp=int(clock()) + 86400)).id == "m:42"
+    with pytest.raises(Unauthorized, match="'exp' is more than 86400 s ahead"):
+        auth.verify(merchant_token(MERCHANT, exp=int(clock()) + 2 * 86400))
+    hour = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT, max_ttl_s=3600))
+    with pytest.raises(Unauthorized, match="'exp' is more than 3600 s ahead"):
+        hour.verify(merchant_token(MERCHANT, exp=int(clock()) + 7200))
+    unbounded = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT, max_ttl_s=0))
+    assert unbounded.verify(merchant_token(MERCHANT, exp=int(clock()) + 365 * 86400)).id == "m:42"
+
+
 def test_merchant_tokens_are_refused_unless_configured() -> None:
     auth = Authenticator(SECRET, MerchantKeys())
     with pytest.raises(Unauthorized):
@@ -49,6 +85,17 @@ def test_hs256_merchant_tokens_name_their_users_apart() -> None:
         auth.verify(merchant_token(MERCHANT, exp=int(time.time()) - 5))
     with pytest.raises(Unauthorized):
         auth.verify(jwt.encode({"sub": "42", "name": "x"}, MERCHANT, algorithm="HS256"))  # no exp
+
+
+@pytest.mark.parametrize("name", ["Ada\u202eevil", "Ada\u200bShop", "\u2067Ada\u2069", "Ada\x07"])
+def test_a_merchant_users_name_is_cleaned_like_a_display_name(name: str) -> None:
+    auth = Authenticator(SECRET, MerchantKeys(hs256_secret=MERCHANT))
+    with pytest.raises(Unauthorized, match="'name' holds a control or invisible character"):
+        auth.verify(merchant_token(MERCHANT, name=name))
+    with pytest.raises(Unauthorized, match="'name' holds"):  # nor does 'sub' get in as the name
+        auth.verify(merchant_token(MERCHANT, name=None, sub=name))
+    assert auth.verify(merchant_token(MERCHANT, name=" Åse 👩‍💻 ")).name == "Åse 👩‍💻"
+    assert auth.verify(merchant_token(MERCHANT, name="A" * 60)).name == "A" * 40
 
 
 def test_a_merchant_cannot_pose_as_the_server() -> None:

@@ -205,6 +205,20 @@ async def test_someone_elses_hold_a_released_hold_and_bad_bodies(
     assert (late.status_code, late.json()["code"]) == (409, "hold_released")
 
 
+@pytest.mark.parametrize("field", ["exp_year", "exp_month"])
+async def test_a_card_expiry_of_five_thousand_digits_is_refused_naming_it_and_the_buyer_pays(
+    server: Server, http: httpx.AsyncClient, sale_on: Any, field: str
+) -> None:
+    _host, room, _hosting, sale = sale_on
+    kari = await sign_up(http, "Kari")
+    hold = await hold_for(server, room, sale, kari)
+    huge = await pay(http, kari, hold["id"], {**PAID, field: "1" * 5000}, "huge-00001")
+    assert (huge.status_code, huge.json()["code"]) == (400, "bad_request")
+    assert f"'{field}'" in huge.json()["detail"]
+    paid = await pay(http, kari, hold["id"], PAID, "fixed-0001")  # the same connection
+    assert paid.status_code == 201, paid.text
+
+
 async def test_an_expired_hold_cannot_be_bought(start_server: ServerFactory) -> None:
     clock = FakeClock()
     server = await start_server(clock=clock)

@@ -58,18 +58,65 @@ async def test_many_new_accounts_from_one_address_are_slowed_down(
     assert refused("signup") == before + 1
 
 
-async def test_guessing_one_accounts_password_is_limited_from_anywhere(
+async def attempt(http: httpx.AsyncClient, username: str, password: str, address: str) -> int:
+    """One sign-in from ``address`` (behind the operator's proxy); its HTTP status."""
+    answer = await http.post(
+        "/api/v1/sessions",
+        json={"username": username, "password": password},
+        headers={"X-Forwarded-For": address},
+    )
+    return answer.status_code
+
+
+async def test_guessing_a_password_slows_the_guesser_and_never_locks_out_its_owner(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(limit_signin_account="1/2")
+    server = await start_server(
+        trust_forwarded=True, limit_signin_failures="1/10", limit_signin_account="1/10"
+    )
     async with httpx.AsyncClient(base_url=server.http_url) as http:
-        ada = await sign_up(http, "Ada")  # one sign-in: the limit's first token
-        wrong = {"username": ada.username, "password": "not the password"}
-        assert (await http.post("/api/v1/sessions", json=wrong)).status_code == 401
-        guess = await http.post("/api/v1/sessions", json=wrong)
-        assert guess.status_code == 429  # refused before the password is even hashed
-        kari = await sign_up(http, "Kari")  # other people still sign in
-        assert kari.token
+        ada = await sign_up(http, "Ada")
+        before = refused("signin_failures")
+        mallory = "203.0.113.66"
+        guesses = [
+            await attempt(http, ada.username, "not the password", mallory) for _ in range(30)
+        ]
+        assert guesses == [401] * 10 + [429] * 20  # refused before the password is hashed
+        assert refused("signin_failures") == before + 20
+        assert await attempt(http, ada.username, PASSWORD, mallory) == 429  # even a right guess
+        assert await attempt(http, ada.username, PASSWORD, "198.51.100.7") == 200  # Ada, at home
+        kari = await sign_up(http, "Kari")  # a neighbour behind Mallory's address
+        assert await attempt(http, kari.username, PASSWORD, mallory) == 200
+
+
+async def test_many_addresses_guessing_one_password_lose_their_bursts_and_its_owner_gets_in(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(
+        trust_forwarded=True, limit_signin_failures="1/5", limit_signin_account="1/3"
+    )
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        ada = await sign_up(http, "Ada")
+        for n in range(3):  # three addresses guess once: the username's ceiling is spent
+            assert await attempt(http, ada.username, "wrong guess", f"203.0.113.{n}") == 401
+        assert await attempt(http, ada.username, "wrong guess", "203.0.113.0") == 429  # no burst
+        assert await attempt(http, ada.username, "wrong guess", "203.0.113.9") == 401  # one try
+        assert await attempt(http, ada.username, PASSWORD, "198.51.100.7") == 200
+
+
+async def test_an_owner_who_mistypes_then_gets_it_right_starts_afresh(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(
+        trust_forwarded=True, limit_signin_failures="1/3", limit_signin_account="1/100"
+    )
+    home = "198.51.100.7"
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        ada = await sign_up(http, "Ada")
+        assert [await attempt(http, ada.username, "typo typo", home) for _ in range(2)] == [401] * 2
+        assert await attempt(http, ada.username, PASSWORD, home) == 200
+        statuses = [await attempt(http, ada.username, "typo typo", home) for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]  # the earlier typos were forgiven
 
 
 async def test_hundreds_behind_one_address_get_in_as_guests_and_a_flood_does_not(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -73,6 +74,41 @@ async def test_viewers_on_two_processes_see_one_order_without_gaps(
     for who in range(len(senders)):
         mine = [m["text"] for m in received[-1] if str(m["text"]).startswith(f"{who}:")]
         assert mine == [f"{who}:{n}" for n in range(MESSAGES_PER_SENDER)]
+
+
+async def test_signing_out_on_one_process_ends_the_token_on_the_other_and_its_socket(
+    two_servers: list[ServerProcess],
+) -> None:
+    a, b = two_servers
+    async with (
+        httpx.AsyncClient(base_url=a.http_url) as on_a,
+        httpx.AsyncClient(base_url=b.http_url) as on_b,
+    ):
+        ada = await sign_up(on_a, "Ada")
+        room = await open_room(on_a, ada)
+        again = {"username": ada.username, "password": "correct horse battery"}
+        phone = replace(
+            ada, token=(await on_a.post("/api/v1/sessions", json=again)).json()["token"]
+        )
+        watching = await join(b.ws_url, room["id"], ada)
+        on_phone = await join(b.ws_url, room["id"], phone)
+        assert (await on_b.get("/api/v1/me", headers=ada.headers)).status_code == 200
+
+        signed_out = await on_a.delete("/api/v1/sessions/current", headers=ada.headers)
+        assert signed_out.status_code == 204
+        assert (await watching.expect("error"))["code"] == "unauthorized"
+        assert await watching.closed() == 4401  # do not reconnect with this token
+        for http in (on_a, on_b):
+            refused = await http.get("/api/v1/me", headers=ada.headers)
+            assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
+        rejoined = await join(b.ws_url, room["id"], ada, welcome=False)
+        assert (await rejoined.next())["code"] == "unauthorized"
+        assert await rejoined.closed() == 4401
+
+        assert (await on_b.get("/api/v1/me", headers=phone.headers)).status_code == 200
+        await on_phone.send({"type": "ping", "ref": "still here"})
+        assert (await on_phone.expect("pong"))["ref"] == "still here"  # her phone stays in
+        await on_phone.close()
 
 
 async def test_the_viewer_count_adds_up_across_processes(two_servers: list[ServerProcess]) -> None:

@@ -6,9 +6,10 @@ import asyncio
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from livecommerce.server import Server
-from tests.helpers import join, open_room, sign_up
+from tests.helpers import RoomSocket, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 
 
@@ -99,6 +100,11 @@ async def test_resume_with_a_stale_epoch_or_future_seq_gets_a_fresh_welcome(
     assert (await future.next())["type"] == "welcome"
     garbage = await join(server.ws_url, room["id"], since=None, epoch=epoch, welcome=False)
     assert (await garbage.next())["type"] == "welcome"
+    for since in ("%C2%B2", "1" * 5000):  # "²": isdigit() says yes to both, int() says no
+        url = f"{server.ws_url}/ws/rooms/{room['id']}?since={since}&epoch={epoch}"
+        async with connect(url, subprotocols=["livecommerce.json"]) as ws:  # type: ignore[list-item]
+            odd = RoomSocket(ws, "livecommerce.json")
+            assert (await odd.next())["type"] == "welcome"
 
 
 async def test_a_rush_of_joins_during_a_busy_chat_sees_no_gap_and_no_repeat(

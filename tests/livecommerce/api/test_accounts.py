@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from livecommerce.server import Server
-from tests.helpers import User, join, open_room
+from tests.helpers import User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 
 
@@ -150,3 +150,60 @@ async def test_a_merchant_s_own_users_sign_in_with_its_jwts(start_server: Server
     await socket.send({"type": "chat.send", "text": "welcome to my shop"})
     message = await socket.expect("chat.message")
     assert message["user"] == {"id": "m:cust-9", "name": "Kari"}
+
+
+async def test_a_signed_out_token_stays_signed_out_after_a_restart(
+    start_server: ServerFactory,
+) -> None:
+    first = await start_server()
+    async with httpx.AsyncClient(base_url=first.http_url) as http:
+        ada = await sign_up(http, "Ada")
+        assert (
+            await http.delete("/api/v1/sessions/current", headers=ada.headers)
+        ).status_code == 204
+        assert (
+            await http.delete("/api/v1/sessions/current", headers=ada.headers)
+        ).status_code == 401
+    await first.stop()
+    second = await start_server()
+    async with httpx.AsyncClient(base_url=second.http_url) as http:
+        assert (await http.get("/api/v1/me", headers=ada.headers)).status_code == 401
+
+
+def merchant_jwt(secret: str, **claims: object) -> str:
+    body = {"sub": "cust-9", "name": "Kari", "exp": int(time.time()) + 600, **claims}
+    return jwt.encode(body, secret, algorithm="HS256")
+
+
+async def test_a_merchant_s_user_signs_out_and_long_lived_merchant_tokens_are_refused(
+    start_server: ServerFactory,
+) -> None:
+    secret = "merchant-shared-secret-long-enough-to-sign"
+    server = await start_server(jwt_secret=secret, jwt_max_ttl_s=3600)
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        with_jti = merchant_jwt(secret, jti="session-1")
+        assert (await http.get("/api/v1/me", headers=bearer(with_jti))).status_code == 200
+        out = await http.delete("/api/v1/sessions/current", headers=bearer(with_jti))
+        assert out.status_code == 204
+        assert (await http.get("/api/v1/me", headers=bearer(with_jti))).status_code == 401
+        other = merchant_jwt(secret, jti="session-2")  # the same person, another session
+        assert (await http.get("/api/v1/me", headers=bearer(other))).status_code == 200
+
+        bare = merchant_jwt(secret)  # neither jti nor iat: it can only run out
+        cannot = await http.delete("/api/v1/sessions/current", headers=bearer(bare))
+        assert (cannot.status_code, cannot.json()["code"]) == (400, "bad_request")
+        assert "'jti'" in cannot.json()["detail"]
+        by_iat = merchant_jwt(secret, iat=int(time.time()))
+        assert (
+            await http.delete("/api/v1/sessions/current", headers=bearer(by_iat))
+        ).status_code == 204
+        assert (await http.get("/api/v1/me", headers=bearer(by_iat))).status_code == 401
+
+        too_long = merchant_jwt(secret, exp=int(time.time()) + 2 * 3600)
+        refused = await http.get("/api/v1/me", headers=bearer(too_long))
+        assert refused.status_code == 401
+        assert "more than 3600 s ahead" in refused.json()["detail"]

@@ -158,6 +158,8 @@ async def test_an_unknown_product_is_404(http: httpx.AsyncClient) -> None:
         ({"currency": "XYZ"}, "'currency' 'XYZ' is not one of the ISO 4217 codes, such as EUR"),
         ({"stock": -1}, "'stock' must not be negative"),
         ({"sku": "no spaces"}, "'sku' must be 1 to 64 characters"),
+        ({"title": "Wool \u202erepmuj"}, "'title' holds a control or invisible character (U+202E)"),
+        ({"description": "Soft\u200bwool"}, "'description' holds a control or invisible character"),
         ({"image_url": "javascript:alert(1)"}, "'image_url' must be an absolute https://"),
     ],
 )
@@ -244,6 +246,23 @@ async def test_a_csv_import_keeps_good_rows_and_reports_bad_ones(http: httpx.Asy
     tea = (await http.get(f"/api/v1/products/{rows[9]['id']}")).json()
     assert (tea["price"], tea["currency"]) == (500, "JPY")
     assert len((await my_products(http, ada))["products"]) == 3
+
+
+async def test_an_import_refuses_rows_whose_title_hides_characters(
+    http: httpx.AsyncClient,
+) -> None:
+    ada = await sign_up(http, "Ada")
+    csv_text = (
+        "sku,title,price,currency,stock\nK-1,Wool\u200b jumper,100,EUR,1\nK-2,Cap,100,EUR,1\n"
+    )
+    json_rows = [{**a_product(sku="J-1"), "title": "\u2066Scarf\u2069"}, a_product(sku="J-2")]
+    for content, kind in (
+        (csv_text.encode(), "text/csv"),
+        (orjson.dumps(json_rows), "application/json"),
+    ):
+        report = (await import_file(http, ada, content, kind)).json()
+        assert (report["created"], report["refused"]) == (1, 1)
+        assert "'title' holds a control or invisible character" in report["rows"][0]["reason"]
 
 
 async def test_a_json_import(http: httpx.AsyncClient) -> None:

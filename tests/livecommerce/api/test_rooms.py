@@ -110,3 +110,19 @@ async def test_creating_a_room_needs_sign_in(http: httpx.AsyncClient) -> None:
 async def test_bad_listing_queries_are_400(http: httpx.AsyncClient, params: dict[str, str]) -> None:
     answer = await http.get("/api/v1/rooms", params=params)
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("limit", ["1" * 5000, "²", "٣"])
+async def test_a_limit_of_thousands_of_digits_or_foreign_digits_is_400_naming_it(
+    http: httpx.AsyncClient, limit: str
+) -> None:
+    ada = await sign_up(http, "Ada")
+    room = await open_room(http, ada)
+    for path in ("/api/v1/rooms", "/api/v1/products", f"/api/v1/rooms/{room['id']}/audit"):
+        answer = await http.get(path, params={"limit": limit}, headers=ada.headers)
+        assert answer.status_code == 400, (path, answer.text)
+        assert "'limit'" in answer.json()["detail"]
+    before = await http.get(
+        f"/api/v1/rooms/{room['id']}/audit", params={"before": "²-1"}, headers=ada.headers
+    )
+    assert before.status_code == 400, before.text
