@@ -275,16 +275,19 @@ class Server:
 
     def _write_ready(self, path: Path) -> None:
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(
-            json.dumps(
+        temporary.unlink(missing_ok=True)
+        # 0600: the Redis URL carries its password.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(
                 {
                     "http_url": self.http_url,
                     "ws_url": self.ws_url,
                     "pid": os.getpid(),
                     "redis_url": self.redis_url,
-                }
+                },
+                out,
             )
-        )
         temporary.replace(path)
 
     async def stop(self) -> None:
