@@ -24,6 +24,7 @@ import uvicorn
 
 from livecommerce import metrics
 from livecommerce.api.app import create_app
+from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
 from livecommerce.auth import Authenticator
 from livecommerce.bus import Bus
@@ -232,6 +233,7 @@ class Server:
             max_connections=s.max_connections,
             ping_interval_s=s.ping_interval_s,
             ping_timeout_s=s.ping_timeout_s,
+            open_timeout_s=s.ws_open_timeout_s,
             clock=self.clock,
         )
         self.ws_port = await self.gateway.start(s.host, s.gateway_port)
@@ -256,6 +258,8 @@ class Server:
             access_log=False,
             ws="none",
             timeout_graceful_shutdown=5,
+            http=with_head_timeout(s.http_head_timeout_s),
+            timeout_keep_alive=s.http_keep_alive_s,  # type: ignore[arg-type]
             server_header=False,
             proxy_headers=False,  # whose X-Forwarded-For to believe is --trust-forwarded's call
         )
