@@ -3,7 +3,9 @@
 Each room a process has viewers for is one channel. Subscribing waits for Redis to confirm,
 because a snapshot read before the subscription is live could miss an event published in
 between. When the connection breaks the bus tells every room (``unavailable``), reconnects
-with backoff, resubscribes and asks every room to read back what it missed.
+with backoff, resubscribes and asks every room to read back what it missed, once Redis has
+confirmed every subscription: an event published after a room's read-back reached Redis
+must reach the room by pub/sub, so the subscription has to be live by then.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class Bus:
                 log.exception("bus failed")
             if self.up:
                 self.up = False
+                delay = 0.05  # the first retry of an outage comes quickly, as the first did
                 metrics.STORE_UNAVAILABLE.inc()
                 self._on_down()
             self._connected.clear()
@@ -137,11 +140,13 @@ class Bus:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._client.pubsub()
         await self._pubsub.ping()  # forces the connection before we claim to be up
-        if self._wanted:
-            await self._pubsub.subscribe(*self._wanted)
+        unconfirmed = set(self._wanted)
+        if unconfirmed:
+            await self._pubsub.subscribe(*unconfirmed)
         self.up = True
         self._connected.set()
-        self._on_up()
+        if not unconfirmed:
+            self._on_up()
         task = asyncio.current_task()
         while not self._stopping:
             if task is not None and task.cancelling():
@@ -161,6 +166,10 @@ class Bus:
                 confirmed = self._confirmed.get(channel)
                 if confirmed is not None:
                     confirmed.set()
+                if channel in unconfirmed:
+                    unconfirmed.discard(channel)
+                    if not unconfirmed:
+                        self._on_up()
 
     def _dispatch(self, channel: str, data: bytes) -> None:
         try:
