@@ -58,16 +58,13 @@ def _make_private(data_dir: Path) -> None:
 
 
 def _own_password(path: Path) -> str:
-    """The password kept in ``path``, made on first use."""
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
+    """The password kept in ``path``, made on first use (or when the file was emptied: an
+    empty password would mean none)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stored := path.read_text(encoding="utf-8").strip():
+            return stored
     value = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: theirs is the one
-        return path.read_text(encoding="utf-8").strip()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(value + "\n")
     return value

@@ -74,6 +74,19 @@ def test_the_password_is_made_once_and_kept(tmp_path: Path) -> None:
     finally:
         again.stop()
 
+    (tmp_path / "valkey" / "password").write_text("")  # emptied: never "no password"
+    emptied = EmbeddedValkey(tmp_path / "valkey")
+    emptied.start()
+    try:
+        assert emptied.password
+        assert emptied.password != first.password
+        stranger = redis.Redis(host=emptied.host, port=emptied.port)
+        with pytest.raises(redis.AuthenticationError):
+            stranger.ping()
+        stranger.close()
+    finally:
+        emptied.stop()
+
 
 def test_the_files_holding_accounts_and_orders_are_the_owners_alone(
     embedded: EmbeddedValkey,
