@@ -13,6 +13,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.redis_store import Store
@@ -62,10 +63,15 @@ def running_valkey(valkey_dir: Path) -> str | None:
         url = (valkey_dir / URL_FILE).read_text(encoding="utf-8").strip()
     except OSError:
         return None
-    probe = EmbeddedValkey(valkey_dir)
-    host_port = url.rsplit("@", 1)[-1].removeprefix("redis://").split("/", 1)[0]
-    host, _, port = host_port.rpartition(":")
-    return url if port.isdigit() and probe.answers(host, int(port)) else None
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if host is None or port is None:
+        return None
+    probe = EmbeddedValkey(valkey_dir, password=unquote(parts.password or "") or None)
+    return url if probe.answers(host, port) else None
 
 
 async def _apply(url: str, args: argparse.Namespace) -> int:

@@ -4,8 +4,10 @@ Each room a process has viewers for is one channel; one more carries sign-outs t
 process (``on_revoked``), which closes the sockets holding a revoked token. Subscribing waits
 for Redis to confirm, because a snapshot read before the subscription is live could miss an
 event published in between. When the connection breaks the bus tells every room
-(``unavailable``), reconnects with backoff, resubscribes and asks every room to read back what
-it missed (and the gateway to look again for sign-outs it may have missed).
+(``unavailable``), reconnects with backoff, resubscribes and, once Redis has confirmed every
+subscription, asks every room to read back what it missed (and the gateway to look again for
+sign-outs it may have missed): an event published after a read-back reached Redis must reach
+the process by pub/sub, so the subscription has to be live by then.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class Bus:
                 log.exception("bus failed")
             if self.up:
                 self.up = False
+                delay = 0.05  # the first retry of an outage comes quickly, as the first did
                 metrics.STORE_UNAVAILABLE.inc()
                 self._on_down()
             self._connected.clear()
@@ -142,10 +145,10 @@ class Bus:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._client.pubsub()
         await self._pubsub.ping()  # forces the connection before we claim to be up
-        await self._pubsub.subscribe(_REVOCATIONS, *self._wanted)
+        unconfirmed = {_REVOCATIONS, *self._wanted}
+        await self._pubsub.subscribe(*unconfirmed)
         self.up = True
         self._connected.set()
-        self._on_up()
         task = asyncio.current_task()
         while not self._stopping:
             if task is not None and task.cancelling():
@@ -167,6 +170,10 @@ class Bus:
                 confirmed = self._confirmed.get(channel)
                 if confirmed is not None:
                     confirmed.set()
+                if channel in unconfirmed:
+                    unconfirmed.discard(channel)
+                    if not unconfirmed:
+                        self._on_up()
 
     def _dispatch(self, channel: str, data: bytes) -> None:
         try:

@@ -46,6 +46,10 @@ AMBIENT_EVERY_S = 0.25
 # 10,000 people the units left never takes the loop from the buyers (docs/benchmarks.md).
 AMBIENT_FRAMES_PER_S = 8_000
 AMBIENT = frozenset({"sale.stock", "viewers"})
+# A read-back that failed is tried again after this, doubling up to the cap: the first
+# command after Valkey restarts can fail on a pooled connection even though Valkey is back.
+RESYNC_RETRY_S = 0.05
+RESYNC_RETRY_MAX_S = 2.0
 
 
 def ambient_every_s(members: int) -> float:
@@ -122,6 +126,8 @@ class RoomChannel:
         self._write_at = 0
         self._write_handle: asyncio.Handle | None = None
         self.write_slice = write_slice
+        self._resync_handle: asyncio.TimerHandle | None = None
+        self._resync_delay = RESYNC_RETRY_S
         self.task = asyncio.create_task(self._run(), name=f"room-{room_id}")
 
     # Called from anywhere on the loop ------------------------------------------------
@@ -153,7 +159,12 @@ class RoomChannel:
 
     def close(self) -> None:
         self.task.cancel()
-        for handle in (self._flush_handle, self._ambient_handle, self._write_handle):
+        for handle in (
+            self._flush_handle,
+            self._ambient_handle,
+            self._write_handle,
+            self._resync_handle,
+        ):
             if handle is not None:
                 handle.cancel()
 
@@ -173,11 +184,33 @@ class RoomChannel:
                     await self._join_all()
                 elif kind == "resync":
                     await self._resync()
+                    self._resync_delay = RESYNC_RETRY_S
             except LiveCommerceError as exc:
-                log.warning("room %s: %s while handling %s", self.room_id, exc.code, kind)
+                if self._resync_delay == RESYNC_RETRY_S:  # once per outage, not per retry
+                    log.warning("room %s: %s while handling %s", self.room_id, exc.code, kind)
+                self._retry_resync()
             except Exception:  # keep the room alive whatever one step does
                 log.exception("room %s: failed to handle %s", self.room_id, kind)
+                self._retry_resync()
             self._schedule_flush()
+
+    def _retry_resync(self) -> None:
+        """Read back what this process missed later, whether or not another event comes.
+
+        A gap is otherwise only noticed when the next event arrives; in a room gone quiet
+        after an outage, the line that pub/sub dropped would wait for it indefinitely.
+        """
+        if self._resync_handle is not None or not self.feed.started:
+            return
+        delay, self._resync_delay = (
+            self._resync_delay,
+            min(self._resync_delay * 2, RESYNC_RETRY_MAX_S),
+        )
+        self._resync_handle = asyncio.get_running_loop().call_later(delay, self._resync_due)
+
+    def _resync_due(self) -> None:
+        self._resync_handle = None
+        self.resync()
 
     def _ephemeral(self, event: Event) -> None:
         """Private events go to their person now; ambient state is paced; the rest is batched."""

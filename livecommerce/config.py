@@ -46,6 +46,9 @@ class Settings:
     stream_max_len: int = 10_000
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
+    http_head_timeout_s: float = 10.0
+    http_keep_alive_s: float = 5.0
+    ws_open_timeout_s: float = 10.0
     log_level: str = "info"
     log_format: str = "json"
     ready_file: Path | None = None
@@ -183,6 +186,11 @@ _HELP = {
     "stream_grace_s": "seconds viewers wait for a publisher that dropped before the stream ends",
     "trust_forwarded": "take the client address from X-Forwarded-For (behind your own proxy)",
     "ready_file": "write {http_url, ws_url, pid} as JSON here once listening",
+    "http_head_timeout_s": (
+        "seconds an HTTP client has to send a request's line and headers (then 408 and close)"
+    ),
+    "http_keep_alive_s": "seconds an idle HTTP keep-alive connection stays open",
+    "ws_open_timeout_s": "seconds a WebSocket client has to finish its opening handshake",
     "allow_private_webhooks": (
         "send webhooks to loopback, private and link-local addresses too (local development"
         " and tests only: it lets creators reach the server's own network)"

@@ -142,6 +142,7 @@ class Gateway:
         max_connections: int,
         ping_interval_s: float,
         ping_timeout_s: float,
+        open_timeout_s: float = 10.0,
         clock: Clock = time.time,
     ) -> None:
         self.store = store
@@ -156,6 +157,7 @@ class Gateway:
         self.max_connections = max_connections
         self.ping_interval_s = ping_interval_s
         self.ping_timeout_s = ping_timeout_s
+        self.open_timeout_s = open_timeout_s
         self.clock = clock
         self.tally = ReactionTally()
         self.sessions: set[Session] = set()
@@ -181,7 +183,7 @@ class Gateway:
             ping_interval=self.ping_interval_s,
             ping_timeout=self.ping_timeout_s,
             close_timeout=5,
-            open_timeout=10,
+            open_timeout=self.open_timeout_s,  # also bounds a handshake sent a byte at a time
             server_header=None,
         )
         sockets = list(self.server.sockets)

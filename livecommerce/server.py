@@ -24,6 +24,7 @@ import uvicorn
 
 from livecommerce import metrics
 from livecommerce.api.app import create_app
+from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
 from livecommerce.auth import Authenticator
 from livecommerce.bus import Bus
@@ -243,6 +244,7 @@ class Server:
             max_connections=s.max_connections,
             ping_interval_s=s.ping_interval_s,
             ping_timeout_s=s.ping_timeout_s,
+            open_timeout_s=s.ws_open_timeout_s,
             clock=self.clock,
         )
         self.ws_port = await self.gateway.start(s.host, s.gateway_port)
@@ -267,6 +269,8 @@ class Server:
             access_log=False,
             ws="none",
             timeout_graceful_shutdown=5,
+            http=with_head_timeout(s.http_head_timeout_s),
+            timeout_keep_alive=s.http_keep_alive_s,  # type: ignore[arg-type]
             server_header=False,
             proxy_headers=False,  # whose X-Forwarded-For to believe is --trust-forwarded's call
         )
@@ -286,16 +290,19 @@ class Server:
 
     def _write_ready(self, path: Path) -> None:
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(
-            json.dumps(
+        temporary.unlink(missing_ok=True)
+        # 0600: the Redis URL carries its password.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(
                 {
                     "http_url": self.http_url,
                     "ws_url": self.ws_url,
                     "pid": os.getpid(),
                     "redis_url": self.redis_url,
-                }
+                },
+                out,
             )
-        )
         temporary.replace(path)
 
     async def stop(self) -> None:

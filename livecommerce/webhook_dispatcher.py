@@ -14,6 +14,11 @@ Before each attempt the dispatcher resolves the endpoint's host itself and, unle
 ``allow_private``, refuses the attempt when any address is not public (``netguard.py`` says
 why); a refused attempt is logged and given up at once, since trying again would not help.
 The request then goes to the address that was checked, never to a fresh resolution.
+
+The delivery log is the creator's to read, so an attempt's error never names an address
+the server resolved or dialled: a refusal says only that the destination is not public, a
+failure only what kind it was (``_failure``). Otherwise a creator could map the operator's
+internal network by aiming webhooks at names and reading the log.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import ipaddress
 import logging
 import random as random_module
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,8 +46,41 @@ log = logging.getLogger("livecommerce.webhooks")
 USER_AGENT = "livecommerce-webhooks/1"
 
 
+REFUSED = "destination is not a public address"
+
+
 class _Refused(Exception):
     """The endpoint's host resolves to an address webhooks may not be sent to."""
+
+
+def _failure(exc: BaseException) -> str:
+    """What the delivery log says about a failed attempt: the kind of failure, no address.
+
+    Exception texts are not passed on: the socket layer's name the address it dialled
+    (``Connect call failed ('10.0.0.5', 80)``), which the creator may not learn.
+    """
+    link: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore, which wraps the socket's or TLS's error
+        if link is None:
+            break
+        if isinstance(link, socket.gaierror):
+            return "the host name does not resolve"
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return f"TLS: {link.verify_message or 'the certificate is not valid'}"
+        if isinstance(link, ssl.SSLError):
+            return f"TLS: {link.reason or 'the handshake failed'}"
+        link = link.__cause__ or link.__context__
+    return f"{type(exc).__name__}: {_KINDS.get(type(exc), 'failed')}"
+
+
+_KINDS: dict[type[BaseException], str] = {
+    httpx.ConnectError: "could not connect",
+    httpx.RemoteProtocolError: "the receiver broke the HTTP protocol",
+    httpx.ReadError: "the connection was lost",
+    httpx.WriteError: "the connection was lost",
+    httpx.InvalidURL: "the URL is not valid",
+    ConnectionRefusedError: "could not connect",
+}
 
 
 class WebhookDispatcher:
@@ -192,13 +231,13 @@ class WebhookDispatcher:
             # receiver that trickles its answer cannot hold the lease.
             async with asyncio.timeout(self.timeout_s):
                 status = await self._send(url, delivery.body, headers)
-        except _Refused as exc:
-            error = str(exc)
+        except _Refused:
+            error = REFUSED
             refused = True
         except (TimeoutError, httpx.TimeoutException):
             error = f"timeout after {self.timeout_s:g} s"
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            error = _failure(exc)
         duration_ms = round((loop.time() - started) * 1000)
         delivered = status is not None and 200 <= status < 300
         next_at: int | None = None
@@ -251,11 +290,11 @@ class WebhookDispatcher:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
         if not addresses:
-            raise OSError(f"{host} has no address")
+            raise socket.gaierror(socket.EAI_NONAME, "no address")
         if not self.allow_private:
             for address in addresses:
                 if not is_public(address):
-                    raise _Refused(f"refused: address {address} is not public")
+                    raise _Refused(REFUSED)
         return [str(address) for address in addresses]
 
     async def _send_to(

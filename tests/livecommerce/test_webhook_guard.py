@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import logging
 import re
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -103,7 +105,7 @@ async def test_a_webhook_into_the_servers_network_is_refused_logged_and_not_retr
     start_server: ServerFactory, start_receiver: StartReceiver
 ) -> None:
     server = await start_server(allow_private_webhooks=False)
-    receiver = await start_receiver()
+    receiver = await start_receiver(name="localhost")
     async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
         ada = await sign_up(http, "Ada")
         # Saying where webhooks go is allowed; sending them there is not.
@@ -114,10 +116,13 @@ async def test_a_webhook_into_the_servers_network_is_refused_logged_and_not_retr
         hosting = await join(server.ws_url, room["id"], ada)
         await start_sale(hosting, product["id"])
         [attempt] = await delivery_log(http, ada, 1)
+        shown = (await http.get("/api/v1/webhooks/deliveries", headers=ada.headers)).text
 
     assert attempt["event_type"] == "sale.started"
     assert attempt["url"] == receiver.url
-    assert attempt["error"] == "refused: address 127.0.0.1 is not public"
+    # The creator learns that the name points inside, never where: no resolved address.
+    assert attempt["error"] == "destination is not a public address"
+    assert not LEAKED.search(shown), shown
     assert (attempt["attempt"], attempt["status"], attempt["outcome"]) == (1, None, "gave_up")
     assert attempt["next_at"] is None
     assert receiver.requests == []
@@ -156,10 +161,49 @@ async def test_a_name_is_judged_by_the_addresses_it_resolves_to(
     receiver = await start_receiver(name="localhost")
     async with httpx.AsyncClient() as http:
         attempt = await deliver_once(store, http, receiver.url, allow_private=False)
-    assert re.fullmatch(r"refused: address (127\.0\.0\.1|::1) is not public", attempt.error)
+    assert attempt.error == "destination is not a public address"
     assert (attempt.status, attempt.outcome, attempt.next_at) == (None, "gave_up", None)
     assert receiver.requests == []
     assert await store.pending() == 0
+
+
+# A resolved address (the loopback's here) in any of its spellings.
+LEAKED = re.compile(r"127\.0\.0\.1|(?<![\w:])::1(?![\w:])|::ffff:")
+
+
+async def test_no_log_names_the_address_a_refused_name_resolved_to(
+    start_receiver: StartReceiver, store: WebhookStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    receiver = await start_receiver(name="localhost")
+    async with httpx.AsyncClient() as http:
+        attempt = await deliver_once(store, http, receiver.url, allow_private=False)
+    assert attempt.outcome == "gave_up"
+    assert not LEAKED.search(attempt.error)
+    logged = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
+    assert not [line for line in logged if LEAKED.search(line)]
+
+
+async def test_a_receiver_that_takes_no_connection_is_logged_without_its_address(
+    store: WebhookStore,
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    async with httpx.AsyncClient() as http:
+        attempt = await deliver_once(
+            store, http, f"http://localhost:{port}/hook", allow_private=True
+        )
+    assert attempt.outcome == "retrying"
+    assert attempt.error == "ConnectError: could not connect"
+
+
+async def test_a_name_that_does_not_resolve_says_so(store: WebhookStore) -> None:
+    async with httpx.AsyncClient() as http:
+        attempt = await deliver_once(
+            store, http, "http://nothing-here.invalid/hook", allow_private=False
+        )
+    assert (attempt.outcome, attempt.error) == ("retrying", "the host name does not resolve")
 
 
 async def test_with_the_guard_off_the_name_stays_in_the_host_header(

@@ -1,0 +1,81 @@
+"""Deadlines on HTTP connections, so a slow client cannot hold one open for ever (slowloris).
+
+uvicorn times out a keep-alive connection only after a response, and any byte that arrives
+cancels that timer: a client that opens connections and sends its request head a byte at a
+time, or nothing at all, keeps each one for as long as it likes, and a few hundred of them
+hold the process's descriptors and memory. Here every request head (the request line and the
+headers) must be complete within ``head_timeout_s`` of the connection opening or the previous
+response ending, however it trickles in; past that the client gets ``408`` and the
+connection is closed. Idle keep-alive stays uvicorn's own timer (``timeout_keep_alive``).
+
+The request body is not bounded here: the routes that take one read it under their own size
+limits, and a slow upload on a phone is a user, not an attack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+TIMED_OUT = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\n"
+    b"content-length: 42\r\n"
+    b"\r\n"
+    b"the request head took too long to arrive.\n"
+)
+
+
+class HeadDeadline(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request head."""
+
+    head_timeout_s: float = 10.0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._disarm_once_the_head_is_in()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()  # the next request's head, pipelined or not
+            self._disarm_once_the_head_is_in()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_timer = self.loop.call_later(self.head_timeout_s, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _disarm_once_the_head_is_in(self) -> None:
+        # h11 leaves IDLE for the client once a whole request head has been parsed.
+        if self.conn.their_state is not h11.IDLE:
+            self._disarm()
+
+    def _timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        if self.conn.our_state is h11.IDLE:
+            self.transport.write(TIMED_OUT)
+        self.transport.close()
+
+
+def with_head_timeout(seconds: float) -> type[H11Protocol]:
+    """The protocol class to give uvicorn (``Config(http=...)``), with this deadline."""
+    return type("HeadDeadline", (HeadDeadline,), {"head_timeout_s": seconds})
