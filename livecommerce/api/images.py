@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import anyio
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -92,7 +92,7 @@ async def upload_image(request: Request) -> JSONResponse:
     kind = sniff(data)
     check_declared(request.headers.get("content-type"), kind)
     name = new_name(kind)
-    await anyio.to_thread.run_sync(_write, images_dir(request), name, data)
+    await run_in_threadpool(_write, images_dir(request), name, data)
     updated = await store.update_product(product, {"image_url": URL_PREFIX + name}, svc.now_ms())
     return JSONResponse(updated.to_public())
 
