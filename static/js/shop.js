@@ -376,8 +376,18 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     setText($('checkout-item'), 'shop.checkout.item', { quantity, title: sale.title || (shop.pinned && shop.pinned.title) || '' });
     const total = formatPrice(sale.price * quantity, sale.currency);
     setText($('checkout-total'), 'shop.checkout.total', { amount: total });
-    setText(payButton, 'shop.checkout.pay', { amount: total });
+    // A giveaway takes no card: the server confirms a price-0 order without a charge.
+    const free = isFree(sale, quantity);
+    const payment = $('checkout-payment');
+    payment.hidden = free;
+    payment.disabled = free;
+    if (free) setText(payButton, 'shop.checkout.claim_free');
+    else setText(payButton, 'shop.checkout.pay', { amount: total });
     showImage($('checkout-image'), sale.image_url || (shop.pinned && shop.pinned.image_url) || '');
+  }
+
+  function isFree(sale, quantity) {
+    return Number(sale.price) * quantity === 0;
   }
 
   function openCheckout() {
@@ -391,7 +401,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     renderSummary();
     renderTimers();
     if (!sheet.open) sheet.showModal();
-    const firstEmpty = [...form.querySelectorAll('input[required]')].find((el) => !el.value.trim());
+    const firstEmpty = [...form.querySelectorAll('input[required]:enabled')].find((el) => !el.value.trim());
     (firstEmpty || $('card-number')).focus();
   }
 
@@ -412,6 +422,16 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     for (const [id, key] of Object.entries(labels)) {
       if (!value(id)) return invalid($(id), 'shop.error.required', { field: t(key) });
     }
+    const address = {
+      name: value('ship-name'),
+      line1: value('ship-line1'),
+      line2: value('ship-line2'),
+      postal_code: value('ship-postal'),
+      city: value('ship-city'),
+      country: $('ship-country').value,
+    };
+    const sale = shop.holdSale || saleForCard();
+    if (sale && isFree(sale, shop.hold ? shop.hold.quantity : 1)) return { address };
     const number = value('card-number').replace(/[\s-]/g, '');
     if (!/^\d{12,19}$/.test(number)) return invalid($('card-number'), 'shop.error.card_number');
     const month = Number(value('card-exp-month'));
@@ -423,14 +443,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     const cvc = value('card-cvc');
     if (!/^\d{3,4}$/.test(cvc)) return invalid($('card-cvc'), 'shop.error.cvc');
     return {
-      address: {
-        name: value('ship-name'),
-        line1: value('ship-line1'),
-        line2: value('ship-line2'),
-        postal_code: value('ship-postal'),
-        city: value('ship-city'),
-        country: $('ship-country').value,
-      },
+      address,
       payment: { card_number: number, exp_month: month, exp_year: Number(yearText), cvc },
     };
   }

@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import FloatRect, Page, Route, expect
 
-from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, signed_in
+from .support import (
+    DESKTOP,
+    PHONE,
+    NewPage,
+    Server,
+    User,
+    locale_strings,
+    on_socket,
+    signed_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -551,3 +560,33 @@ def test_a_viewer_who_comes_after_the_sale_is_told_it_ended(
     expect(later.locator("#buy-button")).to_be_hidden()
     expect(later.locator("#waitlist-button")).to_be_hidden()
     later.screenshot(path=str(screenshots / "viewer-390-sold-out-late.png"), animations="disabled")
+
+
+def test_a_giveaway_is_claimed_with_an_address_and_no_card(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    product = create_product(server, host, title="Signed poster", price=1500, stock=3)
+    room = server.create_room(host, "Giveaway night")
+    server.start_room(host, str(room["id"]))
+    on_socket(
+        server, host, room["id"],
+        [{"type": "pin", "product_id": product["id"]},
+         {"type": "sale.start", "product_id": product["id"], "price": 0, "units": 3,
+          "per_user_limit": 1, "duration_s": 300, "hold_s": 120}],
+    )  # fmt: skip
+
+    fan = open_viewer(new_page, room["id"], server.create_user("fan"))
+    fan.locator("#buy-button").click()
+    sheet = fan.locator("#checkout-sheet")
+    expect(sheet).to_be_visible()
+    # Nothing to pay: the sheet asks where to send it, not for a card.
+    expect(fan.get_by_label(EN["shop.checkout.card_number"])).to_be_hidden()
+    claim = fan.locator("#checkout-pay")
+    expect(claim).to_have_text(EN["shop.checkout.claim_free"])
+    fill_address(fan)
+    fan.screenshot(path=str(screenshots / "viewer-390-giveaway.png"), animations="disabled")
+    claim.click()
+    expect(fan.locator("#checkout-done")).to_be_visible()
+    expect(fan.locator("#order-amount")).to_have_text("€0.00")
+    expect(fan.locator("#bought-badge")).to_be_visible()

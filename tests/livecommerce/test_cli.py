@@ -47,7 +47,7 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
     )  # fmt: skip
     assert process.stdout is not None
     lines: list[str] = []
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(timeout(30)):
         while not any("guest:" in line for line in lines):
             line = (await process.stdout.readline()).decode()
             assert line, "demo exited early"
@@ -114,7 +114,7 @@ async def test_a_killed_server_takes_its_embedded_valkey_with_it(tmp_path: Path)
     valkey_pid = int(_child_pids(server.process.pid)[0])
     server.kill()
     await server.process.wait()
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(timeout(10)):
         # The kernel delivers SIGTERM; Valkey exits on its own. Nothing to wait on but /proc.
         while _state(valkey_pid) not in ("Z", "gone"):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
