@@ -7,7 +7,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from livecommerce.accounts import hash_password, parse_credentials, parse_sign_up, verify_password
+from livecommerce.accounts import parse_credentials, parse_sign_up
 from livecommerce.api.services import client_address, json_body, require_identity, services
 from livecommerce.errors import BadRequest, Unauthorized
 
@@ -50,7 +50,7 @@ async def create_account(request: Request) -> JSONResponse:
         "id": "u_" + secrets.token_urlsafe(9),
         "username": sign_up.username,
         "display_name": sign_up.display_name,
-        "password_hash": hash_password(sign_up.password),
+        "password_hash": await svc.passwords.hash(sign_up.password),
         "created_at": str(svc.now_ms()),
     }
     await svc.store.create_account(account)
@@ -81,7 +81,8 @@ async def create_session(request: Request) -> JSONResponse:
         address,
     )
     account = await svc.store.account_by_username(username)
-    if not verify_password(account["password_hash"] if account else None, password) or not account:
+    stored_hash = account["password_hash"] if account else None
+    if not await svc.passwords.verify(stored_hash, password) or not account:
         raise Unauthorized("wrong username or password")
     await svc.limiter.sign_in_succeeded(ticket)
     token, expires_at = svc.auth.issue(account["id"], account["display_name"], svc.now_ms() // 1000)
@@ -172,7 +173,7 @@ async def delete_me(request: Request) -> Response:
     if not isinstance(password, str):
         raise BadRequest("confirm with your 'password'")
     account = await svc.store.account(who.id)
-    if account is None or not verify_password(account["password_hash"], password):
+    if account is None or not await svc.passwords.verify(account["password_hash"], password):
         raise Unauthorized("wrong password")
     await svc.store.delete_account(account)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 
 from livecommerce import limits
+from livecommerce.api.passwords import Passwords
 from livecommerce.auth import Authenticator, Identity
 from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
@@ -36,6 +37,7 @@ class Services:
     limiter: Limiter
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
+    passwords: Passwords = field(default_factory=Passwords)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
