@@ -61,15 +61,23 @@ async def pay(
     )
 
 
-@pytest.fixture
-async def sale_on(
-    server: Server, http: httpx.AsyncClient
-) -> tuple[User, dict[str, Any], RoomSocket, dict[str, Any]]:
+async def open_sale(
+    server: Server, http: httpx.AsyncClient, **fields: Any
+) -> tuple[User, dict[str, Any], dict[str, Any], RoomSocket, dict[str, Any]]:
+    """Ada opens a show, adds a product and starts a flash sale of it from her studio."""
     host = await sign_up(http, "Ada")
     room = await open_room(http, host)
     product = await add_product(http, host)
     hosting = await join(server.ws_url, room["id"], host)
-    sale = await start_sale(hosting, product["id"], units=2, price=2900)
+    sale = await start_sale(hosting, product["id"], **fields)
+    return host, room, product, hosting, sale
+
+
+@pytest.fixture
+async def sale_on(
+    server: Server, http: httpx.AsyncClient
+) -> tuple[User, dict[str, Any], RoomSocket, dict[str, Any]]:
+    host, room, _, hosting, sale = await open_sale(server, http, units=2, price=2900)
     return host, room, hosting, sale
 
 
@@ -124,11 +132,7 @@ async def test_a_buyer_is_declined_then_pays_and_the_host_sees_the_order(
 async def test_a_buyer_who_comes_back_finds_their_hold_and_what_they_bought(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    host = await sign_up(http, "Ada")
-    room = await open_room(http, host)
-    product = await add_product(http, host)
-    hosting = await join(server.ws_url, room["id"], host)
-    sale = await start_sale(hosting, product["id"], units=5, per_user_limit=2)
+    _host, room, _product, _hosting, sale = await open_sale(server, http, units=5, per_user_limit=2)
     kari = await sign_up(http, "Kari")
 
     # Kari buys one, then holds a second: her limit is used up.
@@ -328,11 +332,7 @@ async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_s
 async def test_a_giveaway_is_confirmed_with_no_charge_and_no_card(
     server: Server, http: httpx.AsyncClient, redis_url: str
 ) -> None:
-    host = await sign_up(http, "Ada")
-    room = await open_room(http, host)
-    product = await add_product(http, host)
-    hosting = await join(server.ws_url, room["id"], host)
-    sale = await start_sale(hosting, product["id"], units=2, price=0)
+    host, room, _product, hosting, sale = await open_sale(server, http, units=2, price=0)
     kari = await sign_up(http, "Kari")
     hold = await hold_for(server, room, sale, kari)
 
