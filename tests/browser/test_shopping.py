@@ -18,6 +18,7 @@ from playwright.sync_api import FloatRect, Page, Route, expect
 from .support import (
     DESKTOP,
     PHONE,
+    ApiFailure,
     NewPage,
     Server,
     User,
@@ -590,3 +591,64 @@ def test_a_giveaway_is_claimed_with_an_address_and_no_card(
     expect(fan.locator("#checkout-done")).to_be_visible()
     expect(fan.locator("#order-amount")).to_have_text("€0.00")
     expect(fan.locator("#bought-badge")).to_be_visible()
+
+
+def test_ending_the_show_ends_its_sale_and_a_hold_made_before_still_pays(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    product = create_product(server, host, stock=6)
+    room = server.create_room(host, "Last call")
+    server.start_room(host, str(room["id"]))
+    studio = open_studio(new_page, host, room["id"])
+    studio.get_by_role(
+        "button", name=EN["studio.products.pin_named"].format(title=product["title"])
+    ).click()
+    studio.locator("#sale-units").fill("4")
+    studio.locator("#sale-start").click()
+    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(1)
+    sale_id = studio.locator("#sale-list .sale-row.active").get_attribute("data-sale-id")
+
+    # Kari holds one on her phone; Ola and Nina are watching, Buy in front of them.
+    kari = open_viewer(new_page, room["id"], server.create_user("kari"))
+    kari.locator("#buy-button").click()
+    expect(kari.locator("#checkout-sheet")).to_be_visible()
+    kari.locator("#checkout-close").click()
+    expect(kari.locator("#hold-box")).to_be_visible()
+    ola_user = server.create_user("ola")
+    ola = open_viewer(new_page, room["id"], ola_user)
+    nina = new_page(viewport=DESKTOP)
+    serve_pictures(nina)
+    signed_in(nina, server.create_user("nina"))
+    nina.goto(f"/rooms/{room['id']}")
+    joined(nina)
+    for page in (ola, nina):
+        expect(page.locator("#buy-button")).to_be_visible()
+
+    studio.locator("#end-show").click()
+    studio.locator("#confirm-end-button").click()
+
+    # The show's end ends the sale with it: nothing left to buy for those watching.
+    for page, name in ((ola, "390"), (nina, "1280")):
+        expect(page.locator("#buy-button")).to_be_hidden()
+        expect(page.locator("#product-units")).to_have_text(EN["shop.sale_ended"])
+        page.screenshot(
+            path=str(screenshots / f"viewer-{name}-show-ended-sale.png"), animations="disabled"
+        )
+    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(0)
+    sale = server.api("GET", f"/api/v1/sales/{sale_id}")
+    assert (sale["state"], sale["end_reason"], sale["held"]) == ("ended", "stopped", 1)
+    with pytest.raises(ApiFailure) as late:
+        server.api("POST", f"/api/v1/sales/{sale_id}/reservations", {"quantity": 1}, ola_user.token)
+    assert (late.value.status, late.value.body["code"]) == (409, "sale_not_active")
+
+    # Kari's hold was made before the end: she can still pay for it.
+    expect(kari.locator("#hold-box")).to_be_visible()
+    kari.locator("#checkout-open").click()
+    fill_address(kari)
+    fill_card(kari, PAYS)
+    kari.locator("#checkout-pay").click()
+    expect(kari.locator("#checkout-done")).to_be_visible()
+    kari.screenshot(
+        path=str(screenshots / "viewer-390-paid-after-the-end.png"), animations="disabled"
+    )
