@@ -9,6 +9,7 @@ handle one vocabulary whatever channel they use::
     │   ├── BadFrame                  bad_frame     400
     │   ├── UnknownType               unknown_type  400
     │   └── BlockedWord               blocked_word  400
+    ├── RequestTimeout                request_timeout 408
     ├── TooLarge                      too_large     413
     ├── UnsupportedImage              unsupported_image 415
     ├── Unauthorized                  unauthorized  401
@@ -84,6 +85,14 @@ class BlockedWord(BadRequest):
 class UnknownType(BadRequest):
     code = "unknown_type"
     title = "Unknown message type"
+
+
+class RequestTimeout(LiveCommerceError):
+    """A body that arrives too slowly: a client may not hold a connection by trickling it."""
+
+    code = "request_timeout"
+    status = 408
+    title = "Request body too slow"
 
 
 class TooLarge(LiveCommerceError):

@@ -8,8 +8,8 @@ headers) must be complete within ``head_timeout_s`` of the connection opening or
 response ending, however it trickles in; past that the client gets ``408`` and the
 connection is closed. Idle keep-alive stays uvicorn's own timer (``timeout_keep_alive``).
 
-The request body is not bounded here: the routes that take one read it under their own size
-limits, and a slow upload on a phone is a user, not an attack.
+Request bodies are bounded where they are read (``services.read_body``): a deadline from their
+declared size, so a slow upload on a phone still gets through.
 """
 
 from __future__ import annotations

@@ -11,7 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from livecommerce import metrics
-from livecommerce.errors import LiveCommerceError, Overloaded, RateLimited, Unavailable
+from livecommerce.errors import (
+    LiveCommerceError,
+    Overloaded,
+    RateLimited,
+    RequestTimeout,
+    Unavailable,
+)
 
 log = logging.getLogger("livecommerce.api")
 
@@ -45,6 +51,8 @@ async def on_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.499)))
     if isinstance(exc, Unavailable):
         metrics.STORE_UNAVAILABLE.inc()
+    if isinstance(exc, RequestTimeout):
+        headers["Connection"] = "close"  # or the server would wait out the rest of the body
     return problem(exc.to_problem(), exc.status, headers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from livecommerce.api.passwords import Passwords
 from livecommerce.auth import Authenticator, Identity
 from livecommerce.checkout import Checkout
 from livecommerce.config import Settings
-from livecommerce.errors import BadRequest, TooLarge, Unauthorized
+from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
 from livecommerce.limits import Limiter
 from livecommerce.moderators import Moderators
 from livecommerce.numbers import digits
@@ -23,6 +24,7 @@ from livecommerce.store.redis_store import Store
 from livecommerce.store.webhooks_store import WebhookStore
 
 BODY_MAX_BYTES = 64 * 1024
+BODY_MIN_RATE = 16 * 1024  # bytes a second, on average, past the grace (a slow phone does 100k)
 
 
 @dataclass(slots=True)
@@ -73,18 +75,29 @@ def require_identity(request: Request) -> Identity:
 
 
 async def read_body(request: Request, limit: int = BODY_MAX_BYTES) -> bytes:
-    """The raw body, refused with ``TooLarge`` as soon as it passes ``limit`` bytes."""
+    """The raw body, refused with ``TooLarge`` as soon as it passes ``limit`` bytes, and with
+    ``RequestTimeout`` when it comes too slowly: the head deadline (``--http-head-timeout-s``)
+    again, plus the time the declared length (or the limit) takes at ``BODY_MIN_RATE``. A
+    client that trickles a body would otherwise hold its connection for as long as it
+    likes, as a trickled head would."""
     declared = request.headers.get("content-length")
     size = digits(declared) if declared is not None else 0
     if size is None or size > limit:
         raise TooLarge(f"the body is over {limit} bytes")
+    expected = size if declared is not None else limit
+    grace = services(request).settings.http_head_timeout_s
+    deadline = asyncio.get_running_loop().time() + grace + expected / BODY_MIN_RATE
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the body is over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout_at(deadline):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"the body is over {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout("the request body took too long to arrive") from None
     return b"".join(chunks)
 
 

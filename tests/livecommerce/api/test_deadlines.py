@@ -153,3 +153,35 @@ async def test_a_websocket_handshake_sent_a_byte_at_a_time_is_cut_off(
         for _, writer in [*connections, (silent_reader, silent)]:
             writer.close()
     assert max(after for _, after in ends) < timeout(HEAD_S + 2)
+
+
+async def test_request_bodies_trickled_a_byte_at_a_time_are_cut_off_while_others_are_served(
+    start_server: ServerFactory,
+) -> None:
+    """The same attack one step later: a whole head, then a body that never finishes."""
+    server = await slow_server(start_server)
+    host, port = address(server.http_url)
+    head = (
+        b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{"
+    )
+    connections = [await asyncio.open_connection(host, port) for _ in range(ATTACKERS // 4)]
+    attack = [asyncio.create_task(trickle(writer, head)) for _, writer in connections]
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+            honest = await http.post("/api/v1/sessions", json={"username": "x", "password": "y"})
+            assert honest.status_code == 401  # read whole and answered
+
+        ends = await asyncio.gather(*(cut_off_after(r, HEAD_S) for r, _ in connections))
+    finally:
+        for task in attack:
+            task.cancel()
+        await asyncio.gather(*attack, return_exceptions=True)
+        for _, writer in connections:
+            writer.close()
+    assert max(after for _, after in ends) < timeout(HEAD_S + 2)
+    told = [said for said, _ in ends if said]
+    assert told, "some were told why before the connection closed"
+    for said in told:
+        assert said.startswith(b"HTTP/1.1 408 "), said[:80]
+        assert b'"code":"request_timeout"' in said
