@@ -350,10 +350,11 @@ class Server:
     # Commerce callbacks ----------------------------------------------------------------
 
     async def _on_order(self, room: Room, order: dict[str, Any]) -> None:
-        """The studio hears of an order at once; the merchant's backend by webhook."""
+        """The studio hears of an order at once, and so do the buyer's other devices (the
+        phone that held while the laptop paid); the merchant's backend by webhook."""
         assert self.store is not None
         private = {"type": "order.created", "order": order}
-        for person in (room.host_id, *room.moderators):
+        for person in {room.host_id, *room.moderators, order["buyer"]["id"]}:
             await self.store.publish_ephemeral(room.id, {**private, "to": person})
         await self._webhook(room.host_id, "order.created", order)
 

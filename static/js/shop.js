@@ -60,6 +60,8 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     order: null, // the last order placed from this page
     room: null, // the room as the welcome described it (its locale guesses the country)
     bought: new Map(), // sale id -> units we bought (welcome.you.bought, then our own orders)
+    counted: new Set(), // ids of our orders already in `bought`
+    me: null, // our user id (welcome.you.id)
     waitlist: null, // {sale_id, position}
     notice: null, // {key, args, tone}
     busy: false,
@@ -514,7 +516,10 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
 
   function showDone(order, hold) {
     shop.order = order;
-    if (hold) shop.bought.set(hold.sale_id, (shop.bought.get(hold.sale_id) || 0) + Number(hold.quantity || 1));
+    if (hold && !shop.counted.has(order.id)) {
+      shop.counted.add(order.id);
+      shop.bought.set(hold.sale_id, (shop.bought.get(hold.sale_id) || 0) + Number(hold.quantity || 1));
+    }
     shop.hold = null;
     $('card-number').value = '';
     $('card-cvc').value = '';
@@ -572,7 +577,26 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
 
   // A signed-in buyer's welcome says which holds they have open and what they bought (a
   // resume's welcome, and a guest's, say nothing: what the page knows stays).
+  // Our order, paid on this device or another (a phone and a laptop of the same buyer): the
+  // other device's hold ends and its card follows what was bought.
+  function ourOrder(order) {
+    if (shop.counted.has(order.id)) return;
+    shop.counted.add(order.id);
+    const quantity = (order.lines || []).reduce((n, line) => n + Number(line.quantity || 0), 0) || 1;
+    shop.bought.set(order.sale_id, (shop.bought.get(order.sale_id) || 0) + quantity);
+    if (shop.hold && shop.hold.id === order.reservation_id && form.getAttribute('aria-busy') !== 'true') {
+      if (sheet.open) {
+        showDone(order, null);
+        return;
+      }
+      shop.hold = null;
+      notice('shop.bought', { id: order.id }, 'ok');
+    }
+    render();
+  }
+
   function restoreMine(you) {
+    shop.me = you.id || null;
     if (you.bought && typeof you.bought === 'object') {
       shop.bought = new Map(Object.entries(you.bought).map(([id, n]) => [id, Number(n) || 0]));
     }
@@ -649,6 +673,11 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
       client.addEventListener('room.state', ({ detail }) => {
         roomEnded = detail.state === 'ended';
         render();
+      });
+      // Private: the studio's copy of every order, or ours alone.
+      client.addEventListener('order.created', ({ detail }) => {
+        const order = detail.order;
+        if (order && shop.me && order.buyer && order.buyer.id === shop.me) ourOrder(order);
       });
       // A private offer from the waitlist (a reply to our own reserve carries a ref).
       client.addEventListener('reservation', ({ detail }) => {

@@ -652,3 +652,42 @@ def test_ending_the_show_ends_its_sale_and_a_hold_made_before_still_pays(
     kari.screenshot(
         path=str(screenshots / "viewer-390-paid-after-the-end.png"), animations="disabled"
     )
+
+
+def test_a_hold_paid_on_the_laptop_turns_to_bought_on_the_phone(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    product = create_product(server, host, stock=5)
+    room = server.create_room(host, "Two screens")
+    server.start_room(host, str(room["id"]))
+    on_socket(
+        server, host, room["id"],
+        [{"type": "pin", "product_id": product["id"]},
+         {"type": "sale.start", "product_id": product["id"], "price": 19900, "units": 5,
+          "per_user_limit": 1, "duration_s": 300, "hold_s": 120}],
+    )  # fmt: skip
+    kari = server.create_user("kari")
+
+    # Kari holds one on her phone, then picks up her laptop to type the address there.
+    phone = open_viewer(new_page, room["id"], kari)
+    phone.locator("#buy-button").click()
+    expect(phone.locator("#checkout-sheet")).to_be_visible()
+    phone.locator("#checkout-close").click()
+    expect(phone.locator("#hold-box")).to_be_visible()
+    laptop = new_page(viewport=DESKTOP)
+    serve_pictures(laptop)
+    signed_in(laptop, kari)
+    laptop.goto(f"/rooms/{room['id']}")
+    joined(laptop)
+    laptop.locator("#checkout-open").click()
+    fill_address(laptop)
+    fill_card(laptop, PAYS)
+    laptop.locator("#checkout-pay").click()
+    expect(laptop.locator("#checkout-done")).to_be_visible()
+
+    # The phone stops counting down a hold that is paid: it says Bought, as the laptop does.
+    expect(phone.locator("#hold-box")).to_be_hidden()
+    expect(phone.locator("#bought-badge")).to_be_visible()
+    expect(phone.locator("#buy-button")).to_be_hidden()
+    phone.screenshot(path=str(screenshots / "viewer-390-paid-elsewhere.png"), animations="disabled")

@@ -643,3 +643,24 @@ async def test_two_processes_sweeping_at_once_give_an_orphan_charge_back_once(
         late = await pay(http, kari, hold["id"], PAID, "kari-pays-0001")
         assert (late.status_code, late.json()["code"]) == (409, "hold_expired")
         await hosting.close()
+
+
+async def test_a_buyers_other_device_hears_their_hold_is_paid_and_nobody_else_does(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    _host, room, _product, _hosting, sale = await open_sale(server, http, per_user_limit=1)
+    kari = await sign_up(http, "Kari")
+    phone = await join(server.ws_url, room["id"], kari)
+    await phone.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
+    hold = (await _by_ref(phone, "r"))["reservation"]
+    ola = await join(server.ws_url, room["id"], await sign_up(http, "Ola"))
+
+    # Kari pays on her laptop; the phone that holds is told, so its card stops counting down.
+    assert (await pay(http, kari, hold["id"], PAID, "laptop-pays-1")).status_code == 201
+    paid = await phone.expect("order.created")
+    assert (paid["order"]["reservation_id"], paid["order"]["buyer"]["id"]) == (hold["id"], kari.id)
+
+    # Ola hears nothing of Kari's order: a line said after it reaches her, the order never.
+    await phone.send({"type": "chat.send", "text": "got it!", "ref": "c"})
+    await ola.expect("chat.message")
+    assert [e for e in ola.seen if e["type"] == "order.created"] == []
