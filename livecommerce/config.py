@@ -47,7 +47,7 @@ class Settings:
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
     http_head_timeout_s: float = 10.0
-    http_keep_alive_s: float = 5.0
+    http_keep_alive_s: float = 75.0
     ws_open_timeout_s: float = 10.0
     log_level: str = "info"
     log_format: str = "json"

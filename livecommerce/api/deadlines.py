@@ -4,9 +4,13 @@ uvicorn times out a keep-alive connection only after a response, and any byte th
 cancels that timer: a client that opens connections and sends its request head a byte at a
 time, or nothing at all, keeps each one for as long as it likes, and a few hundred of them
 hold the process's descriptors and memory. Here every request head (the request line and the
-headers) must be complete within ``head_timeout_s`` of the connection opening or the previous
-response ending, however it trickles in; past that the client gets ``408`` and the
-connection is closed. Idle keep-alive stays uvicorn's own timer (``timeout_keep_alive``).
+headers) must be complete within ``head_timeout_s`` of the connection opening, or of the first
+byte of a later request on a kept-alive connection, however it trickles in; past that the
+client gets ``408`` and the connection is closed.
+
+A kept-alive connection with nothing of a next request on it is left to uvicorn's own idle
+timer (``timeout_keep_alive``), which closes it silently: a 408 or a close that races a
+client reusing the connection would fail that client's request.
 
 Request bodies are bounded where they are read (``services.read_body``): a deadline from their
 declared size, so a slow upload on a phone still gets through.
@@ -41,13 +45,14 @@ class HeadDeadline(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
+        if self._head_timer is None and self._head_begun():
+            self._arm()  # a later request on a kept-alive connection has begun
         self._disarm_once_the_head_is_in()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm()  # the next request's head, pipelined or not
-            self._disarm_once_the_head_is_in()
+        if not self.transport.is_closing() and self._head_begun():
+            self._arm()  # the next request's head was pipelined, and is not whole yet
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -61,6 +66,10 @@ class HeadDeadline(H11Protocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+    def _head_begun(self) -> bool:
+        """Part of a request head is here, not yet all of it."""
+        return self.conn.their_state is h11.IDLE and bool(self.conn.trailing_data[0])
 
     def _disarm_once_the_head_is_in(self) -> None:
         # h11 leaves IDLE for the client once a whole request head has been parsed.

@@ -185,3 +185,22 @@ async def test_request_bodies_trickled_a_byte_at_a_time_are_cut_off_while_others
     for said in told:
         assert said.startswith(b"HTTP/1.1 408 "), said[:80]
         assert b'"code":"request_timeout"' in said
+
+
+async def test_a_kept_alive_connection_idle_past_the_head_deadline_still_serves_its_client(
+    start_server: ServerFactory,
+) -> None:
+    """A browser or a client pool reuses a connection after a pause: only a request that has
+    begun is on the clock, or the server would close (or answer 408) just as it is reused."""
+    server = await start_server(http_head_timeout_s=HEAD_S, http_keep_alive_s=HEAD_S * 4)
+    host, port = address(server.http_url)
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        assert (await answered(reader)).startswith(b"HTTP/1.1 200 ")
+        await asyncio.sleep(HEAD_S * 2)  # the client's pause: what is under test, not a wait
+        writer.write(request)
+        assert (await answered(reader)).startswith(b"HTTP/1.1 200 ")
+    finally:
+        writer.close()
