@@ -83,6 +83,20 @@ def open_studio(new_page: NewPage, host: User, room_id: object) -> Page:
     return studio
 
 
+def pin_and_sell(studio: Page, product: dict[str, Any], units: int) -> str:
+    """The host pins the product and starts a flash sale of `units` from the studio; its id."""
+    studio.get_by_role(
+        "button", name=EN["studio.products.pin_named"].format(title=product["title"])
+    ).click()
+    studio.locator("#sale-units").fill(str(units))
+    studio.locator("#sale-start").click()
+    active = studio.locator("#sale-list .sale-row.active")
+    expect(active).to_have_count(1)
+    sale_id = active.get_attribute("data-sale-id")
+    assert sale_id is not None
+    return sale_id
+
+
 def open_viewer(
     new_page: NewPage, room_id: object, user: User | None = None, *, expect_402: bool = False
 ) -> Page:
@@ -245,12 +259,7 @@ def test_a_guest_who_presses_buy_gets_the_sign_in_sheet(
     room = server.create_room(host, "Guest buy test")
     server.start_room(host, str(room["id"]))
     studio = open_studio(new_page, host, room["id"])
-    studio.get_by_role(
-        "button", name=EN["studio.products.pin_named"].format(title=product["title"])
-    ).click()
-    studio.locator("#sale-units").fill("3")
-    studio.locator("#sale-start").click()
-    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(1)
+    pin_and_sell(studio, product, units=3)
 
     guest = open_viewer(new_page, room["id"])
     expect(guest.locator("#product-units")).to_have_text("3 left")
@@ -516,12 +525,7 @@ def test_a_viewer_who_comes_after_the_sale_is_told_it_ended(
     room = server.create_room(host, "Late viewer test")
     server.start_room(host, str(room["id"]))
     studio = open_studio(new_page, host, room["id"])
-    studio.get_by_role(
-        "button", name=EN["studio.products.pin_named"].format(title=product["title"])
-    ).click()
-    studio.locator("#sale-units").fill("2")
-    studio.locator("#sale-start").click()
-    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(1)
+    pin_and_sell(studio, product, units=2)
     studio.get_by_role(
         "button", name=EN["studio.sale.stop_named"].format(title=product["title"])
     ).click()
@@ -601,13 +605,7 @@ def test_ending_the_show_ends_its_sale_and_a_hold_made_before_still_pays(
     room = server.create_room(host, "Last call")
     server.start_room(host, str(room["id"]))
     studio = open_studio(new_page, host, room["id"])
-    studio.get_by_role(
-        "button", name=EN["studio.products.pin_named"].format(title=product["title"])
-    ).click()
-    studio.locator("#sale-units").fill("4")
-    studio.locator("#sale-start").click()
-    expect(studio.locator("#sale-list .sale-row.active")).to_have_count(1)
-    sale_id = studio.locator("#sale-list .sale-row.active").get_attribute("data-sale-id")
+    sale_id = pin_and_sell(studio, product, units=4)
 
     # Kari holds one on her phone; Ola and Nina are watching, Buy in front of them.
     kari = open_viewer(new_page, room["id"], server.create_user("kari"))
