@@ -10,7 +10,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY livecommerce ./livecommerce
-COPY streams ./streams
 COPY static ./static
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /app livecommerce \

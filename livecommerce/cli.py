@@ -11,12 +11,13 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from livecommerce import admin, logs
-from livecommerce.collector import Collector
+from livecommerce import admin
 from livecommerce.config import Settings, add_arguments, from_arguments
 from livecommerce.demo import SaleKeeper, create_demo
+from livecommerce.media.demo_camera import CameraState, DemoCamera
+from livecommerce.runtime import logs
+from livecommerce.runtime.collector import Collector
 from livecommerce.server import Server
-from streams.demo_camera import CameraState, DemoCamera
 
 log = logging.getLogger("livecommerce")
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from aiortc import RTCIceServer
 
-from livecommerce.auth import MerchantKeys
+from livecommerce.accounts.auth import MerchantKeys
 from livecommerce.errors import BadRequest
-from livecommerce.limits import Limit
+from livecommerce.store.limits import Limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,15 @@ import logging
 import secrets
 from dataclasses import replace
 
-from livecommerce.accounts import hash_password
-from livecommerce.auth import Identity
-from livecommerce.catalog import Product, ProductDraft
+from livecommerce.accounts.auth import Identity
+from livecommerce.accounts.credentials import hash_password
+from livecommerce.catalog.rules import Product, ProductDraft
+from livecommerce.catalog.store import new_product_id
 from livecommerce.errors import Conflict, LiveCommerceError
-from livecommerce.lifecycle import stop_task
-from livecommerce.rooms import Room, RoomState
-from livecommerce.sales import SaleDraft
+from livecommerce.rooms.rules import Room, RoomState
+from livecommerce.runtime.lifecycle import stop_task
+from livecommerce.selling.rules import SaleDraft
 from livecommerce.server import Server
-from livecommerce.store.catalog_store import new_product_id
 
 log = logging.getLogger("livecommerce.demo")
 

@@ -22,40 +22,40 @@ from typing import Any
 import httpx
 import uvicorn
 
-from livecommerce import metrics
+from livecommerce.accounts.auth import Authenticator
 from livecommerce.api.app import create_app
 from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
-from livecommerce.auth import Authenticator
-from livecommerce.bus import Bus
-from livecommerce.channels import Channels
-from livecommerce.charges import ChargeSweeper
-from livecommerce.chat import ChatPolicy
-from livecommerce.checkout import Checkout
+from livecommerce.catalog.store import CatalogStore
+from livecommerce.chat.rules import ChatPolicy
 from livecommerce.config import Settings
 from livecommerce.errors import LiveCommerceError
-from livecommerce.gateway import Gateway
-from livecommerce.lifecycle import stop_task
-from livecommerce.limits import Limiter
-from livecommerce.moderators import Moderators
-from livecommerce.payments import TestPaymentProvider
-from livecommerce.reservations import Reservations
-from livecommerce.rooms import Room
-from livecommerce.store.catalog_store import CatalogStore
+from livecommerce.media.cascade import Edges
+from livecommerce.media.http import Media
+from livecommerce.media.hub import Hubs, StreamState
+from livecommerce.media.ingest import Publications
+from livecommerce.media.playback import Playbacks
+from livecommerce.media.recording import Recording
+from livecommerce.media.store import MediaStore
+from livecommerce.moderation.service import Moderators
+from livecommerce.moderation.store import ModerationStore
+from livecommerce.realtime.bus import Bus
+from livecommerce.realtime.channels import Channels
+from livecommerce.realtime.gateway import Gateway
+from livecommerce.rooms.rules import Room
+from livecommerce.runtime import metrics
+from livecommerce.runtime.lifecycle import stop_task
+from livecommerce.selling.charges import ChargeSweeper
+from livecommerce.selling.checkout import Checkout
+from livecommerce.selling.payments import TestPaymentProvider
+from livecommerce.selling.reservations import Reservations
+from livecommerce.selling.store import SalesStore
 from livecommerce.store.embedded import EmbeddedValkey
-from livecommerce.store.media_store import MediaStore
-from livecommerce.store.moderation_store import ModerationStore
+from livecommerce.store.limits import Limiter
 from livecommerce.store.redis_store import Store
-from livecommerce.store.sales_store import SalesStore
-from livecommerce.store.webhooks_store import WebhookStore
-from livecommerce.webhook_dispatcher import WebhookDispatcher
-from livecommerce.webhooks import new_event
-from streams.cascade import Edges
-from streams.http import Media
-from streams.hub import Hubs, StreamState
-from streams.ingest import Publications
-from streams.playback import Playbacks
-from streams.recording import Recording
+from livecommerce.webhooks.dispatcher import WebhookDispatcher
+from livecommerce.webhooks.rules import new_event
+from livecommerce.webhooks.store import WebhookStore
 
 log = logging.getLogger("livecommerce.server")
 

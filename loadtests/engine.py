@@ -73,11 +73,11 @@ import benchlib
 import jwt
 from benchlib import WSConn, percentile
 
-from livecommerce.sales import Sale, SaleState
+from livecommerce.selling.rules import Sale, SaleState
+from livecommerce.selling.store import SalesStore
 from livecommerce.store import keys
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.redis_store import Store, pack_event
-from livecommerce.store.sales_store import SalesStore
 from livecommerce.store.scripts import source
 
 UNLIMITED = 10**12

@@ -350,7 +350,7 @@ def commit() -> str:
         )
         return out.stdout.strip()
 
-    dirty = git("status", "--porcelain", "--", "streams", "livecommerce")
+    dirty = git("status", "--porcelain", "--", "livecommerce")
     return git("rev-parse", "--short", "HEAD") + (" (server code modified)" if dirty else "")
 
 

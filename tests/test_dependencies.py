@@ -17,7 +17,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ("livecommerce", "streams")
+SHIPPED = ("livecommerce",)
 
 
 def _canonical(name: str) -> str:

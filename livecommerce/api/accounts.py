@@ -7,7 +7,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from livecommerce.accounts import parse_credentials, parse_sign_up
+from livecommerce.accounts.credentials import parse_credentials, parse_sign_up
 from livecommerce.api.services import client_address, json_body, require_identity, services
 from livecommerce.errors import BadRequest, Unauthorized
 

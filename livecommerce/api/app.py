@@ -12,7 +12,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from livecommerce import metrics
 from livecommerce.api import (
     accounts,
     images,
@@ -27,7 +26,8 @@ from livecommerce.api import (
 from livecommerce.api.guards import DeletedAccounts
 from livecommerce.api.services import Services
 from livecommerce.errors import LiveCommerceError
-from streams import http as media
+from livecommerce.media import http as media
+from livecommerce.runtime import metrics
 
 log = logging.getLogger("livecommerce.http")
 

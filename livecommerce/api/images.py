@@ -21,8 +21,7 @@ from starlette.routing import Route
 
 from livecommerce.api.products import catalog
 from livecommerce.api.services import read_body, require_identity, services
-from livecommerce.errors import NotFound
-from livecommerce.images import (
+from livecommerce.catalog.images import (
     IMAGE_MAX_BYTES,
     URL_PREFIX,
     check_declared,
@@ -30,6 +29,7 @@ from livecommerce.images import (
     sniff,
     type_of_name,
 )
+from livecommerce.errors import NotFound
 
 _SERVED = {
     "X-Content-Type-Options": "nosniff",

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from livecommerce.api.services import json_body, require_identity, services
 from livecommerce.errors import BadRequest
-from livecommerce.moderation import ModAction, parse_mod_request, parse_report
+from livecommerce.moderation.rules import ModAction, parse_mod_request, parse_report
 from livecommerce.numbers import is_digits, whole_in
 
 AUDIT_PAGE_MAX = 200

@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.schemas import SchemaGenerator
 
 from livecommerce.api.services import services
-from livecommerce.chat import CHAT_MAX_LENGTH
+from livecommerce.chat.rules import CHAT_MAX_LENGTH
 from livecommerce.errors import Unavailable
-from livecommerce.wire import FRAME_MAX_BYTES, REACTION_KINDS
+from livecommerce.realtime.wire import FRAME_MAX_BYTES, REACTION_KINDS
 
 LOCALES = ("en", "nb", "sv", "nl", "lv")
 

@@ -10,7 +10,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livecommerce import metrics
 from livecommerce.errors import (
     LiveCommerceError,
     Overloaded,
@@ -18,6 +17,7 @@ from livecommerce.errors import (
     RequestTimeout,
     Unavailable,
 )
+from livecommerce.runtime import metrics
 
 log = logging.getLogger("livecommerce.api")
 

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from livecommerce.api.services import identity, json_body, read_body, require_identity, services
-from livecommerce.catalog import (
+from livecommerce.catalog.rules import (
     IMPORT_MAX_BYTES,
     Cursor,
     RowResult,
@@ -17,8 +17,8 @@ from livecommerce.catalog import (
     parse_product_draft,
     parse_product_patch,
 )
+from livecommerce.catalog.store import CatalogStore, new_product_id
 from livecommerce.numbers import whole_in
-from livecommerce.store.catalog_store import CatalogStore, new_product_id
 
 
 def routes() -> list[BaseRoute]:

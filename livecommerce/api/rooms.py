@@ -7,11 +7,11 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from livecommerce import metrics
 from livecommerce.api.services import identity, json_body, require_identity, services
 from livecommerce.errors import BadRequest
 from livecommerce.numbers import whole_in
-from livecommerce.rooms import Room, RoomState, parse_disclosure, parse_room_draft
+from livecommerce.rooms.rules import Room, RoomState, parse_disclosure, parse_room_draft
+from livecommerce.runtime import metrics
 
 _STATES = {"live": RoomState.LIVE, "upcoming": RoomState.SCHEDULED, "ended": RoomState.ENDED}
 

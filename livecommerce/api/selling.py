@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from livecommerce.api.services import json_body, require_identity, services
-from livecommerce.checkout import parse_idempotency_key
 from livecommerce.errors import BadRequest, Forbidden
-from livecommerce.sales import parse_idempotency_key as parse_hold_key
-from livecommerce.sales import parse_quantity, parse_sale_draft, sale_id_of_hold
-from livecommerce.webhooks import parse_endpoint
+from livecommerce.selling.checkout import parse_idempotency_key
+from livecommerce.selling.rules import parse_idempotency_key as parse_hold_key
+from livecommerce.selling.rules import parse_quantity, parse_sale_draft, sale_id_of_hold
+from livecommerce.webhooks.rules import parse_endpoint
 
 
 async def get_sale(request: Request) -> JSONResponse:

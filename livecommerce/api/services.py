@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 import orjson
 from starlette.requests import HTTPConnection, Request
 
-from livecommerce import limits
-from livecommerce.api.passwords import Passwords
-from livecommerce.auth import Authenticator, Identity
-from livecommerce.checkout import Checkout
+from livecommerce.accounts.auth import Authenticator, Identity
+from livecommerce.accounts.passwords import Passwords
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
-from livecommerce.limits import Limiter
-from livecommerce.moderators import Moderators
+from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
-from livecommerce.reservations import Reservations
+from livecommerce.selling.checkout import Checkout
+from livecommerce.selling.reservations import Reservations
+from livecommerce.store import limits
+from livecommerce.store.limits import Limiter
 from livecommerce.store.redis_store import Store
-from livecommerce.store.webhooks_store import WebhookStore
+from livecommerce.webhooks.store import WebhookStore
 
 BODY_MAX_BYTES = 64 * 1024
 BODY_MIN_RATE = 16 * 1024  # bytes a second, on average, past the grace (a slow phone does 100k)

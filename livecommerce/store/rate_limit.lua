@@ -1,4 +1,5 @@
 -- rate_limit: may this subject act now, and if not, when (see _gcra.lua).
+-- uses: _gcra
 -- KEYS[1] the subject's key   ARGV[1] now (ms)   ARGV[2] interval (ms per action)   ARGV[3] burst
 -- Returns {1, 0} when allowed (and counted); {0, retry_after_ms} when not.
 local wait = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))

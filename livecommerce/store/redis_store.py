@@ -18,7 +18,7 @@ import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from livecommerce.batching import Batcher
+from livecommerce.accounts.privacy import anonymise, authors
 from livecommerce.errors import (
     Banned,
     Conflict,
@@ -28,9 +28,9 @@ from livecommerce.errors import (
     RoomNotLive,
     Unavailable,
 )
-from livecommerce.privacy import anonymise, authors
-from livecommerce.rooms import Room, RoomState, room_from_hash, room_to_hash
-from livecommerce.sales import sale_from_hash, welcome_sales
+from livecommerce.rooms.rules import Room, RoomState, room_from_hash, room_to_hash
+from livecommerce.runtime.batching import Batcher
+from livecommerce.selling.rules import sale_from_hash, welcome_sales
 from livecommerce.store import keys
 from livecommerce.store.scripts import Scripts
 

@@ -1,50 +1,65 @@
-"""Lua scripts: files next to this module, loaded once and called by SHA.
+"""Lua scripts: .lua files next to the code that calls them, loaded once and called by SHA.
 
-Scripts share code through preludes (``_publish.lua``, ``_sale.lua``), prepended when a
-script is loaded; each script's own header names its KEYS, ARGV and results.
+Every script in the package is found by its file name, so a concept keeps its scripts in its
+own folder. Scripts share code through preludes (``_publish.lua``, ``_gcra.lua``,
+``_sale.lua``); a script names the preludes it needs on a ``-- uses:`` line in its header,
+and they are prepended when it is loaded. Each header also names the KEYS, ARGV and results.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-_PRELUDES: dict[str, tuple[str, ...]] = {
-    "room_publish": ("_publish",),
-    "room_transition": ("_publish",),
-    "room_end": ("_publish",),
-    "chat_post": ("_publish", "_gcra"),
-    "rate_limit": ("_gcra",),
-    "signin_attempt": ("_gcra",),
-    "mod_apply": ("_publish",),
-    "room_pin": ("_publish",),
-    "sale_start": ("_publish",),
-    "sale_end": ("_publish",),
-    "sale_reserve": ("_sale", "_gcra"),
-    "sale_release": ("_sale",),
-    "sale_reap": ("_sale",),
-    "sale_waitlist": ("_sale",),
-    "sale_confirm": ("_publish", "_sale"),
-    "stream_reap": ("_publish",),
-    "stream_state": ("_publish",),
-}
+_USES = re.compile(r"^-- uses: *(.+)$", re.MULTILINE)
+
+
+def _walk(folder: Traversable) -> dict[str, Traversable]:
+    found: dict[str, Traversable] = {}
+    for item in folder.iterdir():
+        if item.is_dir():
+            found.update(_walk(item))
+        elif item.name.endswith(".lua"):
+            found[item.name.removesuffix(".lua")] = item
+    return found
+
+
+@cache
+def files() -> dict[str, Traversable]:
+    """Every script of the package by name; a name is unique across the whole package."""
+    return _walk(resources.files("livecommerce"))
+
+
+def preludes(text: str) -> tuple[str, ...]:
+    declared = _USES.search(text.split("\n\n", 1)[0])
+    if declared is None:
+        return ()
+    return tuple(name.strip() for name in declared.group(1).split(","))
 
 
 @cache
 def source(name: str) -> str:
-    package = resources.files("livecommerce.store")
-    parts = [(package / f"{p}.lua").read_text(encoding="utf-8") for p in _PRELUDES.get(name, ())]
-    parts.append((package / f"{name}.lua").read_text(encoding="utf-8"))
+    own = files()[name].read_text(encoding="utf-8")
+    parts = [source(prelude) for prelude in preludes(own)]
+    parts.append(own)
     return "\n".join(parts)
 
 
+def register(client: Redis, name: str) -> AsyncScript:
+    return client.register_script(source(name))
+
+
 class Scripts:
+    """The scripts of the room store (rooms, chat, moderation and sales share its connection)."""
+
     def __init__(self, client: Redis) -> None:
         def load(name: str) -> AsyncScript:
-            return client.register_script(source(name))
+            return register(client, name)
 
         self.room_publish = load("room_publish")
         self.room_transition = load("room_transition")

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from livecommerce.errors import Banned, BlockedWord, Muted, RateLimited
-from livecommerce.moderation import ModAction, ReportReason
+from livecommerce.moderation.rules import ModAction, ReportReason
 
 from .support import LOCALES, REPO
 

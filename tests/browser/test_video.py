@@ -24,8 +24,8 @@ from playwright.sync_api import Page, Route, ViewportSize, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from livecommerce.errors import Forbidden, NotFound, RoomNotLive
-from streams.offers import BadSdp, UnsupportedCodec
-from tests.streams.media import SDP, accept, publisher_offer
+from livecommerce.media.offers import BadSdp, UnsupportedCodec
+from tests.livecommerce.media.peers import SDP, accept, publisher_offer
 
 from .support import (
     DESKTOP,

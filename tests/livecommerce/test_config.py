@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from livecommerce import logs
 from livecommerce.config import Settings, add_arguments, from_arguments
+from livecommerce.runtime import logs
 
 
 def parse(argv: list[str]) -> Settings:

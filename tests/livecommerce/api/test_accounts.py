@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from livecommerce.accounts import hash_password, verify_password
+from livecommerce.accounts.credentials import hash_password, verify_password
 from livecommerce.server import Server
 from tests.helpers import User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory

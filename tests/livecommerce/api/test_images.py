@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from livecommerce.images import IMAGE_MAX_BYTES
+from livecommerce.catalog.images import IMAGE_MAX_BYTES
 from livecommerce.server import Server
 from tests.helpers import User, sign_up
 from tests.images import encode_image

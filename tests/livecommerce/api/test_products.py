@@ -10,9 +10,9 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from livecommerce.catalog import parse_import, product_to_hash
-from livecommerce.catalog import parse_product_draft as draft_of
-from livecommerce.store.catalog_store import CatalogStore
+from livecommerce.catalog.rules import parse_import, product_to_hash
+from livecommerce.catalog.rules import parse_product_draft as draft_of
+from livecommerce.catalog.store import CatalogStore
 from livecommerce.store.keys import owners_key, product_key, products_key, skus_key
 from tests.helpers import User, sign_up
 

@@ -6,7 +6,7 @@ import httpx
 
 from livecommerce.server import Server
 from tests.helpers import join, open_room, sign_up
-from tests.livecommerce.test_selling import add_product
+from tests.livecommerce.selling.test_selling import add_product
 
 
 async def test_a_sale_run_entirely_over_http(server: Server, http: httpx.AsyncClient) -> None:

@@ -1,0 +1,1 @@
+"""The catalog: products, their stock, prices, imports and images."""

@@ -1,0 +1,1 @@
+"""Chat: what a line may say, how fast people may talk, and reactions."""

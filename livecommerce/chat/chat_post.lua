@@ -1,0 +1,67 @@
+-- chat_post: post one chat line if the room takes chat and the sender may speak now.
+-- uses: _publish, _gcra
+-- KEYS[1] room hash   KEYS[2] seq counter   KEYS[3] event stream   KEYS[4] sender's rate key
+-- KEYS[5] banned users (set)   KEYS[6] timed-out users (hash user -> until ms)
+-- KEYS[7] sender's slow-mode key   KEYS[8] chat index (hash message id -> "seq|event")
+-- KEYS[9] chat index order (zset message id by seq; the index keeps ARGV[10] messages)
+-- ARGV[1] channel   ARGV[2] stream max length   ARGV[3] event payload (MessagePack)
+-- ARGV[4] now (ms)   ARGV[5] emission interval (ms per message)   ARGV[6] burst
+-- ARGV[7] sender id   ARGV[8] message id   ARGV[9] '1' for an operator (no slow mode)
+-- ARGV[10] messages indexed. Slow mode does not apply to the host and the moderators, read
+-- from the room hash here so a removed moderator is slowed from their next line.
+-- Returns {1, seq} when posted; {0, retry_after_ms} when rate limited or in slow mode;
+-- {-1, state} when the room is ended or missing (state "" when missing);
+-- {-2, 'banned'} for a banned sender; {-3, until_ms} for a timed-out sender.
+-- Bans and time-outs are read here, in the same step that posts, so no process can let
+-- a banned user's line through after the ban (invariant 7).
+-- The rate limit is GCRA (_gcra.lua): one key per sender.
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state or state == 'ended' then
+  return {-1, state or ''}
+end
+local sender = ARGV[7]
+local now = tonumber(ARGV[4])
+if redis.call('SISMEMBER', KEYS[5], sender) == 1 then
+  return {-2, 'banned'}
+end
+local until_ms = tonumber(redis.call('HGET', KEYS[6], sender) or '0')
+if until_ms > now then
+  return {-3, until_ms}
+elseif until_ms > 0 then
+  redis.call('HDEL', KEYS[6], sender)
+end
+local slow_ms = tonumber(redis.call('HGET', KEYS[1], 'slow_s') or '0') * 1000
+if slow_ms > 0 then
+  local exempt = ARGV[9] == '1' or redis.call('HGET', KEYS[1], 'host_id') == sender
+  if not exempt then
+    local mods = ',' .. (redis.call('HGET', KEYS[1], 'moderators') or '') .. ','
+    exempt = string.find(mods, ',' .. sender .. ',', 1, true) ~= nil
+  end
+  if exempt then
+    slow_ms = 0
+  end
+end
+if slow_ms > 0 then
+  local wait = redis.call('PTTL', KEYS[7])
+  if wait > 0 then
+    return {0, wait}
+  end
+end
+local wait = gcra(KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+if wait then
+  return {0, wait}
+end
+if slow_ms > 0 then
+  redis.call('SET', KEYS[7], 1, 'PX', slow_ms)
+end
+local seq = publish(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[8], ARGV[8], seq .. '|' .. ARGV[3])
+redis.call('ZADD', KEYS[9], seq, ARGV[8])
+local over = redis.call('ZCARD', KEYS[9]) - tonumber(ARGV[10])
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[9], over)
+  for i = 1, #popped, 2 do
+    redis.call('HDEL', KEYS[8], popped[i])
+  end
+end
+return {1, seq}

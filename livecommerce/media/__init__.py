@@ -1,0 +1,1 @@
+"""The media plane: WebRTC ingest (WHIP), relay, playback (WHEP) and recording."""

@@ -1,0 +1,1 @@
+"""Moderation: roles, bans, mutes, timeouts, reports, blocked words and the audit log."""

@@ -1,0 +1,1 @@
+"""Selling: flash sales, holds (reservations), checkout, payments and the charge ledger."""

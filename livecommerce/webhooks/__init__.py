@@ -1,0 +1,1 @@
+"""Webhooks: merchant endpoints, signed deliveries and the dispatcher that retries them."""
