@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
+from typing import NewType
 
 _POOL_BYTES = 4096
 _pool = bytearray()
@@ -29,3 +31,73 @@ def _forget_pool() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pool)
+
+
+RoomId = NewType("RoomId", str)
+UserId = NewType("UserId", str)
+ProductId = NewType("ProductId", str)
+SaleId = NewType("SaleId", str)
+HoldId = NewType("HoldId", str)
+OrderId = NewType("OrderId", str)
+MessageId = NewType("MessageId", str)
+ReportId = NewType("ReportId", str)
+EndpointId = NewType("EndpointId", str)
+DeliveryId = NewType("DeliveryId", str)
+ImageName = NewType("ImageName", str)
+SessionId = NewType("SessionId", str)
+
+
+class Ids:
+    """The one place ids are made, handed to whatever makes things.
+
+    Each kind has its prefix, so an id in a log or a URL says what it names, and its length
+    of randomness, so ids cannot be guessed or walked. A test hands in its own ``token`` to
+    get ids it can predict.
+    """
+
+    def __init__(self, source: Callable[[int], str] = token) -> None:
+        self._token = source
+
+    def room(self) -> RoomId:
+        return RoomId("r_" + self._token(9))
+
+    def epoch(self) -> str:
+        """A room's incarnation: resumes across a reset of the room's history must not match."""
+        return self._token(6)
+
+    def user(self) -> UserId:
+        return UserId("u_" + self._token(9))
+
+    def product(self) -> ProductId:
+        return ProductId("p_" + self._token(9))
+
+    def sale(self) -> SaleId:
+        return SaleId("s_" + self._token(9).replace(".", "_"))
+
+    def hold(self, sale: SaleId) -> HoldId:
+        """A hold names its sale: the sale's keys are found from the hold id alone."""
+        return HoldId(f"{sale}.{self._token(9)}")
+
+    def order(self) -> OrderId:
+        return OrderId("o_" + self._token(12))
+
+    def message(self) -> MessageId:
+        return MessageId("m_" + self._token(9))
+
+    def report(self) -> ReportId:
+        return ReportId("rp_" + self._token(9))
+
+    def endpoint(self) -> EndpointId:
+        return EndpointId("we_" + self._token(9))
+
+    def webhook_event(self) -> str:
+        return "evt_" + self._token(12)
+
+    def delivery(self) -> DeliveryId:
+        return DeliveryId("dlv_" + self._token(12))
+
+    def session(self) -> SessionId:
+        return SessionId(self._token(12))
+
+    def image(self, extension: str) -> ImageName:
+        return ImageName(f"img_{self._token(16)}.{extension}")

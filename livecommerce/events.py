@@ -1,0 +1,256 @@
+"""Every message the server sends: room events, private events and replies, as typed dicts.
+
+One type per message, named for it, so a misspelt field or a forgotten ``seq`` is a type error
+where the message is made rather than a broken page. They are plain dicts at run time (the
+codec and the bus pack them as they are), and this module is a leaf: the concepts that make
+events (rooms, chat, selling, moderation, media) and the realtime plane that carries them
+both import it. ``docs/protocol.md`` says what each means.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+Json = dict[str, Any]
+"""A nested shape the protocol documents (a room, sale, hold, order, report, audit entry)."""
+
+
+class Person(TypedDict):
+    id: str
+    name: str
+
+
+# --- room events: in the room's order, each with its seq -------------------------------
+
+
+class ChatMessage(TypedDict):
+    type: Literal["chat.message"]
+    seq: NotRequired[int]
+    id: str
+    user: Person
+    text: str
+    at: int
+
+
+class ChatDeleted(TypedDict):
+    type: Literal["chat.deleted"]
+    seq: NotRequired[int]
+    id: str
+
+
+class ChatPinned(TypedDict):
+    type: Literal["chat.pinned"]
+    seq: NotRequired[int]
+    message: Json
+    at: int
+
+
+class ChatUnpinned(TypedDict):
+    type: Literal["chat.unpinned"]
+    seq: NotRequired[int]
+    at: int
+
+
+class RoomState(TypedDict):
+    type: Literal["room.state"]
+    seq: NotRequired[int]
+    state: str
+    at: int
+
+
+class RoomSlow(TypedDict):
+    type: Literal["room.slow"]
+    seq: NotRequired[int]
+    seconds: int
+    at: int
+
+
+class RoomModerators(TypedDict):
+    type: Literal["room.moderators"]
+    seq: NotRequired[int]
+    moderators: list[str]
+
+
+class RoomDisclosure(TypedDict):
+    type: Literal["room.disclosure"]
+    seq: NotRequired[int]
+    paid_partnership: bool
+
+
+class StreamState(TypedDict):
+    type: Literal["stream.state"]
+    seq: NotRequired[int]
+    state: str
+    at: int
+
+
+class ReplayReady(TypedDict):
+    type: Literal["replay.ready"]
+    seq: NotRequired[int]
+    recording: Json
+
+
+class ProductPinned(TypedDict):
+    type: Literal["product.pinned"]
+    seq: NotRequired[int]
+    product: Json
+    at: int
+
+
+class ProductUnpinned(TypedDict):
+    type: Literal["product.unpinned"]
+    seq: NotRequired[int]
+    at: int
+
+
+class SaleStarted(TypedDict):
+    type: Literal["sale.started"]
+    seq: NotRequired[int]
+    sale: Json
+
+
+class SaleEnded(TypedDict):
+    type: Literal["sale.ended"]
+    seq: NotRequired[int]
+    sale_id: str
+    reason: str
+
+
+# --- ephemeral and private events -------------------------------------------------------
+
+
+class SaleStock(TypedDict):
+    type: Literal["sale.stock"]
+    sale_id: str
+    available: int
+    held: int
+    sold: int
+
+
+class Viewers(TypedDict):
+    type: Literal["viewers"]
+    count: int
+
+
+class Reactions(TypedDict):
+    type: Literal["reactions"]
+    counts: dict[str, int]
+
+
+class Reservation(TypedDict):
+    type: Literal["reservation"]
+    reservation: Json
+    repeated: NotRequired[bool]
+    ref: NotRequired[Any]
+
+
+class OrderCreated(TypedDict):
+    type: Literal["order.created"]
+    order: Json
+
+
+class Moderated(TypedDict):
+    type: Literal["moderated"]
+    action: str
+    until: NotRequired[int]
+    reason: NotRequired[str]
+
+
+class ReportCreated(TypedDict):
+    type: Literal["report.created"]
+    report: Json
+
+
+class ModAction(TypedDict):
+    type: Literal["mod.action"]
+    entry: Json
+
+
+# --- replies and connection messages ----------------------------------------------------
+
+
+class Welcome(TypedDict):
+    type: Literal["welcome"]
+    seq: int
+    epoch: str
+    room: Json
+    you: Json
+    viewers: int
+    chat: list[Json]
+    pinned: Json | None
+    pinned_chat: Json | None
+    sales: list[Json]
+    server_time: int
+
+
+class Ack(TypedDict, total=False):
+    """A command's success; the command's own fields ride along (``id``, ``seq``, ``sale``...)."""
+
+    type: Literal["ack"]
+    ref: Any
+
+
+class Pong(TypedDict):
+    type: Literal["pong"]
+    ref: NotRequired[Any]
+    server_time: int
+
+
+class Error(TypedDict):
+    type: Literal["error"]
+    code: str
+    message: str
+    ref: NotRequired[Any]
+    retry_after: NotRequired[float]
+
+
+class Unavailable(TypedDict):
+    type: Literal["unavailable"]
+    retry_after: float
+
+
+class Reconnect(TypedDict):
+    type: Literal["reconnect"]
+    reason: str
+    retry_after_ms: int
+
+
+RoomEvent = (
+    ChatMessage
+    | ChatDeleted
+    | ChatPinned
+    | ChatUnpinned
+    | RoomState
+    | RoomSlow
+    | RoomModerators
+    | RoomDisclosure
+    | StreamState
+    | ReplayReady
+    | ProductPinned
+    | ProductUnpinned
+    | SaleStarted
+    | SaleEnded
+)
+"""An event in a room's order: it gets the room's next seq and is kept for resumes."""
+
+Outgoing = (
+    RoomEvent
+    | SaleStock
+    | Viewers
+    | Reactions
+    | Reservation
+    | OrderCreated
+    | Moderated
+    | ReportCreated
+    | ModAction
+    | Welcome
+    | Ack
+    | Pong
+    | Error
+    | Unavailable
+    | Reconnect
+)
+"""Anything a socket may be sent."""
+
+Event = dict[str, Any]
+"""A message as the codec, the bus and the stream carry it (one of ``Outgoing``, once read back)."""
