@@ -2,34 +2,40 @@
 
 Every refusal the server gives has a stable string ``code``. The same code becomes the
 ``code`` of a wire ``error`` event and of an ``application/problem+json`` body, so clients
-handle one vocabulary whatever channel they use::
+handle one vocabulary whatever channel they use. A socket refused with an error is closed
+with the error's ``close_code``: 4000-4399 ask the client to come back, 4400-4999 tell it
+not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)::
 
-    LiveCommerceError                 internal      500
-    ├── BadRequest                    bad_request   400
-    │   ├── BadFrame                  bad_frame     400
-    │   ├── UnknownType               unknown_type  400
-    │   └── BlockedWord               blocked_word  400
-    ├── RequestTimeout                request_timeout 408
-    ├── TooLarge                      too_large     413
-    ├── UnsupportedImage              unsupported_image 415
-    ├── Unauthorized                  unauthorized  401
-    ├── Forbidden                     forbidden     403
-    │   ├── Banned                    banned        403
-    │   └── Muted                     muted         403  (retry_after)
-    ├── NotFound                      not_found     404
-    ├── Conflict                      conflict      409
-    │   ├── RoomNotLive               room_not_live 409
-    │   ├── SaleNotActive             sale_not_active 409
-    │   ├── SoldOut                   sold_out      409
-    │   ├── LimitExceeded             limit_exceeded 409
-    │   ├── TooManyHolds              too_many_holds 409
-    │   ├── HoldExpired               hold_expired  409
-    │   ├── HoldReleased              hold_released 409
-    │   ├── IdempotencyKeyReused      idempotency_key_reused 409
-    │   └── ProductOnSale             product_on_sale 409
-    ├── RateLimited                   rate_limited  429  (retry_after)
-    ├── Unavailable                   unavailable   503  (retry_after)
-    └── Overloaded                    overloaded    503  (retry_after)
+    LiveCommerceError                 internal      500   4002
+    ├── BadRequest                    bad_request   400   4400
+    │   ├── BadFrame                  bad_frame     400   4400
+    │   ├── UnknownType               unknown_type  400   4400
+    │   └── BlockedWord               blocked_word  400   4400
+    ├── RequestTimeout                request_timeout 408 4002
+    ├── TooLarge                      too_large     413   4002
+    ├── UnsupportedImage              unsupported_image 415 4002
+    ├── Unauthorized                  unauthorized  401   4401
+    ├── Forbidden                     forbidden     403   4403
+    │   ├── Banned                    banned        403   4403
+    │   └── Muted                     muted         403   4403  (retry_after)
+    ├── NotFound                      not_found     404   4404
+    ├── Conflict                      conflict      409   4002
+    │   ├── RoomNotLive               room_not_live 409   4002
+    │   ├── SaleNotActive             sale_not_active 409 4002
+    │   ├── SoldOut                   sold_out      409   4002
+    │   ├── LimitExceeded             limit_exceeded 409  4002
+    │   ├── TooManyHolds              too_many_holds 409  4002
+    │   ├── HoldExpired               hold_expired  409   4002
+    │   ├── HoldReleased              hold_released 409   4002
+    │   ├── IdempotencyKeyReused      idempotency_key_reused 409 4002
+    │   └── ProductOnSale             product_on_sale 409 4002
+    ├── RateLimited                   rate_limited  429   4029  (retry_after)
+    ├── Unavailable                   unavailable   503   4002  (retry_after)
+    └── Overloaded                    overloaded    503   4003  (retry_after)
+
+Only the errors a join can meet today (unauthorized, not_found, rate_limited, unavailable,
+overloaded) close sockets; the others keep 4002, "come back later", which is what any other
+failure of a join has always been answered with.
 """
 
 from __future__ import annotations
@@ -37,10 +43,35 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+class CloseCode:
+    """WebSocket close codes: 4000-4399 ask the client to reconnect, 4400-4999 do not."""
+
+    GOING_AWAY = 1001
+    TOO_BIG = 1009
+    SERVICE_RESTART = 1012
+    RECONNECT = 4000
+    SLOW_CONSUMER = 4001
+    UNAVAILABLE = 4002
+    OVERLOADED = 4003
+    RATE_LIMITED = 4029
+    IDLE_TIMEOUT = 4004
+    BAD_FRAMES = 4400
+    UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404
+    ROOM_ENDED = 4410
+
+    @staticmethod
+    def should_reconnect(code: int) -> bool:
+        return code in (1001, 1006, 1011, 1012, 1013) or 4000 <= code < 4400
+
+
 class LiveCommerceError(Exception):
     code: ClassVar[str] = "internal"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    # How a socket refused with this error is closed: "come back later" unless it says more.
+    close_code: ClassVar[int] = CloseCode.UNAVAILABLE
 
     def __init__(self, message: str = "", **extra: Any) -> None:
         super().__init__(message or self.title)
@@ -70,6 +101,7 @@ class BadRequest(LiveCommerceError):
     code = "bad_request"
     status = 400
     title = "Bad request"
+    close_code = CloseCode.BAD_FRAMES
 
 
 class BadFrame(BadRequest):
@@ -111,12 +143,14 @@ class Unauthorized(LiveCommerceError):
     code = "unauthorized"
     status = 401
     title = "Unauthorized"
+    close_code = CloseCode.UNAUTHORIZED
 
 
 class Forbidden(LiveCommerceError):
     code = "forbidden"
     status = 403
     title = "Forbidden"
+    close_code = CloseCode.FORBIDDEN
 
 
 class Banned(Forbidden):
@@ -133,6 +167,7 @@ class NotFound(LiveCommerceError):
     code = "not_found"
     status = 404
     title = "Not found"
+    close_code = CloseCode.NOT_FOUND
 
 
 class Conflict(LiveCommerceError):
@@ -201,38 +236,18 @@ class RateLimited(_RetryLater):
     code = "rate_limited"
     status = 429
     title = "Too many requests"
+    close_code = CloseCode.RATE_LIMITED
 
 
 class Unavailable(_RetryLater):
     code = "unavailable"
     status = 503
     title = "Service unavailable"
+    close_code = CloseCode.UNAVAILABLE
 
 
 class Overloaded(_RetryLater):
     code = "overloaded"
     status = 503
     title = "Overloaded"
-
-
-class CloseCode:
-    """WebSocket close codes: 4000-4399 ask the client to reconnect, 4400-4999 do not."""
-
-    GOING_AWAY = 1001
-    TOO_BIG = 1009
-    SERVICE_RESTART = 1012
-    RECONNECT = 4000
-    SLOW_CONSUMER = 4001
-    UNAVAILABLE = 4002
-    OVERLOADED = 4003
-    RATE_LIMITED = 4029
-    IDLE_TIMEOUT = 4004
-    BAD_FRAMES = 4400
-    UNAUTHORIZED = 4401
-    FORBIDDEN = 4403
-    NOT_FOUND = 4404
-    ROOM_ENDED = 4410
-
-    @staticmethod
-    def should_reconnect(code: int) -> bool:
-        return code in (1001, 1006, 1011, 1012, 1013) or 4000 <= code < 4400
+    close_code = CloseCode.OVERLOADED

@@ -28,6 +28,8 @@ from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.chat.rules import ChatPolicy
+from livecommerce.chat.service import Chat
+from livecommerce.chat.store import ChatStore
 from livecommerce.config import Settings
 from livecommerce.errors import LiveCommerceError
 from livecommerce.media.cascade import Edges
@@ -106,6 +108,7 @@ class Server:
         )
         self.media_store: MediaStore | None = None
         self.moderators: Moderators | None = None
+        self.chat: Chat | None = None
         self.checkout: Checkout | None = None
         self.sweeper: ChargeSweeper | None = None
         self.webhooks: WebhookDispatcher | None = None
@@ -231,6 +234,12 @@ class Server:
             is_admin=self.store.is_admin,
             report_limit=s.limit("reports"),
         )
+        self.chat = Chat(
+            ChatStore(self.store.client, self.store.scripts, stream_max_len=s.stream_max_len),
+            self.moderators.screen,
+            policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
+            clock=self.clock,
+        )
         self.gateway = Gateway(
             self.store,
             self.channels,
@@ -238,9 +247,9 @@ class Server:
             self.reservations,
             self.moderators,
             self.limiter,
+            self.chat,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
-            chat_policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
             max_connections=s.max_connections,
             ping_interval_s=s.ping_interval_s,
             ping_timeout_s=s.ping_timeout_s,
@@ -259,6 +268,7 @@ class Server:
             self.webhook_store,
             self.moderators,
             self.limiter,
+            self.chat,
             ws_port=self.ws_port,
             clock=self.clock,
         )

@@ -136,7 +136,7 @@ async def export_me(request: Request) -> JSONResponse:
     who = require_identity(request)
     account = await svc.store.account(who.id) if who.kind == "account" else None
     messages = []
-    for room_id in await svc.store.rooms_chatted_in(who.id):
+    for room_id in await svc.chat.rooms_of(who.id):
         for line in await svc.moderators.moderation.messages_of(room_id, who.id, limit=10_000):
             messages.append({"room_id": room_id, **line})
     return JSONResponse(

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection, Request
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.accounts.passwords import Passwords
+from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
 from livecommerce.moderation.service import Moderators
@@ -37,6 +38,7 @@ class Services:
     webhooks: WebhookStore
     moderators: Moderators
     limiter: Limiter
+    chat: Chat
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
     passwords: Passwords = field(default_factory=Passwords)

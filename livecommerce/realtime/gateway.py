@@ -1,20 +1,23 @@
 """The room gateway: WebSocket sockets in, room channels and the store out.
 
-This is an edge: it reads frames, turns them into commands with ``wire``, applies the rules
-of ``chat`` and ``rooms`` and hands results to the store and the channels. Every failure a
-client causes becomes an ``error`` event to that client only; a client that keeps sending
-garbage is closed, and nobody else in the room notices.
+This is an edge: it reads frames, turns them into commands with ``wire`` and hands each to
+its handler in a table (command type -> handler), which asks the service that owns the rule
+(``chat``, ``moderation``, ``selling``) and returns the reply. Every failure a client causes
+becomes an ``error`` event to that client only; a client that keeps sending garbage is
+closed, and nobody else in the room notices. A join that is refused is closed with the close
+code its error carries (``errors.py``), in one place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -27,17 +30,15 @@ from websockets.http11 import Request, Response
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.chat.reactions import ReactionTally
-from livecommerce.chat.rules import ChatPolicy, TokenBucket, clean_text
+from livecommerce.chat.rules import TokenBucket
+from livecommerce.chat.service import Chat
 from livecommerce.errors import (
     BadRequest,
     CloseCode,
     LiveCommerceError,
-    NotFound,
     Overloaded,
-    RateLimited,
     TooLarge,
     Unauthorized,
-    UnknownType,
 )
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
@@ -79,6 +80,8 @@ WELCOME_CHAT = 50
 HEARD_REVOCATIONS_S = 60.0  # longer than any join takes from its check to its first frame
 
 Clock = Callable[[], float]
+# A command's handler: its reply (``ref`` is added), or None when the command has none.
+Handler = Callable[["Session", Any], Awaitable[Event | None]]
 
 
 @dataclass(slots=True, eq=False)
@@ -135,10 +138,10 @@ class Gateway:
         reservations: Reservations,
         moderators: Moderators,
         limiter: Limiter,
+        chat: Chat,
         *,
         guest_limit: Limit,
         trust_forwarded: bool = False,
-        chat_policy: ChatPolicy,
         max_connections: int,
         ping_interval_s: float,
         ping_timeout_s: float,
@@ -153,7 +156,7 @@ class Gateway:
         self.trust_forwarded = trust_forwarded
         self.channels = channels
         self.auth = authenticator
-        self.chat_policy = chat_policy
+        self.chat = chat
         self.max_connections = max_connections
         self.ping_interval_s = ping_interval_s
         self.ping_timeout_s = ping_timeout_s
@@ -166,6 +169,20 @@ class Gateway:
         self._closing: set[asyncio.Task[None]] = set()
         self.server: Server | None = None
         self._count = 0
+        self._handlers: dict[type[Command], Handler] = {
+            ChatSend: self._chat,
+            React: self._react,
+            Moderate: self._moderate,
+            Report: self._report,
+            Ping: self._ping,
+            Reserve: self._reserve,
+            Release: self._release,
+            Waitlist: self._waitlist,
+            Pin: self._pin,
+            Unpin: self._unpin,
+            SaleStart: self._sale_start,
+            SaleStop: self._sale_stop,
+        }
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -200,69 +217,49 @@ class Gateway:
         metrics.CONNECTIONS.inc()
         try:
             await self._serve(conn)
+        except LiveCommerceError as error:
+            await self._refuse(conn, error)
         except ConnectionClosed:
             pass
         finally:
             self._count -= 1
             metrics.CONNECTIONS.dec()
 
-    async def _refuse(self, conn: ServerConnection, error: LiveCommerceError, code: int) -> None:
+    async def _refuse(self, conn: ServerConnection, error: LiveCommerceError) -> None:
+        """The one way a join is refused: the error event, then the error's close code."""
         metrics.CONNECTIONS_REFUSED.labels(error.code).inc()
         protocol = Subprotocol(conn.subprotocol or Subprotocol.JSON)
-        await conn.send(encode(protocol, error.to_wire()), text=protocol is Subprotocol.JSON)
-        await conn.close(code, error.code)
+        with contextlib.suppress(ConnectionClosed):
+            await conn.send(encode(protocol, error.to_wire()), text=protocol is Subprotocol.JSON)
+            await conn.close(error.close_code, error.code)
 
     async def _serve(self, conn: ServerConnection) -> None:
+        """Join the socket to its room, then read its frames until it goes.
+
+        Whatever refuses the join is raised, and ``_handler`` answers it with its close code.
+        """
         protocol = Subprotocol(conn.subprotocol or Subprotocol.JSON)
         assert conn.request is not None
         room_id, query = _query(conn.request.path)
         assert room_id is not None
         if self._count > self.max_connections:
             retry = 1.0 + secrets.randbelow(4000) / 1000
-            await self._refuse(
-                conn, Overloaded("too many viewers here", retry_after=retry), CloseCode.OVERLOADED
-            )
-            return
+            raise Overloaded("too many viewers here", retry_after=retry)
         identity: Identity | None = None
         token = query.get("token")
         if token:
-            try:
-                identity = self.auth.verify(token)
-                refusal = await self.store.refusal(identity.id, identity.session)
-                if refusal is not None:
-                    raise Unauthorized(refusal)
-            except Unauthorized as exc:
-                await self._refuse(conn, exc, CloseCode.UNAUTHORIZED)
-                return
-            except LiveCommerceError as exc:
-                await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
-                return
+            identity = self.auth.verify(token)
+            refusal = await self.store.refusal(identity.id, identity.session)
+            if refusal is not None:
+                raise Unauthorized(refusal)
         if identity is None:
-            try:
-                await self.limiter.check(self.guest_limit, self._address(conn))
-            except RateLimited as exc:
-                await self._refuse(conn, exc, CloseCode.RATE_LIMITED)
-                return
-            except LiveCommerceError as exc:
-                await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
-                return
-        try:
-            room = await self.store.room(room_id)
-            channel = await self.channels.get(room_id)
-        except NotFound as exc:
-            await self._refuse(conn, exc, CloseCode.NOT_FOUND)
-            return
-        except LiveCommerceError as exc:
-            await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
-            return
+            await self.limiter.check(self.guest_limit, self._address(conn))
+        room = await self.store.room(room_id)
+        channel = await self.channels.get(room_id)
         session = Session(conn, room, identity, protocol)
         since = _since(query) if query.get("epoch") == room.epoch else None
         if identity is not None and since is None:
-            try:
-                session.buying = await self.reservations.buyer_state(identity, room_id)
-            except LiveCommerceError as exc:
-                await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
-                return
+            session.buying = await self.reservations.buyer_state(identity, room_id)
         member = Member(
             conn,
             protocol,
@@ -273,10 +270,9 @@ class Gateway:
         )
         try:
             await channel.join(member, since)
-        except LiveCommerceError as exc:
+        except LiveCommerceError:
             channel.leave(conn)
-            await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
-            return
+            raise
         self._add(session)
         try:
             async for frame in conn:
@@ -327,7 +323,7 @@ class Gateway:
             encode(session.subprotocol, error.to_wire()),
             text=session.subprotocol is Subprotocol.JSON,
         )
-        task = asyncio.ensure_future(session.conn.close(CloseCode.UNAUTHORIZED, "signed out"))
+        task = asyncio.ensure_future(session.conn.close(error.close_code, "signed out"))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -368,6 +364,7 @@ class Gateway:
         )
 
     async def _on_frame(self, session: Session, frame: str | bytes) -> None:
+        """Decode, hand the command to its handler, reply: every refusal the same way."""
         ref = None
         try:
             message = decode_frame(session.subprotocol, frame)
@@ -381,27 +378,10 @@ class Gateway:
             return
         kind = type(command).__name__
         try:
-            if isinstance(command, ChatSend):
-                await self._chat(session, command)
-            elif isinstance(command, React):
-                if session.reactions.take(self.clock()):
-                    self.tally.add(session.room.id, command.kind)
-            elif isinstance(command, Moderate):
-                ack = await self.moderators.act(session.identity, session.room.id, command.request)
-                await self._reply(session, {"type": "ack", "ref": command.ref, **ack})
-            elif isinstance(command, Report):
-                report = await self.moderators.report(
-                    session.identity, session.room.id, command.request
-                )
-                await self._reply(
-                    session, {"type": "ack", "ref": command.ref, "report_id": report["id"]}
-                )
-            elif isinstance(command, Ping):
-                await self._reply(
-                    session, {"type": "pong", "ref": command.ref, "server_time": self.now_ms()}
-                )
-            else:
-                await self._sell(session, command)
+            reply = await self._handlers[type(command)](session, command)
+            if reply is not None:
+                reply["ref"] = command.ref
+                await self._reply(session, reply)
             metrics.command(kind, "ok").inc()
         except LiveCommerceError as exc:
             metrics.command(kind, exc.code).inc()
@@ -415,40 +395,6 @@ class Gateway:
             metrics.command(kind, "internal").inc()
             await self._reply(session, LiveCommerceError().to_wire(command.ref))
 
-    async def _sell(self, session: Session, command: Command) -> None:
-        """Pins, sales and holds: the rules live in ``reservations``; replies carry ``ref``."""
-        who = session.identity
-        desk = self.reservations
-        reply: Event
-        if isinstance(command, Reserve):
-            hold, repeated = await desk.reserve(who, command.sale_id, command.quantity, command.key)
-            reply = {"type": "reservation", "reservation": hold.to_public(), "repeated": repeated}
-        elif isinstance(command, Release):
-            hold = await desk.release(who, command.reservation_id)
-            reply = {"type": "ack", "reservation": hold.to_public()}
-        elif isinstance(command, Waitlist):
-            position = await desk.waitlist(who, command.sale_id, command.quantity)
-            reply = {"type": "ack", "sale_id": command.sale_id, "waitlist_position": position}
-        else:
-            if who is None:
-                raise Unauthorized("sign in first")
-            room = await self.store.room(session.room.id)  # host commands need today's room
-            session.room = room
-            if isinstance(command, Pin):
-                reply = {"type": "ack", "seq": await desk.pin(who, room, command.product_id)}
-            elif isinstance(command, Unpin):
-                reply = {"type": "ack", "seq": await desk.unpin(who, room)}
-            elif isinstance(command, SaleStart):
-                sale = await desk.start_sale(who, room, command.draft)
-                reply = {"type": "ack", "sale": sale.to_public()}
-            elif isinstance(command, SaleStop):
-                await desk.stop_sale(who, room, command.sale_id)
-                reply = {"type": "ack", "sale_id": command.sale_id}
-            else:  # pragma: no cover - parse_command makes no other kind
-                raise UnknownType("unknown command")
-        reply["ref"] = command.ref
-        await self._reply(session, reply)
-
     def _too_many_bad_frames(self, session: Session) -> bool:
         now = self.clock()
         window = session.bad_frames
@@ -457,34 +403,73 @@ class Gateway:
             window.popleft()
         return len(window) >= BAD_FRAMES_ALLOWED
 
-    async def _chat(self, session: Session, command: ChatSend) -> None:
-        if session.identity is None:
-            raise Unauthorized("sign in to chat")
-        text = clean_text(command.text, self.chat_policy)
-        await self.moderators.screen(session.room.id, text)
-        now = self.now_ms()
-        event: Event = {
-            "type": "chat.message",
-            "id": "m_" + secrets.token_urlsafe(9),
-            "user": {"id": session.identity.id, "name": session.identity.name},
-            "text": text,
-            "at": now,
-        }
-        seq = await self.store.post_chat(
-            session.room.id,
-            session.identity.id,
-            event,
-            now,
-            max(1, int(1000 / self.chat_policy.rate)),
-            self.chat_policy.burst,
-        )
-        metrics.EVENTS_PUBLISHED.labels("chat.message").inc()
+    # Handlers: (session, command) -> reply ---------------------------------------------
+
+    async def _chat(self, session: Session, command: ChatSend) -> Event:
+        posted = await self.chat.post(session.identity, session.room.id, command.text)
         if not session.chatted:  # once per socket: what the data export looks for
             session.chatted = True
-            await self.store.note_chatted_in(session.identity.id, session.room.id)
-        await self._reply(
-            session, {"type": "ack", "ref": command.ref, "id": event["id"], "seq": seq}
+            await self.chat.note_chatted_in(posted.user_id, session.room.id)
+        return {"type": "ack", "id": posted.id, "seq": posted.seq}
+
+    async def _react(self, session: Session, command: React) -> None:
+        if session.reactions.take(self.clock()):
+            self.tally.add(session.room.id, command.kind)
+
+    async def _moderate(self, session: Session, command: Moderate) -> Event:
+        ack = await self.moderators.act(session.identity, session.room.id, command.request)
+        return {"type": "ack", **ack}
+
+    async def _report(self, session: Session, command: Report) -> Event:
+        report = await self.moderators.report(session.identity, session.room.id, command.request)
+        return {"type": "ack", "report_id": report["id"]}
+
+    async def _ping(self, session: Session, command: Ping) -> Event:
+        return {"type": "pong", "server_time": self.now_ms()}
+
+    # Pins, sales and holds: the rules live in ``reservations``.
+
+    async def _reserve(self, session: Session, command: Reserve) -> Event:
+        hold, repeated = await self.reservations.reserve(
+            session.identity, command.sale_id, command.quantity, command.key
         )
+        return {"type": "reservation", "reservation": hold.to_public(), "repeated": repeated}
+
+    async def _release(self, session: Session, command: Release) -> Event:
+        hold = await self.reservations.release(session.identity, command.reservation_id)
+        return {"type": "ack", "reservation": hold.to_public()}
+
+    async def _waitlist(self, session: Session, command: Waitlist) -> Event:
+        position = await self.reservations.waitlist(
+            session.identity, command.sale_id, command.quantity
+        )
+        return {"type": "ack", "sale_id": command.sale_id, "waitlist_position": position}
+
+    async def _hosting(self, session: Session) -> tuple[Identity, Room]:
+        """Who sends a host command, and their room as stored now (rights change live)."""
+        if session.identity is None:
+            raise Unauthorized("sign in first")
+        room = await self.store.room(session.room.id)  # host commands need today's room
+        session.room = room
+        return session.identity, room
+
+    async def _pin(self, session: Session, command: Pin) -> Event:
+        who, room = await self._hosting(session)
+        return {"type": "ack", "seq": await self.reservations.pin(who, room, command.product_id)}
+
+    async def _unpin(self, session: Session, command: Unpin) -> Event:
+        who, room = await self._hosting(session)
+        return {"type": "ack", "seq": await self.reservations.unpin(who, room)}
+
+    async def _sale_start(self, session: Session, command: SaleStart) -> Event:
+        who, room = await self._hosting(session)
+        sale = await self.reservations.start_sale(who, room, command.draft)
+        return {"type": "ack", "sale": sale.to_public()}
+
+    async def _sale_stop(self, session: Session, command: SaleStop) -> Event:
+        who, room = await self._hosting(session)
+        await self.reservations.stop_sale(who, room, command.sale_id)
+        return {"type": "ack", "sale_id": command.sale_id}
 
     # Ticks -----------------------------------------------------------------------------
 

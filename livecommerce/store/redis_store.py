@@ -19,15 +19,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from livecommerce.accounts.privacy import anonymise, authors
-from livecommerce.errors import (
-    Banned,
-    Conflict,
-    Muted,
-    NotFound,
-    RateLimited,
-    RoomNotLive,
-    Unavailable,
-)
+from livecommerce.errors import Conflict, NotFound, RoomNotLive, Unavailable
 from livecommerce.rooms.rules import Room, RoomState, room_from_hash, room_to_hash
 from livecommerce.runtime.batching import Batcher
 from livecommerce.selling.rules import sale_from_hash, welcome_sales
@@ -229,14 +221,6 @@ class Store:
         return anonymise(events, await self.deleted_among(authors(events)))
 
     @guarded
-    async def note_chatted_in(self, user_id: str, room_id: str) -> None:
-        await self.client.sadd(keys.user_rooms(user_id), room_id)
-
-    @guarded
-    async def rooms_chatted_in(self, user_id: str) -> list[str]:
-        return sorted(_text(r) for r in await self.client.smembers(keys.user_rooms(user_id)))
-
-    @guarded
     async def account(self, account_id: str) -> dict[str, str] | None:
         return await self._account(account_id)
 
@@ -401,57 +385,6 @@ class Store:
     @guarded
     async def publish_ephemeral(self, room_id: str, event: Event) -> None:
         await self.client.publish(keys.room_channel(room_id), b"|" + pack_event(event))
-
-    @guarded
-    async def post_chat(
-        self,
-        room_id: str,
-        user_id: str,
-        event: Event,
-        now: int,
-        interval_ms: int,
-        burst: int,
-        *,
-        operator: bool = False,
-    ) -> int:
-        status, value = await self.scripts.chat_post(
-            keys=[
-                keys.room(room_id),
-                keys.room_seq(room_id),
-                keys.room_events(room_id),
-                keys.room_chat_rate(room_id, user_id),
-                keys.room_bans(room_id),
-                keys.room_timeouts(room_id),
-                keys.room_slow(room_id, user_id),
-                keys.room_chat(room_id),
-                keys.room_chat_order(room_id),
-            ],
-            args=[
-                keys.room_channel(room_id),
-                self.stream_max_len,
-                pack_event(event),
-                now,
-                interval_ms,
-                burst,
-                user_id,
-                event["id"],
-                "1" if operator else "0",
-                self.stream_max_len,
-            ],
-        )
-        status = int(status)
-        if status == 1:
-            return int(value)
-        if status == 0:
-            raise RateLimited("you are sending messages too fast", retry_after=int(value) / 1000)
-        if status == -2:
-            raise Banned("you are banned from chatting in this room")
-        if status == -3:
-            wait = (int(value) - now) / 1000
-            raise Muted("you are timed out in this room", retry_after=wait, until=int(value))
-        if not value:
-            raise NotFound(f"room {room_id} does not exist")
-        raise RoomNotLive("the room has ended")
 
     @guarded
     async def snapshot(self, room_id: str, recent: int = 300) -> Snapshot:

@@ -1,0 +1,87 @@
+"""Chat in Redis: one script posts a line, with the sender's standing and rate, in one step.
+
+A room's chat lines are events in its ordered history like any other, under the room's hash
+tag; ``chat_post.lua`` reads the room's bans, time-outs and slow mode in the same step that
+posts, which is what makes a ban hold on every process at once (invariant 7). The rooms a
+person has chatted in are kept apart, for their data export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from livecommerce.errors import Banned, Muted, NotFound, RateLimited, RoomNotLive
+from livecommerce.store import keys
+from livecommerce.store.redis_store import _text, guarded, pack_event
+from livecommerce.store.scripts import Scripts
+
+Event = dict[str, Any]
+
+
+class ChatStore:
+    def __init__(self, client: Redis, scripts: Scripts, *, stream_max_len: int) -> None:
+        self.client = client
+        self.scripts = scripts
+        self.stream_max_len = stream_max_len
+
+    @guarded
+    async def post(
+        self,
+        room_id: str,
+        user_id: str,
+        event: Event,
+        now: int,
+        interval_ms: int,
+        burst: int,
+        *,
+        operator: bool = False,
+    ) -> int:
+        """Post a ``chat.message`` event; its seq, or the refusal the script gave."""
+        status, value = await self.scripts.chat_post(
+            keys=[
+                keys.room(room_id),
+                keys.room_seq(room_id),
+                keys.room_events(room_id),
+                keys.room_chat_rate(room_id, user_id),
+                keys.room_bans(room_id),
+                keys.room_timeouts(room_id),
+                keys.room_slow(room_id, user_id),
+                keys.room_chat(room_id),
+                keys.room_chat_order(room_id),
+            ],
+            args=[
+                keys.room_channel(room_id),
+                self.stream_max_len,
+                pack_event(event),
+                now,
+                interval_ms,
+                burst,
+                user_id,
+                event["id"],
+                "1" if operator else "0",
+                self.stream_max_len,
+            ],
+        )
+        status = int(status)
+        if status == 1:
+            return int(value)
+        if status == 0:
+            raise RateLimited("you are sending messages too fast", retry_after=int(value) / 1000)
+        if status == -2:
+            raise Banned("you are banned from chatting in this room")
+        if status == -3:
+            wait = (int(value) - now) / 1000
+            raise Muted("you are timed out in this room", retry_after=wait, until=int(value))
+        if not value:
+            raise NotFound(f"room {room_id} does not exist")
+        raise RoomNotLive("the room has ended")
+
+    @guarded
+    async def note_chatted_in(self, user_id: str, room_id: str) -> None:
+        await self.client.sadd(keys.user_rooms(user_id), room_id)
+
+    @guarded
+    async def rooms_chatted_in(self, user_id: str) -> list[str]:
+        return sorted(_text(r) for r in await self.client.smembers(keys.user_rooms(user_id)))
