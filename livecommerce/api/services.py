@@ -16,6 +16,7 @@ from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
+from livecommerce.rooms.service import Rooms
 from livecommerce.selling.checkout import Checkout
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store import limits
@@ -37,6 +38,7 @@ class Services:
     webhooks: WebhookStore
     moderators: Moderators
     limiter: Limiter
+    rooms: Rooms
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
     passwords: Passwords = field(default_factory=Passwords)

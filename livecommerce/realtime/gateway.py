@@ -64,6 +64,7 @@ from livecommerce.realtime.wire import (
     read_ref,
 )
 from livecommerce.rooms.rules import Role, Room
+from livecommerce.rooms.service import Rooms
 from livecommerce.runtime import metrics
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store.limits import Limit, Limiter, client_address
@@ -136,6 +137,7 @@ class Gateway:
         moderators: Moderators,
         limiter: Limiter,
         *,
+        rooms: Rooms,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         chat_policy: ChatPolicy,
@@ -146,6 +148,7 @@ class Gateway:
         clock: Clock = time.time,
     ) -> None:
         self.store = store
+        self.rooms = rooms
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -247,7 +250,7 @@ class Gateway:
                 await self._refuse(conn, exc, CloseCode.UNAVAILABLE)
                 return
         try:
-            room = await self.store.room(room_id)
+            room = await self.rooms.room(room_id)
             channel = await self.channels.get(room_id)
         except NotFound as exc:
             await self._refuse(conn, exc, CloseCode.NOT_FOUND)
@@ -432,7 +435,7 @@ class Gateway:
         else:
             if who is None:
                 raise Unauthorized("sign in first")
-            room = await self.store.room(session.room.id)  # host commands need today's room
+            room = await self.rooms.room(session.room.id)  # host commands need today's room
             session.room = room
             if isinstance(command, Pin):
                 reply = {"type": "ack", "seq": await desk.pin(who, room, command.product_id)}
