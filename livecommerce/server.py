@@ -377,9 +377,9 @@ class Server:
         """An entry no tool wrote (a refused refund): kept, and shown on the consoles at once."""
         assert self.moderation is not None
         assert self.store is not None
-        assert self.rooms is not None
+        assert self.room_store is not None
         await self.moderation.record(room_id, entry)
-        room = await self.rooms.room(room_id)
+        room = await self.room_store.room(room_id)
         for person in {room.host_id, *room.moderators} - {entry["actor"]["id"]}:
             await self.store.publish_ephemeral(
                 room_id, {"type": "mod.action", "to": person, "entry": entry}
@@ -389,8 +389,8 @@ class Server:
         await self._webhook(room.host_id, "order.refunded", order)
 
     async def _sale_webhook(self, room_id: str, kind: str, data: dict[str, Any]) -> None:
-        assert self.rooms is not None
-        room = await self.rooms.room(room_id)
+        assert self.room_store is not None
+        room = await self.room_store.room(room_id)
         await self._webhook(room.host_id, kind, data)
 
     async def _webhook(self, creator_id: str, kind: str, data: dict[str, Any]) -> None:
