@@ -16,7 +16,7 @@ from livecommerce.accounts.credentials import hash_password
 from livecommerce.catalog.rules import Product, ProductDraft
 from livecommerce.catalog.store import new_product_id
 from livecommerce.errors import Conflict, LiveCommerceError
-from livecommerce.rooms.rules import Room, RoomState
+from livecommerce.rooms.rules import RoomDraft, RoomState
 from livecommerce.runtime.lifecycle import stop_task
 from livecommerce.selling.rules import SaleDraft
 from livecommerce.server import Server
@@ -25,6 +25,8 @@ log = logging.getLogger("livecommerce.demo")
 
 DEMO_PASSWORD = "livecommerce"
 DEMO_SKU = "DEMO-JUMPER"
+DEMO_TITLE = "Demo show: autumn knitwear drop"
+DEMO_DESCRIPTION = "A demo room made by `livecommerce demo`."
 DEMO_SALE = SaleDraft("", price=2900, units=5, per_user_limit=1, duration_s=600, hold_s=120)
 KEEP_EVERY_S = 1.0
 _PEOPLE = {
@@ -56,24 +58,12 @@ async def create_demo(server: Server) -> tuple[dict[str, str], str]:
             assert existing is not None
             account = existing
         ids[role] = (account["id"], account["display_name"])
-    room = Room(
-        id="r_" + secrets.token_urlsafe(9),
-        title="Demo show: autumn knitwear drop",
-        host_id=ids["creator"][0],
-        host_name=ids["creator"][1],
-        currency="EUR",
-        locale="en",
-        created_at=now,
-        description="A demo room made by `livecommerce demo`.",
-        epoch=secrets.token_hex(4),
-        moderators=(ids["moderator"][0],),
-    )
-    await store.create_room(room)
-    await store.transition_room(
-        room, RoomState.LIVE, now, {"type": "room.state", "state": "live", "at": now}
-    )
-    room = await store.room(room.id)
+    assert server.rooms is not None
     creator = Identity(ids["creator"][0], ids["creator"][1], "account")
+    draft = RoomDraft(DEMO_TITLE, "EUR", "en", DEMO_DESCRIPTION, scheduled_at=None)
+    room = await server.rooms.create(creator, draft, moderators=(ids["moderator"][0],))
+    await server.rooms.transition(creator, room, RoomState.LIVE)
+    room = await server.rooms.room(room.id)
     products = await _demo_products(server, creator.id, now)
     assert server.reservations is not None
     await server.reservations.pin(creator, room, products[0].id)
@@ -150,10 +140,10 @@ class SaleKeeper:
 
     async def keep(self) -> bool:
         """One look: start a sale if the room has none. False once the show is over."""
-        assert self.server.store is not None
+        assert self.server.rooms is not None
         assert self.server.catalog is not None
         assert self.server.reservations is not None
-        room = await self.server.store.room(self.room_id)
+        room = await self.server.rooms.room(self.room_id)
         if room.state is RoomState.ENDED:
             return False
         if room.state is not RoomState.LIVE:

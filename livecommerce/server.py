@@ -45,6 +45,8 @@ from livecommerce.realtime.bus import Bus
 from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
 from livecommerce.rooms.rules import Room
+from livecommerce.rooms.service import Rooms
+from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.lifecycle import stop_task
 from livecommerce.selling.charges import ChargeSweeper
@@ -88,6 +90,8 @@ class Server:
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
         self.moderation: ModerationStore | None = None
+        self.room_store: RoomStore | None = None
+        self.rooms: Rooms | None = None
         self.hubs = Hubs(
             recordings=settings.data_dir / "recordings" if settings.record else None,
             on_state=self._on_stream_state,
@@ -184,6 +188,9 @@ class Server:
         self.sales = SalesStore(
             self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
         )
+        self.room_store = RoomStore(
+            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
+        )
         self.catalog = CatalogStore(self.store.client)
         self.media_store = MediaStore(self.store.client, stream_max_len=s.stream_max_len)
         self.webhook_store = WebhookStore(self.store.client)
@@ -204,12 +211,16 @@ class Server:
             self.store,
             self.sales,
             self.catalog,
+            rooms=self.room_store,
             clock=self.clock,
             on_sale_event=self._sale_webhook,
             reserve_limit=s.limit("reserve"),
             hold_cap=s.max_holds,
         )
         self.reservations.start()
+        self.rooms = Rooms(
+            self.store, self.room_store, clock=self.clock, on_sale_event=self.reservations.tell
+        )
         self.moderation = ModerationStore(
             self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
         )
@@ -217,6 +228,7 @@ class Server:
             self.store,
             self.sales,
             TestPaymentProvider(self.store.client, clock=self.clock),
+            rooms=self.room_store,
             on_order=self._on_order,
             on_refund=self._on_refund,
             reservations=self.reservations,
@@ -230,6 +242,7 @@ class Server:
             self.store,
             self.moderation,
             self.limiter,
+            rooms=self.room_store,
             clock=self.clock,
             is_admin=self.store.is_admin,
             report_limit=s.limit("reports"),
@@ -248,6 +261,7 @@ class Server:
             self.moderators,
             self.limiter,
             self.chat,
+            rooms=self.rooms,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -269,6 +283,7 @@ class Server:
             self.moderators,
             self.limiter,
             self.chat,
+            self.rooms,
             ws_port=self.ws_port,
             clock=self.clock,
         )
@@ -372,8 +387,9 @@ class Server:
         """An entry no tool wrote (a refused refund): kept, and shown on the consoles at once."""
         assert self.moderation is not None
         assert self.store is not None
+        assert self.room_store is not None
         await self.moderation.record(room_id, entry)
-        room = await self.store.room(room_id)
+        room = await self.room_store.room(room_id)
         for person in {room.host_id, *room.moderators} - {entry["actor"]["id"]}:
             await self.store.publish_ephemeral(
                 room_id, {"type": "mod.action", "to": person, "entry": entry}
@@ -383,8 +399,8 @@ class Server:
         await self._webhook(room.host_id, "order.refunded", order)
 
     async def _sale_webhook(self, room_id: str, kind: str, data: dict[str, Any]) -> None:
-        assert self.store is not None
-        room = await self.store.room(room_id)
+        assert self.room_store is not None
+        room = await self.room_store.room(room_id)
         await self._webhook(room.host_id, kind, data)
 
     async def _webhook(self, creator_id: str, kind: str, data: dict[str, Any]) -> None:
@@ -513,15 +529,15 @@ class Server:
                 log.warning("stream claims not kept: the store is unavailable")
 
     async def _tick_viewers(self) -> None:
-        channels, store = self.channels, self.store
+        channels, rooms = self.channels, self.rooms
         assert channels is not None
-        assert store is not None
+        assert rooms is not None
         while True:
             await asyncio.sleep(VIEWERS_EVERY_S)
             now = int(self.clock() * 1000)
             for channel in list(channels.rooms.values()):
                 try:
-                    total = await store.report_viewers(
+                    total = await rooms.report_viewers(
                         channel.room_id, self.process_id, len(channel.members), now, VIEWERS_TTL_MS
                     )
                 except LiveCommerceError:

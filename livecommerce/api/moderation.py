@@ -49,7 +49,7 @@ async def _roster(request: Request, action: ModAction) -> JSONResponse:
     user_id = str(request.path_params["user_id"])
     parsed = parse_mod_request({"type": action.value, "user_id": user_id})
     await svc.moderators.act(who, room_id, parsed)
-    room = await svc.store.room(room_id)
+    room = await svc.rooms.room(room_id)
     return JSONResponse({"moderators": list(room.moderators)})
 
 

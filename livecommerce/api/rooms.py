@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from livecommerce.api.services import identity, json_body, require_identity, services
 from livecommerce.errors import BadRequest
 from livecommerce.numbers import whole_in
-from livecommerce.rooms.rules import Room, RoomState, parse_disclosure, parse_room_draft
-from livecommerce.runtime import metrics
+from livecommerce.rooms.rules import RoomState, parse_disclosure_change, parse_room_draft
 
 _STATES = {"live": RoomState.LIVE, "upcoming": RoomState.SCHEDULED, "ended": RoomState.ENDED}
 
@@ -29,22 +26,8 @@ async def create_room(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    now = svc.now_ms()
-    draft = parse_room_draft(await json_body(request), now)
-    room = Room(
-        id="r_" + secrets.token_urlsafe(9),
-        title=draft.title,
-        host_id=who.id,
-        host_name=who.name,
-        currency=draft.currency,
-        locale=draft.locale,
-        created_at=now,
-        description=draft.description,
-        scheduled_at=draft.scheduled_at,
-        epoch=secrets.token_hex(4),
-        paid_partnership=draft.paid_partnership,
-    )
-    await svc.store.create_room(room)
+    draft = parse_room_draft(await json_body(request), svc.now_ms())
+    room = await svc.rooms.create(who, draft)
     return JSONResponse(room.to_public(), status_code=201)
 
 
@@ -75,10 +58,7 @@ async def list_rooms(request: Request) -> JSONResponse:
         state = _STATES[state_name]
     elif host_id is None:
         state = RoomState.LIVE
-    ids = await svc.store.room_ids(state, host_id, limit)
-    rooms = await svc.store.rooms(ids)
-    if state is not None:
-        rooms = [r for r in rooms if r.state is state]  # the indexes heal on their own
+    rooms = await svc.rooms.listing(state, host_id, limit)
     return JSONResponse({"rooms": [r.to_public() for r in rooms]})
 
 
@@ -90,7 +70,7 @@ async def get_room(request: Request) -> JSONResponse:
       404: {description: not_found}
     """
     identity(request, required=False)
-    room = await services(request).store.room(request.path_params["room_id"])
+    room = await services(request).rooms.room(request.path_params["room_id"])
     return JSONResponse(room.to_public())
 
 
@@ -106,34 +86,16 @@ async def update_room(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    room = await svc.store.room(request.path_params["room_id"])
-    room.require_host(who.id)
-    body = await json_body(request)
-    if not isinstance(body, dict) or "paid_partnership" not in body:
-        raise BadRequest("the body must be an object with 'paid_partnership'")
-    paid = parse_disclosure(body, room.paid_partnership)
-    await svc.store.set_room_field(room.id, "paid_partnership", "1" if paid else "")
-    await svc.store.publish(room.id, {"type": "room.disclosure", "paid_partnership": paid})
-    return JSONResponse((await svc.store.room(room.id)).to_public())
+    room = await svc.rooms.hosted(who, request.path_params["room_id"])
+    paid = parse_disclosure_change(await json_body(request), room.paid_partnership)
+    return JSONResponse((await svc.rooms.disclose(who, room, paid)).to_public())
 
 
 async def _transition(request: Request, to: RoomState) -> JSONResponse:
     svc = services(request)
     who = require_identity(request)
-    room = await svc.store.room(request.path_params["room_id"])
-    room.require_host(who.id)
-    now = svc.now_ms()
-    event = {"type": "room.state", "state": str(to), "at": now}
-    if to is RoomState.ENDED:
-        moved, _seq, stopped = await svc.store.end_room(room, now, event)
-        for sale_id in stopped:
-            metrics.EVENTS_PUBLISHED.labels("sale.ended").inc()
-            await svc.reservations.tell(
-                room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"}
-            )
-    else:
-        moved, _seq = await svc.store.transition_room(room, to, now, event)
-    metrics.EVENTS_PUBLISHED.labels("room.state").inc()
+    room = await svc.rooms.hosted(who, request.path_params["room_id"])
+    moved = await svc.rooms.transition(who, room, to)
     return JSONResponse(moved.to_public())
 
 

@@ -43,7 +43,7 @@ async def start_sale(request: Request) -> JSONResponse:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    room = await svc.store.room(request.path_params["room_id"])
+    room = await svc.rooms.room(request.path_params["room_id"])
     sale = await svc.reservations.start_sale(who, room, parse_sale_draft(body))
     return JSONResponse(sale.to_public(), status_code=201)
 
@@ -57,7 +57,7 @@ async def stop_sale(request: Request) -> JSONResponse:
     svc = services(request)
     who = require_identity(request)
     sale_id = request.path_params["sale_id"]
-    room = await svc.store.room(await svc.reservations.sales.room_of(sale_id))
+    room = await svc.rooms.room(await svc.reservations.sales.room_of(sale_id))
     await svc.reservations.stop_sale(who, room, sale_id)
     return JSONResponse((await svc.reservations.sale(sale_id)).to_public())
 
@@ -74,7 +74,7 @@ async def pin(request: Request) -> JSONResponse:
     product_id = body.get("product_id") if isinstance(body, dict) else None
     if not isinstance(product_id, str) or not 0 < len(product_id) <= 64:
         raise BadRequest("'product_id' must be a product id")
-    room = await svc.store.room(request.path_params["room_id"])
+    room = await svc.rooms.room(request.path_params["room_id"])
     return JSONResponse({"seq": await svc.reservations.pin(who, room, product_id)})
 
 
@@ -86,7 +86,7 @@ async def unpin(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    room = await svc.store.room(request.path_params["room_id"])
+    room = await svc.rooms.room(request.path_params["room_id"])
     return JSONResponse({"seq": await svc.reservations.unpin(who, room)})
 
 
@@ -172,7 +172,7 @@ async def my_orders(request: Request) -> JSONResponse:
 async def _room_orders(request: Request) -> list[dict[str, Any]]:
     svc = services(request)
     who = require_identity(request)
-    room = await svc.store.room(request.path_params["room_id"])
+    room = await svc.rooms.room(request.path_params["room_id"])
     if who.id != room.host_id and who.id not in room.moderators:
         raise Forbidden("only the room's host or a moderator sees its orders")
     return await svc.checkout.orders_of_room(room.id)

@@ -17,6 +17,7 @@ from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
+from livecommerce.rooms.service import Rooms
 from livecommerce.selling.checkout import Checkout
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store import limits
@@ -39,6 +40,7 @@ class Services:
     moderators: Moderators
     limiter: Limiter
     chat: Chat
+    rooms: Rooms
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
     passwords: Passwords = field(default_factory=Passwords)

@@ -34,7 +34,6 @@ from livecommerce.media.offers import CONTENT_TYPE, SDP_MAX_BYTES, BadSdp, Role,
 from livecommerce.media.playback import Playbacks
 from livecommerce.media.store import MediaStore
 from livecommerce.rooms.rules import RoomState
-from livecommerce.runtime import metrics
 
 _RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,120}\.(webm|mp4)")
 _MEDIA_TYPES = {"webm": "video/webm", "mp4": "video/mp4"}
@@ -133,10 +132,7 @@ async def whip_publish(request: Request) -> Response:
     """
     svc = services(request)
     who = require_identity(request)
-    room = await svc.store.room(request.path_params["room_id"])
-    room.require_host(who.id)
-    if room.state is RoomState.ENDED:
-        raise RoomNotLive("the show has ended")
+    room = await svc.rooms.for_publishing(who, request.path_params["room_id"])
     await svc.limiter.check(svc.settings.limit("publish"), who.id)
     body = await read_body(request, SDP_MAX_BYTES)
     offer = read_offer(body, request.headers.get("content-type"), Role.PUBLISH)
@@ -145,10 +141,7 @@ async def whip_publish(request: Request) -> Response:
     plane = media(request)
     publication, answer = await plane.publications.publish(room.id, who.id, offer)
     if room.state is RoomState.SCHEDULED:
-        now = svc.now_ms()
-        event = {"type": "room.state", "state": "live", "at": now}
-        await svc.store.transition_room(room, RoomState.LIVE, now, event)
-        metrics.EVENTS_PUBLISHED.labels("room.state").inc()
+        await svc.rooms.transition(who, room, RoomState.LIVE)
     location = f"/whip/sessions/{publication.id}"
     return _sdp_response(answer, location, plane.publications.ice_servers)
 
@@ -201,7 +194,7 @@ async def whep_play(request: Request) -> Response:
     # Each offer costs a peer connection and UDP sockets: metered before any of that.
     await svc.limiter.check(svc.settings.limit("watch"), client_address(request))
     room_id = request.path_params["room_id"]
-    room = await svc.store.room(room_id)
+    room = await svc.rooms.room(room_id)
     if room.state is RoomState.ENDED:
         raise RoomNotLive(f"the show has ended; its replay is at /api/v1/rooms/{room_id}/replay")
     plane = media(request)
@@ -265,7 +258,7 @@ async def replay(request: Request) -> JSONResponse:
       404: {description: not_found}
     """
     svc = services(request)
-    room = await svc.store.room(request.path_params["room_id"])
+    room = await svc.rooms.room(request.path_params["room_id"])
     store = media(request).store
     recordings = await store.recordings(room.id) if store is not None else []
     pins = await store.pin_history(room.id) if store is not None else []

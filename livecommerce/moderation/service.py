@@ -25,6 +25,7 @@ from livecommerce.moderation.rules import (
 from livecommerce.moderation.store import ModerationStore
 from livecommerce.moderation.wordlist import WordList
 from livecommerce.rooms.rules import Role, Room
+from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.store.limits import Limit, Limiter
 from livecommerce.store.redis_store import Store
@@ -48,11 +49,13 @@ class Moderators:
         moderation: ModerationStore,
         limiter: Limiter,
         *,
+        rooms: RoomStore,
         clock: Callable[[], float] = time.time,
         is_admin: Callable[[str], Awaitable[bool]] | None = None,
         report_limit: Limit = REPORT_LIMIT,
     ) -> None:
         self.store = store
+        self.rooms = rooms
         self.moderation = moderation
         self.limiter = limiter
         self.report_limit = report_limit
@@ -70,7 +73,7 @@ class Moderators:
         """The room as stored now, if ``who`` moderates it (host, moderator or operator)."""
         if who is None:
             raise Unauthorized("sign in first")
-        room = await self.store.room(room_id)
+        room = await self.rooms.room(room_id)
         if room.role_of(who.id) not in (Role.HOST, Role.MODERATOR) and not await self.is_admin(
             who.id
         ):
@@ -83,7 +86,7 @@ class Moderators:
         """Use one tool; what the actor's acknowledgement carries."""
         if who is None:
             raise Unauthorized("sign in first")
-        room = await self.store.room(room_id)
+        room = await self.rooms.room(room_id)
         check_rights(room, who.id, request, admin=await self.is_admin(who.id))
         now = self.now_ms()
         actor = {"id": who.id, "name": who.name}
@@ -158,7 +161,7 @@ class Moderators:
         """File a report on a chat line; the host and moderators hear of it at once."""
         if who is None:
             raise Unauthorized("sign in to report")
-        room = await self.store.room(room_id)
+        room = await self.rooms.room(room_id)
         await self.limiter.check(self.report_limit, f"{room.id}|{who.id}")
         line = _line(await self.moderation.message(room.id, request.message_id))
         report: Event = {

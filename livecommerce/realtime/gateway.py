@@ -65,6 +65,7 @@ from livecommerce.realtime.wire import (
     read_ref,
 )
 from livecommerce.rooms.rules import Role, Room
+from livecommerce.rooms.service import Rooms
 from livecommerce.runtime import metrics
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store.limits import Limit, Limiter, client_address
@@ -140,6 +141,7 @@ class Gateway:
         limiter: Limiter,
         chat: Chat,
         *,
+        rooms: Rooms,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -149,6 +151,7 @@ class Gateway:
         clock: Clock = time.time,
     ) -> None:
         self.store = store
+        self.rooms = rooms
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -254,7 +257,7 @@ class Gateway:
                 raise Unauthorized(refusal)
         if identity is None:
             await self.limiter.check(self.guest_limit, self._address(conn))
-        room = await self.store.room(room_id)
+        room = await self.rooms.room(room_id)
         channel = await self.channels.get(room_id)
         session = Session(conn, room, identity, protocol)
         since = _since(query) if query.get("epoch") == room.epoch else None
@@ -449,7 +452,7 @@ class Gateway:
         """Who sends a host command, and their room as stored now (rights change live)."""
         if session.identity is None:
             raise Unauthorized("sign in first")
-        room = await self.store.room(session.room.id)  # host commands need today's room
+        room = await self.rooms.room(session.room.id)  # host commands need today's room
         session.room = room
         return session.identity, room
 

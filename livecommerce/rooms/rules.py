@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from livecommerce.currencies import CURRENCIES
-from livecommerce.errors import BadRequest, Conflict, Forbidden
+from livecommerce.errors import BadRequest, Conflict, Forbidden, RoomNotLive
 from livecommerce.text import clean_line, clean_paragraphs
 
 TITLE_MAX = 120
@@ -85,6 +85,16 @@ class Room:
         if user_id is None or user_id != self.host_id:
             raise Forbidden("only the room's host may do that")
 
+    def require_open(self) -> None:
+        """Nothing new starts in an ended show: no stream, no pin."""
+        if self.state is RoomState.ENDED:
+            raise RoomNotLive("the show has ended")
+
+
+def state_event(to: RoomState, now: int) -> dict[str, Any]:
+    """What everyone in the room hears when it goes live or ends."""
+    return {"type": "room.state", "state": str(to), "at": now}
+
 
 @dataclass(frozen=True, slots=True)
 class RoomDraft:
@@ -94,6 +104,31 @@ class RoomDraft:
     description: str
     scheduled_at: int | None
     paid_partnership: bool = False
+
+    def to_room(
+        self,
+        room_id: str,
+        host_id: str,
+        host_name: str,
+        now: int,
+        epoch: str,
+        moderators: tuple[str, ...] = (),
+    ) -> Room:
+        """A new show, scheduled, hosted by its creator; ids and time come from the caller."""
+        return Room(
+            id=room_id,
+            title=self.title,
+            host_id=host_id,
+            host_name=host_name,
+            currency=self.currency,
+            locale=self.locale,
+            created_at=now,
+            description=self.description,
+            scheduled_at=self.scheduled_at,
+            epoch=epoch,
+            moderators=moderators,
+            paid_partnership=self.paid_partnership,
+        )
 
 
 def parse_room_draft(body: object, now: int) -> RoomDraft:
@@ -117,6 +152,13 @@ def parse_room_draft(body: object, now: int) -> RoomDraft:
     return RoomDraft(
         title, currency, locale, description, scheduled_at, parse_disclosure(body, False)
     )
+
+
+def parse_disclosure_change(body: object, current: bool) -> bool:
+    """A request to change only the disclosure must say what it becomes."""
+    if not isinstance(body, dict) or "paid_partnership" not in body:
+        raise BadRequest("the body must be an object with 'paid_partnership'")
+    return parse_disclosure(body, current)
 
 
 def parse_disclosure(body: dict[str, Any], default: bool) -> bool:

@@ -31,6 +31,7 @@ from livecommerce.errors import (
     Unavailable,
 )
 from livecommerce.rooms.rules import Role, Room
+from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.selling.ledger import ChargeLedger, OpenCharge
 from livecommerce.selling.payments import (
@@ -117,6 +118,7 @@ class Checkout:
         sales: SalesStore,
         payments: PaymentProvider,
         *,
+        rooms: RoomStore,
         on_order: Callable[[Room, Event], Any] | None = None,
         on_refund: Callable[[Room, Event], Any] | None = None,
         reservations: Reservations | None = None,
@@ -126,6 +128,7 @@ class Checkout:
         sweep_grace_ms: int = SWEEP_GRACE_MS,
     ) -> None:
         self.store = store
+        self.rooms = rooms
         self.sales = sales
         self.payments = payments
         self.on_order = on_order
@@ -247,7 +250,7 @@ class Checkout:
                     room_id, "sale.ended", {"sale_id": sale_id, "reason": "sold_out"}
                 )
         if self.on_order is not None:
-            room = await self.store.room(room_id)
+            room = await self.rooms.room(room_id)
             await self.on_order(room, order)
         return order, True
 
@@ -330,7 +333,7 @@ class Checkout:
 
     async def refund(self, who: Identity, order_id: str) -> Event:
         room_id = await self.room_of_order(order_id)
-        room = await self.store.room(room_id)
+        room = await self.rooms.room(room_id)
         if not may_refund(room, who.id, admin=await self.store.is_admin(who.id)):
             if room.role_of(who.id) is Role.MODERATOR and self.audit is not None:
                 # A moderator reaching for the money is worth the host's notice.

@@ -29,6 +29,7 @@ from livecommerce.errors import (
     Unauthorized,
 )
 from livecommerce.rooms.rules import Room, RoomState
+from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.batching import Batcher
 from livecommerce.runtime.ids import token
@@ -76,6 +77,7 @@ class Reservations:
         sales: SalesStore,
         catalog: CatalogStore,
         *,
+        rooms: RoomStore,
         clock: Callable[[], float] = time.time,
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
         reserve_limit: Limit = NO_LIMIT,
@@ -85,6 +87,7 @@ class Reservations:
         self.hold_cap = hold_cap
         self.on_sale_event = on_sale_event
         self.store = store
+        self.rooms = rooms
         self.sales = sales
         self.catalog = catalog
         self.clock = clock
@@ -106,8 +109,7 @@ class Reservations:
 
     async def pin(self, who: Identity, room: Room, product_id: str) -> int:
         room.require_host(who.id)
-        if room.state is RoomState.ENDED:
-            raise RoomNotLive("the show has ended")
+        room.require_open()
         product = await self.catalog.product(product_id)
         if product.creator_id != who.id:
             raise Forbidden("you can only pin your own products")
@@ -116,11 +118,11 @@ class Reservations:
                 f"the product is priced in {product.currency}, the room in {room.currency}"
             )
         event = {"type": "product.pinned", "product": product_card(product), "at": self.now_ms()}
-        return await self.store.pin(room.id, event)
+        return await self.rooms.pin(room.id, event)
 
     async def unpin(self, who: Identity, room: Room) -> int:
         room.require_host(who.id)
-        return await self.store.pin(room.id, {"type": "product.unpinned", "at": self.now_ms()})
+        return await self.rooms.pin(room.id, {"type": "product.unpinned", "at": self.now_ms()})
 
     # Sales -----------------------------------------------------------------------------
 

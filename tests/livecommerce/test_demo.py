@@ -48,8 +48,8 @@ async def test_the_demo_restocks_its_product_when_earlier_sales_used_it_up(
 ) -> None:
     tokens, room_id = await create_demo(server)
     assert server.catalog is not None
-    assert server.store is not None
-    room = await server.store.room(room_id)
+    assert server.rooms is not None
+    room = await server.rooms.room(room_id)
     products, _ = await server.catalog.products(room.host_id, limit=100)
     jumper = next(p for p in products if p.sku == DEMO_SKU)
     await server.catalog.update_product(jumper, {"stock": 2}, 0)  # fewer than a sale's five

@@ -7,14 +7,17 @@ from typing import Any
 
 import pytest
 
-from livecommerce.errors import BadRequest, Conflict, Forbidden
+from livecommerce.errors import BadRequest, Conflict, Forbidden, RoomNotLive
 from livecommerce.rooms.rules import (
     Role,
     Room,
+    RoomDraft,
     RoomState,
+    parse_disclosure_change,
     parse_room_draft,
     room_from_hash,
     room_to_hash,
+    state_event,
 )
 
 
@@ -91,3 +94,41 @@ def test_a_valid_draft() -> None:
 def test_invalid_drafts(body: object) -> None:
     with pytest.raises(BadRequest):
         parse_room_draft(body, now=0)
+
+
+def test_an_ended_show_takes_no_new_stream_and_no_new_pin() -> None:
+    a_room().require_open()
+    a_room(state=RoomState.LIVE).require_open()
+    with pytest.raises(RoomNotLive, match="the show has ended"):
+        a_room(state=RoomState.ENDED).require_open()
+
+
+def test_the_room_hears_which_state_its_show_moved_to_and_when() -> None:
+    assert state_event(RoomState.LIVE, 7_000) == {
+        "type": "room.state",
+        "state": "live",
+        "at": 7_000,
+    }
+    assert state_event(RoomState.ENDED, 8_000)["state"] == "ended"
+
+
+def test_a_draft_becomes_a_scheduled_show_hosted_by_its_creator() -> None:
+    draft = RoomDraft("Drop", "NOK", "nb", "knits", scheduled_at=9_000, paid_partnership=True)
+    room = draft.to_room("r_9", "u_host", "Ada", 1_000, "e9", moderators=("u_mod",))
+    assert room == a_room(
+        id="r_9", currency="NOK", locale="nb", description="knits", scheduled_at=9_000,
+        epoch="e9", paid_partnership=True,
+    )  # fmt: skip
+    assert room.state is RoomState.SCHEDULED
+    assert draft.to_room("r_10", "u_host", "Ada", 1_000, "e10").moderators == ()
+
+
+@pytest.mark.parametrize("body", [None, [], {}, {"title": "x"}, {"paid_partnership": "yes"}])
+def test_a_disclosure_change_must_say_true_or_false(body: object) -> None:
+    with pytest.raises(BadRequest, match="paid_partnership"):
+        parse_disclosure_change(body, current=False)
+
+
+def test_a_disclosure_change_says_what_the_show_becomes() -> None:
+    assert parse_disclosure_change({"paid_partnership": True}, current=False) is True
+    assert parse_disclosure_change({"paid_partnership": False}, current=True) is False
