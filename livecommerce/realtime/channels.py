@@ -18,7 +18,7 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,7 +181,7 @@ class RoomChannel:
         protocol = self.protocol
         while True:
             kind, item = await self._inbox.get()
-            joins: list[_Join] = []
+            joins: Sequence[_Join] = ()  # a constant: nothing allocated per event
             try:
                 if kind == "event":
                     protocol.receive_event(item)
@@ -198,7 +198,7 @@ class RoomChannel:
                 await self._act(kind, joins)
             self._schedule_flush()
 
-    async def _act(self, kind: str, joins: list[_Join]) -> None:
+    async def _act(self, kind: str, joins: Sequence[_Join]) -> None:
         """Carry out the protocol's actions in order, answering each read before the next."""
         protocol = self.protocol
         actions = protocol.actions
@@ -225,7 +225,7 @@ class RoomChannel:
             except Exception as exc:  # keep the room alive whatever one step does
                 self._failed(kind, exc, joins)
 
-    def _failed(self, kind: str, exc: Exception, joins: list[_Join]) -> None:
+    def _failed(self, kind: str, exc: Exception, joins: Sequence[_Join]) -> None:
         """Joiners of the failed step are refused; the protocol reads back later."""
         if not isinstance(exc, LiveCommerceError):
             log.exception("room %s: failed to handle %s", self.room_id, kind, exc_info=exc)
