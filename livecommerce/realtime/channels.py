@@ -201,9 +201,7 @@ class RoomChannel:
     async def _act(self, kind: str, joins: Sequence[_Join]) -> None:
         """Carry out the protocol's actions in order, answering each read before the next."""
         protocol = self.protocol
-        actions = protocol.actions
-        while actions:
-            action = actions.popleft()
+        while (action := protocol.next_action()) is not None:
             try:
                 if isinstance(action, FetchRange):
                     events = await self.store.events_after(self.room_id, action.after, action.until)

@@ -202,17 +202,17 @@ class _Wait(enum.Enum):
     SNAPSHOT = enum.auto()
     CATCH_UP = enum.auto()
     TAIL = enum.auto()
+    ADMIT = enum.auto()  # until the driver asks for the action after an Admit
 
 
 class FeedProtocol(Generic[J, S]):
     """The room's order on one process, sans I/O: inputs in, ``actions`` out.
 
-    The driver takes the actions in order. A read is answered by its ``receive_*`` call
-    before anything else is asked for; events, joins and resyncs that arrive meanwhile wait
-    here, so a catch-up never misses what came in while it was being read. An ``Admit`` must
-    be carried out before the next event goes in: its catch-up ends at its ``seq`` and the
-    joiner is in no batch taken before it. A joiner (``J``) is the driver's own token; the
-    protocol only hands it back in ``Admit``.
+    The driver takes the actions from ``next_action`` and carries each out before it asks
+    for the next: a read is answered by its ``receive_*`` call, an ``Admit`` is done. Until
+    then nothing else is asked for, and events, joins and resyncs that arrive meanwhile wait
+    here, so a catch-up never misses what came in while it was read or written. A joiner
+    (``J``) is the driver's own token; the protocol only hands it back in ``Admit``.
     """
 
     def __init__(self, recent_size: int = 512) -> None:
@@ -246,6 +246,7 @@ class FeedProtocol(Generic[J, S]):
             self._later_events.append(event)
 
     def receive_ephemeral(self, event: Event) -> None:
+        """State without a ``seq`` (viewers, reactions, stock): order does not apply."""
         self.feed.offer_ephemeral(event)
 
     def receive_joins(self, joins: Iterable[tuple[J, int | None]]) -> None:
@@ -274,6 +275,7 @@ class FeedProtocol(Generic[J, S]):
         self._retry_pending = False
 
     def receive_seq(self, seq: int) -> None:
+        """The room's current seq, read for a ``FetchSeq``."""
         wait = self._answered(_Wait.RESYNC_SEQ, _Wait.RESUME_SEQ)
         if wait is _Wait.RESUME_SEQ:
             if not self.feed.started:
@@ -308,9 +310,9 @@ class FeedProtocol(Generic[J, S]):
             token, _ = self._joins.popleft()
             if events is None:
                 self._fresh.append(token)
+                self._serve_joins()
             else:
                 self._admit([token], events, None)
-            self._serve_joins()
         elif wait is _Wait.CATCH_UP:
             assert self._snapshot is not None
             if events is None:
@@ -357,6 +359,23 @@ class FeedProtocol(Generic[J, S]):
         self._settle()
 
     # Outputs ---------------------------------------------------------------------------
+
+    def next_action(self) -> Action[J, S] | None:
+        """The next thing to do, once the one before it is done; None when there is none.
+
+        Asking again after an ``Admit`` says it was carried out: only then do the joins after
+        it and what arrived meanwhile go on, so no line goes into a batch the joiner is not
+        part of yet and is missing from its catch-up too.
+        """
+        if not self.actions:
+            if self._wait is not _Wait.ADMIT:
+                return None
+            self._wait = None
+            self._serve_joins()
+            self._settle()
+            if not self.actions:
+                return None
+        return self.actions.popleft()
 
     def take_batch(self) -> list[Event]:
         return self.feed.take_batch()
@@ -416,6 +435,7 @@ class FeedProtocol(Generic[J, S]):
                 return
             joins.popleft()
             self._admit([token], found, None)
+            return
         if self._fresh:
             self._read(_Wait.SNAPSHOT, FetchSnapshot())
 
@@ -434,6 +454,8 @@ class FeedProtocol(Generic[J, S]):
         self._admit(fresh, after, snapshot)
 
     def _admit(self, joins: list[J], events: list[Event], snapshot: S | None) -> None:
+        """Nothing more happens until the driver has carried it out (see ``next_action``)."""
+        self._wait = _Wait.ADMIT
         self.actions.append(Admit(joins, events, snapshot, self.feed.last_seq or 0))
 
     def _settle(self) -> None:

@@ -133,25 +133,30 @@ class Snap:
 Viewer = str
 
 
-def room_at(seq: int, recent: int = 512) -> FeedProtocol[Viewer, Snap]:
-    """A room this process has been following, with lines up to ``seq`` delivered."""
-    protocol: FeedProtocol[Viewer, Snap] = FeedProtocol(recent_size=recent)
-    protocol.feed.start(0)
-    for s in range(1, seq + 1):
-        protocol.receive_event(ev(s))
-    protocol.take_batch()
-    assert not protocol.actions
-    return protocol
-
-
 def actions(protocol: FeedProtocol[Viewer, Snap]) -> list[Action[Viewer, Snap]]:
-    taken = list(protocol.actions)
-    protocol.actions.clear()
+    """Everything the protocol asks for before it needs an answer (an Admit needs none)."""
+    taken = []
+    while (action := protocol.next_action()) is not None:
+        taken.append(action)
     return taken
 
 
 def seqs(events: list[Event]) -> list[int]:
     return [e["seq"] for e in events]
+
+
+def room_at(seq: int, recent: int = 512) -> FeedProtocol[Viewer, Snap]:
+    """A room this process has followed since its host opened it, up to line ``seq``."""
+    protocol: FeedProtocol[Viewer, Snap] = FeedProtocol(recent_size=recent)
+    protocol.receive_joins([("host", None)])
+    assert actions(protocol) == [FetchSnapshot()]
+    protocol.receive_snapshot(Snap(0, []))
+    assert actions(protocol) == [Admit(["host"], [], Snap(0, []), 0)]
+    for s in range(1, seq + 1):
+        protocol.receive_event(ev(s))
+    assert seqs(protocol.take_batch()) == list(range(1, seq + 1))
+    assert not protocol.actions
+    return protocol
 
 
 def test_a_viewer_back_within_memory_gets_what_it_missed_without_a_read() -> None:
@@ -251,6 +256,19 @@ def test_lines_the_welcome_is_behind_reach_the_newcomer_after_it() -> None:
     assert (seqs(admit.events), admit.snapshot, admit.seq) == ([11, 12], snapshot, 12)
 
 
+def test_a_welcome_older_than_memory_is_followed_by_the_lines_after_it_from_the_stream() -> None:
+    room = room_at(20, recent=5)
+    room.receive_joins([("ana", None)])
+    actions(room)
+    snapshot = Snap(10, [ev(s) for s in range(1, 11)])
+    room.receive_snapshot(snapshot)
+    assert actions(room) == [FetchRange(10, 20)]
+    room.receive_range([ev(s) for s in range(11, 21)])
+    [admit] = actions(room)
+    assert isinstance(admit, Admit)
+    assert (seqs(admit.events), admit.snapshot, admit.seq) == (list(range(11, 21)), snapshot, 20)
+
+
 def test_a_line_pubsub_dropped_is_read_back_and_the_next_waits_for_it() -> None:
     room = room_at(11)
     room.receive_event(ev(14))
@@ -259,6 +277,21 @@ def test_a_line_pubsub_dropped_is_read_back_and_the_next_waits_for_it() -> None:
     room.receive_range([ev(12), ev(13)])
     assert actions(room) == []
     assert seqs(room.take_batch()) == [12, 13, 14]
+
+
+def test_two_holes_left_by_a_failed_read_back_are_filled_in_order() -> None:
+    room = room_at(10)
+    room.receive_event(ev(12))
+    assert actions(room) == [FetchRange(10, 11, gap=True)]
+    room.receive_failure()
+    assert actions(room) == [ResyncLater(0.05)]
+    room.receive_event(ev(15))
+    assert actions(room) == [FetchRange(10, 11, gap=True)]
+    room.receive_range([ev(11)])
+    assert actions(room) == [FetchRange(12, 14, gap=True)]
+    room.receive_range([ev(13), ev(14)])
+    assert actions(room) == []
+    assert seqs(room.take_batch()) == [11, 12, 13, 14, 15]
 
 
 def test_repeated_and_late_lines_reach_the_viewers_once_in_order() -> None:
@@ -391,3 +424,123 @@ def test_an_answer_nobody_asked_for_is_a_driver_bug() -> None:
     room = room_at(10)
     with pytest.raises(RuntimeError):
         room.receive_range([])
+
+
+class Show:
+    """Redis, pub/sub and a channel around one protocol, in memory: what each viewer sees.
+
+    Reads stay unanswered until an ``answer`` or ``fail`` step, so lines and joins also
+    arrive while one is outstanding, as they could for any driver.
+    """
+
+    def __init__(self, snapshot_recent: int) -> None:
+        self.room: FeedProtocol[int, Snap] = FeedProtocol(recent_size=8)
+        self.snapshot_recent = snapshot_recent
+        self.published = 0
+        self.dropped: list[int] = []
+        self.since: dict[int, int | None] = {}
+        self.start: dict[int, int] = {}
+        self.seen: dict[int, list[int]] = {}
+        self.maybe_refused: set[int] = set()
+        self.reading: FetchRange | FetchSeq | FetchSnapshot | None = None
+
+    def step(self, op: tuple[str, int]) -> None:
+        kind, n = op
+        if kind == "post":
+            self.published += 1
+            if n == 0:
+                self.dropped.append(self.published)
+            for _ in range(n):
+                self.room.receive_event(ev(self.published))
+        elif kind == "late" and self.dropped:
+            self.room.receive_event(ev(self.dropped.pop(0)))
+        elif kind == "join":
+            viewer = len(self.since)
+            self.since[viewer] = None if n == 0 else max(0, self.published + 3 - n)
+            self.room.receive_joins([(viewer, self.since[viewer])])
+        elif kind == "flush":
+            self.broadcast()
+        elif kind == "resync":
+            self.room.receive_resync()
+        elif kind == "answer" and self.reading is not None:
+            self.answer()
+        elif kind == "fail" and self.reading is not None:
+            self.reading = None
+            self.maybe_refused |= set(self.since) - set(self.start)
+            self.room.receive_failure()
+        self.carry_out()
+
+    def carry_out(self) -> None:
+        while self.reading is None and (action := self.room.next_action()) is not None:
+            if isinstance(action, FetchRange | FetchSeq | FetchSnapshot):
+                self.reading = action
+            elif isinstance(action, Admit):
+                self.admit(action)
+            else:
+                assert isinstance(action, ResyncLater)  # the history is never trimmed here
+
+    def answer(self) -> None:
+        reading, self.reading = self.reading, None
+        if isinstance(reading, FetchRange):
+            assert reading.until <= self.published
+            self.room.receive_range([ev(s) for s in range(reading.after + 1, reading.until + 1)])
+        elif isinstance(reading, FetchSeq):
+            self.room.receive_seq(self.published)
+        elif isinstance(reading, FetchSnapshot):
+            first = max(1, self.published - self.snapshot_recent + 1)
+            recent = [ev(s) for s in range(first, self.published + 1)]
+            self.room.receive_snapshot(Snap(self.published, recent))
+
+    def admit(self, action: Admit[int, Snap]) -> None:
+        self.broadcast()
+        for viewer in action.joins:
+            since = self.since[viewer]
+            start = action.snapshot.seq if action.snapshot is not None else since
+            assert start is not None
+            assert seqs(action.events) == list(range(start + 1, action.seq + 1))
+            self.start[viewer] = start
+            self.seen[viewer] = seqs(action.events)
+
+    def broadcast(self) -> None:
+        batch = [e["seq"] for e in self.room.take_batch()]
+        for seen in self.seen.values():
+            seen += batch
+
+    def end(self) -> None:
+        """Redis answers everything, the bus comes back once more, the last batch goes out."""
+        while self.reading is not None:
+            self.answer()
+            self.carry_out()
+        self.room.retry_due()
+        self.room.receive_resync()
+        self.carry_out()
+        while self.reading is not None:
+            self.answer()
+            self.carry_out()
+        self.broadcast()
+
+
+show_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("post"), st.sampled_from([0, 1, 1, 1, 2])),
+        st.tuples(st.sampled_from(["late", "flush", "resync", "answer", "fail"]), st.just(0)),
+        st.tuples(st.just("join"), st.integers(min_value=0, max_value=20)),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(show_steps, st.integers(min_value=1, max_value=20))
+def test_whatever_arrives_when_every_viewer_sees_each_line_once_in_order(
+    steps: list[tuple[str, int]], snapshot_recent: int
+) -> None:
+    """Lines dropped, repeated and late, joins and resumes at any moment, reads slow or
+    failing: each admitted viewer gets every line after where it started, once, in order."""
+    show = Show(snapshot_recent)
+    for op in steps:
+        show.step(op)
+    show.end()
+    for viewer, seen in show.seen.items():
+        assert seen == list(range(show.start[viewer] + 1, show.published + 1)), viewer
+    assert set(show.since) - set(show.start) <= show.maybe_refused
