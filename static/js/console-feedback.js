@@ -1,11 +1,9 @@
 // What the moderator is told: what a tool did (a confirmation that goes by itself) or why it
 // was refused (an error that stays until closed), written to a live region as well.
 
-import { formatWhen } from './console-common.js';
+import { $ } from './dom.js';
 import { formatDuration } from './durations.js';
-import { formatSeconds, t, tn } from './i18n.js';
-
-const $ = (id) => document.getElementById(id);
+import { formatSeconds, formatWhen, t, tn } from './i18n.js';
 const TOAST_MS = 5000;
 let toastTimer = null;
 

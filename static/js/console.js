@@ -16,33 +16,39 @@ import { setupPersonPanel } from './console-person.js';
 import { ReportQueue } from './console-reports.js';
 import { setupSettings } from './console-settings.js';
 import { wireRoomEvents } from './console-socket.js';
+import { $ } from './dom.js';
 import { initI18n, setText, t, tn } from './i18n.js';
 import { RoomClient } from './room-client.js';
-
-const $ = (id) => document.getElementById(id);
+import { initialState, reduce } from './room-state.js';
 const parts = location.pathname.replace(/\/+$/, '').split('/');
 const roomId = decodeURIComponent(parts[parts.length - 2] || '');
 const roomPath = `${API_BASE}/rooms/${encodeURIComponent(roomId)}`;
 const REFRESH_DELAY_MS = 300;
 const POLL_MS = 60000; // a fallback: other moderators' actions arrive as `mod.action`
 
+let client = null;
+// The room as read over HTTP until the socket joins; from then on the client's roomState.
+let beforeJoin = initialState();
+const live = () => (client ? client.roomState : beforeJoin);
+
+// The console's state: the room's own (room-state.js) read through, and the moderation
+// standing the moderation API reports (bans, time-outs, slow mode), which events nudge.
 const desk = {
   roomId,
-  room: null,
-  me: null,
-  viewers: null,
+  get room() { return live().room; },
+  get me() { const { you } = live(); return you ? you.id : null; },
+  get viewers() { return live().viewers; },
+  get pinned() { return live().pinnedChat; },
+  get sales() { return live().sales; }, // the room's sales by id, to name what a person holds
   moderators: new Set(),
   banned: new Set(),
   timeouts: new Map(),
   names: new Map(),
-  sales: new Map(), // the room's sales by id, to name what a person holds
   slow: 0,
-  pinned: null,
   mode: 'loading', // loading | signin | forbidden | removed | not_found | ok
   wasModerator: false,
 };
 
-let client = null;
 let chat;
 let reports;
 let audit;
@@ -264,7 +270,7 @@ function connect() {
     client.connect({ token: getToken(), fresh: true });
     return;
   }
-  client = new RoomClient(roomId, { token: getToken() });
+  client = new RoomClient(roomId, { token: getToken(), state: beforeJoin });
   wireRoomEvents(client, desk, {
     chat, reports, settings, person, renderHead, refreshSoon, checkRights, setMode, signOut,
   });
@@ -292,7 +298,7 @@ async function start() {
 
 async function loadRoom() {
   try {
-    desk.room = await api(roomPath, { auth: false });
+    beforeJoin = reduce(beforeJoin, { type: 'room', room: await api(roomPath, { auth: false }) });
     renderHead();
   } catch (err) {
     if (err.status === 404) setMode('not_found');

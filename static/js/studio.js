@@ -3,25 +3,27 @@
 import { api, API_BASE, getToken, getUser } from './api.js';
 import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
 import { ChatView } from './chat.js';
+import { $, el, option, setStatus } from './dom.js';
 import {
   formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
 } from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { initialState } from './room-state.js';
 import { setupStudioLive } from './studio-live.js';
 import { setupStudioObs } from './studio-obs.js';
 import { setupStudioShop } from './studio-shop.js';
 
-const $ = (id) => document.getElementById(id);
 const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
 const DEFAULT_CURRENCY = { nb: 'NOK', sv: 'SEK', en: 'EUR', nl: 'EUR', lv: 'EUR' };
 
+// The host's shows (read over HTTP) and the one chosen; the chosen show's room state is its
+// client's (room-state.js).
 const state = {
   rooms: [],
   selectedId: null,
-  viewers: null,
-  you: null,
 };
 let client = null;
+const live = () => (client ? client.roomState : initialState());
 let chat = null;
 let auth = null;
 let shop = null;
@@ -39,11 +41,8 @@ function fillCurrencyOptions() {
   let names = null;
   try { names = new Intl.DisplayNames([language()], { type: 'currency' }); } catch { names = null; }
   select.replaceChildren(...CURRENCIES.map((code) => {
-    const option = document.createElement('option');
-    option.value = code;
     const name = names ? names.of(code) : '';
-    option.textContent = name && name !== code ? `${code} · ${name}` : code;
-    return option;
+    return option(code, name && name !== code ? `${code} · ${name}` : code);
   }));
   select.value = previous || DEFAULT_CURRENCY[language()] || 'EUR';
 }
@@ -52,11 +51,9 @@ function fillLocaleOptions() {
   const select = $('room-locale');
   const previous = select.value;
   select.replaceChildren(...LANGUAGES.map((lang) => {
-    const option = document.createElement('option');
-    option.value = lang;
-    option.lang = lang;
-    setText(option, `language.${lang}`);
-    return option;
+    const choice = el('option', { value: lang, lang });
+    setText(choice, `language.${lang}`);
+    return choice;
   }));
   select.value = previous || language();
 }
@@ -91,24 +88,15 @@ function renderRooms() {
     || (b.created_at ?? 0) - (a.created_at ?? 0));
   $('rooms-empty').hidden = rooms.length > 0;
   $('my-rooms').replaceChildren(...rooms.map((room) => {
-    const li = document.createElement('li');
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.dataset.roomId = room.id;
-    if (room.id === state.selectedId) button.setAttribute('aria-current', 'true');
-    const title = document.createElement('span');
-    title.className = 'room-title';
-    title.textContent = room.title;
-    const badge = document.createElement('span');
-    badge.className = `state-badge ${room.state}`;
-    badge.textContent = stateLabel(room);
-    const when = document.createElement('span');
-    when.className = 'room-when';
-    when.textContent = whenText(room);
-    button.append(title, badge, when);
+    const button = el(
+      'button',
+      { type: 'button', dataset: { roomId: room.id }, 'aria-current': room.id === state.selectedId ? 'true' : null },
+      el('span', { class: 'room-title', text: room.title }),
+      el('span', { class: `state-badge ${room.state}`, text: stateLabel(room) }),
+      el('span', { class: 'room-when', text: whenText(room) }),
+    );
     button.addEventListener('click', () => selectRoom(room.id));
-    li.append(button);
-    return li;
+    return el('li', {}, button);
   }));
 }
 
@@ -125,10 +113,11 @@ function renderPanel() {
   const link = $('viewer-link');
   link.href = `/rooms/${encodeURIComponent(room.id)}`;
   $('console-link').href = `/rooms/${encodeURIComponent(room.id)}/console`;
-  $('panel-viewers').textContent = tn('viewers.count', state.viewers ?? 0);
+  const { viewers, you } = live();
+  $('panel-viewers').textContent = tn('viewers.count', viewers ?? 0);
   $('end-show').disabled = room.state === 'ended';
   $('end-show').hidden = room.state === 'ended';
-  const canChat = room.state !== 'ended' && (!state.you || state.you.can_chat !== false);
+  const canChat = room.state !== 'ended' && (!you || you.can_chat !== false);
   $('studio-chat-input').disabled = !canChat;
   $('studio-chat-form').querySelector('button').disabled = !canChat;
   live.render();
@@ -143,9 +132,7 @@ function renderAll() {
 }
 
 function actionStatus(text, isError = false) {
-  const el = $('room-action-status');
-  el.textContent = text;
-  el.classList.toggle('error', isError);
+  setStatus($('room-action-status'), text, isError);
 }
 
 function chatNotice(text) {
@@ -206,8 +193,6 @@ function selectRoom(id) {
     return;
   }
   state.selectedId = id;
-  state.viewers = null;
-  state.you = null;
   history.replaceState(null, '', `#${encodeURIComponent(id)}`);
   actionStatus('');
   chatNotice('');
@@ -225,14 +210,12 @@ function selectRoom(id) {
 
 function wireClient(c, id) {
   const mine = () => client === c && state.selectedId === id;
-  c.addEventListener('welcome', ({ detail }) => {
+  // The client has folded each event into its roomState before these run; the show's entry
+  // in the list follows the room.
+  c.addEventListener('welcome', () => {
     if (!mine()) return;
-    if (detail.room) upsertRoom(detail.room);
-    state.you = detail.you || null;
-    const v = detail.viewers;
-    state.viewers = typeof v === 'number' ? v : v && typeof v.count === 'number' ? v.count : state.viewers;
-    chat.replace(detail.chat || []);
-    shop.setViewers(state.viewers);
+    if (c.roomState.room) upsertRoom(c.roomState.room);
+    chat.replace(c.roomState.chat);
     renderAll();
     document.body.dataset.connection = 'joined';
   });
@@ -244,11 +227,10 @@ function wireClient(c, id) {
     if (room) upsertRoom({ ...room, state: detail.state });
     renderAll();
   });
-  c.addEventListener('viewers', ({ detail }) => {
+  c.addEventListener('viewers', () => {
     if (!mine()) return;
-    state.viewers = detail.count;
     renderPanel();
-    shop.setViewers(state.viewers);
+    shop.renderCounters();
   });
   // Refusals of selling commands are shown next to their controls (they come back `handled`).
   c.addEventListener('error', ({ detail }) => { if (mine() && !detail.handled) chatError(detail); });
@@ -350,7 +332,7 @@ async function main() {
   auth = await setupAuthSheet();
   chat = new ChatView($('studio-chat-log'), {
     hostId: () => { const r = selected(); return r && r.host && r.host.id; },
-    selfId: () => (state.you && state.you.id) || (getUser() || {}).id,
+    selfId: () => { const { you } = live(); return (you && you.id) || (getUser() || {}).id; },
   });
   fillCurrencyOptions();
   fillLocaleOptions();

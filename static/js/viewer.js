@@ -3,25 +3,22 @@
 import { api, API_BASE, getToken, getUser } from './api.js';
 import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
 import { ChatView } from './chat.js';
+import { $, clearText, el } from './dom.js';
 import { formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn } from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerVideo } from './viewer-video.js';
 
-const $ = (id) => document.getElementById(id);
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
-const state = {
-  room: null,
-  you: null,
-  viewers: null,
-  hearts: 0,
-  fatal: null, // a close code that ends the page's session with the room
-};
-
+let fatal = null; // a close code that ends the page's session with the room
 let client = null;
+// The room as read over HTTP until the socket joins; from then on the client's roomState.
+let beforeJoin = initialState();
+const live = () => (client ? client.roomState : beforeJoin);
 let chat = null;
 let auth = null;
 let shop = null;
@@ -32,11 +29,11 @@ let noticeTimer = null;
 // ---- rendering --------------------------------------------------------------------------
 
 function renderRoom() {
-  const room = state.room;
+  const { room } = live();
   const title = $('room-title');
   const status = $('room-status');
   const host = $('room-host');
-  if (state.fatal === 4404) {
+  if (fatal === 4404) {
     setText(title, 'viewer.not_found');
     setText(status, 'viewer.not_found_hint');
     host.textContent = '';
@@ -63,13 +60,14 @@ function renderRoom() {
 
 function renderViewers() {
   const text = $('viewer-count-text');
-  if (state.viewers == null) {
+  const { viewers } = live();
+  if (viewers == null) {
     $('viewer-count').hidden = true;
     return;
   }
   $('viewer-count').hidden = false;
-  $('viewer-count-number').textContent = formatNumber(state.viewers);
-  text.textContent = tn('viewers.count', state.viewers);
+  $('viewer-count-number').textContent = formatNumber(viewers);
+  text.textContent = tn('viewers.count', viewers);
 }
 
 function renderAccount() {
@@ -86,7 +84,7 @@ function renderAccount() {
 }
 
 function renderCompose() {
-  const you = state.you;
+  const { you, room } = live();
   const signedIn = Boolean(getToken()) && you && you.role !== 'guest';
   $('chat-form').hidden = !signedIn;
   $('chat-signin').hidden = signedIn;
@@ -95,7 +93,7 @@ function renderCompose() {
   const input = $('chat-input');
   const send = $('chat-send');
   if (!signedIn) return;
-  const ended = state.room && state.room.state === 'ended';
+  const ended = room && room.state === 'ended';
   const can = Boolean(you.can_chat) && !ended;
   input.disabled = !can;
   send.disabled = !can;
@@ -105,7 +103,8 @@ function renderCompose() {
 }
 
 function renderHeartTotal() {
-  $('heart-total').textContent = state.hearts ? formatNumber(state.hearts) : '';
+  const { reactions } = live();
+  $('heart-total').textContent = reactions ? formatNumber(reactions) : '';
 }
 
 function renderAll() {
@@ -145,7 +144,8 @@ function showRateLimit(retryAfter, key = 'error.rate_limited') {
 function showServerError(msg) {
   if (msg.code === 'rate_limited') {
     // In slow mode a viewer's wait is the room's rule, not a flood: say so.
-    const slow = moderation.slowSeconds() > 0 && state.you && state.you.role === 'viewer';
+    const { you } = live();
+    const slow = moderation.slowSeconds() > 0 && you && you.role === 'viewer';
     showRateLimit(msg.retry_after, slow ? 'error.slow_mode' : 'error.rate_limited');
     return;
   }
@@ -167,8 +167,7 @@ function showConnection(key, args) {
   connectionKey = key;
   if (!key) {
     el.hidden = true;
-    el.textContent = '';
-    el.removeAttribute('data-i18n');
+    clearText(el);
     return;
   }
   el.hidden = false;
@@ -182,9 +181,7 @@ function spawnHearts(n) {
   const layer = $('hearts');
   const count = Math.min(n, 8);
   for (let i = 0; i < count; i += 1) {
-    const heart = document.createElement('span');
-    heart.className = 'floating-heart';
-    heart.textContent = '♥';
+    const heart = el('span', { class: 'floating-heart', text: '♥' });
     heart.style.setProperty('--drift', `${Math.round((Math.random() - 0.5) * 60)}px`);
     heart.style.setProperty('--delay', `${i * 120}ms`);
     heart.style.setProperty('--hue', `${330 + Math.round(Math.random() * 40)}`);
@@ -198,32 +195,22 @@ function spawnHearts(n) {
 // ---- socket -----------------------------------------------------------------------------
 
 function wireClient() {
-  client.addEventListener('welcome', ({ detail }) => {
-    state.room = detail.room || state.room;
-    state.you = detail.you || null;
-    const v = detail.viewers;
-    state.viewers = typeof v === 'number' ? v : v && typeof v.count === 'number' ? v.count : state.viewers;
-    chat.replace(detail.chat || []);
+  // The client has folded each event into its roomState before these run.
+  client.addEventListener('welcome', () => {
+    chat.replace(live().chat);
     showConnection(null);
     renderAll();
-    video.setRoom(state.room);
+    video.setRoom(live().room);
     document.body.dataset.connection = 'joined';
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
   client.addEventListener('chat.deleted', ({ detail }) => chat.remove(detail.id));
-  client.addEventListener('room.state', ({ detail }) => {
-    if (state.room) {
-      state.room = { ...state.room, state: detail.state };
-      if (detail.state === 'ended' && state.you) state.you = { ...state.you, can_chat: false };
-    }
+  client.addEventListener('room.state', () => {
     renderRoom();
     renderCompose();
-    video.setRoom(state.room);
+    video.setRoom(live().room);
   });
-  client.addEventListener('stream.state', ({ detail }) => {
-    if (state.room) state.room = { ...state.room, stream: detail.state };
-    video.setStream(detail.state);
-  });
+  client.addEventListener('stream.state', ({ detail }) => video.setStream(detail.state));
   client.addEventListener('replay.ready', () => video.replayReady());
   // Events flowing again mean the server got over its trouble.
   for (const type of ['viewers', 'chat.message', 'reactions', 'room.state']) {
@@ -231,14 +218,9 @@ function wireClient() {
       if (connectionKey === 'connection.unavailable') showConnection(null);
     });
   }
-  client.addEventListener('viewers', ({ detail }) => {
-    state.viewers = detail.count;
-    renderViewers();
-  });
+  client.addEventListener('viewers', renderViewers);
   client.addEventListener('reactions', ({ detail }) => {
     const hearts = Number((detail.counts || {}).heart || 0);
-    const all = Object.values(detail.counts || {}).reduce((a, b) => a + Number(b || 0), 0);
-    state.hearts += all;
     renderHeartTotal();
     if (hearts > 0) spawnHearts(hearts);
   });
@@ -269,14 +251,14 @@ function onClosed(code) {
     return;
   }
   if (code === 4404) {
-    state.fatal = 4404;
+    fatal = 4404;
     renderRoom();
     showConnection(null);
     return;
   }
   if (code === 4410) {
-    if (state.room) state.room = { ...state.room, state: 'ended' };
-    video.setRoom(state.room);
+    client.apply({ type: 'room.state', state: 'ended' });
+    video.setRoom(live().room);
     renderRoom();
     renderCompose();
     showConnection(null);
@@ -322,9 +304,10 @@ function react() {
 
 async function loadRoom() {
   try {
-    state.room = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}`, { auth: false });
+    const room = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}`, { auth: false });
+    beforeJoin = reduce(beforeJoin, { type: 'room', room });
   } catch (err) {
-    if (err.status === 404) state.fatal = 4404;
+    if (err.status === 404) fatal = 4404;
     else showConnection('connection.error', { detail: errorText(err) });
   }
   renderRoom();
@@ -334,10 +317,10 @@ async function main() {
   adoptTokenFromHash();
   await initI18n();
   auth = await setupAuthSheet();
-  moderation = setupViewerModeration({ getClient: () => client, showNotice });
+  moderation = setupViewerModeration({ getClient: () => client, getState: live, showNotice });
   chat = new ChatView($('chat-log'), {
-    hostId: () => state.room && state.room.host && state.room.host.id,
-    selfId: () => state.you && state.you.id,
+    hostId: () => { const { room } = live(); return room && room.host && room.host.id; },
+    selfId: () => { const { you } = live(); return you && you.id; },
     decorate: moderation.decorate,
     newPill: $('chat-new'),
   });
@@ -350,7 +333,8 @@ async function main() {
   $('chat-signin-button').addEventListener('click', () => auth.open('signin'));
   shop = setupShop({
     getClient: () => client,
-    signedIn: () => Boolean(getToken()) && Boolean(state.you) && state.you.role !== 'guest',
+    getState: live,
+    signedIn: () => { const { you } = live(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
     openSignIn: () => auth.open('signin'),
   });
   video = setupViewerVideo({
@@ -363,15 +347,15 @@ async function main() {
   window.addEventListener('lc:languagechange', renderAll);
   window.addEventListener('lc:session', () => {
     renderAccount();
-    if (client && state.fatal == null) client.connect({ token: getToken(), fresh: true });
+    if (client && fatal == null) client.connect({ token: getToken(), fresh: true });
   });
 
   await Promise.all([verifySession(), loadRoom()]);
   renderAccount();
-  moderation.setRoom(state.room);
-  if (state.fatal != null) return;
-  video.setRoom(state.room);
-  client = new RoomClient(roomId, { token: getToken() });
+  moderation.render();
+  if (fatal != null) return;
+  video.setRoom(live().room);
+  client = new RoomClient(roomId, { token: getToken(), state: beforeJoin });
   wireClient();
   shop.attach(client);
   moderation.attach(client);
