@@ -23,7 +23,7 @@ const state = {
   selectedId: null,
 };
 let client = null;
-const live = () => (client ? client.roomState : initialState());
+const roomState = () => (client ? client.roomState : initialState());
 let chat = null;
 let auth = null;
 let shop = null;
@@ -113,7 +113,7 @@ function renderPanel() {
   const link = $('viewer-link');
   link.href = `/rooms/${encodeURIComponent(room.id)}`;
   $('console-link').href = `/rooms/${encodeURIComponent(room.id)}/console`;
-  const { viewers, you } = live();
+  const { viewers, you } = roomState();
   $('panel-viewers').textContent = tn('viewers.count', viewers ?? 0);
   $('end-show').disabled = room.state === 'ended';
   $('end-show').hidden = room.state === 'ended';
@@ -332,7 +332,7 @@ async function main() {
   auth = await setupAuthSheet();
   chat = new ChatView($('studio-chat-log'), {
     hostId: () => { const r = selected(); return r && r.host && r.host.id; },
-    selfId: () => { const { you } = live(); return (you && you.id) || (getUser() || {}).id; },
+    selfId: () => { const { you } = roomState(); return (you && you.id) || (getUser() || {}).id; },
   });
   fillCurrencyOptions();
   fillLocaleOptions();
