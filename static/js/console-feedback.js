@@ -4,6 +4,7 @@
 import { $ } from './dom.js';
 import { formatDuration } from './durations.js';
 import { formatSeconds, formatWhen, t, tn } from './i18n.js';
+
 const TOAST_MS = 5000;
 let toastTimer = null;
 

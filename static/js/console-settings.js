@@ -5,6 +5,7 @@ import { SLOW_CHOICES } from './console-common.js';
 import { $, option } from './dom.js';
 import { formatDuration } from './durations.js';
 import { setText, t, tn } from './i18n.js';
+
 const WORDS_MAX = 500;
 const WORD_MAX_LENGTH = 64;
 

@@ -20,6 +20,7 @@ import { $ } from './dom.js';
 import { initI18n, setText, t, tn } from './i18n.js';
 import { RoomClient } from './room-client.js';
 import { initialState, reduce } from './room-state.js';
+
 const parts = location.pathname.replace(/\/+$/, '').split('/');
 const roomId = decodeURIComponent(parts[parts.length - 2] || '');
 const roomPath = `${API_BASE}/rooms/${encodeURIComponent(roomId)}`;

@@ -12,6 +12,7 @@ import { api, API_BASE } from './api.js';
 import { errorText } from './auth.js';
 import { $, clearText, closeOnBackdrop, option } from './dom.js';
 import { formatClock, formatPrice, language, setText, t, tn } from './i18n.js';
+
 const TICK_MS = 250;
 // Shipping destinations offered in the country list; names come from Intl.DisplayNames.
 const COUNTRIES = [

@@ -10,6 +10,7 @@ import {
   formatClock, formatNumber, formatPrice, formatTime, minorToMajorText, parseMajor, setText, t, tn,
 } from './i18n.js';
 import { initialState } from './room-state.js';
+
 const TICK_MS = 500;
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 const IMAGE_MAX_BYTES = 5 * 1024 * 1024; // the server's limit: a bigger file is refused there too
