@@ -5,7 +5,7 @@
 import { renderPinned } from './console-chat.js';
 import { describeError, toast } from './console-feedback.js';
 import { isHost } from './console-common.js';
-import { $ } from './dom.js';
+import { $, markConnection } from './dom.js';
 import { setText } from './i18n.js';
 
 export function wireRoomEvents(client, desk, view) {
@@ -30,7 +30,6 @@ export function wireRoomEvents(client, desk, view) {
     settings.renderSlow();
     onModerators(desk.room ? desk.room.moderators : []);
     renderHead();
-    document.body.dataset.connection = 'joined';
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
   client.addEventListener('chat.deleted', ({ detail }) => {
@@ -67,8 +66,6 @@ export function wireRoomEvents(client, desk, view) {
   });
   client.addEventListener('status', ({ detail }) => {
     const status = $('connection-status');
-    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
-    else if (client.seq != null) document.body.dataset.connection = 'joined';
     if (detail.state === 'open') status.textContent = '';
     else if (detail.state === 'reconnecting') setText(status, 'connection.reconnecting');
     else if (detail.state === 'closed' && detail.code !== 1000) {
@@ -81,4 +78,5 @@ export function wireRoomEvents(client, desk, view) {
       } else setText(status, 'connection.closed');
     }
   });
+  markConnection(client);
 }

@@ -55,6 +55,37 @@ export function nearBottom(list, slack) {
   return list.scrollHeight - list.scrollTop - list.clientHeight < slack;
 }
 
+// A wait shown as it runs out: `text(secondsLeft)` in `node` now and every second after,
+// and the line emptied when the wait is over. Returns the interval, for clearInterval.
+export function countDown(node, seconds, text) {
+  const until = Date.now() + seconds * 1000;
+  let timer = null;
+  const tick = () => {
+    const left = (until - Date.now()) / 1000;
+    node.textContent = left > 0 ? text(left) : '';
+    if (left <= 0) clearInterval(timer);
+  };
+  tick();
+  timer = setInterval(tick, 1000);
+  return timer;
+}
+
+// body[data-connection] says how the page's room socket is: connecting, reconnecting,
+// closed, or joined once it has the room (the page's styles and its tests read it). A resumed
+// socket gets no welcome: being open again with a cursor is being joined. `mine()` is false
+// once the page has moved on to another client. Set up after the page's own listeners, so
+// "joined" comes once the room is drawn.
+export function markConnection(client, mine = () => true) {
+  client.addEventListener('welcome', () => {
+    if (mine()) document.body.dataset.connection = 'joined';
+  });
+  client.addEventListener('status', ({ detail }) => {
+    if (!mine()) return;
+    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
+    else if (client.seq != null) document.body.dataset.connection = 'joined';
+  });
+}
+
 // A click on a modal dialog's backdrop (outside its box) closes it.
 export function closeOnBackdrop(dialog, close = () => dialog.close()) {
   dialog.addEventListener('click', (event) => {

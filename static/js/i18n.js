@@ -75,6 +75,13 @@ export function tn(key, count, args = {}) {
   return t(key, full);
 }
 
+// The sentence for a server error code (`error.<code>` with `args`), or, for a code the
+// pages have no sentence for, the generic one naming `detail`.
+export function errorSentence(code, args, detail) {
+  const key = `error.${code}`;
+  return t(key) !== key ? t(key, args) : t('error.generic_detail', { detail });
+}
+
 function argsOf(el) {
   const raw = el.getAttribute('data-i18n-args');
   if (!raw) return undefined;

@@ -7,7 +7,7 @@ import { api, API_BASE, download } from './api.js';
 import { errorText } from './auth.js';
 import { $, el, option, setStatus, timeEl } from './dom.js';
 import {
-  formatClock, formatNumber, formatPrice, formatTime, minorToMajorText, parseMajor, setText, t, tn,
+  errorSentence, formatClock, formatNumber, formatPrice, formatTime, minorToMajorText, parseMajor, setText, t, tn,
 } from './i18n.js';
 import { initialState } from './room-state.js';
 
@@ -32,11 +32,8 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   }
 
   function refusalText(err) {
-    const key = `error.${err.code}`;
-    if (err.code === 'bad_request') return t('error.bad_request', { detail: err.message || '' });
-    if (t(key) !== key) return t(key, { detail: err.message || '' });
     if (err.code === 'disconnected' || err.code === 'timeout') return t('chat.not_sent');
-    return t('error.generic_detail', { detail: err.message || err.code || '' });
+    return errorSentence(err.code, { detail: err.message || '' }, err.message || err.code || '');
   }
 
   // ---- products --------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 import { api, API_BASE, getToken, getUser } from './api.js';
 import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
 import { ChatView } from './chat.js';
-import { $, el, option, setStatus } from './dom.js';
+import { $, countDown, el, markConnection, option, setStatus } from './dom.js';
 import {
-  formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
+  errorSentence, formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
 } from './i18n.js';
 import { RoomClient } from './room-client.js';
 import { initialState } from './room-state.js';
@@ -144,19 +144,11 @@ function chatError(msg) {
   const status = $('studio-chat-status');
   clearInterval(noticeTimer);
   if (msg.code === 'rate_limited') {
-    const until = Date.now() + Number(msg.retry_after || 1) * 1000;
-    const tick = () => {
-      const left = (until - Date.now()) / 1000;
-      status.textContent = left > 0 ? t('error.rate_limited', { seconds: formatSeconds(left) }) : '';
-      if (left <= 0) clearInterval(noticeTimer);
-    };
-    tick();
-    noticeTimer = setInterval(tick, 1000);
+    const seconds = Number(msg.retry_after || 1);
+    noticeTimer = countDown(status, seconds, (left) => t('error.rate_limited', { seconds: formatSeconds(left) }));
     return;
   }
-  const key = `error.${msg.code}`;
-  status.textContent = t(key) !== key ? t(key, { detail: msg.message || '' })
-    : t('error.generic_detail', { detail: msg.message || msg.code || '' });
+  status.textContent = errorSentence(msg.code, { detail: msg.message || '' }, msg.message || msg.code || '');
 }
 
 // ---- data -------------------------------------------------------------------------------
@@ -217,7 +209,6 @@ function wireClient(c, id) {
     if (c.roomState.room) upsertRoom(c.roomState.room);
     chat.replace(c.roomState.chat);
     renderAll();
-    document.body.dataset.connection = 'joined';
   });
   c.addEventListener('chat.message', ({ detail }) => { if (mine()) chat.append(detail); });
   c.addEventListener('chat.deleted', ({ detail }) => { if (mine()) chat.remove(detail.id); });
@@ -239,9 +230,6 @@ function wireClient(c, id) {
   });
   c.addEventListener('status', ({ detail }) => {
     if (!mine()) return;
-    // A resumed socket gets no welcome: being open again with a cursor is being joined.
-    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
-    else if (c.seq != null) document.body.dataset.connection = 'joined';
     if (detail.state === 'reconnecting') actionStatus(t('connection.reconnecting'), true);
     else if (detail.state === 'open') actionStatus('');
     else if (detail.state === 'closed' && detail.code === 4401) signOut();
@@ -249,6 +237,7 @@ function wireClient(c, id) {
       actionStatus(t('connection.closed'), true);
     }
   });
+  markConnection(c, mine);
 }
 
 // ---- actions ----------------------------------------------------------------------------

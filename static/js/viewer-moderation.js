@@ -4,7 +4,7 @@
 
 import { $, closeOnBackdrop, el } from './dom.js';
 import { formatDuration } from './durations.js';
-import { formatSeconds, formatWhen, setText, t } from './i18n.js';
+import { errorSentence, formatSeconds, formatWhen, setText, t } from './i18n.js';
 
 export const REPORT_REASONS = ['spam', 'harassment', 'hate', 'scam', 'sexual', 'other'];
 
@@ -133,11 +133,7 @@ export function setupViewerModeration({ getClient, getState, showNotice }) {
       case 'rate_limited': return t('error.rate_limited', { seconds: formatSeconds(Number(err.retryAfter ?? 1)) });
       case 'disconnected':
       case 'timeout': return t('chat.not_sent');
-      default: {
-        const key = `error.${err.code}`;
-        return t(key) !== key ? t(key, { detail: err.message || '' })
-          : t('error.generic_detail', { detail: err.message || err.code || '' });
-      }
+      default: return errorSentence(err.code, { detail: err.message || '' }, err.message || err.code || '');
     }
   }
 

@@ -3,8 +3,10 @@
 import { api, API_BASE, getToken, getUser } from './api.js';
 import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
 import { ChatView } from './chat.js';
-import { $, clearText, el } from './dom.js';
-import { formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn } from './i18n.js';
+import { $, clearText, countDown, el, markConnection } from './dom.js';
+import {
+  errorSentence, formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn,
+} from './i18n.js';
 import { RoomClient } from './room-client.js';
 import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
@@ -125,20 +127,9 @@ function showNotice(text) {
 
 function showRateLimit(retryAfter, key = 'error.rate_limited') {
   clearInterval(noticeTimer);
-  const until = Date.now() + Number(retryAfter || 1) * 1000;
-  const status = $('chat-status');
-  status.textContent = t(key, { seconds: formatSeconds(Number(retryAfter || 1)) });
   // Counting down quietly: only the first text is announced politely, later ticks update
   // the same line; the line clears when the wait is over.
-  noticeTimer = setInterval(() => {
-    const left = (until - Date.now()) / 1000;
-    if (left <= 0) {
-      clearInterval(noticeTimer);
-      status.textContent = '';
-    } else {
-      status.textContent = t(key, { seconds: formatSeconds(left) });
-    }
-  }, 1000);
+  noticeTimer = countDown($('chat-status'), Number(retryAfter || 1), (left) => t(key, { seconds: formatSeconds(left) }));
 }
 
 function showServerError(msg) {
@@ -154,10 +145,8 @@ function showServerError(msg) {
     showNotice(special);
     return;
   }
-  const key = `error.${msg.code}`;
-  const known = t(key) !== key;
-  showNotice(known ? t(key, { detail: msg.message || '', seconds: formatSeconds(Number(msg.retry_after || 1)) })
-    : t('error.generic_detail', { detail: msg.message || msg.code || '' }));
+  const args = { detail: msg.message || '', seconds: formatSeconds(Number(msg.retry_after || 1)) };
+  showNotice(errorSentence(msg.code, args, msg.message || msg.code || ''));
 }
 
 let connectionKey = null;
@@ -201,7 +190,6 @@ function wireClient() {
     showConnection(null);
     renderAll();
     video.setRoom(live().room);
-    document.body.dataset.connection = 'joined';
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
   client.addEventListener('chat.deleted', ({ detail }) => chat.remove(detail.id));
@@ -230,9 +218,6 @@ function wireClient() {
     showConnection('connection.unavailable', { seconds: formatSeconds(Number(detail.retry_after || 1)) });
   });
   client.addEventListener('status', ({ detail }) => {
-    // A resumed socket gets no welcome: being open again with a cursor is being joined.
-    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
-    else if (client.seq != null) document.body.dataset.connection = 'joined';
     if (detail.state === 'open') {
       showConnection(null);
     } else if (detail.state === 'reconnecting') {
@@ -241,6 +226,7 @@ function wireClient() {
       onClosed(detail.code);
     }
   });
+  markConnection(client);
 }
 
 function onClosed(code) {
