@@ -146,6 +146,14 @@ export async function setupAuthSheet() {
   return { open, close };
 }
 
+// The header's account button: signs out when signed in, else opens the sheet to sign in.
+export function wireAccountButton(button, sheet) {
+  button.addEventListener('click', () => {
+    if (getToken()) signOut({ revoke: true });
+    else sheet.open('signin');
+  });
+}
+
 // `revoke`: the person asked to sign out, so the server ends the token too (on every process
 // and every open socket); a token the server already refused is only forgotten.
 export function signOut({ revoke = false } = {}) {

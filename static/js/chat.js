@@ -2,9 +2,30 @@
 // and its markup is never interpreted.
 
 import { byData, el, nearBottom, timeEl } from './dom.js';
-import { formatTime, setText } from './i18n.js';
+import { formatNumber, formatTime, setText, t } from './i18n.js';
 
 const MAX_LINES = 200;
+const MAX_LENGTH = 500; // the server's limit, after trimming
+
+// Sends the line typed in `input` as `chat.send`; `notice(text)` tells the writer what went
+// wrong, or '' once it is sent. Refusals by the server arrive as `error` events, which the
+// page shows. Resolves whether the line went to the server at all.
+export async function sendLine(client, input, notice) {
+  const text = input.value.trim();
+  if (!text || !client) return false;
+  if (text.length > MAX_LENGTH) {
+    notice(t('chat.too_long', { max: formatNumber(MAX_LENGTH) }));
+    return false;
+  }
+  try {
+    await client.request('chat.send', { text });
+    input.value = '';
+    notice('');
+  } catch (err) {
+    if (err.code === 'disconnected' || err.code === 'timeout') notice(t('chat.not_sent'));
+  }
+  return true;
+}
 
 export class ChatView {
   // `decorate(li, message)` may add controls to each line (the viewer's report button); give

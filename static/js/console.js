@@ -7,7 +7,9 @@
 // sends the console back to the server to ask whether the person still moderates here.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
-import { adoptTokenFromHash, setupAuthSheet, signOut, verifySession } from './auth.js';
+import {
+  adoptTokenFromHash, setupAuthSheet, signOut, verifySession, wireAccountButton,
+} from './auth.js';
 import { AuditLog } from './console-audit.js';
 import { ModChat, renderPinned } from './console-chat.js';
 import { nameOf } from './console-common.js';
@@ -326,10 +328,7 @@ async function main() {
   });
   renderHead();
 
-  $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut({ revoke: true });
-    else auth.open('signin');
-  });
+  wireAccountButton($('account-button'), auth);
   $('gate-signin').addEventListener('click', () => auth.open('signin'));
   $('console-unpin').addEventListener('click', (e) => actFromList('mod.unpin_chat', {}, { button: e.currentTarget }));
   $('audit-refresh').addEventListener('click', () => refreshNow({ all: true }));

@@ -15,7 +15,7 @@
 import { getConfig, getToken } from './api.js';
 import { iceServersFrom, MediaError } from './media-http.js';
 import { $, clearText } from './dom.js';
-import { setText, t } from './i18n.js';
+import { setText } from './i18n.js';
 import { canSendH264, WhipPublisher, whipEndpoint } from './whip.js';
 
 const CODEC_KEY = 'lc.video_codec';

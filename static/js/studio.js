@@ -1,11 +1,13 @@
 // The creator studio: /studio.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
-import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
-import { ChatView } from './chat.js';
+import {
+  adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession, wireAccountButton,
+} from './auth.js';
+import { ChatView, sendLine } from './chat.js';
 import { $, countDown, el, markConnection, option, setStatus } from './dom.js';
 import {
-  errorSentence, formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
+  errorSentence, formatDateTime, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
 } from './i18n.js';
 import { RoomClient } from './room-client.js';
 import { initialState } from './room-state.js';
@@ -299,20 +301,7 @@ async function endShow() {
 
 async function sendChat(event) {
   event.preventDefault();
-  const input = $('studio-chat-input');
-  const text = input.value.trim();
-  if (!text || !client) return;
-  if (text.length > 500) {
-    chatNotice(t('chat.too_long', { max: formatNumber(500) }));
-    return;
-  }
-  try {
-    await client.request('chat.send', { text });
-    input.value = '';
-    chatNotice('');
-  } catch (err) {
-    if (err.code === 'disconnected' || err.code === 'timeout') chatNotice(t('chat.not_sent'));
-  }
+  await sendLine(client, $('studio-chat-input'), chatNotice);
 }
 
 async function main() {
@@ -341,10 +330,7 @@ async function main() {
     defaultCurrency: () => DEFAULT_CURRENCY[language()] || 'EUR',
   });
 
-  $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut({ revoke: true });
-    else auth.open('signin');
-  });
+  wireAccountButton($('account-button'), auth);
   $('gate-signin').addEventListener('click', () => auth.open('signin'));
   $('gate-register').addEventListener('click', () => auth.open('register'));
   $('create-room-form').addEventListener('submit', createRoom);

@@ -1,8 +1,10 @@
 // The viewer page: /rooms/{room_id}.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
-import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
-import { ChatView } from './chat.js';
+import {
+  adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession, wireAccountButton,
+} from './auth.js';
+import { ChatView, sendLine } from './chat.js';
 import { $, clearText, countDown, el, markConnection } from './dom.js';
 import {
   errorSentence, formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn,
@@ -262,21 +264,7 @@ function onClosed(code) {
 async function sendChat(event) {
   event.preventDefault();
   const input = $('chat-input');
-  const text = input.value.trim();
-  if (!text) return;
-  if (text.length > 500) {
-    showNotice(t('chat.too_long', { max: formatNumber(500) }));
-    return;
-  }
-  try {
-    await client.request('chat.send', { text });
-    input.value = '';
-    showNotice('');
-  } catch (err) {
-    // Server refusals arrive as `error` events and are shown by their handler.
-    if (err.code === 'disconnected' || err.code === 'timeout') showNotice(t('chat.not_sent'));
-  }
-  input.focus();
+  if (await sendLine(client, input, showNotice)) input.focus();
 }
 
 function react() {
@@ -312,10 +300,7 @@ async function main() {
   });
   renderAll();
 
-  $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut({ revoke: true });
-    else auth.open('signin');
-  });
+  wireAccountButton($('account-button'), auth);
   $('chat-signin-button').addEventListener('click', () => auth.open('signin'));
   shop = setupShop({
     getClient: () => client,
