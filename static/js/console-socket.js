@@ -44,13 +44,13 @@ export function wireRoomEvents(client, desk, view) {
       refreshSoon();
     });
   }
-  client.addEventListener('room.slow', ({ detail }) => {
-    desk.slow = Number(detail.seconds || 0);
+  client.addEventListener('room.slow', () => {
+    desk.slow = Number((desk.room && desk.room.slow_s) || 0);
     settings.renderSlow();
     refreshSoon();
   });
-  client.addEventListener('room.moderators', ({ detail }) => {
-    onModerators(detail.moderators);
+  client.addEventListener('room.moderators', () => {
+    onModerators(desk.room ? desk.room.moderators : []);
     refreshSoon();
   });
   for (const type of ['room.disclosure', 'room.state', 'viewers']) client.addEventListener(type, renderHead);

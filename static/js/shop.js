@@ -631,13 +631,14 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
     },
     attach(client) {
       // The client has folded each event into the room's state before these run.
-      client.addEventListener('welcome', ({ detail }) => {
+      client.addEventListener('welcome', () => {
         fillCountries();
-        restoreMine(detail.you || {});
+        restoreMine(getState().you || {});
         render();
       });
-      client.addEventListener('product.pinned', ({ detail }) => {
-        const changed = !shownPinned || !detail.product || shownPinned.id !== detail.product.id;
+      client.addEventListener('product.pinned', () => {
+        const pinnedNow = getState().pinned;
+        const changed = !shownPinned || !pinnedNow || shownPinned.id !== pinnedNow.id;
         if (changed && !shop.hold && shop.notice && shop.notice.tone === 'error') notice(null);
         render();
       });

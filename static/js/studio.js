@@ -214,10 +214,9 @@ function wireClient(c, id) {
   });
   c.addEventListener('chat.message', ({ detail }) => { if (mine()) chat.append(detail); });
   c.addEventListener('chat.deleted', ({ detail }) => { if (mine()) chat.remove(detail.id); });
-  c.addEventListener('room.state', ({ detail }) => {
+  c.addEventListener('room.state', () => {
     if (!mine()) return;
-    const room = selected();
-    if (room) upsertRoom({ ...room, state: detail.state });
+    if (selected() && c.roomState.room) upsertRoom(c.roomState.room);
     renderAll();
   });
   c.addEventListener('viewers', () => {
