@@ -415,7 +415,7 @@ def test_a_fresh_welcome_after_a_resume_too_old_replaces_the_room(page: Page) ->
 
 def test_unknown_and_malformed_messages_change_nothing(page: Page) -> None:
     state = fold(page, [welcome()])
-    notes = [{"type": "mod.action", "entry": {}}, {"type": "unavailable"}]
+    notes: list[Event] = [{"type": "mod.action", "entry": {}}, {"type": "unavailable"}]
     assert fold(page, notes, state) == state
     assert page.evaluate(
         """async () => {
