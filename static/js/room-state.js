@@ -199,7 +199,3 @@ export function reduce(state, event) {
 export function salesNewestFirst(state) {
   return Object.values(state.sales).sort((a, b) => (b.starts_at ?? 0) - (a.starts_at ?? 0));
 }
-
-export function sale(state, id) {
-  return state.sales[id] || null;
-}

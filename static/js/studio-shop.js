@@ -9,7 +9,7 @@ import { $, el, option, setStatus, timeEl } from './dom.js';
 import {
   errorSentence, formatClock, formatNumber, formatPrice, formatTime, minorToMajorText, parseMajor, setText, t, tn,
 } from './i18n.js';
-import { initialState } from './room-state.js';
+import { initialState, salesNewestFirst } from './room-state.js';
 
 const TICK_MS = 500;
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
@@ -24,7 +24,6 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   const room = () => getRoom();
   const live = () => { const client = getClient(); return client ? client.roomState : initialState(); };
   const pinnedProduct = () => live().pinned;
-  const salesNewestFirst = () => Object.values(live().sales).sort((a, b) => (b.starts_at ?? 0) - (a.starts_at ?? 0));
   const canSell = () => Boolean(room()) && room().state !== 'ended' && Boolean(getClient());
 
   function status(id, text, isError = false) {
@@ -295,7 +294,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   };
 
   function currentSale() {
-    const all = salesNewestFirst();
+    const all = salesNewestFirst(live());
     return all.find((s) => s.state === 'active') || all[0] || null;
   }
 
@@ -399,7 +398,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   function renderSales() {
     const list = $('sale-list');
     const focused = focusedIn(list, 'sale-id');
-    const sales = salesNewestFirst().slice(0, 5);
+    const sales = salesNewestFirst(live()).slice(0, 5);
     list.replaceChildren(...sales.map((sale) => {
       const li = el('li', { class: `sale-row ${sale.state}`, dataset: { saleId: sale.id } });
       li.append(el(

@@ -424,3 +424,19 @@ def test_unknown_and_malformed_messages_change_nothing(page: Page) -> None:
           return m.reduce(s, null) === s && m.reduce(s, { seq: 1 }) === s;
         }"""
     )
+
+
+def test_the_studio_lists_sales_newest_first(page: Page) -> None:
+    state = fold(
+        page,
+        [
+            welcome(sales=[sale("s1", starts_at=1), sale("s3", starts_at=3)]),
+            {"type": "sale.started", "seq": 11, "sale": sale("s2", starts_at=2)},
+        ],
+    )
+    newest: list[str] = page.evaluate(
+        """async (state) => (await import('/static/js/room-state.js'))
+          .salesNewestFirst(state).map((s) => s.id)""",
+        state,
+    )
+    assert newest == ["s3", "s2", "s1"]
