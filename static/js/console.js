@@ -32,17 +32,17 @@ const POLL_MS = 60000; // a fallback: other moderators' actions arrive as `mod.a
 let client = null;
 // The room as read over HTTP until the socket joins; from then on the client's roomState.
 let beforeJoin = initialState();
-const live = () => (client ? client.roomState : beforeJoin);
+const roomState = () => (client ? client.roomState : beforeJoin);
 
 // The console's state: the room's own (room-state.js) read through, and the moderation
 // standing the moderation API reports (bans, time-outs, slow mode), which events nudge.
 const desk = {
   roomId,
-  get room() { return live().room; },
-  get me() { const { you } = live(); return you ? you.id : null; },
-  get viewers() { return live().viewers; },
-  get pinned() { return live().pinnedChat; },
-  get sales() { return live().sales; }, // the room's sales by id, to name what a person holds
+  get room() { return roomState().room; },
+  get me() { const { you } = roomState(); return you ? you.id : null; },
+  get viewers() { return roomState().viewers; },
+  get pinned() { return roomState().pinnedChat; },
+  get sales() { return roomState().sales; }, // the room's sales by id, to name what a person holds
   moderators: new Set(),
   banned: new Set(),
   timeouts: new Map(),

@@ -22,8 +22,8 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   let ticker = null;
 
   const room = () => getRoom();
-  const live = () => { const client = getClient(); return client ? client.roomState : initialState(); };
-  const pinnedProduct = () => live().pinned;
+  const roomState = () => { const client = getClient(); return client ? client.roomState : initialState(); };
+  const pinnedProduct = () => roomState().pinned;
   const canSell = () => Boolean(room()) && room().state !== 'ended' && Boolean(getClient());
 
   function status(id, text, isError = false) {
@@ -294,7 +294,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   };
 
   function currentSale() {
-    const all = salesNewestFirst(live());
+    const all = salesNewestFirst(roomState());
     return all.find((s) => s.state === 'active') || all[0] || null;
   }
 
@@ -379,7 +379,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
 
   function renderCounters() {
     const sale = currentSale();
-    $('count-viewers').textContent = formatNumber(live().viewers ?? 0);
+    $('count-viewers').textContent = formatNumber(roomState().viewers ?? 0);
     const dash = '–';
     $('count-available').textContent = sale ? formatNumber(sale.available) : dash;
     $('count-held').textContent = sale ? formatNumber(sale.held) : dash;
@@ -398,7 +398,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   function renderSales() {
     const list = $('sale-list');
     const focused = focusedIn(list, 'sale-id');
-    const sales = salesNewestFirst(live()).slice(0, 5);
+    const sales = salesNewestFirst(roomState()).slice(0, 5);
     list.replaceChildren(...sales.map((sale) => {
       const li = el('li', { class: `sale-row ${sale.state}`, dataset: { saleId: sale.id } });
       li.append(el(
@@ -421,8 +421,8 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       return li;
     }));
     renderCounters();
-    const live = room() && room().state === 'live';
-    $('sale-start').disabled = !live || !getClient() || !$('sale-product').value;
+    const onAir = room() && room().state === 'live';
+    $('sale-start').disabled = !onAir || !getClient() || !$('sale-product').value;
     if (focused) {
       const row = [...list.children].find((li) => li.dataset.saleId === focused.saleId);
       const stop = row && row.querySelector('button');
@@ -438,7 +438,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
 
   function tick() {
     for (const li of $('sale-list').querySelectorAll('.sale-row.active')) {
-      const sale = live().sales[li.dataset.saleId];
+      const sale = roomState().sales[li.dataset.saleId];
       const el = li.querySelector('.sale-when');
       if (sale && el) {
         const text = saleLine(sale);
@@ -473,7 +473,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   }
 
   function renderOrders() {
-    const { orders } = live();
+    const { orders } = roomState();
     $('orders-empty').hidden = orders.length > 0;
     $('orders-list').replaceChildren(...orders.map(orderItem));
     const r = room();
@@ -555,7 +555,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       when('product.pinned', renderAll);
       when('product.unpinned', renderAll);
       when('sale.started', (detail) => { if (detail.sale) renderSales(); });
-      when('sale.stock', (detail) => { if (live().sales[detail.sale_id]) renderSales(); });
+      when('sale.stock', (detail) => { if (roomState().sales[detail.sale_id]) renderSales(); });
       when('sale.ended', () => {
         status('sale-status', '');
         renderSales();
@@ -563,7 +563,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       });
       when('order.created', (detail) => {
         renderOrders();
-        if (detail.order && live().sales[detail.order.sale_id]) renderSales();
+        if (detail.order && roomState().sales[detail.order.sale_id]) renderSales();
       });
     },
   };

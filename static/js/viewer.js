@@ -22,7 +22,7 @@ let fatal = null; // a close code that ends the page's session with the room
 let client = null;
 // The room as read over HTTP until the socket joins; from then on the client's roomState.
 let beforeJoin = initialState();
-const live = () => (client ? client.roomState : beforeJoin);
+const roomState = () => (client ? client.roomState : beforeJoin);
 let chat = null;
 let auth = null;
 let shop = null;
@@ -33,7 +33,7 @@ let noticeTimer = null;
 // ---- rendering --------------------------------------------------------------------------
 
 function renderRoom() {
-  const { room } = live();
+  const { room } = roomState();
   const title = $('room-title');
   const status = $('room-status');
   const host = $('room-host');
@@ -64,7 +64,7 @@ function renderRoom() {
 
 function renderViewers() {
   const text = $('viewer-count-text');
-  const { viewers } = live();
+  const { viewers } = roomState();
   if (viewers == null) {
     $('viewer-count').hidden = true;
     return;
@@ -88,7 +88,7 @@ function renderAccount() {
 }
 
 function renderCompose() {
-  const { you, room } = live();
+  const { you, room } = roomState();
   const signedIn = Boolean(getToken()) && you && you.role !== 'guest';
   $('chat-form').hidden = !signedIn;
   $('chat-signin').hidden = signedIn;
@@ -107,7 +107,7 @@ function renderCompose() {
 }
 
 function renderHeartTotal() {
-  const { reactions } = live();
+  const { reactions } = roomState();
   $('heart-total').textContent = reactions ? formatNumber(reactions) : '';
 }
 
@@ -137,7 +137,7 @@ function showRateLimit(retryAfter, key = 'error.rate_limited') {
 function showServerError(msg) {
   if (msg.code === 'rate_limited') {
     // In slow mode a viewer's wait is the room's rule, not a flood: say so.
-    const { you } = live();
+    const { you } = roomState();
     const slow = moderation.slowSeconds() > 0 && you && you.role === 'viewer';
     showRateLimit(msg.retry_after, slow ? 'error.slow_mode' : 'error.rate_limited');
     return;
@@ -188,17 +188,17 @@ function spawnHearts(n) {
 function wireClient() {
   // The client has folded each event into its roomState before these run.
   client.addEventListener('welcome', () => {
-    chat.replace(live().chat);
+    chat.replace(roomState().chat);
     showConnection(null);
     renderAll();
-    video.setRoom(live().room);
+    video.setRoom(roomState().room);
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
   client.addEventListener('chat.deleted', ({ detail }) => chat.remove(detail.id));
   client.addEventListener('room.state', () => {
     renderRoom();
     renderCompose();
-    video.setRoom(live().room);
+    video.setRoom(roomState().room);
   });
   client.addEventListener('stream.state', ({ detail }) => video.setStream(detail.state));
   client.addEventListener('replay.ready', () => video.replayReady());
@@ -246,7 +246,7 @@ function onClosed(code) {
   }
   if (code === 4410) {
     client.apply({ type: 'room.state', state: 'ended' });
-    video.setRoom(live().room);
+    video.setRoom(roomState().room);
     renderRoom();
     renderCompose();
     showConnection(null);
@@ -291,10 +291,10 @@ async function main() {
   adoptTokenFromHash();
   await initI18n();
   auth = await setupAuthSheet();
-  moderation = setupViewerModeration({ getClient: () => client, getState: live, showNotice });
+  moderation = setupViewerModeration({ getClient: () => client, getState: roomState, showNotice });
   chat = new ChatView($('chat-log'), {
-    hostId: () => { const { room } = live(); return room && room.host && room.host.id; },
-    selfId: () => { const { you } = live(); return you && you.id; },
+    hostId: () => { const { room } = roomState(); return room && room.host && room.host.id; },
+    selfId: () => { const { you } = roomState(); return you && you.id; },
     decorate: moderation.decorate,
     newPill: $('chat-new'),
   });
@@ -304,8 +304,8 @@ async function main() {
   $('chat-signin-button').addEventListener('click', () => auth.open('signin'));
   shop = setupShop({
     getClient: () => client,
-    getState: live,
-    signedIn: () => { const { you } = live(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    getState: roomState,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
     openSignIn: () => auth.open('signin'),
   });
   video = setupViewerVideo({
@@ -325,7 +325,7 @@ async function main() {
   renderAccount();
   moderation.render();
   if (fatal != null) return;
-  video.setRoom(live().room);
+  video.setRoom(roomState().room);
   client = new RoomClient(roomId, { token: getToken(), state: beforeJoin });
   wireClient();
   shop.attach(client);
