@@ -288,8 +288,13 @@ class Server:
             channels.rooms, store.report_viewers, process_id=self.process_id, clock=self.clock
         )
         for ticker in (
-            Ticker("viewers", viewers.EVERY_S, counts.tick),
-            Ticker("reactions", reactions.FLUSH_EVERY_S, gateway.flush_reactions),
+            Ticker("viewers", viewers.EVERY_S, counts.tick, unavailable=logging.DEBUG),
+            Ticker(
+                "reactions",
+                reactions.FLUSH_EVERY_S,
+                gateway.flush_reactions,
+                unavailable=logging.DEBUG,
+            ),
             Ticker("streams", self.streams.every_s, self.streams.keep_claims),
         ):
             ticker.start()

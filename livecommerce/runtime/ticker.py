@@ -23,10 +23,20 @@ log = logging.getLogger("livecommerce.ticker")
 class Ticker:
     """Runs ``tick`` every ``every_s`` seconds, from ``start`` until ``stop``."""
 
-    def __init__(self, name: str, every_s: float, tick: Callable[[], Awaitable[object]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        every_s: float,
+        tick: Callable[[], Awaitable[object]],
+        *,
+        unavailable: int = logging.WARNING,
+    ) -> None:
+        """``unavailable``: the log level of a round the store failed; a tick that runs
+        several times a second and whose next round repairs all says it quietly."""
         self.name = name
         self.every_s = every_s
         self.tick = tick
+        self.unavailable = unavailable
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -43,6 +53,6 @@ class Ticker:
             try:
                 await self.tick()
             except LiveCommerceError as exc:
-                log.debug("%s tick: %s", self.name, exc.code)
+                log.log(self.unavailable, "%s tick: %s", self.name, exc.code)
             except Exception:
                 log.exception("%s tick failed", self.name)
