@@ -147,7 +147,8 @@ class Server:
         """Stop what was started, in reverse; safe on a half-started server and when called
         twice."""
         while self._started:
-            _name, stop = self._started.pop()
+            name, stop = self._started.pop()
+            log.debug("stopping %s", name)
             await stop()
 
     def _up(self, name: str, stop: Stop) -> None:
@@ -278,7 +279,7 @@ class Server:
                 ws_port=self.ws_port,
                 clock=self.clock,
             )
-            http = await self._serve(services, media_store, bus)
+            media, http = await self._serve(services, media_store, bus)
         except BaseException:
             await gateway.shutdown()
             raise
@@ -299,12 +300,14 @@ class Server:
         ):
             ticker.start()
             self._up(ticker.name, ticker.stop)
-        self._up("media", self._close_media)
+        self._up("media", media.close)
 
         if s.ready_file is not None:
             self._write_ready(s.ready_file)
 
-    async def _serve(self, services: Services, media_store: MediaStore, bus: Bus) -> HttpServer:
+    async def _serve(
+        self, services: Services, media_store: MediaStore, bus: Bus
+    ) -> tuple[Media, HttpServer]:
         """HTTP on its port, with the media plane that knows this process by that port."""
         s = services.settings
         sock = listen(s.host, s.port)
@@ -340,14 +343,7 @@ class Server:
         )
         http = HttpServer(config, sock)
         await http.start()
-        return http
-
-    async def _close_media(self) -> None:
-        await self.playbacks.close()
-        if self.edges is not None:
-            await self.edges.close()
-        await self.publications.close()
-        await self.hubs.close()
+        return media, http
 
     def _write_ready(self, path: Path) -> None:
         temporary = path.with_suffix(".tmp")

@@ -63,11 +63,14 @@ class HttpServer:
         serving = asyncio.create_task(self._server.serving.wait())
         try:
             await asyncio.wait([task, serving], return_when=asyncio.FIRST_COMPLETED)
+            if not self._server.serving.is_set():
+                task.result()  # uvicorn's own error, if it raised one
+                raise RuntimeError("uvicorn stopped before it served")
+        except BaseException:
+            await self.stop()
+            raise
         finally:
             serving.cancel()
-        if not self._server.serving.is_set():
-            task.result()  # uvicorn's own error, if it raised one
-            raise RuntimeError("uvicorn stopped before it served")
 
     async def stop(self) -> None:
         """Stop accepting, let requests under way finish (within the config's graceful
