@@ -52,6 +52,15 @@ class Media:
     recordings: Path | None = None
     store: MediaStore | None = None
 
+    async def close(self) -> None:
+        """End every session here: viewers first, then the edges and the publishers they
+        watch, then the hubs, whose last state and recordings still reach the store."""
+        await self.playbacks.close()
+        if self.edges is not None:
+            await self.edges.close()
+        await self.publications.close()
+        await self.hubs.close()
+
 
 _CORS = {
     # Bearer tokens, never cookies: any page may call these, as RFC 9725 expects of WHIP.

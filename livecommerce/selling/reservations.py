@@ -33,7 +33,7 @@ from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.batching import Batcher
 from livecommerce.runtime.ids import token
-from livecommerce.runtime.lifecycle import stop_task
+from livecommerce.runtime.ticker import Ticker
 from livecommerce.selling.rules import (
     Hold,
     HoldState,
@@ -92,7 +92,7 @@ class Reservations:
         self.catalog = catalog
         self.clock = clock
         self._dirty: dict[tuple[str, str], Stock] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("sales", TICK_EVERY_S, self.tick)
         self.last_reserve_at = float("-inf")
         self._reserves: Batcher[tuple[str, str], ReserveRequest, Answer] = Batcher(
             self._reserve_batch
@@ -291,21 +291,11 @@ class Reservations:
     # The ticker: ends sales on time, reaps holds, sends coalesced stock -----------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="sales")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        await stop_task(self._task)
+        await self._ticker.stop()
         await self._reserves.close()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_EVERY_S)
-            try:
-                await self.tick()
-            except LiveCommerceError as exc:
-                log.warning("sale tick: %s", exc.code)
-            except Exception:
-                log.exception("sale tick failed")
 
     async def tick(self) -> None:
         now = self.now_ms()

@@ -36,9 +36,15 @@ from typing import Any
 
 import httpx
 
-from livecommerce.errors import Unavailable
+from livecommerce.errors import LiveCommerceError, Unavailable
 from livecommerce.webhooks.netguard import is_public
-from livecommerce.webhooks.rules import SIGNATURE_HEADER, RetrySchedule, WebhookEvent, sign
+from livecommerce.webhooks.rules import (
+    SIGNATURE_HEADER,
+    RetrySchedule,
+    WebhookEvent,
+    new_event,
+    sign,
+)
 from livecommerce.webhooks.store import Attempt, Delivery, WebhookStore
 
 log = logging.getLogger("livecommerce.webhooks")
@@ -144,6 +150,14 @@ class WebhookDispatcher:
         if ids:
             self.nudge()
         return ids
+
+    async def notify(self, creator_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Queue a ``kind`` event for the creator; never fails its caller, whose order or
+        sale has happened whether or not the merchant can be told (a warning says so)."""
+        try:
+            await self.enqueue(creator_id, new_event(kind, data, now_ms=self._now_ms()))
+        except LiveCommerceError as exc:
+            log.warning("webhook %s not queued: %s", kind, exc.code)
 
     async def _run(self) -> None:
         while not self._stopping:
