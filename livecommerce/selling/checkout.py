@@ -307,7 +307,7 @@ class Checkout:
         if raw is None:
             raise NotFound(f"order {order_id[:80]} does not exist")
         order: Event = orjson.loads(raw)
-        refund = await self.store.client.get(keys.order(room_id, order_id) + ":refund")
+        refund = await self.store.client.get(keys.order_refund(room_id, order_id))
         if refund is not None:
             order["state"] = "refunded"
             order["refund"] = orjson.loads(refund)
@@ -354,7 +354,7 @@ class Checkout:
             )
             record.update(ref=result.refund_ref, status=result.status)
         first = await self.store.client.set(
-            keys.order(room_id, order_id) + ":refund", orjson.dumps(record), nx=True
+            keys.order_refund(room_id, order_id), orjson.dumps(record), nx=True
         )
         await self._durable()
         refunded = await self.order(room_id, order_id)

@@ -105,7 +105,7 @@ class SalesStore:
         self._rooms[sale.id] = sale.room_id
         status, value = await self.scripts.sale_start(
             keys=[
-                keys.sale(sale.room_id, sale.id)[0],
+                keys.sale_hash(sale.room_id, sale.id),
                 keys.room(sale.room_id),
                 keys.room_sales(sale.room_id),
                 keys.room_seq(sale.room_id),
@@ -131,7 +131,7 @@ class SalesStore:
         """End an active sale once; (True, seq) when this call ended it, else (False, why)."""
         status, value = await self.scripts.sale_end(
             keys=[
-                keys.sale(room_id, sale_id)[0],
+                keys.sale_hash(room_id, sale_id),
                 keys.room_seq(room_id),
                 keys.room_events(room_id),
             ],
@@ -151,7 +151,7 @@ class SalesStore:
 
     @guarded
     async def sale(self, room_id: str, sale_id: str) -> Sale:
-        raw = await self.client.hgetall(keys.sale(room_id, sale_id)[0])
+        raw = await self.client.hgetall(keys.sale_hash(room_id, sale_id))
         if not raw:
             raise NotFound(f"sale {sale_id[:80]} does not exist")
         return sale_from_hash(_strings(raw))
@@ -161,7 +161,7 @@ class SalesStore:
         ids = await self.client.zrevrange(keys.room_sales(room_id), 0, limit - 1)
         async with self.client.pipeline(transaction=False) as pipe:
             for sale_id in ids:
-                pipe.hgetall(keys.sale(room_id, _text(sale_id))[0])
+                pipe.hgetall(keys.sale_hash(room_id, _text(sale_id)))
             rows = await pipe.execute()
         sales = [sale_from_hash(_strings(row)) for row in rows if row]
         if active_only:
@@ -265,7 +265,7 @@ class SalesStore:
 
     @guarded
     async def hold(self, room_id: str, sale_id: str, hold_id: str) -> Hold:
-        raw = await self.client.hget(keys.sale(room_id, sale_id)[2], hold_id)
+        raw = await self.client.hget(keys.sale_holds(room_id, sale_id), hold_id)
         if raw is None:
             raise NotFound(f"reservation {hold_id[:80]} does not exist")
         return Hold.from_json(raw)
@@ -315,7 +315,8 @@ class SalesStore:
         """A person's open holds in a room's active sales, for the moderators' user panel."""
         found: list[Hold] = []
         for sale in await self.room_sales(room_id, active_only=True):
-            async for _, raw in self.client.hscan_iter(keys.sale(room_id, sale.id)[2], count=500):
+            holds = keys.sale_holds(room_id, sale.id)
+            async for _, raw in self.client.hscan_iter(holds, count=500):
                 hold = Hold.from_json(raw)
                 if hold.user_id == user_id and hold.state == "held":
                     found.append(hold)
@@ -336,7 +337,7 @@ class SalesStore:
             return []
         async with self.client.pipeline(transaction=False) as pipe:
             for sale_id in ids:
-                pipe.hmget(keys.sale(room_id, sale_id)[3], [f"{user_id}:b", f"{user_id}:o"])
+                pipe.hmget(keys.sale_users(room_id, sale_id), [f"{user_id}:b", f"{user_id}:o"])
             rows = await pipe.execute()
         wanted = [
             (sale_id, hold_id)
@@ -347,7 +348,7 @@ class SalesStore:
         if wanted:
             async with self.client.pipeline(transaction=False) as pipe:
                 for sale_id, hold_id in wanted:
-                    pipe.hget(keys.sale(room_id, sale_id)[2], hold_id)
+                    pipe.hget(keys.sale_holds(room_id, sale_id), hold_id)
                 raws = await pipe.execute()
             for (sale_id, _), raw in zip(wanted, raws, strict=True):
                 if raw is not None:
@@ -362,6 +363,6 @@ class SalesStore:
     @guarded
     async def user_counts(self, room_id: str, sale_id: str, user_id: str) -> tuple[int, int]:
         held, bought = await self.client.hmget(
-            keys.sale(room_id, sale_id)[3], [f"{user_id}:h", f"{user_id}:b"]
+            keys.sale_users(room_id, sale_id), [f"{user_id}:h", f"{user_id}:b"]
         )
         return int(held or 0), int(bought or 0)
