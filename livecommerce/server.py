@@ -37,9 +37,9 @@ from livecommerce.chat.service import Chat
 from livecommerce.chat.store import ChatStore
 from livecommerce.config import Settings
 from livecommerce.media.cascade import Edges
-from livecommerce.media.http import Media
 from livecommerce.media.hub import Hubs
 from livecommerce.media.ingest import Publications
+from livecommerce.media.plane import Media
 from livecommerce.media.playback import Playbacks
 from livecommerce.media.store import MediaStore
 from livecommerce.media.streams import Streams

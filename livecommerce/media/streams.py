@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from livecommerce.errors import LiveCommerceError
-from livecommerce.media.http import Media
 from livecommerce.media.hub import Hubs, StreamState
+from livecommerce.media.plane import Media
 from livecommerce.media.recording import Recording
 from livecommerce.media.store import MediaStore
 from livecommerce.runtime import metrics
