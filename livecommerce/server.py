@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 
 from livecommerce.accounts.auth import Authenticator
+from livecommerce.accounts.store import AccountStore
 from livecommerce.api.app import create_app
 from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
@@ -85,6 +86,7 @@ class Server:
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.embedded: EmbeddedValkey | None = None
         self.store: Store | None = None
+        self.account_store: AccountStore | None = None
         self.bus: Bus | None = None
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
@@ -168,6 +170,7 @@ class Server:
                 extra={"port": self.embedded.port, "dir": str(s.data_dir)},
             )
         self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
+        self.account_store = AccountStore(self.store.client, self.store.scripts)
         auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock)
         self.bus = Bus(
             self.store.client,
@@ -229,6 +232,7 @@ class Server:
             self.sales,
             TestPaymentProvider(self.store.client, clock=self.clock),
             rooms=self.room_store,
+            is_admin=self.account_store.is_admin,
             on_order=self._on_order,
             on_refund=self._on_refund,
             reservations=self.reservations,
@@ -243,8 +247,9 @@ class Server:
             self.moderation,
             self.limiter,
             rooms=self.room_store,
+            accounts=self.account_store,
             clock=self.clock,
-            is_admin=self.store.is_admin,
+            is_admin=self.account_store.is_admin,
             report_limit=s.limit("reports"),
         )
         self.chat = Chat(
@@ -262,6 +267,7 @@ class Server:
             self.limiter,
             self.chat,
             rooms=self.rooms,
+            accounts=self.account_store,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -284,6 +290,7 @@ class Server:
             self.limiter,
             self.chat,
             self.rooms,
+            self.account_store,
             ws_port=self.ws_port,
             clock=self.clock,
         )

@@ -53,7 +53,7 @@ async def create_account(request: Request) -> JSONResponse:
         "password_hash": await svc.passwords.hash(sign_up.password),
         "created_at": str(svc.now_ms()),
     }
-    await svc.store.create_account(account)
+    await svc.accounts.create_account(account)
     return JSONResponse(_public(account), status_code=201)
 
 
@@ -80,7 +80,7 @@ async def create_session(request: Request) -> JSONResponse:
         username,
         address,
     )
-    account = await svc.store.account_by_username(username)
+    account = await svc.accounts.account_by_username(username)
     stored_hash = account["password_hash"] if account else None
     if not await svc.passwords.verify(stored_hash, password) or not account:
         raise Unauthorized("wrong username or password")
@@ -107,7 +107,7 @@ async def delete_session(request: Request) -> Response:
         raise BadRequest("this token has neither 'jti' nor 'iat', so it ends only at its 'exp'")
     now_ms = svc.now_ms()
     until_ms = min(who.expires_at_s * 1000, now_ms + REVOCATION_MAX_MS)
-    await svc.store.revoke_session(who.session, max(until_ms, now_ms + 1000))
+    await svc.accounts.revoke_session(who.session, max(until_ms, now_ms + 1000))
     return Response(status_code=204)
 
 
@@ -134,7 +134,7 @@ async def export_me(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    account = await svc.store.account(who.id) if who.kind == "account" else None
+    account = await svc.accounts.account(who.id) if who.kind == "account" else None
     messages = []
     for room_id in await svc.chat.rooms_of(who.id):
         for line in await svc.moderators.moderation.messages_of(room_id, who.id, limit=10_000):
@@ -172,8 +172,8 @@ async def delete_me(request: Request) -> Response:
     password = body.get("password") if isinstance(body, dict) else None
     if not isinstance(password, str):
         raise BadRequest("confirm with your 'password'")
-    account = await svc.store.account(who.id)
+    account = await svc.accounts.account(who.id)
     if account is None or not await svc.passwords.verify(account["password_hash"], password):
         raise Unauthorized("wrong password")
-    await svc.store.delete_account(account)
+    await svc.accounts.delete_account(account)
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection, Request
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.accounts.passwords import Passwords
+from livecommerce.accounts.store import AccountStore
 from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
@@ -41,6 +42,7 @@ class Services:
     limiter: Limiter
     chat: Chat
     rooms: Rooms
+    accounts: AccountStore
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
     passwords: Passwords = field(default_factory=Passwords)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livecommerce.accounts.auth import Identity
+from livecommerce.accounts.store import AccountStore
 from livecommerce.errors import BlockedWord, Forbidden, Unauthorized
 from livecommerce.moderation.rules import (
     ModAction,
@@ -50,12 +51,14 @@ class Moderators:
         limiter: Limiter,
         *,
         rooms: RoomStore,
+        accounts: AccountStore,
         clock: Callable[[], float] = time.time,
         is_admin: Callable[[str], Awaitable[bool]] | None = None,
         report_limit: Limit = REPORT_LIMIT,
     ) -> None:
         self.store = store
         self.rooms = rooms
+        self.accounts = accounts
         self.moderation = moderation
         self.limiter = limiter
         self.report_limit = report_limit
@@ -130,7 +133,7 @@ class Moderators:
             details = {"report": {"id": report["id"], "reason": report["reason"]}}
         audit = audit_entry(actor, request, now, **details)
         if request.user_id:
-            account = await self.store.account(request.user_id)
+            account = await self.accounts.account(request.user_id)
             if account is not None:
                 audit["target"]["name"] = account["display_name"]
         seq = await self.moderation.apply(

@@ -119,6 +119,7 @@ class Checkout:
         payments: PaymentProvider,
         *,
         rooms: RoomStore,
+        is_admin: Callable[[str], Awaitable[bool]] | None = None,
         on_order: Callable[[Room, Event], Any] | None = None,
         on_refund: Callable[[Room, Event], Any] | None = None,
         reservations: Reservations | None = None,
@@ -129,6 +130,7 @@ class Checkout:
     ) -> None:
         self.store = store
         self.rooms = rooms
+        self._is_admin = is_admin
         self.sales = sales
         self.payments = payments
         self.on_order = on_order
@@ -331,10 +333,13 @@ class Checkout:
         ids = await self.store.client.zrevrange(keys.room_orders(room_id), 0, limit - 1)
         return [await self.order(room_id, _text(i)) for i in ids]
 
+    async def is_admin(self, user_id: str) -> bool:
+        return self._is_admin is not None and await self._is_admin(user_id)
+
     async def refund(self, who: Identity, order_id: str) -> Event:
         room_id = await self.room_of_order(order_id)
         room = await self.rooms.room(room_id)
-        if not may_refund(room, who.id, admin=await self.store.is_admin(who.id)):
+        if not may_refund(room, who.id, admin=await self.is_admin(who.id)):
             if room.role_of(who.id) is Role.MODERATOR and self.audit is not None:
                 # A moderator reaching for the money is worth the host's notice.
                 actor = {"id": who.id, "name": who.name}

@@ -7,9 +7,8 @@ surfaces as ``Unavailable``. Rooms themselves are ``rooms/store.py``'s, on the s
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,9 +18,8 @@ from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from livecommerce.accounts.privacy import anonymise, authors
-from livecommerce.errors import Conflict, NotFound, Unavailable
+from livecommerce.errors import NotFound, Unavailable
 from livecommerce.rooms.rules import Room, room_from_hash
-from livecommerce.runtime.batching import Batcher
 from livecommerce.selling.rules import sale_from_hash, welcome_sales
 from livecommerce.store import keys
 from livecommerce.store.scripts import Scripts
@@ -100,9 +98,6 @@ class Store:
         self.client = client
         self.scripts = Scripts(client)
         self.stream_max_len = stream_max_len
-        # Every signed-in join and request asks; a crowd arriving at once asks together.
-        self._deleted_checks: Batcher[str, str, bool] = Batcher(self._deleted_batch, max_batch=512)
-        self._revoked_checks: Batcher[str, str, bool] = Batcher(self._revoked_batch, max_batch=512)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
@@ -127,38 +122,7 @@ class Store:
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 
-    # Accounts ------------------------------------------------------------------------
-
-    @guarded
-    async def create_account(self, account: dict[str, str]) -> None:
-        flat: list[str] = []
-        for name, value in account.items():
-            flat += [name, value]
-        created = await self.scripts.account_create(
-            keys=[keys.accounts_by_username(), keys.account(account["id"])],
-            args=[account["username"], account["id"], *flat],
-        )
-        if not created:
-            raise Conflict(f"the username {account['username']!r} is taken")
-
-    @guarded
-    async def account_by_username(self, username: str) -> dict[str, str] | None:
-        account_id = await self.client.hget(keys.accounts_by_username(), username)
-        if account_id is None:
-            return None
-        return await self._account(_text(account_id))
-
-    @guarded
-    async def delete_account(self, account: dict[str, str]) -> bool:
-        deleted = await self.scripts.account_delete(
-            keys=[
-                keys.accounts_by_username(),
-                keys.account(account["id"]),
-                keys.deleted_accounts(),
-            ],
-            args=[account["username"], account["id"]],
-        )
-        return bool(deleted)
+    # Reading back ----------------------------------------------------------------------
 
     @guarded
     async def deleted_among(self, user_ids: set[str]) -> set[str]:
@@ -169,63 +133,9 @@ class Store:
         flags = await self.client.smismember(keys.deleted_accounts(), ids)
         return {i for i, flag in zip(ids, flags, strict=True) if flag}
 
-    @guarded
-    async def is_deleted(self, user_id: str) -> bool:
-        """Whether this person deleted their account; concurrent checks share one call."""
-        return await self._deleted_checks.submit("", user_id)
-
-    async def _deleted_batch(self, _key: str, user_ids: Sequence[str]) -> list[bool]:
-        flags = await self.client.smismember(keys.deleted_accounts(), list(user_ids))
-        return [bool(flag) for flag in flags]
-
-    async def refusal(self, user_id: str, session: str | None) -> str | None:
-        """Why a valid token no longer works (its account was deleted, it was signed out),
-        or None. Both are asked at once: one round trip's wait per request or join."""
-        deleted, revoked = await asyncio.gather(
-            self.is_deleted(user_id), self.is_revoked(session) if session else _false()
-        )
-        if deleted:
-            return "this account has been deleted"
-        return "this token was signed out" if revoked else None
-
-    @guarded
-    async def revoke_session(self, session: str, until_ms: int) -> None:
-        """Sign a token's session out: kept until the token expires, and told to every
-        process at once, which closes the sockets that hold it."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(keys.revoked_session(session), b"1", pxat=until_ms)
-        pipe.publish(keys.revocations_channel(), session)
-        await pipe.execute()
-
-    @guarded
-    async def is_revoked(self, session: str) -> bool:
-        """Whether this session was signed out; concurrent checks share one call."""
-        return await self._revoked_checks.submit("", session)
-
-    @guarded
-    async def revoked_among(self, sessions: set[str]) -> set[str]:
-        """Which of these sessions were signed out (one round trip)."""
-        ordered = sorted(sessions)
-        found = await self._revoked_batch("", ordered)
-        return {s for s, gone in zip(ordered, found, strict=True) if gone}
-
-    async def _revoked_batch(self, _key: str, sessions: Sequence[str]) -> list[bool]:
-        if not sessions:
-            return []
-        found = await self.client.mget([keys.revoked_session(s) for s in sessions])
-        return [value is not None for value in found]
-
     async def anonymised(self, events: list[Event]) -> list[Event]:
         """The events with lines by deleted accounts shown as by nobody (privacy.py)."""
         return anonymise(events, await self.deleted_among(authors(events)))
-
-    @guarded
-    async def account(self, account_id: str) -> dict[str, str] | None:
-        return await self._account(account_id)
-
-    async def _account(self, account_id: str) -> dict[str, str] | None:
-        raw = await self.client.hgetall(keys.account(account_id))
-        return _strings(raw) or None
 
     # Events --------------------------------------------------------------------------
 
@@ -236,21 +146,6 @@ class Store:
             args=[keys.room_channel(room_id), self.stream_max_len, pack_event(event)],
         )
         return int(seq)
-
-    @guarded
-    async def is_admin(self, user_id: str) -> bool:
-        return bool(await self.client.sismember(keys.admins(), user_id))
-
-    @guarded
-    async def admins(self) -> set[str]:
-        return {_text(m) for m in await self.client.smembers(keys.admins())}
-
-    @guarded
-    async def set_admin(self, user_id: str, admin: bool) -> None:
-        if admin:
-            await self.client.sadd(keys.admins(), user_id)
-        else:
-            await self.client.srem(keys.admins(), user_id)
 
     @guarded
     async def publish_ephemeral(self, room_id: str, event: Event) -> None:
@@ -317,7 +212,3 @@ class Store:
     @guarded
     async def current_seq(self, room_id: str) -> int:
         return int(await self.client.get(keys.room_seq(room_id)) or 0)
-
-
-async def _false() -> bool:
-    return False
