@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 
 from livecommerce.accounts.auth import Authenticator
+from livecommerce.accounts.service import AccountLimits, Accounts, Footprint
 from livecommerce.accounts.store import AccountStore
 from livecommerce.api.app import create_app
 from livecommerce.api.deadlines import with_head_timeout
@@ -87,6 +88,7 @@ class Server:
         self.embedded: EmbeddedValkey | None = None
         self.store: Store | None = None
         self.account_store: AccountStore | None = None
+        self.accounts: Accounts | None = None
         self.bus: Bus | None = None
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
@@ -258,6 +260,18 @@ class Server:
             policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
             clock=self.clock,
         )
+        self.accounts = Accounts(
+            self.account_store,
+            auth,
+            self.limiter,
+            limits=AccountLimits.named(s.limit),
+            footprint=Footprint(
+                self.checkout.orders_of_buyer,
+                self.chat.rooms_of,
+                self.moderation.messages_of,
+            ),
+            clock=self.clock,
+        )
         self.gateway = Gateway(
             self.store,
             self.channels,
@@ -267,7 +281,7 @@ class Server:
             self.limiter,
             self.chat,
             rooms=self.rooms,
-            accounts=self.account_store,
+            accounts=self.accounts,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -290,7 +304,7 @@ class Server:
             self.limiter,
             self.chat,
             self.rooms,
-            self.account_store,
+            self.accounts,
             ws_port=self.ws_port,
             clock=self.clock,
         )

@@ -11,8 +11,7 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 
 from livecommerce.accounts.auth import Authenticator, Identity
-from livecommerce.accounts.passwords import Passwords
-from livecommerce.accounts.store import AccountStore
+from livecommerce.accounts.service import Accounts
 from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
@@ -42,10 +41,9 @@ class Services:
     limiter: Limiter
     chat: Chat
     rooms: Rooms
-    accounts: AccountStore
+    accounts: Accounts
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
-    passwords: Passwords = field(default_factory=Passwords)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from livecommerce.accounts.auth import Authenticator, Identity
-from livecommerce.accounts.store import AccountStore
+from livecommerce.accounts.service import Accounts
 from livecommerce.chat.reactions import ReactionTally
 from livecommerce.chat.rules import TokenBucket
 from livecommerce.chat.service import Chat
@@ -143,7 +143,7 @@ class Gateway:
         chat: Chat,
         *,
         rooms: Rooms,
-        accounts: AccountStore,
+        accounts: Accounts,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
