@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from livecommerce.accounts.store import AccountStore
 from livecommerce.store.embedded import EmbeddedValkey
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 URL_FILE = "url"
 

@@ -57,8 +57,8 @@ from livecommerce.selling.payments import TestPaymentProvider
 from livecommerce.selling.reservations import Reservations
 from livecommerce.selling.store import SalesStore
 from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limiter
-from livecommerce.store.redis_store import Store
 from livecommerce.webhooks.dispatcher import WebhookDispatcher
 from livecommerce.webhooks.rules import new_event
 from livecommerce.webhooks.store import WebhookStore

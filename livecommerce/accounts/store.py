@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from livecommerce.errors import Conflict
 from livecommerce.runtime.batching import Batcher
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _strings, _text, guarded
+from livecommerce.store.connection import _strings, _text, guarded
 from livecommerce.store.scripts import Scripts
 
 Account = dict[str, str]

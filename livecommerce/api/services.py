@@ -21,8 +21,8 @@ from livecommerce.rooms.service import Rooms
 from livecommerce.selling.checkout import Checkout
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store import limits
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limiter
-from livecommerce.store.redis_store import Store
 from livecommerce.webhooks.store import WebhookStore
 
 BODY_MAX_BYTES = 64 * 1024

@@ -28,6 +28,7 @@ from livecommerce.catalog.rules import (
     product_to_hash,
 )
 from livecommerce.errors import Conflict, NotFound, ProductOnSale
+from livecommerce.store.connection import _strings, _text, guarded
 from livecommerce.store.keys import (
     owners_key,
     product_key,
@@ -36,7 +37,6 @@ from livecommerce.store.keys import (
     skus_key,
     stock_move_key,
 )
-from livecommerce.store.redis_store import _strings, _text, guarded
 from livecommerce.store.scripts import register
 
 # Optimistic steps (a delete racing an update, an import racing a create) retry this often.

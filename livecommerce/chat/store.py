@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from livecommerce.errors import Banned, Muted, NotFound, RateLimited, RoomNotLive
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded, pack_event
+from livecommerce.store.connection import _text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 Event = dict[str, Any]

@@ -14,7 +14,7 @@ import orjson
 from redis.asyncio import Redis
 
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded, pack_event
+from livecommerce.store.connection import _text, guarded, pack_event
 from livecommerce.store.scripts import register
 
 RECORDINGS_KEPT = 200

@@ -28,8 +28,8 @@ from livecommerce.moderation.wordlist import WordList
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit, Limiter
-from livecommerce.store.redis_store import Store
 
 log = logging.getLogger("livecommerce.moderators")
 

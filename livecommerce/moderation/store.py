@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from livecommerce.errors import NotFound
 from livecommerce.moderation.rules import ModRequest
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded, pack_event, unpack_event
+from livecommerce.store.connection import _text, guarded, pack_event, unpack_event
 from livecommerce.store.scripts import Scripts
 
 Event = dict[str, Any]

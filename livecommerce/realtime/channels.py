@@ -27,7 +27,7 @@ from livecommerce.realtime.fanout import prepare, write_all
 from livecommerce.realtime.feed import RoomFeed, without_deleted
 from livecommerce.realtime.wire import Event, Subprotocol, encode, encode_batch
 from livecommerce.runtime import metrics
-from livecommerce.store.redis_store import Snapshot, Store
+from livecommerce.store.history import Snapshot, Store
 
 log = logging.getLogger("livecommerce.channels")
 

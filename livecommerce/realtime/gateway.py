@@ -69,8 +69,8 @@ from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.runtime import metrics
 from livecommerce.selling.reservations import Reservations
+from livecommerce.store.history import Snapshot, Store
 from livecommerce.store.limits import Limit, Limiter, client_address
-from livecommerce.store.redis_store import Snapshot, Store
 
 log = logging.getLogger("livecommerce.gateway")
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from livecommerce.errors import Conflict, NotFound, RoomNotLive, Unavailable
 from livecommerce.rooms.rules import Room, RoomState, room_from_hash, room_to_hash
 from livecommerce.store import keys
-from livecommerce.store.redis_store import Event, _strings, _text, guarded, pack_event
+from livecommerce.store.connection import Event, _strings, _text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 END_ATTEMPTS = 5

@@ -44,7 +44,8 @@ from livecommerce.selling.reservations import Reservations
 from livecommerce.selling.rules import HoldState, refusal, sale_id_of_hold
 from livecommerce.selling.store import SalesStore
 from livecommerce.store import keys
-from livecommerce.store.redis_store import STORE_DOWN, Store, _text, guarded
+from livecommerce.store.connection import STORE_DOWN, _text, guarded
+from livecommerce.store.history import Store
 
 log = logging.getLogger("livecommerce.checkout")
 

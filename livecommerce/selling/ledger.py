@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded
+from livecommerce.store.connection import _text, guarded
 from livecommerce.store.scripts import register
 
 

@@ -52,7 +52,7 @@ from livecommerce.errors import (
     Unavailable,
 )
 from livecommerce.numbers import digits
-from livecommerce.store.redis_store import guarded
+from livecommerce.store.connection import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
 RefundStatus = Literal["refunded", "failed"]

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from livecommerce.errors import NotFound
 from livecommerce.selling.rules import Hold, Sale, Stock, refusal, sale_from_hash
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
+from livecommerce.store.connection import _strings, _text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 Event = dict[str, Any]

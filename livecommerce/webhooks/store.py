@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from livecommerce.errors import Conflict, NotFound
+from livecommerce.store.connection import guarded
 from livecommerce.store.keys import PREFIX
-from livecommerce.store.redis_store import guarded
 from livecommerce.store.scripts import register
 from livecommerce.webhooks.rules import MAX_ENDPOINTS, Endpoint, WebhookEvent
 

@@ -1,61 +1,39 @@
-"""The Redis (or Valkey) store: accounts and each room's ordered event history.
+"""Each room's ordered history: its events, their sequence numbers, and the snapshot a joiner
+starts from.
 
-Every method is one round trip or one script, so nothing is ever half written: a chat line,
-its rate check and its place in the room's order happen in one script. A lost connection
-surfaces as ``Unavailable``. Rooms themselves are ``rooms/store.py``'s, on the same client.
+Everything that happens in a room is an event with a per-room seq (invariant 6): written to
+the room's stream and published on its channel in one script (``room_publish.lua``, or the
+concept's own script that makes the change and its event together), so a viewer who resumes
+gets exactly what it missed, or learns that it is too old and takes a snapshot. Events without
+a seq (viewer counts, stock, reactions) are only published. Reading history back hides the
+authors of deleted accounts (``accounts/privacy.py``). ``Store`` also owns the connection the
+concept stores share (``connection.py``) and its scripts.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-import msgpack
 import orjson
-from redis import exceptions as redis_errors
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from livecommerce.accounts.privacy import anonymise, authors
-from livecommerce.errors import NotFound, Unavailable
+from livecommerce.errors import NotFound
 from livecommerce.rooms.rules import Room, room_from_hash
 from livecommerce.selling.rules import sale_from_hash, welcome_sales
 from livecommerce.store import keys
+from livecommerce.store.connection import (
+    _strings,
+    _text,
+    connect,
+    guarded,
+    pack_event,
+    unpack_event,
+)
 from livecommerce.store.scripts import Scripts
 
-P = ParamSpec("P")
-T = TypeVar("T")
 Event = dict[str, Any]
-
-STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
-RETRY_AFTER_S = 2.0
-MAX_CONNECTIONS = 64
-POOL_WAIT_S = 10.0
-
-
-def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Turn a lost or refused Redis connection into ``Unavailable`` for the edges."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(*args, **kwargs)
-        except redis_errors.BusyLoadingError:
-            raise Unavailable("the store is loading its data", retry_after=RETRY_AFTER_S) from None
-        except STORE_DOWN:
-            raise Unavailable("the store cannot be reached", retry_after=RETRY_AFTER_S) from None
-
-    return wrapper
-
-
-def pack_event(event: Event) -> bytes:
-    return msgpack.packb(event, use_bin_type=True)  # type: ignore[no-any-return]
-
-
-def unpack_event(data: bytes) -> Event:
-    event: Event = msgpack.unpackb(data, raw=False)
-    return event
 
 
 def parse_envelope(data: bytes) -> tuple[int | None, Event]:
@@ -79,14 +57,6 @@ class Snapshot:
     pinned_chat: dict[str, Any] | None = None
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _strings(raw: dict[Any, Any]) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in raw.items()}
-
-
 def _entry_event(entry_id: Any, fields: Any) -> Event:
     event = unpack_event(fields[b"d"])
     event["seq"] = int(_text(entry_id).split("-", 1)[0])
@@ -101,18 +71,7 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
-        # A rush puts thousands of commands in flight at once: they wait for one of a bounded
-        # set of connections (redis-py's default pool refuses the 101st instead).
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=POOL_WAIT_S,
-            socket_timeout=5,
-            socket_connect_timeout=2,
-            health_check_interval=10,
-            decode_responses=False,
-        )
-        return cls(Redis(connection_pool=pool), **kwargs)
+        return cls(connect(url), **kwargs)
 
     async def close(self) -> None:
         await self.client.aclose()
