@@ -251,7 +251,6 @@ class Server:
             rooms=self.room_store,
             accounts=self.account_store,
             clock=self.clock,
-            is_admin=self.account_store.is_admin,
             report_limit=s.limit("reports"),
         )
         self.chat = Chat(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from livecommerce.accounts.auth import Identity
@@ -53,7 +53,6 @@ class Moderators:
         rooms: RoomStore,
         accounts: AccountStore,
         clock: Callable[[], float] = time.time,
-        is_admin: Callable[[str], Awaitable[bool]] | None = None,
         report_limit: Limit = REPORT_LIMIT,
     ) -> None:
         self.store = store
@@ -63,14 +62,13 @@ class Moderators:
         self.limiter = limiter
         self.report_limit = report_limit
         self.clock = clock
-        self._is_admin = is_admin
         self._words: dict[str, tuple[float, WordList]] = {}
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     async def is_admin(self, user_id: str) -> bool:
-        return self._is_admin is not None and await self._is_admin(user_id)
+        return await self.accounts.is_admin(user_id)
 
     async def room_for(self, who: Identity | None, room_id: str) -> Room:
         """The room as stored now, if ``who`` moderates it (host, moderator or operator)."""
