@@ -26,6 +26,8 @@ import httpx
 import uvicorn
 
 from livecommerce.accounts.auth import Authenticator
+from livecommerce.accounts.service import AccountLimits, Accounts, Footprint
+from livecommerce.accounts.store import AccountStore
 from livecommerce.api.app import create_app
 from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
@@ -49,6 +51,7 @@ from livecommerce.realtime.bus import Bus
 from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
 from livecommerce.realtime.listener import BusListener
+from livecommerce.realtime.snapshots import RoomReader
 from livecommerce.rooms import viewers
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
@@ -61,8 +64,8 @@ from livecommerce.selling.payments import TestPaymentProvider
 from livecommerce.selling.reservations import Reservations
 from livecommerce.selling.store import SalesStore
 from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limiter
-from livecommerce.store.redis_store import Store
 from livecommerce.webhooks.dispatcher import WebhookDispatcher
 from livecommerce.webhooks.store import WebhookStore
 
@@ -78,6 +81,8 @@ class Server:
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.embedded: EmbeddedValkey | None = None
         self.store: Store | None = None
+        self.account_store: AccountStore | None = None
+        self.accounts: Accounts | None = None
         self.bus: Bus | None = None
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
@@ -176,6 +181,7 @@ class Server:
             )
         store = self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
         self._up("store", store.close)
+        account_store = self.account_store = AccountStore(store.client, store.scripts)
         auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock)
 
         listener = BusListener(self.streams.heard)
@@ -183,7 +189,7 @@ class Server:
             store.client, listener.event, listener.down, listener.up, on_revoked=listener.revoked
         )
         channels = self.channels = listener.channels = Channels(
-            store,
+            RoomReader(store),
             tick_s=s.tick_ms / 1000,
             max_buffer_bytes=s.max_buffer_bytes,
             write_slice=s.write_slice,
@@ -240,6 +246,7 @@ class Server:
             sales,
             TestPaymentProvider(store.client, clock=self.clock),
             rooms=room_store,
+            is_admin=account_store.is_admin,
             on_order=order_events.order_created,
             on_refund=order_events.order_refunded,
             reservations=reservations,
@@ -256,14 +263,22 @@ class Server:
             moderation,
             limiter,
             rooms=room_store,
+            accounts=account_store,
             clock=self.clock,
-            is_admin=store.is_admin,
             report_limit=s.limit("reports"),
         )
         chat = self.chat = Chat(
             ChatStore(store.client, store.scripts, stream_max_len=s.stream_max_len),
             moderators.screen,
             policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
+            clock=self.clock,
+        )
+        accounts = self.accounts = Accounts(
+            account_store,
+            auth,
+            limiter,
+            limits=AccountLimits.named(s.limit),
+            footprint=Footprint(checkout.orders_of_buyer, chat.rooms_of, moderation.messages_of),
             clock=self.clock,
         )
         gateway = self.gateway = Gateway(
@@ -275,6 +290,7 @@ class Server:
             limiter,
             chat,
             rooms=rooms,
+            accounts=accounts,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -301,6 +317,7 @@ class Server:
                 limiter,
                 chat,
                 rooms,
+                accounts,
                 ws_port=self.ws_port,
                 clock=self.clock,
             )

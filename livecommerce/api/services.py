@@ -11,7 +11,7 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 
 from livecommerce.accounts.auth import Authenticator, Identity
-from livecommerce.accounts.passwords import Passwords
+from livecommerce.accounts.service import Accounts
 from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
@@ -21,8 +21,8 @@ from livecommerce.rooms.service import Rooms
 from livecommerce.selling.checkout import Checkout
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store import limits
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limiter
-from livecommerce.store.redis_store import Store
 from livecommerce.webhooks.store import WebhookStore
 
 BODY_MAX_BYTES = 64 * 1024
@@ -41,9 +41,9 @@ class Services:
     limiter: Limiter
     chat: Chat
     rooms: Rooms
+    accounts: Accounts
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
-    passwords: Passwords = field(default_factory=Passwords)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -28,7 +28,7 @@ from livecommerce.media.plane import Media
 from livecommerce.media.recording import Recording
 from livecommerce.media.store import MediaStore
 from livecommerce.runtime import metrics
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 log = logging.getLogger("livecommerce.media.streams")
 

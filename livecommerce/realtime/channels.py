@@ -37,9 +37,9 @@ from livecommerce.realtime.feed import (
     ResyncLater,
     without_deleted,
 )
+from livecommerce.realtime.snapshots import RoomReader, Snapshot
 from livecommerce.realtime.wire import Event, Subprotocol, encode, encode_batch
 from livecommerce.runtime import metrics
-from livecommerce.store.redis_store import Snapshot, Store
 
 log = logging.getLogger("livecommerce.channels")
 
@@ -103,7 +103,7 @@ class RoomChannel:
     def __init__(
         self,
         room_id: str,
-        store: Store,
+        store: RoomReader,
         *,
         tick_s: float,
         max_buffer_bytes: int,
@@ -419,7 +419,7 @@ class Channels:
 
     def __init__(
         self,
-        store: Store,
+        store: RoomReader,
         *,
         tick_s: float,
         max_buffer_bytes: int,

@@ -14,7 +14,7 @@ from typing import Any
 from livecommerce.moderation.store import ModerationStore
 from livecommerce.rooms.rules import Room
 from livecommerce.rooms.store import RoomStore
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 Notify = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 """(creator id, event type, data): a webhook to the creator's endpoints."""

@@ -53,7 +53,7 @@ from livecommerce.errors import (
 )
 from livecommerce.numbers import digits
 from livecommerce.store import keys
-from livecommerce.store.redis_store import guarded
+from livecommerce.store.connection import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
 RefundStatus = Literal["refunded", "failed"]
@@ -290,7 +290,7 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -346,7 +346,7 @@ class TestPaymentProvider:
         claim = orjson.dumps({"state": "pending", "fp": fingerprint, "token": token})
         previous = await self.client.set(key, claim, nx=True, get=True, ex=CLAIM_LEASE_S)
         if previous is not None:
-            return await self._await_result(key, _text(previous), fingerprint)
+            return await self._await_result(key, as_text(previous), fingerprint)
 
         status, decline_code, message = TEST_CARDS.get(card.number, ("paid", None, ""))
         if status == _SLOW_STATUS:
@@ -444,7 +444,7 @@ class TestPaymentProvider:
                 try:
                     await pipe.watch(key)
                     raw = await pipe.hgetall(key)
-                    payment = {_text(k): _text(v) for k, v in raw.items()}
+                    payment = {as_text(k): as_text(v) for k, v in raw.items()}
                     if not payment:
                         raise NotFound(f"payment {payment_ref} does not exist")
                     if field_name in payment:

@@ -45,8 +45,8 @@ from livecommerce.selling.rules import (
     sale_id_of_hold,
 )
 from livecommerce.selling.store import Answer, ReserveRequest, SalesStore
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit
-from livecommerce.store.redis_store import Store
 
 log = logging.getLogger("livecommerce.reservations")
 

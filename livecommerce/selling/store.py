@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from livecommerce.errors import NotFound
 from livecommerce.selling.rules import Hold, Sale, Stock, refusal, sale_from_hash
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
+from livecommerce.store.connection import as_strings, as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 Event = dict[str, Any]
@@ -46,7 +46,7 @@ def _answer(raw: list[Any]) -> Answer:
     stock = _stock(raw[2:5])
     offers = [Hold.from_json(o) for o in raw[5:]]
     if status == 0:
-        return Answer(0, reason=_text(value), stock=stock, offers=offers)
+        return Answer(0, reason=as_text(value), stock=stock, offers=offers)
     return Answer(status, hold=Hold.from_json(value), stock=stock, offers=offers)
 
 
@@ -92,7 +92,7 @@ class SalesStore:
             raw = await self.client.hget(keys.sale_rooms(), sale_id)
             if raw is None:
                 raise NotFound(f"sale {sale_id[:80]} does not exist")
-            room_id = self._rooms[sale_id] = _text(raw)
+            room_id = self._rooms[sale_id] = as_text(raw)
         return room_id
 
     @guarded
@@ -120,7 +120,7 @@ class SalesStore:
             ],
         )
         if int(status) == 0:
-            raise refusal(_text(value))
+            raise refusal(as_text(value))
         await self.client.zadd(keys.active_sales(), {f"{sale.room_id} {sale.id}": sale.ends_at})
         return int(value)
 
@@ -140,9 +140,9 @@ class SalesStore:
         if int(status) == 1:
             # Due now: the ticker reaps its last holds and then lets it go.
             await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
-        elif _text(value) == "not_found":
+        elif as_text(value) == "not_found":
             await self.client.zrem(keys.active_sales(), f"{room_id} {sale_id}")
-        return int(status) == 1, _text(value)
+        return int(status) == 1, as_text(value)
 
     @guarded
     async def forget(self, room_id: str, sale_id: str) -> None:
@@ -154,16 +154,16 @@ class SalesStore:
         raw = await self.client.hgetall(keys.sale_hash(room_id, sale_id))
         if not raw:
             raise NotFound(f"sale {sale_id[:80]} does not exist")
-        return sale_from_hash(_strings(raw))
+        return sale_from_hash(as_strings(raw))
 
     @guarded
     async def room_sales(self, room_id: str, *, active_only: bool, limit: int = 20) -> list[Sale]:
         ids = await self.client.zrevrange(keys.room_sales(room_id), 0, limit - 1)
         async with self.client.pipeline(transaction=False) as pipe:
             for sale_id in ids:
-                pipe.hgetall(keys.sale_hash(room_id, _text(sale_id)))
+                pipe.hgetall(keys.sale_hash(room_id, as_text(sale_id)))
             rows = await pipe.execute()
-        sales = [sale_from_hash(_strings(row)) for row in rows if row]
+        sales = [sale_from_hash(as_strings(row)) for row in rows if row]
         if active_only:
             sales = [s for s in sales if s.state == "active"]
         return sales
@@ -176,7 +176,7 @@ class SalesStore:
         )
         found = []
         for member, score in rows:
-            room_id, _, sale_id = _text(member).partition(" ")
+            room_id, _, sale_id = as_text(member).partition(" ")
             found.append((room_id, sale_id, int(score)))
         return found
 
@@ -227,7 +227,7 @@ class SalesStore:
             status, value = int(results[i]), results[i + 1]
             extra = offers if i == 0 else []
             if status == 0:
-                reason, _, wait = _text(value).partition(":")
+                reason, _, wait = as_text(value).partition(":")
                 answers.append(
                     Answer(0, reason=reason, stock=stock, offers=extra, retry_ms=int(wait or 0))
                 )
@@ -261,7 +261,7 @@ class SalesStore:
         status, value = await self.scripts.sale_waitlist(
             keys=keys.sale(room_id, sale_id), args=[user_id, quantity, now]
         )
-        return int(status), _text(value)
+        return int(status), as_text(value)
 
     @guarded
     async def hold(self, room_id: str, sale_id: str, hold_id: str) -> Hold:
@@ -304,11 +304,11 @@ class SalesStore:
         status = int(raw[0])
         stock = _stock(raw[2:5])
         if status == 0:
-            return Confirmation(0, _text(raw[1]), "", stock, False, 0)
+            return Confirmation(0, as_text(raw[1]), "", stock, False, 0)
         ended = bool(int(raw[5]))
         if ended:  # sold out: due now, so the ticker settles it and frees its product
             await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
-        return Confirmation(status, "", _text(raw[1]), stock, ended, int(raw[6]))
+        return Confirmation(status, "", as_text(raw[1]), stock, ended, int(raw[6]))
 
     @guarded
     async def open_holds_of(self, room_id: str, user_id: str) -> list[Hold]:
@@ -331,7 +331,7 @@ class SalesStore:
         A hold past its expiry that the reaper has not reached yet is still among them.
         """
         ids = [
-            _text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)
+            as_text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)
         ]
         if not ids:
             return []
@@ -342,7 +342,7 @@ class SalesStore:
         wanted = [
             (sale_id, hold_id)
             for sale_id, (_, open_ids) in zip(ids, rows, strict=True)
-            for hold_id in _text(open_ids or b"").split()
+            for hold_id in as_text(open_ids or b"").split()
         ]
         found: dict[str, list[Hold]] = {}
         if wanted:

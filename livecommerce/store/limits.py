@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 from livecommerce.errors import BadRequest, RateLimited
 from livecommerce.runtime import metrics
 from livecommerce.store import keys
-from livecommerce.store.redis_store import Store, guarded
+from livecommerce.store.connection import guarded
+from livecommerce.store.history import Store
 from livecommerce.store.scripts import register
 
 

@@ -23,7 +23,7 @@ from redis.commands.core import AsyncScript
 
 from livecommerce.errors import Conflict, NotFound
 from livecommerce.store import keys
-from livecommerce.store.redis_store import guarded
+from livecommerce.store.connection import guarded
 from livecommerce.store.scripts import register
 from livecommerce.webhooks.rules import MAX_ENDPOINTS, Endpoint, WebhookEvent
 
@@ -31,7 +31,7 @@ LOG_MAX_LEN = 1000
 ERROR_MAX = 200
 
 
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -100,7 +100,7 @@ class Attempt:
 
     @classmethod
     def from_fields(cls, raw: dict[Any, Any]) -> Attempt:
-        f = {_text(k): _text(v) for k, v in raw.items()}
+        f = {as_text(k): as_text(v) for k, v in raw.items()}
         return cls(
             delivery_id=f["delivery_id"],
             event_id=f["event_id"],
@@ -189,7 +189,7 @@ class WebhookStore:
     @guarded
     async def claim(self, now_ms: int, lease_ms: int, count: int) -> list[str]:
         ids = await self._claim(keys=[keys.webhooks_due()], args=[now_ms, lease_ms, count])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     @guarded
     async def next_due_ms(self) -> int | None:
@@ -202,14 +202,14 @@ class WebhookStore:
         raw = await self.client.hgetall(keys.webhook_delivery(delivery_id))
         if not raw:
             return None
-        f = {_text(k): v for k, v in raw.items()}
+        f = {as_text(k): v for k, v in raw.items()}
         return Delivery(
             id=delivery_id,
-            creator_id=_text(f["creator_id"]),
-            endpoint_id=_text(f["endpoint_id"]),
-            event_id=_text(f["event_id"]),
-            event_type=_text(f["event_type"]),
-            body=f["body"] if isinstance(f["body"], bytes) else _text(f["body"]).encode(),
+            creator_id=as_text(f["creator_id"]),
+            endpoint_id=as_text(f["endpoint_id"]),
+            event_id=as_text(f["event_id"]),
+            event_type=as_text(f["event_type"]),
+            body=f["body"] if isinstance(f["body"], bytes) else as_text(f["body"]).encode(),
             attempts=int(f["attempts"]),
             created_at=int(f["created_at"]),
         )

@@ -11,7 +11,7 @@ import pytest
 
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts, viewers_event
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 
 @dataclass

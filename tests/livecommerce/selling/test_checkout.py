@@ -307,8 +307,8 @@ async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_s
     assert entry["target"] == {"order_id": order["id"]}
 
     operator = await sign_up(http, "Ops")
-    assert server.store is not None
-    await server.store.set_admin(operator.id, True)
+    assert server.account_store is not None
+    await server.account_store.set_admin(operator.id, True)
     refunded = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=operator.headers)
     assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
 
