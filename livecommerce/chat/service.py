@@ -13,15 +13,14 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.chat.rules import ChatPolicy, clean_text
 from livecommerce.chat.store import ChatStore
 from livecommerce.errors import Unauthorized
+from livecommerce.events import Event
 from livecommerce.runtime import metrics
 
-Event = dict[str, Any]
 Screen = Callable[[str, str], Awaitable[None]]
 
 

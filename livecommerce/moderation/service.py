@@ -11,10 +11,10 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.errors import BlockedWord, Forbidden, Unauthorized
+from livecommerce.events import Event
 from livecommerce.moderation.rules import (
     ModAction,
     ModRequest,
@@ -32,7 +32,6 @@ from livecommerce.store.redis_store import Store
 
 log = logging.getLogger("livecommerce.moderators")
 
-Event = dict[str, Any]
 WORDS_CACHE_S = 2.0
 REPORT_LIMIT = Limit("reports", 5, 5)  # a handful a minute: real reports, not a flood
 

@@ -14,12 +14,12 @@ import orjson
 from redis.asyncio import Redis
 
 from livecommerce.errors import NotFound
+from livecommerce.events import Event
 from livecommerce.moderation.rules import ModRequest
 from livecommerce.store import keys
 from livecommerce.store.redis_store import _text, guarded, pack_event, unpack_event
 from livecommerce.store.scripts import Scripts
 
-Event = dict[str, Any]
 AUDIT_MAX_LEN = 10_000
 RESOLVED_KEPT = 1_000
 

@@ -23,9 +23,10 @@ from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 
 from livecommerce.errors import CloseCode, LiveCommerceError
+from livecommerce.events import Event
 from livecommerce.realtime.fanout import prepare, write_all
 from livecommerce.realtime.feed import RoomFeed, without_deleted
-from livecommerce.realtime.wire import Event, Subprotocol, encode, encode_batch
+from livecommerce.realtime.wire import Subprotocol, encode, encode_batch
 from livecommerce.runtime import metrics
 from livecommerce.store.redis_store import Snapshot, Store
 

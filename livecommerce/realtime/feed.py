@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 from livecommerce.chat.reactions import merge_counts
-
-Event = dict[str, Any]
+from livecommerce.events import Event
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,13 +40,13 @@ from livecommerce.errors import (
     TooLarge,
     Unauthorized,
 )
+from livecommerce.events import Event
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.realtime.channels import Channels, Member
 from livecommerce.realtime.wire import (
     ChatSend,
     Command,
-    Event,
     Moderate,
     Pin,
     Ping,

@@ -16,6 +16,7 @@ import msgpack
 import orjson
 
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
+from livecommerce.events import Event
 from livecommerce.moderation.rules import (
     ModAction,
     ModRequest,
@@ -34,7 +35,6 @@ FRAME_MAX_BYTES: Final = 64 * 1024
 REF_MAX_LENGTH: Final = 64
 REACTION_KINDS: Final = ("heart", "fire", "clap", "laugh", "wow")
 
-Event = dict[str, Any]
 # Appointing moderators is an HTTP call of the host's; every other tool is also a command.
 MOD_TOOLS: Final = frozenset(a.value for a in ModAction) - {"mod.appoint", "mod.remove"}
 

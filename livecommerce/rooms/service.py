@@ -12,15 +12,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from livecommerce.accounts.auth import Identity
+from livecommerce.events import Event
 from livecommerce.rooms.rules import Room, RoomDraft, RoomState, state_event
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.store.redis_store import Store
-
-Event = dict[str, Any]
 
 
 def new_room_id() -> str:

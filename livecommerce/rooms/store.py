@@ -12,9 +12,10 @@ import orjson
 from redis.asyncio import Redis
 
 from livecommerce.errors import Conflict, NotFound, RoomNotLive, Unavailable
+from livecommerce.events import Event
 from livecommerce.rooms.rules import Room, RoomState, room_from_hash, room_to_hash
 from livecommerce.store import keys
-from livecommerce.store.redis_store import Event, _strings, _text, guarded, pack_event
+from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 END_ATTEMPTS = 5

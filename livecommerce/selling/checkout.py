@@ -30,6 +30,7 @@ from livecommerce.errors import (
     NotFound,
     Unavailable,
 )
+from livecommerce.events import Event
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -55,7 +56,6 @@ SWEEP_GRACE_MS = 2000  # after a hold's expiry, before the sweeper looks at its 
 KEY_KEPT_S = IDEMPOTENCY_TTL_S  # a checkout key binds its hold as long as the charge's key lasts
 _ADDRESS_LIMITS = {"name": 100, "line1": 200, "line2": 200, "postal_code": 20, "city": 100}
 
-Event = dict[str, Any]
 Notify = Callable[[str, Event], Any]
 
 

@@ -28,6 +28,7 @@ from livecommerce.errors import (
     RoomNotLive,
     Unauthorized,
 )
+from livecommerce.events import Event
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -54,8 +55,6 @@ STOCK_EVERY_S = 0.25
 TICK_EVERY_S = 0.25
 BUSY_FOR_S = 2.0
 NO_LIMIT = Limit("reserve", 0, 1)
-
-Event = dict[str, Any]
 
 
 def product_card(product: Product) -> dict[str, Any]:

@@ -13,12 +13,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from livecommerce.errors import NotFound
+from livecommerce.events import Event
 from livecommerce.selling.rules import Hold, Sale, Stock, refusal, sale_from_hash
 from livecommerce.store import keys
 from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
-
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from livecommerce.accounts.privacy import anonymise, authors
 from livecommerce.errors import Conflict, NotFound, Unavailable
+from livecommerce.events import Event
 from livecommerce.rooms.rules import Room, room_from_hash
 from livecommerce.runtime.batching import Batcher
 from livecommerce.selling.rules import sale_from_hash, welcome_sales
@@ -28,7 +29,6 @@ from livecommerce.store.scripts import Scripts
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Event = dict[str, Any]
 
 STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
 RETRY_AFTER_S = 2.0

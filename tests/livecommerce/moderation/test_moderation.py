@@ -10,13 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from livecommerce.events import Event
 from livecommerce.server import Server
 from tests.helpers import RoomSocket, User, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 from tests.livecommerce.selling.test_selling import FakeClock, _by_ref, add_product, start_sale
 from tests.processes import ServerProcess, start_process
-
-Event = dict[str, Any]
 
 
 async def say(socket: RoomSocket, text: str, ref: str) -> Event:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.errors import Conflict, Forbidden, RoomNotLive
+from livecommerce.events import Event
 from livecommerce.rooms.rules import RoomDraft, RoomState
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
@@ -22,7 +22,6 @@ NOW_S = 1_700_000_000.0
 NOW_MS = int(NOW_S * 1000)
 ADA = Identity("u_ada", "Ada", "account")
 VIV = Identity("u_viv", "Viv", "account")
-Event = dict[str, Any]
 
 
 @dataclass

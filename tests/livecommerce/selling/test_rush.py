@@ -18,7 +18,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jwt
@@ -26,6 +25,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from livecommerce.events import Event
 from livecommerce.server import Server
 from tests.conftest import timeout
 from tests.helpers import User, join, open_room, sign_up
@@ -36,7 +36,6 @@ from tests.processes import ServerProcess, start_process
 pytestmark = pytest.mark.multiprocess
 
 SECRET = "rush-secret-shared-by-the-cluster-32b"
-Event = dict[str, Any]
 _tags = itertools.count(1)
 
 
