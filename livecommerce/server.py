@@ -48,6 +48,7 @@ from livecommerce.rooms.rules import Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 from livecommerce.runtime.lifecycle import stop_task
 from livecommerce.selling.charges import ChargeSweeper
 from livecommerce.selling.checkout import Checkout
@@ -79,9 +80,16 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class Server:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        ids: Ids | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.ids = ids or Ids()
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.embedded: EmbeddedValkey | None = None
         self.store: Store | None = None
@@ -102,13 +110,14 @@ class Server:
             on_close=self._unwatch_room,
         )
         ice_servers = settings.ice_server_list()
-        self.publications = Publications(self.hubs, ice_servers)
+        self.publications = Publications(self.hubs, ice_servers, ids=self.ids)
         self.edges = Edges(self.hubs, ice_servers) if settings.cascade else None
         self.playbacks = Playbacks(
             self.hubs,
             ice_servers,
             max_viewers=settings.max_stream_viewers,
             on_left=self.edges.viewer_left if self.edges is not None else None,
+            ids=self.ids,
         )
         self.media_store: MediaStore | None = None
         self.moderators: Moderators | None = None
@@ -168,7 +177,7 @@ class Server:
                 extra={"port": self.embedded.port, "dir": str(s.data_dir)},
             )
         self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
-        auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock)
+        auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock, ids=self.ids)
         self.bus = Bus(
             self.store.client,
             self._on_bus_event,
@@ -193,7 +202,7 @@ class Server:
         )
         self.catalog = CatalogStore(self.store.client)
         self.media_store = MediaStore(self.store.client, stream_max_len=s.stream_max_len)
-        self.webhook_store = WebhookStore(self.store.client)
+        self.webhook_store = WebhookStore(self.store.client, ids=self.ids)
         # A transport of our own keeps HTTP(S)_PROXY out (httpx reads it only without
         # one): the dispatcher connects to the address it checked (netguard.py), and a
         # proxy would resolve the name again, and check the certificate against the address.
@@ -216,10 +225,15 @@ class Server:
             on_sale_event=self._sale_webhook,
             reserve_limit=s.limit("reserve"),
             hold_cap=s.max_holds,
+            ids=self.ids,
         )
         self.reservations.start()
         self.rooms = Rooms(
-            self.store, self.room_store, clock=self.clock, on_sale_event=self.reservations.tell
+            self.store,
+            self.room_store,
+            clock=self.clock,
+            on_sale_event=self.reservations.tell,
+            ids=self.ids,
         )
         self.moderation = ModerationStore(
             self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
@@ -234,6 +248,7 @@ class Server:
             reservations=self.reservations,
             audit=self._audit,
             clock=self.clock,
+            ids=self.ids,
         )
         self.sweeper = ChargeSweeper(self.checkout)
         self.sweeper.start()
@@ -246,12 +261,14 @@ class Server:
             clock=self.clock,
             is_admin=self.store.is_admin,
             report_limit=s.limit("reports"),
+            ids=self.ids,
         )
         self.chat = Chat(
             ChatStore(self.store.client, self.store.scripts, stream_max_len=s.stream_max_len),
             self.moderators.screen,
             policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
             clock=self.clock,
+            ids=self.ids,
         )
         self.gateway = Gateway(
             self.store,
@@ -286,6 +303,7 @@ class Server:
             self.rooms,
             ws_port=self.ws_port,
             clock=self.clock,
+            ids=self.ids,
         )
         config = uvicorn.Config(
             create_app(services, self.media),

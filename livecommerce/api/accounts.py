@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -47,7 +45,7 @@ async def create_account(request: Request) -> JSONResponse:
     sign_up = parse_sign_up(await json_body(request))
     await svc.limiter.check(svc.settings.limit("signup"), client_address(request))
     account = {
-        "id": "u_" + secrets.token_urlsafe(9),
+        "id": svc.ids.user(),
         "username": sign_up.username,
         "display_name": sign_up.display_name,
         "password_hash": await svc.passwords.hash(sign_up.password),

@@ -9,7 +9,6 @@ product is gone (a create refused, a crash between the two steps) reads as "not 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -44,10 +43,6 @@ ATTEMPTS = 3
 # Rows of an import pipelined together: big enough to save round trips, small enough that
 # one batch's replies stay a few hundred KiB.
 IMPORT_BATCH = 500
-
-
-def new_product_id() -> str:
-    return "p_" + secrets.token_urlsafe(9)
 
 
 def _outcome(reply: Any) -> tuple[int, Any]:
@@ -232,7 +227,7 @@ class CatalogStore:
         creator_id: str,
         rows: list[ImportRow],
         now: int,
-        new_id: Callable[[], str] = new_product_id,
+        new_id: Callable[[], str],
     ) -> list[RowResult]:
         """Upsert each accepted row by sku: an existing sku is updated, a new one created."""
         results: list[RowResult] = []

@@ -9,7 +9,6 @@ desk keeps and caches the lists), so chat needs nothing above it.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from livecommerce.chat.store import ChatStore
 from livecommerce.errors import Unauthorized
 from livecommerce.events import Event
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 
 Screen = Callable[[str, str], Awaitable[None]]
 
@@ -57,11 +57,13 @@ class Chat:
         *,
         policy: ChatPolicy,
         clock: Callable[[], float] = time.time,
+        ids: Ids | None = None,
     ) -> None:
         self.store = store
         self.screen = screen
         self.policy = policy
         self.clock = clock
+        self.ids = ids or Ids()
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -73,7 +75,7 @@ class Chat:
         text = clean_text(text, self.policy)
         await self.screen(room_id, text)
         now = self.now_ms()
-        event = chat_message(who, text, now, "m_" + secrets.token_urlsafe(9))
+        event = chat_message(who, text, now, self.ids.message())
         seq = await self.store.post(
             room_id, who.id, event, now, interval_ms(self.policy), self.policy.burst
         )

@@ -8,7 +8,6 @@ tool changes, the room event it causes and its audit entry are written in one sc
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -27,6 +26,7 @@ from livecommerce.moderation.wordlist import WordList
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 from livecommerce.store.limits import Limit, Limiter
 from livecommerce.store.redis_store import Store
 
@@ -52,7 +52,9 @@ class Moderators:
         clock: Callable[[], float] = time.time,
         is_admin: Callable[[str], Awaitable[bool]] | None = None,
         report_limit: Limit = REPORT_LIMIT,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.store = store
         self.rooms = rooms
         self.moderation = moderation
@@ -164,7 +166,7 @@ class Moderators:
         await self.limiter.check(self.report_limit, f"{room.id}|{who.id}")
         line = _line(await self.moderation.message(room.id, request.message_id))
         report: Event = {
-            "id": "rp_" + secrets.token_urlsafe(9),
+            "id": self.ids.report(),
             "room_id": room.id,
             "at": self.now_ms(),
             "reporter": {"id": who.id, "name": who.name},

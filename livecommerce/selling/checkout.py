@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -34,6 +33,7 @@ from livecommerce.events import Event
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 from livecommerce.selling.ledger import ChargeLedger, OpenCharge
 from livecommerce.selling.payments import (
     IDEMPOTENCY_TTL_S,
@@ -126,7 +126,9 @@ class Checkout:
         clock: Callable[[], float] = time.time,
         require_durable: bool = True,
         sweep_grace_ms: int = SWEEP_GRACE_MS,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.store = store
         self.rooms = rooms
         self.sales = sales
@@ -201,7 +203,7 @@ class Checkout:
             payment.require_paid()
             paid_with = {"ref": payment.payment_ref, **card.to_public()}
         now = self.now_ms()
-        order_id = "o_" + secrets.token_urlsafe(12)
+        order_id = self.ids.order()
         order: Event = {
             "id": order_id,
             "state": "paid",

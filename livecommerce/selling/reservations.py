@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -33,7 +32,7 @@ from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.batching import Batcher
-from livecommerce.runtime.ids import token
+from livecommerce.runtime.ids import Ids, SaleId
 from livecommerce.runtime.lifecycle import stop_task
 from livecommerce.selling.rules import (
     Hold,
@@ -81,7 +80,9 @@ class Reservations:
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
         reserve_limit: Limit = NO_LIMIT,
         hold_cap: int = 0,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.reserve_limit = reserve_limit
         self.hold_cap = hold_cap
         self.on_sale_event = on_sale_event
@@ -137,7 +138,7 @@ class Reservations:
                 f"the product is priced in {product.currency}, the room in {room.currency}"
             )
         now = self.now_ms()
-        sale_id = "s_" + secrets.token_urlsafe(9).replace(".", "_")
+        sale_id = self.ids.sale()
         taken, stock = await self.catalog.move_stock(
             who.id, product.id, sale_id, draft.units, "take", now
         )
@@ -201,7 +202,7 @@ class Reservations:
         if who is None:
             raise Unauthorized("sign in to buy")
         room_id = await self.sales.room_of(sale_id)
-        hold_id = f"{sale_id}.{token()}"
+        hold_id = self.ids.hold(SaleId(sale_id))
         request = ReserveRequest(who.id, quantity, key, hold_id)
         self.last_reserve_at = time.monotonic()
         answer = await self._reserves.submit((room_id, sale_id), request)
