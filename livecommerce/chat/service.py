@@ -17,9 +17,9 @@ from livecommerce.accounts.auth import Identity
 from livecommerce.chat.rules import ChatPolicy, clean_text
 from livecommerce.chat.store import ChatStore
 from livecommerce.errors import Unauthorized
-from livecommerce.events import Event
+from livecommerce.events import ChatMessage, Person
 from livecommerce.runtime import metrics
-from livecommerce.runtime.ids import Ids
+from livecommerce.runtime.ids import Ids, MessageId
 
 Screen = Callable[[str, str], Awaitable[None]]
 
@@ -38,15 +38,15 @@ def interval_ms(policy: ChatPolicy) -> int:
     return max(1, int(1000 / policy.rate))
 
 
-def chat_message(who: Identity, text: str, now: int, message_id: str) -> Event:
+def chat_message(who: Identity, text: str, now: int, message_id: MessageId) -> ChatMessage:
     """The ``chat.message`` event of a line (the store gives it its ``seq``)."""
-    return {
-        "type": "chat.message",
-        "id": message_id,
-        "user": {"id": who.id, "name": who.name},
-        "text": text,
-        "at": now,
-    }
+    return ChatMessage(
+        type="chat.message",
+        id=message_id,
+        user=Person(id=who.id, name=who.name),
+        text=text,
+        at=now,
+    )
 
 
 class Chat:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from livecommerce.errors import Banned, Muted, NotFound, RateLimited, RoomNotLive
-from livecommerce.events import Event
+from livecommerce.events import ChatMessage
 from livecommerce.store import keys
 from livecommerce.store.redis_store import _text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
@@ -28,7 +28,7 @@ class ChatStore:
         self,
         room_id: str,
         user_id: str,
-        event: Event,
+        event: ChatMessage,
         now: int,
         interval_ms: int,
         burst: int,

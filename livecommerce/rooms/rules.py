@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from livecommerce import events
 from livecommerce.currencies import CURRENCIES
 from livecommerce.errors import BadRequest, Conflict, Forbidden, RoomNotLive
 from livecommerce.text import clean_line, clean_paragraphs
@@ -91,9 +92,9 @@ class Room:
             raise RoomNotLive("the show has ended")
 
 
-def state_event(to: RoomState, now: int) -> dict[str, Any]:
+def state_event(to: RoomState, now: int) -> events.RoomState:
     """What everyone in the room hears when it goes live or ends."""
-    return {"type": "room.state", "state": str(to), "at": now}
+    return events.RoomState(type="room.state", state=str(to), at=now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from livecommerce.accounts.auth import Identity
-from livecommerce.events import Event
+from livecommerce.events import Event, RoomDisclosure
 from livecommerce.rooms.rules import Room, RoomDraft, RoomState, state_event
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -101,7 +101,7 @@ class Rooms:
             room.id, "paid_partnership", "1" if paid_partnership else ""
         )
         await self.store.publish(
-            room.id, {"type": "room.disclosure", "paid_partnership": paid_partnership}
+            room.id, RoomDisclosure(type="room.disclosure", paid_partnership=paid_partnership)
         )
         return await self.rooms.room(room.id)
 

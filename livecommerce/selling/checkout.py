@@ -29,7 +29,7 @@ from livecommerce.errors import (
     NotFound,
     Unavailable,
 )
-from livecommerce.events import Event
+from livecommerce.events import Event, SaleEnded
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -226,7 +226,7 @@ class Checkout:
             "payment": paid_with,
             "created_at": now,
         }
-        ended = {"type": "sale.ended", "sale_id": sale_id, "reason": "sold_out"}
+        ended = SaleEnded(type="sale.ended", sale_id=sale_id, reason="sold_out")
         result = await self.sales.confirm(
             room_id, sale_id, hold_id, who.id, now, order_id, orjson.dumps(order).decode(), ended
         )

@@ -27,7 +27,15 @@ from livecommerce.errors import (
     RoomNotLive,
     Unauthorized,
 )
-from livecommerce.events import Event
+from livecommerce.events import (
+    Event,
+    ProductPinned,
+    ProductUnpinned,
+    Reservation,
+    SaleEnded,
+    SaleStarted,
+    SaleStock,
+)
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -117,12 +125,16 @@ class Reservations:
             raise BadRequest(
                 f"the product is priced in {product.currency}, the room in {room.currency}"
             )
-        event = {"type": "product.pinned", "product": product_card(product), "at": self.now_ms()}
+        event = ProductPinned(
+            type="product.pinned", product=product_card(product), at=self.now_ms()
+        )
         return await self.rooms.pin(room.id, event)
 
     async def unpin(self, who: Identity, room: Room) -> int:
         room.require_host(who.id)
-        return await self.rooms.pin(room.id, {"type": "product.unpinned", "at": self.now_ms()})
+        return await self.rooms.pin(
+            room.id, ProductUnpinned(type="product.unpinned", at=self.now_ms())
+        )
 
     # Sales -----------------------------------------------------------------------------
 
@@ -163,7 +175,7 @@ class Reservations:
             sold=0,
         )
         try:
-            await self.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})
+            await self.sales.start(sale, SaleStarted(type="sale.started", sale=sale.to_public()))
         except BaseException:
             await self.catalog.move_stock(who.id, product.id, sale_id, draft.units, "give", now)
             raise
@@ -187,8 +199,8 @@ class Reservations:
         await self.tell(room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"})
 
     @staticmethod
-    def _ended(sale_id: str, reason: str) -> Event:
-        return {"type": "sale.ended", "sale_id": sale_id, "reason": reason}
+    def _ended(sale_id: str, reason: str) -> SaleEnded:
+        return SaleEnded(type="sale.ended", sale_id=sale_id, reason=reason)
 
     async def sale(self, sale_id: str) -> Sale:
         return await self.sales.sale(await self.sales.room_of(sale_id), sale_id)
@@ -273,7 +285,7 @@ class Reservations:
             self._offer(room_id, offer)
 
     def _offer(self, room_id: str, hold: Hold) -> None:
-        event = {"type": "reservation", "to": hold.user_id, "reservation": hold.to_public()}
+        event = Reservation(type="reservation", to=hold.user_id, reservation=hold.to_public())
         task = asyncio.ensure_future(self.store.publish_ephemeral(room_id, event))
         task.add_done_callback(_quiet)
 
@@ -345,13 +357,13 @@ class Reservations:
     async def flush_stock(self) -> None:
         dirty, self._dirty = self._dirty, {}
         for (room_id, sale_id), stock in dirty.items():
-            event = {
-                "type": "sale.stock",
-                "sale_id": sale_id,
-                "available": stock.available,
-                "held": stock.held,
-                "sold": stock.sold,
-            }
+            event = SaleStock(
+                type="sale.stock",
+                sale_id=sale_id,
+                available=stock.available,
+                held=stock.held,
+                sold=stock.sold,
+            )
             with contextlib.suppress(LiveCommerceError):
                 await self.store.publish_ephemeral(room_id, event)
 

@@ -13,7 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from livecommerce.errors import NotFound
-from livecommerce.events import Event
+from livecommerce.events import SaleEnded, SaleStarted
 from livecommerce.selling.rules import Hold, Sale, Stock, refusal, sale_from_hash
 from livecommerce.store import keys
 from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
@@ -95,7 +95,7 @@ class SalesStore:
         return room_id
 
     @guarded
-    async def start(self, sale: Sale, event: Event) -> int:
+    async def start(self, sale: Sale, event: SaleStarted) -> int:
         """Write the sale and announce it; the room's seq of ``sale.started``, or 0 if refused."""
         flat: list[str] = []
         for name, value in sale.to_hash().items():
@@ -125,7 +125,7 @@ class SalesStore:
 
     @guarded
     async def end(
-        self, room_id: str, sale_id: str, reason: str, now: int, event: Event
+        self, room_id: str, sale_id: str, reason: str, now: int, event: SaleEnded
     ) -> tuple[bool, str]:
         """End an active sale once; (True, seq) when this call ended it, else (False, why)."""
         status, value = await self.scripts.sale_end(
@@ -279,7 +279,7 @@ class SalesStore:
         now: int,
         order_id: str,
         order_json: str,
-        ended_event: Event,
+        ended_event: SaleEnded,
     ) -> Confirmation:
         raw = await self.scripts.sale_confirm(
             keys=[

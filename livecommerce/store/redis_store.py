@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,7 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from livecommerce.accounts.privacy import anonymise, authors
 from livecommerce.errors import Conflict, NotFound, Unavailable
-from livecommerce.events import Event
+from livecommerce.events import Event, Outgoing, RoomEvent
 from livecommerce.rooms.rules import Room, room_from_hash
 from livecommerce.runtime.batching import Batcher
 from livecommerce.selling.rules import sale_from_hash, welcome_sales
@@ -51,7 +51,7 @@ def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutin
     return wrapper
 
 
-def pack_event(event: Event) -> bytes:
+def pack_event(event: Mapping[str, Any]) -> bytes:
     return msgpack.packb(event, use_bin_type=True)  # type: ignore[no-any-return]
 
 
@@ -230,7 +230,7 @@ class Store:
     # Events --------------------------------------------------------------------------
 
     @guarded
-    async def publish(self, room_id: str, event: Event) -> int:
+    async def publish(self, room_id: str, event: RoomEvent) -> int:
         seq = await self.scripts.room_publish(
             keys=[keys.room_seq(room_id), keys.room_events(room_id)],
             args=[keys.room_channel(room_id), self.stream_max_len, pack_event(event)],
@@ -253,7 +253,7 @@ class Store:
             await self.client.srem(keys.admins(), user_id)
 
     @guarded
-    async def publish_ephemeral(self, room_id: str, event: Event) -> None:
+    async def publish_ephemeral(self, room_id: str, event: Outgoing | Event) -> None:
         await self.client.publish(keys.room_channel(room_id), b"|" + pack_event(event))
 
     @guarded

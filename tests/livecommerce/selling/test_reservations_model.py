@@ -24,6 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from livecommerce.events import SaleEnded, SaleStarted
 from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import Answer, ReserveRequest, SalesStore
 from livecommerce.store import keys
@@ -143,7 +144,7 @@ class EngineMachine(RuleBasedStateMachine):
             starts_at=self.now, ends_at=ends_at, state=SaleState.ACTIVE,
             available=units, held=0, sold=0,
         )  # fmt: skip
-        self.run(self.engine.start(sale, {"type": "sale.started"}))
+        self.run(self.engine.start(sale, SaleStarted(type="sale.started", sale=sale.to_public())))
         self.model = Model(units, limit, hold_s * 1000, ends_at)
 
     @rule(user=st.sampled_from(USERS), q=st.integers(1, 3), key=st.sampled_from(["", "k1", "k2"]))
@@ -272,7 +273,13 @@ class EngineMachine(RuleBasedStateMachine):
     @rule()
     def host_stops_the_sale(self) -> None:
         ended, _ = self.run(
-            self.engine.end(ROOM, "s_model", "stopped", self.now, {"type": "sale.ended"})
+            self.engine.end(
+                ROOM,
+                "s_model",
+                "stopped",
+                self.now,
+                SaleEnded(type="sale.ended", sale_id="s_model", reason="stopped"),
+            )
         )
         assert ended
         self.model.active = False

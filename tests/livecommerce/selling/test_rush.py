@@ -25,7 +25,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from livecommerce.events import Event
+from livecommerce.events import Event, SaleEnded
 from livecommerce.server import Server
 from tests.conftest import timeout
 from tests.helpers import User, join, open_room, sign_up
@@ -542,7 +542,7 @@ async def test_a_retry_after_a_crash_between_confirm_and_indexing_lists_the_orde
         "payment": {"ref": "pay_before_the_crash", "brand": "visa", "last4": "4242"},
         "created_at": now,
     }  # fmt: skip
-    ended = {"type": "sale.ended", "sale_id": sale["id"], "reason": "sold_out"}
+    ended = SaleEnded(type="sale.ended", sale_id=sale["id"], reason="sold_out")
     assert server.sales is not None
     done = await server.sales.confirm(
         room["id"], sale["id"], hold["id"], kari.id, now, order_id, json.dumps(order), ended
