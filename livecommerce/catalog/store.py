@@ -27,6 +27,7 @@ from livecommerce.catalog.rules import (
     product_to_hash,
 )
 from livecommerce.errors import Conflict, NotFound, ProductOnSale
+from livecommerce.runtime.ids import ProductId
 from livecommerce.store.keys import (
     owners_key,
     product_key,
@@ -227,7 +228,7 @@ class CatalogStore:
         creator_id: str,
         rows: list[ImportRow],
         now: int,
-        new_id: Callable[[], str],
+        new_id: Callable[[], ProductId],
     ) -> list[RowResult]:
         """Upsert each accepted row by sku: an existing sku is updated, a new one created."""
         results: list[RowResult] = []
@@ -237,7 +238,7 @@ class CatalogStore:
         return results
 
     async def _import_batch(
-        self, creator_id: str, rows: list[ImportRow], now: int, new_id: Callable[[], str]
+        self, creator_id: str, rows: list[ImportRow], now: int, new_id: Callable[[], ProductId]
     ) -> list[RowResult]:
         """Three round trips for a whole batch: look the skus up, claim the new ids, run one
         script per row in a pipeline. A row that lost a race goes again on its own."""
@@ -285,7 +286,7 @@ class CatalogStore:
         row: ImportRow,
         holder: str | None,
         now: int,
-        new_id: Callable[[], str],
+        new_id: Callable[[], ProductId],
     ) -> RowResult:
         draft = row.draft
         assert draft is not None

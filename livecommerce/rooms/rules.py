@@ -10,6 +10,7 @@ from typing import Any
 from livecommerce import events
 from livecommerce.currencies import CURRENCIES
 from livecommerce.errors import BadRequest, Conflict, Forbidden, RoomNotLive
+from livecommerce.runtime.ids import RoomId
 from livecommerce.text import clean_line, clean_paragraphs
 
 TITLE_MAX = 120
@@ -39,7 +40,7 @@ _TRANSITIONS = {
 
 @dataclass(frozen=True, slots=True)
 class Room:
-    id: str
+    id: RoomId
     title: str
     host_id: str
     host_name: str
@@ -108,7 +109,7 @@ class RoomDraft:
 
     def to_room(
         self,
-        room_id: str,
+        room_id: RoomId,
         host_id: str,
         host_name: str,
         now: int,
@@ -177,7 +178,7 @@ def room_from_hash(data: dict[str, str]) -> Room:
 
     mods = data.get("moderators", "")
     return Room(
-        id=data["id"],
+        id=RoomId(data["id"]),
         title=data["title"],
         host_id=data["host_id"],
         host_name=data["host_name"],

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from livecommerce.errors import NotFound
 from livecommerce.events import SaleEnded, SaleStarted
+from livecommerce.runtime.ids import OrderId
 from livecommerce.selling.rules import Hold, Sale, Stock, refusal, sale_from_hash
 from livecommerce.store import keys
 from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
@@ -70,7 +71,7 @@ class BuyerPart:
 class Confirmation:
     status: int
     reason: str
-    order_id: str
+    order_id: OrderId
     stock: Stock
     sale_ended: bool
     seq: int
@@ -303,11 +304,11 @@ class SalesStore:
         status = int(raw[0])
         stock = _stock(raw[2:5])
         if status == 0:
-            return Confirmation(0, _text(raw[1]), "", stock, False, 0)
+            return Confirmation(0, _text(raw[1]), OrderId(""), stock, False, 0)
         ended = bool(int(raw[5]))
         if ended:  # sold out: due now, so the ticker settles it and frees its product
             await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
-        return Confirmation(status, "", _text(raw[1]), stock, ended, int(raw[6]))
+        return Confirmation(status, "", OrderId(_text(raw[1])), stock, ended, int(raw[6]))
 
     @guarded
     async def open_holds_of(self, room_id: str, user_id: str) -> list[Hold]:

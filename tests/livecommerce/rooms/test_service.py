@@ -14,6 +14,7 @@ from livecommerce.events import Event
 from livecommerce.rooms.rules import RoomDraft, RoomState
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
+from livecommerce.runtime.ids import SaleId
 from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import SalesStore
 from livecommerce.store.redis_store import Store
@@ -113,8 +114,8 @@ async def test_ending_the_show_stops_its_running_sale_and_nothing_starts_after(
 ) -> None:
     room = await desk.rooms.transition(ADA, await desk.rooms.create(ADA, draft()), RoomState.LIVE)
     sale = Sale(
-        id="s_1", room_id=room.id, product_id="p_1", title="Jumper", image_url="", price=2900,
-        currency="EUR", units=5, per_user_limit=1, hold_ms=120_000, starts_at=NOW_MS,
+        id=SaleId("s_1"), room_id=room.id, product_id="p_1", title="Jumper", image_url="",
+        price=2900, currency="EUR", units=5, per_user_limit=1, hold_ms=120_000, starts_at=NOW_MS,
         ends_at=NOW_MS + 600_000, state=SaleState.ACTIVE, available=5, held=0, sold=0,
     )  # fmt: skip
     await desk.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})

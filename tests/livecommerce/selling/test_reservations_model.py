@@ -25,6 +25,7 @@ from hypothesis.stateful import (
 )
 
 from livecommerce.events import SaleEnded, SaleStarted
+from livecommerce.runtime.ids import SaleId
 from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import Answer, ReserveRequest, SalesStore
 from livecommerce.store import keys
@@ -139,7 +140,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.run(self.client.hset(keys.room(ROOM), mapping={"state": "live"}))
         ends_at = self.now + 600_000
         sale = Sale(
-            id="s_model", room_id=ROOM, product_id="p", title="t", image_url="", price=100,
+            id=SaleId("s_model"), room_id=ROOM, product_id="p", title="t", image_url="", price=100,
             currency="EUR", units=units, per_user_limit=limit, hold_ms=hold_s * 1000,
             starts_at=self.now, ends_at=ends_at, state=SaleState.ACTIVE,
             available=units, held=0, sold=0,
