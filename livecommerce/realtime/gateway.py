@@ -266,7 +266,7 @@ class Gateway:
         member = Member(
             conn,
             protocol,
-            welcome=lambda snapshot: dict(
+            welcome=lambda snapshot: dict(  # a channel takes a plain Event
                 self._welcome(
                     session, snapshot, max(channel.viewers_reported, len(channel.members) + 1)
                 )
@@ -494,7 +494,7 @@ class Gateway:
         self.server.close(close_connections=False)
         notice = Reconnect(type="reconnect", reason="shutdown", retry_after_ms=retry_after_ms)
         for channel in list(self.channels.rooms.values()):
-            channel.send_all(dict(notice))
+            channel.send_all(dict(notice))  # a channel takes a plain Event
         closing = [
             s.conn.close(CloseCode.SERVICE_RESTART, "server restart") for s in list(self.sessions)
         ]
