@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from livecommerce.accounts.store import AccountStore
 from livecommerce.store.embedded import EmbeddedValkey
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 URL_FILE = "url"
 
@@ -76,20 +77,21 @@ def running_valkey(valkey_dir: Path) -> str | None:
 
 async def _apply(url: str, args: argparse.Namespace) -> int:
     store = Store.from_url(url, stream_max_len=1000)
+    accounts = AccountStore(store.client, store.scripts)
     try:
         if args.action == "list":
-            for user_id in sorted(await store.admins()):
-                account = await store.account(user_id)
+            for user_id in sorted(await accounts.admins()):
+                account = await accounts.account(user_id)
                 print(f"{user_id}\t{account['username'] if account else '(not an account)'}")
             return 0
         user_id = args.user_id
         if not user_id:
-            account = await store.account_by_username(args.username)
+            account = await accounts.account_by_username(args.username)
             if account is None:
                 print(f"livecommerce admin: no account {args.username!r}", file=sys.stderr)
                 return 1
             user_id = account["id"]
-        await store.set_admin(user_id, args.action == "grant")
+        await accounts.set_admin(user_id, args.action == "grant")
         done = "is now an operator" if args.action == "grant" else "is no longer an operator"
         print(f"{args.username or user_id} ({user_id}) {done}")
         return 0

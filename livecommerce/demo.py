@@ -36,9 +36,9 @@ _PEOPLE = {
 
 async def create_demo(server: Server) -> tuple[dict[str, str], str]:
     """Accounts are reused across runs; each run opens a fresh live room."""
-    assert server.store is not None
+    assert server.account_store is not None
     assert server.gateway is not None
-    store, auth = server.store, server.gateway.auth
+    accounts, auth = server.account_store, server.gateway.auth
     now = int(server.clock() * 1000)
     ids: dict[str, tuple[str, str]] = {}
     for role, (username, name) in _PEOPLE.items():
@@ -50,9 +50,9 @@ async def create_demo(server: Server) -> tuple[dict[str, str], str]:
             "created_at": str(now),
         }
         try:
-            await store.create_account(account)
+            await accounts.create_account(account)
         except Conflict:
-            existing = await store.account_by_username(username)
+            existing = await accounts.account_by_username(username)
             assert existing is not None
             account = existing
         ids[role] = (account["id"], account["display_name"])

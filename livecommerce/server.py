@@ -1,82 +1,78 @@
-"""One livecommerce process: the HTTP API, the room gateway and their background ticks.
+"""One livecommerce process: build its parts, start them in order, stop them in reverse.
 
-Start-up order matters: the store (embedded Valkey if no URL), then the bus, then the
-sockets; shutdown is the reverse, telling clients to reconnect before the sockets close so
-that a rolling restart loses no viewer.
+What each part does lives in its concept (ticks in ``runtime.ticker``, viewer counts in
+``rooms.viewers``, stream claims in ``media.streams``, order side effects in
+``selling.order_events``, what the bus hears in ``realtime.listener``); here they are only
+connected. Start-up order matters: the store (embedded Valkey if no URL), then the bus, then
+the services and their ticks, then the sockets. Shutdown is the reverse: the media plane
+ends its streams while the store still takes their last state, the gateway tells clients to
+reconnect before its sockets close and before HTTP drains, so that a rolling restart loses no
+viewer, and the store goes last.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
 
 from livecommerce.accounts.auth import Authenticator
+from livecommerce.accounts.service import AccountLimits, Accounts, Footprint
+from livecommerce.accounts.store import AccountStore
 from livecommerce.api.app import create_app
 from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
+from livecommerce.api.serving import HttpServer, listen
 from livecommerce.catalog.store import CatalogStore
+from livecommerce.chat import reactions
 from livecommerce.chat.rules import ChatPolicy
 from livecommerce.chat.service import Chat
 from livecommerce.chat.store import ChatStore
 from livecommerce.config import Settings
-from livecommerce.errors import LiveCommerceError
 from livecommerce.media.cascade import Edges
-from livecommerce.media.http import Media
-from livecommerce.media.hub import Hubs, StreamState
+from livecommerce.media.hub import Hubs
 from livecommerce.media.ingest import Publications
+from livecommerce.media.plane import Media
 from livecommerce.media.playback import Playbacks
-from livecommerce.media.recording import Recording
 from livecommerce.media.store import MediaStore
+from livecommerce.media.streams import Streams
 from livecommerce.moderation.service import Moderators
 from livecommerce.moderation.store import ModerationStore
 from livecommerce.realtime.bus import Bus
 from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
-from livecommerce.rooms.rules import Room
+from livecommerce.realtime.listener import BusListener
+from livecommerce.realtime.snapshots import RoomReader
+from livecommerce.rooms import viewers
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
-from livecommerce.runtime import metrics
+from livecommerce.rooms.viewers import ViewerCounts
 from livecommerce.runtime.ids import Ids
-from livecommerce.runtime.lifecycle import stop_task
+from livecommerce.runtime.ticker import Ticker
 from livecommerce.selling.charges import ChargeSweeper
 from livecommerce.selling.checkout import Checkout
+from livecommerce.selling.order_events import OrderEvents
 from livecommerce.selling.payments import TestPaymentProvider
 from livecommerce.selling.reservations import Reservations
 from livecommerce.selling.store import SalesStore
 from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limiter
-from livecommerce.store.redis_store import Store
 from livecommerce.webhooks.dispatcher import WebhookDispatcher
-from livecommerce.webhooks.rules import new_event
 from livecommerce.webhooks.store import WebhookStore
 
 log = logging.getLogger("livecommerce.server")
 
-VIEWERS_EVERY_S = 1.0
-VIEWERS_TTL_MS = 5000
-REACTIONS_EVERY_S = 0.2
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
+Stop = Callable[[], Awaitable[object]]
 
 
 class Server:
@@ -87,12 +83,14 @@ class Server:
         clock: Callable[[], float] = time.time,
         ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.settings = settings
         self.clock = clock
-        self.ids = ids or Ids()
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.embedded: EmbeddedValkey | None = None
         self.store: Store | None = None
+        self.account_store: AccountStore | None = None
+        self.accounts: Accounts | None = None
         self.bus: Bus | None = None
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
@@ -100,14 +98,30 @@ class Server:
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
+        self.chat: Chat | None = None
+        self.media_store: MediaStore | None = None
+        self.moderators: Moderators | None = None
+        self.checkout: Checkout | None = None
+        self.sweeper: ChargeSweeper | None = None
+        self.webhooks: WebhookDispatcher | None = None
+        self.webhook_store: WebhookStore | None = None
+        self.sales: SalesStore | None = None
+        self.catalog: CatalogStore | None = None
+        self.limiter: Limiter | None = None
+        self.media: Media | None = None
+        self.http_port = 0
+        self.ws_port = 0
+        # The media plane holds no connection until a stream starts, which needs the HTTP
+        # routes: it is built here, and its listener is connected to the store at start.
+        self.streams = Streams(claim_s=settings.stream_claim_s, clock=clock)
         self.hubs = Hubs(
             recordings=settings.data_dir / "recordings" if settings.record else None,
-            on_state=self._on_stream_state,
-            on_recording=self._on_recording,
+            on_state=self.streams.announce,
+            on_recording=self.streams.recorded,
             idle_s=settings.stream_idle_s,
             grace_s=settings.stream_grace_s,
-            on_open=self._watch_room,
-            on_close=self._unwatch_room,
+            on_open=self.streams.watch,
+            on_close=self.streams.unwatch,
         )
         ice_servers = settings.ice_server_list()
         self.publications = Publications(self.hubs, ice_servers, ids=self.ids)
@@ -119,22 +133,7 @@ class Server:
             on_left=self.edges.viewer_left if self.edges is not None else None,
             ids=self.ids,
         )
-        self.media_store: MediaStore | None = None
-        self.moderators: Moderators | None = None
-        self.chat: Chat | None = None
-        self.checkout: Checkout | None = None
-        self.sweeper: ChargeSweeper | None = None
-        self.webhooks: WebhookDispatcher | None = None
-        self.webhook_store: WebhookStore | None = None
-        self._outbound: httpx.AsyncClient | None = None
-        self.sales: SalesStore | None = None
-        self.catalog: CatalogStore | None = None
-        self.http_port = 0
-        self.ws_port = 0
-        self._uvicorn: uvicorn.Server | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._media: Media | None = None
-        self._media_tasks: set[asyncio.Task[None]] = set()
+        self._started: list[tuple[str, Stop]] = []
 
     @property
     def redis_url(self) -> str:
@@ -165,120 +164,151 @@ class Server:
             await self.stop()
             raise
 
+    async def stop(self) -> None:
+        """Stop what was started, in reverse; safe on a half-started server and when called
+        twice."""
+        while self._started:
+            name, stop = self._started.pop()
+            log.debug("stopping %s", name)
+            await stop()
+
+    def _up(self, name: str, stop: Stop) -> None:
+        self._started.append((name, stop))
+
     async def _start(self) -> None:
         s = self.settings
         if not s.redis_url:
-            self.embedded = EmbeddedValkey(s.data_dir / "valkey", appendfsync=s.appendfsync)
+            embedded = self.embedded = EmbeddedValkey(
+                s.data_dir / "valkey", appendfsync=s.appendfsync
+            )
             # Started from the loop's own thread: Valkey's parent-death signal follows the
             # thread that forked it, and a pool thread may exit before we do.
-            self.embedded.start()
+            embedded.start()
+            self._up("valkey", lambda: asyncio.to_thread(embedded.stop))
             log.info(
-                "embedded valkey started",
-                extra={"port": self.embedded.port, "dir": str(s.data_dir)},
+                "embedded valkey started", extra={"port": embedded.port, "dir": str(s.data_dir)}
             )
-        self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
+        store = self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
+        self._up("store", store.close)
+        account_store = self.account_store = AccountStore(store.client, store.scripts)
         auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock, ids=self.ids)
-        self.bus = Bus(
-            self.store.client,
-            self._on_bus_event,
-            self._on_bus_down,
-            self._on_bus_up,
-            on_revoked=self._on_revoked,
+
+        listener = BusListener(self.streams.heard)
+        bus = self.bus = Bus(
+            store.client, listener.event, listener.down, listener.up, on_revoked=listener.revoked
         )
-        self.channels = Channels(
-            self.store,
+        channels = self.channels = listener.channels = Channels(
+            RoomReader(store),
             tick_s=s.tick_ms / 1000,
             max_buffer_bytes=s.max_buffer_bytes,
             write_slice=s.write_slice,
-            subscribe=self.bus.subscribe,
-            unsubscribe=self.bus.unsubscribe,
+            subscribe=bus.subscribe,
+            unsubscribe=bus.unsubscribe,
         )
-        self.bus.start()
-        self.sales = SalesStore(
-            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
+        self._up("channels", _sync(channels.close))
+        bus.start()
+        self._up("bus", bus.stop)
+
+        sales = self.sales = SalesStore(
+            store.client, store.scripts, stream_max_len=s.stream_max_len
         )
-        self.room_store = RoomStore(
-            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
+        self.catalog = CatalogStore(store.client)
+        media_store = self.media_store = MediaStore(store.client, stream_max_len=s.stream_max_len)
+        webhook_store = self.webhook_store = WebhookStore(store.client, ids=self.ids)
+        moderation = self.moderation = ModerationStore(
+            store.client, store.scripts, stream_max_len=s.stream_max_len
         )
-        self.catalog = CatalogStore(self.store.client)
-        self.media_store = MediaStore(self.store.client, stream_max_len=s.stream_max_len)
-        self.webhook_store = WebhookStore(self.store.client, ids=self.ids)
+        room_store = self.room_store = RoomStore(
+            store.client, store.scripts, stream_max_len=s.stream_max_len
+        )
         # A transport of our own keeps HTTP(S)_PROXY out (httpx reads it only without
         # one): the dispatcher connects to the address it checked (netguard.py), and a
         # proxy would resolve the name again, and check the certificate against the address.
-        self._outbound = httpx.AsyncClient(
+        outbound = httpx.AsyncClient(
             timeout=10, follow_redirects=False, transport=httpx.AsyncHTTPTransport()
         )
-        self.webhooks = WebhookDispatcher(
-            self.webhook_store,
-            self._outbound,
+        self._up("outbound", outbound.aclose)
+        webhooks = self.webhooks = WebhookDispatcher(
+            webhook_store,
+            outbound,
             clock=self.clock,
             allow_private=s.allow_private_webhooks,
+            ids=self.ids,
         )
-        await self.webhooks.start()
-        self.reservations = Reservations(
-            self.store,
-            self.sales,
+        await webhooks.start()
+        self._up("webhooks", webhooks.stop)
+
+        order_events = OrderEvents(store, room_store, moderation, webhooks.notify)
+        reservations = self.reservations = Reservations(
+            store,
+            sales,
             self.catalog,
-            rooms=self.room_store,
+            rooms=room_store,
             clock=self.clock,
-            on_sale_event=self._sale_webhook,
+            on_sale_event=order_events.sale_changed,
             reserve_limit=s.limit("reserve"),
             hold_cap=s.max_holds,
             ids=self.ids,
         )
-        self.reservations.start()
-        self.rooms = Rooms(
-            self.store,
-            self.room_store,
-            clock=self.clock,
-            on_sale_event=self.reservations.tell,
-            ids=self.ids,
+        reservations.start()
+        self._up("reservations", reservations.stop)
+        rooms = self.rooms = Rooms(
+            store, room_store, clock=self.clock, on_sale_event=reservations.tell, ids=self.ids
         )
-        self.moderation = ModerationStore(
-            self.store.client, self.store.scripts, stream_max_len=s.stream_max_len
-        )
-        self.checkout = Checkout(
-            self.store,
-            self.sales,
-            TestPaymentProvider(self.store.client, clock=self.clock),
-            rooms=self.room_store,
-            on_order=self._on_order,
-            on_refund=self._on_refund,
-            reservations=self.reservations,
-            audit=self._audit,
+        checkout = self.checkout = Checkout(
+            store,
+            sales,
+            TestPaymentProvider(store.client, clock=self.clock),
+            rooms=room_store,
+            is_admin=account_store.is_admin,
+            on_order=order_events.order_created,
+            on_refund=order_events.order_refunded,
+            reservations=reservations,
+            audit=order_events.audited,
             clock=self.clock,
             ids=self.ids,
         )
-        self.sweeper = ChargeSweeper(self.checkout)
-        self.sweeper.start()
-        self.limiter = Limiter(self.store, clock=self.clock)
-        self.moderators = Moderators(
-            self.store,
-            self.moderation,
-            self.limiter,
-            rooms=self.room_store,
+        sweeper = self.sweeper = ChargeSweeper(checkout)
+        sweeper.start()
+        self._up("charges", sweeper.stop)
+
+        limiter = self.limiter = Limiter(store, clock=self.clock)
+        moderators = self.moderators = Moderators(
+            store,
+            moderation,
+            limiter,
+            rooms=room_store,
+            accounts=account_store,
             clock=self.clock,
-            is_admin=self.store.is_admin,
             report_limit=s.limit("reports"),
             ids=self.ids,
         )
-        self.chat = Chat(
-            ChatStore(self.store.client, self.store.scripts, stream_max_len=s.stream_max_len),
-            self.moderators.screen,
+        chat = self.chat = Chat(
+            ChatStore(store.client, store.scripts, stream_max_len=s.stream_max_len),
+            moderators.screen,
             policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
             clock=self.clock,
             ids=self.ids,
         )
-        self.gateway = Gateway(
-            self.store,
-            self.channels,
+        accounts = self.accounts = Accounts(
+            account_store,
             auth,
-            self.reservations,
-            self.moderators,
-            self.limiter,
-            self.chat,
-            rooms=self.rooms,
+            limiter,
+            limits=AccountLimits.named(s.limit),
+            footprint=Footprint(checkout.orders_of_buyer, chat.rooms_of, moderation.messages_of),
+            clock=self.clock,
+            ids=self.ids,
+        )
+        gateway = self.gateway = Gateway(
+            store,
+            channels,
+            auth,
+            reservations,
+            moderators,
+            limiter,
+            chat,
+            rooms=rooms,
+            accounts=accounts,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -287,26 +317,81 @@ class Server:
             open_timeout_s=s.ws_open_timeout_s,
             clock=self.clock,
         )
-        self.ws_port = await self.gateway.start(s.host, s.gateway_port)
-        http_socket = _bind(s.host, s.port)
-        self.http_port = int(http_socket.getsockname()[1])
-        services = Services(
-            s,
-            self.store,
-            auth,
-            self.reservations,
-            self.checkout,
-            self.webhook_store,
-            self.moderators,
-            self.limiter,
-            self.chat,
-            self.rooms,
-            ws_port=self.ws_port,
-            clock=self.clock,
-            ids=self.ids,
+        listener.gateway = gateway
+
+        # The gateway and HTTP are one part: HTTP needs the gateway's port (clients ask
+        # for it), and on the way down the gateway tells its sockets to reconnect before
+        # HTTP drains.
+        self.ws_port = await gateway.start(s.host, s.gateway_port)
+        try:
+            services = Services(
+                s,
+                store,
+                auth,
+                reservations,
+                checkout,
+                webhook_store,
+                moderators,
+                limiter,
+                chat,
+                rooms,
+                accounts,
+                ws_port=self.ws_port,
+                clock=self.clock,
+                ids=self.ids,
+            )
+            media, http = await self._serve(services, media_store, bus)
+        except BaseException:
+            await gateway.shutdown()
+            raise
+        self._up("sockets", lambda: _in_order(gateway.shutdown, http.stop))
+
+        counts = ViewerCounts(
+            channels.rooms, room_store.report_viewers, process_id=self.process_id, clock=self.clock
+        )
+        for ticker in (
+            Ticker("viewers", viewers.EVERY_S, counts.tick, unavailable=logging.DEBUG),
+            Ticker(
+                "reactions",
+                reactions.FLUSH_EVERY_S,
+                gateway.flush_reactions,
+                unavailable=logging.DEBUG,
+            ),
+            Ticker("streams", self.streams.every_s, self.streams.keep_claims),
+        ):
+            ticker.start()
+            self._up(ticker.name, ticker.stop)
+        self._up("media", media.close)
+
+        if s.ready_file is not None:
+            self._write_ready(s.ready_file)
+
+    async def _serve(
+        self, services: Services, media_store: MediaStore, bus: Bus
+    ) -> tuple[Media, HttpServer]:
+        """HTTP on its port, with the media plane that knows this process by that port."""
+        s = services.settings
+        sock = listen(s.host, s.port)
+        self.http_port = int(sock.getsockname()[1])
+        media = self.media = Media(
+            self.hubs,
+            self.publications,
+            self.playbacks,
+            origin=s.public_url or self.http_url,
+            internal=s.internal_url or self.http_url,
+            edges=self.edges,
+            recordings=self.hubs.recordings,
+            store=media_store,
+        )
+        self.streams.connect(
+            media,
+            services.store,
+            media_store,
+            subscribe=bus.subscribe,
+            unsubscribe=bus.unsubscribe,
         )
         config = uvicorn.Config(
-            create_app(services, self.media),
+            create_app(services, media),
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -317,19 +402,9 @@ class Server:
             server_header=False,
             proxy_headers=False,  # whose X-Forwarded-For to believe is --trust-forwarded's call
         )
-        self.media.origin = self.settings.public_url or self.http_url
-        self.media.internal = self.settings.internal_url or self.http_url
-        self._uvicorn = uvicorn.Server(config)
-        self._tasks.append(asyncio.create_task(self._uvicorn._serve([http_socket]), name="http"))
-        while not self._uvicorn.started:
-            if self._tasks[-1].done():
-                self._tasks[-1].result()
-            await asyncio.sleep(0.01)
-        self._tasks.append(asyncio.create_task(self._tick_viewers(), name="viewers"))
-        self._tasks.append(asyncio.create_task(self._tick_reactions(), name="reactions"))
-        self._tasks.append(asyncio.create_task(self._tick_streams(), name="streams"))
-        if s.ready_file is not None:
-            self._write_ready(s.ready_file)
+        http = HttpServer(config, sock)
+        await http.start()
+        return media, http
 
     def _write_ready(self, path: Path) -> None:
         temporary = path.with_suffix(".tmp")
@@ -348,231 +423,14 @@ class Server:
             )
         temporary.replace(path)
 
-    async def stop(self) -> None:
-        """Undo ``start`` in reverse; safe on a half-started server and when called twice."""
-        await self.playbacks.close()
-        if self.edges is not None:
-            await self.edges.close()
-        await self.publications.close()
-        await self.hubs.close()
-        gateway, self.gateway = self.gateway, None
-        if gateway is not None:
-            await gateway.shutdown()
-        if self._uvicorn is not None:
-            self._uvicorn.should_exit = True
-        for task in self._tasks:
-            if task.get_name() != "http":
-                await stop_task(task)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        sweeper, self.sweeper = self.sweeper, None
-        if sweeper is not None:
-            await sweeper.stop()
-        reservations, self.reservations = self.reservations, None
-        if reservations is not None:
-            await reservations.stop()
-        webhooks, self.webhooks = self.webhooks, None
-        if webhooks is not None:
-            await webhooks.stop()
-        outbound, self._outbound = self._outbound, None
-        if outbound is not None:
-            await outbound.aclose()
-        bus, self.bus = self.bus, None
-        if bus is not None:
-            await bus.stop()
-        channels, self.channels = self.channels, None
-        if channels is not None:
-            channels.close()
-        store, self.store = self.store, None
-        if store is not None:
-            await store.close()
-        embedded, self.embedded = self.embedded, None
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
 
-    # Commerce callbacks ----------------------------------------------------------------
+def _sync(stop: Callable[[], object]) -> Stop:
+    async def stopped() -> None:
+        stop()
 
-    async def _on_order(self, room: Room, order: dict[str, Any]) -> None:
-        """The studio hears of an order at once, and so do the buyer's other devices (the
-        phone that held while the laptop paid); the merchant's backend by webhook."""
-        assert self.store is not None
-        private = {"type": "order.created", "order": order}
-        for person in {room.host_id, *room.moderators, order["buyer"]["id"]}:
-            await self.store.publish_ephemeral(room.id, {**private, "to": person})
-        await self._webhook(room.host_id, "order.created", order)
-
-    async def _audit(self, room_id: str, entry: dict[str, Any]) -> None:
-        """An entry no tool wrote (a refused refund): kept, and shown on the consoles at once."""
-        assert self.moderation is not None
-        assert self.store is not None
-        assert self.room_store is not None
-        await self.moderation.record(room_id, entry)
-        room = await self.room_store.room(room_id)
-        for person in {room.host_id, *room.moderators} - {entry["actor"]["id"]}:
-            await self.store.publish_ephemeral(
-                room_id, {"type": "mod.action", "to": person, "entry": entry}
-            )
-
-    async def _on_refund(self, room: Room, order: dict[str, Any]) -> None:
-        await self._webhook(room.host_id, "order.refunded", order)
-
-    async def _sale_webhook(self, room_id: str, kind: str, data: dict[str, Any]) -> None:
-        assert self.room_store is not None
-        room = await self.room_store.room(room_id)
-        await self._webhook(room.host_id, kind, data)
-
-    async def _webhook(self, creator_id: str, kind: str, data: dict[str, Any]) -> None:
-        if self.webhooks is None:
-            return
-        try:
-            await self.webhooks.enqueue(
-                creator_id, new_event(kind, data, now_ms=int(self.clock() * 1000))
-            )
-        except LiveCommerceError as exc:
-            log.warning("webhook %s not queued: %s", kind, exc.code)
-
-    # Media callbacks -------------------------------------------------------------------
-
-    @property
-    def media(self) -> Media:
-        if self._media is None:
-            self._media = Media(
-                self.hubs,
-                self.publications,
-                self.playbacks,
-                origin="",
-                edges=self.edges,
-                recordings=self.hubs.recordings,
-                store=self.media_store,
-            )
-        return self._media
-
-    async def _watch_room(self, room_id: str, edge: bool) -> None:
-        """A process with a room's stream hears its events, so the show's end ends it; the
-        one it is published to says so, so WHEP offers on other processes find it."""
-        if self.bus is not None:
-            await self.bus.subscribe(room_id)
-        if self.media_store is not None and not edge:
-            await self.media_store.claim_stream(
-                room_id, self.media.origin, self.media.internal, self._now_ms()
-            )
-
-    async def _unwatch_room(self, room_id: str, edge: bool) -> None:
-        if self.bus is not None:
-            await self.bus.unsubscribe(room_id)
-        if self.media_store is not None and not edge:
-            await self.media_store.release_stream(room_id, self.media.origin)
-
-    def _now_ms(self) -> int:
-        return int(self.clock() * 1000)
-
-    async def _on_stream_state(self, room_id: str, state: StreamState) -> None:
-        """The room hears that its stream is live, reconnecting or offline."""
-        if self.store is None or self.media_store is None:
-            return
-        origin, internal = self.media.origin, self.media.internal
-        if await self.media_store.announce_stream(
-            room_id, str(state), origin, internal, self._now_ms()
-        ):
-            metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
-
-    async def _on_recording(self, room_id: str, recording: Recording) -> None:
-        if self.store is None or self.media_store is None:
-            return
-        entry = {
-            "url": f"/recordings/{recording.path.name}",
-            "media_type": recording.media_type,
-            "started_at": recording.started_at_ms,
-            "ended_at": recording.ended_at_ms,
-        }
-        await self.media_store.add_recording(room_id, entry)
-        await self.store.publish(room_id, {"type": "replay.ready", "recording": entry})
-
-    # Bus callbacks ---------------------------------------------------------------------
-
-    def _on_bus_event(self, room_id: str, seq: int | None, event: dict[str, object]) -> None:
-        ended = event.get("type") == "room.state" and event.get("state") == "ended"
-        if ended and (room_id in self.hubs.by_room or room_id in self.publications.by_room):
-            task = asyncio.ensure_future(self.publications.end_room(room_id, "show_ended"))
-            self._media_tasks.add(task)
-            task.add_done_callback(self._media_tasks.discard)
-        if self.channels is not None:
-            self.channels.dispatch(room_id, seq, event)
-
-    def _on_bus_down(self) -> None:
-        if self.channels is None:
-            return
-        log.warning("store unreachable; rooms told")
-        for channel in self.channels.rooms.values():
-            channel.deliver_local({"type": "unavailable", "retry_after": 2})
-
-    def _on_bus_up(self) -> None:
-        if self.channels is not None:
-            for channel in self.channels.rooms.values():
-                channel.resync()
-        if self.gateway is not None:
-            self._background(self.gateway.recheck_revocations())
-
-    def _on_revoked(self, session: str) -> None:
-        if self.gateway is not None:
-            self.gateway.revoke(session)
-
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._media_tasks.add(task)
-        task.add_done_callback(self._media_tasks.discard)
-        task.add_done_callback(_log_failure)
-
-    # Ticks -----------------------------------------------------------------------------
-
-    async def _tick_streams(self) -> None:
-        """Say which streams this process still serves (WHEP offers on other processes are
-        sent here), and take offline the streams of processes that stopped saying so."""
-        assert self.media_store is not None
-        claim_s = self.settings.stream_claim_s
-        while True:
-            await asyncio.sleep(claim_s / 3)
-            now = self._now_ms()
-            live = [
-                room_id
-                for room_id, hub in self.hubs.by_room.items()
-                if not hub.edge and self.hubs.live(room_id)
-            ]
-            try:
-                if live:
-                    await self.media_store.touch_streams(live, now)
-                for _room in await self.media_store.reap_streams(now, int(claim_s * 1000)):
-                    metrics.EVENTS_PUBLISHED.labels("stream.state").inc()
-            except LiveCommerceError:
-                log.warning("stream claims not kept: the store is unavailable")
-
-    async def _tick_viewers(self) -> None:
-        channels, rooms = self.channels, self.rooms
-        assert channels is not None
-        assert rooms is not None
-        while True:
-            await asyncio.sleep(VIEWERS_EVERY_S)
-            now = int(self.clock() * 1000)
-            for channel in list(channels.rooms.values()):
-                try:
-                    total = await rooms.report_viewers(
-                        channel.room_id, self.process_id, len(channel.members), now, VIEWERS_TTL_MS
-                    )
-                except LiveCommerceError:
-                    break
-                if total != channel.viewers_reported:
-                    channel.viewers_reported = total
-                    channel.deliver_local({"type": "viewers", "count": total})
-
-    async def _tick_reactions(self) -> None:
-        gateway = self.gateway
-        assert gateway is not None
-        while True:
-            await asyncio.sleep(REACTIONS_EVERY_S)
-            with contextlib.suppress(LiveCommerceError):
-                await gateway.flush_reactions()
+    return stopped
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("background work failed: %r", task.exception())
+async def _in_order(*stops: Stop) -> None:
+    for stop in stops:
+        await stop()

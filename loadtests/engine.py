@@ -76,8 +76,9 @@ from benchlib import WSConn, percentile
 from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import SalesStore
 from livecommerce.store import keys
+from livecommerce.store.connection import pack_event
 from livecommerce.store.embedded import EmbeddedValkey
-from livecommerce.store.redis_store import Store, pack_event
+from livecommerce.store.history import Store
 from livecommerce.store.scripts import source
 
 UNLIMITED = 10**12

@@ -1,4 +1,5 @@
-"""Helpers that read as people: a user who signs up, a viewer who joins a room."""
+"""Helpers that read as people: a user who signs up, a viewer who joins a room, a host who
+starts a sale, a buyer who pays, a moderator who uses a tool."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +17,10 @@ import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from livecommerce.events import Event
+from livecommerce.server import Server
 from tests.conftest import timeout
 
-Event = dict[str, Any]
 _names = itertools.count(1)
 
 
@@ -146,3 +149,107 @@ async def join(
         first = await socket.next()
         assert first["type"] == "welcome", first
     return socket
+
+
+async def reply_to(socket: RoomSocket, ref: str) -> Event:
+    """The server's answer to the command sent with ``ref``, skipping other events."""
+    while True:
+        event = await socket.next()
+        if event.get("ref") == ref:
+            return event
+
+
+# Selling ---------------------------------------------------------------------------------
+
+ADDRESS = {
+    "name": "Kari Nordmann",
+    "line1": "Storgata 1",
+    "postal_code": "0155",
+    "city": "Oslo",
+    "country": "no",
+}
+PAID = {"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+
+
+class FakeClock:
+    """Server time the test moves forward, instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def add_product(http: httpx.AsyncClient, host: User, **fields: Any) -> Event:
+    body = {"sku": "KNIT-1", "title": "Wool jumper", "price": 4900, "currency": "EUR", "stock": 50}
+    answer = await http.post("/api/v1/products", json={**body, **fields}, headers=host.headers)
+    assert answer.status_code == 201, answer.text
+    product: Event = answer.json()
+    return product
+
+
+async def start_sale(host: RoomSocket, product_id: str, **fields: Any) -> Event:
+    command = {
+        "type": "sale.start", "product_id": product_id, "price": 2900, "units": 3,
+        "per_user_limit": 1, "duration_s": 60, "hold_s": 30, "ref": "start", **fields,
+    }  # fmt: skip
+    await host.send(command)
+    answer = await reply_to(host, "start")
+    assert answer["type"] == "ack", answer
+    sale: Event = answer["sale"]
+    return sale
+
+
+async def hold_for(server: Server, room: Event, sale: Event, buyer: User) -> Event:
+    socket = await join(server.ws_url, room["id"], buyer)
+    await socket.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
+    answer = await reply_to(socket, "r")
+    assert answer["type"] == "reservation", answer
+    reservation: Event = answer["reservation"]
+    return reservation
+
+
+async def pay(
+    http: httpx.AsyncClient, buyer: User, hold_id: str, card: dict[str, Any], key: str
+) -> httpx.Response:
+    return await http.post(
+        f"/api/v1/reservations/{hold_id}/checkout",
+        json={"address": ADDRESS, "payment": card},
+        headers={**buyer.headers, "Idempotency-Key": key},
+    )
+
+
+# Chat and moderation ---------------------------------------------------------------------
+
+
+async def say(socket: RoomSocket, text: str, ref: str) -> Event:
+    await socket.send({"type": "chat.send", "text": text, "ref": ref})
+    return await reply_to(socket, ref)
+
+
+async def tool(socket: RoomSocket, ref: str, **command: Any) -> Event:
+    await socket.send({**command, "ref": ref})
+    return await reply_to(socket, ref)
+
+
+async def appoint(http: httpx.AsyncClient, host: User, room_id: str, user: User) -> None:
+    answer = await http.put(f"/api/v1/rooms/{room_id}/moderators/{user.id}", headers=host.headers)
+    assert answer.status_code == 200, answer.text
+    assert user.id in answer.json()["moderators"]
+
+
+async def hosted_room(
+    http: httpx.AsyncClient, host: str, *others: str, moderators: tuple[str, ...] = ()
+) -> tuple[Event, list[User]]:
+    """``host`` opens a live room, ``others`` sign up, and those named in ``moderators`` are
+    appointed; the room and everyone, host first."""
+    people = [await sign_up(http, name) for name in (host, *others)]
+    room = await open_room(http, people[0])
+    for person in people[1:]:
+        if person.name in moderators:
+            await appoint(http, people[0], room["id"], person)
+    return room, people

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from livecommerce.api.serving import HttpServer, listen
 from tests.conftest import timeout
 
 HANG = -1  # an answer that never comes (until the receiver stops)
@@ -57,7 +57,7 @@ StartReceiver = Callable[..., Awaitable[Receiver]]
 
 
 async def running_receivers() -> AsyncIterator[StartReceiver]:
-    running: list[tuple[Receiver, uvicorn.Server, asyncio.Task[None]]] = []
+    running: list[tuple[Receiver, HttpServer]] = []
 
     async def start(
         *answers: int, name: str = "127.0.0.1", tls: tuple[Path, Path] | None = None
@@ -66,10 +66,7 @@ async def running_receivers() -> AsyncIterator[StartReceiver]:
         (certificate chain, key) pair of PEM files."""
         receiver = Receiver(list(answers))
         app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        sock.setblocking(False)
+        sock = listen("127.0.0.1", 0)
         scheme = "https" if tls else "http"
         receiver.url = f"{scheme}://{name}:{sock.getsockname()[1]}/hook"
         config = uvicorn.Config(
@@ -81,15 +78,12 @@ async def running_receivers() -> AsyncIterator[StartReceiver]:
             ssl_certfile=tls[0] if tls else None,
             ssl_keyfile=tls[1] if tls else None,
         )
-        server = uvicorn.Server(config)
-        # The socket already listens, so requests wait in its backlog until uvicorn runs.
-        # _serve, as server.py uses it, leaves the process's signal handlers alone.
-        task = asyncio.create_task(server._serve([sock]))
-        running.append((receiver, server, task))
+        server = HttpServer(config, sock)
+        await server.start()
+        running.append((receiver, server))
         return receiver
 
     yield start
-    for receiver, server, task in running:
+    for receiver, server in running:
         receiver.release.set()
-        server.should_exit = True
-        await task
+        await server.stop()

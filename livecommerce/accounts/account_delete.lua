@@ -4,12 +4,18 @@
 -- Returns 1 when deleted now, 0 when there was no such account.
 -- The id stays in KEYS[3] for good: tokens issued to it are refused, and its chat lines are
 -- shown without its name wherever they are read back.
-if redis.call('EXISTS', KEYS[2]) == 0 then
+local usernames_key = KEYS[1]
+local account_key = KEYS[2]
+local deleted_key = KEYS[3]
+local username = ARGV[1]
+local account_id = ARGV[2]
+
+if redis.call('EXISTS', account_key) == 0 then
   return 0
 end
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HGET', usernames_key, username) == account_id then
+  redis.call('HDEL', usernames_key, username)
 end
-redis.call('DEL', KEYS[2])
-redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('DEL', account_key)
+redis.call('SADD', deleted_key, account_id)
 return 1

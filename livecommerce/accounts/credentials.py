@@ -57,6 +57,14 @@ def parse_credentials(body: object) -> tuple[str, str]:
     return username.lower(), password
 
 
+def parse_password(body: object) -> str:
+    """The password that confirms an account's deletion."""
+    password = body.get("password") if isinstance(body, dict) else None
+    if not isinstance(password, str):
+        raise BadRequest("confirm with your 'password'")
+    return password
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -1,6 +1,6 @@
 -- signin_attempt: may this address try this username's password now? Counted as a failure
--- uses: _gcra
 -- up front (signin_succeeded.lua takes it back), so concurrent guesses cannot all slip in.
+-- uses: _gcra
 -- KEYS[1] failures of this username from this address   KEYS[2] failures of this username
 -- ARGV[1] now (ms)   ARGV[2] ARGV[3] interval and burst for KEYS[1]
 -- ARGV[4] ARGV[5] interval and burst for KEYS[2] (an interval of 0 turns that limit off)
@@ -9,25 +9,29 @@
 -- guessing), each address loses its burst and may try once per interval of its own limit.
 -- A person at an address nobody has guessed from always gets to try, so guessing slows an
 -- account's owner down at most one interval and never locks them out.
+local pair_key = KEYS[1]
+local user_key = KEYS[2]
 local now = tonumber(ARGV[1])
-local pair_interval, pair_burst = tonumber(ARGV[2]), tonumber(ARGV[3])
-local user_interval, user_burst = tonumber(ARGV[4]), tonumber(ARGV[5])
+local pair_interval = tonumber(ARGV[2])
+local pair_burst = tonumber(ARGV[3])
+local user_interval = tonumber(ARGV[4])
+local user_burst = tonumber(ARGV[5])
 
 local user_wait = nil
 if user_interval > 0 then
-  user_wait = gcra_wait(KEYS[2], now, user_interval, user_burst)
+  user_wait = gcra_wait(user_key, now, user_interval, user_burst)
   if user_wait then
     pair_burst = 1
   end
 end
 if pair_interval > 0 then
-  local wait = gcra(KEYS[1], now, pair_interval, pair_burst)
+  local wait = gcra(pair_key, now, pair_interval, pair_burst)
   if wait then
     return {0, wait}
   end
 end
 if user_interval > 0 and not user_wait then
-  gcra(KEYS[2], now, user_interval, user_burst)
+  gcra(user_key, now, user_interval, user_burst)
   return {1, 1}
 end
 return {1, 0}

@@ -1,25 +1,14 @@
-"""Sign-up, sign-in and who-am-I."""
+"""Sign-up, sign-in, sign-out, who-am-I, export and erasure: each route parses its request and
+answers with what the account desk (``accounts/service.py``) did."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from livecommerce.accounts.credentials import parse_credentials, parse_sign_up
+from livecommerce.accounts.credentials import parse_credentials, parse_password, parse_sign_up
+from livecommerce.accounts.service import public, require_own_account
 from livecommerce.api.services import client_address, json_body, require_identity, services
-from livecommerce.errors import BadRequest, Unauthorized
-
-# A revocation is kept until its token expires; tokens with an 'exp' further ahead than this
-# (only merchant ones, with --jwt-max-ttl-s 0) are remembered as signed out this long.
-REVOCATION_MAX_MS = 366 * 86400 * 1000
-
-
-def _public(account: dict[str, str]) -> dict[str, str]:
-    return {
-        "id": account["id"],
-        "username": account["username"],
-        "display_name": account["display_name"],
-    }
 
 
 async def create_account(request: Request) -> JSONResponse:
@@ -41,18 +30,9 @@ async def create_account(request: Request) -> JSONResponse:
       409: {description: conflict (username taken)}
       429: {description: rate_limited (many new accounts from one address are slowed down)}
     """
-    svc = services(request)
     sign_up = parse_sign_up(await json_body(request))
-    await svc.limiter.check(svc.settings.limit("signup"), client_address(request))
-    account = {
-        "id": svc.ids.user(),
-        "username": sign_up.username,
-        "display_name": sign_up.display_name,
-        "password_hash": await svc.passwords.hash(sign_up.password),
-        "created_at": str(svc.now_ms()),
-    }
-    await svc.store.create_account(account)
-    return JSONResponse(_public(account), status_code=201)
+    account = await services(request).accounts.sign_up(sign_up, client_address(request))
+    return JSONResponse(public(account), status_code=201)
 
 
 async def create_session(request: Request) -> JSONResponse:
@@ -68,23 +48,17 @@ async def create_session(request: Request) -> JSONResponse:
       429: {description: "rate_limited: many attempts from one address, or many wrong passwords
         for this username from this address (elsewhere the owner still signs in)"}
     """
-    svc = services(request)
     username, password = parse_credentials(await json_body(request))
-    address = client_address(request)
-    await svc.limiter.check(svc.settings.limit("signin"), address)
-    ticket = await svc.limiter.sign_in_attempt(
-        svc.settings.limit("signin_failures"),
-        svc.settings.limit("signin_account"),
-        username,
-        address,
+    signed_in = await services(request).accounts.sign_in(
+        username, password, client_address(request)
     )
-    account = await svc.store.account_by_username(username)
-    stored_hash = account["password_hash"] if account else None
-    if not await svc.passwords.verify(stored_hash, password) or not account:
-        raise Unauthorized("wrong username or password")
-    await svc.limiter.sign_in_succeeded(ticket)
-    token, expires_at = svc.auth.issue(account["id"], account["display_name"], svc.now_ms() // 1000)
-    return JSONResponse({"token": token, "expires_at": expires_at, "user": _public(account)})
+    return JSONResponse(
+        {
+            "token": signed_in.token,
+            "expires_at": signed_in.expires_at,
+            "user": public(signed_in.account),
+        }
+    )
 
 
 async def delete_session(request: Request) -> Response:
@@ -99,13 +73,7 @@ async def delete_session(request: Request) -> Response:
       400: {description: "bad_request (a merchant JWT with neither 'jti' nor 'iat')"}
       401: {description: unauthorized}
     """
-    svc = services(request)
-    who = require_identity(request)
-    if who.session is None:
-        raise BadRequest("this token has neither 'jti' nor 'iat', so it ends only at its 'exp'")
-    now_ms = svc.now_ms()
-    until_ms = min(who.expires_at_s * 1000, now_ms + REVOCATION_MAX_MS)
-    await svc.store.revoke_session(who.session, max(until_ms, now_ms + 1000))
+    await services(request).accounts.sign_out(require_identity(request))
     return Response(status_code=204)
 
 
@@ -130,23 +98,7 @@ async def export_me(request: Request) -> JSONResponse:
       200: {description: "{exported_at, account, orders, messages}"}
       401: {description: unauthorized}
     """
-    svc = services(request)
-    who = require_identity(request)
-    account = await svc.store.account(who.id) if who.kind == "account" else None
-    messages = []
-    for room_id in await svc.chat.rooms_of(who.id):
-        for line in await svc.moderators.moderation.messages_of(room_id, who.id, limit=10_000):
-            messages.append({"room_id": room_id, **line})
-    return JSONResponse(
-        {
-            "exported_at": svc.now_ms(),
-            "account": {**_public(account), "created_at": int(account["created_at"])}
-            if account
-            else {"id": who.id, "name": who.name, "kind": who.kind},
-            "orders": await svc.checkout.orders_of_buyer(who.id, limit=10_000),
-            "messages": messages,
-        }
-    )
+    return JSONResponse(await services(request).accounts.export(require_identity(request)))
 
 
 async def delete_me(request: Request) -> Response:
@@ -162,16 +114,8 @@ async def delete_me(request: Request) -> Response:
       400: {description: bad_request (a merchant's user is deleted by the merchant)}
       401: {description: unauthorized (wrong password)}
     """
-    svc = services(request)
     who = require_identity(request)
-    if who.kind != "account":
-        raise BadRequest("this identity belongs to a merchant; ask them to delete it")
-    body = await json_body(request)
-    password = body.get("password") if isinstance(body, dict) else None
-    if not isinstance(password, str):
-        raise BadRequest("confirm with your 'password'")
-    account = await svc.store.account(who.id)
-    if account is None or not await svc.passwords.verify(account["password_hash"], password):
-        raise Unauthorized("wrong password")
-    await svc.store.delete_account(account)
+    require_own_account(who)  # refused before its body is read
+    password = parse_password(await json_body(request))
+    await services(request).accounts.delete(who, password)
     return Response(status_code=204)

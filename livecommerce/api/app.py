@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from livecommerce.api import (
     accounts,
     images,
+    media,
     moderation,
     ops,
     pages,
@@ -26,7 +27,7 @@ from livecommerce.api import (
 from livecommerce.api.guards import DeletedAccounts
 from livecommerce.api.services import Services
 from livecommerce.errors import LiveCommerceError
-from livecommerce.media import http as media
+from livecommerce.media.plane import Media
 from livecommerce.runtime import metrics
 
 log = logging.getLogger("livecommerce.http")
@@ -69,7 +70,7 @@ class AccessLog:
                 )
 
 
-def create_app(services: Services, plane: media.Media) -> Starlette:
+def create_app(services: Services, plane: Media) -> Starlette:
     api = [
         Route("/config", ops.config, methods=["GET"]),
         Route("/openapi.json", ops.openapi, methods=["GET"], include_in_schema=False),

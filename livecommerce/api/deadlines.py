@@ -14,6 +14,17 @@ client reusing the connection would fail that client's request.
 
 Request bodies are bounded where they are read (``services.read_body``): a deadline from their
 declared size, so a slow upload on a phone still gets through.
+
+This is the one module that knows uvicorn's h11 protocol from the inside, as ``media/taps.py``
+is for aiortc. uvicorn takes the protocol class through its public ``Config(http=...)``, but
+it has no public hook for a head deadline: ``timeout_keep_alive`` starts only after a
+response and any byte cancels it, ``h11_max_incomplete_event_size`` bounds a head's size, not
+its time, and the ASGI app is called only once the head is whole. Only the parser knows
+whether a head has begun and whether it is complete (h11's public ``their_state`` and
+``trailing_data``, on the protocol's ``conn``), and only the protocol knows when a response
+has ended (``on_response_complete``) and the next pipelined head is due. No underscore name
+of uvicorn's is used; ``tests/livecommerce/api/test_deadlines.py`` fails if a release moves
+any of these.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class DeletedAccounts:
             if token is not None:
                 try:
                     who = services(request).auth.verify(token)
-                    refusal = await services(request).store.refusal(who.id, who.session)
+                    refusal = await services(request).accounts.refusal(who.id, who.session)
                     if refusal is not None:
                         raise Unauthorized(refusal)
                     scope["identity"] = who  # the routes use it rather than verify again

@@ -11,7 +11,7 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 
 from livecommerce.accounts.auth import Authenticator, Identity
-from livecommerce.accounts.passwords import Passwords
+from livecommerce.accounts.service import Accounts
 from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
@@ -22,8 +22,8 @@ from livecommerce.runtime.ids import Ids
 from livecommerce.selling.checkout import Checkout
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store import limits
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limiter
-from livecommerce.store.redis_store import Store
 from livecommerce.webhooks.store import WebhookStore
 
 BODY_MAX_BYTES = 64 * 1024
@@ -42,9 +42,9 @@ class Services:
     limiter: Limiter
     chat: Chat
     rooms: Rooms
+    accounts: Accounts
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
-    passwords: Passwords = field(default_factory=Passwords)
     ids: Ids = field(default_factory=Ids)
 
     def now_ms(self) -> int:

@@ -7,25 +7,32 @@
 -- Returns {1, stock after} when moved now; {2, stock} when this move was made before (a
 -- retry, or another process got there first); {0, 'not_found' | 'insufficient', stock}.
 -- Taking at a sale's start is what keeps two sales from selling the same unit twice.
-if ARGV[2] == 'give' then
-  redis.call('SREM', KEYS[3], ARGV[4])
+local product_key = KEYS[1]
+local move_key = KEYS[2]
+local sales_key = KEYS[3]
+local units = tonumber(ARGV[1])
+local direction = ARGV[2]
+local now = ARGV[3]
+local sale_id = ARGV[4]
+
+if direction == 'give' then
+  redis.call('SREM', sales_key, sale_id)
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', product_key) == 0 then
   return {0, 'not_found', 0}
 end
-local stock = tonumber(redis.call('HGET', KEYS[1], 'stock'))
-if redis.call('EXISTS', KEYS[2]) == 1 then
+local stock = tonumber(redis.call('HGET', product_key, 'stock'))
+if redis.call('EXISTS', move_key) == 1 then
   return {2, stock}
 end
-local units = tonumber(ARGV[1])
-if ARGV[2] == 'take' then
+if direction == 'take' then
   if stock < units then
     return {0, 'insufficient', stock}
   end
   units = -units
-  redis.call('SADD', KEYS[3], ARGV[4])
+  redis.call('SADD', sales_key, sale_id)
 end
-stock = redis.call('HINCRBY', KEYS[1], 'stock', units)
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', 90 * 86400)
+stock = redis.call('HINCRBY', product_key, 'stock', units)
+redis.call('HSET', product_key, 'updated_at', now)
+redis.call('SET', move_key, now, 'EX', 90 * 86400)
 return {1, stock}

@@ -9,8 +9,15 @@
 -- Returns {1, field, value, ...}: the product's whole hash after the write;
 -- {0, holder_id} when another product of the creator has the sku (nothing written);
 -- {-1, ""} when updating a product that is gone, or creating over an existing id.
-local exists = redis.call('EXISTS', KEYS[1]) == 1
-if (ARGV[2] == 'create') == exists then
+local product_key = KEYS[1]
+local products_key = KEYS[2]
+local skus_key = KEYS[3]
+local product_id = ARGV[1]
+local creating = ARGV[2] == 'create'
+local created_at = ARGV[3]
+
+local exists = redis.call('EXISTS', product_key) == 1
+if creating == exists then
   return {-1, ''}
 end
 local fields = {}
@@ -23,20 +30,20 @@ for i = 4, #ARGV, 2 do
   end
 end
 if sku then
-  local holder = redis.call('HGET', KEYS[3], sku)
-  if holder and holder ~= ARGV[1] then
+  local holder = redis.call('HGET', skus_key, sku)
+  if holder and holder ~= product_id then
     return {0, holder}
   end
-  local old = redis.call('HGET', KEYS[1], 'sku')
+  local old = redis.call('HGET', product_key, 'sku')
   if old and old ~= sku then
-    redis.call('HDEL', KEYS[3], old)
+    redis.call('HDEL', skus_key, old)
   end
-  redis.call('HSET', KEYS[3], sku, ARGV[1])
+  redis.call('HSET', skus_key, sku, product_id)
 end
-redis.call('HSET', KEYS[1], unpack(fields))
-if ARGV[2] == 'create' then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('HSET', product_key, unpack(fields))
+if creating then
+  redis.call('ZADD', products_key, created_at, product_id)
 end
-local product = redis.call('HGETALL', KEYS[1])
+local product = redis.call('HGETALL', product_key)
 table.insert(product, 1, 1)
 return product

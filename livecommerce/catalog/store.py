@@ -28,6 +28,7 @@ from livecommerce.catalog.rules import (
 )
 from livecommerce.errors import Conflict, NotFound, ProductOnSale
 from livecommerce.runtime.ids import ProductId
+from livecommerce.store.connection import as_strings, as_text, guarded
 from livecommerce.store.keys import (
     owners_key,
     product_key,
@@ -36,7 +37,6 @@ from livecommerce.store.keys import (
     skus_key,
     stock_move_key,
 )
-from livecommerce.store.redis_store import _strings, _text, guarded
 from livecommerce.store.scripts import register
 
 # Optimistic steps (a delete racing an update, an import racing a create) retry this often.
@@ -50,10 +50,10 @@ def _outcome(reply: Any) -> tuple[int, Any]:
     """A ``product_upsert`` reply: (1, the product), (0, the sku's holder) or (-1, None)."""
     status = int(reply[0])
     if status == 1:
-        flat = [_text(v) for v in reply[1:]]
+        flat = [as_text(v) for v in reply[1:]]
         return 1, product_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
     if status == 0:
-        return 0, _text(reply[1])
+        return 0, as_text(reply[1])
     return -1, None
 
 
@@ -108,7 +108,7 @@ class CatalogStore:
             args=[units, direction, now, sale_id],
         )
         if int(raw[0]) == 0:
-            if _text(raw[1]) == "not_found":
+            if as_text(raw[1]) == "not_found":
                 raise NotFound(f"product {product_id} does not exist")
             return False, int(raw[2])
         return True, int(raw[1])
@@ -142,9 +142,9 @@ class CatalogStore:
     async def product(self, product_id: str) -> Product:
         creator_id = await self.client.hget(owners_key(), product_id)
         if creator_id is not None:
-            raw = await self.client.hgetall(product_key(_text(creator_id), product_id))
+            raw = await self.client.hgetall(product_key(as_text(creator_id), product_id))
             if raw:
-                return product_from_hash(_strings(raw))
+                return product_from_hash(as_strings(raw))
         raise NotFound(f"product {product_id} does not exist")
 
     @guarded
@@ -168,9 +168,9 @@ class CatalogStore:
             following = Cursor(last, same + (skip if cursor and cursor.before == last else 0))
         async with self.client.pipeline(transaction=False) as pipe:
             for member, _score in page:
-                pipe.hgetall(product_key(creator_id, _text(member)))
+                pipe.hgetall(product_key(creator_id, as_text(member)))
             found = await pipe.execute()
-        return [product_from_hash(_strings(raw)) for raw in found if raw], following
+        return [product_from_hash(as_strings(raw)) for raw in found if raw], following
 
     @guarded
     async def update_product(
@@ -214,7 +214,7 @@ class CatalogStore:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.delete(key)
                     pipe.zrem(products_key(product.creator_id), product.id)
-                    pipe.hdel(skus_key(product.creator_id), _text(sku))
+                    pipe.hdel(skus_key(product.creator_id), as_text(sku))
                     await pipe.execute()
                 except redis_errors.WatchError:
                     continue
@@ -248,7 +248,7 @@ class CatalogStore:
         plans: list[tuple[str, str, dict[str, str]]] = []
         for draft, holder in zip(drafts, holders, strict=True):
             if holder is not None:
-                plans.append(("update", _text(holder), changes_to_hash(draft.changes(), now)))
+                plans.append(("update", as_text(holder), changes_to_hash(draft.changes(), now)))
             else:
                 product = draft.to_product(new_id(), creator_id, now)
                 plans.append(("create", product.id, product_to_hash(product)))

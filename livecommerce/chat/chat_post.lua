@@ -15,26 +15,44 @@
 -- Bans and time-outs are read here, in the same step that posts, so no process can let
 -- a banned user's line through after the ban (invariant 7).
 -- The rate limit is GCRA (_gcra.lua): one key per sender.
-local state = redis.call('HGET', KEYS[1], 'state')
+local room_key = KEYS[1]
+local seq_key = KEYS[2]
+local events_key = KEYS[3]
+local rate_key = KEYS[4]
+local bans_key = KEYS[5]
+local timeouts_key = KEYS[6]
+local slow_key = KEYS[7]
+local chat_key = KEYS[8]
+local chat_order_key = KEYS[9]
+local channel = ARGV[1]
+local maxlen = ARGV[2]
+local payload = ARGV[3]
+local now = tonumber(ARGV[4])
+local interval = tonumber(ARGV[5])
+local burst = tonumber(ARGV[6])
+local sender = ARGV[7]
+local message_id = ARGV[8]
+local is_operator = ARGV[9] == '1'
+local indexed = tonumber(ARGV[10])
+
+local state = redis.call('HGET', room_key, 'state')
 if not state or state == 'ended' then
   return {-1, state or ''}
 end
-local sender = ARGV[7]
-local now = tonumber(ARGV[4])
-if redis.call('SISMEMBER', KEYS[5], sender) == 1 then
+if redis.call('SISMEMBER', bans_key, sender) == 1 then
   return {-2, 'banned'}
 end
-local until_ms = tonumber(redis.call('HGET', KEYS[6], sender) or '0')
+local until_ms = tonumber(redis.call('HGET', timeouts_key, sender) or '0')
 if until_ms > now then
   return {-3, until_ms}
 elseif until_ms > 0 then
-  redis.call('HDEL', KEYS[6], sender)
+  redis.call('HDEL', timeouts_key, sender)
 end
-local slow_ms = tonumber(redis.call('HGET', KEYS[1], 'slow_s') or '0') * 1000
+local slow_ms = tonumber(redis.call('HGET', room_key, 'slow_s') or '0') * 1000
 if slow_ms > 0 then
-  local exempt = ARGV[9] == '1' or redis.call('HGET', KEYS[1], 'host_id') == sender
+  local exempt = is_operator or redis.call('HGET', room_key, 'host_id') == sender
   if not exempt then
-    local mods = ',' .. (redis.call('HGET', KEYS[1], 'moderators') or '') .. ','
+    local mods = ',' .. (redis.call('HGET', room_key, 'moderators') or '') .. ','
     exempt = string.find(mods, ',' .. sender .. ',', 1, true) ~= nil
   end
   if exempt then
@@ -42,26 +60,26 @@ if slow_ms > 0 then
   end
 end
 if slow_ms > 0 then
-  local wait = redis.call('PTTL', KEYS[7])
+  local wait = redis.call('PTTL', slow_key)
   if wait > 0 then
     return {0, wait}
   end
 end
-local wait = gcra(KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+local wait = gcra(rate_key, now, interval, burst)
 if wait then
   return {0, wait}
 end
 if slow_ms > 0 then
-  redis.call('SET', KEYS[7], 1, 'PX', slow_ms)
+  redis.call('SET', slow_key, 1, 'PX', slow_ms)
 end
-local seq = publish(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[8], ARGV[8], seq .. '|' .. ARGV[3])
-redis.call('ZADD', KEYS[9], seq, ARGV[8])
-local over = redis.call('ZCARD', KEYS[9]) - tonumber(ARGV[10])
+local seq = publish(seq_key, events_key, channel, maxlen, payload)
+redis.call('HSET', chat_key, message_id, seq .. '|' .. payload)
+redis.call('ZADD', chat_order_key, seq, message_id)
+local over = redis.call('ZCARD', chat_order_key) - indexed
 if over > 0 then
-  local popped = redis.call('ZPOPMIN', KEYS[9], over)
+  local popped = redis.call('ZPOPMIN', chat_order_key, over)
   for i = 1, #popped, 2 do
-    redis.call('HDEL', KEYS[8], popped[i])
+    redis.call('HDEL', chat_key, popped[i])
   end
 end
 return {1, seq}

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+FLUSH_EVERY_S = 0.2  # how often each process publishes its rooms' sums (a tap waits at most this)
+
 
 @dataclass(slots=True)
 class ReactionTally:

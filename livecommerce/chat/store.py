@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from livecommerce.errors import Banned, Muted, NotFound, RateLimited, RoomNotLive
 from livecommerce.events import ChatMessage
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded, pack_event
+from livecommerce.store.connection import as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 
@@ -81,4 +81,4 @@ class ChatStore:
 
     @guarded
     async def rooms_chatted_in(self, user_id: str) -> list[str]:
-        return sorted(_text(r) for r in await self.client.smembers(keys.user_rooms(user_id)))
+        return sorted(as_text(r) for r in await self.client.smembers(keys.user_rooms(user_id)))

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from livecommerce.events import StreamState
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded, pack_event
+from livecommerce.store.connection import as_text, guarded, pack_event
 from livecommerce.store.scripts import register
 
 RECORDINGS_KEPT = 200
@@ -85,7 +85,7 @@ class MediaStore:
         told = []
         event = pack_event(StreamState(type="stream.state", state="offline", at=now_ms))
         for raw in stale:
-            room_id = _text(raw)
+            room_id = as_text(raw)
             seq = await self._reap(
                 keys=[keys.room(room_id), keys.room_seq(room_id), keys.room_events(room_id)],
                 args=[cutoff, keys.room_channel(room_id), self.stream_max_len, event],
@@ -105,7 +105,7 @@ class MediaStore:
         )
         if not origin or not seen or now_ms - int(seen) > fresh_ms:
             return "", ""
-        return _text(origin), _text(internal or origin)
+        return as_text(origin), as_text(internal or origin)
 
     @guarded
     async def add_recording(self, room_id: str, entry: dict[str, Any]) -> None:
@@ -128,8 +128,8 @@ class MediaStore:
         for _id, fields in entries:
             if not fields:
                 continue
-            card = _text(fields.get(b"product", b""))
+            card = as_text(fields.get(b"product", b""))
             history.append(
-                {"at": int(_text(fields[b"at"])), "product": orjson.loads(card) if card else None}
+                {"at": int(as_text(fields[b"at"])), "product": orjson.loads(card) if card else None}
             )
         return history

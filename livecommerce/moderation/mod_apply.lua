@@ -14,42 +14,58 @@
 -- no such room), 'not_moderator' (mod.remove of someone who is not one).
 -- mod.appoint and mod.remove build their own event from the stored list, so concurrent
 -- changes never lose one another.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local room_key = KEYS[1]
+local seq_key = KEYS[2]
+local events_key = KEYS[3]
+local bans_key = KEYS[4]
+local timeouts_key = KEYS[5]
+local chat_key = KEYS[6]
+local audit_key = KEYS[7]
+local chat_order_key = KEYS[8]
+local channel = ARGV[1]
+local maxlen = ARGV[2]
+local action = ARGV[3]
+local target = ARGV[4]
+local amount = ARGV[5]
+local event = ARGV[6]
+local note = ARGV[7]
+local audit = ARGV[8]
+local audit_maxlen = ARGV[9]
+
+if redis.call('EXISTS', room_key) == 0 then
   return {0, 'not_found'}
 end
-local action, target = ARGV[3], ARGV[4]
-local event = ARGV[6]
 if action == 'mod.delete' or action == 'mod.pin_chat' then
-  if redis.call('HEXISTS', KEYS[6], target) == 0 then
+  if redis.call('HEXISTS', chat_key, target) == 0 then
     return {0, 'not_found'}
   end
   if action == 'mod.delete' then
-    redis.call('HDEL', KEYS[6], target)
-    redis.call('ZREM', KEYS[8], target)
-    if redis.call('HGET', KEYS[1], 'pinned_chat') == target then
-      redis.call('HDEL', KEYS[1], 'pinned_chat')
+    redis.call('HDEL', chat_key, target)
+    redis.call('ZREM', chat_order_key, target)
+    if redis.call('HGET', room_key, 'pinned_chat') == target then
+      redis.call('HDEL', room_key, 'pinned_chat')
     end
   else
-    redis.call('HSET', KEYS[1], 'pinned_chat', target)
+    redis.call('HSET', room_key, 'pinned_chat', target)
   end
 elseif action == 'mod.unpin_chat' then
-  redis.call('HDEL', KEYS[1], 'pinned_chat')
+  redis.call('HDEL', room_key, 'pinned_chat')
 elseif action == 'mod.timeout' then
-  redis.call('HSET', KEYS[5], target, ARGV[5])
+  redis.call('HSET', timeouts_key, target, amount)
 elseif action == 'mod.untimeout' then
-  redis.call('HDEL', KEYS[5], target)
+  redis.call('HDEL', timeouts_key, target)
 elseif action == 'mod.ban' then
-  redis.call('SADD', KEYS[4], target)
-  redis.call('HDEL', KEYS[5], target)
+  redis.call('SADD', bans_key, target)
+  redis.call('HDEL', timeouts_key, target)
 elseif action == 'mod.unban' then
-  redis.call('SREM', KEYS[4], target)
-  redis.call('HDEL', KEYS[5], target)
+  redis.call('SREM', bans_key, target)
+  redis.call('HDEL', timeouts_key, target)
 elseif action == 'mod.slow' then
-  redis.call('HSET', KEYS[1], 'slow_s', ARGV[5])
+  redis.call('HSET', room_key, 'slow_s', amount)
 elseif action == 'mod.appoint' or action == 'mod.remove' then
   local list = {}
   local found = false
-  for id in string.gmatch(redis.call('HGET', KEYS[1], 'moderators') or '', '[^,]+') do
+  for id in string.gmatch(redis.call('HGET', room_key, 'moderators') or '', '[^,]+') do
     if id == target then
       found = true
     else
@@ -62,15 +78,15 @@ elseif action == 'mod.appoint' or action == 'mod.remove' then
   if action == 'mod.appoint' then
     list[#list + 1] = target
   end
-  redis.call('HSET', KEYS[1], 'moderators', table.concat(list, ','))
+  redis.call('HSET', room_key, 'moderators', table.concat(list, ','))
   event = cmsgpack.pack({type = 'room.moderators', moderators = list})
 end
 local seq = 0
 if event ~= '' then
-  seq = publish(KEYS[2], KEYS[3], ARGV[1], ARGV[2], event)
+  seq = publish(seq_key, events_key, channel, maxlen, event)
 end
-if ARGV[7] ~= '' then
-  redis.call('PUBLISH', ARGV[1], '|' .. ARGV[7])
+if note ~= '' then
+  redis.call('PUBLISH', channel, '|' .. note)
 end
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[9], '*', 'd', ARGV[8])
+redis.call('XADD', audit_key, 'MAXLEN', '~', audit_maxlen, '*', 'd', audit)
 return {1, seq}

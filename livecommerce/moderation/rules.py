@@ -75,7 +75,7 @@ class ReportRequest:
     note: str = ""
 
 
-def _text(message: dict[str, Any], name: str, limit: int, *, required: bool) -> str:
+def as_text(message: dict[str, Any], name: str, limit: int, *, required: bool) -> str:
     value = message.get(name)
     if value is None:
         if required:
@@ -108,12 +108,12 @@ def parse_mod_request(message: dict[str, Any]) -> ModRequest:
         action = ModAction(str(message.get("type")))
     except ValueError:
         raise BadRequest(f"unknown moderation tool {str(message.get('type'))[:40]!r}") from None
-    reason = _text(message, "reason", REASON_MAX, required=False)
+    reason = as_text(message, "reason", REASON_MAX, required=False)
     if action in (ModAction.DELETE, ModAction.PIN_CHAT):
-        return ModRequest(action, message_id=_text(message, "message_id", ID_MAX, required=True),
+        return ModRequest(action, message_id=as_text(message, "message_id", ID_MAX, required=True),
                           reason=reason)  # fmt: skip
     if action is ModAction.TIMEOUT:
-        user = _text(message, "user_id", ID_MAX, required=True)
+        user = as_text(message, "user_id", ID_MAX, required=True)
         return ModRequest(action, user_id=user, seconds=_seconds(message, 1, TIMEOUT_MAX_S),
                           reason=reason)  # fmt: skip
     if action in (
@@ -123,7 +123,7 @@ def parse_mod_request(message: dict[str, Any]) -> ModRequest:
         ModAction.APPOINT,
         ModAction.REMOVE,
     ):
-        return ModRequest(action, user_id=_text(message, "user_id", ID_MAX, required=True),
+        return ModRequest(action, user_id=as_text(message, "user_id", ID_MAX, required=True),
                           reason=reason)  # fmt: skip
     if action is ModAction.SLOW:
         return ModRequest(action, seconds=_seconds(message, 0, SLOW_MAX_S), reason=reason)
@@ -135,19 +135,19 @@ def parse_mod_request(message: dict[str, Any]) -> ModRequest:
             raise BadRequest("field 'words' must be a list of strings")
         return ModRequest(action, words=tuple(words), reason=reason)
     if action is ModAction.RESOLVE:
-        return ModRequest(action, report_id=_text(message, "report_id", ID_MAX, required=True),
+        return ModRequest(action, report_id=as_text(message, "report_id", ID_MAX, required=True),
                           reason=reason)  # fmt: skip
     return ModRequest(action, reason=reason)  # UNPIN_CHAT takes nothing
 
 
 def parse_report(message: dict[str, Any]) -> ReportRequest:
-    message_id = _text(message, "message_id", ID_MAX, required=True)
+    message_id = as_text(message, "message_id", ID_MAX, required=True)
     try:
         reason = ReportReason(str(message.get("reason")))
     except ValueError:
         choices = ", ".join(r.value for r in ReportReason)
         raise BadRequest(f"field 'reason' must be one of {choices}") from None
-    return ReportRequest(message_id, reason, _text(message, "note", NOTE_MAX, required=False))
+    return ReportRequest(message_id, reason, as_text(message, "note", NOTE_MAX, required=False))
 
 
 def check_rights(room: Room, actor_id: str, request: ModRequest, *, admin: bool = False) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from livecommerce.accounts.auth import Identity
+from livecommerce.accounts.store import AccountStore
 from livecommerce.errors import BlockedWord, Forbidden, Unauthorized
 from livecommerce.events import (
     ChatDeleted,
@@ -36,8 +37,8 @@ from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.ids import Ids
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit, Limiter
-from livecommerce.store.redis_store import Store
 
 log = logging.getLogger("livecommerce.moderators")
 
@@ -58,26 +59,26 @@ class Moderators:
         limiter: Limiter,
         *,
         rooms: RoomStore,
+        accounts: AccountStore,
         clock: Callable[[], float] = time.time,
-        is_admin: Callable[[str], Awaitable[bool]] | None = None,
         report_limit: Limit = REPORT_LIMIT,
         ids: Ids | None = None,
     ) -> None:
         self.ids = ids or Ids()
         self.store = store
         self.rooms = rooms
+        self.accounts = accounts
         self.moderation = moderation
         self.limiter = limiter
         self.report_limit = report_limit
         self.clock = clock
-        self._is_admin = is_admin
         self._words: dict[str, tuple[float, WordList]] = {}
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     async def is_admin(self, user_id: str) -> bool:
-        return self._is_admin is not None and await self._is_admin(user_id)
+        return await self.accounts.is_admin(user_id)
 
     async def room_for(self, who: Identity | None, room_id: str) -> Room:
         """The room as stored now, if ``who`` moderates it (host, moderator or operator)."""
@@ -140,7 +141,7 @@ class Moderators:
             details = {"report": {"id": report["id"], "reason": report["reason"]}}
         audit = audit_entry(actor, request, now, **details)
         if request.user_id:
-            account = await self.store.account(request.user_id)
+            account = await self.accounts.account(request.user_id)
             if account is not None:
                 audit["target"]["name"] = account["display_name"]
         seq = await self.moderation.apply(

@@ -17,7 +17,7 @@ from livecommerce.errors import NotFound
 from livecommerce.events import ChatDeleted, ChatPinned, ChatUnpinned, Event, Moderated, RoomSlow
 from livecommerce.moderation.rules import ModRequest
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded, pack_event, unpack_event
+from livecommerce.store.connection import as_text, guarded, pack_event, unpack_event
 from livecommerce.store.scripts import Scripts
 
 AUDIT_MAX_LEN = 10_000
@@ -71,7 +71,7 @@ class ModerationStore:
             ],
         )
         if int(status) == 0:
-            why = _text(result)
+            why = as_text(result)
             if why == "not_moderator":
                 raise NotFound(f"{request.user_id[:64]} is not a moderator of this room")
             if request.message_id:
@@ -124,12 +124,12 @@ class ModerationStore:
 
     @guarded
     async def banned(self, room_id: str) -> list[str]:
-        return sorted(_text(m) for m in await self.client.smembers(keys.room_bans(room_id)))
+        return sorted(as_text(m) for m in await self.client.smembers(keys.room_bans(room_id)))
 
     @guarded
     async def timeouts(self, room_id: str, now: int) -> dict[str, int]:
         raw = await self.client.hgetall(keys.room_timeouts(room_id))
-        return {_text(k): int(v) for k, v in raw.items() if int(v) > now}
+        return {as_text(k): int(v) for k, v in raw.items() if int(v) > now}
 
     @guarded
     async def audit(self, room_id: str, limit: int = 100, before: str = "+") -> list[Event]:
@@ -138,7 +138,7 @@ class ModerationStore:
         out = []
         for entry_id, fields in rows:
             entry = unpack_event(fields[b"d"])
-            entry["id"] = _text(entry_id)
+            entry["id"] = as_text(entry_id)
             out.append(entry)
         return out
 

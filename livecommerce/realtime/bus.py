@@ -25,7 +25,8 @@ from livecommerce.errors import Unavailable
 from livecommerce.runtime import metrics
 from livecommerce.runtime.lifecycle import stop_task
 from livecommerce.store import keys
-from livecommerce.store.redis_store import STORE_DOWN, parse_envelope
+from livecommerce.store.connection import STORE_DOWN
+from livecommerce.store.history import parse_envelope
 
 log = logging.getLogger("livecommerce.bus")
 

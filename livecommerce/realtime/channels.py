@@ -1,11 +1,14 @@
 """Room channels: one per room with viewers on this process; the fan-out lives here.
 
-A channel is a small actor. Its task is the only code that changes its feed and its set of
-connections, so a viewer that joins while events stream in never sees one twice or misses
-one. Outgoing events are batched per tick; each batch is encoded once per subprotocol and
-written to every socket with ``websockets.broadcast``, which writes synchronously into each
-transport without an await per socket. Sockets whose write buffer passes a bound are cut
-loose with a resumable close code, so one slow phone never holds up a room.
+A channel is a small actor and the I/O driver of its room's ``FeedProtocol`` (feed.py): the
+protocol decides (what to read back, who resumes from where, who needs a welcome, when to
+restart or retry) and the actor carries its actions out. Its task is the only code that feeds
+the protocol and changes its set of connections, so a viewer that joins while events stream
+in never sees one twice or misses one. Outgoing events are batched per tick; each batch is
+encoded once per subprotocol and written to every socket with ``websockets.broadcast``,
+which writes synchronously into each transport without an await per socket. Sockets whose
+write buffer passes a bound are cut loose with a resumable close code, so one slow phone
+never holds up a room.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +28,19 @@ from websockets.asyncio.server import ServerConnection
 from livecommerce.errors import CloseCode, LiveCommerceError
 from livecommerce.events import Event
 from livecommerce.realtime.fanout import prepare, write_all
-from livecommerce.realtime.feed import RoomFeed, without_deleted
+from livecommerce.realtime.feed import (
+    Admit,
+    FeedProtocol,
+    FetchRange,
+    FetchSeq,
+    FetchSnapshot,
+    Restart,
+    ResyncLater,
+    without_deleted,
+)
+from livecommerce.realtime.snapshots import RoomReader, Snapshot
 from livecommerce.realtime.wire import Subprotocol, encode, encode_batch
 from livecommerce.runtime import metrics
-from livecommerce.store.redis_store import Snapshot, Store
 
 log = logging.getLogger("livecommerce.channels")
 
@@ -47,10 +59,6 @@ AMBIENT_EVERY_S = 0.25
 # 10,000 people the units left never takes the loop from the buyers (docs/benchmarks.md).
 AMBIENT_FRAMES_PER_S = 8_000
 AMBIENT = frozenset({"sale.stock", "viewers"})
-# A read-back that failed is tried again after this, doubling up to the cap: the first
-# command after Valkey restarts can fail on a pooled connection even though Valkey is back.
-RESYNC_RETRY_S = 0.05
-RESYNC_RETRY_MAX_S = 2.0
 
 
 def ambient_every_s(members: int) -> float:
@@ -96,7 +104,7 @@ class RoomChannel:
     def __init__(
         self,
         room_id: str,
-        store: Store,
+        store: RoomReader,
         *,
         tick_s: float,
         max_buffer_bytes: int,
@@ -107,7 +115,7 @@ class RoomChannel:
         self.store = store
         self.tick_s = tick_s
         self.max_buffer_bytes = max_buffer_bytes
-        self.feed = RoomFeed()
+        self.protocol: FeedProtocol[_Join, Snapshot] = FeedProtocol()
         self.members: dict[ServerConnection, Member] = {}
         self._by_protocol: dict[Subprotocol, set[ServerConnection]] = {
             p: set() for p in Subprotocol
@@ -128,7 +136,6 @@ class RoomChannel:
         self._write_handle: asyncio.Handle | None = None
         self.write_slice = write_slice
         self._resync_handle: asyncio.TimerHandle | None = None
-        self._resync_delay = RESYNC_RETRY_S
         self.task = asyncio.create_task(self._run(), name=f"room-{room_id}")
 
     # Called from anywhere on the loop ------------------------------------------------
@@ -172,45 +179,73 @@ class RoomChannel:
     # The actor -----------------------------------------------------------------------
 
     async def _run(self) -> None:
+        protocol = self.protocol
         while True:
             kind, item = await self._inbox.get()
+            joins: Sequence[_Join] = ()  # a constant: nothing allocated per event
             try:
                 if kind == "event":
-                    gap = self.feed.offer(item)
-                    if gap is not None:
-                        await self._fill()
+                    protocol.receive_event(item)
                 elif kind == "ephemeral":
                     self._ephemeral(item)
                 elif kind == "joins":
-                    await self._join_all()
+                    joins, self._joins = self._joins, []
+                    protocol.receive_joins([(join, join.since) for join in joins])
                 elif kind == "resync":
-                    await self._resync()
-                    self._resync_delay = RESYNC_RETRY_S
-            except LiveCommerceError as exc:
-                if self._resync_delay == RESYNC_RETRY_S:  # once per outage, not per retry
-                    log.warning("room %s: %s while handling %s", self.room_id, exc.code, kind)
-                self._retry_resync()
-            except Exception:  # keep the room alive whatever one step does
-                log.exception("room %s: failed to handle %s", self.room_id, kind)
-                self._retry_resync()
+                    protocol.receive_resync()
+            except Exception as exc:  # keep the room alive whatever one step does
+                self._failed(kind, exc, joins)
+            if protocol.actions:
+                await self._act(kind, joins)
             self._schedule_flush()
 
-    def _retry_resync(self) -> None:
+    async def _act(self, kind: str, joins: Sequence[_Join]) -> None:
+        """Carry out the protocol's actions in order, answering each read before the next."""
+        protocol = self.protocol
+        while (action := protocol.next_action()) is not None:
+            try:
+                if isinstance(action, FetchRange):
+                    events = await self.store.events_after(self.room_id, action.after, action.until)
+                    if action.gap and events is not None:
+                        metrics.GAPS_FILLED.inc()
+                    protocol.receive_range(events)
+                elif isinstance(action, Admit):
+                    after = await self.store.anonymised(action.events)
+                    for join in action.joins:
+                        self._admit(join, after, action.snapshot, action.seq)
+                elif isinstance(action, FetchSnapshot):
+                    protocol.receive_snapshot(await self.store.snapshot(self.room_id))
+                elif isinstance(action, FetchSeq):
+                    protocol.receive_seq(await self.store.current_seq(self.room_id))
+                elif isinstance(action, Restart):
+                    self._restart_all()
+                elif isinstance(action, ResyncLater):
+                    self._retry_resync(action.delay)
+            except Exception as exc:  # keep the room alive whatever one step does
+                self._failed(kind, exc, joins)
+
+    def _failed(self, kind: str, exc: Exception, joins: Sequence[_Join]) -> None:
+        """Joiners of the failed step are refused; the protocol reads back later."""
+        if not isinstance(exc, LiveCommerceError):
+            log.exception("room %s: failed to handle %s", self.room_id, kind, exc_info=exc)
+        elif not self.protocol.retrying:  # once per outage, not per retry
+            log.warning("room %s: %s while handling %s", self.room_id, exc.code, kind)
+        for join in joins:
+            if not join.done.done():
+                join.done.set_exception(exc)
+        self.protocol.receive_failure()
+
+    def _retry_resync(self, delay: float) -> None:
         """Read back what this process missed later, whether or not another event comes.
 
         A gap is otherwise only noticed when the next event arrives; in a room gone quiet
         after an outage, the line that pub/sub dropped would wait for it indefinitely.
         """
-        if self._resync_handle is not None or not self.feed.started:
-            return
-        delay, self._resync_delay = (
-            self._resync_delay,
-            min(self._resync_delay * 2, RESYNC_RETRY_MAX_S),
-        )
         self._resync_handle = asyncio.get_running_loop().call_later(delay, self._resync_due)
 
     def _resync_due(self) -> None:
         self._resync_handle = None
+        self.protocol.retry_due()
         self.resync()
 
     def _ephemeral(self, event: Event) -> None:
@@ -236,7 +271,7 @@ class RoomChannel:
                 )
                 self._ambient_handle = loop.call_later(delay, self._release_ambient)
             return
-        self.feed.offer_ephemeral(event)
+        self.protocol.receive_ephemeral(event)
 
     def _release_ambient(self) -> None:
         """The latest of each ambient value, together: one frame, whatever the processes."""
@@ -244,83 +279,22 @@ class RoomChannel:
         self._ambient_sent = asyncio.get_running_loop().time()
         ambient, self._ambient = self._ambient, {}
         for event in ambient.values():
-            self.feed.offer_ephemeral(event)
+            self.protocol.receive_ephemeral(event)
         self._schedule_flush()
-
-    async def _fill(self) -> None:
-        """Read back what pub/sub dropped; a history too short means a fresh start for all."""
-        while (gap := self.feed.gap) is not None:
-            events = await self.store.events_after(self.room_id, gap.after, gap.before - 1)
-            if events is None:
-                self._restart_all()
-                return
-            metrics.GAPS_FILLED.inc()
-            self.feed.fill(events)
-
-    async def _resync(self) -> None:
-        if not self.feed.started or self.feed.last_seq is None:
-            return
-        current = await self.store.current_seq(self.room_id)
-        if current > self.feed.last_seq:
-            events = await self.store.events_after(self.room_id, self.feed.last_seq, current)
-            if events is None:
-                self._restart_all()
-                return
-            self.feed.fill(events)
 
     def _restart_all(self) -> None:
         log.warning("room %s: history no longer reaches back; members restart", self.room_id)
         for conn in list(self.members):
             self._drop(conn, CloseCode.RECONNECT, "history gap; reconnect")
-        self.feed = RoomFeed()
 
-    async def _join_all(self) -> None:
-        """Admit everyone waiting: resumes one by one, fresh joins with one shared snapshot.
-
-        A big show's opening minute brings thousands of joins; one snapshot for all of those
-        queued behind a Redis round trip keeps a join spike from becoming a queue.
-        """
-        requests, self._joins = self._joins, []
-        fresh: list[_Join] = []
-        try:
-            for request in requests:
-                if request.since is None:
-                    fresh.append(request)
-                    continue
-                resumed = await self._resume_events(request.since)
-                if resumed is None:
-                    fresh.append(request)
-                else:
-                    self._admit(request, resumed, None)
-            if fresh:
-                snapshot = await self.store.snapshot(self.room_id)
-                if not self.feed.started:
-                    self.feed.start(snapshot.seq)
-                elif snapshot.seq > (self.feed.last_seq or 0):
-                    last = self.feed.last_seq or 0
-                    self.feed.fill([e for e in snapshot.recent if e["seq"] > last])
-                    await self._fill_to(snapshot.seq)
-                after = self.feed.recent_after(snapshot.seq)
-                if after is None:
-                    last = self.feed.last_seq or 0
-                    after = await self.store.events_after(self.room_id, snapshot.seq, last) or []
-                after = await self.store.anonymised(after)
-                for request in fresh:
-                    self._admit(request, after, snapshot)
-        except Exception as exc:
-            for request in requests:
-                if not request.done.done():
-                    request.done.set_exception(exc)
-            raise
-
-    def _admit(self, request: _Join, after: list[Event], snapshot: Snapshot | None) -> None:
+    def _admit(self, join: _Join, after: list[Event], snapshot: Snapshot | None, seq: int) -> None:
         """The member's catch-up and its place in the broadcast set, as one step.
 
         Nothing here awaits, and the pending batch goes to the others first, so no event is
         lost or doubled between the catch-up and the first broadcast the member is part of.
         """
         self._flush()
-        member = request.member
+        member = join.member
         text = member.subprotocol is Subprotocol.JSON
         if snapshot is not None:
             assert member.welcome is not None
@@ -334,29 +308,7 @@ class RoomChannel:
         if member.user_id is not None:
             self._by_user.setdefault(member.user_id, set()).add(member.conn)
         metrics.ROOM_MEMBERS.inc()
-        request.done.set_result(JoinResult(resumed=snapshot is None, seq=self.feed.last_seq or 0))
-
-    async def _resume_events(self, since: int) -> list[Event] | None:
-        """Events after ``since`` up to the feed's present, or None when a welcome is needed."""
-        if not self.feed.started:
-            self.feed.start(await self.store.current_seq(self.room_id))
-        last = self.feed.last_seq or 0
-        if since > last:
-            return None
-        found = self.feed.recent_after(since)
-        if found is None:
-            found = await self.store.events_after(self.room_id, since, last)
-        return None if found is None else await self.store.anonymised(found)
-
-    async def _fill_to(self, seq: int) -> None:
-        last = self.feed.last_seq or 0
-        if seq > last:
-            events = await self.store.events_after(self.room_id, last, seq)
-            if events is None:
-                self._restart_all()
-                self.feed.start(seq)
-                return
-            self.feed.fill(events)
+        join.done.set_result(JoinResult(resumed=snapshot is None, seq=seq))
 
     # Fan-out -------------------------------------------------------------------------
 
@@ -367,7 +319,7 @@ class RoomChannel:
         100 messages/s to 2,000 viewers, and the clients fell seconds behind. Frames cost the
         phones as much as the server, so batches start on the trailing edge.
         """
-        if self._flush_handle is not None or not self.feed.has_output():
+        if self._flush_handle is not None or not self.protocol.has_output():
             return
         loop = asyncio.get_running_loop()
         self._flush_handle = loop.call_later(self.tick_s, self._flush)
@@ -376,10 +328,10 @@ class RoomChannel:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if not self.feed.has_output():
+        if not self.protocol.has_output():
             return
         now = asyncio.get_running_loop().time()
-        batch = self.feed.take_batch()
+        batch = self.protocol.take_batch()
         if not self.members:
             return
         started = time.perf_counter()
@@ -468,7 +420,7 @@ class Channels:
 
     def __init__(
         self,
-        store: Store,
+        store: RoomReader,
         *,
         tick_s: float,
         max_buffer_bytes: int,

@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from livecommerce.accounts.auth import Authenticator, Identity
+from livecommerce.accounts.service import Accounts
 from livecommerce.chat.reactions import ReactionTally
 from livecommerce.chat.rules import TokenBucket
 from livecommerce.chat.service import Chat
@@ -44,6 +45,7 @@ from livecommerce.events import Ack, Outgoing, Pong, Reactions, Reconnect, Reser
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.realtime.channels import Channels, Member
+from livecommerce.realtime.snapshots import Snapshot
 from livecommerce.realtime.wire import (
     ChatSend,
     Command,
@@ -68,8 +70,8 @@ from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.runtime import metrics
 from livecommerce.selling.reservations import Reservations
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit, Limiter, client_address
-from livecommerce.store.redis_store import Snapshot, Store
 
 log = logging.getLogger("livecommerce.gateway")
 
@@ -142,6 +144,7 @@ class Gateway:
         chat: Chat,
         *,
         rooms: Rooms,
+        accounts: Accounts,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -152,6 +155,7 @@ class Gateway:
     ) -> None:
         self.store = store
         self.rooms = rooms
+        self.accounts = accounts
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -252,7 +256,7 @@ class Gateway:
         token = query.get("token")
         if token:
             identity = self.auth.verify(token)
-            refusal = await self.store.refusal(identity.id, identity.session)
+            refusal = await self.accounts.refusal(identity.id, identity.session)
             if refusal is not None:
                 raise Unauthorized(refusal)
         if identity is None:
@@ -317,7 +321,7 @@ class Gateway:
         """After the bus was down, sign-outs may have gone unheard: ask the store."""
         if not self._by_token:
             return
-        for token in await self.store.revoked_among(set(self._by_token)):
+        for token in await self.accounts.revoked_among(set(self._by_token)):
             self.revoke(token)
 
     def _sign_out(self, session: Session) -> None:

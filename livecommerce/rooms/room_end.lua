@@ -10,28 +10,38 @@
 -- Returns {1, room seq, ended sale ids...}; {0, current state} when the room is not in the
 -- expected state; {-1, ''} when it does not exist; {-2, ''} when a sale started since the
 -- caller looked (read again and retry).
-local state = redis.call('HGET', KEYS[1], 'state')
+local room_key = KEYS[1]
+local seq_key = KEYS[2]
+local events_key = KEYS[3]
+local sales_key = KEYS[4]
+local channel = ARGV[1]
+local maxlen = ARGV[2]
+local expected = ARGV[3]
+local now = ARGV[4]
+local payload = ARGV[5]
+local sales_seen = tonumber(ARGV[6])
+
+local state = redis.call('HGET', room_key, 'state')
 if not state then
   return {-1, ''}
 end
-if state ~= ARGV[3] then
+if state ~= expected then
   return {0, state}
 end
-if redis.call('ZCARD', KEYS[4]) ~= tonumber(ARGV[6]) then
+if redis.call('ZCARD', sales_key) ~= sales_seen then
   return {-2, ''}
 end
-local now = ARGV[4]
 local ended = {}
 for i = 5, #KEYS do
   local sale = KEYS[i]
   if redis.call('HGET', sale, 'state') == 'active' then
     redis.call('HSET', sale, 'state', 'ended', 'end_reason', 'stopped', 'ended_at', now)
-    publish(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[i + 2])
+    publish(seq_key, events_key, channel, maxlen, ARGV[i + 2])
     ended[#ended + 1] = redis.call('HGET', sale, 'id')
   end
 end
-redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', now)
-local seq = publish(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[5])
+redis.call('HSET', room_key, 'state', 'ended', 'ended_at', now)
+local seq = publish(seq_key, events_key, channel, maxlen, payload)
 local result = {1, seq}
 for _, id in ipairs(ended) do
   result[#result + 1] = id

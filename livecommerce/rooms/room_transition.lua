@@ -6,12 +6,23 @@
 -- ARGV[7] event payload (MessagePack)
 -- Returns {1, seq} on success, {0, current_state} when the room is not in the expected
 -- state, {-1, ""} when the room does not exist.
-local state = redis.call('HGET', KEYS[1], 'state')
+local room_key = KEYS[1]
+local seq_key = KEYS[2]
+local events_key = KEYS[3]
+local channel = ARGV[1]
+local maxlen = ARGV[2]
+local expected = ARGV[3]
+local new_state = ARGV[4]
+local stamp_field = ARGV[5]
+local now = ARGV[6]
+local payload = ARGV[7]
+
+local state = redis.call('HGET', room_key, 'state')
 if not state then
   return {-1, ''}
 end
-if state ~= ARGV[3] then
+if state ~= expected then
   return {0, state}
 end
-redis.call('HSET', KEYS[1], 'state', ARGV[4], ARGV[5], ARGV[6])
-return {1, publish(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[7])}
+redis.call('HSET', room_key, 'state', new_state, stamp_field, now)
+return {1, publish(seq_key, events_key, channel, maxlen, payload)}

@@ -18,7 +18,7 @@ from livecommerce.rooms.rules import Room, RoomDraft, RoomState, state_event
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.ids import Ids
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 
 class Rooms:

@@ -16,7 +16,7 @@ from livecommerce.errors import Conflict, NotFound, RoomNotLive, Unavailable
 from livecommerce.events import ProductPinned, ProductUnpinned, SaleEnded
 from livecommerce.rooms.rules import Room, RoomState, room_from_hash, room_to_hash
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
+from livecommerce.store.connection import as_strings, as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 END_ATTEMPTS = 5
@@ -43,7 +43,7 @@ class RoomStore:
         raw = await self.client.hgetall(keys.room(room_id))
         if not raw:
             raise NotFound(f"room {room_id} does not exist")
-        return room_from_hash(_strings(raw))
+        return room_from_hash(as_strings(raw))
 
     @guarded
     async def rooms(self, ids: list[str]) -> list[Room]:
@@ -51,7 +51,7 @@ class RoomStore:
             for room_id in ids:
                 pipe.hgetall(keys.room(room_id))
             results = await pipe.execute()
-        return [room_from_hash(_strings(raw)) for raw in results if raw]
+        return [room_from_hash(as_strings(raw)) for raw in results if raw]
 
     @guarded
     async def room_ids(self, state: RoomState | None, host_id: str | None, limit: int) -> list[str]:
@@ -62,7 +62,7 @@ class RoomStore:
             ids = await self.client.zrange(keys.rooms_index(str(state)), 0, limit - 1)
         else:
             ids = await self.client.zrevrange(keys.rooms_index(str(state)), 0, limit - 1)
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     @guarded
     async def transition_room(
@@ -89,7 +89,7 @@ class RoomStore:
         if status == -1:
             raise NotFound(f"room {room.id} does not exist")
         if status == 0:
-            raise Conflict(f"the room is {_text(value)}; it cannot become {to}")
+            raise Conflict(f"the room is {as_text(value)}; it cannot become {to}")
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.zrem(keys.rooms_index(str(room.state)), room.id)
             pipe.zadd(keys.rooms_index(str(to)), {room.id: now})
@@ -106,7 +106,9 @@ class RoomStore:
         sale started in between makes it refuse, and the read is done again.
         """
         for _attempt in range(END_ATTEMPTS):
-            sale_ids = [_text(i) for i in await self.client.zrange(keys.room_sales(room.id), 0, -1)]
+            sale_ids = [
+                as_text(i) for i in await self.client.zrange(keys.room_sales(room.id), 0, -1)
+            ]
             async with self.client.pipeline(transaction=False) as pipe:
                 for sale_id in sale_ids:
                     pipe.hget(keys.sale(room.id, sale_id)[0], "state")
@@ -140,8 +142,8 @@ class RoomStore:
             if status == -1:
                 raise NotFound(f"room {room.id} does not exist")
             if status == 0:
-                raise Conflict(f"the room is {_text(raw[1])}; it cannot become ended")
-            stopped = [_text(i) for i in raw[2:]]
+                raise Conflict(f"the room is {as_text(raw[1])}; it cannot become ended")
+            stopped = [as_text(i) for i in raw[2:]]
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.zrem(keys.rooms_index(str(room.state)), room.id)
                 pipe.zadd(keys.rooms_index(str(RoomState.ENDED)), {room.id: now})
@@ -176,7 +178,7 @@ class RoomStore:
         )
         if int(status) == 1:
             return int(value)
-        reason = _text(value)
+        reason = as_text(value)
         if reason == "not_found":
             raise NotFound(f"room {room_id} does not exist")
         if reason == "room_ended":

@@ -18,12 +18,11 @@ get there, the provider refunds once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from livecommerce.errors import Conflict, LiveCommerceError, NotFound
 from livecommerce.runtime import metrics
-from livecommerce.runtime.lifecycle import stop_task
+from livecommerce.runtime.ticker import Ticker
 from livecommerce.selling.checkout import VOID_KEY, Checkout
 from livecommerce.selling.ledger import OpenCharge
 from livecommerce.selling.rules import HoldState
@@ -39,23 +38,13 @@ class ChargeSweeper:
         self.checkout = checkout
         self.ledger = checkout.ledger
         self.every_s = every_s
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("charges", every_s, self.sweep)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="charges")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        await stop_task(self._task)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every_s)
-            try:
-                await self.sweep()
-            except LiveCommerceError as exc:
-                log.warning("charge sweep: %s", exc.code)
-            except Exception:
-                log.exception("charge sweep failed")
+        await self._ticker.stop()
 
     async def sweep(self) -> int:
         """Look at every due entry once; how many charges were given back."""

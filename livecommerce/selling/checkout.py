@@ -45,7 +45,8 @@ from livecommerce.selling.reservations import Reservations
 from livecommerce.selling.rules import HoldState, refusal, sale_id_of_hold
 from livecommerce.selling.store import SalesStore
 from livecommerce.store import keys
-from livecommerce.store.redis_store import STORE_DOWN, Store, _text, guarded
+from livecommerce.store.connection import STORE_DOWN, as_text, guarded
+from livecommerce.store.history import Store
 
 log = logging.getLogger("livecommerce.checkout")
 
@@ -119,6 +120,7 @@ class Checkout:
         payments: PaymentProvider,
         *,
         rooms: RoomStore,
+        is_admin: Callable[[str], Awaitable[bool]] | None = None,
         on_order: Callable[[Room, Event], Any] | None = None,
         on_refund: Callable[[Room, Event], Any] | None = None,
         reservations: Reservations | None = None,
@@ -131,6 +133,7 @@ class Checkout:
         self.ids = ids or Ids()
         self.store = store
         self.rooms = rooms
+        self._is_admin = is_admin
         self.sales = sales
         self.payments = payments
         self.on_order = on_order
@@ -275,7 +278,7 @@ class Checkout:
         bound = await self.store.client.set(
             keys.checkout_key(buyer_id, key), hold_id, nx=True, get=True, ex=KEY_KEPT_S
         )
-        if bound is not None and _text(bound) != hold_id:
+        if bound is not None and as_text(bound) != hold_id:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used to check out another reservation; use a new one"
             )
@@ -309,7 +312,7 @@ class Checkout:
         if raw is None:
             raise NotFound(f"order {order_id[:80]} does not exist")
         order: Event = orjson.loads(raw)
-        refund = await self.store.client.get(keys.order(room_id, order_id) + ":refund")
+        refund = await self.store.client.get(keys.order_refund(room_id, order_id))
         if refund is not None:
             order["state"] = "refunded"
             order["refund"] = orjson.loads(refund)
@@ -319,24 +322,27 @@ class Checkout:
         raw = await self.store.client.hget(keys.order_rooms(), order_id)
         if raw is None:
             raise NotFound(f"order {order_id[:80]} does not exist")
-        return _text(raw)
+        return as_text(raw)
 
     async def orders_of_buyer(self, buyer_id: str, limit: int = 50) -> list[Event]:
         ids = await self.store.client.zrevrange(keys.buyer_orders(buyer_id), 0, limit - 1)
         orders = []
         for raw_id in ids:
-            order_id = _text(raw_id)
+            order_id = as_text(raw_id)
             orders.append(await self.order(await self.room_of_order(order_id), order_id))
         return orders
 
     async def orders_of_room(self, room_id: str, limit: int = 500) -> list[Event]:
         ids = await self.store.client.zrevrange(keys.room_orders(room_id), 0, limit - 1)
-        return [await self.order(room_id, _text(i)) for i in ids]
+        return [await self.order(room_id, as_text(i)) for i in ids]
+
+    async def is_admin(self, user_id: str) -> bool:
+        return self._is_admin is not None and await self._is_admin(user_id)
 
     async def refund(self, who: Identity, order_id: str) -> Event:
         room_id = await self.room_of_order(order_id)
         room = await self.rooms.room(room_id)
-        if not may_refund(room, who.id, admin=await self.store.is_admin(who.id)):
+        if not may_refund(room, who.id, admin=await self.is_admin(who.id)):
             if room.role_of(who.id) is Role.MODERATOR and self.audit is not None:
                 # A moderator reaching for the money is worth the host's notice.
                 actor = {"id": who.id, "name": who.name}
@@ -356,7 +362,7 @@ class Checkout:
             )
             record.update(ref=result.refund_ref, status=result.status)
         first = await self.store.client.set(
-            keys.order(room_id, order_id) + ":refund", orjson.dumps(record), nx=True
+            keys.order_refund(room_id, order_id), orjson.dumps(record), nx=True
         )
         await self._durable()
         refunded = await self.order(room_id, order_id)

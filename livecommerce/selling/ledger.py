@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _text, guarded
+from livecommerce.store.connection import as_text, guarded
 from livecommerce.store.scripts import register
 
 
@@ -67,7 +67,7 @@ class ChargeLedger:
         claimed = []
         for i in range(0, len(raw), 2):
             data = orjson.loads(raw[i + 1])
-            data["key"] = _text(raw[i])
+            data["key"] = as_text(raw[i])
             claimed.append(OpenCharge(**data))
         return claimed
 

@@ -52,7 +52,8 @@ from livecommerce.errors import (
     Unavailable,
 )
 from livecommerce.numbers import digits
-from livecommerce.store.redis_store import guarded
+from livecommerce.store import keys
+from livecommerce.store.connection import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
 RefundStatus = Literal["refunded", "failed"]
@@ -272,14 +273,6 @@ _SLOW_STATUS = "failed"
 SLOW_ANSWER = "4000000000000077"  # paid at once; the answer comes back late
 
 
-def charge_key(idempotency_key: str) -> str:
-    return f"lc:pay:{idempotency_key}"
-
-
-def payment_key(payment_ref: str) -> str:
-    return f"lc:payment:{payment_ref}"
-
-
 def _check_key(idempotency_key: str) -> None:
     if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
         raise BadRequest(f"the idempotency key must be a string of 1 to {IDEMPOTENCY_KEY_MAX}")
@@ -297,7 +290,7 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -348,12 +341,12 @@ class TestPaymentProvider:
             raise BadRequest(f"unknown currency {currency!r}")
         _check_key(idempotency_key)
         fingerprint = _fingerprint("charge", amount, currency, card.last4, card.exp_month)
-        key = charge_key(idempotency_key)
+        key = keys.payment_claim(idempotency_key)
         token = secrets.token_hex(8)
         claim = orjson.dumps({"state": "pending", "fp": fingerprint, "token": token})
         previous = await self.client.set(key, claim, nx=True, get=True, ex=CLAIM_LEASE_S)
         if previous is not None:
-            return await self._await_result(key, _text(previous), fingerprint)
+            return await self._await_result(key, as_text(previous), fingerprint)
 
         status, decline_code, message = TEST_CARDS.get(card.number, ("paid", None, ""))
         if status == _SLOW_STATUS:
@@ -381,7 +374,7 @@ class TestPaymentProvider:
         """Write the charge and, in the same transaction, replace our own claim with its
         result (a claim that lapsed and was retaken stays): no charge without its answer."""
         done = orjson.dumps({"state": "done", "fp": fingerprint, "result": asdict(result)})
-        ref = payment_key(result.payment_ref)
+        ref = keys.payment(result.payment_ref)
         async with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -404,7 +397,7 @@ class TestPaymentProvider:
     @guarded
     async def _charge_of(self, idempotency_key: str) -> PaymentResult | None:
         _check_key(idempotency_key)
-        raw = await self.client.get(charge_key(idempotency_key))
+        raw = await self.client.get(keys.payment_claim(idempotency_key))
         if raw is None:
             return None
         stored = orjson.loads(raw)
@@ -444,14 +437,14 @@ class TestPaymentProvider:
     async def _refund(self, payment_ref: str, amount: int, idempotency_key: str) -> RefundResult:
         _check_amount(amount)
         _check_key(idempotency_key)
-        key = payment_key(payment_ref)
+        key = keys.payment(payment_ref)
         field_name = f"refund:{idempotency_key}"
         async with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(key)
                     raw = await pipe.hgetall(key)
-                    payment = {_text(k): _text(v) for k, v in raw.items()}
+                    payment = {as_text(k): as_text(v) for k, v in raw.items()}
                     if not payment:
                         raise NotFound(f"payment {payment_ref} does not exist")
                     if field_name in payment:

@@ -41,7 +41,7 @@ from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.batching import Batcher
 from livecommerce.runtime.ids import Ids, SaleId
-from livecommerce.runtime.lifecycle import stop_task
+from livecommerce.runtime.ticker import Ticker
 from livecommerce.selling.rules import (
     Hold,
     HoldState,
@@ -53,8 +53,8 @@ from livecommerce.selling.rules import (
     sale_id_of_hold,
 )
 from livecommerce.selling.store import Answer, ReserveRequest, SalesStore
+from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit
-from livecommerce.store.redis_store import Store
 
 log = logging.getLogger("livecommerce.reservations")
 
@@ -100,7 +100,7 @@ class Reservations:
         self.catalog = catalog
         self.clock = clock
         self._dirty: dict[tuple[str, str], Stock] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("sales", TICK_EVERY_S, self.tick)
         self.last_reserve_at = float("-inf")
         self._reserves: Batcher[tuple[str, str], ReserveRequest, Answer] = Batcher(
             self._reserve_batch
@@ -303,21 +303,11 @@ class Reservations:
     # The ticker: ends sales on time, reaps holds, sends coalesced stock -----------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="sales")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        await stop_task(self._task)
+        await self._ticker.stop()
         await self._reserves.close()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_EVERY_S)
-            try:
-                await self.tick()
-            except LiveCommerceError as exc:
-                log.warning("sale tick: %s", exc.code)
-            except Exception:
-                log.exception("sale tick failed")
 
     async def tick(self) -> None:
         now = self.now_ms()

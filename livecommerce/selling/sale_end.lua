@@ -5,15 +5,24 @@
 -- ARGV[4] stream max length   ARGV[5] sale.ended payload (MessagePack)
 -- Returns {1, seq} when ended now; {0, reason}: not_found, already_ended, or not_due
 -- (time_up asked before the sale's end). Every process may call it for every due sale.
-local state = redis.call('HGET', KEYS[1], 'state')
+local sale_key = KEYS[1]
+local seq_key = KEYS[2]
+local events_key = KEYS[3]
+local reason = ARGV[1]
+local now = ARGV[2]
+local channel = ARGV[3]
+local maxlen = ARGV[4]
+local payload = ARGV[5]
+
+local state = redis.call('HGET', sale_key, 'state')
 if not state then
   return {0, 'not_found'}
 end
 if state ~= 'active' then
   return {0, 'already_ended'}
 end
-if ARGV[1] == 'time_up' and tonumber(ARGV[2]) < tonumber(redis.call('HGET', KEYS[1], 'ends_at')) then
+if reason == 'time_up' and tonumber(now) < tonumber(redis.call('HGET', sale_key, 'ends_at')) then
   return {0, 'not_due'}
 end
-redis.call('HSET', KEYS[1], 'state', 'ended', 'end_reason', ARGV[1], 'ended_at', ARGV[2])
-return {1, publish(KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5])}
+redis.call('HSET', sale_key, 'state', 'ended', 'end_reason', reason, 'ended_at', now)
+return {1, publish(seq_key, events_key, channel, maxlen, payload)}

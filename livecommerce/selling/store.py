@@ -17,7 +17,7 @@ from livecommerce.events import SaleEnded, SaleStarted
 from livecommerce.runtime.ids import OrderId
 from livecommerce.selling.rules import Hold, Sale, Stock, refusal, sale_from_hash
 from livecommerce.store import keys
-from livecommerce.store.redis_store import _strings, _text, guarded, pack_event
+from livecommerce.store.connection import as_strings, as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 
@@ -46,7 +46,7 @@ def _answer(raw: list[Any]) -> Answer:
     stock = _stock(raw[2:5])
     offers = [Hold.from_json(o) for o in raw[5:]]
     if status == 0:
-        return Answer(0, reason=_text(value), stock=stock, offers=offers)
+        return Answer(0, reason=as_text(value), stock=stock, offers=offers)
     return Answer(status, hold=Hold.from_json(value), stock=stock, offers=offers)
 
 
@@ -92,7 +92,7 @@ class SalesStore:
             raw = await self.client.hget(keys.sale_rooms(), sale_id)
             if raw is None:
                 raise NotFound(f"sale {sale_id[:80]} does not exist")
-            room_id = self._rooms[sale_id] = _text(raw)
+            room_id = self._rooms[sale_id] = as_text(raw)
         return room_id
 
     @guarded
@@ -105,7 +105,7 @@ class SalesStore:
         self._rooms[sale.id] = sale.room_id
         status, value = await self.scripts.sale_start(
             keys=[
-                keys.sale(sale.room_id, sale.id)[0],
+                keys.sale_hash(sale.room_id, sale.id),
                 keys.room(sale.room_id),
                 keys.room_sales(sale.room_id),
                 keys.room_seq(sale.room_id),
@@ -120,7 +120,7 @@ class SalesStore:
             ],
         )
         if int(status) == 0:
-            raise refusal(_text(value))
+            raise refusal(as_text(value))
         await self.client.zadd(keys.active_sales(), {f"{sale.room_id} {sale.id}": sale.ends_at})
         return int(value)
 
@@ -131,7 +131,7 @@ class SalesStore:
         """End an active sale once; (True, seq) when this call ended it, else (False, why)."""
         status, value = await self.scripts.sale_end(
             keys=[
-                keys.sale(room_id, sale_id)[0],
+                keys.sale_hash(room_id, sale_id),
                 keys.room_seq(room_id),
                 keys.room_events(room_id),
             ],
@@ -140,9 +140,9 @@ class SalesStore:
         if int(status) == 1:
             # Due now: the ticker reaps its last holds and then lets it go.
             await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
-        elif _text(value) == "not_found":
+        elif as_text(value) == "not_found":
             await self.client.zrem(keys.active_sales(), f"{room_id} {sale_id}")
-        return int(status) == 1, _text(value)
+        return int(status) == 1, as_text(value)
 
     @guarded
     async def forget(self, room_id: str, sale_id: str) -> None:
@@ -151,19 +151,19 @@ class SalesStore:
 
     @guarded
     async def sale(self, room_id: str, sale_id: str) -> Sale:
-        raw = await self.client.hgetall(keys.sale(room_id, sale_id)[0])
+        raw = await self.client.hgetall(keys.sale_hash(room_id, sale_id))
         if not raw:
             raise NotFound(f"sale {sale_id[:80]} does not exist")
-        return sale_from_hash(_strings(raw))
+        return sale_from_hash(as_strings(raw))
 
     @guarded
     async def room_sales(self, room_id: str, *, active_only: bool, limit: int = 20) -> list[Sale]:
         ids = await self.client.zrevrange(keys.room_sales(room_id), 0, limit - 1)
         async with self.client.pipeline(transaction=False) as pipe:
             for sale_id in ids:
-                pipe.hgetall(keys.sale(room_id, _text(sale_id))[0])
+                pipe.hgetall(keys.sale_hash(room_id, as_text(sale_id)))
             rows = await pipe.execute()
-        sales = [sale_from_hash(_strings(row)) for row in rows if row]
+        sales = [sale_from_hash(as_strings(row)) for row in rows if row]
         if active_only:
             sales = [s for s in sales if s.state == "active"]
         return sales
@@ -176,7 +176,7 @@ class SalesStore:
         )
         found = []
         for member, score in rows:
-            room_id, _, sale_id = _text(member).partition(" ")
+            room_id, _, sale_id = as_text(member).partition(" ")
             found.append((room_id, sale_id, int(score)))
         return found
 
@@ -227,7 +227,7 @@ class SalesStore:
             status, value = int(results[i]), results[i + 1]
             extra = offers if i == 0 else []
             if status == 0:
-                reason, _, wait = _text(value).partition(":")
+                reason, _, wait = as_text(value).partition(":")
                 answers.append(
                     Answer(0, reason=reason, stock=stock, offers=extra, retry_ms=int(wait or 0))
                 )
@@ -261,11 +261,11 @@ class SalesStore:
         status, value = await self.scripts.sale_waitlist(
             keys=keys.sale(room_id, sale_id), args=[user_id, quantity, now]
         )
-        return int(status), _text(value)
+        return int(status), as_text(value)
 
     @guarded
     async def hold(self, room_id: str, sale_id: str, hold_id: str) -> Hold:
-        raw = await self.client.hget(keys.sale(room_id, sale_id)[2], hold_id)
+        raw = await self.client.hget(keys.sale_holds(room_id, sale_id), hold_id)
         if raw is None:
             raise NotFound(f"reservation {hold_id[:80]} does not exist")
         return Hold.from_json(raw)
@@ -304,18 +304,19 @@ class SalesStore:
         status = int(raw[0])
         stock = _stock(raw[2:5])
         if status == 0:
-            return Confirmation(0, _text(raw[1]), OrderId(""), stock, False, 0)
+            return Confirmation(0, as_text(raw[1]), OrderId(""), stock, False, 0)
         ended = bool(int(raw[5]))
         if ended:  # sold out: due now, so the ticker settles it and frees its product
             await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
-        return Confirmation(status, "", OrderId(_text(raw[1])), stock, ended, int(raw[6]))
+        return Confirmation(status, "", OrderId(as_text(raw[1])), stock, ended, int(raw[6]))
 
     @guarded
     async def open_holds_of(self, room_id: str, user_id: str) -> list[Hold]:
         """A person's open holds in a room's active sales, for the moderators' user panel."""
         found: list[Hold] = []
         for sale in await self.room_sales(room_id, active_only=True):
-            async for _, raw in self.client.hscan_iter(keys.sale(room_id, sale.id)[2], count=500):
+            holds = keys.sale_holds(room_id, sale.id)
+            async for _, raw in self.client.hscan_iter(holds, count=500):
                 hold = Hold.from_json(raw)
                 if hold.user_id == user_id and hold.state == "held":
                     found.append(hold)
@@ -330,24 +331,24 @@ class SalesStore:
         A hold past its expiry that the reaper has not reached yet is still among them.
         """
         ids = [
-            _text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)
+            as_text(i) for i in await self.client.zrevrange(keys.room_sales(room_id), 0, recent - 1)
         ]
         if not ids:
             return []
         async with self.client.pipeline(transaction=False) as pipe:
             for sale_id in ids:
-                pipe.hmget(keys.sale(room_id, sale_id)[3], [f"{user_id}:b", f"{user_id}:o"])
+                pipe.hmget(keys.sale_users(room_id, sale_id), [f"{user_id}:b", f"{user_id}:o"])
             rows = await pipe.execute()
         wanted = [
             (sale_id, hold_id)
             for sale_id, (_, open_ids) in zip(ids, rows, strict=True)
-            for hold_id in _text(open_ids or b"").split()
+            for hold_id in as_text(open_ids or b"").split()
         ]
         found: dict[str, list[Hold]] = {}
         if wanted:
             async with self.client.pipeline(transaction=False) as pipe:
                 for sale_id, hold_id in wanted:
-                    pipe.hget(keys.sale(room_id, sale_id)[2], hold_id)
+                    pipe.hget(keys.sale_holds(room_id, sale_id), hold_id)
                 raws = await pipe.execute()
             for (sale_id, _), raw in zip(wanted, raws, strict=True):
                 if raw is not None:
@@ -362,6 +363,6 @@ class SalesStore:
     @guarded
     async def user_counts(self, room_id: str, sale_id: str, user_id: str) -> tuple[int, int]:
         held, bought = await self.client.hmget(
-            keys.sale(room_id, sale_id)[3], [f"{user_id}:h", f"{user_id}:b"]
+            keys.sale_users(room_id, sale_id), [f"{user_id}:h", f"{user_id}:b"]
         )
         return int(held or 0), int(bought or 0)

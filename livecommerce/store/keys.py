@@ -1,5 +1,9 @@
-"""Key names. Every key of a room shares the hash tag ``{r:<id>}`` so each room's scripts
-touch one slot and run unchanged on a Redis Cluster."""
+"""Key names: every Redis key and channel of the package is built here, and only here.
+
+Every key of a room shares the hash tag ``{r:<id>}`` so each room's scripts touch one slot
+and run unchanged on a Redis Cluster. The strings are stored data: a change here strands
+what a running deployment has written (tests/livecommerce/store/test_keys.py pins them).
+"""
 
 from __future__ import annotations
 
@@ -138,16 +142,30 @@ def sale(room_id: str, sale_id: str) -> list[str]:
     The last is the room's, not the sale's: how many holds each person has in any of the
     room's sales, which is what caps one account's concurrent holds.
     """
-    base = f"{PREFIX}:{{r:{room_id}}}:sale:{sale_id}"
+    base = sale_hash(room_id, sale_id)
     return [
         base,
         f"{base}:expiry",
-        f"{base}:holds",
-        f"{base}:users",
+        sale_holds(room_id, sale_id),
+        sale_users(room_id, sale_id),
         f"{base}:waitlist",
         f"{base}:wanted",
         f"{PREFIX}:{{r:{room_id}}}:holds_by_user",
     ]
+
+
+def sale_hash(room_id: str, sale_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:sale:{sale_id}"
+
+
+def sale_holds(room_id: str, sale_id: str) -> str:
+    """hold id -> the hold (JSON)."""
+    return f"{sale_hash(room_id, sale_id)}:holds"
+
+
+def sale_users(room_id: str, sale_id: str) -> str:
+    """Per buyer: "<user>:h" held, "<user>:b" bought, "<user>:o" their open holds' ids."""
+    return f"{sale_hash(room_id, sale_id)}:users"
 
 
 def sale_idempotency(room_id: str, sale_id: str) -> str:
@@ -160,6 +178,11 @@ def room_sales(room_id: str) -> str:
 
 def order(room_id: str, order_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:order:{order_id}"
+
+
+def order_refund(room_id: str, order_id: str) -> str:
+    """The refund of an order, written once (SET NX)."""
+    return f"{order(room_id, order_id)}:refund"
 
 
 def room_orders(room_id: str) -> str:
@@ -227,3 +250,46 @@ def stock_move_key(creator_id: str, sale_id: str, direction: str) -> str:
 def owners_key() -> str:
     """product id -> creator id, so a product can be found by id alone."""
     return f"{PREFIX}:product_owner"
+
+
+# The test payment provider (selling/payments.py): a charge is claimed under its idempotency
+# key before it is made; a payment's state lives under its reference.
+def payment_claim(idempotency_key: str) -> str:
+    return f"{PREFIX}:pay:{idempotency_key}"
+
+
+def payment(payment_ref: str) -> str:
+    return f"{PREFIX}:payment:{payment_ref}"
+
+
+# Webhooks: a creator's endpoints and delivery log share the tag {w:<creator>}; the due set
+# and each delivery stand alone (every step touches one creator's keys or one delivery's).
+def webhook_endpoints(creator_id: str) -> str:
+    return f"{PREFIX}:{{w:{creator_id}}}:endpoints"
+
+
+def webhook_log(creator_id: str) -> str:
+    return f"{PREFIX}:{{w:{creator_id}}}:log"
+
+
+def webhooks_due() -> str:
+    return f"{PREFIX}:webhooks:due"
+
+
+def webhook_delivery(delivery_id: str) -> str:
+    return f"{PREFIX}:webhooks:delivery:{delivery_id}"
+
+
+# Abuse limits (store/limits.py): one GCRA key per limit and subject. Subjects are digests,
+# never addresses or usernames. A sign-in's two keys share the username's tag, so that one
+# script reads both.
+def limit(name: str, subject: str) -> str:
+    return f"{PREFIX}:limit:{name}:{subject}"
+
+
+def limit_for_user(name: str, user: str) -> str:
+    return f"{PREFIX}:limit:{name}:{{{user}}}"
+
+
+def limit_for_user_at(name: str, user: str, address: str) -> str:
+    return f"{PREFIX}:limit:{name}:{{{user}}}:{address}"

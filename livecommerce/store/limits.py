@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 
 from livecommerce.errors import BadRequest, RateLimited
 from livecommerce.runtime import metrics
-from livecommerce.store.redis_store import Store, guarded
+from livecommerce.store import keys
+from livecommerce.store.connection import guarded
+from livecommerce.store.history import Store
 from livecommerce.store.scripts import register
-
-PREFIX = "lc:limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +107,8 @@ class Limiter:
         """
         user = _digest(username)
         ticket = SignInTicket(
-            here=f"{PREFIX}:{here.name}:{{{user}}}:{_digest(address)}",
-            anywhere=f"{PREFIX}:{anywhere.name}:{{{user}}}",
+            here=keys.limit_for_user_at(here.name, user, _digest(address)),
+            anywhere=keys.limit_for_user(anywhere.name, user),
             anywhere_interval_ms=_interval(anywhere),
         )
         if here.per_minute == 0 and anywhere.per_minute == 0:
@@ -145,7 +145,7 @@ class Limiter:
 
     @guarded
     async def _step(self, limit: Limit, subject: str) -> tuple[bool, int]:
-        key = f"{PREFIX}:{limit.name}:{_digest(subject)}"
+        key = keys.limit(limit.name, _digest(subject))
         now = int(self.clock() * 1000)
         status, retry = await self._script(keys=[key], args=[now, limit.interval_ms, limit.burst])
         return int(status) == 1, int(retry)

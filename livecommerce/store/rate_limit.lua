@@ -2,7 +2,12 @@
 -- uses: _gcra
 -- KEYS[1] the subject's key   ARGV[1] now (ms)   ARGV[2] interval (ms per action)   ARGV[3] burst
 -- Returns {1, 0} when allowed (and counted); {0, retry_after_ms} when not.
-local wait = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+local subject_key = KEYS[1]
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+
+local wait = gcra(subject_key, now, interval, burst)
 if wait then
   return {0, wait}
 end

@@ -3,4 +3,10 @@
 -- KEYS[1] seq counter   KEYS[2] event stream
 -- ARGV[1] channel       ARGV[2] stream max length   ARGV[3] event payload (MessagePack)
 -- Returns the event's seq.
-return publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+local seq_key = KEYS[1]
+local events_key = KEYS[2]
+local channel = ARGV[1]
+local maxlen = ARGV[2]
+local payload = ARGV[3]
+
+return publish(seq_key, events_key, channel, maxlen, payload)

@@ -3,7 +3,9 @@
 Every script in the package is found by its file name, so a concept keeps its scripts in its
 own folder. Scripts share code through preludes (``_publish.lua``, ``_gcra.lua``,
 ``_sale.lua``); a script names the preludes it needs on a ``-- uses:`` line in its header,
-and they are prepended when it is loaded. Each header also names the KEYS, ARGV and results.
+and they are prepended when it is loaded. Each header also names the KEYS, ARGV and results,
+and the lines under it give every KEYS[n] and ARGV[n] a local name, so the body reads as what
+it does (``redis.call('HGET', room_key, 'state')``) and a key's position is written once.
 """
 
 from __future__ import annotations

@@ -36,9 +36,16 @@ from typing import Any
 
 import httpx
 
-from livecommerce.errors import Unavailable
+from livecommerce.errors import LiveCommerceError, Unavailable
+from livecommerce.runtime.ids import Ids
 from livecommerce.webhooks.netguard import is_public
-from livecommerce.webhooks.rules import SIGNATURE_HEADER, RetrySchedule, WebhookEvent, sign
+from livecommerce.webhooks.rules import (
+    SIGNATURE_HEADER,
+    RetrySchedule,
+    WebhookEvent,
+    new_event,
+    sign,
+)
 from livecommerce.webhooks.store import Attempt, Delivery, WebhookStore
 
 log = logging.getLogger("livecommerce.webhooks")
@@ -98,6 +105,7 @@ class WebhookDispatcher:
         batch: int = 32,
         on_attempt: Callable[[Attempt], None] | None = None,
         allow_private: bool = False,
+        ids: Ids | None = None,
     ) -> None:
         if lease_s <= timeout_s:
             raise ValueError("the lease must outlast an attempt's timeout")
@@ -112,6 +120,7 @@ class WebhookDispatcher:
         self.batch = batch
         self.on_attempt = on_attempt
         self.allow_private = allow_private
+        self.ids = ids or Ids()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -144,6 +153,16 @@ class WebhookDispatcher:
         if ids:
             self.nudge()
         return ids
+
+    async def notify(self, creator_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Queue a ``kind`` event for the creator; never fails its caller, whose order or
+        sale has happened whether or not the merchant can be told (a warning says so)."""
+        try:
+            await self.enqueue(
+                creator_id, new_event(kind, data, now_ms=self._now_ms(), ids=self.ids)
+            )
+        except LiveCommerceError as exc:
+            log.warning("webhook %s not queued: %s", kind, exc.code)
 
     async def _run(self) -> None:
         while not self._stopping:

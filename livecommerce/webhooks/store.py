@@ -1,6 +1,6 @@
 """Webhook endpoints, deliveries and the delivery log in Redis.
 
-Keys::
+Keys (built in store/keys.py)::
 
     lc:{w:<creator>}:endpoints   hash    endpoint id -> endpoint JSON (with its secret)
     lc:{w:<creator>}:log         stream  one entry per attempt, newest last, capped
@@ -22,8 +22,8 @@ from redis.commands.core import AsyncScript
 
 from livecommerce.errors import Conflict, NotFound
 from livecommerce.runtime.ids import Ids
-from livecommerce.store.keys import PREFIX
-from livecommerce.store.redis_store import guarded
+from livecommerce.store import keys
+from livecommerce.store.connection import guarded
 from livecommerce.store.scripts import register
 from livecommerce.webhooks.rules import MAX_ENDPOINTS, Endpoint, WebhookEvent
 
@@ -31,23 +31,7 @@ LOG_MAX_LEN = 1000
 ERROR_MAX = 200
 
 
-def endpoints_key(creator_id: str) -> str:
-    return f"{PREFIX}:{{w:{creator_id}}}:endpoints"
-
-
-def log_key(creator_id: str) -> str:
-    return f"{PREFIX}:{{w:{creator_id}}}:log"
-
-
-def due_key() -> str:
-    return f"{PREFIX}:webhooks:due"
-
-
-def delivery_key(delivery_id: str) -> str:
-    return f"{PREFIX}:webhooks:delivery:{delivery_id}"
-
-
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -116,7 +100,7 @@ class Attempt:
 
     @classmethod
     def from_fields(cls, raw: dict[Any, Any]) -> Attempt:
-        f = {_text(k): _text(v) for k, v in raw.items()}
+        f = {as_text(k): as_text(v) for k, v in raw.items()}
         return cls(
             delivery_id=f["delivery_id"],
             event_id=f["event_id"],
@@ -146,7 +130,7 @@ class WebhookStore:
 
     @guarded
     async def add_endpoint(self, creator_id: str, endpoint: Endpoint) -> None:
-        key = endpoints_key(creator_id)
+        key = keys.webhook_endpoints(creator_id)
         if await self.client.hlen(key) >= MAX_ENDPOINTS:
             raise Conflict(f"a creator may have at most {MAX_ENDPOINTS} webhook endpoints")
         if not await self.client.hsetnx(key, endpoint.id, endpoint.to_json()):
@@ -155,7 +139,7 @@ class WebhookStore:
     @guarded
     async def endpoints(self, creator_id: str) -> list[Endpoint]:
         """The creator's endpoints, oldest first."""
-        raw = await self.client.hvals(endpoints_key(creator_id))
+        raw = await self.client.hvals(keys.webhook_endpoints(creator_id))
         return sorted((Endpoint.from_json(r) for r in raw), key=lambda e: (e.created_at, e.id))
 
     @guarded
@@ -166,13 +150,13 @@ class WebhookStore:
         return found
 
     async def _endpoint(self, creator_id: str, endpoint_id: str) -> Endpoint | None:
-        raw = await self.client.hget(endpoints_key(creator_id), endpoint_id)
+        raw = await self.client.hget(keys.webhook_endpoints(creator_id), endpoint_id)
         return None if raw is None else Endpoint.from_json(raw)
 
     @guarded
     async def remove_endpoint(self, creator_id: str, endpoint_id: str) -> None:
         """Remove it; deliveries still queued for it are dropped when they come due."""
-        if not await self.client.hdel(endpoints_key(creator_id), endpoint_id):
+        if not await self.client.hdel(keys.webhook_endpoints(creator_id), endpoint_id):
             raise NotFound(f"webhook endpoint {endpoint_id} does not exist")
 
     # Deliveries ------------------------------------------------------------------------
@@ -188,7 +172,7 @@ class WebhookStore:
         async with self.client.pipeline(transaction=False) as pipe:
             for delivery_id, endpoint in zip(ids, endpoints, strict=True):
                 pipe.hset(
-                    delivery_key(delivery_id),
+                    keys.webhook_delivery(delivery_id),
                     mapping={
                         "creator_id": creator_id,
                         "endpoint_id": endpoint.id,
@@ -201,34 +185,34 @@ class WebhookStore:
                 )
             # State first, then the due entry: a dispatcher never claims a delivery whose
             # state is not written yet.
-            pipe.zadd(due_key(), dict.fromkeys(ids, now_ms))
+            pipe.zadd(keys.webhooks_due(), dict.fromkeys(ids, now_ms))
             await pipe.execute()
         return ids
 
     @guarded
     async def claim(self, now_ms: int, lease_ms: int, count: int) -> list[str]:
-        ids = await self._claim(keys=[due_key()], args=[now_ms, lease_ms, count])
-        return [_text(i) for i in ids]
+        ids = await self._claim(keys=[keys.webhooks_due()], args=[now_ms, lease_ms, count])
+        return [as_text(i) for i in ids]
 
     @guarded
     async def next_due_ms(self) -> int | None:
         """When the earliest delivery (leased ones included) is due, if any is queued."""
-        first = await self.client.zrange(due_key(), 0, 0, withscores=True)
+        first = await self.client.zrange(keys.webhooks_due(), 0, 0, withscores=True)
         return int(first[0][1]) if first else None
 
     @guarded
     async def delivery(self, delivery_id: str) -> Delivery | None:
-        raw = await self.client.hgetall(delivery_key(delivery_id))
+        raw = await self.client.hgetall(keys.webhook_delivery(delivery_id))
         if not raw:
             return None
-        f = {_text(k): v for k, v in raw.items()}
+        f = {as_text(k): v for k, v in raw.items()}
         return Delivery(
             id=delivery_id,
-            creator_id=_text(f["creator_id"]),
-            endpoint_id=_text(f["endpoint_id"]),
-            event_id=_text(f["event_id"]),
-            event_type=_text(f["event_type"]),
-            body=f["body"] if isinstance(f["body"], bytes) else _text(f["body"]).encode(),
+            creator_id=as_text(f["creator_id"]),
+            endpoint_id=as_text(f["endpoint_id"]),
+            event_id=as_text(f["event_id"]),
+            event_type=as_text(f["event_type"]),
+            body=f["body"] if isinstance(f["body"], bytes) else as_text(f["body"]).encode(),
             attempts=int(f["attempts"]),
             created_at=int(f["created_at"]),
         )
@@ -242,31 +226,31 @@ class WebhookStore:
         """Log the attempt, then reschedule the delivery (``next_at``) or finish it."""
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.xadd(
-                log_key(delivery.creator_id),
+                keys.webhook_log(delivery.creator_id),
                 attempt.to_fields(),  # type: ignore[arg-type]
                 maxlen=self.log_max_len,
                 approximate=True,
             )
             if attempt.next_at is None:
-                pipe.zrem(due_key(), delivery.id)
-                pipe.delete(delivery_key(delivery.id))
+                pipe.zrem(keys.webhooks_due(), delivery.id)
+                pipe.delete(keys.webhook_delivery(delivery.id))
             else:
-                pipe.hset(delivery_key(delivery.id), "attempts", attempt.attempt)
-                pipe.zadd(due_key(), {delivery.id: attempt.next_at}, xx=True)
+                pipe.hset(keys.webhook_delivery(delivery.id), "attempts", attempt.attempt)
+                pipe.zadd(keys.webhooks_due(), {delivery.id: attempt.next_at}, xx=True)
             await pipe.execute()
 
     @guarded
     async def drop(self, delivery_id: str) -> None:
         """Forget a delivery that cannot be sent (its endpoint or its state is gone)."""
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.zrem(due_key(), delivery_id)
-            pipe.delete(delivery_key(delivery_id))
+            pipe.zrem(keys.webhooks_due(), delivery_id)
+            pipe.delete(keys.webhook_delivery(delivery_id))
             await pipe.execute()
 
     @guarded
     async def pending(self) -> int:
         """Deliveries not yet delivered or given up, across all creators."""
-        return int(await self.client.zcard(due_key()))
+        return int(await self.client.zcard(keys.webhooks_due()))
 
     # The log ---------------------------------------------------------------------------
 
@@ -276,7 +260,7 @@ class WebhookStore:
     ) -> list[Attempt]:
         """The creator's latest attempts, newest first; optionally one endpoint's only
         (filtered from the latest ``limit`` entries, so fewer may come back)."""
-        entries = await self.client.xrevrange(log_key(creator_id), count=max(1, limit))
+        entries = await self.client.xrevrange(keys.webhook_log(creator_id), count=max(1, limit))
         attempts = [Attempt.from_fields(fields) for _, fields in entries or [] if fields]
         if endpoint_id is not None:
             attempts = [a for a in attempts if a.endpoint_id == endpoint_id]

@@ -3,6 +3,8 @@
 // Sends the stored token as a Bearer token and turns problem+json answers (RFC 9457) into a
 // thrown ApiError carrying the stable `code`, the HTTP status and `retry_after` when given.
 
+import { el } from './dom.js';
+
 const TOKEN_KEY = 'lc.token';
 const USER_KEY = 'lc.user';
 export const API_BASE = '/api/v1';
@@ -133,10 +135,7 @@ export async function download(path, filename) {
     });
   }
   const url = URL.createObjectURL(await response.blob());
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.hidden = true;
+  const a = el('a', { href: url, download: filename, hidden: true });
   document.body.append(a);
   a.click();
   a.remove();

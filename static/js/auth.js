@@ -6,6 +6,7 @@
 // "lc:session" to react to sign-in and sign-out.
 
 import { api, API_BASE, ApiError, clearSession, getToken, getUser, register, setSession, signIn } from './api.js';
+import { closeOnBackdrop } from './dom.js';
 import { applyTranslations, setText, t } from './i18n.js';
 
 const USERNAME_RE = /^[a-z0-9_.-]{3,32}$/;
@@ -105,10 +106,7 @@ export async function setupAuthSheet() {
   dialog.addEventListener('close', () => {
     if (opener && typeof opener.focus === 'function' && document.contains(opener)) opener.focus();
   });
-  // A click on the backdrop (outside the sheet's box) closes it.
-  dialog.addEventListener('click', (event) => {
-    if (event.target === dialog) close();
-  });
+  closeOnBackdrop(dialog, close);
   document.getElementById('auth-close').addEventListener('click', close);
   signinTab.addEventListener('click', () => setMode('signin'));
   registerTab.addEventListener('click', () => setMode('register'));
@@ -146,6 +144,14 @@ export async function setupAuthSheet() {
   });
 
   return { open, close };
+}
+
+// The header's account button: signs out when signed in, else opens the sheet to sign in.
+export function wireAccountButton(button, sheet) {
+  button.addEventListener('click', () => {
+    if (getToken()) signOut({ revoke: true });
+    else sheet.open('signin');
+  });
 }
 
 // `revoke`: the person asked to sign out, so the server ends the token too (on every process

@@ -1,9 +1,31 @@
 // Renders chat lines into a list. Text goes in with textContent only: a message is plain text
 // and its markup is never interpreted.
 
-import { formatTime, setText } from './i18n.js';
+import { byData, el, nearBottom, timeEl } from './dom.js';
+import { formatNumber, formatTime, setText, t } from './i18n.js';
 
 const MAX_LINES = 200;
+const MAX_LENGTH = 500; // the server's limit, after trimming
+
+// Sends the line typed in `input` as `chat.send`; `notice(text)` tells the writer what went
+// wrong, or '' once it is sent. Refusals by the server arrive as `error` events, which the
+// page shows. Resolves whether the line went to the server at all.
+export async function sendLine(client, input, notice) {
+  const text = input.value.trim();
+  if (!text || !client) return false;
+  if (text.length > MAX_LENGTH) {
+    notice(t('chat.too_long', { max: formatNumber(MAX_LENGTH) }));
+    return false;
+  }
+  try {
+    await client.request('chat.send', { text });
+    input.value = '';
+    notice('');
+  } catch (err) {
+    if (err.code === 'disconnected' || err.code === 'timeout') notice(t('chat.not_sent'));
+  }
+  return true;
+}
 
 export class ChatView {
   // `decorate(li, message)` may add controls to each line (the viewer's report button); give
@@ -47,43 +69,25 @@ export class ChatView {
   }
 
   _line(m) {
-    const li = document.createElement('li');
-    li.className = 'chat-line';
+    const li = el('li', { class: 'chat-line' });
     if (m.id != null) li.dataset.id = String(m.id);
     const userId = m.user && m.user.id;
     if (userId != null && userId === this.selfId()) li.classList.add('mine');
-
-    const name = document.createElement('span');
-    name.className = 'chat-name';
-    name.textContent = (m.user && m.user.name) || '?';
-    li.append(name);
+    li.append(el('span', { class: 'chat-name', text: (m.user && m.user.name) || '?' }));
 
     if (userId != null && userId === this.hostId()) {
-      const badge = document.createElement('span');
-      badge.className = 'chat-badge';
+      const badge = el('span', { class: 'chat-badge' });
       setText(badge, 'chat.host_badge');
       li.append(' ', badge);
     }
-
-    const text = document.createElement('span');
-    text.className = 'chat-text';
-    text.textContent = String(m.text ?? '');
-    li.append(' ', text);
-
-    if (m.at != null) {
-      const time = document.createElement('time');
-      time.className = 'visually-hidden';
-      time.dateTime = new Date(m.at).toISOString();
-      time.textContent = formatTime(m.at);
-      li.append(' ', time);
-    }
+    li.append(' ', el('span', { class: 'chat-text', text: String(m.text ?? '') }));
+    if (m.at != null) li.append(' ', timeEl(m.at, formatTime(m.at), 'visually-hidden'));
     if (this.decorate) this.decorate(li, m);
     return li;
   }
 
   _nearBottom() {
-    const l = this.list;
-    return l.scrollHeight - l.scrollTop - l.clientHeight < 48;
+    return nearBottom(this.list, 48);
   }
 
   replace(messages) {
@@ -92,7 +96,7 @@ export class ChatView {
   }
 
   append(m) {
-    if (m.id != null && this.list.querySelector(`[data-id="${CSS.escape(String(m.id))}"]`)) return;
+    if (m.id != null && byData(this.list, 'id', m.id)) return;
     this.list.append(this._line(m));
     while (this.list.children.length > MAX_LINES) this.list.firstElementChild.remove();
     const mine = m.user && m.user.id != null && m.user.id === this.selfId();
@@ -101,7 +105,7 @@ export class ChatView {
   }
 
   remove(id) {
-    const li = this.list.querySelector(`[data-id="${CSS.escape(String(id))}"]`);
+    const li = byData(this.list, 'id', id);
     if (!li) return;
     const text = li.querySelector('.chat-text');
     const focused = li.contains(document.activeElement);

@@ -3,7 +3,8 @@
 // pages back with `before`.
 
 import { api, API_BASE } from './api.js';
-import { element, nameOf, remember, timeElement } from './console-common.js';
+import { nameOf, remember, timeElement } from './console-common.js';
+import { el } from './dom.js';
 import { formatDuration } from './durations.js';
 import { setText, t } from './i18n.js';
 
@@ -105,19 +106,19 @@ export class AuditLog {
   _entry(e) {
     remember(this.desk, e.actor);
     if (e.message) remember(this.desk, e.message.user);
-    const li = element('li', 'audit-entry');
+    const li = el('li', { class: 'audit-entry' });
     li.dataset.id = e.id;
     li.dataset.action = String(e.action || '');
     if (e.at != null) li.append(timeElement(e.at));
-    const what = element('p', 'audit-what');
+    const what = el('p', { class: 'audit-what' });
     const [key, args] = this._sentence(e);
     setText(what, key, args);
     li.append(what);
     if (e.message && e.message.text != null) {
-      li.append(element('p', 'audit-quote', String(e.message.text)));
+      li.append(el('p', { class: 'audit-quote', text: String(e.message.text) }));
     }
     if (e.reason) {
-      const reason = element('p', 'audit-reason');
+      const reason = el('p', { class: 'audit-reason' });
       setText(reason, 'console.audit.reason', { reason: e.reason });
       li.append(reason);
     }

@@ -3,14 +3,15 @@
 // textContent only: a chat line is plain text, never markup.
 
 import {
-  canActOn, element, isHost, nameOf, remember, standingOf, timeElement, timeoutButtons,
+  canActOn, isHost, nameOf, remember, standingOf, timeElement, timeoutButtons,
 } from './console-common.js';
+import { byData, el, nearBottom } from './dom.js';
 import { setText, t } from './i18n.js';
 
 const MAX_LINES = 300;
 
 function actionButton(key, act, className = 'small-button') {
-  const button = element('button', className);
+  const button = el('button', { class: className });
   button.type = 'button';
   button.dataset.act = act;
   setText(button, key);
@@ -29,29 +30,29 @@ export class ModChat {
   }
 
   _find(id) {
-    return this.list.querySelector(`[data-id="${CSS.escape(String(id))}"]`);
+    return byData(this.list, 'id', id);
   }
 
   _line(m) {
     const user = m.user || {};
     remember(this.desk, user);
-    const li = element('li', 'mod-line');
+    const li = el('li', { class: 'mod-line' });
     li.dataset.id = String(m.id);
     li.dataset.userId = String(user.id || '');
     const textId = `line-text-${m.id}`;
 
-    const head = element('div', 'mod-line-head');
-    const author = element('button', 'mod-author', user.name || '?');
+    const head = el('div', { class: 'mod-line-head' });
+    const author = el('button', { class: 'mod-author', text: user.name || '?' });
     author.type = 'button';
     author.setAttribute('aria-haspopup', 'dialog');
     author.addEventListener('click', () => this.onPerson(user));
-    head.append(author, element('span', 'mod-badges'));
+    head.append(author, el('span', { class: 'mod-badges' }));
     if (m.at != null) head.append(timeElement(m.at));
 
-    const text = element('p', 'mod-text', String(m.text ?? ''));
+    const text = el('p', { class: 'mod-text', text: String(m.text ?? '') });
     text.id = textId;
 
-    const actions = element('div', 'mod-actions');
+    const actions = el('div', { class: 'mod-actions' });
     actions.setAttribute('role', 'group');
     actions.setAttribute('aria-label', t('console.chat.actions', { name: user.name || '?' }));
     actions.setAttribute('aria-describedby', textId);
@@ -62,10 +63,10 @@ export class ModChat {
     actions.append(del);
 
     if (canActOn(this.desk, user.id)) {
-      const menu = element('details', 'timeout-menu');
-      const summary = element('summary', 'small-button');
+      const menu = el('details', { class: 'timeout-menu' });
+      const summary = el('summary', { class: 'small-button' });
       setText(summary, 'console.action.timeout');
-      const options = element('span', 'timeout-options');
+      const options = el('span', { class: 'timeout-options' });
       options.append(...timeoutButtons((seconds, button) => {
         menu.open = false;
         run('mod.timeout', { user_id: user.id, seconds }, button);
@@ -110,7 +111,7 @@ export class ModChat {
     if (banned) keys.push(['console.badge.banned', 'banned']);
     else if (until) keys.push(['console.badge.timed_out', 'timed-out']);
     badges.replaceChildren(...keys.map(([key, kind]) => {
-      const badge = element('span', `mod-badge ${kind}`);
+      const badge = el('span', { class: `mod-badge ${kind}` });
       setText(badge, key);
       return badge;
     }));
@@ -128,11 +129,6 @@ export class ModChat {
     if (this.empty) this.empty.hidden = this.list.children.length > 0;
   }
 
-  _nearBottom() {
-    const l = this.list;
-    return l.scrollHeight - l.scrollTop - l.clientHeight < 64;
-  }
-
   replace(messages) {
     this.messages.clear();
     const recent = (messages || []).slice(-MAX_LINES);
@@ -144,7 +140,7 @@ export class ModChat {
 
   append(m) {
     if (m.id == null || this._find(m.id)) return;
-    const near = this._nearBottom();
+    const near = nearBottom(this.list, 64);
     this.messages.set(String(m.id), m);
     this.list.append(this._line(m));
     while (this.list.children.length > MAX_LINES) {

@@ -1,8 +1,9 @@
 // Pieces the moderator console's modules share: who is who in the room, time-out choices and
 // how a moment is written.
 
+import { el, timeEl } from './dom.js';
 import { formatDuration } from './durations.js';
-import { formatDateTime, formatTime, t } from './i18n.js';
+import { formatWhen, t } from './i18n.js';
 
 // Time-out lengths offered on every chat line and in the user panel, in seconds.
 export const TIMEOUTS = [60, 600, 3600, 86400];
@@ -34,38 +35,23 @@ export function standingOf(desk, userId, now = Date.now()) {
   return { banned: false, until: until > now ? until : 0 };
 }
 
-// Today's moments as a time of day; older ones with their date.
-export function formatWhen(ms) {
-  if (ms == null) return '';
-  const day = new Date(ms).toDateString();
-  return day === new Date().toDateString() ? formatTime(ms) : formatDateTime(ms);
-}
-
+// A moment as a <time>, today's as a time of day, older ones with their date.
 export function timeElement(ms) {
-  const time = document.createElement('time');
-  time.dateTime = new Date(ms).toISOString();
-  time.textContent = formatWhen(ms);
-  return time;
+  return timeEl(ms, formatWhen(ms));
 }
 
 // A row of time-out buttons ("1 min", "10 min", ...); each names its whole action for
 // screen readers ("Time out for 10 minutes") with the visible words inside that name.
 export function timeoutButtons(onPick, className = 'small-button') {
   return TIMEOUTS.map((seconds) => {
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = className;
-    button.dataset.seconds = String(seconds);
-    button.textContent = formatDuration(seconds, 'short');
-    button.setAttribute('aria-label', t('console.action.timeout_for', { duration: formatDuration(seconds) }));
+    const button = el('button', {
+      type: 'button',
+      class: className,
+      dataset: { seconds: String(seconds) },
+      text: formatDuration(seconds, 'short'),
+      'aria-label': t('console.action.timeout_for', { duration: formatDuration(seconds) }),
+    });
     button.addEventListener('click', () => onPick(seconds, button));
     return button;
   });
-}
-
-export function element(tag, className, text) {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text != null) el.textContent = text;
-  return el;
 }

@@ -1,11 +1,10 @@
 // What the moderator is told: what a tool did (a confirmation that goes by itself) or why it
 // was refused (an error that stays until closed), written to a live region as well.
 
-import { formatWhen } from './console-common.js';
+import { $ } from './dom.js';
 import { formatDuration } from './durations.js';
-import { formatSeconds, t, tn } from './i18n.js';
+import { errorSentence, formatSeconds, formatWhen, t, tn } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 const TOAST_MS = 5000;
 let toastTimer = null;
 
@@ -19,10 +18,7 @@ export function describeError(err) {
     case 'timeout': return t('console.error.not_sent');
     case 'rate_limited': return t('error.rate_limited', { seconds: formatSeconds(Number(err.retryAfter ?? 1)) });
     case 'bad_request': return t('error.bad_request', { detail });
-    default: {
-      const key = `error.${code}`;
-      return t(key) !== key ? t(key, { detail }) : t('error.generic_detail', { detail });
-    }
+    default: return errorSentence(code, { detail }, detail);
   }
 }
 

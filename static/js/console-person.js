@@ -3,11 +3,10 @@
 
 import { api, API_BASE } from './api.js';
 import {
-  canActOn, element, formatWhen, isHost, nameOf, remember, timeElement, timeoutButtons,
+  canActOn, isHost, nameOf, remember, timeElement, timeoutButtons,
 } from './console-common.js';
-import { formatPrice, setText, t } from './i18n.js';
-
-const $ = (id) => document.getElementById(id);
+import { $, closeOnBackdrop, el } from './dom.js';
+import { formatPrice, formatWhen, setText, t } from './i18n.js';
 
 export function setupPersonPanel({ desk, act, describeError }) {
   const dialog = $('person-sheet');
@@ -39,9 +38,9 @@ export function setupPersonPanel({ desk, act, describeError }) {
     const messages = (person.data && person.data.messages) || [];
     $('person-messages-empty').hidden = !person.data || messages.length > 0;
     $('person-messages').replaceChildren(...messages.map((m) => {
-      const li = element('li', 'person-message');
+      const li = el('li', { class: 'person-message' });
       if (m.at != null) li.append(timeElement(m.at), ' ');
-      li.append(element('span', 'person-message-text', String(m.text ?? '')));
+      li.append(el('span', { class: 'person-message-text', text: String(m.text ?? '') }));
       return li;
     }));
   }
@@ -51,13 +50,13 @@ export function setupPersonPanel({ desk, act, describeError }) {
     const holds = (person.data && person.data.holds) || [];
     $('person-holds-empty').hidden = !person.data || holds.length > 0;
     $('person-holds').replaceChildren(...holds.map((h) => {
-      const sale = desk.sales.get(h.sale_id);
-      const li = element('li', 'person-order');
+      const sale = desk.sales[h.sale_id] || null;
+      const li = el('li', { class: 'person-order' });
       const item = t('shop.checkout.item', { quantity: h.quantity, title: sale ? sale.title : h.sale_id });
-      const head = element('p', 'person-order-head');
-      head.append(element('span', 'person-order-items', item));
-      if (sale) head.append(element('span', 'person-order-amount', formatPrice(sale.price * h.quantity, sale.currency)));
-      const meta = element('p', 'person-order-meta');
+      const head = el('p', { class: 'person-order-head' });
+      head.append(el('span', { class: 'person-order-items', text: item }));
+      if (sale) head.append(el('span', { class: 'person-order-amount', text: formatPrice(sale.price * h.quantity, sale.currency) }));
+      const meta = el('p', { class: 'person-order-meta' });
       setText(meta, 'console.person.held_until', { time: formatWhen(h.expires_at) });
       li.append(head, meta);
       return li;
@@ -68,17 +67,17 @@ export function setupPersonPanel({ desk, act, describeError }) {
     const orders = (person.data && person.data.orders) || [];
     $('person-orders-empty').hidden = !person.data || orders.length > 0;
     $('person-orders').replaceChildren(...orders.map((o) => {
-      const li = element('li', 'person-order');
-      const head = element('p', 'person-order-head');
+      const li = el('li', { class: 'person-order' });
+      const head = el('p', { class: 'person-order-head' });
       const items = (o.lines || []).map((l) => t('shop.checkout.item', { quantity: l.quantity, title: l.title }));
-      head.append(element('span', 'person-order-items', items.join(', ')),
-        element('span', 'person-order-amount', formatPrice(o.amount, o.currency)));
-      const meta = element('p', 'person-order-meta');
-      const state = element('span', `person-order-state ${o.state}`);
+      head.append(el('span', { class: 'person-order-items', text: items.join(', ') }),
+        el('span', { class: 'person-order-amount', text: formatPrice(o.amount, o.currency) }));
+      const meta = el('p', { class: 'person-order-meta' });
+      const state = el('span', { class: `person-order-state ${o.state}` });
       const key = `console.order.${o.state}`;
       if (t(key) !== key) setText(state, key);
       else state.textContent = String(o.state);
-      meta.append(state, ' · ', element('span', 'order-id', String(o.id)));
+      meta.append(state, ' · ', el('span', { class: 'order-id', text: String(o.id) }));
       if (o.created_at != null) meta.append(' · ', timeElement(o.created_at));
       li.append(head, meta);
       return li;
@@ -133,9 +132,7 @@ export function setupPersonPanel({ desk, act, describeError }) {
   $('person-unban').addEventListener('click', (e) => run('mod.unban', {}, e.currentTarget));
   $('person-lift').addEventListener('click', (e) => run('mod.untimeout', {}, e.currentTarget));
   $('person-close').addEventListener('click', () => dialog.close());
-  dialog.addEventListener('click', (event) => {
-    if (event.target === dialog) dialog.close();
-  });
+  closeOnBackdrop(dialog);
   dialog.addEventListener('close', () => {
     person = null;
     if (opener && document.contains(opener)) opener.focus();

@@ -2,7 +2,8 @@
 // Each shows the reported line, the reason, who reported it and their note, with tools to
 // delete the line, ban its author and resolve the report.
 
-import { canActOn, element, remember, standingOf, timeElement } from './console-common.js';
+import { canActOn, remember, standingOf, timeElement } from './console-common.js';
+import { byData, el } from './dom.js';
 import { setText, t, tn } from './i18n.js';
 
 export const REPORT_REASONS = ['spam', 'harassment', 'hate', 'scam', 'sexual', 'other'];
@@ -46,30 +47,30 @@ export class ReportQueue {
     const author = line.user || {};
     remember(this.desk, author);
     remember(this.desk, r.reporter);
-    const li = element('li', 'report-card');
+    const li = el('li', { class: 'report-card' });
     li.dataset.id = r.id;
     li.dataset.messageId = String(line.id || '');
 
-    const head = element('div', 'report-head');
-    const reason = element('span', `reason-badge ${r.reason}`);
+    const head = el('div', { class: 'report-head' });
+    const reason = el('span', { class: `reason-badge ${r.reason}` });
     setText(reason, `report.reason.${r.reason}`);
-    const by = element('span', 'report-by');
+    const by = el('span', { class: 'report-by' });
     setText(by, 'console.reports.by', { name: (r.reporter && r.reporter.name) || '?' });
     head.append(reason, by);
     if (r.at != null) head.append(timeElement(r.at));
 
-    const quote = element('blockquote', 'report-line');
-    const name = element('button', 'mod-author', author.name || '?');
+    const quote = el('blockquote', { class: 'report-line' });
+    const name = el('button', { class: 'mod-author', text: author.name || '?' });
     name.type = 'button';
     name.setAttribute('aria-haspopup', 'dialog');
     name.addEventListener('click', () => this.onPerson(author));
-    const text = element('span', 'report-text', String(line.text ?? ''));
+    const text = el('span', { class: 'report-text', text: String(line.text ?? '') });
     text.id = `report-text-${r.id}`;
     quote.append(name, ' ', text);
     li.append(head, quote);
 
     if (r.note) {
-      const note = element('p', 'report-note');
+      const note = el('p', { class: 'report-note' });
       setText(note, 'console.reports.note', { note: r.note });
       li.append(note);
     }
@@ -80,31 +81,31 @@ export class ReportQueue {
     if (gone) flags.push('console.reports.line_deleted');
     if (banned) flags.push('console.reports.author_banned');
     for (const key of flags) {
-      const flag = element('p', 'report-flag');
+      const flag = el('p', { class: 'report-flag' });
       setText(flag, key);
       li.append(flag);
     }
 
-    const actions = element('div', 'report-actions');
+    const actions = el('div', { class: 'report-actions' });
     actions.setAttribute('role', 'group');
     actions.setAttribute('aria-label', t('console.reports.actions', { name: author.name || '?' }));
     actions.setAttribute('aria-describedby', text.id);
     const run = (type, fields, button) => this.onAction(type, fields, { button, report: r });
     if (!gone && line.id) {
-      const del = element('button', 'small-button danger');
+      const del = el('button', { class: 'small-button danger' });
       del.type = 'button';
       setText(del, 'console.action.delete_line');
       del.addEventListener('click', () => run('mod.delete', { message_id: line.id }, del));
       actions.append(del);
     }
     if (!banned && canActOn(this.desk, author.id)) {
-      const ban = element('button', 'small-button danger');
+      const ban = el('button', { class: 'small-button danger' });
       ban.type = 'button';
       setText(ban, 'console.action.ban_author');
       ban.addEventListener('click', () => run('mod.ban', { user_id: author.id }, ban));
       actions.append(ban);
     }
-    const resolve = element('button', 'small-button primary');
+    const resolve = el('button', { class: 'small-button primary' });
     resolve.type = 'button';
     resolve.dataset.act = 'resolve';
     setText(resolve, 'console.action.resolve');
@@ -130,7 +131,7 @@ export class ReportQueue {
       badge.textContent = tn('console.reports.count', reports.length);
     }
     if (focusId) {
-      const card = this.list.querySelector(`[data-id="${CSS.escape(focusId)}"]`);
+      const card = byData(this.list, 'id', focusId);
       const same = card && [...card.querySelectorAll('button')].find((b) => b.textContent === focusText);
       const target = same || (card && card.querySelector('[data-act="resolve"]')) || this.list.querySelector('button');
       if (target) target.focus();

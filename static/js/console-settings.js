@@ -2,10 +2,10 @@
 // (`mod.words`, one word or phrase per line, replacing the list).
 
 import { SLOW_CHOICES } from './console-common.js';
+import { $, option } from './dom.js';
 import { formatDuration } from './durations.js';
 import { setText, t, tn } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 const WORDS_MAX = 500;
 const WORD_MAX_LENGTH = 64;
 
@@ -32,12 +32,8 @@ export function setupSettings({ desk, act, describeError }) {
     const choices = new Set(SLOW_CHOICES);
     choices.add(desk.slow || 0);
     const previous = select.value;
-    select.replaceChildren(...[...choices].sort((a, b) => a - b).map((seconds) => {
-      const option = document.createElement('option');
-      option.value = String(seconds);
-      option.textContent = seconds ? formatDuration(seconds) : t('console.slow.off');
-      return option;
-    }));
+    select.replaceChildren(...[...choices].sort((a, b) => a - b)
+      .map((seconds) => option(String(seconds), seconds ? formatDuration(seconds) : t('console.slow.off'))));
     select.value = select.dataset.dirty === 'true' && previous ? previous : String(desk.slow || 0);
   }
 

@@ -1,12 +1,12 @@
-// The console's side of the room socket: room events update the desk (the console's state)
-// and the views; `view` holds what console.js owns (the lists, the head, the page's mode).
+// The console's side of the room socket: the client folds room events into its roomState
+// (which the desk reads through); these listeners bring the moderation standing along and
+// draw the views. `view` holds what console.js owns (the lists, the head, the page's mode).
 
 import { renderPinned } from './console-chat.js';
 import { describeError, toast } from './console-feedback.js';
 import { isHost } from './console-common.js';
+import { $, markConnection } from './dom.js';
 import { setText } from './i18n.js';
-
-const $ = (id) => document.getElementById(id);
 
 export function wireRoomEvents(client, desk, view) {
   const {
@@ -16,7 +16,6 @@ export function wireRoomEvents(client, desk, view) {
   // Removed (or appointed again): ask the server, which also knows about operators.
   function onModerators(list) {
     desk.moderators = new Set(list || []);
-    if (desk.room) desk.room = { ...desk.room, moderators: [...desk.moderators] };
     chat.refreshPeople();
     reports.render();
     person.refresh();
@@ -24,65 +23,37 @@ export function wireRoomEvents(client, desk, view) {
     if ((!mine && desk.mode === 'ok') || (mine && desk.mode !== 'ok')) checkRights().catch(() => {});
   }
 
-  client.addEventListener('welcome', ({ detail }) => {
-    desk.room = detail.room || desk.room;
-    desk.me = detail.you ? detail.you.id : null;
-    const v = detail.viewers;
-    desk.viewers = typeof v === 'number' ? v : desk.viewers;
+  client.addEventListener('welcome', () => {
     desk.slow = Number((desk.room && desk.room.slow_s) || 0);
-    desk.pinned = detail.pinned_chat || null;
-    desk.sales = new Map((detail.sales || []).map((sale) => [sale.id, sale]));
-    chat.replace(detail.chat || []);
+    chat.replace(client.roomState.chat);
     renderPinned(desk, desk.pinned);
     settings.renderSlow();
     onModerators(desk.room ? desk.room.moderators : []);
     renderHead();
-    document.body.dataset.connection = 'joined';
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
-  client.addEventListener('sale.started', ({ detail }) => {
-    if (detail.sale) desk.sales.set(detail.sale.id, detail.sale);
-  });
   client.addEventListener('chat.deleted', ({ detail }) => {
     chat.remove(detail.id);
     reports.lineDeleted(detail.id);
-    if (desk.pinned && String(desk.pinned.id) === String(detail.id)) {
-      desk.pinned = null;
-      renderPinned(desk, null);
-    }
-    refreshSoon();
-  });
-  client.addEventListener('chat.pinned', ({ detail }) => {
-    desk.pinned = detail.message || null;
     renderPinned(desk, desk.pinned);
     refreshSoon();
   });
-  client.addEventListener('chat.unpinned', () => {
-    desk.pinned = null;
-    renderPinned(desk, null);
-    refreshSoon();
-  });
-  client.addEventListener('room.slow', ({ detail }) => {
-    desk.slow = Number(detail.seconds || 0);
+  for (const type of ['chat.pinned', 'chat.unpinned']) {
+    client.addEventListener(type, () => {
+      renderPinned(desk, desk.pinned);
+      refreshSoon();
+    });
+  }
+  client.addEventListener('room.slow', () => {
+    desk.slow = Number((desk.room && desk.room.slow_s) || 0);
     settings.renderSlow();
     refreshSoon();
   });
-  client.addEventListener('room.moderators', ({ detail }) => {
-    onModerators(detail.moderators);
+  client.addEventListener('room.moderators', () => {
+    onModerators(desk.room ? desk.room.moderators : []);
     refreshSoon();
   });
-  client.addEventListener('room.disclosure', ({ detail }) => {
-    if (desk.room) desk.room = { ...desk.room, paid_partnership: Boolean(detail.paid_partnership) };
-    renderHead();
-  });
-  client.addEventListener('room.state', ({ detail }) => {
-    if (desk.room) desk.room = { ...desk.room, state: detail.state };
-    renderHead();
-  });
-  client.addEventListener('viewers', ({ detail }) => {
-    desk.viewers = detail.count;
-    renderHead();
-  });
+  for (const type of ['room.disclosure', 'room.state', 'viewers']) client.addEventListener(type, renderHead);
   client.addEventListener('report.created', ({ detail }) => {
     if (desk.mode === 'ok') reports.add(detail.report);
   });
@@ -95,18 +66,17 @@ export function wireRoomEvents(client, desk, view) {
   });
   client.addEventListener('status', ({ detail }) => {
     const status = $('connection-status');
-    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
-    else if (client.seq != null) document.body.dataset.connection = 'joined';
     if (detail.state === 'open') status.textContent = '';
     else if (detail.state === 'reconnecting') setText(status, 'connection.reconnecting');
     else if (detail.state === 'closed' && detail.code !== 1000) {
       if (detail.code === 4401) signOut();
       else if (detail.code === 4404) setMode('not_found');
       else if (detail.code === 4410) {
-        if (desk.room) desk.room = { ...desk.room, state: 'ended' };
+        client.apply({ type: 'room.state', state: 'ended' });
         renderHead();
         status.textContent = '';
       } else setText(status, 'connection.closed');
     }
   });
+  markConnection(client);
 }

@@ -7,7 +7,9 @@
 // sends the console back to the server to ask whether the person still moderates here.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
-import { adoptTokenFromHash, setupAuthSheet, signOut, verifySession } from './auth.js';
+import {
+  adoptTokenFromHash, setupAuthSheet, signOut, verifySession, wireAccountButton,
+} from './auth.js';
 import { AuditLog } from './console-audit.js';
 import { ModChat, renderPinned } from './console-chat.js';
 import { nameOf } from './console-common.js';
@@ -16,33 +18,40 @@ import { setupPersonPanel } from './console-person.js';
 import { ReportQueue } from './console-reports.js';
 import { setupSettings } from './console-settings.js';
 import { wireRoomEvents } from './console-socket.js';
+import { $ } from './dom.js';
 import { initI18n, setText, t, tn } from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { initialState, reduce } from './room-state.js';
 
-const $ = (id) => document.getElementById(id);
 const parts = location.pathname.replace(/\/+$/, '').split('/');
 const roomId = decodeURIComponent(parts[parts.length - 2] || '');
 const roomPath = `${API_BASE}/rooms/${encodeURIComponent(roomId)}`;
 const REFRESH_DELAY_MS = 300;
 const POLL_MS = 60000; // a fallback: other moderators' actions arrive as `mod.action`
 
+let client = null;
+// The room as read over HTTP until the socket joins; from then on the client's roomState.
+let beforeJoin = initialState();
+const roomState = () => (client ? client.roomState : beforeJoin);
+
+// The console's state: the room's own (room-state.js) read through, and the moderation
+// standing the moderation API reports (bans, time-outs, slow mode), which events nudge.
 const desk = {
   roomId,
-  room: null,
-  me: null,
-  viewers: null,
+  get room() { return roomState().room; },
+  get me() { const { you } = roomState(); return you ? you.id : null; },
+  get viewers() { return roomState().viewers; },
+  get pinned() { return roomState().pinnedChat; },
+  get sales() { return roomState().sales; }, // the room's sales by id, to name what a person holds
   moderators: new Set(),
   banned: new Set(),
   timeouts: new Map(),
   names: new Map(),
-  sales: new Map(), // the room's sales by id, to name what a person holds
   slow: 0,
-  pinned: null,
   mode: 'loading', // loading | signin | forbidden | removed | not_found | ok
   wasModerator: false,
 };
 
-let client = null;
 let chat;
 let reports;
 let audit;
@@ -264,7 +273,7 @@ function connect() {
     client.connect({ token: getToken(), fresh: true });
     return;
   }
-  client = new RoomClient(roomId, { token: getToken() });
+  client = new RoomClient(roomId, { token: getToken(), state: beforeJoin });
   wireRoomEvents(client, desk, {
     chat, reports, settings, person, renderHead, refreshSoon, checkRights, setMode, signOut,
   });
@@ -292,7 +301,7 @@ async function start() {
 
 async function loadRoom() {
   try {
-    desk.room = await api(roomPath, { auth: false });
+    beforeJoin = reduce(beforeJoin, { type: 'room', room: await api(roomPath, { auth: false }) });
     renderHead();
   } catch (err) {
     if (err.status === 404) setMode('not_found');
@@ -319,10 +328,7 @@ async function main() {
   });
   renderHead();
 
-  $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut({ revoke: true });
-    else auth.open('signin');
-  });
+  wireAccountButton($('account-button'), auth);
   $('gate-signin').addEventListener('click', () => auth.open('signin'));
   $('console-unpin').addEventListener('click', (e) => actFromList('mod.unpin_chat', {}, { button: e.currentTarget }));
   $('audit-refresh').addEventListener('click', () => refreshNow({ all: true }));

@@ -5,6 +5,8 @@
 // data-i18n-placeholder, data-i18n-aria-label or data-i18n-title; a string may hold {name}
 // placeholders filled from data-i18n-args (JSON) or the args given to t().
 
+import { el } from './dom.js';
+
 export const LANGUAGES = ['en', 'nb', 'sv', 'nl', 'lv'];
 const STORAGE_KEY = 'lc.lang';
 const ASSET_BASE = new URL('../', import.meta.url); // .../static/
@@ -73,6 +75,13 @@ export function tn(key, count, args = {}) {
   return t(key, full);
 }
 
+// The sentence for a server error code (`error.<code>` with `args`), or, for a code the
+// pages have no sentence for, the generic one naming `detail`.
+export function errorSentence(code, args, detail) {
+  const key = `error.${code}`;
+  return t(key) !== key ? t(key, args) : t('error.generic_detail', { detail });
+}
+
 function argsOf(el) {
   const raw = el.getAttribute('data-i18n-args');
   if (!raw) return undefined;
@@ -123,12 +132,7 @@ export async function setLanguage(lang) {
 function wireSwitch(select) {
   select.replaceChildren();
   for (const lang of LANGUAGES) {
-    const option = document.createElement('option');
-    option.value = lang;
-    option.lang = lang;
-    option.setAttribute('data-i18n', `language.${lang}`);
-    option.textContent = t(`language.${lang}`);
-    select.append(option);
+    select.append(el('option', { value: lang, lang, 'data-i18n': `language.${lang}`, text: t(`language.${lang}`) }));
   }
   select.value = current;
   select.addEventListener('change', () => {
@@ -157,6 +161,12 @@ export function formatDateTime(ms) {
 export function formatTime(ms) {
   if (ms == null) return '';
   return new Intl.DateTimeFormat(current, { timeStyle: 'short' }).format(new Date(ms));
+}
+
+// Today's moments as a time of day; other days' with their date.
+export function formatWhen(ms) {
+  if (ms == null) return '';
+  return new Date(ms).toDateString() === new Date().toDateString() ? formatTime(ms) : formatDateTime(ms);
 }
 
 // Money is an integer in minor units; the currency says how many digits the minor unit has.

@@ -2,27 +2,20 @@
 
 import { api, API_BASE } from './api.js';
 import { errorText } from './auth.js';
+import { $, el } from './dom.js';
 import { formatDateTime, initI18n, setText } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 const lists = { live: [], upcoming: [] };
 
 function card(room, kind) {
-  const li = document.createElement('li');
-  li.className = 'card room-card';
-  const link = document.createElement('a');
-  link.className = 'room-link';
-  link.href = `/rooms/${encodeURIComponent(room.id)}`;
-  link.textContent = room.title;
-  const meta = document.createElement('p');
-  meta.className = 'room-meta';
+  const link = el('a', { class: 'room-link', href: `/rooms/${encodeURIComponent(room.id)}`, text: room.title });
+  const meta = el('p', { class: 'room-meta' });
   if (kind === 'live') {
-    const badge = document.createElement('span');
-    badge.className = 'live-badge';
+    const badge = el('span', { class: 'live-badge' });
     setText(badge, 'viewer.live');
     meta.append(badge);
   } else {
-    const when = document.createElement('span');
+    const when = el('span');
     if (room.scheduled_at) {
       setText(when, 'index.starts_at', { time: formatDateTime(room.scheduled_at) });
     } else {
@@ -31,12 +24,11 @@ function card(room, kind) {
     meta.append(when);
   }
   if (room.host && room.host.name) {
-    const host = document.createElement('span');
+    const host = el('span');
     setText(host, 'viewer.hosted_by', { name: room.host.name });
     meta.append(host);
   }
-  li.append(link, meta);
-  return li;
+  return el('li', { class: 'card room-card' }, link, meta);
 }
 
 function render() {

@@ -2,11 +2,14 @@
 //
 // Dispatches one event per server message, named by its `type` ("welcome", "chat.message",
 // ...), with the message as `event.detail`; plus "status" ({state, code?, reason?}) when the
-// connection goes up or down. Room events carry `seq`: the client keeps the last one and the
-// `epoch` from `welcome`, drops repeats, and resumes with `since`/`epoch` after a drop so the
-// server sends what was missed (or a fresh `welcome`).
+// connection goes up or down. Before dispatching, the message is folded into `roomState`
+// (room-state.js), so listeners render from the room as it is after the event. Room events
+// carry `seq`: the state keeps the last one and the `epoch` from `welcome`, repeats are
+// dropped, and after a drop or a gap the client resumes with `since`/`epoch` so the server
+// sends what was missed (or a fresh `welcome`).
 
 import { getConfig } from './api.js';
+import { initialState, isSequenced, reduce, sequence } from './room-state.js';
 
 export const SUBPROTOCOL = 'livecommerce.json';
 // 1011 is also what a missed keepalive gets (a throttled tab); 1013 is "try again later".
@@ -47,12 +50,12 @@ function delayFromReason(reason) {
 }
 
 export class RoomClient extends EventTarget {
-  constructor(roomId, { token = null } = {}) {
+  // `state`: the room as the page knew it before joining (read over HTTP), if at all.
+  constructor(roomId, { token = null, state = initialState() } = {}) {
     super();
     this.roomId = roomId;
     this.token = token;
-    this.seq = null;
-    this.epoch = null;
+    this.roomState = state;
     this.state = 'idle'; // idle | connecting | open | reconnecting | closed
     this.ws = null;
     this.attempt = 0;
@@ -69,10 +72,7 @@ export class RoomClient extends EventTarget {
   async connect({ token = this.token, fresh = false } = {}) {
     this.token = token;
     this.stopped = false;
-    if (fresh) {
-      this.seq = null;
-      this.epoch = null;
-    }
+    if (fresh) this.roomState = { ...this.roomState, seq: null, epoch: null };
     this._teardown(1000, 'client reconnects');
     this._setState(this.attempt ? 'reconnecting' : 'connecting');
     let config;
@@ -159,6 +159,22 @@ export class RoomClient extends EventTarget {
     return Date.now() + this.serverOffsetMs;
   }
 
+  // The last room event seen, and the history's epoch: what a resume names.
+  get seq() {
+    return this.roomState.seq;
+  }
+
+  get epoch() {
+    return this.roomState.epoch;
+  }
+
+  // Folds a fact the page learnt itself (an event without seq, see room-state.js) into the
+  // room's state; nothing is dispatched.
+  apply(event) {
+    this.roomState = reduce(this.roomState, event);
+    return this.roomState;
+  }
+
   // ---- internals -----------------------------------------------------------------------
 
   _setState(state, extra = {}) {
@@ -223,8 +239,6 @@ export class RoomClient extends EventTarget {
   _onMessage(msg) {
     switch (msg.type) {
       case 'welcome':
-        this.seq = msg.seq ?? null;
-        this.epoch = msg.epoch ?? null;
         this.attempt = 0;
         this.retryHintMs = null;
         if (msg.server_time != null) this.serverOffsetMs = msg.server_time - Date.now();
@@ -249,20 +263,16 @@ export class RoomClient extends EventTarget {
       default:
         break;
     }
-    // Replies (ack, pong, error, ...) carry the caller's `ref` and may mention a `seq` (an
-    // ack names the seq of the event it caused): only room events move the cursor.
-    const roomEvent = msg.type !== 'welcome' && msg.type !== 'ack' && msg.ref == null;
-    if (roomEvent && typeof msg.seq === 'number') {
-      if (this.seq != null && msg.seq <= this.seq) return; // already seen (replayed overlap)
-      if (this.seq != null && msg.seq > this.seq + 1) {
-        // A gap: resume from what we have; the server fills it in or sends a welcome.
-        this._teardown(4000, 'gap');
-        this._scheduleRetry(0);
-        return;
-      }
-      this.seq = msg.seq;
-      this.attempt = 0;
+    const step = sequence(this.roomState.seq, msg);
+    if (step === 'duplicate') return; // already seen (a resume's overlap)
+    if (step === 'gap') {
+      // Resume from what we have; the server fills it in or sends a welcome.
+      this._teardown(4000, 'gap');
+      this._scheduleRetry(0);
+      return;
     }
+    if (isSequenced(msg)) this.attempt = 0;
+    this.roomState = reduce(this.roomState, msg);
     let detail = msg;
     if (msg.ref != null && this.pending.has(msg.ref)) {
       const p = this.pending.get(msg.ref);

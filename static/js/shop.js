@@ -3,12 +3,16 @@
 //
 // The server's clock decides sales and holds: countdowns run against RoomClient.serverNow()
 // (welcome.server_time plus local elapsed time), never against what the video seems to show.
+//
+// The pinned product, the sales and the room come from the room's state (`getState`,
+// room-state.js); this module keeps only the buyer's own standing: their hold, what they
+// bought, their place on a waitlist.
 
 import { api, API_BASE } from './api.js';
 import { errorText } from './auth.js';
+import { $, clearText, closeOnBackdrop, option } from './dom.js';
 import { formatClock, formatPrice, language, setText, t, tn } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 const TICK_MS = 250;
 // Shipping destinations offered in the country list; names come from Intl.DisplayNames.
 const COUNTRIES = [
@@ -51,17 +55,13 @@ export function randomKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-export function setupShop({ getClient, signedIn, openSignIn }) {
+export function setupShop({ getClient, getState, signedIn, openSignIn }) {
   const shop = {
-    pinned: null, // product card
-    sales: new Map(), // sale id -> sale
     hold: null, // our reservation while it is held
     holdSale: null, // the sale it belongs to (kept when the sale leaves the list)
     order: null, // the last order placed from this page
-    room: null, // the room as the welcome described it (its locale guesses the country)
     bought: new Map(), // sale id -> units we bought (welcome.you.bought, then our own orders)
     counted: new Set(), // ids of our orders already in `bought`
-    me: null, // our user id (welcome.you.id)
     waitlist: null, // {sale_id, position}
     notice: null, // {key, args, tone}
     busy: false,
@@ -69,8 +69,18 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   let reserveKey = null; // {saleId, key}: kept while a Buy press has no answer, so a retry gets the same hold
   let attempt = null; // {key, payload, unknown}: a checkout whose outcome we did not hear
   let ticker = null;
-  let roomEnded = false;
   let replaying = false; // an ended show's replay decides the card (viewer-replay.js)
+  let replayed = null; // the product pinned at this moment of the replay
+  let shownPinned = null; // the product card as last drawn
+
+  const sales = () => getState().sales;
+  const pinned = () => (replaying ? replayed : getState().pinned);
+  const roomEnded = () => replaying || Boolean(getState().room && getState().room.state === 'ended');
+  // What this page learnt itself goes into the room's state like an event (room-state.js).
+  const fold = (event) => {
+    const client = getClient();
+    if (client) client.apply(event);
+  };
 
   const card = $('product-card');
   const sheet = $('checkout-sheet');
@@ -90,17 +100,18 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   }
 
   function saleForCard() {
-    if (shop.hold) return shop.sales.get(shop.hold.sale_id) || shop.holdSale;
-    const all = [...shop.sales.values()];
-    if (shop.pinned) {
-      const mine = all.filter((s) => s.product_id === shop.pinned.id);
+    if (shop.hold) return sales()[shop.hold.sale_id] || shop.holdSale;
+    const all = Object.values(sales());
+    const product = pinned();
+    if (product) {
+      const mine = all.filter((s) => s.product_id === product.id);
       return newest(mine.filter((s) => s.state === 'active')) || newest(mine);
     }
     return newest(all.filter((s) => s.state === 'active'));
   }
 
   function isActive(sale) {
-    return Boolean(sale) && sale.state === 'active' && !roomEnded && (sale.ends_at == null || sale.ends_at > now());
+    return Boolean(sale) && sale.state === 'active' && !roomEnded() && (sale.ends_at == null || sale.ends_at > now());
   }
 
   // ---- rendering -------------------------------------------------------------------------
@@ -114,8 +125,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     const el = $('product-notice');
     el.classList.remove('error', 'ok');
     if (!shop.notice) {
-      el.textContent = '';
-      el.removeAttribute('data-i18n');
+      clearText(el);
       return;
     }
     if (shop.notice.tone !== 'info') el.classList.add(shop.notice.tone);
@@ -137,7 +147,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
 
   function unitsText(sale) {
     if (!sale) return '';
-    if (sale.state === 'ended' || roomEnded) {
+    if (sale.state === 'ended' || roomEnded()) {
       return sale.end_reason === 'sold_out' ? t('shop.sold_out') : t('shop.sale_ended');
     }
     if (Number(sale.available) <= 0) return t('shop.sold_out');
@@ -148,7 +158,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     const sale = saleForCard();
     const countdown = $('product-countdown');
     let text = '';
-    if (sale && sale.state === 'active' && !roomEnded && sale.ends_at != null) {
+    if (sale && sale.state === 'active' && !roomEnded() && sale.ends_at != null) {
       const left = sale.ends_at - now();
       if (left > 0) text = t('shop.ends_in', { time: formatClock(left) });
       else text = t('shop.sale_ended');
@@ -167,14 +177,17 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     }
     if (sale && sale.state === 'active' && sale.ends_at != null && sale.ends_at <= now()) {
       // Time is up by the server's clock; its sale.ended follows.
-      shop.sales.set(sale.id, { ...sale, state: 'ended', end_reason: sale.end_reason || 'time_up' });
+      fold({ type: 'sale.ended', sale_id: sale.id, reason: sale.end_reason || 'time_up' });
       render();
     }
   }
 
   function render() {
+    // The hold's sale as the room knows it now; the copy stays when it leaves the room's list.
+    if (shop.holdSale && sales()[shop.holdSale.id]) shop.holdSale = sales()[shop.holdSale.id];
+    shownPinned = pinned();
     const sale = saleForCard();
-    const product = shop.pinned && (!sale || sale.product_id === shop.pinned.id) ? shop.pinned : null;
+    const product = shownPinned && (!sale || sale.product_id === shownPinned.id) ? shownPinned : null;
     const shown = product || sale;
     card.hidden = !shown && !shop.hold;
     if (card.hidden) {
@@ -232,7 +245,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
 
   function startHold(reservation, sale) {
     shop.hold = reservation;
-    shop.holdSale = sale || shop.sales.get(reservation.sale_id) || shop.holdSale;
+    shop.holdSale = sale || sales()[reservation.sale_id] || shop.holdSale;
     shop.waitlist = null;
     render();
   }
@@ -271,8 +284,8 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
       if (!reply.repeated) {
         // Counted at once; the next sale.stock brings the room's figures.
         const quantity = Number(reply.reservation.quantity || 1);
-        const known = shop.sales.get(sale.id) || sale;
-        shop.sales.set(sale.id, { ...known, available: Math.max(0, Number(known.available) - quantity) });
+        const known = sales()[sale.id] || sale;
+        fold({ type: 'sale.stock', sale_id: sale.id, available: Math.max(0, Number(known.available) - quantity) });
       }
       notice('shop.hold.started', { time: formatClock(reply.reservation.expires_at - now()) }, 'ok');
       startHold(reply.reservation, sale);
@@ -293,7 +306,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   function refusal(err, sale) {
     switch (err.code) {
       case 'sold_out':
-        if (sale) shop.sales.set(sale.id, { ...sale, available: 0 });
+        if (sale) fold({ type: 'sale.stock', sale_id: sale.id, available: 0 });
         notice('shop.error.sold_out', undefined, 'error');
         break;
       case 'limit_exceeded':
@@ -301,7 +314,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
         break;
       case 'sale_not_active':
       case 'not_found':
-        if (sale) shop.sales.set(sale.id, { ...sale, state: 'ended' });
+        if (sale) fold({ type: 'sale.ended', sale_id: sale.id });
         notice('shop.error.sale_not_active', undefined, 'error');
         break;
       case 'unauthorized':
@@ -360,22 +373,19 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     const previous = select.value;
     let names = null;
     try { names = new Intl.DisplayNames([language()], { type: 'region' }); } catch { names = null; }
-    const options = COUNTRIES.map((code) => {
-      const option = document.createElement('option');
-      option.value = code;
-      option.textContent = (names && names.of(code)) || code;
-      return option;
-    }).sort((a, b) => a.textContent.localeCompare(b.textContent, language()));
+    const options = COUNTRIES.map((code) => option(code, (names && names.of(code)) || code))
+      .sort((a, b) => a.textContent.localeCompare(b.textContent, language()));
     select.replaceChildren(...options);
     // The buyer's own choice stays; a guess follows the room.
-    select.value = select.dataset.chosen ? previous : countryGuess(shop.room, language(), navigator.language);
+    select.value = select.dataset.chosen ? previous : countryGuess(getState().room, language(), navigator.language);
   }
 
   function renderSummary() {
     const sale = shop.holdSale || saleForCard();
     if (!sale) return;
     const quantity = shop.hold ? shop.hold.quantity : 1;
-    setText($('checkout-item'), 'shop.checkout.item', { quantity, title: sale.title || (shop.pinned && shop.pinned.title) || '' });
+    const product = pinned();
+    setText($('checkout-item'), 'shop.checkout.item', { quantity, title: sale.title || (product && product.title) || '' });
     const total = formatPrice(sale.price * quantity, sale.currency);
     setText($('checkout-total'), 'shop.checkout.total', { amount: total });
     // A giveaway takes no card: the server confirms a price-0 order without a charge.
@@ -385,7 +395,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     payment.disabled = free;
     if (free) setText(payButton, 'shop.checkout.claim_free');
     else setText(payButton, 'shop.checkout.pay', { amount: total });
-    showImage($('checkout-image'), sale.image_url || (shop.pinned && shop.pinned.image_url) || '');
+    showImage($('checkout-image'), sale.image_url || (product && product.image_url) || '');
   }
 
   function isFree(sale, quantity) {
@@ -550,9 +560,7 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   $('checkout-done-close').addEventListener('click', () => sheet.close());
   $('checkout-release').addEventListener('click', release);
   form.addEventListener('submit', pay);
-  sheet.addEventListener('click', (event) => {
-    if (event.target === sheet) sheet.close();
-  });
+  closeOnBackdrop(sheet);
   sheet.addEventListener('close', () => {
     const target = shop.hold ? $('checkout-open') : $('buy-button');
     if (!target.hidden && target.offsetParent) target.focus();
@@ -596,29 +604,20 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
   }
 
   function restoreMine(you) {
-    shop.me = you.id || null;
     if (you.bought && typeof you.bought === 'object') {
       shop.bought = new Map(Object.entries(you.bought).map(([id, n]) => [id, Number(n) || 0]));
     }
     if (!Array.isArray(you.holds)) return;
     const open = you.holds.filter((h) => h && h.state === 'held' && h.expires_at > now());
     const kept = shop.hold && open.find((h) => h.id === shop.hold.id);
-    const hold = kept || open.find((h) => shop.sales.has(h.sale_id)) || open[0] || null;
+    const hold = kept || open.find((h) => sales()[h.sale_id]) || open[0] || null;
     if (hold) {
       shop.hold = hold;
-      shop.holdSale = shop.sales.get(hold.sale_id) || (kept ? shop.holdSale : null);
+      shop.holdSale = sales()[hold.sale_id] || (kept ? shop.holdSale : null);
       shop.waitlist = null;
     } else {
       shop.hold = null; // it ended while we were away
     }
-  }
-
-  function upsertSale(sale) {
-    const known = shop.sales.get(sale.id);
-    // welcome.sales can be a step ahead of the events: an ended sale stays ended.
-    if (known && known.state === 'ended' && sale.state !== 'ended') return;
-    shop.sales.set(sale.id, { ...known, ...sale });
-    if (shop.holdSale && shop.holdSale.id === sale.id) shop.holdSale = shop.sales.get(sale.id);
   }
 
   return {
@@ -626,65 +625,45 @@ export function setupShop({ getClient, signedIn, openSignIn }) {
     // are over, so the card shows what was sold and for how much, without Buy.
     replay(product) {
       replaying = true;
-      roomEnded = true;
-      shop.pinned = product || null;
+      replayed = product || null;
       if (!shop.hold) notice(product ? 'shop.replay.featured' : null);
       render();
     },
     attach(client) {
-      client.addEventListener('welcome', ({ detail }) => {
-        if (!replaying) shop.pinned = detail.pinned || null;
-        const ended = [...shop.sales.values()].filter((s) => s.state === 'ended');
-        shop.sales = new Map(ended.map((s) => [s.id, s]));
-        for (const sale of detail.sales || []) upsertSale(sale);
-        roomEnded = Boolean(detail.room && detail.room.state === 'ended');
-        if (detail.room) shop.room = detail.room;
+      // The client has folded each event into the room's state before these run.
+      client.addEventListener('welcome', () => {
         fillCountries();
-        restoreMine(detail.you || {});
+        restoreMine(getState().you || {});
         render();
       });
-      client.addEventListener('product.pinned', ({ detail }) => {
-        const changed = !shop.pinned || !detail.product || shop.pinned.id !== detail.product.id;
-        shop.pinned = detail.product || null;
+      client.addEventListener('product.pinned', () => {
+        const pinnedNow = getState().pinned;
+        const changed = !shownPinned || !pinnedNow || shownPinned.id !== pinnedNow.id;
         if (changed && !shop.hold && shop.notice && shop.notice.tone === 'error') notice(null);
         render();
       });
-      client.addEventListener('product.unpinned', () => {
-        shop.pinned = null;
-        render();
-      });
-      client.addEventListener('sale.started', ({ detail }) => {
-        if (detail.sale) upsertSale(detail.sale);
-        render();
-      });
+      client.addEventListener('product.unpinned', render);
+      client.addEventListener('sale.started', render);
       client.addEventListener('sale.stock', ({ detail }) => {
-        const sale = shop.sales.get(detail.sale_id);
-        if (!sale) return;
-        shop.sales.set(sale.id, { ...sale, available: detail.available, held: detail.held, sold: detail.sold });
-        if (shop.holdSale && shop.holdSale.id === sale.id) shop.holdSale = shop.sales.get(sale.id);
-        render();
+        if (sales()[detail.sale_id]) render();
       });
       client.addEventListener('sale.ended', ({ detail }) => {
-        const sale = shop.sales.get(detail.sale_id);
-        if (sale) shop.sales.set(sale.id, { ...sale, state: 'ended', end_reason: detail.reason || sale.end_reason });
         if (shop.waitlist && shop.waitlist.sale_id === detail.sale_id) shop.waitlist = null;
         render();
       });
-      client.addEventListener('room.state', ({ detail }) => {
-        roomEnded = detail.state === 'ended';
-        render();
-      });
+      client.addEventListener('room.state', render);
       // Private: the studio's copy of every order, or ours alone.
       client.addEventListener('order.created', ({ detail }) => {
         const order = detail.order;
-        if (order && shop.me && order.buyer && order.buyer.id === shop.me) ourOrder(order);
+        const me = getState().you && getState().you.id;
+        if (order && me && order.buyer && order.buyer.id === me) ourOrder(order);
       });
       // A private offer from the waitlist (a reply to our own reserve carries a ref).
       client.addEventListener('reservation', ({ detail }) => {
         if (detail.ref != null || !detail.reservation) return;
         const r = detail.reservation;
         if (r.state && r.state !== 'held') return;
-        startHold(r, shop.sales.get(r.sale_id));
+        startHold(r, sales()[r.sale_id]);
         notice('shop.waitlist.offer', { time: formatClock(r.expires_at - now()) }, 'ok');
       });
     },

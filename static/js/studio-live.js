@@ -14,10 +14,10 @@
 
 import { getConfig, getToken } from './api.js';
 import { iceServersFrom, MediaError } from './media-http.js';
-import { setText, t } from './i18n.js';
+import { $, clearText } from './dom.js';
+import { setText } from './i18n.js';
 import { canSendH264, WhipPublisher, whipEndpoint } from './whip.js';
 
-const $ = (id) => document.getElementById(id);
 const CODEC_KEY = 'lc.video_codec';
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 15000;
@@ -103,8 +103,7 @@ export function setupStudioLive({ getRoom, onPublished }) {
     if (key) {
       setText(status, key, live.state === 'error' && !KNOWN_ERRORS.has(live.error) ? { code: live.error } : undefined);
     } else {
-      status.textContent = '';
-      status.removeAttribute('data-i18n');
+      clearText(status);
     }
     status.classList.toggle('error', live.state === 'error' || live.state === 'reconnecting');
     status.classList.toggle('ok', live.state === 'live');

@@ -8,10 +8,10 @@
 // Copy copies the real one either way.
 
 import { getConfig, getToken } from './api.js';
+import { $, clearText } from './dom.js';
 import { formatDateTime, setText } from './i18n.js';
 import { whipEndpoint } from './whip.js';
 
-const $ = (id) => document.getElementById(id);
 const COPIED_MS = 2000;
 const MASK = '•'.repeat(24);
 
@@ -71,8 +71,7 @@ export function setupStudioObs({ getRoom }) {
   }
 
   function clearStatus() {
-    status.textContent = '';
-    status.removeAttribute('data-i18n');
+    clearText(status);
   }
 
   function flash(button) {

@@ -1,13 +1,16 @@
 // Selling in the creator studio: the product list with Pin, adding and importing products,
-// the sale launcher with live counters, and the orders feed.
+// the sale launcher with live counters, and the orders feed. The pinned product, the sales,
+// the viewer count and the orders are the chosen show's room state (its client's,
+// room-state.js); the products are the host's own, read over HTTP.
 
 import { api, API_BASE, download } from './api.js';
 import { errorText } from './auth.js';
+import { $, el, option, setStatus, timeEl } from './dom.js';
 import {
-  formatClock, formatNumber, formatPrice, formatTime, minorToMajorText, parseMajor, setText, t, tn,
+  errorSentence, formatClock, formatNumber, formatPrice, formatTime, minorToMajorText, parseMajor, setText, t, tn,
 } from './i18n.js';
+import { initialState, salesNewestFirst } from './room-state.js';
 
-const $ = (id) => document.getElementById(id);
 const TICK_MS = 500;
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 const IMAGE_MAX_BYTES = 5 * 1024 * 1024; // the server's limit: a bigger file is refused there too
@@ -15,28 +18,21 @@ const IMAGE_MAX_BYTES = 5 * 1024 * 1024; // the server's limit: a bigger file is
 export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrency }) {
   const shop = {
     products: [],
-    pinned: null, // product card pinned in the selected room
-    sales: new Map(), // sale id -> sale, for the selected room
-    orders: [], // newest first
-    viewers: 0,
   };
   let ticker = null;
 
   const room = () => getRoom();
+  const roomState = () => { const client = getClient(); return client ? client.roomState : initialState(); };
+  const pinnedProduct = () => roomState().pinned;
   const canSell = () => Boolean(room()) && room().state !== 'ended' && Boolean(getClient());
 
   function status(id, text, isError = false) {
-    const el = $(id);
-    el.textContent = text;
-    el.classList.toggle('error', isError);
+    setStatus($(id), text, isError);
   }
 
   function refusalText(err) {
-    const key = `error.${err.code}`;
-    if (err.code === 'bad_request') return t('error.bad_request', { detail: err.message || '' });
-    if (t(key) !== key) return t(key, { detail: err.message || '' });
     if (err.code === 'disconnected' || err.code === 'timeout') return t('chat.not_sent');
-    return t('error.generic_detail', { detail: err.message || err.code || '' });
+    return errorSentence(err.code, { detail: err.message || '' }, err.message || err.code || '');
   }
 
   // ---- products --------------------------------------------------------------------------
@@ -53,33 +49,28 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
     const focused = focusedIn(list, 'product-id');
     $('products-empty').hidden = shop.products.length > 0;
     const r = room();
+    const pinnedNow = pinnedProduct();
     list.replaceChildren(...shop.products.map((product) => {
-      const li = document.createElement('li');
-      li.className = 'product-row';
-      li.dataset.productId = product.id;
-      const pinned = shop.pinned && shop.pinned.id === product.id;
+      const li = el('li', { class: 'product-row', dataset: { productId: product.id } });
+      const pinned = pinnedNow && pinnedNow.id === product.id;
       li.classList.toggle('pinned', Boolean(pinned));
       li.append(thumbPicker(product));
-      const text = document.createElement('div');
-      text.className = 'product-text';
-      const title = document.createElement('span');
-      title.className = 'product-name';
-      title.textContent = product.title;
-      const meta = document.createElement('span');
-      meta.className = 'product-sub';
-      meta.textContent = `${product.sku} · ${formatPrice(product.price, product.currency)} · ${t('studio.products.in_stock', { count: formatNumber(product.stock) })}`;
-      text.append(title, meta);
-      if (pinned) {
-        const badge = document.createElement('span');
-        badge.className = 'pin-badge';
-        badge.textContent = t('studio.products.pinned');
-        text.append(badge);
-      }
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = pinned ? 'pin-button danger' : 'pin-button';
-      button.textContent = pinned ? t('studio.products.unpin') : t('studio.products.pin');
-      button.setAttribute('aria-label', t(pinned ? 'studio.products.unpin_named' : 'studio.products.pin_named', { title: product.title }));
+      const text = el(
+        'div',
+        { class: 'product-text' },
+        el('span', { class: 'product-name', text: product.title }),
+        el('span', {
+          class: 'product-sub',
+          text: `${product.sku} · ${formatPrice(product.price, product.currency)} · ${t('studio.products.in_stock', { count: formatNumber(product.stock) })}`,
+        }),
+      );
+      if (pinned) text.append(el('span', { class: 'pin-badge', text: t('studio.products.pinned') }));
+      const button = el('button', {
+        type: 'button',
+        class: pinned ? 'pin-button danger' : 'pin-button',
+        text: pinned ? t('studio.products.unpin') : t('studio.products.pin'),
+        'aria-label': t(pinned ? 'studio.products.unpin_named' : 'studio.products.pin_named', { title: product.title }),
+      });
       const wrongCurrency = r && product.currency !== r.currency;
       button.disabled = !canSell() || (!pinned && Boolean(wrongCurrency));
       if (wrongCurrency && r) button.title = t('studio.products.other_currency', { currency: r.currency });
@@ -98,33 +89,25 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   // that does not load gives way to a placeholder of the same size (the title's initial).
   // It is also the way to upload a new image: a file picker behind the picture.
   function thumbPicker(product) {
-    const picker = document.createElement('label');
-    picker.className = 'product-thumb-picker';
-    picker.title = t('studio.products.image.change');
-    const placeholder = () => {
-      const blank = document.createElement('span');
-      blank.className = 'product-thumb placeholder';
-      blank.setAttribute('aria-hidden', 'true');
-      blank.textContent = (product.title.trim()[0] || '?').toUpperCase();
-      return blank;
-    };
+    const picker = el('label', { class: 'product-thumb-picker', title: t('studio.products.image.change') });
+    const placeholder = () => el('span', {
+      class: 'product-thumb placeholder',
+      'aria-hidden': 'true',
+      text: (product.title.trim()[0] || '?').toUpperCase(),
+    });
     if (product.image_url) {
-      const img = document.createElement('img');
-      img.src = product.image_url;
-      img.alt = '';
-      img.width = 40;
-      img.height = 40;
-      img.className = 'product-thumb';
+      const img = el('img', { src: product.image_url, alt: '', width: 40, height: 40, class: 'product-thumb' });
       img.addEventListener('error', () => img.replaceWith(placeholder()), { once: true });
       picker.append(img);
     } else {
       picker.append(placeholder());
     }
-    const input = document.createElement('input');
-    input.type = 'file';
-    input.accept = IMAGE_TYPES.join(',');
-    input.className = 'visually-hidden';
-    input.setAttribute('aria-label', t('studio.products.image.change_named', { title: product.title }));
+    const input = el('input', {
+      type: 'file',
+      accept: IMAGE_TYPES.join(','),
+      class: 'visually-hidden',
+      'aria-label': t('studio.products.image.change_named', { title: product.title }),
+    });
     input.addEventListener('change', async () => {
       const file = input.files[0];
       if (!file) return;
@@ -195,12 +178,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   function fillCurrencySelect() {
     const select = $('product-currency');
     const previous = select.value;
-    select.replaceChildren(...currencies.map((code) => {
-      const option = document.createElement('option');
-      option.value = code;
-      option.textContent = code;
-      return option;
-    }));
+    select.replaceChildren(...currencies.map((code) => option(code, code)));
     select.value = previous || (room() && room().currency) || defaultCurrency();
   }
 
@@ -294,22 +272,17 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       refused: formatNumber(report.refused ?? 0),
     });
     $('import-rows').replaceChildren(...(report.rows || []).map((row) => {
-      const tr = document.createElement('tr');
       // The server says `status` (created, updated, refused); `ok` is read as well.
       const result = row.status || (row.ok === false ? 'refused' : row.ok ? 'created' : '');
-      tr.className = `import-${result}`;
-      const cells = [formatNumber(row.row ?? 0), row.sku || ''];
-      for (const value of cells) {
-        const td = document.createElement('td');
-        td.textContent = value;
-        tr.append(td);
-      }
-      const td = document.createElement('td');
       const key = `studio.import.status.${result}`;
-      td.textContent = t(key) !== key ? t(key) : result;
-      if (row.reason) td.textContent += `: ${row.reason}`;
-      tr.append(td);
-      return tr;
+      const said = t(key) !== key ? t(key) : result;
+      return el(
+        'tr',
+        { class: `import-${result}` },
+        el('td', { text: formatNumber(row.row ?? 0) }),
+        el('td', { text: row.sku || '' }),
+        el('td', { text: row.reason ? `${said}: ${row.reason}` : said }),
+      );
     }));
   }
 
@@ -321,7 +294,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   };
 
   function currentSale() {
-    const all = [...shop.sales.values()].sort((a, b) => (b.starts_at ?? 0) - (a.starts_at ?? 0));
+    const all = salesNewestFirst(roomState());
     return all.find((s) => s.state === 'active') || all[0] || null;
   }
 
@@ -330,13 +303,9 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
     const previous = select.value;
     const r = room();
     const usable = shop.products.filter((p) => !r || p.currency === r.currency);
-    select.replaceChildren(...usable.map((product) => {
-      const option = document.createElement('option');
-      option.value = product.id;
-      option.textContent = `${product.title} · ${formatPrice(product.price, product.currency)}`;
-      return option;
-    }));
-    const wanted = [previous, shop.pinned && shop.pinned.id].find((id) => id && usable.some((p) => p.id === id));
+    select.replaceChildren(...usable.map((product) => option(product.id, `${product.title} · ${formatPrice(product.price, product.currency)}`)));
+    const pinned = pinnedProduct();
+    const wanted = [previous, pinned && pinned.id].find((id) => id && usable.some((p) => p.id === id));
     if (wanted) select.value = wanted;
     if (select.value !== previous) productChosen();
   }
@@ -387,7 +356,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       const reply = await client.request('sale.start', {
         product_id: product.id, price, units, per_user_limit: limit, duration_s: duration, hold_s: hold,
       }, { quiet: true });
-      if (reply.sale) upsert(reply.sale);
+      if (reply.sale) client.apply({ type: 'sale.started', sale: reply.sale });
       status('sale-status', t('studio.sale.started', { title: product.title }));
     } catch (err) {
       status('sale-status', err.code === 'room_not_live' ? t('studio.sale.error.not_live') : refusalText(err), true);
@@ -408,15 +377,9 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
     }
   }
 
-  function upsert(sale) {
-    const known = shop.sales.get(sale.id);
-    if (known && known.state === 'ended' && sale.state !== 'ended') return;
-    shop.sales.set(sale.id, { ...known, ...sale });
-  }
-
   function renderCounters() {
     const sale = currentSale();
-    $('count-viewers').textContent = formatNumber(shop.viewers ?? 0);
+    $('count-viewers').textContent = formatNumber(roomState().viewers ?? 0);
     const dash = '–';
     $('count-available').textContent = sale ? formatNumber(sale.available) : dash;
     $('count-held').textContent = sale ? formatNumber(sale.held) : dash;
@@ -435,38 +398,31 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   function renderSales() {
     const list = $('sale-list');
     const focused = focusedIn(list, 'sale-id');
-    const sales = [...shop.sales.values()].sort((a, b) => (b.starts_at ?? 0) - (a.starts_at ?? 0)).slice(0, 5);
+    const sales = salesNewestFirst(roomState()).slice(0, 5);
     list.replaceChildren(...sales.map((sale) => {
-      const li = document.createElement('li');
-      li.className = `sale-row ${sale.state}`;
-      li.dataset.saleId = sale.id;
-      const text = document.createElement('div');
-      const title = document.createElement('span');
-      title.className = 'sale-title';
-      title.textContent = `${sale.title} · ${formatPrice(sale.price, sale.currency)}`;
-      const line = document.createElement('span');
-      line.className = 'sale-when';
-      line.setAttribute('role', sale.state === 'active' ? 'timer' : 'none');
-      line.textContent = saleLine(sale);
-      const units = document.createElement('span');
-      units.className = 'sale-units';
-      units.textContent = tn('studio.sale.units_sold', sale.sold, { units: formatNumber(sale.units) });
-      text.append(title, line, units);
-      li.append(text);
+      const li = el('li', { class: `sale-row ${sale.state}`, dataset: { saleId: sale.id } });
+      li.append(el(
+        'div',
+        {},
+        el('span', { class: 'sale-title', text: `${sale.title} · ${formatPrice(sale.price, sale.currency)}` }),
+        el('span', { class: 'sale-when', role: sale.state === 'active' ? 'timer' : 'none', text: saleLine(sale) }),
+        el('span', { class: 'sale-units', text: tn('studio.sale.units_sold', sale.sold, { units: formatNumber(sale.units) }) }),
+      ));
       if (sale.state === 'active') {
-        const stop = document.createElement('button');
-        stop.type = 'button';
-        stop.className = 'danger';
-        stop.textContent = t('studio.sale.stop');
-        stop.setAttribute('aria-label', t('studio.sale.stop_named', { title: sale.title }));
+        const stop = el('button', {
+          type: 'button',
+          class: 'danger',
+          text: t('studio.sale.stop'),
+          'aria-label': t('studio.sale.stop_named', { title: sale.title }),
+        });
         stop.addEventListener('click', () => stopSale(sale));
         li.append(stop);
       }
       return li;
     }));
     renderCounters();
-    const live = room() && room().state === 'live';
-    $('sale-start').disabled = !live || !getClient() || !$('sale-product').value;
+    const onAir = room() && room().state === 'live';
+    $('sale-start').disabled = !onAir || !getClient() || !$('sale-product').value;
     if (focused) {
       const row = [...list.children].find((li) => li.dataset.saleId === focused.saleId);
       const stop = row && row.querySelector('button');
@@ -482,7 +438,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
 
   function tick() {
     for (const li of $('sale-list').querySelectorAll('.sale-row.active')) {
-      const sale = shop.sales.get(li.dataset.saleId);
+      const sale = roomState().sales[li.dataset.saleId];
       const el = li.querySelector('.sale-when');
       if (sale && el) {
         const text = saleLine(sale);
@@ -492,75 +448,55 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   }
 
   function renderPinned() {
-    const el = $('pinned-line');
-    if (shop.pinned) setText(el, 'studio.sale.pinned', { title: shop.pinned.title });
-    else setText(el, 'studio.sale.nothing_pinned');
+    const line = $('pinned-line');
+    const pinned = pinnedProduct();
+    if (pinned) setText(line, 'studio.sale.pinned', { title: pinned.title });
+    else setText(line, 'studio.sale.nothing_pinned');
   }
 
   // ---- orders ----------------------------------------------------------------------------
 
   function orderItem(order) {
-    const li = document.createElement('li');
-    li.className = 'order-row';
-    li.dataset.orderId = order.id;
-    const head = document.createElement('div');
-    head.className = 'order-head';
-    const who = document.createElement('span');
-    who.className = 'order-buyer';
-    who.textContent = (order.buyer && order.buyer.name) || '';
-    const amount = document.createElement('span');
-    amount.className = 'order-amount';
-    amount.textContent = formatPrice(order.amount, order.currency);
-    head.append(who, amount);
-    const lines = document.createElement('span');
-    lines.className = 'order-lines';
-    lines.textContent = (order.lines || []).map((l) => `${l.quantity} × ${l.title}`).join(', ');
-    const meta = document.createElement('span');
-    meta.className = 'order-meta';
-    const time = document.createElement('time');
-    if (order.created_at) {
-      time.dateTime = new Date(order.created_at).toISOString();
-      time.textContent = formatTime(order.created_at);
-    }
-    const id = document.createElement('span');
-    id.className = 'order-id';
-    id.textContent = order.id;
-    meta.append(time, ' · ', id);
-    li.append(head, lines, meta);
-    return li;
+    const time = order.created_at ? timeEl(order.created_at, formatTime(order.created_at)) : el('time');
+    return el(
+      'li',
+      { class: 'order-row', dataset: { orderId: order.id } },
+      el(
+        'div',
+        { class: 'order-head' },
+        el('span', { class: 'order-buyer', text: (order.buyer && order.buyer.name) || '' }),
+        el('span', { class: 'order-amount', text: formatPrice(order.amount, order.currency) }),
+      ),
+      el('span', { class: 'order-lines', text: (order.lines || []).map((l) => `${l.quantity} × ${l.title}`).join(', ') }),
+      el('span', { class: 'order-meta' }, time, ' · ', el('span', { class: 'order-id', text: order.id })),
+    );
   }
 
   function renderOrders() {
-    $('orders-empty').hidden = shop.orders.length > 0;
-    $('orders-list').replaceChildren(...shop.orders.map(orderItem));
+    const { orders } = roomState();
+    $('orders-empty').hidden = orders.length > 0;
+    $('orders-list').replaceChildren(...orders.map(orderItem));
     const r = room();
     $('orders-csv').href = r ? `${API_BASE}/rooms/${encodeURIComponent(r.id)}/orders.csv` : '#';
-    const paid = shop.orders.filter((o) => o.state !== 'refunded');
+    const paid = orders.filter((o) => o.state !== 'refunded');
     const total = new Map();
     for (const o of paid) total.set(o.currency, (total.get(o.currency) || 0) + Number(o.amount || 0));
-    const el = $('orders-total');
+    const line = $('orders-total');
     if (!paid.length) {
-      el.textContent = '';
+      line.textContent = '';
       return;
     }
     const sums = [...total].map(([currency, amount]) => formatPrice(amount, currency)).join(' + ');
-    el.textContent = tn('studio.orders.total', paid.length, { amount: sums });
-  }
-
-  function addOrder(order) {
-    if (!order || !order.id || shop.orders.some((o) => o.id === order.id)) return;
-    shop.orders = [order, ...shop.orders].sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0));
-    renderOrders();
+    line.textContent = tn('studio.orders.total', paid.length, { amount: sums });
   }
 
   async function loadOrders(roomId) {
     status('orders-error', '');
     try {
       const data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/orders`);
-      if (!room() || room().id !== roomId) return;
-      const known = new Map(shop.orders.map((o) => [o.id, o]));
-      for (const o of (data && data.orders) || []) known.set(o.id, o);
-      shop.orders = [...known.values()].sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0));
+      const client = getClient();
+      if (!room() || room().id !== roomId || !client) return;
+      client.apply({ type: 'orders', orders: (data && data.orders) || [] });
     } catch (err) {
       if (err.status !== 404) status('orders-error', errorText(err), true);
     }
@@ -603,15 +539,9 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
   return {
     loadProducts,
     renderAll,
-    setViewers(count) {
-      shop.viewers = count;
-      renderCounters();
-    },
-    // A show was chosen: its pins, sales and orders replace the last one's.
+    renderCounters,
+    // A show was chosen (its client, and so its room state, is new).
     roomChanged(r) {
-      shop.pinned = null;
-      shop.sales = new Map();
-      shop.orders = [];
       status('sale-status', '');
       status('orders-error', '');
       if (r && !$('product-currency').dataset.touched) $('product-currency').value = r.currency;
@@ -619,49 +549,21 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       if (r) loadOrders(r.id);
     },
     attach(client, mine) {
-      client.addEventListener('welcome', ({ detail }) => {
-        if (!mine()) return;
-        shop.pinned = detail.pinned || null;
-        const ended = [...shop.sales.values()].filter((s) => s.state === 'ended');
-        shop.sales = new Map(ended.map((s) => [s.id, s]));
-        for (const sale of detail.sales || []) upsert(sale);
-        renderAll();
-      });
-      client.addEventListener('product.pinned', ({ detail }) => {
-        if (!mine()) return;
-        shop.pinned = detail.product || null;
-        renderAll();
-      });
-      client.addEventListener('product.unpinned', () => {
-        if (!mine()) return;
-        shop.pinned = null;
-        renderAll();
-      });
-      client.addEventListener('sale.started', ({ detail }) => {
-        if (!mine() || !detail.sale) return;
-        upsert(detail.sale);
-        renderSales();
-      });
-      client.addEventListener('sale.stock', ({ detail }) => {
-        if (!mine()) return;
-        const sale = shop.sales.get(detail.sale_id);
-        if (!sale) return;
-        shop.sales.set(sale.id, { ...sale, available: detail.available, held: detail.held, sold: detail.sold });
-        renderSales();
-      });
-      client.addEventListener('sale.ended', ({ detail }) => {
-        if (!mine()) return;
-        const sale = shop.sales.get(detail.sale_id);
-        if (sale) shop.sales.set(sale.id, { ...sale, state: 'ended', end_reason: detail.reason || sale.end_reason });
+      // The client has folded each event into its roomState before these run.
+      const when = (type, run) => client.addEventListener(type, (event) => { if (mine()) run(event.detail); });
+      when('welcome', renderAll);
+      when('product.pinned', renderAll);
+      when('product.unpinned', renderAll);
+      when('sale.started', (detail) => { if (detail.sale) renderSales(); });
+      when('sale.stock', (detail) => { if (roomState().sales[detail.sale_id]) renderSales(); });
+      when('sale.ended', () => {
         status('sale-status', '');
         renderSales();
         loadProducts(); // stock moves with what was sold
       });
-      client.addEventListener('order.created', ({ detail }) => {
-        if (!mine()) return;
-        addOrder(detail.order);
-        const sale = detail.order && shop.sales.get(detail.order.sale_id);
-        if (sale) renderSales();
+      when('order.created', (detail) => {
+        renderOrders();
+        if (detail.order && roomState().sales[detail.order.sale_id]) renderSales();
       });
     },
   };

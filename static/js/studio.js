@@ -1,27 +1,31 @@
 // The creator studio: /studio.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
-import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
-import { ChatView } from './chat.js';
 import {
-  formatDateTime, formatNumber, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
+  adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession, wireAccountButton,
+} from './auth.js';
+import { ChatView, sendLine } from './chat.js';
+import { $, countDown, el, markConnection, option, setStatus } from './dom.js';
+import {
+  errorSentence, formatDateTime, formatSeconds, initI18n, language, LANGUAGES, setText, t, tn,
 } from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { initialState } from './room-state.js';
 import { setupStudioLive } from './studio-live.js';
 import { setupStudioObs } from './studio-obs.js';
 import { setupStudioShop } from './studio-shop.js';
 
-const $ = (id) => document.getElementById(id);
 const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
 const DEFAULT_CURRENCY = { nb: 'NOK', sv: 'SEK', en: 'EUR', nl: 'EUR', lv: 'EUR' };
 
+// The host's shows (read over HTTP) and the one chosen; the chosen show's room state is its
+// client's (room-state.js).
 const state = {
   rooms: [],
   selectedId: null,
-  viewers: null,
-  you: null,
 };
 let client = null;
+const roomState = () => (client ? client.roomState : initialState());
 let chat = null;
 let auth = null;
 let shop = null;
@@ -39,11 +43,8 @@ function fillCurrencyOptions() {
   let names = null;
   try { names = new Intl.DisplayNames([language()], { type: 'currency' }); } catch { names = null; }
   select.replaceChildren(...CURRENCIES.map((code) => {
-    const option = document.createElement('option');
-    option.value = code;
     const name = names ? names.of(code) : '';
-    option.textContent = name && name !== code ? `${code} · ${name}` : code;
-    return option;
+    return option(code, name && name !== code ? `${code} · ${name}` : code);
   }));
   select.value = previous || DEFAULT_CURRENCY[language()] || 'EUR';
 }
@@ -52,11 +53,9 @@ function fillLocaleOptions() {
   const select = $('room-locale');
   const previous = select.value;
   select.replaceChildren(...LANGUAGES.map((lang) => {
-    const option = document.createElement('option');
-    option.value = lang;
-    option.lang = lang;
-    setText(option, `language.${lang}`);
-    return option;
+    const choice = el('option', { value: lang, lang });
+    setText(choice, `language.${lang}`);
+    return choice;
   }));
   select.value = previous || language();
 }
@@ -91,24 +90,15 @@ function renderRooms() {
     || (b.created_at ?? 0) - (a.created_at ?? 0));
   $('rooms-empty').hidden = rooms.length > 0;
   $('my-rooms').replaceChildren(...rooms.map((room) => {
-    const li = document.createElement('li');
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.dataset.roomId = room.id;
-    if (room.id === state.selectedId) button.setAttribute('aria-current', 'true');
-    const title = document.createElement('span');
-    title.className = 'room-title';
-    title.textContent = room.title;
-    const badge = document.createElement('span');
-    badge.className = `state-badge ${room.state}`;
-    badge.textContent = stateLabel(room);
-    const when = document.createElement('span');
-    when.className = 'room-when';
-    when.textContent = whenText(room);
-    button.append(title, badge, when);
+    const button = el(
+      'button',
+      { type: 'button', dataset: { roomId: room.id }, 'aria-current': room.id === state.selectedId ? 'true' : null },
+      el('span', { class: 'room-title', text: room.title }),
+      el('span', { class: `state-badge ${room.state}`, text: stateLabel(room) }),
+      el('span', { class: 'room-when', text: whenText(room) }),
+    );
     button.addEventListener('click', () => selectRoom(room.id));
-    li.append(button);
-    return li;
+    return el('li', {}, button);
   }));
 }
 
@@ -125,10 +115,11 @@ function renderPanel() {
   const link = $('viewer-link');
   link.href = `/rooms/${encodeURIComponent(room.id)}`;
   $('console-link').href = `/rooms/${encodeURIComponent(room.id)}/console`;
-  $('panel-viewers').textContent = tn('viewers.count', state.viewers ?? 0);
+  const { viewers, you } = roomState();
+  $('panel-viewers').textContent = tn('viewers.count', viewers ?? 0);
   $('end-show').disabled = room.state === 'ended';
   $('end-show').hidden = room.state === 'ended';
-  const canChat = room.state !== 'ended' && (!state.you || state.you.can_chat !== false);
+  const canChat = room.state !== 'ended' && (!you || you.can_chat !== false);
   $('studio-chat-input').disabled = !canChat;
   $('studio-chat-form').querySelector('button').disabled = !canChat;
   live.render();
@@ -143,9 +134,7 @@ function renderAll() {
 }
 
 function actionStatus(text, isError = false) {
-  const el = $('room-action-status');
-  el.textContent = text;
-  el.classList.toggle('error', isError);
+  setStatus($('room-action-status'), text, isError);
 }
 
 function chatNotice(text) {
@@ -157,19 +146,11 @@ function chatError(msg) {
   const status = $('studio-chat-status');
   clearInterval(noticeTimer);
   if (msg.code === 'rate_limited') {
-    const until = Date.now() + Number(msg.retry_after || 1) * 1000;
-    const tick = () => {
-      const left = (until - Date.now()) / 1000;
-      status.textContent = left > 0 ? t('error.rate_limited', { seconds: formatSeconds(left) }) : '';
-      if (left <= 0) clearInterval(noticeTimer);
-    };
-    tick();
-    noticeTimer = setInterval(tick, 1000);
+    const seconds = Number(msg.retry_after || 1);
+    noticeTimer = countDown(status, seconds, (left) => t('error.rate_limited', { seconds: formatSeconds(left) }));
     return;
   }
-  const key = `error.${msg.code}`;
-  status.textContent = t(key) !== key ? t(key, { detail: msg.message || '' })
-    : t('error.generic_detail', { detail: msg.message || msg.code || '' });
+  status.textContent = errorSentence(msg.code, { detail: msg.message || '' }, msg.message || msg.code || '');
 }
 
 // ---- data -------------------------------------------------------------------------------
@@ -206,8 +187,6 @@ function selectRoom(id) {
     return;
   }
   state.selectedId = id;
-  state.viewers = null;
-  state.you = null;
   history.replaceState(null, '', `#${encodeURIComponent(id)}`);
   actionStatus('');
   chatNotice('');
@@ -225,30 +204,25 @@ function selectRoom(id) {
 
 function wireClient(c, id) {
   const mine = () => client === c && state.selectedId === id;
-  c.addEventListener('welcome', ({ detail }) => {
+  // The client has folded each event into its roomState before these run; the show's entry
+  // in the list follows the room.
+  c.addEventListener('welcome', () => {
     if (!mine()) return;
-    if (detail.room) upsertRoom(detail.room);
-    state.you = detail.you || null;
-    const v = detail.viewers;
-    state.viewers = typeof v === 'number' ? v : v && typeof v.count === 'number' ? v.count : state.viewers;
-    chat.replace(detail.chat || []);
-    shop.setViewers(state.viewers);
+    if (c.roomState.room) upsertRoom(c.roomState.room);
+    chat.replace(c.roomState.chat);
     renderAll();
-    document.body.dataset.connection = 'joined';
   });
   c.addEventListener('chat.message', ({ detail }) => { if (mine()) chat.append(detail); });
   c.addEventListener('chat.deleted', ({ detail }) => { if (mine()) chat.remove(detail.id); });
-  c.addEventListener('room.state', ({ detail }) => {
+  c.addEventListener('room.state', () => {
     if (!mine()) return;
-    const room = selected();
-    if (room) upsertRoom({ ...room, state: detail.state });
+    if (selected() && c.roomState.room) upsertRoom(c.roomState.room);
     renderAll();
   });
-  c.addEventListener('viewers', ({ detail }) => {
+  c.addEventListener('viewers', () => {
     if (!mine()) return;
-    state.viewers = detail.count;
     renderPanel();
-    shop.setViewers(state.viewers);
+    shop.renderCounters();
   });
   // Refusals of selling commands are shown next to their controls (they come back `handled`).
   c.addEventListener('error', ({ detail }) => { if (mine() && !detail.handled) chatError(detail); });
@@ -257,9 +231,6 @@ function wireClient(c, id) {
   });
   c.addEventListener('status', ({ detail }) => {
     if (!mine()) return;
-    // A resumed socket gets no welcome: being open again with a cursor is being joined.
-    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
-    else if (c.seq != null) document.body.dataset.connection = 'joined';
     if (detail.state === 'reconnecting') actionStatus(t('connection.reconnecting'), true);
     else if (detail.state === 'open') actionStatus('');
     else if (detail.state === 'closed' && detail.code === 4401) signOut();
@@ -267,6 +238,7 @@ function wireClient(c, id) {
       actionStatus(t('connection.closed'), true);
     }
   });
+  markConnection(c, mine);
 }
 
 // ---- actions ----------------------------------------------------------------------------
@@ -328,20 +300,7 @@ async function endShow() {
 
 async function sendChat(event) {
   event.preventDefault();
-  const input = $('studio-chat-input');
-  const text = input.value.trim();
-  if (!text || !client) return;
-  if (text.length > 500) {
-    chatNotice(t('chat.too_long', { max: formatNumber(500) }));
-    return;
-  }
-  try {
-    await client.request('chat.send', { text });
-    input.value = '';
-    chatNotice('');
-  } catch (err) {
-    if (err.code === 'disconnected' || err.code === 'timeout') chatNotice(t('chat.not_sent'));
-  }
+  await sendLine(client, $('studio-chat-input'), chatNotice);
 }
 
 async function main() {
@@ -350,7 +309,7 @@ async function main() {
   auth = await setupAuthSheet();
   chat = new ChatView($('studio-chat-log'), {
     hostId: () => { const r = selected(); return r && r.host && r.host.id; },
-    selfId: () => (state.you && state.you.id) || (getUser() || {}).id,
+    selfId: () => { const { you } = roomState(); return (you && you.id) || (getUser() || {}).id; },
   });
   fillCurrencyOptions();
   fillLocaleOptions();
@@ -370,10 +329,7 @@ async function main() {
     defaultCurrency: () => DEFAULT_CURRENCY[language()] || 'EUR',
   });
 
-  $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut({ revoke: true });
-    else auth.open('signin');
-  });
+  wireAccountButton($('account-button'), auth);
   $('gate-signin').addEventListener('click', () => auth.open('signin'));
   $('gate-register').addEventListener('click', () => auth.open('register'));
   $('create-room-form').addEventListener('submit', createRoom);

@@ -2,27 +2,24 @@
 // the paid-partnership label, what a moderator did to you (`moderated`), refusals that need
 // more than a sentence (time-outs until a time, slow mode), and reporting a chat line.
 
+import { $, closeOnBackdrop, el } from './dom.js';
 import { formatDuration } from './durations.js';
-import { formatDateTime, formatSeconds, formatTime, setText, t } from './i18n.js';
+import { errorSentence, formatSeconds, formatWhen, setText, t } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 export const REPORT_REASONS = ['spam', 'harassment', 'hate', 'scam', 'sexual', 'other'];
-
-// A moment today as its time; a later day with its date.
-function whenText(ms) {
-  return new Date(ms).toDateString() === new Date().toDateString() ? formatTime(ms) : formatDateTime(ms);
-}
 
 const FLAG_ICON = 'M5 21V4m0 0h11l-2 4 2 4H5';
 
 function flagButton(m) {
-  const button = document.createElement('button');
-  button.type = 'button';
-  button.className = 'chat-report chat-line-action';
-  button.setAttribute('data-i18n-aria-label', 'report.action_named');
-  button.setAttribute('data-i18n-args', JSON.stringify({ name: (m.user && m.user.name) || '?' }));
-  button.setAttribute('aria-label', t('report.action_named', { name: (m.user && m.user.name) || '?' }));
-  button.setAttribute('aria-haspopup', 'dialog');
+  const name = (m.user && m.user.name) || '?';
+  const button = el('button', {
+    type: 'button',
+    class: 'chat-report chat-line-action',
+    'data-i18n-aria-label': 'report.action_named',
+    'data-i18n-args': JSON.stringify({ name }),
+    'aria-label': t('report.action_named', { name }),
+    'aria-haspopup': 'dialog',
+  });
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('width', '16');
@@ -40,8 +37,11 @@ function flagButton(m) {
   return button;
 }
 
-export function setupViewerModeration({ getClient, showNotice }) {
-  const mod = { pinned: null, slow: 0, paid: false };
+// What it shows comes from the room's state (`getState`, room-state.js): the pinned line,
+// the room's slow mode and its paid-partnership label.
+export function setupViewerModeration({ getClient, getState, showNotice }) {
+  const slowSeconds = () => Number((getState().room || {}).slow_s || 0);
+  const paid = () => Boolean((getState().room || {}).paid_partnership);
   const dialog = $('report-sheet');
   const form = $('report-form');
   const error = $('report-error');
@@ -52,21 +52,23 @@ export function setupViewerModeration({ getClient, showNotice }) {
 
   function renderPinned() {
     const box = $('pinned-chat');
-    box.hidden = !mod.pinned;
-    if (!mod.pinned) return;
-    $('pinned-chat-name').textContent = (mod.pinned.user && mod.pinned.user.name) || '?';
-    $('pinned-chat-text').textContent = String(mod.pinned.text ?? '');
+    const pinned = getState().pinnedChat;
+    box.hidden = !pinned;
+    if (!pinned) return;
+    $('pinned-chat-name').textContent = (pinned.user && pinned.user.name) || '?';
+    $('pinned-chat-text').textContent = String(pinned.text ?? '');
   }
 
   function renderSlow() {
     const notice = $('slow-notice');
-    notice.hidden = !mod.slow;
-    if (mod.slow) setText(notice, 'viewer.slow_mode', { duration: formatDuration(mod.slow) });
+    const slow = slowSeconds();
+    notice.hidden = !slow;
+    if (slow) setText(notice, 'viewer.slow_mode', { duration: formatDuration(slow) });
   }
 
   function renderDisclosure() {
-    $('paid-note').hidden = !mod.paid;
-    document.body.dataset.paid = String(mod.paid);
+    $('paid-note').hidden = !paid();
+    document.body.dataset.paid = String(paid());
   }
 
   function render() {
@@ -98,9 +100,7 @@ export function setupViewerModeration({ getClient, showNotice }) {
     if (opener && document.contains(opener)) opener.focus();
     else $('chat-log').focus();
   });
-  dialog.addEventListener('click', (event) => {
-    if (event.target === dialog) closeReport();
-  });
+  closeOnBackdrop(dialog, closeReport);
   $('report-close').addEventListener('click', closeReport);
   $('report-cancel').addEventListener('click', closeReport);
   form.addEventListener('submit', async (event) => {
@@ -133,11 +133,7 @@ export function setupViewerModeration({ getClient, showNotice }) {
       case 'rate_limited': return t('error.rate_limited', { seconds: formatSeconds(Number(err.retryAfter ?? 1)) });
       case 'disconnected':
       case 'timeout': return t('chat.not_sent');
-      default: {
-        const key = `error.${err.code}`;
-        return t(key) !== key ? t(key, { detail: err.message || '' })
-          : t('error.generic_detail', { detail: err.message || err.code || '' });
-      }
+      default: return errorSentence(err.code, { detail: err.message || '' }, err.message || err.code || '');
     }
   }
 
@@ -155,14 +151,14 @@ export function setupViewerModeration({ getClient, showNotice }) {
   // The text for a chat refusal that needs more than its code's sentence, or null.
   function refusalText(msg) {
     if (!msg) return null;
-    if (msg.code === 'muted' && msg.until) return t('error.muted_until', { time: whenText(Number(msg.until)) });
+    if (msg.code === 'muted' && msg.until) return t('error.muted_until', { time: formatWhen(Number(msg.until)) });
     return null;
   }
 
   function moderatedText(detail) {
     let text = '';
     if (detail.action === 'timeout' && detail.until) {
-      text = t('viewer.moderated.timeout', { time: whenText(Number(detail.until)) });
+      text = t('viewer.moderated.timeout', { time: formatWhen(Number(detail.until)) });
     } else if (detail.action === 'ban') {
       text = t('viewer.moderated.ban');
     } else if (detail.action === 'unban') {
@@ -175,36 +171,15 @@ export function setupViewerModeration({ getClient, showNotice }) {
   }
 
   function attach(client) {
-    client.addEventListener('welcome', ({ detail }) => {
-      const room = detail.room || {};
-      mod.pinned = detail.pinned_chat || null;
-      mod.slow = Number(room.slow_s || 0);
-      mod.paid = Boolean(room.paid_partnership);
-      render();
-    });
-    client.addEventListener('chat.pinned', ({ detail }) => {
-      mod.pinned = detail.message || null;
-      renderPinned();
-    });
-    client.addEventListener('chat.unpinned', () => {
-      mod.pinned = null;
-      renderPinned();
-    });
+    client.addEventListener('welcome', render);
+    client.addEventListener('chat.pinned', renderPinned);
+    client.addEventListener('chat.unpinned', renderPinned);
     client.addEventListener('chat.deleted', ({ detail }) => {
-      if (mod.pinned && String(mod.pinned.id) === String(detail.id)) {
-        mod.pinned = null;
-        renderPinned();
-      }
+      renderPinned();
       if (reported && String(reported.id) === String(detail.id)) closeReport();
     });
-    client.addEventListener('room.slow', ({ detail }) => {
-      mod.slow = Number(detail.seconds || 0);
-      renderSlow();
-    });
-    client.addEventListener('room.disclosure', ({ detail }) => {
-      mod.paid = Boolean(detail.paid_partnership);
-      renderDisclosure();
-    });
+    client.addEventListener('room.slow', renderSlow);
+    client.addEventListener('room.disclosure', renderDisclosure);
     client.addEventListener('moderated', ({ detail }) => {
       const text = moderatedText(detail);
       if (text) showNotice(text);
@@ -216,13 +191,6 @@ export function setupViewerModeration({ getClient, showNotice }) {
     decorate,
     render,
     refusalText,
-    // The room as read over HTTP before the socket joins: the label shows at once.
-    setRoom(room) {
-      if (!room) return;
-      mod.paid = Boolean(room.paid_partnership);
-      mod.slow = Number(room.slow_s || 0);
-      render();
-    },
-    slowSeconds: () => mod.slow,
+    slowSeconds,
   };
 }

@@ -8,9 +8,9 @@
 // The card shown is the pin whose `at` is the latest one <= started_at + currentTime.
 
 import { api, API_BASE } from './api.js';
+import { $ } from './dom.js';
 import { formatClock, setText, t } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 
 // The pinned product at wall-clock time `at` (ms): the latest pin at or before it.

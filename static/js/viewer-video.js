@@ -10,12 +10,12 @@
 // muted (browsers let only muted video play by itself) with a visible "Tap to unmute".
 
 import { getConfig } from './api.js';
+import { $ } from './dom.js';
 import { setText } from './i18n.js';
 import { iceServersFrom } from './media-http.js';
 import { setupReplay } from './viewer-replay.js';
 import { WhepPlayer, whepEndpoint } from './whep.js';
 
-const $ = (id) => document.getElementById(id);
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 15000;
 const DISCONNECT_GRACE_MS = 5000;

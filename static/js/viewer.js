@@ -1,27 +1,28 @@
 // The viewer page: /rooms/{room_id}.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
-import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession } from './auth.js';
-import { ChatView } from './chat.js';
-import { formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn } from './i18n.js';
+import {
+  adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession, wireAccountButton,
+} from './auth.js';
+import { ChatView, sendLine } from './chat.js';
+import { $, clearText, countDown, el, markConnection } from './dom.js';
+import {
+  errorSentence, formatDateTime, formatNumber, formatSeconds, initI18n, setText, t, tn,
+} from './i18n.js';
 import { RoomClient } from './room-client.js';
+import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerVideo } from './viewer-video.js';
 
-const $ = (id) => document.getElementById(id);
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
-const state = {
-  room: null,
-  you: null,
-  viewers: null,
-  hearts: 0,
-  fatal: null, // a close code that ends the page's session with the room
-};
-
+let fatal = null; // a close code that ends the page's session with the room
 let client = null;
+// The room as read over HTTP until the socket joins; from then on the client's roomState.
+let beforeJoin = initialState();
+const roomState = () => (client ? client.roomState : beforeJoin);
 let chat = null;
 let auth = null;
 let shop = null;
@@ -32,11 +33,11 @@ let noticeTimer = null;
 // ---- rendering --------------------------------------------------------------------------
 
 function renderRoom() {
-  const room = state.room;
+  const { room } = roomState();
   const title = $('room-title');
   const status = $('room-status');
   const host = $('room-host');
-  if (state.fatal === 4404) {
+  if (fatal === 4404) {
     setText(title, 'viewer.not_found');
     setText(status, 'viewer.not_found_hint');
     host.textContent = '';
@@ -63,13 +64,14 @@ function renderRoom() {
 
 function renderViewers() {
   const text = $('viewer-count-text');
-  if (state.viewers == null) {
+  const { viewers } = roomState();
+  if (viewers == null) {
     $('viewer-count').hidden = true;
     return;
   }
   $('viewer-count').hidden = false;
-  $('viewer-count-number').textContent = formatNumber(state.viewers);
-  text.textContent = tn('viewers.count', state.viewers);
+  $('viewer-count-number').textContent = formatNumber(viewers);
+  text.textContent = tn('viewers.count', viewers);
 }
 
 function renderAccount() {
@@ -86,7 +88,7 @@ function renderAccount() {
 }
 
 function renderCompose() {
-  const you = state.you;
+  const { you, room } = roomState();
   const signedIn = Boolean(getToken()) && you && you.role !== 'guest';
   $('chat-form').hidden = !signedIn;
   $('chat-signin').hidden = signedIn;
@@ -95,7 +97,7 @@ function renderCompose() {
   const input = $('chat-input');
   const send = $('chat-send');
   if (!signedIn) return;
-  const ended = state.room && state.room.state === 'ended';
+  const ended = room && room.state === 'ended';
   const can = Boolean(you.can_chat) && !ended;
   input.disabled = !can;
   send.disabled = !can;
@@ -105,7 +107,8 @@ function renderCompose() {
 }
 
 function renderHeartTotal() {
-  $('heart-total').textContent = state.hearts ? formatNumber(state.hearts) : '';
+  const { reactions } = roomState();
+  $('heart-total').textContent = reactions ? formatNumber(reactions) : '';
 }
 
 function renderAll() {
@@ -126,26 +129,16 @@ function showNotice(text) {
 
 function showRateLimit(retryAfter, key = 'error.rate_limited') {
   clearInterval(noticeTimer);
-  const until = Date.now() + Number(retryAfter || 1) * 1000;
-  const status = $('chat-status');
-  status.textContent = t(key, { seconds: formatSeconds(Number(retryAfter || 1)) });
   // Counting down quietly: only the first text is announced politely, later ticks update
   // the same line; the line clears when the wait is over.
-  noticeTimer = setInterval(() => {
-    const left = (until - Date.now()) / 1000;
-    if (left <= 0) {
-      clearInterval(noticeTimer);
-      status.textContent = '';
-    } else {
-      status.textContent = t(key, { seconds: formatSeconds(left) });
-    }
-  }, 1000);
+  noticeTimer = countDown($('chat-status'), Number(retryAfter || 1), (left) => t(key, { seconds: formatSeconds(left) }));
 }
 
 function showServerError(msg) {
   if (msg.code === 'rate_limited') {
     // In slow mode a viewer's wait is the room's rule, not a flood: say so.
-    const slow = moderation.slowSeconds() > 0 && state.you && state.you.role === 'viewer';
+    const { you } = roomState();
+    const slow = moderation.slowSeconds() > 0 && you && you.role === 'viewer';
     showRateLimit(msg.retry_after, slow ? 'error.slow_mode' : 'error.rate_limited');
     return;
   }
@@ -154,10 +147,8 @@ function showServerError(msg) {
     showNotice(special);
     return;
   }
-  const key = `error.${msg.code}`;
-  const known = t(key) !== key;
-  showNotice(known ? t(key, { detail: msg.message || '', seconds: formatSeconds(Number(msg.retry_after || 1)) })
-    : t('error.generic_detail', { detail: msg.message || msg.code || '' }));
+  const args = { detail: msg.message || '', seconds: formatSeconds(Number(msg.retry_after || 1)) };
+  showNotice(errorSentence(msg.code, args, msg.message || msg.code || ''));
 }
 
 let connectionKey = null;
@@ -167,8 +158,7 @@ function showConnection(key, args) {
   connectionKey = key;
   if (!key) {
     el.hidden = true;
-    el.textContent = '';
-    el.removeAttribute('data-i18n');
+    clearText(el);
     return;
   }
   el.hidden = false;
@@ -182,9 +172,7 @@ function spawnHearts(n) {
   const layer = $('hearts');
   const count = Math.min(n, 8);
   for (let i = 0; i < count; i += 1) {
-    const heart = document.createElement('span');
-    heart.className = 'floating-heart';
-    heart.textContent = '♥';
+    const heart = el('span', { class: 'floating-heart', text: '♥' });
     heart.style.setProperty('--drift', `${Math.round((Math.random() - 0.5) * 60)}px`);
     heart.style.setProperty('--delay', `${i * 120}ms`);
     heart.style.setProperty('--hue', `${330 + Math.round(Math.random() * 40)}`);
@@ -198,32 +186,21 @@ function spawnHearts(n) {
 // ---- socket -----------------------------------------------------------------------------
 
 function wireClient() {
-  client.addEventListener('welcome', ({ detail }) => {
-    state.room = detail.room || state.room;
-    state.you = detail.you || null;
-    const v = detail.viewers;
-    state.viewers = typeof v === 'number' ? v : v && typeof v.count === 'number' ? v.count : state.viewers;
-    chat.replace(detail.chat || []);
+  // The client has folded each event into its roomState before these run.
+  client.addEventListener('welcome', () => {
+    chat.replace(roomState().chat);
     showConnection(null);
     renderAll();
-    video.setRoom(state.room);
-    document.body.dataset.connection = 'joined';
+    video.setRoom(roomState().room);
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
   client.addEventListener('chat.deleted', ({ detail }) => chat.remove(detail.id));
-  client.addEventListener('room.state', ({ detail }) => {
-    if (state.room) {
-      state.room = { ...state.room, state: detail.state };
-      if (detail.state === 'ended' && state.you) state.you = { ...state.you, can_chat: false };
-    }
+  client.addEventListener('room.state', () => {
     renderRoom();
     renderCompose();
-    video.setRoom(state.room);
+    video.setRoom(roomState().room);
   });
-  client.addEventListener('stream.state', ({ detail }) => {
-    if (state.room) state.room = { ...state.room, stream: detail.state };
-    video.setStream(detail.state);
-  });
+  client.addEventListener('stream.state', ({ detail }) => video.setStream(detail.state));
   client.addEventListener('replay.ready', () => video.replayReady());
   // Events flowing again mean the server got over its trouble.
   for (const type of ['viewers', 'chat.message', 'reactions', 'room.state']) {
@@ -231,14 +208,9 @@ function wireClient() {
       if (connectionKey === 'connection.unavailable') showConnection(null);
     });
   }
-  client.addEventListener('viewers', ({ detail }) => {
-    state.viewers = detail.count;
-    renderViewers();
-  });
+  client.addEventListener('viewers', renderViewers);
   client.addEventListener('reactions', ({ detail }) => {
     const hearts = Number((detail.counts || {}).heart || 0);
-    const all = Object.values(detail.counts || {}).reduce((a, b) => a + Number(b || 0), 0);
-    state.hearts += all;
     renderHeartTotal();
     if (hearts > 0) spawnHearts(hearts);
   });
@@ -248,9 +220,6 @@ function wireClient() {
     showConnection('connection.unavailable', { seconds: formatSeconds(Number(detail.retry_after || 1)) });
   });
   client.addEventListener('status', ({ detail }) => {
-    // A resumed socket gets no welcome: being open again with a cursor is being joined.
-    if (detail.state !== 'open') document.body.dataset.connection = detail.state;
-    else if (client.seq != null) document.body.dataset.connection = 'joined';
     if (detail.state === 'open') {
       showConnection(null);
     } else if (detail.state === 'reconnecting') {
@@ -259,6 +228,7 @@ function wireClient() {
       onClosed(detail.code);
     }
   });
+  markConnection(client);
 }
 
 function onClosed(code) {
@@ -269,14 +239,14 @@ function onClosed(code) {
     return;
   }
   if (code === 4404) {
-    state.fatal = 4404;
+    fatal = 4404;
     renderRoom();
     showConnection(null);
     return;
   }
   if (code === 4410) {
-    if (state.room) state.room = { ...state.room, state: 'ended' };
-    video.setRoom(state.room);
+    client.apply({ type: 'room.state', state: 'ended' });
+    video.setRoom(roomState().room);
     renderRoom();
     renderCompose();
     showConnection(null);
@@ -294,21 +264,7 @@ function onClosed(code) {
 async function sendChat(event) {
   event.preventDefault();
   const input = $('chat-input');
-  const text = input.value.trim();
-  if (!text) return;
-  if (text.length > 500) {
-    showNotice(t('chat.too_long', { max: formatNumber(500) }));
-    return;
-  }
-  try {
-    await client.request('chat.send', { text });
-    input.value = '';
-    showNotice('');
-  } catch (err) {
-    // Server refusals arrive as `error` events and are shown by their handler.
-    if (err.code === 'disconnected' || err.code === 'timeout') showNotice(t('chat.not_sent'));
-  }
-  input.focus();
+  if (await sendLine(client, input, showNotice)) input.focus();
 }
 
 function react() {
@@ -322,9 +278,10 @@ function react() {
 
 async function loadRoom() {
   try {
-    state.room = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}`, { auth: false });
+    const room = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}`, { auth: false });
+    beforeJoin = reduce(beforeJoin, { type: 'room', room });
   } catch (err) {
-    if (err.status === 404) state.fatal = 4404;
+    if (err.status === 404) fatal = 4404;
     else showConnection('connection.error', { detail: errorText(err) });
   }
   renderRoom();
@@ -334,23 +291,21 @@ async function main() {
   adoptTokenFromHash();
   await initI18n();
   auth = await setupAuthSheet();
-  moderation = setupViewerModeration({ getClient: () => client, showNotice });
+  moderation = setupViewerModeration({ getClient: () => client, getState: roomState, showNotice });
   chat = new ChatView($('chat-log'), {
-    hostId: () => state.room && state.room.host && state.room.host.id,
-    selfId: () => state.you && state.you.id,
+    hostId: () => { const { room } = roomState(); return room && room.host && room.host.id; },
+    selfId: () => { const { you } = roomState(); return you && you.id; },
     decorate: moderation.decorate,
     newPill: $('chat-new'),
   });
   renderAll();
 
-  $('account-button').addEventListener('click', () => {
-    if (getToken()) signOut({ revoke: true });
-    else auth.open('signin');
-  });
+  wireAccountButton($('account-button'), auth);
   $('chat-signin-button').addEventListener('click', () => auth.open('signin'));
   shop = setupShop({
     getClient: () => client,
-    signedIn: () => Boolean(getToken()) && Boolean(state.you) && state.you.role !== 'guest',
+    getState: roomState,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
     openSignIn: () => auth.open('signin'),
   });
   video = setupViewerVideo({
@@ -363,15 +318,15 @@ async function main() {
   window.addEventListener('lc:languagechange', renderAll);
   window.addEventListener('lc:session', () => {
     renderAccount();
-    if (client && state.fatal == null) client.connect({ token: getToken(), fresh: true });
+    if (client && fatal == null) client.connect({ token: getToken(), fresh: true });
   });
 
   await Promise.all([verifySession(), loadRoom()]);
   renderAccount();
-  moderation.setRoom(state.room);
-  if (state.fatal != null) return;
-  video.setRoom(state.room);
-  client = new RoomClient(roomId, { token: getToken() });
+  moderation.render();
+  if (fatal != null) return;
+  video.setRoom(roomState().room);
+  client = new RoomClient(roomId, { token: getToken(), state: beforeJoin });
   wireClient();
   shop.attach(client);
   moderation.attach(client);

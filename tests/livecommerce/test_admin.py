@@ -15,8 +15,7 @@ from livecommerce.server import Server
 from livecommerce.store import keys
 from livecommerce.store.embedded import EmbeddedValkey
 from tests.conftest import timeout
-from tests.helpers import join, open_room, sign_up
-from tests.livecommerce.moderation.test_moderation import tool
+from tests.helpers import join, open_room, sign_up, tool
 
 
 async def admin(redis_url: str, *args: str) -> tuple[int, str]:

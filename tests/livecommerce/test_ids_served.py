@@ -9,10 +9,18 @@ import jwt
 
 from livecommerce.runtime.ids import Ids
 from livecommerce.store.embedded import EmbeddedValkey
-from tests.helpers import join, open_room, sign_up
+from tests.helpers import (
+    PAID,
+    add_product,
+    hold_for,
+    join,
+    open_room,
+    pay,
+    reply_to,
+    sign_up,
+    start_sale,
+)
 from tests.livecommerce.conftest import ServerFactory
-from tests.livecommerce.selling.test_checkout import PAID, hold_for, pay
-from tests.livecommerce.selling.test_selling import _by_ref, add_product, start_sale
 from tests.receivers import StartReceiver
 
 
@@ -60,12 +68,12 @@ async def test_every_id_of_a_show_comes_from_the_servers_one_source(
         assert counter.made_id(kari.id, "u_")
         watching = await join(server.ws_url, room["id"], kari)
         await watching.send({"type": "chat.send", "text": "Is it warm?", "ref": "c"})
-        line = await _by_ref(watching, "c")
+        line = await reply_to(watching, "c")
         assert counter.made_id(line["id"], "m_")
         await studio.send(
             {"type": "report", "message_id": line["id"], "reason": "spam", "ref": "r"}
         )
-        assert counter.made_id((await _by_ref(studio, "r"))["report_id"], "rp_")
+        assert counter.made_id((await reply_to(studio, "r"))["report_id"], "rp_")
 
         hold = await hold_for(server, room, sale, kari)
         assert hold["id"].startswith(sale["id"] + ".")

@@ -12,8 +12,7 @@ from websockets.exceptions import ConnectionClosed
 
 from livecommerce.server import Server
 from tests.conftest import timeout
-from tests.helpers import join, open_room, sign_up
-from tests.livecommerce.moderation.test_moderation import say, tool
+from tests.helpers import hosted_room, join, open_room, say, sign_up, tool
 
 PASSWORD = "correct horse battery"
 
@@ -21,8 +20,7 @@ PASSWORD = "correct horse battery"
 async def test_a_viewer_exports_everything_the_server_keeps_about_them(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-    room = await open_room(http, ada)
+    room, (ada, kari) = await hosted_room(http, "Ada", "Kari")
     talking = await join(server.ws_url, room["id"], kari)
     first = await say(talking, "is the blue one still there?", "1")
     await say(talking, "thanks!", "2")
@@ -44,8 +42,7 @@ async def test_a_viewer_exports_everything_the_server_keeps_about_them(
 async def test_a_deleted_account_leaves_its_lines_nameless_and_its_tokens_dead(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-    room = await open_room(http, ada)
+    room, (ada, kari) = await hosted_room(http, "Ada", "Kari")
     talking = await join(server.ws_url, room["id"], kari)
     posted = await say(talking, "see you all tomorrow", "1")
     hosting = await join(server.ws_url, room["id"], ada)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,6 +38,23 @@ async def trickle(writer: asyncio.StreamWriter, head: bytes) -> None:
             await asyncio.sleep(0.1)  # the attacker's pace, not a wait for the server
 
 
+@contextlib.asynccontextmanager
+async def attackers(
+    host: str, port: int, count: int, head: bytes
+) -> AsyncIterator[list[asyncio.StreamReader]]:
+    """``count`` connections trickling ``head`` until the block ends; what each one reads."""
+    connections = [await asyncio.open_connection(host, port) for _ in range(count)]
+    attack = [asyncio.create_task(trickle(writer, head)) for _, writer in connections]
+    try:
+        yield [reader for reader, _ in connections]
+    finally:
+        for task in attack:
+            task.cancel()
+        await asyncio.gather(*attack, return_exceptions=True)
+        for _, writer in connections:
+            writer.close()
+
+
 async def cut_off_after(reader: asyncio.StreamReader, bound_s: float) -> tuple[bytes, float]:
     """What the server said before it closed the connection, and after how long."""
     loop = asyncio.get_running_loop()
@@ -59,23 +77,12 @@ async def test_two_hundred_trickling_request_heads_are_cut_off_while_others_are_
     start_server: ServerFactory,
 ) -> None:
     server = await slow_server(start_server)
-    host, port = address(server.http_url)
-    connections = [await asyncio.open_connection(host, port) for _ in range(ATTACKERS)]
-    attack = [
-        asyncio.create_task(trickle(writer, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "))
-        for _, writer in connections
-    ]
-    try:
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+    async with attackers(*address(server.http_url), ATTACKERS, head) as readers:
         async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
             assert (await http.get("/healthz")).status_code == 200  # the site stays up
 
-        ends = await asyncio.gather(*(cut_off_after(r, HEAD_S) for r, _ in connections))
-    finally:
-        for task in attack:
-            task.cancel()
-        await asyncio.gather(*attack, return_exceptions=True)
-        for _, writer in connections:
-            writer.close()
+        ends = await asyncio.gather(*(cut_off_after(r, HEAD_S) for r in readers))
     assert max(after for _, after in ends) < timeout(HEAD_S + 2)
     # Each is told why, unless its next byte met the closed socket first: the reset that
     # answers it can discard the 408 on the way in.
@@ -135,23 +142,16 @@ async def test_a_websocket_handshake_sent_a_byte_at_a_time_is_cut_off(
 ) -> None:
     server = await slow_server(start_server)
     host, port = address(server.ws_url)
-    connections = [await asyncio.open_connection(host, port) for _ in range(20)]
-    attack = [
-        asyncio.create_task(trickle(writer, b"GET /ws/rooms/r1 HTTP/1.1\r\nHost: x\r\nX-Slow: "))
-        for _, writer in connections
-    ]
-    silent_reader, silent = await asyncio.open_connection(host, port)
-    try:
-        ends = await asyncio.gather(
-            cut_off_after(silent_reader, HEAD_S),
-            *(cut_off_after(r, HEAD_S) for r, _ in connections),
-        )
-    finally:
-        for task in attack:
-            task.cancel()
-        await asyncio.gather(*attack, return_exceptions=True)
-        for _, writer in [*connections, (silent_reader, silent)]:
-            writer.close()
+    head = b"GET /ws/rooms/r1 HTTP/1.1\r\nHost: x\r\nX-Slow: "
+    async with attackers(host, port, 20, head) as readers:
+        silent_reader, silent = await asyncio.open_connection(host, port)
+        try:
+            ends = await asyncio.gather(
+                cut_off_after(silent_reader, HEAD_S),
+                *(cut_off_after(r, HEAD_S) for r in readers),
+            )
+        finally:
+            silent.close()
     assert max(after for _, after in ends) < timeout(HEAD_S + 2)
 
 
@@ -160,25 +160,16 @@ async def test_request_bodies_trickled_a_byte_at_a_time_are_cut_off_while_others
 ) -> None:
     """The same attack one step later: a whole head, then a body that never finishes."""
     server = await slow_server(start_server)
-    host, port = address(server.http_url)
     head = (
         b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n{"
     )
-    connections = [await asyncio.open_connection(host, port) for _ in range(ATTACKERS // 4)]
-    attack = [asyncio.create_task(trickle(writer, head)) for _, writer in connections]
-    try:
+    async with attackers(*address(server.http_url), ATTACKERS // 4, head) as readers:
         async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
             honest = await http.post("/api/v1/sessions", json={"username": "x", "password": "y"})
             assert honest.status_code == 401  # read whole and answered
 
-        ends = await asyncio.gather(*(cut_off_after(r, HEAD_S) for r, _ in connections))
-    finally:
-        for task in attack:
-            task.cancel()
-        await asyncio.gather(*attack, return_exceptions=True)
-        for _, writer in connections:
-            writer.close()
+        ends = await asyncio.gather(*(cut_off_after(r, HEAD_S) for r in readers))
     assert max(after for _, after in ends) < timeout(HEAD_S + 2)
     told = [said for said, _ in ends if said]
     assert told, "some were told why before the connection closed"

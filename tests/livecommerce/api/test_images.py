@@ -11,9 +11,8 @@ import pytest
 
 from livecommerce.catalog.images import IMAGE_MAX_BYTES
 from livecommerce.server import Server
-from tests.helpers import User, sign_up
+from tests.helpers import User, add_product, sign_up
 from tests.images import encode_image
-from tests.livecommerce.api.test_products import add_product
 from tests.livecommerce.conftest import ServerFactory
 
 

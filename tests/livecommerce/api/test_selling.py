@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from livecommerce.server import Server
-from tests.helpers import join, open_room, sign_up
-from tests.livecommerce.selling.test_selling import add_product
+from tests.helpers import add_product, join, open_room, sign_up
 
 
 async def test_a_sale_run_entirely_over_http(server: Server, http: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from aiortc import RTCIceServer
 
-from livecommerce.media.http import _link_header
+from livecommerce.api.media import _link_header
 from livecommerce.media.hub import KEYFRAME_GAP_S
 from livecommerce.server import Server
 from tests.conftest import timeout

@@ -5,41 +5,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from livecommerce.events import Event
 from livecommerce.server import Server
-from tests.helpers import RoomSocket, User, join, open_room, sign_up
+from tests.helpers import (
+    FakeClock,
+    add_product,
+    appoint,
+    hosted_room,
+    join,
+    open_room,
+    reply_to,
+    say,
+    sign_up,
+    start_sale,
+    tool,
+)
 from tests.livecommerce.conftest import ServerFactory
-from tests.livecommerce.selling.test_selling import FakeClock, _by_ref, add_product, start_sale
 from tests.processes import ServerProcess, start_process
-
-
-async def say(socket: RoomSocket, text: str, ref: str) -> Event:
-    await socket.send({"type": "chat.send", "text": text, "ref": ref})
-    return await _by_ref(socket, ref)
-
-
-async def tool(socket: RoomSocket, ref: str, **command: Any) -> Event:
-    await socket.send({**command, "ref": ref})
-    return await _by_ref(socket, ref)
-
-
-async def appoint(http: httpx.AsyncClient, host: User, room_id: str, user: User) -> None:
-    answer = await http.put(f"/api/v1/rooms/{room_id}/moderators/{user.id}", headers=host.headers)
-    assert answer.status_code == 200, answer.text
-    assert user.id in answer.json()["moderators"]
 
 
 async def test_a_moderator_deletes_a_line_for_everyone_and_for_those_who_resume_later(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari, ola, mo = [await sign_up(http, n) for n in ("Ada", "Kari", "Ola", "Mo")]
-    room = await open_room(http, ada)
-    await appoint(http, ada, room["id"], mo)
+    room, (_, kari, ola, mo) = await hosted_room(
+        http, "Ada", "Kari", "Ola", "Mo", moderators=("Mo",)
+    )
     watching = await join(server.ws_url, room["id"], ola)
     before = watching.last_seq
     epoch = watching.seen[0]["epoch"]
@@ -81,8 +75,7 @@ async def test_a_timed_out_viewer_is_refused_until_the_time_is_up(
     clock = FakeClock()
     server = await start_server(clock=clock)
     async with httpx.AsyncClient(base_url=server.http_url) as http:
-        ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-        room = await open_room(http, ada)
+        room, (ada, kari) = await hosted_room(http, "Ada", "Kari")
     hosting = await join(server.ws_url, room["id"], ada)
     talking = await join(server.ws_url, room["id"], kari)
     timed = await tool(hosting, "t", type="mod.timeout", user_id=kari.id, seconds=60,
@@ -103,9 +96,7 @@ async def test_a_timed_out_viewer_is_refused_until_the_time_is_up(
 async def test_a_moderator_lifts_a_time_out_and_the_viewer_chats_again_at_once(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari, mo = [await sign_up(http, n) for n in ("Ada", "Kari", "Mo")]
-    room = await open_room(http, ada)
-    await appoint(http, ada, room["id"], mo)
+    room, (ada, kari, mo) = await hosted_room(http, "Ada", "Kari", "Mo", moderators=("Mo",))
     moderating = await join(server.ws_url, room["id"], mo)
     talking = await join(server.ws_url, room["id"], kari)
     await tool(moderating, "t", type="mod.timeout", user_id=kari.id, seconds=3600)
@@ -132,8 +123,7 @@ async def test_a_moderator_lifts_a_time_out_and_the_viewer_chats_again_at_once(
 async def test_slow_mode_slows_viewers_but_not_the_host(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-    room = await open_room(http, ada)
+    room, (ada, kari) = await hosted_room(http, "Ada", "Kari")
     hosting = await join(server.ws_url, room["id"], ada)
     talking = await join(server.ws_url, room["id"], kari)
     assert (await tool(hosting, "s", type="mod.slow", seconds=30))["type"] == "ack"
@@ -156,8 +146,7 @@ async def test_slow_mode_slows_viewers_but_not_the_host(
 async def test_blocked_words_are_refused_whatever_their_disguise(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-    room = await open_room(http, ada)
+    room, (ada, kari) = await hosted_room(http, "Ada", "Kari")
     hosting = await join(server.ws_url, room["id"], ada)
     set_words = await tool(hosting, "w", type="mod.words", words=["scam", "buy followers"])
     assert set_words["type"] == "ack"
@@ -176,9 +165,9 @@ async def test_blocked_words_are_refused_whatever_their_disguise(
 async def test_a_viewer_reports_a_line_and_the_moderators_hear_of_it_at_once(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari, ola, mo = [await sign_up(http, n) for n in ("Ada", "Kari", "Ola", "Mo")]
-    room = await open_room(http, ada)
-    await appoint(http, ada, room["id"], mo)
+    room, (_, kari, ola, mo) = await hosted_room(
+        http, "Ada", "Kari", "Ola", "Mo", moderators=("Mo",)
+    )
     moderating = await join(server.ws_url, room["id"], mo)
     talking = await join(server.ws_url, room["id"], kari)
     reporting = await join(server.ws_url, room["id"], ola)
@@ -205,8 +194,7 @@ async def test_a_viewer_reports_a_line_and_the_moderators_hear_of_it_at_once(
 
 
 async def test_a_report_flood_is_rate_limited(server: Server, http: httpx.AsyncClient) -> None:
-    ada, kari, ola = [await sign_up(http, n) for n in ("Ada", "Kari", "Ola")]
-    room = await open_room(http, ada)
+    room, (_, kari, ola) = await hosted_room(http, "Ada", "Kari", "Ola")
     talking = await join(server.ws_url, room["id"], kari)
     posted = await say(talking, "hello", "m")
     reporting = await join(server.ws_url, room["id"], ola)
@@ -222,8 +210,7 @@ async def test_a_report_flood_is_rate_limited(server: Server, http: httpx.AsyncC
 async def test_a_pinned_chat_line_shows_to_everyone_and_to_newcomers(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-    room = await open_room(http, ada)
+    room, (ada, kari) = await hosted_room(http, "Ada", "Kari")
     hosting = await join(server.ws_url, room["id"], ada)
     watching = await join(server.ws_url, room["id"], kari)
     posted = await say(hosting, "Free shipping over 50 EUR tonight", "m")
@@ -255,8 +242,7 @@ MOD_COMMANDS: list[Event] = [
 async def test_every_tool_is_forbidden_to_a_viewer(
     server: Server, http: httpx.AsyncClient, command: Event
 ) -> None:
-    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-    room = await open_room(http, ada)
+    room, (_, kari) = await hosted_room(http, "Ada", "Kari")
     viewer = await join(server.ws_url, room["id"], kari)
     assert (await tool(viewer, "v", **command))["code"] == "forbidden"
     guest = await join(server.ws_url, room["id"])
@@ -289,8 +275,7 @@ async def test_every_tool_is_forbidden_to_a_viewer(
 async def test_bad_tool_commands_get_a_clear_error(
     server: Server, http: httpx.AsyncClient, command: Event, problem: str
 ) -> None:
-    ada = await sign_up(http, "Ada")
-    room = await open_room(http, ada)
+    room, (ada,) = await hosted_room(http, "Ada")
     hosting = await join(server.ws_url, room["id"], ada)
     answer = await tool(hosting, "bad", **command)
     assert answer["code"] == "bad_request"
@@ -348,9 +333,7 @@ async def test_a_ban_and_a_removal_hold_on_both_processes_at_once(
 ) -> None:
     a, b = two_servers
     async with httpx.AsyncClient(base_url=a.http_url) as http:
-        ada, kari, mo = [await sign_up(http, n) for n in ("Ada", "Kari", "Mo")]
-        room = await open_room(http, ada)
-        await appoint(http, ada, room["id"], mo)
+        room, (ada, kari, mo) = await hosted_room(http, "Ada", "Kari", "Mo", moderators=("Mo",))
         on_a = await join(a.ws_url, room["id"], kari)
         on_b = await join(b.ws_url, room["id"], kari)  # the same person on a second phone
         moderating = await join(b.ws_url, room["id"], mo)
@@ -407,16 +390,14 @@ async def test_a_paid_partnership_is_disclosed_to_every_viewer_at_once(
 async def test_the_user_panel_shows_a_persons_lines_holds_orders_and_standing(
     server: Server, http: httpx.AsyncClient
 ) -> None:
-    ada, kari, mo = [await sign_up(http, n) for n in ("Ada", "Kari", "Mo")]
-    room = await open_room(http, ada)
-    await appoint(http, ada, room["id"], mo)
+    room, (ada, kari, mo) = await hosted_room(http, "Ada", "Kari", "Mo", moderators=("Mo",))
     product = await add_product(http, ada, stock=3)
     hosting = await join(server.ws_url, room["id"], ada)
     sale = await start_sale(hosting, product["id"], units=3)
     talking = await join(server.ws_url, room["id"], kari)
     await say(talking, "is it wool?", "1")
     await talking.send({"type": "reserve", "sale_id": sale["id"], "key": "k", "ref": "r"})
-    hold = (await _by_ref(talking, "r"))["reservation"]
+    hold = (await reply_to(talking, "r"))["reservation"]
     moderating = await join(server.ws_url, room["id"], mo)
     await tool(moderating, "t", type="mod.timeout", user_id=kari.id, seconds=300)
 
@@ -438,8 +419,7 @@ async def test_resolved_reports_are_kept_for_a_while_not_for_ever(
     from livecommerce.moderation import store as moderation_store
 
     monkeypatch.setattr(moderation_store, "RESOLVED_KEPT", 2)
-    ada, kari = await sign_up(http, "Ada"), await sign_up(http, "Kari")
-    room = await open_room(http, ada)
+    room, (ada, kari) = await hosted_room(http, "Ada", "Kari")
     talking = await join(server.ws_url, room["id"], kari)
     hosting = await join(server.ws_url, room["id"], ada)
     posted = await say(talking, "spam spam spam", "m")

@@ -17,7 +17,7 @@ from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime.ids import SaleId
 from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import SalesStore
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 NOW_S = 1_700_000_000.0
 NOW_MS = int(NOW_S * 1000)

@@ -21,44 +21,28 @@ from livecommerce.selling.payments import parse_card
 from livecommerce.server import Server
 from livecommerce.webhooks.rules import verify_signature
 from tests.conftest import timeout
-from tests.helpers import RoomSocket, User, join, open_room, sign_up
+from tests.helpers import (
+    ADDRESS,
+    PAID,
+    FakeClock,
+    RoomSocket,
+    User,
+    add_product,
+    hold_for,
+    join,
+    open_room,
+    pay,
+    reply_to,
+    sign_up,
+    start_sale,
+)
 from tests.livecommerce.conftest import ServerFactory
-from tests.livecommerce.selling.test_selling import FakeClock, _by_ref, add_product, start_sale
 from tests.processes import ServerProcess, start_process
 from tests.receivers import StartReceiver
 
-ADDRESS = {
-    "name": "Kari Nordmann",
-    "line1": "Storgata 1",
-    "postal_code": "0155",
-    "city": "Oslo",
-    "country": "no",
-}
-PAID = {"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 DECLINED = {**PAID, "card_number": "4000000000000002"}
 SLOW_ANSWER = {**PAID, "card_number": "4000000000000077"}  # charged at once, answered late
 T = TypeVar("T")
-
-
-async def hold_for(
-    server: Server, room: dict[str, Any], sale: dict[str, Any], buyer: User
-) -> dict[str, Any]:
-    socket = await join(server.ws_url, room["id"], buyer)
-    await socket.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
-    answer = await _by_ref(socket, "r")
-    assert answer["type"] == "reservation", answer
-    reservation: dict[str, Any] = answer["reservation"]
-    return reservation
-
-
-async def pay(
-    http: httpx.AsyncClient, buyer: User, hold_id: str, card: dict[str, Any], key: str
-) -> httpx.Response:
-    return await http.post(
-        f"/api/v1/reservations/{hold_id}/checkout",
-        json={"address": ADDRESS, "payment": card},
-        headers={**buyer.headers, "Idempotency-Key": key},
-    )
 
 
 async def open_sale(
@@ -140,7 +124,7 @@ async def test_a_buyer_who_comes_back_finds_their_hold_and_what_they_bought(
     assert (await pay(http, kari, first["id"], PAID, "attempt-back-1")).status_code == 201
     page = await join(server.ws_url, room["id"], kari)
     await page.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
-    second = (await _by_ref(page, "r"))["reservation"]
+    second = (await reply_to(page, "r"))["reservation"]
 
     # She reloads the page (a new socket): her welcome brings back the open hold and the
     # unit she bought, so the card shows the timer instead of "limit reached".
@@ -160,7 +144,7 @@ async def test_a_buyer_who_comes_back_finds_their_hold_and_what_they_bought(
 
     # Given back, the hold is gone from her next welcome; what she bought stays.
     await page.send({"type": "release", "reservation_id": second["id"], "ref": "rel"})
-    assert (await _by_ref(page, "rel"))["type"] == "ack"
+    assert (await reply_to(page, "rel"))["type"] == "ack"
     again = await join(server.ws_url, room["id"], kari)
     assert (again.seen[0]["you"]["holds"], again.seen[0]["you"]["bought"]) == (
         [],
@@ -287,7 +271,7 @@ async def test_a_sold_out_sale_frees_its_product_at_once_not_when_its_time_is_up
     kari = await sign_up(http, "Kari")
     buyer = await join(server.ws_url, room["id"], kari)
     await buyer.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
-    hold = (await _by_ref(buyer, "r"))["reservation"]
+    hold = (await reply_to(buyer, "r"))["reservation"]
     paid = await pay(http, kari, hold["id"], PAID, "pay-lamp")
     assert paid.status_code == 201, paid.text
     await hosting.expect("sale.ended", lambda e: e["sale_id"] == sale["id"])
@@ -323,8 +307,8 @@ async def test_a_moderator_cannot_refund_not_even_their_own_order_and_the_host_s
     assert entry["target"] == {"order_id": order["id"]}
 
     operator = await sign_up(http, "Ops")
-    assert server.store is not None
-    await server.store.set_admin(operator.id, True)
+    assert server.account_store is not None
+    await server.account_store.set_admin(operator.id, True)
     refunded = await http.post(f"/api/v1/orders/{order['id']}/refund", headers=operator.headers)
     assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
 
@@ -371,7 +355,7 @@ async def test_a_sale_no_checkout_could_pay_for_is_refused_when_it_starts(
     hosting = await join(server.ws_url, room["id"], host)
     too_dear = {"price": 10**11, "per_user_limit": 11, "units": 1}
     await hosting.send({"type": "sale.start", "product_id": product["id"], "ref": "s", **too_dear})
-    refused = await _by_ref(hosting, "s")
+    refused = await reply_to(hosting, "s")
     assert (refused["type"], refused["code"]) == ("error", "bad_request")
     assert "'price'" in refused["message"]
     answer = await http.post(
@@ -463,7 +447,7 @@ async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_o
         holds = []
         for ref in ("first", "second"):
             await buying.send({"type": "reserve", "sale_id": sale["id"], "ref": ref, "key": ref})
-            holds.append((await _by_ref(buying, ref))["reservation"])
+            holds.append((await reply_to(buying, ref))["reservation"])
 
         # Kari's app sends one key for both holds, one request to each process, at once.
         answers = await asyncio.gather(
@@ -490,7 +474,7 @@ async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_o
         await buying.close()
         hers = await join(a.ws_url, room["id"], mallory)
         await hers.send({"type": "reserve", "sale_id": sale["id"], "ref": "m", "key": "m"})
-        her_hold = (await _by_ref(hers, "m"))["reservation"]
+        her_hold = (await reply_to(hers, "m"))["reservation"]
         paid = await pay(on[1], mallory, her_hold["id"], PAID, "kari-key-0001")
         assert paid.status_code == 201, paid.text
         assert paid.json()["order"]["id"] not in (order["id"], second["id"])
@@ -530,7 +514,7 @@ async def test_a_charge_left_by_a_process_killed_mid_checkout_is_given_back_once
             kari = await sign_up(http, "Kari")
             buying = await join(c.ws_url, room["id"], kari)
             await buying.send({"type": "reserve", "sale_id": sale["id"], "ref": "r"})
-            hold = (await _by_ref(buying, "r"))["reservation"]
+            hold = (await reply_to(buying, "r"))["reservation"]
 
             # Kari pays on process a; her card is charged, and a is killed before the order.
             async def charged() -> str | None:
@@ -652,7 +636,7 @@ async def test_a_buyers_other_device_hears_their_hold_is_paid_and_nobody_else_do
     kari = await sign_up(http, "Kari")
     phone = await join(server.ws_url, room["id"], kari)
     await phone.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
-    hold = (await _by_ref(phone, "r"))["reservation"]
+    hold = (await reply_to(phone, "r"))["reservation"]
     ola = await join(server.ws_url, room["id"], await sign_up(http, "Ola"))
 
     # Kari pays on her laptop; the phone that holds is told, so its card stops counting down.

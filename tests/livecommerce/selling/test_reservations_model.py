@@ -30,7 +30,7 @@ from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import Answer, ReserveRequest, SalesStore
 from livecommerce.store import keys
 from livecommerce.store.embedded import EmbeddedValkey
-from livecommerce.store.redis_store import Store
+from livecommerce.store.history import Store
 
 USERS = ("u1", "u2", "u3", "u4")
 ROOM = "r_model"

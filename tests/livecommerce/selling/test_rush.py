@@ -28,9 +28,18 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from livecommerce.events import Event, SaleEnded
 from livecommerce.server import Server
 from tests.conftest import timeout
-from tests.helpers import User, join, open_room, sign_up
-from tests.livecommerce.selling.test_checkout import ADDRESS, PAID, hold_for, pay
-from tests.livecommerce.selling.test_selling import add_product, start_sale
+from tests.helpers import (
+    ADDRESS,
+    PAID,
+    User,
+    add_product,
+    hold_for,
+    join,
+    open_room,
+    pay,
+    sign_up,
+    start_sale,
+)
 from tests.processes import ServerProcess, start_process
 
 pytestmark = pytest.mark.multiprocess

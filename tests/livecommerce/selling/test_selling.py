@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -11,35 +10,18 @@ import pytest
 
 from livecommerce.server import Server
 from tests.conftest import timeout
-from tests.helpers import RoomSocket, User, join, open_room, sign_up
+from tests.helpers import (
+    FakeClock,
+    RoomSocket,
+    User,
+    add_product,
+    join,
+    open_room,
+    reply_to,
+    sign_up,
+    start_sale,
+)
 from tests.livecommerce.conftest import ServerFactory
-
-
-async def add_product(http: httpx.AsyncClient, host: User, **fields: Any) -> dict[str, Any]:
-    body = {"sku": "KNIT-1", "title": "Wool jumper", "price": 4900, "currency": "EUR", "stock": 50}
-    answer = await http.post("/api/v1/products", json={**body, **fields}, headers=host.headers)
-    assert answer.status_code == 201, answer.text
-    product: dict[str, Any] = answer.json()
-    return product
-
-
-async def _by_ref(socket: RoomSocket, ref: str) -> dict[str, Any]:
-    while True:
-        event = await socket.next()
-        if event.get("ref") == ref:
-            return event
-
-
-async def start_sale(host: RoomSocket, product_id: str, **fields: Any) -> dict[str, Any]:
-    command = {
-        "type": "sale.start", "product_id": product_id, "price": 2900, "units": 3,
-        "per_user_limit": 1, "duration_s": 60, "hold_s": 30, "ref": "start", **fields,
-    }  # fmt: skip
-    await host.send(command)
-    answer = await _by_ref(host, "start")
-    assert answer["type"] == "ack", answer
-    sale: dict[str, Any] = answer["sale"]
-    return sale
 
 
 @pytest.fixture
@@ -59,7 +41,7 @@ async def test_the_host_pins_and_every_viewer_sees_the_card(
     _host, room, hosting, product = show
     viewer = await join(server.ws_url, room["id"])
     await hosting.send({"type": "pin", "product_id": product["id"], "ref": "p"})
-    assert (await _by_ref(hosting, "p"))["type"] == "ack"
+    assert (await reply_to(hosting, "p"))["type"] == "ack"
     pinned = await viewer.expect("product.pinned")
     assert pinned["product"]["title"] == "Wool jumper"
     assert (pinned["product"]["price"], pinned["product"]["currency"]) == (4900, "EUR")
@@ -89,7 +71,7 @@ async def test_a_flash_sale_sells_exactly_its_units(
         await socket.send(
             {"type": "reserve", "sale_id": sale["id"], "quantity": 1, "key": "buy", "ref": f"r{i}"}
         )
-    answers = [await _by_ref(s, f"r{i}") for i, s in enumerate(sockets)]
+    answers = [await reply_to(s, f"r{i}") for i, s in enumerate(sockets)]
     held = [a for a in answers if a["type"] == "reservation"]
     refused = [a for a in answers if a["type"] == "error"]
     assert len(held) == 3
@@ -115,7 +97,7 @@ async def test_a_double_click_gets_the_same_hold(
         await buyer.send(
             {"type": "reserve", "sale_id": sale["id"], "quantity": 1, "key": "click-1", "ref": ref}
         )
-    first, second = await _by_ref(buyer, "a"), await _by_ref(buyer, "b")
+    first, second = await reply_to(buyer, "a"), await reply_to(buyer, "b")
     assert first["reservation"]["id"] == second["reservation"]["id"]
     assert (first["repeated"], second["repeated"]) == (False, True)
     status = (await http.get(f"/api/v1/sales/{sale['id']}")).json()
@@ -144,7 +126,7 @@ async def test_bad_buys_get_a_distinct_error(
     await buyer.send(
         {"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "x", **command}
     )
-    answer = await _by_ref(buyer, "x")
+    answer = await reply_to(buyer, "x")
     assert (answer["type"], answer["code"]) == ("error", code)
 
 
@@ -155,15 +137,15 @@ async def test_buying_after_the_sale_or_as_a_guest(
     sale = await start_sale(hosting, product["id"])
     guest = await join(server.ws_url, room["id"])
     await guest.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "g"})
-    assert (await _by_ref(guest, "g"))["code"] == "unauthorized"
+    assert (await reply_to(guest, "g"))["code"] == "unauthorized"
 
     await hosting.send({"type": "sale.stop", "sale_id": sale["id"], "ref": "stop"})
-    assert (await _by_ref(hosting, "stop"))["type"] == "ack"
+    assert (await reply_to(hosting, "stop"))["type"] == "ack"
     ended = await guest.expect("sale.ended")
     assert (ended["sale_id"], ended["reason"]) == (sale["id"], "stopped")
     buyer = await join(server.ws_url, room["id"], await sign_up(http, "Late"))
     await buyer.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "late"})
-    assert (await _by_ref(buyer, "late"))["code"] == "sale_not_active"
+    assert (await reply_to(buyer, "late"))["code"] == "sale_not_active"
 
 
 async def test_a_late_viewer_is_told_why_the_pinned_product_has_no_buy(
@@ -172,10 +154,10 @@ async def test_a_late_viewer_is_told_why_the_pinned_product_has_no_buy(
     _host, room, hosting, product = show
     other = await add_product(http, _host, sku="CAP-1", title="Wool cap")
     await hosting.send({"type": "pin", "product_id": product["id"], "ref": "p"})
-    assert (await _by_ref(hosting, "p"))["type"] == "ack"
+    assert (await reply_to(hosting, "p"))["type"] == "ack"
     sale = await start_sale(hosting, product["id"])
     await hosting.send({"type": "sale.stop", "sale_id": sale["id"], "ref": "stop"})
-    assert (await _by_ref(hosting, "stop"))["type"] == "ack"
+    assert (await reply_to(hosting, "stop"))["type"] == "ack"
 
     # The product stays pinned after its sale: a viewer who comes in now learns it ended.
     late = await join(server.ws_url, room["id"])
@@ -184,7 +166,7 @@ async def test_a_late_viewer_is_told_why_the_pinned_product_has_no_buy(
 
     # Another product pinned: the ended sale is nobody's business any more.
     await hosting.send({"type": "pin", "product_id": other["id"], "ref": "p2"})
-    assert (await _by_ref(hosting, "p2"))["type"] == "ack"
+    assert (await reply_to(hosting, "p2"))["type"] == "ack"
     assert (await join(server.ws_url, room["id"])).seen[0]["sales"] == []
 
 
@@ -201,7 +183,7 @@ async def test_a_viewer_cannot_send_host_commands(
         {"type": "sale.stop", "sale_id": sale["id"]},
     ):
         await mallory.send({**command, "ref": command["type"]})
-        assert (await _by_ref(mallory, command["type"]))["code"] == "forbidden", command
+        assert (await reply_to(mallory, command["type"]))["code"] == "forbidden", command
 
 
 async def test_a_host_cannot_sell_more_than_stock_or_a_product_of_someone_else(
@@ -211,17 +193,17 @@ async def test_a_host_cannot_sell_more_than_stock_or_a_product_of_someone_else(
     await hosting.send(
         {"type": "sale.start", "product_id": product["id"], "price": 1, "units": 51, "ref": "big"}
     )
-    assert (await _by_ref(hosting, "big"))["code"] == "bad_request"
+    assert (await reply_to(hosting, "big"))["code"] == "bad_request"
     other = await sign_up(http, "Other")
     theirs = await add_product(http, other, sku="THEIRS")
     await hosting.send(
         {"type": "sale.start", "product_id": theirs["id"], "price": 1, "units": 1, "ref": "t"}
     )
-    assert (await _by_ref(hosting, "t"))["code"] == "forbidden"
+    assert (await reply_to(hosting, "t"))["code"] == "forbidden"
     await hosting.send(
         {"type": "sale.start", "product_id": product["id"], "price": -5, "units": 1, "ref": "n"}
     )
-    assert (await _by_ref(hosting, "n"))["code"] == "bad_request"
+    assert (await reply_to(hosting, "n"))["code"] == "bad_request"
 
 
 async def test_released_units_go_to_the_waitlist_in_order(
@@ -232,20 +214,20 @@ async def test_released_units_go_to_the_waitlist_in_order(
     first = await join(server.ws_url, room["id"], await sign_up(http, "First"))
     second = await join(server.ws_url, room["id"], await sign_up(http, "Second"))
     await first.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
-    hold = (await _by_ref(first, "r"))["reservation"]
+    hold = (await reply_to(first, "r"))["reservation"]
     await second.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
-    assert (await _by_ref(second, "r"))["code"] == "sold_out"
+    assert (await reply_to(second, "r"))["code"] == "sold_out"
     await second.send({"type": "waitlist.join", "sale_id": sale["id"], "quantity": 1, "ref": "w"})
-    assert (await _by_ref(second, "w"))["waitlist_position"] == 1
+    assert (await reply_to(second, "w"))["waitlist_position"] == 1
 
     await first.send({"type": "release", "reservation_id": hold["id"], "ref": "rel"})
-    assert (await _by_ref(first, "rel"))["reservation"]["state"] == "released"
+    assert (await reply_to(first, "rel"))["reservation"]["state"] == "released"
     offered = await second.expect("reservation")
     assert offered["reservation"]["from_waitlist"] is True
     assert offered["reservation"]["quantity"] == 1
     # The offer is private: the first buyer never sees it.
     await first.send({"type": "ping", "ref": "p"})
-    await _by_ref(first, "p")
+    await reply_to(first, "p")
     assert not any(e["type"] == "reservation" and "ref" not in e for e in first.seen)
 
 
@@ -263,19 +245,6 @@ async def test_a_sale_ends_by_itself_when_time_is_up(start_server: ServerFactory
     assert (ended["sale_id"], ended["reason"]) == (sale["id"], "time_up")
 
 
-class FakeClock:
-    """Server time the test moves forward, instead of waiting for it."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 async def test_a_sale_takes_its_units_from_stock_and_gives_the_unsold_back(
     server: Server, http: httpx.AsyncClient
 ) -> None:
@@ -289,7 +258,7 @@ async def test_a_sale_takes_its_units_from_stock_and_gives_the_unsold_back(
     await hosting.send(
         {"type": "sale.start", "product_id": product["id"], "price": 1, "units": 1, "ref": "2"}
     )
-    refused = await _by_ref(hosting, "2")
+    refused = await reply_to(hosting, "2")
     assert (refused["code"], refused["message"]) == (
         "bad_request",
         "only 0 in stock; a sale cannot offer 1",
@@ -297,12 +266,12 @@ async def test_a_sale_takes_its_units_from_stock_and_gives_the_unsold_back(
 
     buyer = await join(server.ws_url, room["id"], await sign_up(http, "Kari"))
     await buyer.send({"type": "reserve", "sale_id": sale["id"], "quantity": 1, "ref": "r"})
-    hold = (await _by_ref(buyer, "r"))["reservation"]
+    hold = (await reply_to(buyer, "r"))["reservation"]
     await hosting.send({"type": "sale.stop", "sale_id": sale["id"], "ref": "stop"})
-    await _by_ref(hosting, "stop")
+    await reply_to(hosting, "stop")
     # The sale settles with its product once it has ended and no hold is left.
     await buyer.send({"type": "release", "reservation_id": hold["id"], "ref": "rel"})
-    await _by_ref(buyer, "rel")
+    await reply_to(buyer, "rel")
     async with asyncio.timeout(timeout(5)):
         # The sale ticker settles on its own; polling the product is all a client can do.
         while (await http.get(f"/api/v1/products/{product['id']}")).json()["stock"] != 3:  # noqa: ASYNC110
@@ -323,7 +292,7 @@ async def test_a_product_in_a_running_sale_cannot_be_deleted_until_the_sale_is_o
     assert refused.json()["code"] == "product_on_sale"
 
     await hosting.send({"type": "sale.stop", "sale_id": sale["id"], "ref": "stop"})
-    assert (await _by_ref(hosting, "stop"))["type"] == "ack"
+    assert (await reply_to(hosting, "stop"))["type"] == "ack"
     async with asyncio.timeout(timeout(5)):
         # The ticker settles the ended sale; the product's stock coming back shows it.
         while (await http.get(f"/api/v1/products/{product['id']}")).json()["stock"] != 2:  # noqa: ASYNC110

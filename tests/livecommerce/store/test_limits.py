@@ -13,9 +13,8 @@ from livecommerce.errors import BadRequest
 from livecommerce.runtime import metrics
 from livecommerce.store.limits import Limit
 from tests.conftest import timeout
-from tests.helpers import join, open_room, sign_up
+from tests.helpers import add_product, join, open_room, reply_to, sign_up, start_sale
 from tests.livecommerce.conftest import ServerFactory
-from tests.livecommerce.selling.test_selling import _by_ref, add_product, start_sale
 
 PASSWORD = "correct horse battery"
 
@@ -157,7 +156,7 @@ async def test_a_buyer_pressing_faster_than_a_person_can_is_slowed(
     answers = []
     for i in range(4):
         await buying.send({"type": "reserve", "sale_id": sale["id"], "key": f"k{i}", "ref": f"{i}"})
-        answers.append(await _by_ref(buying, f"{i}"))
+        answers.append(await reply_to(buying, f"{i}"))
     assert [a["type"] for a in answers[:3]] == ["reservation"] * 3
     assert answers[3]["code"] == "rate_limited"
     assert 0 < answers[3]["retry_after"] <= 10
@@ -210,12 +209,12 @@ async def test_one_account_cannot_hoard_holds_across_a_rooms_sales(
     for i, product in enumerate(products):
         await hosting.send({"type": "sale.start", "product_id": product["id"], "price": 100,
                             "units": 5, "ref": f"s{i}"})  # fmt: skip
-        sales.append((await _by_ref(hosting, f"s{i}"))["sale"])
+        sales.append((await reply_to(hosting, f"s{i}"))["sale"])
     buying = await join(server.ws_url, room["id"], kari)
 
     async def reserve(sale: dict[str, object], ref: str) -> dict[str, object]:
         await buying.send({"type": "reserve", "sale_id": sale["id"], "key": ref, "ref": ref})
-        return await _by_ref(buying, ref)
+        return await reply_to(buying, ref)
 
     first, second = await reserve(sales[0], "a"), await reserve(sales[1], "b")
     assert first["type"] == second["type"] == "reservation"
@@ -224,5 +223,5 @@ async def test_one_account_cannot_hoard_holds_across_a_rooms_sales(
     hold = first["reservation"]
     assert isinstance(hold, dict)
     await buying.send({"type": "release", "reservation_id": hold["id"], "ref": "r"})
-    assert (await _by_ref(buying, "r"))["type"] == "ack"
+    assert (await reply_to(buying, "r"))["type"] == "ack"
     assert (await reserve(sales[2], "d"))["type"] == "reservation"

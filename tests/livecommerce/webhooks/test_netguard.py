@@ -30,9 +30,8 @@ from livecommerce.webhooks.netguard import is_public
 from livecommerce.webhooks.rules import EventType, new_event, parse_endpoint
 from livecommerce.webhooks.store import Attempt, WebhookStore
 from tests.conftest import timeout
-from tests.helpers import User, join, open_room, sign_up
+from tests.helpers import User, add_product, join, open_room, sign_up, start_sale
 from tests.livecommerce.conftest import ServerFactory
-from tests.livecommerce.selling.test_selling import add_product, start_sale
 from tests.receivers import StartReceiver
 
 # The decision ----------------------------------------------------------------------------

@@ -9,8 +9,6 @@ publication is redirected (307, which WHEP players follow) to the process that h
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 from aiortc import RTCIceServer
 from starlette.datastructures import MutableHeaders
@@ -27,30 +25,13 @@ from livecommerce.api.services import (
     services,
 )
 from livecommerce.errors import BadRequest, Forbidden, NotFound, RoomNotLive
-from livecommerce.media.cascade import Edges
-from livecommerce.media.hub import Hubs
-from livecommerce.media.ingest import LEAVING, Publications
+from livecommerce.media.ingest import LEAVING
 from livecommerce.media.offers import CONTENT_TYPE, SDP_MAX_BYTES, BadSdp, Role, read_offer
-from livecommerce.media.playback import Playbacks
-from livecommerce.media.store import MediaStore
+from livecommerce.media.plane import Media
 from livecommerce.rooms.rules import RoomState
 
 _RECORDING_NAME = re.compile(r"[A-Za-z0-9_-]{1,120}\.(webm|mp4)")
 _MEDIA_TYPES = {"webm": "video/webm", "mp4": "video/mp4"}
-
-
-@dataclass
-class Media:
-    """The media plane, as the routes see it."""
-
-    hubs: Hubs
-    publications: Publications
-    playbacks: Playbacks
-    origin: str  # this process's URL, for redirects from others
-    internal: str = ""  # this process's URL for other processes (edges pull from it)
-    edges: Edges | None = None  # None: viewers of another process's stream are redirected
-    recordings: Path | None = None
-    store: MediaStore | None = None
 
 
 _CORS = {

@@ -1,0 +1,76 @@
+"""The one Redis (or Valkey) connection every store shares, and what crosses it.
+
+Every concept's store (accounts, rooms, chat, sales, ...) runs on one client and its bounded
+pool, so a rush waits for a connection rather than being refused one. A lost or refused
+connection surfaces as ``Unavailable`` (``guarded``), which the edges answer with 503 and a
+retry hint. Events travel as MessagePack; Redis answers bytes, read back as text here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+import msgpack
+from redis import exceptions as redis_errors
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from livecommerce.errors import Unavailable
+from livecommerce.events import Event
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
+RETRY_AFTER_S = 2.0
+MAX_CONNECTIONS = 64
+POOL_WAIT_S = 10.0
+
+
+def connect(url: str) -> Redis:
+    """A client on a pool of its own, as every process uses it."""
+    # A rush puts thousands of commands in flight at once: they wait for one of a bounded
+    # set of connections (redis-py's default pool refuses the 101st instead).
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_S,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        health_check_interval=10,
+        decode_responses=False,
+    )
+    return Redis(connection_pool=pool)
+
+
+def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Turn a lost or refused Redis connection into ``Unavailable`` for the edges."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except redis_errors.BusyLoadingError:
+            raise Unavailable("the store is loading its data", retry_after=RETRY_AFTER_S) from None
+        except STORE_DOWN:
+            raise Unavailable("the store cannot be reached", retry_after=RETRY_AFTER_S) from None
+
+    return wrapper
+
+
+def pack_event(event: Mapping[str, Any]) -> bytes:
+    return msgpack.packb(event, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack_event(data: bytes) -> Event:
+    event: Event = msgpack.unpackb(data, raw=False)
+    return event
+
+
+def as_text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def as_strings(raw: dict[Any, Any]) -> dict[str, str]:
+    return {as_text(k): as_text(v) for k, v in raw.items()}

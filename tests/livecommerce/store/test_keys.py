@@ -1,0 +1,56 @@
+"""Key names are stored data: a deployment that upgrades finds everything it wrote before.
+
+Each string below is the one the key had before the keys module built it; a renamed key would
+strand rooms, sales, orders, payments, webhook deliveries and limits already in Redis.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from livecommerce.store import keys
+
+PINNED = [
+    (keys.room("R"), "lc:{r:R}:room"),
+    (keys.room_events("R"), "lc:{r:R}:events"),
+    (keys.room_channel("R"), "lc:room:R"),
+    (keys.account("A"), "lc:{acct}:account:A"),
+    (keys.revoked_session("S"), "lc:{revoked}:S"),
+    (keys.sale_hash("R", "S"), "lc:{r:R}:sale:S"),
+    (keys.sale_holds("R", "S"), "lc:{r:R}:sale:S:holds"),
+    (keys.sale_users("R", "S"), "lc:{r:R}:sale:S:users"),
+    (keys.order("R", "O"), "lc:{r:R}:order:O"),
+    (keys.order_refund("R", "O"), "lc:{r:R}:order:O:refund"),
+    (keys.payment_claim("U|K"), "lc:pay:U|K"),
+    (keys.payment("P"), "lc:payment:P"),
+    (keys.webhook_endpoints("C"), "lc:{w:C}:endpoints"),
+    (keys.webhook_log("C"), "lc:{w:C}:log"),
+    (keys.webhooks_due(), "lc:webhooks:due"),
+    (keys.webhook_delivery("D"), "lc:webhooks:delivery:D"),
+    (keys.limit("signup", "d1"), "lc:limit:signup:d1"),
+    (keys.limit_for_user("signin_account", "u1"), "lc:limit:signin_account:{u1}"),
+    (keys.limit_for_user_at("signin_failures", "u1", "a1"), "lc:limit:signin_failures:{u1}:a1"),
+]
+
+
+@pytest.mark.parametrize(("built", "stored"), PINNED)
+def test_a_key_keeps_the_name_it_was_stored_under(built: str, stored: str) -> None:
+    assert built == stored
+
+
+def test_a_sale_script_gets_the_sale_keys_in_the_order_its_prelude_names_them() -> None:
+    assert keys.sale("R", "S") == [
+        "lc:{r:R}:sale:S",
+        "lc:{r:R}:sale:S:expiry",
+        "lc:{r:R}:sale:S:holds",
+        "lc:{r:R}:sale:S:users",
+        "lc:{r:R}:sale:S:waitlist",
+        "lc:{r:R}:sale:S:wanted",
+        "lc:{r:R}:holds_by_user",
+    ]
+
+
+def test_a_sign_in_reads_both_of_its_limits_in_one_slot() -> None:
+    here = keys.limit_for_user_at("signin_failures", "u1", "a1")
+    anywhere = keys.limit_for_user("signin_account", "u1")
+    assert here.count("{u1}") == anywhere.count("{u1}") == 1
