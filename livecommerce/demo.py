@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from dataclasses import replace
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.accounts.credentials import hash_password
 from livecommerce.catalog.rules import Product, ProductDraft
-from livecommerce.catalog.store import new_product_id
 from livecommerce.errors import Conflict, LiveCommerceError
 from livecommerce.rooms.rules import RoomDraft, RoomState
 from livecommerce.runtime.lifecycle import stop_task
@@ -45,7 +43,7 @@ async def create_demo(server: Server) -> tuple[dict[str, str], str]:
     ids: dict[str, tuple[str, str]] = {}
     for role, (username, name) in _PEOPLE.items():
         account = {
-            "id": "u_" + secrets.token_urlsafe(9),
+            "id": server.ids.user(),
             "username": username,
             "display_name": name,
             "password_hash": hash_password(DEMO_PASSWORD),
@@ -95,7 +93,7 @@ async def _demo_products(server: Server, creator_id: str, now: int) -> list[Prod
         if product is None:
             draft = ProductDraft(sku, title, price, "EUR", stock, description=description)
             product = await server.catalog.create_product(
-                draft.to_product(new_product_id(), creator_id, now)
+                draft.to_product(server.ids.product(), creator_id, now)
             )
         found.append(product)
     return found

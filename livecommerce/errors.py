@@ -40,7 +40,9 @@ failure of a join has always been answered with.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
+
+from livecommerce.events import Error
 
 
 class CloseCode:
@@ -78,12 +80,11 @@ class LiveCommerceError(Exception):
         self.message = message or self.title
         self.extra = extra
 
-    def to_wire(self, ref: object = None) -> dict[str, Any]:
-        event: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+    def to_wire(self, ref: object = None) -> Error:
+        event = Error(type="error", code=self.code, message=self.message)
         if ref is not None:
             event["ref"] = ref
-        event.update(self.extra)
-        return event
+        return cast(Error, {**event, **self.extra})  # the extras are details Error names
 
     def to_problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -138,19 +138,28 @@ class Reactions(TypedDict):
 
 
 class Reservation(TypedDict):
+    """A buyer's answer to ``reserve``, or (with ``to``) a hold offered from the waitlist."""
+
     type: Literal["reservation"]
+    to: NotRequired[str]
     reservation: Json
     repeated: NotRequired[bool]
     ref: NotRequired[Any]
 
 
+# A private event carries ``to`` on the bus: the one person whose sockets it is written to
+# (without ``to``).
+
+
 class OrderCreated(TypedDict):
     type: Literal["order.created"]
+    to: NotRequired[str]
     order: Json
 
 
 class Moderated(TypedDict):
     type: Literal["moderated"]
+    to: NotRequired[str]
     action: str
     until: NotRequired[int]
     reason: NotRequired[str]
@@ -158,11 +167,13 @@ class Moderated(TypedDict):
 
 class ReportCreated(TypedDict):
     type: Literal["report.created"]
+    to: NotRequired[str]
     report: Json
 
 
 class ModAction(TypedDict):
     type: Literal["mod.action"]
+    to: NotRequired[str]
     entry: Json
 
 
@@ -183,11 +194,20 @@ class Welcome(TypedDict):
     server_time: int
 
 
-class Ack(TypedDict, total=False):
-    """A command's success; the command's own fields ride along (``id``, ``seq``, ``sale``...)."""
+class Ack(TypedDict):
+    """A command's success, with the fields of that command's answer (see each command)."""
 
     type: Literal["ack"]
-    ref: Any
+    ref: NotRequired[Any]
+    id: NotRequired[str]  # chat.send: the line's id, and the seq its chat.message carries
+    seq: NotRequired[int]  # chat.send, pin, unpin, mod.* with a room event
+    action: NotRequired[str]  # mod.*
+    until: NotRequired[int]  # mod.timeout
+    report_id: NotRequired[str]  # report
+    reservation: NotRequired[Json]  # release
+    sale: NotRequired[Json]  # sale.start
+    sale_id: NotRequired[str]  # sale.stop, waitlist.*
+    waitlist_position: NotRequired[int]  # waitlist.*
 
 
 class Pong(TypedDict):
@@ -197,11 +217,15 @@ class Pong(TypedDict):
 
 
 class Error(TypedDict):
+    """A refusal; past ``code`` and ``message``, the error's own details (``errors.py``)."""
+
     type: Literal["error"]
     code: str
     message: str
     ref: NotRequired[Any]
-    retry_after: NotRequired[float]
+    retry_after: NotRequired[float]  # rate_limited, muted, unavailable, overloaded
+    until: NotRequired[int]  # muted
+    index: NotRequired[int]  # bad_request of mod.words: which word
 
 
 class Unavailable(TypedDict):

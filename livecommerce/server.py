@@ -56,6 +56,7 @@ from livecommerce.rooms import viewers
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts
+from livecommerce.runtime.ids import Ids
 from livecommerce.runtime.ticker import Ticker
 from livecommerce.selling.charges import ChargeSweeper
 from livecommerce.selling.checkout import Checkout
@@ -75,7 +76,14 @@ Stop = Callable[[], Awaitable[object]]
 
 
 class Server:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        ids: Ids | None = None,
+    ) -> None:
+        self.ids = ids or Ids()
         self.settings = settings
         self.clock = clock
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -116,13 +124,14 @@ class Server:
             on_close=self.streams.unwatch,
         )
         ice_servers = settings.ice_server_list()
-        self.publications = Publications(self.hubs, ice_servers)
+        self.publications = Publications(self.hubs, ice_servers, ids=self.ids)
         self.edges = Edges(self.hubs, ice_servers) if settings.cascade else None
         self.playbacks = Playbacks(
             self.hubs,
             ice_servers,
             max_viewers=settings.max_stream_viewers,
             on_left=self.edges.viewer_left if self.edges is not None else None,
+            ids=self.ids,
         )
         self._started: list[tuple[str, Stop]] = []
 
@@ -182,7 +191,7 @@ class Server:
         store = self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
         self._up("store", store.close)
         account_store = self.account_store = AccountStore(store.client, store.scripts)
-        auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock)
+        auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock, ids=self.ids)
 
         listener = BusListener(self.streams.heard)
         bus = self.bus = Bus(
@@ -205,7 +214,7 @@ class Server:
         )
         self.catalog = CatalogStore(store.client)
         media_store = self.media_store = MediaStore(store.client, stream_max_len=s.stream_max_len)
-        webhook_store = self.webhook_store = WebhookStore(store.client)
+        webhook_store = self.webhook_store = WebhookStore(store.client, ids=self.ids)
         moderation = self.moderation = ModerationStore(
             store.client, store.scripts, stream_max_len=s.stream_max_len
         )
@@ -220,7 +229,11 @@ class Server:
         )
         self._up("outbound", outbound.aclose)
         webhooks = self.webhooks = WebhookDispatcher(
-            webhook_store, outbound, clock=self.clock, allow_private=s.allow_private_webhooks
+            webhook_store,
+            outbound,
+            clock=self.clock,
+            allow_private=s.allow_private_webhooks,
+            ids=self.ids,
         )
         await webhooks.start()
         self._up("webhooks", webhooks.stop)
@@ -235,11 +248,12 @@ class Server:
             on_sale_event=order_events.sale_changed,
             reserve_limit=s.limit("reserve"),
             hold_cap=s.max_holds,
+            ids=self.ids,
         )
         reservations.start()
         self._up("reservations", reservations.stop)
         rooms = self.rooms = Rooms(
-            store, room_store, clock=self.clock, on_sale_event=reservations.tell
+            store, room_store, clock=self.clock, on_sale_event=reservations.tell, ids=self.ids
         )
         checkout = self.checkout = Checkout(
             store,
@@ -252,6 +266,7 @@ class Server:
             reservations=reservations,
             audit=order_events.audited,
             clock=self.clock,
+            ids=self.ids,
         )
         sweeper = self.sweeper = ChargeSweeper(checkout)
         sweeper.start()
@@ -266,12 +281,14 @@ class Server:
             accounts=account_store,
             clock=self.clock,
             report_limit=s.limit("reports"),
+            ids=self.ids,
         )
         chat = self.chat = Chat(
             ChatStore(store.client, store.scripts, stream_max_len=s.stream_max_len),
             moderators.screen,
             policy=ChatPolicy(rate=s.chat_rate, burst=s.chat_burst),
             clock=self.clock,
+            ids=self.ids,
         )
         accounts = self.accounts = Accounts(
             account_store,
@@ -280,6 +297,7 @@ class Server:
             limits=AccountLimits.named(s.limit),
             footprint=Footprint(checkout.orders_of_buyer, chat.rooms_of, moderation.messages_of),
             clock=self.clock,
+            ids=self.ids,
         )
         gateway = self.gateway = Gateway(
             store,
@@ -320,6 +338,7 @@ class Server:
                 accounts,
                 ws_port=self.ws_port,
                 clock=self.clock,
+                ids=self.ids,
             )
             media, http = await self._serve(services, media_store, bus)
         except BaseException:

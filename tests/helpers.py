@@ -17,10 +17,10 @@ import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from livecommerce.events import Event
 from livecommerce.server import Server
 from tests.conftest import timeout
 
-Event = dict[str, Any]
 _names = itertools.count(1)
 
 

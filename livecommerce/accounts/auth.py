@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import jwt
 
 from livecommerce.errors import BadRequest, Unauthorized
+from livecommerce.runtime.ids import Ids
 from livecommerce.text import NAME_MAX, clean_line, shorten
 
 SERVER_ISSUER = "livecommerce"
@@ -62,7 +62,9 @@ class Authenticator:
         token_ttl_s: int = 7 * 86400,
         *,
         clock: Callable[[], float] = time.time,
+        ids: Ids | None = None,
     ) -> None:
+        self._ids = ids or Ids()
         self._secret = secret
         self._merchant = merchant
         self.token_ttl_s = token_ttl_s
@@ -76,7 +78,7 @@ class Authenticator:
             "name": name,
             "iat": now_s,
             "exp": expires,
-            "jti": secrets.token_urlsafe(12),  # one per sign-in: what signing out revokes
+            "jti": self._ids.session(),  # one per sign-in: what signing out revokes
         }
         return jwt.encode(claims, self._secret, algorithm="HS256"), expires * 1000
 

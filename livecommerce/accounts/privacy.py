@@ -9,9 +9,8 @@ says.
 
 from __future__ import annotations
 
-from typing import Any
+from livecommerce.events import Event
 
-Event = dict[str, Any]
 DELETED_USER: dict[str, str] = {"id": "deleted", "name": ""}
 
 

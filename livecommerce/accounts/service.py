@@ -10,7 +10,6 @@ owner out (``store/limits.py``). A sign-out is kept until its token would have e
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
@@ -21,6 +20,7 @@ from livecommerce.accounts.credentials import SignUp
 from livecommerce.accounts.passwords import Passwords
 from livecommerce.accounts.store import Account, AccountStore
 from livecommerce.errors import BadRequest, Unauthorized
+from livecommerce.runtime.ids import Ids
 from livecommerce.store.limits import Limit, Limiter
 
 Event = dict[str, Any]
@@ -101,7 +101,9 @@ class Accounts:
         footprint: Footprint | None = None,
         passwords: Passwords | None = None,
         clock: Callable[[], float] = time.time,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.store = store
         self.auth = auth
         self.limiter = limiter
@@ -117,7 +119,7 @@ class Accounts:
         """A new account under a username nobody holds (``Conflict`` otherwise)."""
         await self.limiter.check(self.limits.signup, address)
         account = {
-            "id": "u_" + secrets.token_urlsafe(9),
+            "id": self.ids.user(),
             "username": sign_up.username,
             "display_name": sign_up.display_name,
             "password_hash": await self.passwords.hash(sign_up.password),

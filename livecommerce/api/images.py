@@ -25,7 +25,6 @@ from livecommerce.catalog.images import (
     IMAGE_MAX_BYTES,
     URL_PREFIX,
     check_declared,
-    new_name,
     sniff,
     type_of_name,
 )
@@ -91,7 +90,7 @@ async def upload_image(request: Request) -> JSONResponse:
     data = await read_body(request, IMAGE_MAX_BYTES)
     kind = sniff(data)
     check_declared(request.headers.get("content-type"), kind)
-    name = new_name(kind)
+    name = svc.ids.image(kind.extension)
     await run_in_threadpool(_write, images_dir(request), name, data)
     updated = await store.update_product(product, {"image_url": URL_PREFIX + name}, svc.now_ms())
     return JSONResponse(updated.to_public())

@@ -17,7 +17,7 @@ from livecommerce.catalog.rules import (
     parse_product_draft,
     parse_product_patch,
 )
-from livecommerce.catalog.store import CatalogStore, new_product_id
+from livecommerce.catalog.store import CatalogStore
 from livecommerce.numbers import whole_in
 
 
@@ -69,7 +69,7 @@ async def create_product(request: Request) -> JSONResponse:
     svc = services(request)
     who = require_identity(request)
     draft = parse_product_draft(await json_body(request))
-    product = draft.to_product(new_product_id(), who.id, svc.now_ms())
+    product = draft.to_product(svc.ids.product(), who.id, svc.now_ms())
     stored = await catalog(request).create_product(product)
     return JSONResponse(stored.to_public(), status_code=201)
 
@@ -187,6 +187,8 @@ async def import_products(request: Request) -> JSONResponse:
     content_type = request.headers.get("content-type")
     import_kind(content_type)  # refuse a wrong type before reading 2 MiB
     report = parse_import(await read_body(request, IMPORT_MAX_BYTES), content_type)
-    results = await catalog(request).import_products(who.id, report.accepted, svc.now_ms())
+    results = await catalog(request).import_products(
+        who.id, report.accepted, svc.now_ms(), new_id=svc.ids.product
+    )
     results += [RowResult(r.row, r.sku, "refused", reason=r.reason) for r in report.refused]
     return JSONResponse(import_summary(results))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -245,7 +244,7 @@ async def add_webhook(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    endpoint_id = "we_" + secrets.token_urlsafe(9)
+    endpoint_id = svc.ids.endpoint()
     endpoint = parse_endpoint(
         await json_body(request), endpoint_id=endpoint_id, now_ms=svc.now_ms()
     )

@@ -18,6 +18,7 @@ from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthoriz
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.rooms.service import Rooms
+from livecommerce.runtime.ids import Ids
 from livecommerce.selling.checkout import Checkout
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store import limits
@@ -44,6 +45,7 @@ class Services:
     accounts: Accounts
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
+    ids: Ids = field(default_factory=Ids)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

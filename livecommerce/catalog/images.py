@@ -13,7 +13,6 @@ never used.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Final
 
@@ -78,10 +77,6 @@ def check_declared(declared: str | None, kind: ImageType) -> None:
         raise UnsupportedImage(f"the file is {kind.media_type}, not {media_type[:40]}")
     if media_type not in ("", "application/octet-stream") and not media_type.startswith("image/"):
         raise UnsupportedImage("send the image with an image/* Content-Type")
-
-
-def new_name(kind: ImageType) -> str:
-    return f"img_{secrets.token_urlsafe(16)}.{kind.extension}"
 
 
 def type_of_name(name: str) -> ImageType | None:

@@ -20,6 +20,7 @@ import orjson
 from livecommerce.catalog.images import is_uploaded
 from livecommerce.currencies import CURRENCIES, MINOR_UNITS
 from livecommerce.errors import BadRequest, Forbidden, TooLarge
+from livecommerce.runtime.ids import ProductId
 from livecommerce.text import clean_line, clean_paragraphs
 
 SKU_MAX = 64
@@ -44,7 +45,7 @@ _CSV_COLUMNS = frozenset({*FIELDS, "price_major"})
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    id: str
+    id: ProductId
     creator_id: str
     sku: str
     title: str
@@ -77,7 +78,7 @@ class ProductDraft:
     image_url: str = ""
     given: frozenset[str] = field(default=frozenset(FIELDS))
 
-    def to_product(self, product_id: str, creator_id: str, now: int) -> Product:
+    def to_product(self, product_id: ProductId, creator_id: str, now: int) -> Product:
         return Product(
             id=product_id,
             creator_id=creator_id,
@@ -246,7 +247,7 @@ def changes_to_hash(changes: Mapping[str, str | int], now: int) -> dict[str, str
 
 def product_from_hash(data: Mapping[str, str]) -> Product:
     return Product(
-        id=data["id"],
+        id=ProductId(data["id"]),
         creator_id=data["creator_id"],
         sku=data["sku"],
         title=data["title"],

@@ -9,7 +9,6 @@ product is gone (a create refused, a crash between the two steps) reads as "not 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -28,6 +27,7 @@ from livecommerce.catalog.rules import (
     product_to_hash,
 )
 from livecommerce.errors import Conflict, NotFound, ProductOnSale
+from livecommerce.runtime.ids import ProductId
 from livecommerce.store.connection import as_strings, as_text, guarded
 from livecommerce.store.keys import (
     owners_key,
@@ -44,10 +44,6 @@ ATTEMPTS = 3
 # Rows of an import pipelined together: big enough to save round trips, small enough that
 # one batch's replies stay a few hundred KiB.
 IMPORT_BATCH = 500
-
-
-def new_product_id() -> str:
-    return "p_" + secrets.token_urlsafe(9)
 
 
 def _outcome(reply: Any) -> tuple[int, Any]:
@@ -232,7 +228,7 @@ class CatalogStore:
         creator_id: str,
         rows: list[ImportRow],
         now: int,
-        new_id: Callable[[], str] = new_product_id,
+        new_id: Callable[[], ProductId],
     ) -> list[RowResult]:
         """Upsert each accepted row by sku: an existing sku is updated, a new one created."""
         results: list[RowResult] = []
@@ -242,7 +238,7 @@ class CatalogStore:
         return results
 
     async def _import_batch(
-        self, creator_id: str, rows: list[ImportRow], now: int, new_id: Callable[[], str]
+        self, creator_id: str, rows: list[ImportRow], now: int, new_id: Callable[[], ProductId]
     ) -> list[RowResult]:
         """Three round trips for a whole batch: look the skus up, claim the new ids, run one
         script per row in a pipeline. A row that lost a race goes again on its own."""
@@ -290,7 +286,7 @@ class CatalogStore:
         row: ImportRow,
         holder: str | None,
         now: int,
-        new_id: Callable[[], str],
+        new_id: Callable[[], ProductId],
     ) -> RowResult:
         draft = row.draft
         assert draft is not None

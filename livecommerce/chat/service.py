@@ -9,19 +9,18 @@ desk keeps and caches the lists), so chat needs nothing above it.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.chat.rules import ChatPolicy, clean_text
 from livecommerce.chat.store import ChatStore
 from livecommerce.errors import Unauthorized
+from livecommerce.events import ChatMessage, Person
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids, MessageId
 
-Event = dict[str, Any]
 Screen = Callable[[str, str], Awaitable[None]]
 
 
@@ -39,15 +38,15 @@ def interval_ms(policy: ChatPolicy) -> int:
     return max(1, int(1000 / policy.rate))
 
 
-def chat_message(who: Identity, text: str, now: int, message_id: str) -> Event:
+def chat_message(who: Identity, text: str, now: int, message_id: MessageId) -> ChatMessage:
     """The ``chat.message`` event of a line (the store gives it its ``seq``)."""
-    return {
-        "type": "chat.message",
-        "id": message_id,
-        "user": {"id": who.id, "name": who.name},
-        "text": text,
-        "at": now,
-    }
+    return ChatMessage(
+        type="chat.message",
+        id=message_id,
+        user=Person(id=who.id, name=who.name),
+        text=text,
+        at=now,
+    )
 
 
 class Chat:
@@ -58,11 +57,13 @@ class Chat:
         *,
         policy: ChatPolicy,
         clock: Callable[[], float] = time.time,
+        ids: Ids | None = None,
     ) -> None:
         self.store = store
         self.screen = screen
         self.policy = policy
         self.clock = clock
+        self.ids = ids or Ids()
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -74,7 +75,7 @@ class Chat:
         text = clean_text(text, self.policy)
         await self.screen(room_id, text)
         now = self.now_ms()
-        event = chat_message(who, text, now, "m_" + secrets.token_urlsafe(9))
+        event = chat_message(who, text, now, self.ids.message())
         seq = await self.store.post(
             room_id, who.id, event, now, interval_ms(self.policy), self.policy.burst
         )

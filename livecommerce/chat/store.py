@@ -8,16 +8,13 @@ person has chatted in are kept apart, for their data export.
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 
 from livecommerce.errors import Banned, Muted, NotFound, RateLimited, RoomNotLive
+from livecommerce.events import ChatMessage
 from livecommerce.store import keys
 from livecommerce.store.connection import as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
-
-Event = dict[str, Any]
 
 
 class ChatStore:
@@ -31,7 +28,7 @@ class ChatStore:
         self,
         room_id: str,
         user_id: str,
-        event: Event,
+        event: ChatMessage,
         now: int,
         interval_ms: int,
         burst: int,

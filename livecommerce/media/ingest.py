@@ -10,7 +10,6 @@ answers), so no trickle is needed, as RFC 9725 allows.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass, field
 
 from aiortc import MediaStreamTrack, RTCIceServer
@@ -19,6 +18,7 @@ from livecommerce.media.hub import Hubs
 from livecommerce.media.offers import Offer, preferences
 from livecommerce.media.sessions import CONNECT_TIMEOUT_S, Session, answer, peer, watch
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 
 log = logging.getLogger("livecommerce.streams")
 
@@ -44,7 +44,9 @@ class Publications:
         ice_servers: list[RTCIceServer] | None = None,
         *,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.hubs = hubs
         self.ice_servers = ice_servers or []
         self.connect_timeout_s = connect_timeout_s
@@ -59,7 +61,7 @@ class Publications:
         hub = await self.hubs.open(room_id)
         pc = peer(self.ice_servers)
         publication = Publication(
-            id="wp_" + secrets.token_urlsafe(12),
+            id=self.ids.publication(),
             room_id=room_id,
             pc=pc,
             host_id=host_id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from livecommerce.media.hub import Hub, Hubs, Source
 from livecommerce.media.offers import Offer, UnsupportedCodec, preferences
 from livecommerce.media.sessions import CONNECT_TIMEOUT_S, Session, answer, peer, watch
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 
 log = logging.getLogger("livecommerce.streams")
 
@@ -107,7 +107,9 @@ class Playbacks:
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         max_viewers: int = MAX_VIEWERS,
         on_left: Callable[[str, int], None] | None = None,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.hubs = hubs
         self.on_left = on_left
         self.ice_servers = ice_servers or []
@@ -125,9 +127,7 @@ class Playbacks:
         if offer.video is not None and hub.video_codec not in offer.video_codecs:
             raise UnsupportedCodec(f"this stream is {hub.video_codec}; the offer lacks it")
         pc = peer(self.ice_servers)
-        playback = Playback(
-            id="wv_" + secrets.token_urlsafe(12), room_id=room_id, pc=pc, viewer_id=viewer_id
-        )
+        playback = Playback(id=self.ids.playback(), room_id=room_id, pc=pc, viewer_id=viewer_id)
         self._add_tracks(pc, playback, hub, offer)
         sdp = await answer(pc, offer.sdp, "this offer cannot be answered")
 

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from livecommerce.events import StreamState
 from livecommerce.store import keys
 from livecommerce.store.connection import as_text, guarded, pack_event
 from livecommerce.store.scripts import register
@@ -34,7 +35,7 @@ class MediaStore:
     ) -> bool:
         """Set and announce the room's stream state, if this process still holds the stream
         (a process that lost it to another says nothing); whether it did."""
-        event = pack_event({"type": "stream.state", "state": state, "at": now_ms})
+        event = pack_event(StreamState(type="stream.state", state=state, at=now_ms))
         seq = await self._state(
             keys=[keys.room(room_id), keys.room_seq(room_id), keys.room_events(room_id)],
             args=[
@@ -82,7 +83,7 @@ class MediaStore:
         cutoff = now_ms - fresh_ms
         stale = await self.client.zrangebyscore(keys.stream_claims(), 0, cutoff, start=0, num=100)
         told = []
-        event = pack_event({"type": "stream.state", "state": "offline", "at": now_ms})
+        event = pack_event(StreamState(type="stream.state", state="offline", at=now_ms))
         for raw in stale:
             room_id = as_text(raw)
             seq = await self._reap(

@@ -8,14 +8,22 @@ tool changes, the room event it causes and its audit entry are written in one sc
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
-from typing import Any
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.accounts.store import AccountStore
 from livecommerce.errors import BlockedWord, Forbidden, Unauthorized
+from livecommerce.events import (
+    ChatDeleted,
+    ChatPinned,
+    ChatUnpinned,
+    Event,
+    Moderated,
+    ReportCreated,
+    RoomSlow,
+)
+from livecommerce.events import ModAction as ModActionEvent
 from livecommerce.moderation.rules import (
     ModAction,
     ModRequest,
@@ -28,12 +36,12 @@ from livecommerce.moderation.wordlist import WordList
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit, Limiter
 
 log = logging.getLogger("livecommerce.moderators")
 
-Event = dict[str, Any]
 WORDS_CACHE_S = 2.0
 REPORT_LIMIT = Limit("reports", 5, 5)  # a handful a minute: real reports, not a flood
 
@@ -54,7 +62,9 @@ class Moderators:
         accounts: AccountStore,
         clock: Callable[[], float] = time.time,
         report_limit: Limit = REPORT_LIMIT,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.store = store
         self.rooms = rooms
         self.accounts = accounts
@@ -92,31 +102,31 @@ class Moderators:
         now = self.now_ms()
         actor = {"id": who.id, "name": who.name}
         action = request.action
-        event: Event | None = None
-        note: Event | None = None
+        event: ChatDeleted | ChatPinned | ChatUnpinned | RoomSlow | None = None
+        note: Moderated | None = None
         value = 0
         details: Event = {}
         if action in (ModAction.DELETE, ModAction.PIN_CHAT):
             line = _line(await self.moderation.message(room.id, request.message_id))
             details = {"message": line}
             if action is ModAction.DELETE:
-                event = {"type": "chat.deleted", "id": request.message_id}
+                event = ChatDeleted(type="chat.deleted", id=request.message_id)
             else:
-                event = {"type": "chat.pinned", "message": line, "at": now}
+                event = ChatPinned(type="chat.pinned", message=line, at=now)
         elif action is ModAction.UNPIN_CHAT:
-            event = {"type": "chat.unpinned", "at": now}
+            event = ChatUnpinned(type="chat.unpinned", at=now)
         elif action is ModAction.TIMEOUT:
             value = now + request.seconds * 1000
             details = {"until": value}
-            note = {"type": "moderated", "to": request.user_id, "action": "timeout",
-                    "until": value, "reason": request.reason}  # fmt: skip
+            note = Moderated(type="moderated", to=request.user_id, action="timeout",
+                             until=value, reason=request.reason)  # fmt: skip
         elif action in (ModAction.BAN, ModAction.UNBAN, ModAction.UNTIMEOUT):
-            note = {"type": "moderated", "to": request.user_id,
-                    "action": action.value.removeprefix("mod."),
-                    "reason": request.reason}  # fmt: skip
+            note = Moderated(type="moderated", to=request.user_id,
+                             action=action.value.removeprefix("mod."),
+                             reason=request.reason)  # fmt: skip
         elif action is ModAction.SLOW:
             value = request.seconds
-            event = {"type": "room.slow", "seconds": request.seconds, "at": now}
+            event = RoomSlow(type="room.slow", seconds=request.seconds, at=now)
         elif action is ModAction.WORDS:
             words = WordList.parse(request.words)
             await self.moderation.set_words(room.id, list(words.entries))
@@ -141,7 +151,7 @@ class Moderators:
         # room event of their own).
         for person in {room.host_id, *room.moderators} - {who.id}:
             await self.store.publish_ephemeral(
-                room.id, {"type": "mod.action", "to": person, "entry": audit}
+                room.id, ModActionEvent(type="mod.action", to=person, entry=audit)
             )
         metrics.MOD_ACTIONS.labels(action.value).inc()
         log.info(
@@ -166,7 +176,7 @@ class Moderators:
         await self.limiter.check(self.report_limit, f"{room.id}|{who.id}")
         line = _line(await self.moderation.message(room.id, request.message_id))
         report: Event = {
-            "id": "rp_" + secrets.token_urlsafe(9),
+            "id": self.ids.report(),
             "room_id": room.id,
             "at": self.now_ms(),
             "reporter": {"id": who.id, "name": who.name},
@@ -179,7 +189,7 @@ class Moderators:
         metrics.REPORTS.labels(request.reason.value).inc()
         for person in (room.host_id, *room.moderators):
             await self.store.publish_ephemeral(
-                room.id, {"type": "report.created", "to": person, "report": report}
+                room.id, ReportCreated(type="report.created", to=person, report=report)
             )
         return report
 

@@ -14,12 +14,12 @@ import orjson
 from redis.asyncio import Redis
 
 from livecommerce.errors import NotFound
+from livecommerce.events import ChatDeleted, ChatPinned, ChatUnpinned, Event, Moderated, RoomSlow
 from livecommerce.moderation.rules import ModRequest
 from livecommerce.store import keys
 from livecommerce.store.connection import as_text, guarded, pack_event, unpack_event
 from livecommerce.store.scripts import Scripts
 
-Event = dict[str, Any]
 AUDIT_MAX_LEN = 10_000
 RESOLVED_KEPT = 1_000
 
@@ -42,8 +42,8 @@ class ModerationStore:
         audit: Event,
         *,
         value: int = 0,
-        event: Event | None = None,
-        note: Event | None = None,
+        event: ChatDeleted | ChatPinned | ChatUnpinned | RoomSlow | None = None,
+        note: Moderated | None = None,
     ) -> int:
         """Apply one action; the seq of its room event (0 when it has none)."""
         target = request.user_id or request.message_id

@@ -26,6 +26,7 @@ from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 
 from livecommerce.errors import CloseCode, LiveCommerceError
+from livecommerce.events import Event
 from livecommerce.realtime.fanout import prepare, write_all
 from livecommerce.realtime.feed import (
     Admit,
@@ -38,7 +39,7 @@ from livecommerce.realtime.feed import (
     without_deleted,
 )
 from livecommerce.realtime.snapshots import RoomReader, Snapshot
-from livecommerce.realtime.wire import Event, Subprotocol, encode, encode_batch
+from livecommerce.realtime.wire import Subprotocol, encode, encode_batch
 from livecommerce.runtime import metrics
 
 log = logging.getLogger("livecommerce.channels")

@@ -20,11 +20,10 @@ import enum
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeAlias, TypeVar
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from livecommerce.chat.reactions import merge_counts
-
-Event = dict[str, Any]
+from livecommerce.events import Event
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from livecommerce.errors import (
     TooLarge,
     Unauthorized,
 )
+from livecommerce.events import Ack, Outgoing, Pong, Reactions, Reconnect, Reservation, Welcome
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.realtime.channels import Channels, Member
@@ -48,7 +49,6 @@ from livecommerce.realtime.snapshots import Snapshot
 from livecommerce.realtime.wire import (
     ChatSend,
     Command,
-    Event,
     Moderate,
     Pin,
     Ping,
@@ -84,7 +84,7 @@ HEARD_REVOCATIONS_S = 60.0  # longer than any join takes from its check to its f
 
 Clock = Callable[[], float]
 # A command's handler: its reply (``ref`` is added), or None when the command has none.
-Handler = Callable[["Session", Any], Awaitable[Event | None]]
+Handler = Callable[["Session", Any], Awaitable[Ack | Pong | Reservation | None]]
 
 
 @dataclass(slots=True, eq=False)
@@ -270,8 +270,10 @@ class Gateway:
         member = Member(
             conn,
             protocol,
-            welcome=lambda snapshot: self._welcome(
-                session, snapshot, max(channel.viewers_reported, len(channel.members) + 1)
+            welcome=lambda snapshot: dict(  # a channel takes a plain Event
+                self._welcome(
+                    session, snapshot, max(channel.viewers_reported, len(channel.members) + 1)
+                )
             ),
             user_id=identity.id if identity else None,
         )
@@ -342,26 +344,26 @@ class Gateway:
             str(remote[0]) if remote else "", forwarded, trust_forwarded=self.trust_forwarded
         )
 
-    def _welcome(self, session: Session, snapshot: Snapshot, viewers: int) -> Event:
+    def _welcome(self, session: Session, snapshot: Snapshot, viewers: int) -> Welcome:
         room, recent = snapshot.room, snapshot.recent
         session.room = room
         deleted = {e["id"] for e in recent if e["type"] == "chat.deleted"}
         chat = [e for e in recent if e["type"] == "chat.message" and e["id"] not in deleted]
-        return {
-            "type": "welcome",
-            "seq": snapshot.seq,
-            "epoch": room.epoch,
-            "room": room.to_public(),
-            "you": session.you(),
-            "viewers": max(viewers, 0),
-            "chat": chat[-WELCOME_CHAT:],
-            "pinned": snapshot.pinned,
-            "pinned_chat": snapshot.pinned_chat,
-            "sales": snapshot.sales,
-            "server_time": self.now_ms(),
-        }
+        return Welcome(
+            type="welcome",
+            seq=snapshot.seq,
+            epoch=room.epoch,
+            room=room.to_public(),
+            you=session.you(),
+            viewers=max(viewers, 0),
+            chat=chat[-WELCOME_CHAT:],
+            pinned=snapshot.pinned,
+            pinned_chat=snapshot.pinned_chat,
+            sales=snapshot.sales,
+            server_time=self.now_ms(),
+        )
 
-    async def _reply(self, session: Session, event: Event) -> None:
+    async def _reply(self, session: Session, event: Outgoing) -> None:
         """Written at once, as the fan-out writes: a reply is small, and a socket that stops
         reading is the fan-out's slow consumer to cut, not a reason to park this task."""
         broadcast(
@@ -412,45 +414,50 @@ class Gateway:
 
     # Handlers: (session, command) -> reply ---------------------------------------------
 
-    async def _chat(self, session: Session, command: ChatSend) -> Event:
+    async def _chat(self, session: Session, command: ChatSend) -> Ack:
         posted = await self.chat.post(session.identity, session.room.id, command.text)
         if not session.chatted:  # once per socket: what the data export looks for
             session.chatted = True
             await self.chat.note_chatted_in(posted.user_id, session.room.id)
-        return {"type": "ack", "id": posted.id, "seq": posted.seq}
+        return Ack(type="ack", id=posted.id, seq=posted.seq)
 
     async def _react(self, session: Session, command: React) -> None:
         if session.reactions.take(self.clock()):
             self.tally.add(session.room.id, command.kind)
 
-    async def _moderate(self, session: Session, command: Moderate) -> Event:
-        ack = await self.moderators.act(session.identity, session.room.id, command.request)
-        return {"type": "ack", **ack}
+    async def _moderate(self, session: Session, command: Moderate) -> Ack:
+        acted = await self.moderators.act(session.identity, session.room.id, command.request)
+        ack = Ack(type="ack", action=acted["action"])
+        if "seq" in acted:
+            ack["seq"] = acted["seq"]
+        if "until" in acted:
+            ack["until"] = acted["until"]
+        return ack
 
-    async def _report(self, session: Session, command: Report) -> Event:
+    async def _report(self, session: Session, command: Report) -> Ack:
         report = await self.moderators.report(session.identity, session.room.id, command.request)
-        return {"type": "ack", "report_id": report["id"]}
+        return Ack(type="ack", report_id=report["id"])
 
-    async def _ping(self, session: Session, command: Ping) -> Event:
-        return {"type": "pong", "server_time": self.now_ms()}
+    async def _ping(self, session: Session, command: Ping) -> Pong:
+        return Pong(type="pong", server_time=self.now_ms())
 
     # Pins, sales and holds: the rules live in ``reservations``.
 
-    async def _reserve(self, session: Session, command: Reserve) -> Event:
+    async def _reserve(self, session: Session, command: Reserve) -> Reservation:
         hold, repeated = await self.reservations.reserve(
             session.identity, command.sale_id, command.quantity, command.key
         )
-        return {"type": "reservation", "reservation": hold.to_public(), "repeated": repeated}
+        return Reservation(type="reservation", reservation=hold.to_public(), repeated=repeated)
 
-    async def _release(self, session: Session, command: Release) -> Event:
+    async def _release(self, session: Session, command: Release) -> Ack:
         hold = await self.reservations.release(session.identity, command.reservation_id)
-        return {"type": "ack", "reservation": hold.to_public()}
+        return Ack(type="ack", reservation=hold.to_public())
 
-    async def _waitlist(self, session: Session, command: Waitlist) -> Event:
+    async def _waitlist(self, session: Session, command: Waitlist) -> Ack:
         position = await self.reservations.waitlist(
             session.identity, command.sale_id, command.quantity
         )
-        return {"type": "ack", "sale_id": command.sale_id, "waitlist_position": position}
+        return Ack(type="ack", sale_id=command.sale_id, waitlist_position=position)
 
     async def _hosting(self, session: Session) -> tuple[Identity, Room]:
         """Who sends a host command, and their room as stored now (rights change live)."""
@@ -460,38 +467,38 @@ class Gateway:
         session.room = room
         return session.identity, room
 
-    async def _pin(self, session: Session, command: Pin) -> Event:
+    async def _pin(self, session: Session, command: Pin) -> Ack:
         who, room = await self._hosting(session)
-        return {"type": "ack", "seq": await self.reservations.pin(who, room, command.product_id)}
+        return Ack(type="ack", seq=await self.reservations.pin(who, room, command.product_id))
 
-    async def _unpin(self, session: Session, command: Unpin) -> Event:
+    async def _unpin(self, session: Session, command: Unpin) -> Ack:
         who, room = await self._hosting(session)
-        return {"type": "ack", "seq": await self.reservations.unpin(who, room)}
+        return Ack(type="ack", seq=await self.reservations.unpin(who, room))
 
-    async def _sale_start(self, session: Session, command: SaleStart) -> Event:
+    async def _sale_start(self, session: Session, command: SaleStart) -> Ack:
         who, room = await self._hosting(session)
         sale = await self.reservations.start_sale(who, room, command.draft)
-        return {"type": "ack", "sale": sale.to_public()}
+        return Ack(type="ack", sale=sale.to_public())
 
-    async def _sale_stop(self, session: Session, command: SaleStop) -> Event:
+    async def _sale_stop(self, session: Session, command: SaleStop) -> Ack:
         who, room = await self._hosting(session)
         await self.reservations.stop_sale(who, room, command.sale_id)
-        return {"type": "ack", "sale_id": command.sale_id}
+        return Ack(type="ack", sale_id=command.sale_id)
 
     # Ticks -----------------------------------------------------------------------------
 
     async def flush_reactions(self) -> None:
         for room_id, counts in self.tally.drain().items():
-            await self.store.publish_ephemeral(room_id, {"type": "reactions", "counts": counts})
+            await self.store.publish_ephemeral(room_id, Reactions(type="reactions", counts=counts))
 
     async def shutdown(self, retry_after_ms: int = 1000) -> None:
         """Tell every client to reconnect elsewhere, then close with 1012."""
         if self.server is None:
             return
         self.server.close(close_connections=False)
-        notice = {"type": "reconnect", "reason": "shutdown", "retry_after_ms": retry_after_ms}
+        notice = Reconnect(type="reconnect", reason="shutdown", retry_after_ms=retry_after_ms)
         for channel in list(self.channels.rooms.values()):
-            channel.send_all(notice)
+            channel.send_all(dict(notice))  # a channel takes a plain Event
         closing = [
             s.conn.close(CloseCode.SERVICE_RESTART, "server restart") for s in list(self.sessions)
         ]

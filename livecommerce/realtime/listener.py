@@ -16,9 +16,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from livecommerce.events import Event
 from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
-from livecommerce.realtime.wire import Event
 
 log = logging.getLogger("livecommerce.realtime.listener")
 

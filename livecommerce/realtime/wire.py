@@ -16,6 +16,7 @@ import msgpack
 import orjson
 
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
+from livecommerce.events import Event, Outgoing
 from livecommerce.moderation.rules import (
     ModAction,
     ModRequest,
@@ -34,7 +35,6 @@ FRAME_MAX_BYTES: Final = 64 * 1024
 REF_MAX_LENGTH: Final = 64
 REACTION_KINDS: Final = ("heart", "fire", "clap", "laugh", "wow")
 
-Event = dict[str, Any]
 # Appointing moderators is an HTTP call of the host's; every other tool is also a command.
 MOD_TOOLS: Final = frozenset(a.value for a in ModAction) - {"mod.appoint", "mod.remove"}
 
@@ -44,14 +44,16 @@ class Subprotocol(enum.StrEnum):
     MSGPACK = "livecommerce.msgpack"
 
 
-def encode(subprotocol: Subprotocol, payload: Event | Sequence[Event]) -> bytes:
+def encode(
+    subprotocol: Subprotocol, payload: Outgoing | Event | Sequence[Outgoing | Event]
+) -> bytes:
     """One message or a batch, ready for one frame; JSON comes out as UTF-8 bytes."""
     if subprotocol is Subprotocol.JSON:
         return orjson.dumps(payload)
     return msgpack.packb(payload, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-def encode_batch(subprotocol: Subprotocol, events: Sequence[Event]) -> bytes:
+def encode_batch(subprotocol: Subprotocol, events: Sequence[Outgoing | Event]) -> bytes:
     return encode(subprotocol, events[0] if len(events) == 1 else events)
 
 

@@ -1,5 +1,5 @@
 -- room_end: end a show and every sale still running in it, in one atomic step.
--- uses: _publish
+-- uses: _publish, _room
 -- No reserve can land after the show has ended: sale_reserve.lua refuses a sale that is not
 -- active, and the sales stop in the same step as the room.
 -- KEYS[1] room hash   KEYS[2] seq counter   KEYS[3] event stream   KEYS[4] the room's sales zset
@@ -21,12 +21,9 @@ local now = ARGV[4]
 local payload = ARGV[5]
 local sales_seen = tonumber(ARGV[6])
 
-local state = redis.call('HGET', room_key, 'state')
-if not state then
-  return {-1, ''}
-end
-if state ~= expected then
-  return {0, state}
+local refused = room_refusal(room_key, expected)
+if refused then
+  return refused
 end
 if redis.call('ZCARD', sales_key) ~= sales_seen then
   return {-2, ''}

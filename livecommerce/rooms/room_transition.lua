@@ -1,5 +1,5 @@
 -- room_transition: move a room from one state to another and announce it, atomically.
--- uses: _publish
+-- uses: _publish, _room
 -- KEYS[1] room hash   KEYS[2] seq counter   KEYS[3] event stream
 -- ARGV[1] channel   ARGV[2] stream max length   ARGV[3] expected state   ARGV[4] new state
 -- ARGV[5] timestamp field to set ("started_at" or "ended_at")   ARGV[6] now (ms)
@@ -17,12 +17,9 @@ local stamp_field = ARGV[5]
 local now = ARGV[6]
 local payload = ARGV[7]
 
-local state = redis.call('HGET', room_key, 'state')
-if not state then
-  return {-1, ''}
-end
-if state ~= expected then
-  return {0, state}
+local refused = room_refusal(room_key, expected)
+if refused then
+  return refused
 end
 redis.call('HSET', room_key, 'state', new_state, stamp_field, now)
 return {1, publish(seq_key, events_key, channel, maxlen, payload)}

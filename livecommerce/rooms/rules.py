@@ -7,8 +7,10 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from livecommerce import events
 from livecommerce.currencies import CURRENCIES
 from livecommerce.errors import BadRequest, Conflict, Forbidden, RoomNotLive
+from livecommerce.runtime.ids import RoomId
 from livecommerce.text import clean_line, clean_paragraphs
 
 TITLE_MAX = 120
@@ -38,7 +40,7 @@ _TRANSITIONS = {
 
 @dataclass(frozen=True, slots=True)
 class Room:
-    id: str
+    id: RoomId
     title: str
     host_id: str
     host_name: str
@@ -91,9 +93,9 @@ class Room:
             raise RoomNotLive("the show has ended")
 
 
-def state_event(to: RoomState, now: int) -> dict[str, Any]:
+def state_event(to: RoomState, now: int) -> events.RoomState:
     """What everyone in the room hears when it goes live or ends."""
-    return {"type": "room.state", "state": str(to), "at": now}
+    return events.RoomState(type="room.state", state=str(to), at=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ class RoomDraft:
 
     def to_room(
         self,
-        room_id: str,
+        room_id: RoomId,
         host_id: str,
         host_name: str,
         now: int,
@@ -176,7 +178,7 @@ def room_from_hash(data: dict[str, str]) -> Room:
 
     mods = data.get("moderators", "")
     return Room(
-        id=data["id"],
+        id=RoomId(data["id"]),
         title=data["title"],
         host_id=data["host_id"],
         host_name=data["host_name"],

@@ -9,22 +9,16 @@ OBS starting to publish over WHIP are the same action here, so they cannot drift
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from livecommerce.accounts.auth import Identity
+from livecommerce.events import Event, RoomDisclosure
 from livecommerce.rooms.rules import Room, RoomDraft, RoomState, state_event
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 from livecommerce.store.history import Store
-
-Event = dict[str, Any]
-
-
-def new_room_id() -> str:
-    return "r_" + secrets.token_urlsafe(9)
 
 
 class Rooms:
@@ -35,10 +29,12 @@ class Rooms:
         *,
         clock: Callable[[], float] = time.time,
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
+        ids: Ids | None = None,
     ) -> None:
         self.store = store
         self.rooms = rooms
         self.clock = clock
+        self.ids = ids or Ids()
         self.on_sale_event = on_sale_event
 
     def now_ms(self) -> int:
@@ -74,9 +70,8 @@ class Rooms:
         self, who: Identity, draft: RoomDraft, *, moderators: tuple[str, ...] = ()
     ) -> Room:
         """A new show, scheduled, with ``who`` as its host."""
-        room = draft.to_room(
-            new_room_id(), who.id, who.name, self.now_ms(), secrets.token_hex(4), moderators
-        )
+        ids = self.ids
+        room = draft.to_room(ids.room(), who.id, who.name, self.now_ms(), ids.epoch(), moderators)
         await self.rooms.create_room(room)
         return room
 
@@ -106,7 +101,7 @@ class Rooms:
             room.id, "paid_partnership", "1" if paid_partnership else ""
         )
         await self.store.publish(
-            room.id, {"type": "room.disclosure", "paid_partnership": paid_partnership}
+            room.id, RoomDisclosure(type="room.disclosure", paid_partnership=paid_partnership)
         )
         return await self.rooms.room(room.id)
 

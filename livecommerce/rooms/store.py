@@ -11,10 +11,12 @@ from __future__ import annotations
 import orjson
 from redis.asyncio import Redis
 
+from livecommerce import events
 from livecommerce.errors import Conflict, NotFound, RoomNotLive, Unavailable
+from livecommerce.events import ProductPinned, ProductUnpinned, SaleEnded
 from livecommerce.rooms.rules import Room, RoomState, room_from_hash, room_to_hash
 from livecommerce.store import keys
-from livecommerce.store.connection import Event, as_strings, as_text, guarded, pack_event
+from livecommerce.store.connection import as_strings, as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
 
 END_ATTEMPTS = 5
@@ -63,7 +65,9 @@ class RoomStore:
         return [as_text(i) for i in ids]
 
     @guarded
-    async def transition_room(self, room: Room, to: RoomState, now: int, event: Event) -> int:
+    async def transition_room(
+        self, room: Room, to: RoomState, now: int, event: events.RoomState
+    ) -> int:
         """Move the stored room to ``to`` iff it is still in ``room.state``; the event's seq.
 
         Ending a show is ``end_room``: it stops the show's sales in the same step."""
@@ -93,7 +97,9 @@ class RoomStore:
         return int(value)
 
     @guarded
-    async def end_room(self, room: Room, now: int, event: Event) -> tuple[int, list[str]]:
+    async def end_room(
+        self, room: Room, now: int, event: events.RoomState
+    ) -> tuple[int, list[str]]:
         """End the show and stop its running sales in one script; (seq, stopped sales).
 
         The script is told how many sales the room had when their states were read here; a
@@ -109,7 +115,7 @@ class RoomStore:
                 states = await pipe.execute()
             running = [i for i, state in zip(sale_ids, states, strict=True) if state == b"active"]
             ended_events = [
-                pack_event({"type": "sale.ended", "sale_id": i, "reason": "stopped"})
+                pack_event(SaleEnded(type="sale.ended", sale_id=i, reason="stopped"))
                 for i in running
             ]
             raw = await self.scripts.room_end(
@@ -152,9 +158,9 @@ class RoomStore:
         await self.client.hset(keys.room(room_id), name, value)
 
     @guarded
-    async def pin(self, room_id: str, event: Event) -> int:
+    async def pin(self, room_id: str, event: ProductPinned | ProductUnpinned) -> int:
         """Pin (``product.pinned``) or unpin (``product.unpinned``); the event's seq."""
-        card = orjson.dumps(event["product"]).decode() if "product" in event else ""
+        card = orjson.dumps(event["product"]).decode() if event["type"] == "product.pinned" else ""
         status, value = await self.scripts.room_pin(
             keys=[
                 keys.room(room_id),

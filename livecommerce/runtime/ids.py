@@ -16,14 +16,23 @@ _POOL_BYTES = 4096
 _pool = bytearray()
 
 
-def token(nbytes: int = 9) -> str:
-    """``nbytes`` of kernel randomness, URL-safe base64 without padding."""
+def _draw(nbytes: int) -> bytes:
     global _pool
     if len(_pool) < nbytes:
         _pool = bytearray(os.urandom(max(_POOL_BYTES, nbytes)))
     chunk = bytes(_pool[-nbytes:])
     del _pool[-nbytes:]
-    return base64.urlsafe_b64encode(chunk).rstrip(b"=").decode()
+    return chunk
+
+
+def token(nbytes: int = 9) -> str:
+    """``nbytes`` of kernel randomness, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(_draw(nbytes)).rstrip(b"=").decode()
+
+
+def token_hex(nbytes: int) -> str:
+    """``nbytes`` of kernel randomness as lowercase hex, for the ids that have always been hex."""
+    return _draw(nbytes).hex()
 
 
 def _forget_pool() -> None:
@@ -51,19 +60,26 @@ class Ids:
     """The one place ids are made, handed to whatever makes things.
 
     Each kind has its prefix, so an id in a log or a URL says what it names, and its length
-    of randomness, so ids cannot be guessed or walked. A test hands in its own ``token`` to
-    get ids it can predict.
+    of randomness, so ids cannot be guessed or walked. A test hands in its own ``source`` to
+    get ids it can predict; it then makes every kind, hex ones too (a room's epoch, webhook
+    event and delivery ids keep the hex they have always had, since merchants store them).
     """
 
-    def __init__(self, source: Callable[[int], str] = token) -> None:
-        self._token = source
+    def __init__(
+        self,
+        source: Callable[[int], str] | None = None,
+        *,
+        hex_source: Callable[[int], str] | None = None,
+    ) -> None:
+        self._token = source or token
+        self._hex = hex_source or source or token_hex
 
     def room(self) -> RoomId:
         return RoomId("r_" + self._token(9))
 
     def epoch(self) -> str:
         """A room's incarnation: resumes across a reset of the room's history must not match."""
-        return self._token(6)
+        return self._hex(4)
 
     def user(self) -> UserId:
         return UserId("u_" + self._token(9))
@@ -91,13 +107,21 @@ class Ids:
         return EndpointId("we_" + self._token(9))
 
     def webhook_event(self) -> str:
-        return "evt_" + self._token(12)
+        return "evt_" + self._hex(12)
 
     def delivery(self) -> DeliveryId:
-        return DeliveryId("dlv_" + self._token(12))
+        return DeliveryId("dlv_" + self._hex(12))
 
     def session(self) -> SessionId:
         return SessionId(self._token(12))
+
+    def publication(self) -> str:
+        """A WHIP session, named in the ``Location`` its publisher deletes to stop."""
+        return "wp_" + self._token(12)
+
+    def playback(self) -> str:
+        """A WHEP session, named in the ``Location`` its viewer deletes to leave."""
+        return "wv_" + self._token(12)
 
     def image(self, extension: str) -> ImageName:
         return ImageName(f"img_{self._token(16)}.{extension}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -30,9 +29,11 @@ from livecommerce.errors import (
     NotFound,
     Unavailable,
 )
+from livecommerce.events import Event, SaleEnded
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
+from livecommerce.runtime.ids import Ids
 from livecommerce.selling.ledger import ChargeLedger, OpenCharge
 from livecommerce.selling.payments import (
     IDEMPOTENCY_TTL_S,
@@ -56,7 +57,6 @@ SWEEP_GRACE_MS = 2000  # after a hold's expiry, before the sweeper looks at its 
 KEY_KEPT_S = IDEMPOTENCY_TTL_S  # a checkout key binds its hold as long as the charge's key lasts
 _ADDRESS_LIMITS = {"name": 100, "line1": 200, "line2": 200, "postal_code": 20, "city": 100}
 
-Event = dict[str, Any]
 Notify = Callable[[str, Event], Any]
 
 
@@ -128,7 +128,9 @@ class Checkout:
         clock: Callable[[], float] = time.time,
         require_durable: bool = True,
         sweep_grace_ms: int = SWEEP_GRACE_MS,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.store = store
         self.rooms = rooms
         self._is_admin = is_admin
@@ -204,7 +206,7 @@ class Checkout:
             payment.require_paid()
             paid_with = {"ref": payment.payment_ref, **card.to_public()}
         now = self.now_ms()
-        order_id = "o_" + secrets.token_urlsafe(12)
+        order_id = self.ids.order()
         order: Event = {
             "id": order_id,
             "state": "paid",
@@ -227,7 +229,7 @@ class Checkout:
             "payment": paid_with,
             "created_at": now,
         }
-        ended = {"type": "sale.ended", "sale_id": sale_id, "reason": "sold_out"}
+        ended = SaleEnded(type="sale.ended", sale_id=sale_id, reason="sold_out")
         result = await self.sales.confirm(
             room_id, sale_id, hold_id, who.id, now, order_id, orjson.dumps(order).decode(), ended
         )

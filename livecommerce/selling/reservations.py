@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -28,11 +27,20 @@ from livecommerce.errors import (
     RoomNotLive,
     Unauthorized,
 )
+from livecommerce.events import (
+    Event,
+    ProductPinned,
+    ProductUnpinned,
+    Reservation,
+    SaleEnded,
+    SaleStarted,
+    SaleStock,
+)
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
 from livecommerce.runtime.batching import Batcher
-from livecommerce.runtime.ids import token
+from livecommerce.runtime.ids import Ids, SaleId
 from livecommerce.runtime.ticker import Ticker
 from livecommerce.selling.rules import (
     Hold,
@@ -54,8 +62,6 @@ STOCK_EVERY_S = 0.25
 TICK_EVERY_S = 0.25
 BUSY_FOR_S = 2.0
 NO_LIMIT = Limit("reserve", 0, 1)
-
-Event = dict[str, Any]
 
 
 def product_card(product: Product) -> dict[str, Any]:
@@ -82,7 +88,9 @@ class Reservations:
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
         reserve_limit: Limit = NO_LIMIT,
         hold_cap: int = 0,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.reserve_limit = reserve_limit
         self.hold_cap = hold_cap
         self.on_sale_event = on_sale_event
@@ -117,12 +125,16 @@ class Reservations:
             raise BadRequest(
                 f"the product is priced in {product.currency}, the room in {room.currency}"
             )
-        event = {"type": "product.pinned", "product": product_card(product), "at": self.now_ms()}
+        event = ProductPinned(
+            type="product.pinned", product=product_card(product), at=self.now_ms()
+        )
         return await self.rooms.pin(room.id, event)
 
     async def unpin(self, who: Identity, room: Room) -> int:
         room.require_host(who.id)
-        return await self.rooms.pin(room.id, {"type": "product.unpinned", "at": self.now_ms()})
+        return await self.rooms.pin(
+            room.id, ProductUnpinned(type="product.unpinned", at=self.now_ms())
+        )
 
     # Sales -----------------------------------------------------------------------------
 
@@ -138,7 +150,7 @@ class Reservations:
                 f"the product is priced in {product.currency}, the room in {room.currency}"
             )
         now = self.now_ms()
-        sale_id = "s_" + secrets.token_urlsafe(9).replace(".", "_")
+        sale_id = self.ids.sale()
         taken, stock = await self.catalog.move_stock(
             who.id, product.id, sale_id, draft.units, "take", now
         )
@@ -163,7 +175,7 @@ class Reservations:
             sold=0,
         )
         try:
-            await self.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})
+            await self.sales.start(sale, SaleStarted(type="sale.started", sale=sale.to_public()))
         except BaseException:
             await self.catalog.move_stock(who.id, product.id, sale_id, draft.units, "give", now)
             raise
@@ -187,8 +199,8 @@ class Reservations:
         await self.tell(room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"})
 
     @staticmethod
-    def _ended(sale_id: str, reason: str) -> Event:
-        return {"type": "sale.ended", "sale_id": sale_id, "reason": reason}
+    def _ended(sale_id: str, reason: str) -> SaleEnded:
+        return SaleEnded(type="sale.ended", sale_id=sale_id, reason=reason)
 
     async def sale(self, sale_id: str) -> Sale:
         return await self.sales.sale(await self.sales.room_of(sale_id), sale_id)
@@ -202,7 +214,7 @@ class Reservations:
         if who is None:
             raise Unauthorized("sign in to buy")
         room_id = await self.sales.room_of(sale_id)
-        hold_id = f"{sale_id}.{token()}"
+        hold_id = self.ids.hold(SaleId(sale_id))
         request = ReserveRequest(who.id, quantity, key, hold_id)
         self.last_reserve_at = time.monotonic()
         answer = await self._reserves.submit((room_id, sale_id), request)
@@ -273,7 +285,7 @@ class Reservations:
             self._offer(room_id, offer)
 
     def _offer(self, room_id: str, hold: Hold) -> None:
-        event = {"type": "reservation", "to": hold.user_id, "reservation": hold.to_public()}
+        event = Reservation(type="reservation", to=hold.user_id, reservation=hold.to_public())
         task = asyncio.ensure_future(self.store.publish_ephemeral(room_id, event))
         task.add_done_callback(_quiet)
 
@@ -335,13 +347,13 @@ class Reservations:
     async def flush_stock(self) -> None:
         dirty, self._dirty = self._dirty, {}
         for (room_id, sale_id), stock in dirty.items():
-            event = {
-                "type": "sale.stock",
-                "sale_id": sale_id,
-                "available": stock.available,
-                "held": stock.held,
-                "sold": stock.sold,
-            }
+            event = SaleStock(
+                type="sale.stock",
+                sale_id=sale_id,
+                available=stock.available,
+                held=stock.held,
+                sold=stock.sold,
+            )
             with contextlib.suppress(LiveCommerceError):
                 await self.store.publish_ephemeral(room_id, event)
 

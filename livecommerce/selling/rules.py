@@ -27,6 +27,7 @@ from livecommerce.errors import (
     SoldOut,
     TooManyHolds,
 )
+from livecommerce.runtime.ids import HoldId, SaleId
 
 MAX_UNITS = 1_000_000
 MAX_PER_USER = 100
@@ -93,7 +94,7 @@ def parse_sale_draft(body: dict[str, Any]) -> SaleDraft:
 
 @dataclass(frozen=True, slots=True)
 class Sale:
-    id: str
+    id: SaleId
     room_id: str
     product_id: str
     title: str
@@ -154,7 +155,7 @@ def welcome_sales(newest_first: list[Sale], pinned_product_id: str | None) -> li
 
 def sale_from_hash(raw: dict[str, str]) -> Sale:
     return Sale(
-        id=raw["id"],
+        id=SaleId(raw["id"]),
         room_id=raw["room_id"],
         product_id=raw["product_id"],
         title=raw.get("title", ""),
@@ -176,7 +177,7 @@ def sale_from_hash(raw: dict[str, str]) -> Sale:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    id: str
+    id: HoldId
     sale_id: str
     user_id: str
     quantity: int
@@ -222,12 +223,12 @@ class Stock:
     sold: int
 
 
-def sale_id_of_hold(hold_id: str) -> str:
+def sale_id_of_hold(hold_id: str) -> SaleId:
     """Hold ids are ``<sale id>.<suffix>``, so a hold leads to its sale without a lookup."""
     sale_id, dot, suffix = hold_id.rpartition(".")
     if not dot or not sale_id or not suffix:
         raise NotFound(f"reservation {hold_id[:80]} does not exist")
-    return sale_id
+    return SaleId(sale_id)
 
 
 _REFUSALS: dict[str, type[LiveCommerceError]] = {

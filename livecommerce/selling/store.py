@@ -13,12 +13,12 @@ from typing import Any
 from redis.asyncio import Redis
 
 from livecommerce.errors import NotFound
+from livecommerce.events import SaleEnded, SaleStarted
+from livecommerce.runtime.ids import OrderId
 from livecommerce.selling.rules import Hold, Sale, Stock, refusal, sale_from_hash
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
-
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class BuyerPart:
 class Confirmation:
     status: int
     reason: str
-    order_id: str
+    order_id: OrderId
     stock: Stock
     sale_ended: bool
     seq: int
@@ -96,7 +96,7 @@ class SalesStore:
         return room_id
 
     @guarded
-    async def start(self, sale: Sale, event: Event) -> int:
+    async def start(self, sale: Sale, event: SaleStarted) -> int:
         """Write the sale and announce it; the room's seq of ``sale.started``, or 0 if refused."""
         flat: list[str] = []
         for name, value in sale.to_hash().items():
@@ -126,7 +126,7 @@ class SalesStore:
 
     @guarded
     async def end(
-        self, room_id: str, sale_id: str, reason: str, now: int, event: Event
+        self, room_id: str, sale_id: str, reason: str, now: int, event: SaleEnded
     ) -> tuple[bool, str]:
         """End an active sale once; (True, seq) when this call ended it, else (False, why)."""
         status, value = await self.scripts.sale_end(
@@ -280,7 +280,7 @@ class SalesStore:
         now: int,
         order_id: str,
         order_json: str,
-        ended_event: Event,
+        ended_event: SaleEnded,
     ) -> Confirmation:
         raw = await self.scripts.sale_confirm(
             keys=[
@@ -304,11 +304,11 @@ class SalesStore:
         status = int(raw[0])
         stock = _stock(raw[2:5])
         if status == 0:
-            return Confirmation(0, as_text(raw[1]), "", stock, False, 0)
+            return Confirmation(0, as_text(raw[1]), OrderId(""), stock, False, 0)
         ended = bool(int(raw[5]))
         if ended:  # sold out: due now, so the ticker settles it and frees its product
             await self.client.zadd(keys.active_sales(), {f"{room_id} {sale_id}": now})
-        return Confirmation(status, "", as_text(raw[1]), stock, ended, int(raw[6]))
+        return Confirmation(status, "", OrderId(as_text(raw[1])), stock, ended, int(raw[6]))
 
     @guarded
     async def open_holds_of(self, room_id: str, user_id: str) -> list[Hold]:

@@ -9,7 +9,7 @@ retry hint. Events travel as MessagePack; Redis answers bytes, read back as text
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import msgpack
@@ -17,10 +17,10 @@ from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from livecommerce.errors import Unavailable
+from livecommerce.events import Event
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Event = dict[str, Any]
 
 STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
 RETRY_AFTER_S = 2.0
@@ -59,7 +59,7 @@ def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutin
     return wrapper
 
 
-def pack_event(event: Event) -> bytes:
+def pack_event(event: Mapping[str, Any]) -> bytes:
     return msgpack.packb(event, use_bin_type=True)  # type: ignore[no-any-return]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from livecommerce.events import Event, Outgoing, RoomEvent
 from livecommerce.store import keys
 from livecommerce.store.connection import (
     as_text,
@@ -25,8 +26,6 @@ from livecommerce.store.connection import (
     unpack_event,
 )
 from livecommerce.store.scripts import Scripts
-
-Event = dict[str, Any]
 
 
 def parse_envelope(data: bytes) -> tuple[int | None, Event]:
@@ -67,7 +66,7 @@ class Store:
     # Events --------------------------------------------------------------------------
 
     @guarded
-    async def publish(self, room_id: str, event: Event) -> int:
+    async def publish(self, room_id: str, event: RoomEvent) -> int:
         seq = await self.scripts.room_publish(
             keys=[keys.room_seq(room_id), keys.room_events(room_id)],
             args=[keys.room_channel(room_id), self.stream_max_len, pack_event(event)],
@@ -75,7 +74,7 @@ class Store:
         return int(seq)
 
     @guarded
-    async def publish_ephemeral(self, room_id: str, event: Event) -> None:
+    async def publish_ephemeral(self, room_id: str, event: Outgoing | Event) -> None:
         await self.client.publish(keys.room_channel(room_id), b"|" + pack_event(event))
 
     @guarded

@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 
 from livecommerce.errors import LiveCommerceError, Unavailable
+from livecommerce.runtime.ids import Ids
 from livecommerce.webhooks.netguard import is_public
 from livecommerce.webhooks.rules import (
     SIGNATURE_HEADER,
@@ -104,6 +105,7 @@ class WebhookDispatcher:
         batch: int = 32,
         on_attempt: Callable[[Attempt], None] | None = None,
         allow_private: bool = False,
+        ids: Ids | None = None,
     ) -> None:
         if lease_s <= timeout_s:
             raise ValueError("the lease must outlast an attempt's timeout")
@@ -118,6 +120,7 @@ class WebhookDispatcher:
         self.batch = batch
         self.on_attempt = on_attempt
         self.allow_private = allow_private
+        self.ids = ids or Ids()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -155,7 +158,9 @@ class WebhookDispatcher:
         """Queue a ``kind`` event for the creator; never fails its caller, whose order or
         sale has happened whether or not the merchant can be told (a warning says so)."""
         try:
-            await self.enqueue(creator_id, new_event(kind, data, now_ms=self._now_ms()))
+            await self.enqueue(
+                creator_id, new_event(kind, data, now_ms=self._now_ms(), ids=self.ids)
+            )
         except LiveCommerceError as exc:
             log.warning("webhook %s not queued: %s", kind, exc.code)
 

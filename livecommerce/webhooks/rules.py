@@ -40,6 +40,7 @@ import orjson
 
 from livecommerce.errors import BadRequest, Unauthorized
 from livecommerce.numbers import digits
+from livecommerce.runtime.ids import Ids
 
 SIGNATURE_HEADER = "Livecommerce-Signature"
 SIGNATURE_TOLERANCE_S = 300
@@ -100,14 +101,14 @@ def new_event(
     data: Mapping[str, Any],
     *,
     now_ms: int,
-    token: Callable[[int], str] = secrets.token_hex,
+    ids: Ids | None = None,
 ) -> WebhookEvent:
-    """A fresh event with a unique id; ``now_ms`` is Unix time in milliseconds."""
+    """A fresh event with a unique id from ``ids``; ``now_ms`` is Unix time in milliseconds."""
     try:
         kind = EventType(type)
     except ValueError:
         raise BadRequest(f"unknown webhook event type {type!r}") from None
-    return WebhookEvent(f"evt_{token(12)}", kind, now_ms, dict(data))
+    return WebhookEvent((ids or Ids()).webhook_event(), kind, now_ms, dict(data))
 
 
 # Signatures --------------------------------------------------------------------------

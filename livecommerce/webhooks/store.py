@@ -14,7 +14,6 @@ either one creator's keys or one delivery's, so nothing here needs keys in one s
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from livecommerce.errors import Conflict, NotFound
+from livecommerce.runtime.ids import Ids
 from livecommerce.store import keys
 from livecommerce.store.connection import guarded
 from livecommerce.store.scripts import register
@@ -118,8 +118,11 @@ class Attempt:
 
 
 class WebhookStore:
-    def __init__(self, client: Redis, *, log_max_len: int = LOG_MAX_LEN) -> None:
+    def __init__(
+        self, client: Redis, *, log_max_len: int = LOG_MAX_LEN, ids: Ids | None = None
+    ) -> None:
         self.client = client
+        self.ids = ids or Ids()
         self.log_max_len = log_max_len
         self._claim: AsyncScript = register(client, "webhook_claim")
 
@@ -165,7 +168,7 @@ class WebhookStore:
         if not endpoints:
             return []
         body = event.to_json()
-        ids = [f"dlv_{secrets.token_hex(12)}" for _ in endpoints]
+        ids: list[str] = [self.ids.delivery() for _ in endpoints]
         async with self.client.pipeline(transaction=False) as pipe:
             for delivery_id, endpoint in zip(ids, endpoints, strict=True):
                 pipe.hset(

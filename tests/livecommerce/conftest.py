@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from livecommerce.config import Settings
+from livecommerce.runtime.ids import Ids
 from livecommerce.server import Server
 from tests.receivers import StartReceiver, running_receivers
 
@@ -45,11 +46,13 @@ async def start_server(redis_url: str, tmp_path: Path) -> AsyncIterator[ServerFa
     """Start servers with settings of the test's choosing; all stop at teardown."""
     started: list[Server] = []
 
-    async def start(clock: Callable[[], float] | None = None, **overrides: Any) -> Server:
+    async def start(
+        clock: Callable[[], float] | None = None, ids: Ids | None = None, **overrides: Any
+    ) -> Server:
         overrides.setdefault("redis_url", redis_url)
         data_dir = overrides.pop("data_dir", tmp_path / f"server{len(started)}")
         settings = settings_for(data_dir=data_dir, **overrides)
-        server = Server(settings, clock=clock) if clock else Server(settings)
+        server = Server(settings, clock=clock, ids=ids) if clock else Server(settings, ids=ids)
         await server.start()
         started.append(server)
         return server

@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from livecommerce.events import Event
 from livecommerce.store.embedded import EmbeddedValkey
 from tests.conftest import timeout
-from tests.helpers import Event, join, open_room, sign_up
+from tests.helpers import join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 from tests.processes import start_process
 

@@ -125,18 +125,21 @@ async def test_a_wrong_password_and_a_stranger_are_refused_alike(desk: Desk) -> 
     assert str(wrong.value) == str(nobody.value) == "wrong username or password"
 
 
+def two_wrong_passwords_per_address() -> AccountLimits:
+    """Only the password limits on: a burst of two failures per username and address."""
+    off = AccountLimits.off()
+    return AccountLimits(
+        off.signup,
+        off.signin,
+        Limit.parse("signin_failures", "1/2"),
+        Limit.parse("signin_account", "1/100"),
+    )
+
+
 async def test_a_guesser_is_slowed_where_they_are_and_the_owner_still_gets_in(
     open_desk: OpenDesk,
 ) -> None:
-    off = AccountLimits.off()
-    desk = await open_desk(
-        AccountLimits(
-            off.signup,
-            off.signin,
-            Limit.parse("signin_failures", "1/2"),
-            Limit.parse("signin_account", "1/100"),
-        )
-    )
+    desk = await open_desk(two_wrong_passwords_per_address())
     await desk.sign_up("ada")
     for _ in range(2):
         with pytest.raises(Unauthorized):
@@ -147,15 +150,7 @@ async def test_a_guesser_is_slowed_where_they_are_and_the_owner_still_gets_in(
 
 
 async def test_an_owner_who_gets_it_right_has_the_attempt_taken_back(open_desk: OpenDesk) -> None:
-    off = AccountLimits.off()
-    desk = await open_desk(
-        AccountLimits(
-            off.signup,
-            off.signin,
-            Limit.parse("signin_failures", "1/2"),
-            Limit.parse("signin_account", "1/100"),
-        )
-    )
+    desk = await open_desk(two_wrong_passwords_per_address())
     await desk.sign_up("ada")
     for _ in range(5):  # more right sign-ins than the burst of failures: none counts
         await desk.accounts.sign_in("ada", PASSWORD, HOME)

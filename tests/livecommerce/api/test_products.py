@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from livecommerce.catalog.rules import parse_import, product_to_hash
 from livecommerce.catalog.rules import parse_product_draft as draft_of
 from livecommerce.catalog.store import CatalogStore
+from livecommerce.runtime.ids import ProductId
 from livecommerce.store.keys import owners_key, product_key, products_key, skus_key
 from tests.helpers import User, sign_up
 
@@ -337,14 +338,16 @@ async def test_an_import_racing_other_writers_keeps_one_product_per_sku(redis_ur
     fresh id turns out to be taken: the rows are retried alone and still land once."""
     client = Redis.from_url(redis_url)
     store = CatalogStore(client)
-    rival = draft_of(a_product(sku="R-1", title="Rival")).to_product("p_rival", "u_ada", 1)
-    taken = draft_of(a_product(sku="OTHER")).to_product("p_taken", "u_ada", 1)
+    rival = draft_of(a_product(sku="R-1", title="Rival")).to_product(
+        ProductId("p_rival"), "u_ada", 1
+    )
+    taken = draft_of(a_product(sku="OTHER")).to_product(ProductId("p_taken"), "u_ada", 1)
     await store.create_product(taken)
     ids = iter(["p_for_r1", "p_taken", "p_fresh", "p_spare"])
     sync = redis.Redis.from_url(redis_url)
 
-    def new_id() -> str:
-        product_id = next(ids)
+    def new_id() -> ProductId:
+        product_id = ProductId(next(ids))
         if product_id == "p_for_r1":  # a concurrent create of R-1 wins the race
             for name, value in product_to_hash(rival).items():
                 sync.hset(product_key("u_ada", "p_rival"), name, value)

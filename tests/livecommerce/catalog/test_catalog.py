@@ -23,6 +23,7 @@ from livecommerce.catalog.rules import (
     product_to_hash,
 )
 from livecommerce.errors import BadRequest, Forbidden, TooLarge
+from livecommerce.runtime.ids import ProductId
 
 HEADER = "sku,title,description,image_url,price,currency,stock"
 
@@ -40,7 +41,9 @@ def a_body(**changes: Any) -> dict[str, Any]:
 
 
 def a_product() -> Product:
-    return parse_product_draft(a_body(description="warm")).to_product("p_1", "u_ada", now=1_000)
+    return parse_product_draft(a_body(description="warm")).to_product(
+        ProductId("p_1"), "u_ada", now=1_000
+    )
 
 
 def csv_import(text: str) -> ImportReport:
@@ -58,7 +61,7 @@ def test_a_valid_draft_becomes_a_product() -> None:
     draft = parse_product_draft(
         a_body(title=" Wool jumper ", image_url="https://cdn.example/j.jpg")
     )
-    product = draft.to_product("p_1", "u_ada", now=1_000)
+    product = draft.to_product(ProductId("p_1"), "u_ada", now=1_000)
     assert product.to_public() == {
         "id": "p_1",
         "creator_id": "u_ada",

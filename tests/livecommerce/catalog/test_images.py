@@ -11,10 +11,10 @@ from livecommerce.catalog.images import (
     WEBP,
     check_declared,
     is_uploaded,
-    new_name,
     sniff,
 )
 from livecommerce.errors import UnsupportedImage
+from livecommerce.runtime.ids import Ids
 from tests.images import encode_image
 
 
@@ -43,7 +43,7 @@ def test_a_label_that_disagrees_is_refused(declared: str) -> None:
 
 
 def test_only_names_the_server_makes_are_uploaded_images() -> None:
-    name = new_name(PNG)
+    name = Ids().image(PNG.extension)
     assert is_uploaded("/images/" + name)
     assert not is_uploaded("/images/../secret.png")
     assert not is_uploaded("/images/" + name + ".html")

@@ -9,13 +9,14 @@ from livecommerce.accounts.auth import Identity
 from livecommerce.chat.rules import ChatPolicy
 from livecommerce.chat.service import Chat, chat_message, interval_ms
 from livecommerce.errors import BadRequest, BlockedWord, RateLimited, Unauthorized
+from livecommerce.runtime.ids import MessageId
 from livecommerce.server import Server
 from tests.helpers import User, join, open_room, sign_up
 
 
 def test_a_line_is_the_event_everyone_in_the_room_sees() -> None:
     kari = Identity("u_kari", "Kari", "account")
-    assert chat_message(kari, "is it wool?", 1_700_000_000_000, "m_1") == {
+    assert chat_message(kari, "is it wool?", 1_700_000_000_000, MessageId("m_1")) == {
         "type": "chat.message",
         "id": "m_1",
         "user": {"id": "u_kari", "name": "Kari"},

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from livecommerce.events import Event
 from livecommerce.server import Server
 from tests.helpers import (
-    Event,
     FakeClock,
     add_product,
     appoint,

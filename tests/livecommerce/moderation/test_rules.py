@@ -19,9 +19,10 @@ from livecommerce.moderation.rules import (
 )
 from livecommerce.realtime.feed import without_deleted
 from livecommerce.rooms.rules import Room
+from livecommerce.runtime.ids import RoomId
 
 ROOM = Room(
-    id="r_1", title="Knitwear", host_id="u_host", host_name="Ada", currency="EUR",
+    id=RoomId("r_1"), title="Knitwear", host_id="u_host", host_name="Ada", currency="EUR",
     locale="en", created_at=0, moderators=("u_mod", "u_mod2"),
 )  # fmt: skip
 

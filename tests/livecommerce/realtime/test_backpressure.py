@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from livecommerce.events import ChatMessage, Person
 from livecommerce.runtime import metrics
 from livecommerce.server import Server
 from tests.conftest import timeout
@@ -29,7 +30,9 @@ async def test_a_viewer_that_stops_reading_is_cut_loose_and_can_resume(
     assert server.store is not None
     big = "x" * 40_000
     for i in range(300):  # 12 MB: more than any kernel buffer between the two
-        await server.store.publish(room["id"], {"type": "chat.message", "id": f"m{i}", "text": big})
+        await server.store.publish(room["id"], ChatMessage(
+            type="chat.message", id=f"m{i}", user=Person(id="u_bot", name="Bot"), text=big, at=i,
+        ))  # fmt: skip
 
     for i in range(300):
         event = await healthy.expect("chat.message", wait=30)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
+from livecommerce.events import Event
 from livecommerce.server import Server
 from tests.helpers import join, open_room, sign_up
-
-Event = dict[str, Any]
 
 # What a viewer who is neither host nor moderator gets for each command, in a live room
 # with no products or sales: (frame, reply type, error code).

@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from livecommerce.events import ChatMessage, Person
 from livecommerce.realtime.channels import AMBIENT_EVERY_S, AMBIENT_FRAMES_PER_S, ambient_every_s
 from livecommerce.server import Server
 from tests.helpers import join, open_room, sign_up
@@ -23,9 +24,10 @@ async def test_a_room_larger_than_a_write_slice_gets_every_message_once_in_order
     late = None
     assert server.store is not None
     for i in range(60):
-        await server.store.publish(
-            room["id"], {"type": "chat.message", "id": f"m{i}", "text": "hi"}
-        )
+        await server.store.publish(room["id"], ChatMessage(
+            type="chat.message", id=f"m{i}", user=Person(id=host.id, name=host.name), text="hi",
+            at=i,
+        ))  # fmt: skip
         if i == 30:  # someone joins while slices of earlier batches are still being written
             late = await join(server.ws_url, room["id"], max_queue=None)
     assert late is not None

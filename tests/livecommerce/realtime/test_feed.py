@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from livecommerce.events import Event
 from livecommerce.realtime.feed import (
     Action,
     Admit,
-    Event,
     FeedProtocol,
     FetchRange,
     FetchSeq,

@@ -19,12 +19,13 @@ from livecommerce.rooms.rules import (
     room_to_hash,
     state_event,
 )
+from livecommerce.runtime.ids import RoomId
 
 
 def a_room(**changes: Any) -> Room:
     base = Room(
-        id="r_1", title="Drop", host_id="u_host", host_name="Ada", currency="EUR", locale="en",
-        created_at=1_000, epoch="e1", moderators=("u_mod",),
+        id=RoomId("r_1"), title="Drop", host_id="u_host", host_name="Ada", currency="EUR",
+        locale="en", created_at=1_000, epoch="e1", moderators=("u_mod",),
     )  # fmt: skip
     return replace(base, **changes)
 
@@ -114,13 +115,13 @@ def test_the_room_hears_which_state_its_show_moved_to_and_when() -> None:
 
 def test_a_draft_becomes_a_scheduled_show_hosted_by_its_creator() -> None:
     draft = RoomDraft("Drop", "NOK", "nb", "knits", scheduled_at=9_000, paid_partnership=True)
-    room = draft.to_room("r_9", "u_host", "Ada", 1_000, "e9", moderators=("u_mod",))
+    room = draft.to_room(RoomId("r_9"), "u_host", "Ada", 1_000, "e9", moderators=("u_mod",))
     assert room == a_room(
         id="r_9", currency="NOK", locale="nb", description="knits", scheduled_at=9_000,
         epoch="e9", paid_partnership=True,
     )  # fmt: skip
     assert room.state is RoomState.SCHEDULED
-    assert draft.to_room("r_10", "u_host", "Ada", 1_000, "e10").moderators == ()
+    assert draft.to_room(RoomId("r_10"), "u_host", "Ada", 1_000, "e10").moderators == ()
 
 
 @pytest.mark.parametrize("body", [None, [], {}, {"title": "x"}, {"paid_partnership": "yes"}])

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.errors import Conflict, Forbidden, RoomNotLive
+from livecommerce.events import Event
 from livecommerce.rooms.rules import RoomDraft, RoomState
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
+from livecommerce.runtime.ids import SaleId
 from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import SalesStore
 from livecommerce.store.history import Store
@@ -22,7 +23,6 @@ NOW_S = 1_700_000_000.0
 NOW_MS = int(NOW_S * 1000)
 ADA = Identity("u_ada", "Ada", "account")
 VIV = Identity("u_viv", "Viv", "account")
-Event = dict[str, Any]
 
 
 @dataclass
@@ -114,8 +114,8 @@ async def test_ending_the_show_stops_its_running_sale_and_nothing_starts_after(
 ) -> None:
     room = await desk.rooms.transition(ADA, await desk.rooms.create(ADA, draft()), RoomState.LIVE)
     sale = Sale(
-        id="s_1", room_id=room.id, product_id="p_1", title="Jumper", image_url="", price=2900,
-        currency="EUR", units=5, per_user_limit=1, hold_ms=120_000, starts_at=NOW_MS,
+        id=SaleId("s_1"), room_id=room.id, product_id="p_1", title="Jumper", image_url="",
+        price=2900, currency="EUR", units=5, per_user_limit=1, hold_ms=120_000, starts_at=NOW_MS,
         ends_at=NOW_MS + 600_000, state=SaleState.ACTIVE, available=5, held=0, sold=0,
     )  # fmt: skip
     await desk.sales.start(sale, {"type": "sale.started", "sale": sale.to_public()})

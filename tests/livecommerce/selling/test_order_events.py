@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from livecommerce.rooms.rules import Room
+from livecommerce.runtime.ids import RoomId
 from livecommerce.selling.order_events import audit_audience, order_audience
 
 
 def a_room() -> Room:
     return Room(
-        id="r_1", title="Drop", host_id="u_host", host_name="Ada", currency="EUR", locale="en",
-        created_at=1_000, epoch="e1", moderators=("u_mod",),
+        id=RoomId("r_1"), title="Drop", host_id="u_host", host_name="Ada", currency="EUR",
+        locale="en", created_at=1_000, epoch="e1", moderators=("u_mod",),
     )  # fmt: skip
 
 

@@ -24,6 +24,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from livecommerce.events import SaleEnded, SaleStarted
+from livecommerce.runtime.ids import SaleId
 from livecommerce.selling.rules import Sale, SaleState
 from livecommerce.selling.store import Answer, ReserveRequest, SalesStore
 from livecommerce.store import keys
@@ -138,12 +140,12 @@ class EngineMachine(RuleBasedStateMachine):
         self.run(self.client.hset(keys.room(ROOM), mapping={"state": "live"}))
         ends_at = self.now + 600_000
         sale = Sale(
-            id="s_model", room_id=ROOM, product_id="p", title="t", image_url="", price=100,
+            id=SaleId("s_model"), room_id=ROOM, product_id="p", title="t", image_url="", price=100,
             currency="EUR", units=units, per_user_limit=limit, hold_ms=hold_s * 1000,
             starts_at=self.now, ends_at=ends_at, state=SaleState.ACTIVE,
             available=units, held=0, sold=0,
         )  # fmt: skip
-        self.run(self.engine.start(sale, {"type": "sale.started"}))
+        self.run(self.engine.start(sale, SaleStarted(type="sale.started", sale=sale.to_public())))
         self.model = Model(units, limit, hold_s * 1000, ends_at)
 
     @rule(user=st.sampled_from(USERS), q=st.integers(1, 3), key=st.sampled_from(["", "k1", "k2"]))
@@ -272,7 +274,13 @@ class EngineMachine(RuleBasedStateMachine):
     @rule()
     def host_stops_the_sale(self) -> None:
         ended, _ = self.run(
-            self.engine.end(ROOM, "s_model", "stopped", self.now, {"type": "sale.ended"})
+            self.engine.end(
+                ROOM,
+                "s_model",
+                "stopped",
+                self.now,
+                SaleEnded(type="sale.ended", sale_id="s_model", reason="stopped"),
+            )
         )
         assert ended
         self.model.active = False

@@ -18,7 +18,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jwt
@@ -26,6 +25,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from livecommerce.events import Event, SaleEnded
 from livecommerce.server import Server
 from tests.conftest import timeout
 from tests.helpers import (
@@ -45,7 +45,6 @@ from tests.processes import ServerProcess, start_process
 pytestmark = pytest.mark.multiprocess
 
 SECRET = "rush-secret-shared-by-the-cluster-32b"
-Event = dict[str, Any]
 _tags = itertools.count(1)
 
 
@@ -552,7 +551,7 @@ async def test_a_retry_after_a_crash_between_confirm_and_indexing_lists_the_orde
         "payment": {"ref": "pay_before_the_crash", "brand": "visa", "last4": "4242"},
         "created_at": now,
     }  # fmt: skip
-    ended = {"type": "sale.ended", "sale_id": sale["id"], "reason": "sold_out"}
+    ended = SaleEnded(type="sale.ended", sale_id=sale["id"], reason="sold_out")
     assert server.sales is not None
     done = await server.sales.confirm(
         room["id"], sale["id"], hold["id"], kari.id, now, order_id, json.dumps(order), ended
