@@ -13,17 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
-from typing import Any
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.accounts.credentials import SignUp
 from livecommerce.accounts.passwords import Passwords
 from livecommerce.accounts.store import Account, AccountStore
 from livecommerce.errors import BadRequest, Unauthorized
+from livecommerce.events import Event
 from livecommerce.runtime.ids import Ids
 from livecommerce.store.limits import Limit, Limiter
-
-Event = dict[str, Any]
 
 # A revocation is kept until its token expires; tokens with an 'exp' further ahead than this
 # (only merchant ones, with --jwt-max-ttl-s 0) are remembered as signed out this long.

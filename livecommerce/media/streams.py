@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from livecommerce.errors import LiveCommerceError
+from livecommerce.events import ReplayReady
 from livecommerce.media.hub import Hubs, StreamState
 from livecommerce.media.plane import Media
 from livecommerce.media.recording import Recording
@@ -131,7 +132,7 @@ class Streams:
             return
         entry = replay_entry(recording)
         await to.media_store.add_recording(room_id, entry)
-        await to.store.publish(room_id, {"type": "replay.ready", "recording": entry})
+        await to.store.publish(room_id, ReplayReady(type="replay.ready", recording=entry))
 
     # The tick -----------------------------------------------------------------------
 

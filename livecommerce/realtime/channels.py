@@ -26,7 +26,7 @@ from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 
 from livecommerce.errors import CloseCode, LiveCommerceError
-from livecommerce.events import Event
+from livecommerce.events import Event, Outgoing
 from livecommerce.realtime.fanout import prepare, write_all
 from livecommerce.realtime.feed import (
     Admit,
@@ -143,8 +143,9 @@ class RoomChannel:
     def deliver(self, seq: int | None, event: Event) -> None:
         self._inbox.put_nowait(("event", event) if seq is not None else ("ephemeral", event))
 
-    def deliver_local(self, event: Event) -> None:
-        self._inbox.put_nowait(("ephemeral", event))
+    def deliver_local(self, event: Outgoing | Event) -> None:
+        """An event made on this process for this process's sockets only (never replayed)."""
+        self._inbox.put_nowait(("ephemeral", dict(event)))
 
     def resync(self) -> None:
         self._inbox.put_nowait(("resync", None))

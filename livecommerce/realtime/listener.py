@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from livecommerce.events import Event
+from livecommerce.events import Event, Unavailable
 from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
 
@@ -46,7 +46,7 @@ class BusListener:
             return
         log.warning("store unreachable; rooms told")
         for channel in self.channels.rooms.values():
-            channel.deliver_local({"type": "unavailable", "retry_after": UNAVAILABLE_RETRY_S})
+            channel.deliver_local(Unavailable(type="unavailable", retry_after=UNAVAILABLE_RETRY_S))
 
     def up(self) -> None:
         """The store is back: rooms read back what they missed, and sign-outs that pub/sub

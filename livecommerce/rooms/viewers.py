@@ -10,7 +10,9 @@ count is ephemeral, never replayed, and a steady room sends nothing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sized
-from typing import Any, Protocol
+from typing import Protocol
+
+from livecommerce.events import Viewers
 
 EVERY_S = 1.0
 TTL_MS = 5000
@@ -30,14 +32,14 @@ class LocalRoom(Protocol):
 
     viewers_reported: int
 
-    def deliver_local(self, event: dict[str, Any]) -> None: ...
+    def deliver_local(self, event: Viewers) -> None: ...
 
 
-def viewers_event(total: int, reported: int) -> dict[str, Any] | None:
+def viewers_event(total: int, reported: int) -> Viewers | None:
     """What the room's sockets are told, if anything, when the total is ``total``."""
     if total == reported:
         return None
-    return {"type": "viewers", "count": total}
+    return Viewers(type="viewers", count=total)
 
 
 class ViewerCounts:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from .support import Server, expect_timeout_ms
+from livecommerce.events import Event
 
-Event = dict[str, Any]
+from .support import Server, expect_timeout_ms
 
 FOLD = """async ([events, start]) => {
   const m = await import('/static/js/room-state.js');

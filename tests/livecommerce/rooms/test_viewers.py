@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
+from livecommerce.events import Viewers
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts, viewers_event
 from livecommerce.store.history import Store
@@ -21,9 +21,9 @@ class RoomHere:
     room_id: str
     members: list[str]
     viewers_reported: int = -1
-    told: list[dict[str, Any]] = field(default_factory=list)
+    told: list[Viewers] = field(default_factory=list)
 
-    def deliver_local(self, event: dict[str, Any]) -> None:
+    def deliver_local(self, event: Viewers) -> None:
         self.told.append(event)
 
 
