@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from livecommerce.api.services import json_body, require_identity, services
+from livecommerce.api.services import json_object, require_identity, services
 from livecommerce.errors import BadRequest
 from livecommerce.moderation.rules import ModAction, parse_mod_request, parse_report
 from livecommerce.numbers import is_digits, whole_in
@@ -70,9 +70,7 @@ async def use_tool(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+    body = await json_object(request)
     parsed = parse_mod_request(body)
     if parsed.action in (ModAction.APPOINT, ModAction.REMOVE):
         raise BadRequest("appoint and remove moderators with PUT or DELETE on /moderators")
@@ -154,9 +152,7 @@ async def file_report(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+    body = await json_object(request)
     report = await svc.moderators.report(who, request.path_params["room_id"], parse_report(body))
     return JSONResponse(report, status_code=201)
 

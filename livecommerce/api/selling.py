@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from livecommerce.api.services import json_body, require_identity, services
+from livecommerce.api.services import json_body, json_object, require_identity, services
 from livecommerce.errors import BadRequest, Forbidden
 from livecommerce.selling.checkout import parse_idempotency_key
 from livecommerce.selling.rules import parse_idempotency_key as parse_hold_key
@@ -39,9 +39,7 @@ async def start_sale(request: Request) -> JSONResponse:
     """
     svc = services(request)
     who = require_identity(request)
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+    body = await json_object(request)
     room = await svc.rooms.room(request.path_params["room_id"])
     sale = await svc.reservations.start_sale(who, room, parse_sale_draft(body))
     return JSONResponse(sale.to_public(), status_code=201)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from starlette.requests import HTTPConnection, Request
@@ -113,6 +114,14 @@ async def json_body(request: Request, limit: int = BODY_MAX_BYTES) -> object:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
+
+
+async def json_object(request: Request, limit: int = BODY_MAX_BYTES) -> dict[str, Any]:
+    """A body that must be a JSON object: anything else is ``bad_request``."""
+    body = await json_body(request, limit)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
 
 
 def client_address(request: Request) -> str:
