@@ -12,6 +12,8 @@ names the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from livecommerce.errors import BadRequest
 
@@ -39,4 +41,19 @@ def whole_in(text: str, name: str, low: int, high: int) -> int:
     value = digits(text, max(len(str(high)), 1))
     if value is None or not low <= value <= high:
         raise BadRequest(f"'{name}' must be a whole number from {low} to {high}")
+    return value
+
+
+def whole_field(
+    body: Mapping[str, Any], name: str, low: int, high: int, default: int | None = None
+) -> int:
+    """A whole number field of a JSON body, from ``low`` to ``high``: never a float, a bool
+    or a numeric string, which JSON clients send by mistake and would round or coerce."""
+    value = body.get(name, default)
+    if value is None:
+        raise BadRequest(f"field {name!r} is missing")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"field {name!r} must be a whole number")
+    if not low <= value <= high:
+        raise BadRequest(f"field {name!r} must be between {low} and {high}")
     return value

@@ -27,6 +27,7 @@ from livecommerce.errors import (
     SoldOut,
     TooManyHolds,
 )
+from livecommerce.numbers import whole_field
 from livecommerce.runtime.ids import HoldId, SaleId
 
 MAX_UNITS = 1_000_000
@@ -59,28 +60,17 @@ class SaleDraft:
     hold_s: int
 
 
-def _int(body: dict[str, Any], name: str, low: int, high: int, default: int | None = None) -> int:
-    value = body.get(name, default)
-    if value is None:
-        raise BadRequest(f"field {name!r} is missing")
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise BadRequest(f"field {name!r} must be a whole number")
-    if not low <= value <= high:
-        raise BadRequest(f"field {name!r} must be between {low} and {high}")
-    return value
-
-
 def parse_sale_draft(body: dict[str, Any]) -> SaleDraft:
     product_id = body.get("product_id")
     if not isinstance(product_id, str) or not 0 < len(product_id) <= 64:
         raise BadRequest("field 'product_id' must be a product id")
     draft = SaleDraft(
         product_id=product_id,
-        price=_int(body, "price", 0, AMOUNT_MAX),
-        units=_int(body, "units", 1, MAX_UNITS),
-        per_user_limit=_int(body, "per_user_limit", 1, MAX_PER_USER, default=1),
-        duration_s=_int(body, "duration_s", 5, MAX_DURATION_S, default=300),
-        hold_s=_int(body, "hold_s", MIN_HOLD_S, MAX_HOLD_S, default=120),
+        price=whole_field(body, "price", 0, AMOUNT_MAX),
+        units=whole_field(body, "units", 1, MAX_UNITS),
+        per_user_limit=whole_field(body, "per_user_limit", 1, MAX_PER_USER, default=1),
+        duration_s=whole_field(body, "duration_s", 5, MAX_DURATION_S, default=300),
+        hold_s=whole_field(body, "hold_s", MIN_HOLD_S, MAX_HOLD_S, default=120),
     )
     # Refused here rather than at checkout, where a buyer would be left with a hold no
     # payment can settle. A price of 0 is a giveaway: its orders need no payment.

@@ -1,0 +1,1 @@
+"""Live auctions: lots, proxy bids, anti-sniping and the hammer (being built for issue 13)."""
