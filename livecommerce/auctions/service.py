@@ -241,9 +241,9 @@ class Auctions:
             counts = await self.auctions.strikes(bidders)
             struck = {b for b, n in zip(bidders, counts, strict=True) if n >= self.strike_limit}
         allowed = [r for r in requests if r.bidder not in struck]
-        rate = (self.bid_limit.interval_ms, self.bid_limit.burst)
-        if self.bid_limit.per_minute == 0:
-            rate = (0, 1)
+        rate = (0, 1)
+        if self.bid_limit.per_minute > 0:
+            rate = (self.bid_limit.interval_ms, self.bid_limit.burst)
         answers = iter(
             await self.auctions.bid_many(
                 room_id, auction_id, allowed, self.now_ms(), self.increments, rate
