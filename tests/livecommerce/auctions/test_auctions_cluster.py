@@ -221,7 +221,8 @@ async def test_three_hundred_bidders_on_two_processes_the_highest_max_wins_at_th
         accepted = [(bidder, bidder.accepted) for bidder in bidders if bidder.accepted]
         refusals = {code for bidder in bidders for code in bidder.refusals}
         assert refusals <= {"bid_too_low", "auction_not_active"}, refusals
-        assert len(accepted) > BIDDERS // 10, "too few bids got in to prove anything"
+        assert len(accepted) >= 10, "too few bids got in to prove anything"
+        assert {i % 2 for i, bidder in enumerate(bidders) if bidder.accepted} == {0, 1}
 
         # The winner holds the highest accepted max; of equal maxes, the first placed (the
         # one whose reply said it led); the price is the closed form of all the maxes.
