@@ -342,11 +342,16 @@ class Auctions:
     async def _after_close(
         self, room_id: str, auction_id: str, outcome: str, order: dict[str, Any] | None
     ) -> None:
-        if outcome == Outcome.SOLD:
-            if order is None:
-                auction = await self.auctions.auction(room_id, auction_id)
-                order = await self.orders.order(room_id, auction.order_id)
-            await self.orders.hammered(room_id, auction_id, order)
+        """What follows a close, on the process that closed it, or on one that finds it
+        closed by a process that died before this was done: the record first, then the
+        lot leaves the set the tickers visit, then the winner is told."""
+        if outcome == Outcome.SOLD and order is None:
+            auction = await self.auctions.auction(room_id, auction_id)
+            order = await self.orders.order(room_id, auction.order_id)
+        if order is not None:
+            await self.orders.hammered(room_id, order)
         elif outcome:
             await self.orders.unsold(await self.auctions.auction(room_id, auction_id))
         await self.auctions.done(keys.active_auctions(), room_id, auction_id)
+        if order is not None:
+            await self.orders.announce(room_id, auction_id, order)
