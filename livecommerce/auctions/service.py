@@ -27,6 +27,7 @@ from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import (
     AuctionNotActive,
     BadRequest,
+    Banned,
     BidTooLow,
     Conflict,
     Forbidden,
@@ -63,6 +64,8 @@ def _refusal(reason: str, next_bid: int = 0) -> LiveCommerceError:
         return AuctionNotActive("this lot is not taking bids")
     if reason == "forbidden":
         return Forbidden("the host and the room's moderators never bid")
+    if reason == "banned":
+        return Banned("you are banned from this room")
     if reason == "struck":
         return Forbidden("you left too many lots unpaid to bid again")
     if reason == "not_found":
@@ -202,6 +205,17 @@ class Auctions:
             raise AuctionNotActive("this lot has ended already")
         await self._after_close(room.id, auction_id, closing.outcome, None)
         return await self.auctions.auction(room.id, auction_id)
+
+    async def room_ended(self, room: Room) -> None:
+        """A show that ends takes its open lots with it: cancelled, their units back."""
+        for lot in await self.auctions.room_auctions(room.id):
+            if lot.state is AuctionState.ENDED:
+                continue
+            closing = await self.auctions.end(
+                room.id, lot.id, "cancelled", self.now_ms(), self.ids.order(), 0
+            )
+            if closing.closed:
+                await self._after_close(room.id, lot.id, closing.outcome, None)
 
     async def auction(self, auction_id: str) -> Auction:
         return await self.auctions.auction(await self.auctions.room_of(auction_id), auction_id)
