@@ -340,10 +340,13 @@ class Auctions:
         closing = await self.auctions.end(
             room_id, auction_id, "time_up", now, self.ids.order(), self.orders.pay_ms
         )
-        if closing.reason == "not_due":
+        if closing.reason == "not_due" and closing.ends_at > 0:
             await self.auctions.reschedule(
                 keys.active_auctions(), room_id, auction_id, closing.ends_at
             )
+            return
+        if closing.reason == "not_due":  # still queued: its start was refused
+            await self.auctions.done(keys.active_auctions(), room_id, auction_id)
             return
         if closing.reason == "not_found":
             await self.auctions.done(keys.active_auctions(), room_id, auction_id)
