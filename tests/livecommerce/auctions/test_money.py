@@ -99,3 +99,23 @@ async def test_a_charge_that_paid_its_lot_stays_paid(show: Show) -> None:
     assert await server.checkout.ledger.count() == 0
     kept = await server.checkout.store.client.hget(f"lc:payment:{ref}", "refunded")
     assert kept == b"0"
+
+
+async def test_an_unpaid_lot_cannot_be_refunded_and_a_paid_one_can(show: Show) -> None:
+    ola, ola_socket = await show.viewer("Ola")
+    lot = await show.lot()
+    await bid(ola_socket, lot["id"], 1500, "o")
+    show.clock.advance(31)
+    order = (await ola_socket.expect("auction.won"))["order"]
+    refund = f"/api/v1/orders/{order['id']}/refund"
+    early = await show.http.post(refund, headers=show.host.headers)
+    assert (early.status_code, early.json()["code"]) == (409, "conflict")
+    paid = await show.http.post(
+        f"/api/v1/orders/{order['id']}/pay",
+        json={"address": ADDRESS, "payment": PAID},
+        headers={**ola.headers, "Idempotency-Key": "ola-pays-0003"},
+    )
+    assert paid.status_code == 200
+    refunded = await show.http.post(refund, headers=show.host.headers)
+    assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
+    assert refunded.json()["refund"]["status"] == "refunded"
