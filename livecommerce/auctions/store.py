@@ -356,6 +356,18 @@ class AuctionStore:
         await self.client.zrem(index, f"{room_id} {thing_id}")
 
     @guarded
+    async def note_bidders(self, room_id: str, auction_id: str, bidders: Sequence[str]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for bidder in bidders:
+                pipe.sadd(keys.user_bids(bidder), f"{room_id} {auction_id}")
+            await pipe.execute()
+
+    @guarded
+    async def lots_of_bidder(self, user_id: str, limit: int) -> list[tuple[str, str]]:
+        members: Any = await self.client.srandmember(keys.user_bids(user_id), limit)
+        return [(room, lot) for room, _, lot in (as_text(m).partition(" ") for m in members or [])]
+
+    @guarded
     async def strike(self, user_id: str) -> int:
         return int(await self.client.hincrby(keys.auction_strikes(), user_id, 1))
 
