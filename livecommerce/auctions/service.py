@@ -53,6 +53,7 @@ log = logging.getLogger("livecommerce.auctions")
 
 TICK_EVERY_S = 0.1  # how late past its end a lot may close
 NO_LIMIT = Limit("bid", 0, 1)
+BUSY_FOR_S = 2.0
 WELCOME_LOTS = 20
 NOTED_LOTS = 10_000  # lots whose bidders this process remembers having indexed
 
@@ -109,11 +110,16 @@ class Auctions:
         self.clock = clock
         self.ids = ids or Ids()
         self._noted: dict[str, set[str]] = {}
+        self.last_bid_at = float("-inf")
         self._bids: Batcher[tuple[str, str], BidRequest, BidAnswer] = Batcher(self._bid_batch)
         self._ticker = Ticker("auctions", TICK_EVERY_S, self.tick, unavailable=logging.DEBUG)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def bidding(self, within_s: float = BUSY_FOR_S) -> bool:
+        """Whether bids came in lately: the last seconds of a lot are no time for a pause."""
+        return time.monotonic() - self.last_bid_at < within_s
 
     def start_ticking(self) -> None:
         self._ticker.start()
@@ -244,6 +250,7 @@ class Auctions:
         if who is None:
             raise Unauthorized("sign in to bid")
         room_id = await self.auctions.room_of(auction_id)
+        self.last_bid_at = time.monotonic()
         answer = await self._bids.submit(
             (room_id, auction_id), BidRequest(who.id, who.name, amount, key)
         )
