@@ -23,7 +23,7 @@ from livecommerce.auctions.rules import (
     Increments,
     Outcome,
 )
-from livecommerce.auctions.store import AuctionStore, BidAnswer, BidRequest
+from livecommerce.auctions.store import MAX_OPEN_LOTS, AuctionStore, BidAnswer, BidRequest
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import (
     AuctionNotActive,
@@ -54,7 +54,6 @@ log = logging.getLogger("livecommerce.auctions")
 TICK_EVERY_S = 0.1  # how late past its end a lot may close
 NO_LIMIT = Limit("bid", 0, 1)
 BUSY_FOR_S = 2.0
-WELCOME_LOTS = 20
 NOTED_LOTS = 10_000  # lots whose bidders this process remembers having indexed
 
 Audit = Callable[[str, Event], Awaitable[Any]]
@@ -171,8 +170,10 @@ class Auctions:
             raise
         if seq <= 0:
             await self.catalog.move_stock(who.id, product.id, auction.id, 1, "give", now)
-            if seq < 0:
+            if seq == -1:
                 raise NotFound(f"room {room.id} does not exist")
+            if seq == -2:
+                raise Conflict(f"the run sheet holds at most {MAX_OPEN_LOTS} open lots")
             raise RoomNotLive("the show has ended")
         metrics.EVENTS_PUBLISHED.labels("auction.queued").inc()
         return auction
@@ -219,7 +220,7 @@ class Auctions:
 
     async def room_ended(self, room: Room) -> None:
         """A show that ends takes its open lots with it: cancelled, their units back."""
-        for lot in await self.auctions.room_auctions(room.id):
+        for lot in await self.auctions.open_and_last(room.id):
             if lot.state is AuctionState.ENDED:
                 continue
             closing = await self.auctions.end(
@@ -235,11 +236,9 @@ class Auctions:
         return await self.auctions.room_auctions(room_id)
 
     async def welcome_lots(self, room_id: str) -> list[dict[str, Any]]:
-        """A joiner's lots: queued and active ones, and the latest that ended (its result)."""
-        lots = await self.auctions.room_auctions(room_id, WELCOME_LOTS)
-        open_lots = [a for a in lots if a.state is not AuctionState.ENDED]
-        ended = [a for a in lots if a.state is AuctionState.ENDED][:1]
-        return [self.public(a) for a in reversed(open_lots + ended)]  # the reader anonymises
+        """A joiner's lots: the whole run sheet still to come (queued and active, in order),
+        and the latest that ended, for its result. The reader anonymises them."""
+        return [self.public(a) for a in await self.auctions.open_and_last(room_id)]
 
     async def bidder_maxes(self, room_id: str, user_id: str, lots: Sequence[Event]) -> Event:
         return await self.auctions.maxes_of(room_id, [lot["id"] for lot in lots], user_id)
