@@ -401,7 +401,7 @@ export function setupViewerAuction({ getClient, getState, signedIn, openSignIn, 
     },
     attach(client) {
       // The client has folded each event into the room's state before these run.
-      for (const type of ['welcome', 'auction.queued', 'auction.bid', 'auction.voided', 'outbid', 'auction.won', 'order.lapsed', 'order.created', 'room.state']) {
+      for (const type of ['welcome', 'auction.queued', 'auction.bid', 'auction.voided', 'bid.accepted', 'outbid', 'auction.won', 'order.lapsed', 'order.created', 'room.state']) {
         client.addEventListener(type, () => {
           render();
           if (sheet.open) renderSheet();

@@ -324,6 +324,7 @@ async function main() {
       shop.replay(product);
       auction.replay();
     },
+    getReplayLots: () => Object.values(roomState().auctions.lots),
   });
   $('chat-form').addEventListener('submit', sendChat);
   $('heart-button').addEventListener('click', react);

@@ -425,3 +425,33 @@ def test_signing_out_forgets_my_bids_and_wins(page: Page) -> None:
     )
     assert guest["auctions"]["mine"] == {}
     assert read(page, "awaitingPayment", guest) == []
+
+
+def test_a_replay_marks_each_lot_that_ran_with_its_hammer_price_or_its_reason(page: Page) -> None:
+    recordings = [
+        {"url": "/recordings/a.webm", "started_at": T0, "ended_at": T0 + 60_000},
+        {"url": "/recordings/b.webm", "started_at": T0 + 100_000, "ended_at": T0 + 160_000},
+    ]
+    sold = {"reason": "sold", "winner": ME, "amount": 1200}
+    lots = [
+        lot("a2", "ended", starts_at=T0 + 110_000, ends_at=T0 + 120_000, result={"reason": "no_bids"}),
+        lot("a1", "ended", starts_at=T0 + 20_000, ends_at=T0 + 30_000, result=sold),
+        # Ran between the recordings: marked, but there is no moment to play.
+        lot("a3", "ended", starts_at=T0 + 70_000, ends_at=T0 + 80_000, result={"reason": "reserve_not_met"}),
+        # Cancelled while queued: it never ran, so the replay has nothing to show of it.
+        lot("a4", "ended", result={"reason": "cancelled"}),
+    ]
+    marks = page.evaluate(
+        """async ([lots, recordings]) => {
+          const m = await import('/static/js/viewer-replay.js');
+          // The same lot known twice (the room state and the replay's answer) is one mark.
+          return m.lotMarks([...lots, lots[1]], m.timeline(recordings));
+        }""",
+        [lots, recordings],
+    )
+    assert marks == [
+        {"id": "a1", "title": "Card a1", "reason": "sold", "amount": 1200, "currency": "EUR", "at": 30},
+        {"id": "a3", "title": "Card a3", "reason": "reserve_not_met", "amount": None, "currency": "EUR",
+         "at": None},
+        {"id": "a2", "title": "Card a2", "reason": "no_bids", "amount": None, "currency": "EUR", "at": 80},
+    ]  # fmt: skip
