@@ -6,6 +6,7 @@
 // this module keeps only what a tap is waiting for. The server's clock decides: the timer runs
 // against RoomClient.serverNow(), never against what the video seems to show.
 
+import { api, API_BASE } from './api.js';
 import { errorText } from './auth.js';
 import { $, clearText, closeOnBackdrop, el } from './dom.js';
 import {
@@ -18,13 +19,14 @@ const TICK_MS = 200;
 const URGENT_MS = 5000;
 const MAX_MINOR = 10 ** 12;
 
-export function setupViewerAuction({ getClient, getState, signedIn, openSignIn, payOrder }) {
+export function setupViewerAuction({ roomId, getClient, getState, signedIn, openSignIn, payOrder }) {
   let tap = null; // {auctionId, amount, key}: a bid whose answer we did not hear; a retry reuses the key
   let busy = false;
   let notice = null; // {key, args, tone}
   let sheetLot = null; // the lot the custom-bid sheet is for
   let ticker = null;
   let replaying = false;
+  let unpaidRead = null; // the user whose unpaid wins were read over HTTP
 
   const card = $('auction-card');
   const sheet = $('bid-sheet');
@@ -368,6 +370,26 @@ export function setupViewerAuction({ getClient, getState, signedIn, openSignIn, 
     });
   }
 
+  // A win is told once, as it happens: after a reload the lots still to pay for are read from
+  // the buyer's orders.
+  async function readUnpaid() {
+    const me = you();
+    if (!signedIn() || !me || unpaidRead === me.id) return;
+    unpaidRead = me.id;
+    try {
+      const data = await api(`${API_BASE}/orders`);
+      for (const order of (data && data.orders) || []) {
+        if (order.state !== 'awaiting_payment' || order.auction_id == null) continue;
+        if (order.room_id != null && String(order.room_id) !== String(roomId)) continue;
+        fold({ type: 'auction.won', auction_id: order.auction_id, order, second_chance: Boolean(order.second_chance) });
+      }
+    } catch {
+      unpaidRead = null; // the next welcome tries again
+      return;
+    }
+    render();
+  }
+
   // ---- wiring ----------------------------------------------------------------------------
 
   $('bid-button').addEventListener('click', bidNow);
@@ -387,6 +409,7 @@ export function setupViewerAuction({ getClient, getState, signedIn, openSignIn, 
   });
   window.addEventListener('lc:session', () => {
     tap = null;
+    unpaidRead = null;
     notice = null;
     render();
   });
@@ -407,6 +430,7 @@ export function setupViewerAuction({ getClient, getState, signedIn, openSignIn, 
           if (sheet.open) renderSheet();
         });
       }
+      client.addEventListener('welcome', readUnpaid);
       client.addEventListener('auction.started', () => {
         notice = null;
         render();

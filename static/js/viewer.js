@@ -311,6 +311,7 @@ async function main() {
     openSignIn: () => auth.open('signin'),
   });
   auction = setupViewerAuction({
+    roomId,
     getClient: () => client,
     getState: roomState,
     signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
