@@ -31,6 +31,8 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
   const card = $('auction-card');
   const sheet = $('bid-sheet');
   const auctions = () => getState().auctions;
+  // A replay, or a show that has ended: nothing to bid on, only a win to pay for.
+  const over = () => replaying || Boolean(getState().room && getState().room.state === 'ended');
   const you = () => getState().you;
   // The host and the room's moderators never bid (the server refuses them too).
   const staff = () => { const me = you(); return Boolean(me) && (me.role === 'host' || me.role === 'moderator'); };
@@ -112,7 +114,7 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     card.dataset.standing = mine && mine.leading ? 'winning' : mine && mine.outbid ? 'outbid' : 'none';
 
     const bidButton = $('bid-button');
-    $('auction-actions').hidden = staff() || replaying;
+    $('auction-actions').hidden = staff() || over();
     setText(bidButton, 'auction.bid', { amount: price(lot.next_bid, lot) });
     bidButton.disabled = busy;
     $('custom-bid-open').disabled = busy;
@@ -153,7 +155,7 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
 
   function renderResult(active) {
     const node = $('auction-result');
-    const lot = active || replaying ? null : lastResult(auctions());
+    const lot = active || over() ? null : lastResult(auctions());
     node.hidden = !lot;
     if (!lot) {
       clearText(node);
@@ -166,7 +168,7 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
 
   function renderNext() {
     const lots = queuedLots(auctions());
-    $('auction-next').hidden = lots.length === 0 || replaying;
+    $('auction-next').hidden = lots.length === 0 || over();
     const canBid = !staff();
     $('auction-next-list').replaceChildren(...lots.map((lot) => {
       const mine = standing(auctions(), lot.id);
@@ -194,9 +196,9 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
 
   function render() {
     const state = auctions();
-    const lot = replaying ? null : activeLot(state);
+    const lot = over() ? null : activeLot(state);
     const due = awaitingPayment(state).length > 0;
-    const show = due || (!replaying && Boolean(lot || lastResult(state) || queuedLots(state).length));
+    const show = due || (!over() && Boolean(lot || lastResult(state) || queuedLots(state).length));
     card.hidden = !show;
     document.body.dataset.auction = lot ? 'active' : 'none';
     if (!show) {
@@ -215,7 +217,7 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
 
   function tick() {
     const lot = activeLot(auctions());
-    if (lot && !replaying) renderTimer(lot);
+    if (lot && !over()) renderTimer(lot);
   }
 
   function startTicker() {

@@ -1,0 +1,277 @@
+"""Live auctions in a real headless Chromium: the host runs lots from the studio's run sheet,
+viewers bid with one tap or a secret max, the winner pays for the lot, the studio sees the paid
+order, and the replay shows each lot's hammer price.
+
+Each test reads as a person's story; waits are Playwright's auto-waiting `expect` on what the
+pages show, with lots of five seconds so the server's clock ends them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, signed_in
+
+pytestmark = pytest.mark.browser
+
+EN = locale_strings("en")
+IMAGE_HOST = "https://images.example.test"
+PICTURE = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="160" viewBox="0 0 160 160">'
+    b'<rect width="160" height="160" fill="#f4e9c9"/>'
+    b'<rect x="40" y="20" width="80" height="120" rx="8" fill="#e63946"/>'
+    b'<circle cx="80" cy="80" r="24" fill="#f1faee"/>'
+    b"</svg>"
+)
+PAYS = "4242424242424242"
+LOT_SECONDS = 5
+
+
+def serve_pictures(page: Page) -> None:
+    def fulfil(route: Route) -> None:
+        route.fulfill(status=200, content_type="image/svg+xml", body=PICTURE)
+
+    page.route(f"{IMAGE_HOST}/**", fulfil)
+
+
+def joined(page: Page) -> None:
+    expect(page.locator("body")).to_have_attribute("data-connection", "joined")
+
+
+def create_product(server: Server, host: User, title: str) -> dict[str, Any]:
+    body = {
+        "sku": f"LOT-{uuid.uuid4().hex[:8]}",
+        "title": title,
+        "price": 4900,
+        "currency": "EUR",
+        "stock": 1,
+        "image_url": f"{IMAGE_HOST}/{uuid.uuid4().hex[:6]}.svg",
+    }
+    product: dict[str, Any] = server.api("POST", "/api/v1/products", body, token=host.token)
+    return product
+
+
+def open_studio(new_page: NewPage, host: User, room_id: object) -> Page:
+    studio = new_page(viewport=DESKTOP)
+    serve_pictures(studio)
+    signed_in(studio, host)
+    studio.goto(f"/studio#{room_id}")
+    joined(studio)
+    return studio
+
+
+def open_viewer(new_page: NewPage, room_id: object, user: User, viewport: dict[str, int]) -> Page:
+    page = new_page(viewport=viewport)
+    serve_pictures(page)
+    signed_in(page, user)
+    page.goto(f"/rooms/{room_id}")
+    joined(page)
+    return page
+
+
+def queue_lot(
+    studio: Page, product: dict[str, Any], starting_bid: str = "1.00", seconds: int = LOT_SECONDS
+) -> None:
+    """The host adds a lot of `product` to the run sheet."""
+    studio.locator("#lot-product").select_option(str(product["id"]))
+    studio.locator("#lot-start").fill(starting_bid)
+    studio.locator("#lot-duration").fill(str(seconds))
+    studio.locator("#lot-queue").click()
+    expect(studio.locator("#run-queue .run-row", has_text=str(product["title"]))).to_have_count(1)
+
+
+def start_lot(studio: Page, title: str) -> None:
+    studio.get_by_role("button", name=EN["auction.studio.start_named"].format(title=title)).click()
+    expect(studio.locator("#run-active-title")).to_have_text(title)
+
+
+def fill_address(page: Page) -> None:
+    page.get_by_label(EN["shop.checkout.name"]).fill("Kari Nordmann")
+    page.get_by_label(EN["shop.checkout.line1"], exact=True).fill("Storgata 1")
+    page.get_by_label(EN["shop.checkout.postal_code"]).fill("0155")
+    page.get_by_label(EN["shop.checkout.city"]).fill("Oslo")
+    page.get_by_label(EN["shop.checkout.country"]).select_option("NO")
+
+
+def fill_card(page: Page, number: str) -> None:
+    page.get_by_label(EN["shop.checkout.card_number"]).fill(number)
+    page.get_by_label(EN["shop.checkout.exp_month"]).fill("12")
+    page.get_by_label(EN["shop.checkout.exp_year"]).fill("2031")
+    page.get_by_label(EN["shop.checkout.cvc"]).fill("123")
+
+
+def result(page: Page) -> str:
+    return str(page.locator("#auction-result").text_content() or "")
+
+
+def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Card night", currency="EUR")
+    server.start_room(host, room["id"])
+    cards = [create_product(server, host, f"Holo card no. {n}") for n in (1, 2, 3)]
+    titles = [str(card["title"]) for card in cards]
+
+    # The host puts three lots on the run sheet, in order.
+    studio = open_studio(new_page, host, room["id"])
+    for card in cards:
+        queue_lot(studio, card)
+    expect(studio.locator("#run-queue .run-row .run-title")).to_have_text(titles)
+
+    # Two viewers come, one on a laptop, one on a phone: the lots are up next.
+    ada_user = server.create_user("ada")
+    bo_user = server.create_user("bo")
+    ada = open_viewer(new_page, room["id"], ada_user, DESKTOP)
+    bo = open_viewer(new_page, room["id"], bo_user, PHONE)
+    for page in (ada, bo):
+        expect(page.locator("#auction-next-list .auction-next-name")).to_have_text(titles)
+
+    # Lot 1 starts: both see it on the block with a timer counting down by the server's clock.
+    start_lot(studio, titles[0])
+    for page in (ada, bo):
+        expect(page.locator("#auction-title")).to_have_text(titles[0])
+        expect(page.locator("#auction-price")).to_have_text("€1.00")
+        expect(page.locator("#auction-leader")).to_have_text(EN["auction.no_bids_yet"])
+        expect(page.locator("#auction-time")).to_have_text(re.compile(r"^0:0[1-5]$"))
+        expect(page.locator("#bid-button")).to_have_text("Bid €1.00")
+        # The product card steps aside while a lot is live.
+        expect(page.locator("#product-card")).to_be_hidden()
+    expect(ada.locator("#auction-next-list .auction-next-name")).to_have_text(titles[1:])
+
+    # Ada bids in one tap and leads at the opening price.
+    ada.locator("#bid-button").click()
+    expect(ada.locator("#auction-standing")).to_have_text(EN["auction.winning"].format(max="€1.00"))
+    expect(bo.locator("#auction-leader")).to_have_text(
+        EN["auction.leader"].format(name=ada_user.display_name)
+    )
+    expect(bo.locator("#bid-button")).to_have_text("Bid €2.00")
+
+    # Bo sets a secret max of €5.00: the server bids for Bo just past Ada's max.
+    bo.locator("#custom-bid-open").click()
+    sheet = bo.locator("#bid-sheet")
+    expect(sheet).to_be_visible()
+    expect(sheet.locator("#bid-max-hint")).to_have_text(EN["auction.custom.hint"])
+    bo.get_by_label(EN["auction.custom.max_in"].format(currency="EUR")).fill("5.00")
+    sheet.get_by_role("button", name=EN["auction.custom.submit"]).click()
+    expect(sheet).to_be_hidden()
+    expect(bo.locator("#auction-standing")).to_have_text(EN["auction.winning"].format(max="€5.00"))
+    expect(bo.locator("#auction-price")).to_have_text("€2.00")
+    expect(ada.locator("#auction-standing")).to_have_text(EN["auction.outbid"])
+    expect(ada.locator("#bid-button")).to_have_text("Bid €3.00")
+    # The studio's feed shows each bid, the newest first; no max is ever shown.
+    expect(studio.locator("#run-feed li").first).to_contain_text("€2.00")
+    expect(studio.locator("#run-feed li").first).to_contain_text(bo_user.display_name)
+
+    # The hammer falls by the server's clock: Bo won at €2.00 and is asked to pay.
+    sold = EN["auction.result.sold"].format(
+        title=titles[0], name=bo_user.display_name, amount="€2.00"
+    )
+    expect(ada.locator("#auction-result")).to_have_text(sold)
+    expect(bo.locator("#auction-result")).to_have_text(sold)
+    expect(bo.locator("#auction-won")).to_be_visible()
+    expect(bo.locator("#auction-won-title")).to_have_text(EN["auction.won.title"])
+    expect(bo.locator("#auction-won-text")).to_contain_text("€2.00")
+    expect(ada.locator("#auction-won")).to_be_hidden()
+    studio_row = studio.locator("#run-results .run-row", has_text=titles[0])
+    expect(studio_row).to_contain_text(
+        EN["auction.studio.result.sold"].format(name=bo_user.display_name, amount="€2.00")
+    )
+
+    # Bo pays with the test card in the checkout sheet, and the studio sees the paid order.
+    bo.locator("#auction-pay").click()
+    checkout = bo.locator("#checkout-sheet")
+    expect(checkout).to_be_visible()
+    expect(bo.locator("#checkout-hold")).to_be_hidden()
+    expect(bo.locator("#checkout-release")).to_be_hidden()
+    expect(bo.locator("#checkout-pay")).to_have_text("Pay €2.00")
+    fill_address(bo)
+    fill_card(bo, PAYS)
+    bo.locator("#checkout-pay").click()
+    expect(bo.locator("#checkout-done")).to_be_visible()
+    expect(bo.locator("#order-amount")).to_have_text("€2.00")
+    bo.locator("#checkout-done-close").click()
+    expect(bo.locator("#auction-won")).to_be_hidden()
+    expect(
+        studio.locator("#orders-list .order-row", has_text=bo_user.display_name)
+    ).to_contain_text("€2.00")
+    expect(studio_row.locator(".run-paid")).to_have_text(
+        EN["auction.studio.paid"].format(amount="€2.00")
+    )
+
+    # Lot 2 runs without a bid.
+    start_lot(studio, titles[1])
+    expect(bo.locator("#auction-title")).to_have_text(titles[1])
+    expect(bo.locator("#auction-result")).to_be_hidden()
+    expect(bo.locator("#auction-result")).to_have_text(
+        EN["auction.result.no_bids"].format(title=titles[1])
+    )
+    expect(studio.locator("#run-results .run-row", has_text=titles[1])).to_contain_text(
+        EN["auction.studio.result.no_bids"]
+    )
+
+    # Lot 3: Ada taps Bid and wins it.
+    start_lot(studio, titles[2])
+    expect(ada.locator("#auction-title")).to_have_text(titles[2])
+    ada.locator("#bid-button").click()
+    expect(ada.locator("#auction-standing")).to_have_text(EN["auction.winning"].format(max="€1.00"))
+    expect(ada.locator("#auction-won-text")).to_contain_text(titles[2])
+    expect(studio.locator("#run-queue .run-row")).to_have_count(0)
+
+    # After the show, its replay marks each lot with its hammer price; nobody bids on it.
+    server.api("POST", f"/api/v1/rooms/{room['id']}/end", token=host.token)
+    lots = bo.locator("#replay-lots .replay-lot")
+    expect(lots).to_have_text(
+        [
+            EN["auction.replay.sold"].format(title=titles[0], amount="€2.00"),
+            EN["auction.replay.no_bids"].format(title=titles[1]),
+            EN["auction.replay.sold"].format(title=titles[2], amount="€1.00"),
+        ]
+    )
+    expect(bo.locator("#bid-button")).to_be_hidden()
+    expect(bo.locator("#auction-next")).to_be_hidden()
+
+
+def test_screenshots_of_the_auction_card_the_custom_bid_sheet_and_the_run_sheet(
+    server: Server, new_page: NewPage, screenshots: Path
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Sneaker auction", currency="EUR")
+    server.start_room(host, room["id"])
+    cards = [create_product(server, host, f"Retro runner, size {n}") for n in (42, 43, 44)]
+    studio = open_studio(new_page, host, room["id"])
+    # Long lots, so the pictures are taken while one runs.
+    for card in cards:
+        queue_lot(studio, card, starting_bid="10.00", seconds=120)
+    viewer = server.create_user("viewer")
+    phone = open_viewer(new_page, room["id"], viewer, PHONE)
+    laptop = open_viewer(new_page, room["id"], viewer, DESKTOP)
+    start_lot(studio, str(cards[0]["title"]))
+    phone.locator("#bid-button").click()
+    for page, size in ((phone, "390"), (laptop, "desktop")):
+        expect(page.locator("#auction-standing")).to_have_text(
+            EN["auction.winning"].format(max="€10.00")
+        )
+        page.screenshot(
+            path=str(screenshots / f"auction-viewer-card-{size}.png"), animations="disabled"
+        )
+        page.locator("#custom-bid-open").click()
+        expect(page.locator("#bid-sheet")).to_be_visible()
+        page.screenshot(
+            path=str(screenshots / f"auction-custom-bid-{size}.png"), animations="disabled"
+        )
+        page.locator("#bid-cancel").click()
+    expect(studio.locator("#run-feed li")).to_have_count(1)
+    studio.locator("#run-sheet").screenshot(
+        path=str(screenshots / "auction-studio-run-sheet-desktop.png"), animations="disabled"
+    )
+    studio.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
+    studio.locator("#run-sheet").screenshot(
+        path=str(screenshots / "auction-studio-run-sheet-390.png"), animations="disabled"
+    )
