@@ -17,6 +17,7 @@ from typing import Any
 from aiortc import RTCIceServer
 
 from livecommerce.accounts.auth import MerchantKeys
+from livecommerce.auctions.rules import Increments
 from livecommerce.errors import BadRequest
 from livecommerce.store.limits import Limit
 
@@ -64,6 +65,10 @@ class Settings:
     limit_publish: str = "30/10"
     limit_images: str = "30/10"
     max_holds: int = 10
+    limit_bid: str = "120/20"
+    auction_increments: str = "30:1,50:2,100:3,300:5,1000:10,2000:20,*:50"
+    auction_pay_s: int = 600
+    auction_strikes: int = 3
     trust_forwarded: bool = False
     ice_servers: str = ""
     max_stream_viewers: int = 2000
@@ -90,6 +95,9 @@ class Settings:
             else:
                 servers.append(RTCIceServer(entry))
         return servers
+
+    def increments(self) -> Increments:
+        return Increments.parse(self.auction_increments)
 
     def limit(self, name: str) -> Limit:
         return Limit.parse(name, str(getattr(self, f"limit_{name}")))
@@ -171,6 +179,12 @@ _HELP = {
     "limit_publish": "WHIP offers per account: '<per minute>/<burst>'",
     "limit_images": "product image uploads per account: '<per minute>/<burst>'",
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
+    "limit_bid": "auction bids per account and room: '<per minute>/<burst>'",
+    "auction_increments": (
+        "auction bid increments by price band in major units: '<below>:<step>,...,*:<step>'"
+    ),
+    "auction_pay_s": "seconds an auction's winner has to pay before the order lapses",
+    "auction_strikes": "unpaid auction orders after which an account may no longer bid (0: never)",
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
     "max_stream_viewers": "WHEP viewers this process serves before it answers 503",
     "record": "record every stream to <data-dir>/recordings for replays (--no-record: none)",
@@ -261,6 +275,11 @@ def _convert(name: str, raw: str | bool) -> Any:
             Limit.parse(name, raw)
         except BadRequest as exc:
             raise SystemExit(f"livecommerce: --{name.replace('_', '-')}: {exc.message}") from None
+    if name == "auction_increments":
+        try:
+            Increments.parse(raw)
+        except ValueError as exc:
+            raise SystemExit(f"livecommerce: --auction-increments: {exc}") from None
     if name == "appendfsync" and raw not in ("everysec", "always"):
         raise SystemExit("livecommerce: --appendfsync takes everysec or always")
     return raw

@@ -28,7 +28,10 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── HoldExpired               hold_expired  409   4002
     │   ├── HoldReleased              hold_released 409   4002
     │   ├── IdempotencyKeyReused      idempotency_key_reused 409 4002
-    │   └── ProductOnSale             product_on_sale 409 4002
+    │   ├── ProductOnSale             product_on_sale 409 4002
+    │   ├── BidTooLow                 bid_too_low   409   4002  (next_bid)
+    │   ├── AuctionNotActive          auction_not_active 409 4002
+    │   └── OrderLapsed               order_lapsed  409   4002
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -223,6 +226,23 @@ class IdempotencyKeyReused(Conflict):
 class ProductOnSale(Conflict):
     code = "product_on_sale"
     title = "Product is in a flash sale"
+
+
+class BidTooLow(Conflict):
+    """Comes with ``next_bid``: the least the lot takes now, so one tap can try again."""
+
+    code = "bid_too_low"
+    title = "The bid is below the next bid"
+
+
+class AuctionNotActive(Conflict):
+    code = "auction_not_active"
+    title = "The auction is not taking bids"
+
+
+class OrderLapsed(Conflict):
+    code = "order_lapsed"
+    title = "The order was not paid in time"
 
 
 class _RetryLater(LiveCommerceError):

@@ -116,6 +116,52 @@ class SaleEnded(TypedDict):
     reason: str
 
 
+class AuctionQueued(TypedDict):
+    type: Literal["auction.queued"]
+    seq: NotRequired[int]
+    auction: Json
+
+
+class AuctionStarted(TypedDict):
+    type: Literal["auction.started"]
+    seq: NotRequired[int]
+    auction: Json
+
+
+class AuctionBid(TypedDict):
+    """Made in ``auction_bid.lua``: one per batch of bids, with the price after its last."""
+
+    type: Literal["auction.bid"]
+    seq: NotRequired[int]
+    auction_id: str
+    amount: int
+    bidder: Person | None
+    next_bid: int
+    ends_at: int
+    bids: int
+
+
+class AuctionVoided(TypedDict):
+    type: Literal["auction.voided"]
+    seq: NotRequired[int]
+    auction_id: str
+    user_id: str
+    amount: int
+    bidder: Person | None
+    next_bid: int
+    ends_at: int
+    bids: int
+
+
+class AuctionEnded(TypedDict):
+    type: Literal["auction.ended"]
+    seq: NotRequired[int]
+    auction_id: str
+    reason: str
+    winner: NotRequired[Person]
+    amount: NotRequired[int]
+
+
 # --- ephemeral and private events -------------------------------------------------------
 
 
@@ -157,6 +203,28 @@ class OrderCreated(TypedDict):
     order: Json
 
 
+class Outbid(TypedDict):
+    type: Literal["outbid"]
+    to: NotRequired[str]
+    auction_id: str
+    amount: int
+    next_bid: int
+
+
+class AuctionWon(TypedDict):
+    type: Literal["auction.won"]
+    to: NotRequired[str]
+    auction_id: str
+    order: Json
+    second_chance: bool
+
+
+class OrderLapsed(TypedDict):
+    type: Literal["order.lapsed"]
+    to: NotRequired[str]
+    order: Json
+
+
 class Moderated(TypedDict):
     type: Literal["moderated"]
     to: NotRequired[str]
@@ -191,6 +259,7 @@ class Welcome(TypedDict):
     pinned: Json | None
     pinned_chat: Json | None
     sales: list[Json]
+    auctions: list[Json]
     server_time: int
 
 
@@ -206,8 +275,18 @@ class Ack(TypedDict):
     report_id: NotRequired[str]  # report
     reservation: NotRequired[Json]  # release
     sale: NotRequired[Json]  # sale.start
+    auction: NotRequired[Json]  # auction.*
     sale_id: NotRequired[str]  # sale.stop, waitlist.*
     waitlist_position: NotRequired[int]  # waitlist.*
+
+
+class BidAccepted(TypedDict):
+    type: Literal["bid.accepted"]
+    ref: NotRequired[Any]
+    auction_id: str
+    amount: int
+    max: int
+    leading: bool
 
 
 class Pong(TypedDict):
@@ -226,6 +305,7 @@ class Error(TypedDict):
     retry_after: NotRequired[float]  # rate_limited, muted, unavailable, overloaded
     until: NotRequired[int]  # muted
     index: NotRequired[int]  # bad_request of mod.words: which word
+    next_bid: NotRequired[int]  # bid_too_low
 
 
 class Unavailable(TypedDict):
@@ -254,6 +334,11 @@ RoomEvent = (
     | ProductUnpinned
     | SaleStarted
     | SaleEnded
+    | AuctionQueued
+    | AuctionStarted
+    | AuctionBid
+    | AuctionVoided
+    | AuctionEnded
 )
 """An event in a room's order: it gets the room's next seq and is kept for resumes."""
 
@@ -264,11 +349,15 @@ Outgoing = (
     | Reactions
     | Reservation
     | OrderCreated
+    | Outbid
+    | AuctionWon
+    | OrderLapsed
     | Moderated
     | ReportCreated
     | ModAction
     | Welcome
     | Ack
+    | BidAccepted
     | Pong
     | Error
     | Unavailable

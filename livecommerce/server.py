@@ -32,6 +32,9 @@ from livecommerce.api.app import create_app
 from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
 from livecommerce.api.serving import HttpServer, listen
+from livecommerce.auctions.orders import HammerOrders
+from livecommerce.auctions.service import Auctions
+from livecommerce.auctions.store import AuctionStore
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.chat import reactions
 from livecommerce.chat.rules import ChatPolicy
@@ -95,6 +98,7 @@ class Server:
         self.channels: Channels | None = None
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
+        self.auctions: Auctions | None = None
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
@@ -197,8 +201,9 @@ class Server:
         bus = self.bus = Bus(
             store.client, listener.event, listener.down, listener.up, on_revoked=listener.revoked
         )
+        reader = RoomReader(store)
         channels = self.channels = listener.channels = Channels(
-            RoomReader(store),
+            reader,
             tick_s=s.tick_ms / 1000,
             max_buffer_bytes=s.max_buffer_bytes,
             write_slice=s.write_slice,
@@ -299,6 +304,34 @@ class Server:
             clock=self.clock,
             ids=self.ids,
         )
+        auction_store = AuctionStore(store.client, stream_max_len=s.stream_max_len)
+        hammer = HammerOrders(
+            store,
+            auction_store,
+            checkout,
+            self.catalog,
+            rooms=room_store,
+            notify=webhooks.notify,
+            pay_window_s=s.auction_pay_s,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        auctions = self.auctions = Auctions(
+            store,
+            auction_store,
+            self.catalog,
+            hammer,
+            rooms=room_store,
+            increments=s.increments(),
+            bid_limit=s.limit("bid"),
+            strike_limit=s.auction_strikes,
+            audit=order_events.audited,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        reader.lots = auctions.welcome_lots
+        auctions.start_ticking()
+        self._up("auctions", auctions.stop)
         gateway = self.gateway = Gateway(
             store,
             channels,
@@ -309,6 +342,7 @@ class Server:
             chat,
             rooms=rooms,
             accounts=accounts,
+            auctions=auctions,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -336,6 +370,7 @@ class Server:
                 chat,
                 rooms,
                 accounts,
+                auctions,
                 ws_port=self.ws_port,
                 clock=self.clock,
                 ids=self.ids,

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livecommerce.api import (
     accounts,
+    auctions,
     images,
     media,
     moderation,
@@ -89,6 +90,7 @@ def create_app(services: Services, plane: Media) -> Starlette:
         *products.routes(),
         *images.api_routes(),
         *selling.routes(),
+        *auctions.routes(),
         *moderation.routes(),
         *media.api_routes(),
     ]

@@ -190,6 +190,9 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+_SHIPPING = ("name", "line1", "line2", "postal_code", "city", "country")
+
+
 def _safe_cell(value: object) -> str:
     """Spreadsheets run cells that start with = + - @ as formulas; buyers choose names."""
     text = str(value)
@@ -206,12 +209,12 @@ async def room_orders_csv(request: Request) -> Response:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for order in await _room_orders(request):
-        line, ship = order["lines"][0], order["shipping"]
+        line, ship = order["lines"][0], order["shipping"] or {}  # none until a lot is paid
         row = (
             order["id"], order["created_at"], order["state"], order["buyer"]["name"],
             line["title"], line["quantity"], line["unit_price"], order["amount"],
-            order["currency"], ship["name"], ship["line1"], ship["line2"],
-            ship["postal_code"], ship["city"], ship["country"], order["payment"]["ref"] or "",
+            order["currency"], *(ship.get(part, "") for part in _SHIPPING),
+            order["payment"]["ref"] or "",
         )  # fmt: skip
         writer.writerow([_safe_cell(v) for v in row])
     filename = f"orders-{request.path_params['room_id']}.csv"

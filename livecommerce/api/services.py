@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection, Request
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.accounts.service import Accounts
+from livecommerce.auctions.service import Auctions
 from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
@@ -44,6 +45,7 @@ class Services:
     chat: Chat
     rooms: Rooms
     accounts: Accounts
+    auctions: Auctions
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
     ids: Ids = field(default_factory=Ids)

@@ -15,6 +15,7 @@ the room's currency, as bidders read prices.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -45,6 +46,13 @@ class Outcome(enum.StrEnum):
     SOLD = "sold"
     NO_BIDS = "no_bids"
     RESERVE_NOT_MET = "reserve_not_met"
+    CANCELLED = "cancelled"
+
+
+class AuctionState(enum.StrEnum):
+    QUEUED = "queued"  # on the run sheet: pre-bids taken, no clock yet
+    ACTIVE = "active"
+    ENDED = "ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,27 @@ class Increments:
     @classmethod
     def whatnot(cls) -> Increments:
         return cls(((30, 1), (50, 2), (100, 3), (300, 5), (1_000, 10), (2_000, 20), (None, 50)))
+
+    @classmethod
+    def parse(cls, spec: str) -> Increments:
+        """``"30:1,50:2,*:5"``: the server setting, and what the Lua scripts are given."""
+        bands: list[tuple[int | None, int]] = []
+        for part in spec.split(","):
+            upto, sep, step = part.strip().partition(":")
+            if not sep or not step.isdigit() or int(step) < 1:
+                raise ValueError(f"increment band {part!r} is not <upto>:<step>")
+            if upto == "*":
+                bands.append((None, int(step)))
+                break
+            if not upto.isdigit() or (bands and int(upto) <= (bands[-1][0] or 0)):
+                raise ValueError(f"increment band {part!r}: bounds must rise")
+            bands.append((int(upto), int(step)))
+        if not bands or bands[-1][0] is not None:
+            raise ValueError("the last increment band must be *:<step>")
+        return cls(tuple(bands))
+
+    def spec(self) -> str:
+        return ",".join(f"{'*' if upto is None else upto}:{step}" for upto, step in self.bands)
 
     def step(self, price: int, currency: str) -> int:
         """The increment above ``price`` (minor units) in ``currency``, in minor units."""
@@ -194,3 +223,128 @@ def winning_price(
     others = [amount for who, amount in maxes if who != winner]
     final = replace(lot, leader=winner, leader_max=top, runner_up_max=max(others, default=0))
     return winner, _priced(final, increments).price
+
+
+@dataclass(frozen=True, slots=True)
+class Auction:
+    """A lot as stored (``store/keys.auction_hash``): what it sells and where its price is."""
+
+    id: str
+    room_id: str
+    host_id: str
+    product_id: str
+    title: str
+    image_url: str
+    currency: str
+    starting_bid: int
+    reserve: int
+    duration_s: int
+    mode: Mode
+    extend_s: int
+    state: AuctionState
+    queued_at: int
+    starts_at: int = 0
+    ends_at: int = 0
+    leader: str = ""
+    leader_name: str = ""
+    leader_max: int = 0
+    runner_up: str = ""
+    runner_up_name: str = ""
+    runner_up_max: int = 0
+    price: int = 0
+    bids: int = 0
+    end_reason: str = ""
+    winner: str = ""
+    winner_name: str = ""
+    amount: int = 0
+    order_id: str = ""
+    second_chance: str = ""
+
+    def lot(self) -> Lot:
+        return Lot(
+            currency=self.currency,
+            starting_bid=self.starting_bid,
+            reserve=self.reserve,
+            leader=self.leader or None,
+            leader_max=self.leader_max,
+            runner_up_max=self.runner_up_max,
+            price=self.price,
+        )
+
+    @property
+    def reserve_met(self) -> bool:
+        return self.reserve == 0 or bool(self.leader and self.leader_max >= self.reserve)
+
+    def card(self) -> dict[str, Any]:
+        """What never changes once queued; the Lua scripts build events on it."""
+        return {
+            "id": self.id,
+            "room_id": self.room_id,
+            "product_id": self.product_id,
+            "title": self.title,
+            "image_url": self.image_url,
+            "currency": self.currency,
+            "starting_bid": self.starting_bid,
+            "duration_s": self.duration_s,
+            "mode": str(self.mode),
+            "extend_s": self.extend_s,
+        }
+
+    def to_hash(self) -> dict[str, str]:
+        fields = {name: getattr(self, name) for name in _HASH_FIELDS}
+        fields["card"] = json.dumps(self.card(), separators=(",", ":"))
+        return {name: str(value) for name, value in fields.items()}
+
+    def to_public(self, increments: Increments) -> dict[str, Any]:
+        """As ``public`` in ``_auction.lua`` makes it, plus the result once it has ended."""
+        result: dict[str, Any] | None = None
+        if self.state is AuctionState.ENDED:
+            result = {"reason": self.end_reason}
+            if self.winner:
+                result["winner"] = {"id": self.winner, "name": self.winner_name}
+                result["amount"] = self.amount
+                result["order_id"] = self.order_id
+        return {
+            **self.card(),
+            "state": str(self.state),
+            "current_bid": self.price,
+            "high_bidder": {"id": self.leader, "name": self.leader_name} if self.leader else None,
+            "next_bid": self.lot().next_bid(increments),
+            "bids": self.bids,
+            "reserve_met": self.reserve_met,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "result": result,
+        }
+
+
+_HASH_FIELDS = (
+    "id", "room_id", "host_id", "product_id", "currency", "starting_bid", "reserve",
+    "duration_s", "mode", "extend_s", "state", "queued_at", "starts_at", "ends_at", "leader",
+    "leader_name", "leader_max", "runner_up", "runner_up_name", "runner_up_max", "price", "bids",
+)  # fmt: skip
+_NUMBERS = {
+    "starting_bid", "reserve", "duration_s", "extend_s", "queued_at", "starts_at", "ends_at",
+    "leader_max", "runner_up_max", "price", "bids", "amount",
+}  # fmt: skip
+
+
+def auction_from_hash(fields: Mapping[str, str]) -> Auction:
+    card = json.loads(fields["card"])
+    values: dict[str, Any] = {}
+    for name in Auction.__dataclass_fields__:
+        if name in ("title", "image_url"):
+            values[name] = card[name]
+        elif name in fields:
+            raw = fields[name]
+            values[name] = int(raw or 0) if name in _NUMBERS else raw
+    values["mode"] = Mode(values["mode"])
+    values["state"] = AuctionState(values["state"])
+    return Auction(**values)
+
+
+def bid_key(value: object) -> str:
+    """A bid's idempotency key: 1 to 128 characters, never the separator of its stored key."""
+    if not isinstance(value, str) or not 0 < len(value) <= 128 or "|" in value:
+        raise BadRequest("field 'key' must be 1 to 128 characters without '|'")
+    return value

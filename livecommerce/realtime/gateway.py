@@ -30,6 +30,7 @@ from websockets.http11 import Request, Response
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.accounts.service import Accounts
+from livecommerce.auctions.service import Auctions
 from livecommerce.chat.reactions import ReactionTally
 from livecommerce.chat.rules import TokenBucket
 from livecommerce.chat.service import Chat
@@ -37,16 +38,31 @@ from livecommerce.errors import (
     BadRequest,
     CloseCode,
     LiveCommerceError,
+    NotFound,
     Overloaded,
     TooLarge,
     Unauthorized,
 )
-from livecommerce.events import Ack, Outgoing, Pong, Reactions, Reconnect, Reservation, Welcome
+from livecommerce.events import (
+    Ack,
+    BidAccepted,
+    Outgoing,
+    Pong,
+    Reactions,
+    Reconnect,
+    Reservation,
+    Welcome,
+)
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.realtime.channels import Channels, Member
 from livecommerce.realtime.snapshots import Snapshot
 from livecommerce.realtime.wire import (
+    AuctionCancel,
+    AuctionQueue,
+    AuctionStart,
+    AuctionVoid,
+    Bid,
     ChatSend,
     Command,
     Moderate,
@@ -58,6 +74,7 @@ from livecommerce.realtime.wire import (
     Reserve,
     SaleStart,
     SaleStop,
+    SecondChance,
     Subprotocol,
     Unpin,
     Waitlist,
@@ -84,7 +101,7 @@ HEARD_REVOCATIONS_S = 60.0  # longer than any join takes from its check to its f
 
 Clock = Callable[[], float]
 # A command's handler: its reply (``ref`` is added), or None when the command has none.
-Handler = Callable[["Session", Any], Awaitable[Ack | Pong | Reservation | None]]
+Handler = Callable[["Session", Any], Awaitable[Ack | BidAccepted | Pong | Reservation | None]]
 
 
 @dataclass(slots=True, eq=False)
@@ -145,6 +162,7 @@ class Gateway:
         *,
         rooms: Rooms,
         accounts: Accounts,
+        auctions: Auctions,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -156,6 +174,7 @@ class Gateway:
         self.store = store
         self.rooms = rooms
         self.accounts = accounts
+        self.auctions = auctions
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -189,6 +208,12 @@ class Gateway:
             Unpin: self._unpin,
             SaleStart: self._sale_start,
             SaleStop: self._sale_stop,
+            Bid: self._bid,
+            AuctionQueue: self._auction_queue,
+            AuctionStart: self._auction_start,
+            AuctionCancel: self._auction_cancel,
+            AuctionVoid: self._auction_void,
+            SecondChance: self._second_chance,
         }
 
     def now_ms(self) -> int:
@@ -267,6 +292,8 @@ class Gateway:
         since = _since(query) if query.get("epoch") == room.epoch else None
         if identity is not None and since is None:
             session.buying = await self.reservations.buyer_state(identity, room_id)
+            lots = await self.auctions.welcome_lots(room_id)
+            session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
         member = Member(
             conn,
             protocol,
@@ -360,6 +387,7 @@ class Gateway:
             pinned=snapshot.pinned,
             pinned_chat=snapshot.pinned_chat,
             sales=snapshot.sales,
+            auctions=snapshot.auctions,
             server_time=self.now_ms(),
         )
 
@@ -484,6 +512,54 @@ class Gateway:
         who, room = await self._hosting(session)
         await self.reservations.stop_sale(who, room, command.sale_id)
         return Ack(type="ack", sale_id=command.sale_id)
+
+    # Auctions: the rules live in ``auctions``.
+
+    async def _bid(self, session: Session, command: Bid) -> BidAccepted:
+        if await self.auctions.auctions.room_of(command.auction_id) != session.room.id:
+            raise NotFound("no such auction in this room")
+        answer = await self.auctions.bid(
+            session.identity, command.auction_id, command.amount, command.key
+        )
+        return BidAccepted(
+            type="bid.accepted",
+            auction_id=command.auction_id,
+            amount=answer.amount,
+            max=answer.max,
+            leading=answer.leading,
+        )
+
+    async def _auction_queue(self, session: Session, command: AuctionQueue) -> Ack:
+        who, room = await self._hosting(session)
+        auction = await self.auctions.queue(who, room, command.draft)
+        return Ack(type="ack", auction=self.auctions.public(auction))
+
+    async def _auction_start(self, session: Session, command: AuctionStart) -> Ack:
+        who, room = await self._hosting(session)
+        if command.auction_id is not None:
+            auction = await self.auctions.start(who, room, command.auction_id)
+        else:
+            assert command.draft is not None
+            auction = await self.auctions.run(who, room, command.draft)
+        return Ack(type="ack", auction=self.auctions.public(auction))
+
+    async def _auction_cancel(self, session: Session, command: AuctionCancel) -> Ack:
+        who, room = await self._hosting(session)
+        auction = await self.auctions.cancel(who, room, command.auction_id)
+        return Ack(type="ack", auction=self.auctions.public(auction))
+
+    async def _auction_void(self, session: Session, command: AuctionVoid) -> Ack:
+        who, room = await self._hosting(session)
+        auction = await self.auctions.void(
+            who, room, command.auction_id, command.user_id, command.reason
+        )
+        return Ack(type="ack", auction=self.auctions.public(auction))
+
+    async def _second_chance(self, session: Session, command: SecondChance) -> Ack:
+        who, room = await self._hosting(session)
+        await self.auctions.second_chance(who, room, command.auction_id)
+        auction = await self.auctions.auction(command.auction_id)
+        return Ack(type="ack", auction=self.auctions.public(auction))
 
     # Ticks -----------------------------------------------------------------------------
 

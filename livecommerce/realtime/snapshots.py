@@ -8,6 +8,7 @@ account shown as by nobody (``accounts/privacy.py``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,14 +32,19 @@ class Snapshot:
     pinned: dict[str, Any] | None = None
     sales: list[dict[str, Any]] = field(default_factory=list)
     pinned_chat: dict[str, Any] | None = None
+    auctions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RoomReader:
     """The store's history, read for people."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, lots: Callable[[str], Awaitable[list[Event]]] | None = None
+    ) -> None:
+        """``lots``: the room's auction lots a joiner sees (auctions/service.py)."""
         self.store = store
         self.client = store.client
+        self.lots = lots
 
     async def events_after(
         self, room_id: str, since: int, until: int | None = None
@@ -97,4 +103,6 @@ class RoomReader:
                 pinned_chat = {k: v for k, v in line.items() if k in ("id", "user", "text", "at")}
                 pinned_chat["seq"] = int(head)
                 pinned_chat = (await self.anonymised([pinned_chat]))[0]
-        return Snapshot(int(seq_raw or 0), room, events, pinned, sales, pinned_chat)
+        # Like sales, read after the snapshot: apply auction events idempotently by lot id.
+        lots = await self.lots(room_id) if self.lots is not None else []
+        return Snapshot(int(seq_raw or 0), room, events, pinned, sales, pinned_chat, lots)

@@ -15,6 +15,12 @@ from typing import Any, Final
 import msgpack
 import orjson
 
+from livecommerce.auctions.rules import (
+    AuctionDraft,
+    bid_key,
+    parse_auction_draft,
+    parse_bid_amount,
+)
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
 from livecommerce.events import Event, Outgoing
 from livecommerce.moderation.rules import (
@@ -147,6 +153,49 @@ class Waitlist:
 
 
 @dataclass(frozen=True, slots=True)
+class AuctionQueue:
+    draft: AuctionDraft
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionStart:
+    """Starts the queued lot ``auction_id``, or queues ``draft`` and starts it at once."""
+
+    auction_id: str | None
+    draft: AuctionDraft | None
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionCancel:
+    auction_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionVoid:
+    auction_id: str
+    user_id: str
+    reason: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecondChance:
+    auction_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bid:
+    auction_id: str
+    amount: int
+    key: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class Moderate:
     request: ModRequest
     ref: Ref = None
@@ -169,6 +218,12 @@ Command = (
     | Reserve
     | Release
     | Waitlist
+    | AuctionQueue
+    | AuctionStart
+    | AuctionCancel
+    | AuctionVoid
+    | SecondChance
+    | Bid
     | Moderate
     | Report
 )
@@ -231,6 +286,33 @@ def parse_command(message: dict[str, Any]) -> Command:
     if kind in ("waitlist.join", "waitlist.leave"):
         quantity = parse_quantity(message.get("quantity", 1)) if kind == "waitlist.join" else 0
         return Waitlist(_field(message, "sale_id", str, 64), quantity, ref=ref)
+    if kind == "bid":
+        return Bid(
+            auction_id=_field(message, "auction_id", str, 64),
+            amount=parse_bid_amount(message.get("amount")),
+            key=bid_key(message.get("key")),
+            ref=ref,
+        )
+    if kind == "auction.queue":
+        return AuctionQueue(parse_auction_draft(message), ref=ref)
+    if kind == "auction.start":
+        if "auction_id" in message:
+            return AuctionStart(_field(message, "auction_id", str, 64), None, ref=ref)
+        return AuctionStart(None, parse_auction_draft(message), ref=ref)
+    if kind == "auction.cancel":
+        return AuctionCancel(_field(message, "auction_id", str, 64), ref=ref)
+    if kind == "auction.second_chance":
+        return SecondChance(_field(message, "auction_id", str, 64), ref=ref)
+    if kind == "auction.void":
+        reason = message.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 200:
+            raise BadRequest("field 'reason' must be at most 200 characters")
+        return AuctionVoid(
+            _field(message, "auction_id", str, 64),
+            _field(message, "user_id", str, 64),
+            reason,
+            ref=ref,
+        )
     if kind.startswith("mod.") and kind in MOD_TOOLS:
         return Moderate(parse_mod_request(message), ref=ref)
     if kind == "report":

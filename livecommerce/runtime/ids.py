@@ -46,6 +46,7 @@ RoomId = NewType("RoomId", str)
 UserId = NewType("UserId", str)
 ProductId = NewType("ProductId", str)
 SaleId = NewType("SaleId", str)
+AuctionId = NewType("AuctionId", str)
 HoldId = NewType("HoldId", str)
 OrderId = NewType("OrderId", str)
 MessageId = NewType("MessageId", str)
@@ -89,6 +90,9 @@ class Ids:
 
     def sale(self) -> SaleId:
         return SaleId("s_" + self._token(9).replace(".", "_"))
+
+    def auction(self) -> AuctionId:
+        return AuctionId("a_" + self._token(9).replace(".", "_"))
 
     def hold(self, sale: SaleId) -> HoldId:
         """A hold names its sale: the sale's keys are found from the hold id alone."""

@@ -30,6 +30,7 @@ from livecommerce.selling.rules import HoldState
 log = logging.getLogger("livecommerce.charges")
 
 SWEEP_EVERY_S = 1.0
+ORDER_CHARGE = "order:"  # the hold_id of a charge for an order paid without a hold
 LEASE_MS = 30_000
 
 
@@ -92,6 +93,8 @@ class ChargeSweeper:
         """The state of the charge's hold (and its order) once no checkout can change it;
         None while it is still held and in time (look again later)."""
         checkout = self.checkout
+        if charge.hold_id.startswith(ORDER_CHARGE):
+            return await self._order_state(charge, charge.hold_id.removeprefix(ORDER_CHARGE))
         sales = checkout.sales
         try:
             hold = await sales.hold(charge.room_id, charge.sale_id, charge.hold_id)
@@ -110,3 +113,19 @@ class ChargeSweeper:
             if hold.state is HoldState.HELD:
                 return None
         return hold.state, hold.order_id
+
+    async def _order_state(self, charge: OpenCharge, order_id: str) -> tuple[HoldState, str] | None:
+        """A charge for an order paid without a hold (an auction's): final once the order is
+        paid (by this charge or another) or lapsed; None while it may still be paid."""
+        checkout = self.checkout
+        try:
+            order = await checkout.order(charge.room_id, order_id)
+        except NotFound:
+            return HoldState.EXPIRED, ""
+        if order["state"] == "awaiting_payment":
+            look_at = max(int(order["pay_by"]), checkout.now_ms()) + checkout.sweep_grace_ms
+            await self.ledger.postpone(charge.key, look_at)
+            return None
+        if order["state"] in ("paid", "refunded"):
+            return HoldState.CONFIRMED, order_id
+        return HoldState.EXPIRED, ""

@@ -164,12 +164,12 @@ class Checkout:
         hold = await self.sales.hold(room_id, sale_id, hold_id)
         if hold.user_id != who.id:
             raise Forbidden("that reservation is someone else's")
-        await self._bind_key(who.id, key, hold_id)
+        await self.bind_key(who.id, key, hold_id)
         if hold.state is HoldState.CONFIRMED:
             existing = await self.order(room_id, hold.order_id)
             # A retry may follow a crash between the confirm and the indexes: write them again.
-            await self._durable()
-            await self._index(room_id, who.id, hold.order_id, int(existing["created_at"]))
+            await self.durable()
+            await self.index_order(room_id, who.id, hold.order_id, int(existing["created_at"]))
             return existing, False
         if hold.state is HoldState.RELEASED:
             raise HoldReleased("the reservation was released")
@@ -236,8 +236,8 @@ class Checkout:
         if result.status == 0:
             await self._void(payment, amount, charge_key)
             raise refusal(result.reason)
-        await self._durable()
-        await self._index(room_id, who.id, result.order_id, now)
+        await self.durable()
+        await self.index_order(room_id, who.id, result.order_id, now)
         if result.status == 2:  # a concurrent retry confirmed the hold first
             existing = await self.order(room_id, result.order_id)
             if payment is not None and existing["payment"]["ref"] != payment.payment_ref:
@@ -271,7 +271,7 @@ class Checkout:
         await self.ledger.close(charge_key)
 
     @guarded
-    async def _bind_key(self, buyer_id: str, key: str, hold_id: str) -> None:
+    async def bind_key(self, buyer_id: str, key: str, hold_id: str) -> None:
         """Tie the key to this hold, or refuse a key already tied to another: one payment
         must never stand for two holds. One ``SET NX GET``, so of two processes racing with
         one key on two holds exactly one wins."""
@@ -283,12 +283,12 @@ class Checkout:
                 "this Idempotency-Key was used to check out another reservation; use a new one"
             )
 
-    async def _index(self, room_id: str, buyer_id: str, order_id: str, at: int) -> None:
+    async def index_order(self, room_id: str, buyer_id: str, order_id: str, at: int) -> None:
         """Where to find an order by id and by buyer; idempotent, so retries may repeat it."""
         await self.store.client.hset(keys.order_rooms(), order_id, room_id)
         await self.store.client.zadd(keys.buyer_orders(buyer_id), {order_id: at})
 
-    async def _durable(self) -> None:
+    async def durable(self) -> None:
         """Block until Redis has the order in its append-only file, where it can say so."""
         if not self._waitaof_supported:
             return
@@ -364,7 +364,7 @@ class Checkout:
         first = await self.store.client.set(
             keys.order_refund(room_id, order_id), orjson.dumps(record), nx=True
         )
-        await self._durable()
+        await self.durable()
         refunded = await self.order(room_id, order_id)
         if first and self.on_refund is not None:
             await self.on_refund(room, refunded)

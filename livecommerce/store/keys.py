@@ -199,6 +199,52 @@ def active_sales() -> str:
     return f"{PREFIX}:sales:active"
 
 
+# An auction's keys carry its room's tag too: a bid, its price and its room event are one step.
+def auction(room_id: str, auction_id: str) -> list[str]:
+    """The four keys every auction script takes first, in the order ``_auction.lua`` names
+    them: the lot, its bid log, each bidder's latest max, and its idempotency keys."""
+    base = auction_hash(room_id, auction_id)
+    return [base, f"{base}:bids", f"{base}:maxes", f"{base}:idem"]
+
+
+def auction_hash(room_id: str, auction_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:auction:{auction_id}"
+
+
+def room_auctions(room_id: str) -> str:
+    """The room's lots by when they were queued."""
+    return f"{PREFIX}:{{r:{room_id}}}:auctions"
+
+
+def room_live_auction(room_id: str) -> str:
+    """The id of the room's lot taking bids now, if any: one at a time."""
+    return f"{PREFIX}:{{r:{room_id}}}:auctions:live"
+
+
+def room_bid_rate(room_id: str, user_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:rate:bid:{user_id}"
+
+
+def auction_rooms() -> str:
+    """auction id -> room id; written once when a lot is queued, never changed."""
+    return f"{PREFIX}:auction_room"
+
+
+def active_auctions() -> str:
+    """'<room id> <auction id>' of lots not yet closed, scored by their end as last known."""
+    return f"{PREFIX}:auctions:active"
+
+
+def unpaid_orders() -> str:
+    """'<room id> <order id>' of auction orders awaiting payment, scored by their pay-by."""
+    return f"{PREFIX}:orders:unpaid"
+
+
+def auction_strikes() -> str:
+    """account id -> auction orders they left unpaid."""
+    return f"{PREFIX}:auction_strikes"
+
+
 # Charges made but not yet settled by an order (or given back), for the sweeper: one tag, so
 # the ledger's two keys change together in one transaction.
 def open_charges() -> str:

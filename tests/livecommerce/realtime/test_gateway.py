@@ -37,11 +37,13 @@ async def test_viewer_joins_and_gets_a_welcome_snapshot(
         "can_chat": True,
         "holds": [],
         "bought": {},
+        "bids": {},
     }
     assert welcome["seq"] == 1  # the room.state event of going live
     assert welcome["chat"] == []
     assert welcome["pinned"] is None
     assert welcome["sales"] == []
+    assert welcome["auctions"] == []
     assert abs(welcome["server_time"] - time.time() * 1000) < 60_000
     await socket.close()
 
