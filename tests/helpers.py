@@ -183,6 +183,9 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
+    def now_ms(self) -> int:
+        return int(self.now * 1000)
+
 
 async def add_product(http: httpx.AsyncClient, host: User, **fields: Any) -> Event:
     body = {"sku": "KNIT-1", "title": "Wool jumper", "price": 4900, "currency": "EUR", "stock": 50}

@@ -293,6 +293,7 @@ class Auction:
     def to_hash(self) -> dict[str, str]:
         fields = {name: getattr(self, name) for name in _HASH_FIELDS}
         fields["card"] = json.dumps(self.card(), separators=(",", ":"))
+        fields["unit"] = 10 ** MINOR_UNITS[self.currency]  # the increments are in major units
         return {name: str(value) for name, value in fields.items()}
 
     def to_public(self, increments: Increments) -> dict[str, Any]:

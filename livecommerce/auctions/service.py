@@ -63,6 +63,8 @@ def _refusal(reason: str, next_bid: int = 0) -> LiveCommerceError:
         return AuctionNotActive("this lot is not taking bids")
     if reason == "forbidden":
         return Forbidden("the host and the room's moderators never bid")
+    if reason == "struck":
+        return Forbidden("you left too many lots unpaid to bid again")
     if reason == "not_found":
         return NotFound("no such auction")
     if reason == "room_not_live":
@@ -179,6 +181,9 @@ class Auctions:
         """Queue a lot and start it at once: the one-tap lot that was never on the sheet."""
         if room.state is not RoomState.LIVE:
             raise RoomNotLive("go live before starting a lot")
+        running = await self.auctions.live_lot(room.id)
+        if running is not None:
+            raise _refusal(f"busy:{running}")
         auction = await self.queue(who, room, draft)
         try:
             return await self.start(who, room, auction.id)
@@ -241,9 +246,9 @@ class Auctions:
             counts = await self.auctions.strikes(bidders)
             struck = {b for b, n in zip(bidders, counts, strict=True) if n >= self.strike_limit}
         allowed = [r for r in requests if r.bidder not in struck]
-        rate = (self.bid_limit.interval_ms, self.bid_limit.burst)
-        if self.bid_limit.per_minute == 0:
-            rate = (0, 1)
+        rate = (0, 1)
+        if self.bid_limit.per_minute > 0:
+            rate = (self.bid_limit.interval_ms, self.bid_limit.burst)
         answers = iter(
             await self.auctions.bid_many(
                 room_id, auction_id, allowed, self.now_ms(), self.increments, rate

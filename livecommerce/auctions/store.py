@@ -105,6 +105,11 @@ class AuctionStore:
         return [auction_from_hash(as_strings(row)) for row in rows if row]
 
     @guarded
+    async def live_lot(self, room_id: str) -> str | None:
+        raw = await self.client.get(keys.room_live_auction(room_id))
+        return None if raw is None else as_text(raw)
+
+    @guarded
     async def bids(self, room_id: str, auction_id: str) -> list[dict[str, Any]]:
         raws = await self.client.lrange(keys.auction(room_id, auction_id)[1], 0, -1)
         return [orjson.loads(raw) for raw in raws]
