@@ -88,13 +88,15 @@ function setMine(auctions, id, patch) {
   return { ...auctions, mine: { ...auctions.mine, [id]: { ...known, ...patch } } };
 }
 
-// Your standing on lot `id` after the high bidder became `bidder`.
+// Your standing on lot `id` after the high bidder became `bidder`. A bid of yours from another
+// device makes you the leader here too, with a max this page was not told.
 function follow(auctions, id, bidder, you) {
-  const mine = auctions.mine[id];
-  if (!mine || !you) return auctions;
+  if (!you) return auctions;
   const leading = Boolean(bidder) && sameId(bidder.id, you.id);
+  const mine = auctions.mine[id];
+  if (!mine) return leading ? setMine(auctions, id, { leading: true }) : auctions;
   if (leading === mine.leading) return auctions;
-  return setMine(auctions, id, { leading, outbid: !leading && mine.max != null });
+  return setMine(auctions, id, { leading, outbid: !leading });
 }
 
 function welcome(auctions, event, you) {

@@ -558,6 +558,10 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
         $('card-number').setAttribute('aria-invalid', 'true');
         $('card-number').focus();
         break;
+      case 'order_lapsed':
+        errorEl.textContent = t('auction.error.order_lapsed');
+        payButton.disabled = true;
+        break;
       case 'hold_expired':
       case 'hold_released':
         holdGone(err.code);

@@ -99,10 +99,11 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     const mine = standing(auctions(), lot.id);
     const standingEl = $('auction-standing');
     standingEl.classList.remove('winning', 'outbid');
-    if (mine && mine.max != null && mine.leading) {
+    if (mine && mine.leading) {
       standingEl.hidden = false;
       standingEl.classList.add('winning');
-      setText(standingEl, 'auction.winning', { max: price(mine.max, lot) });
+      if (mine.max != null) setText(standingEl, 'auction.winning', { max: price(mine.max, lot) });
+      else setText(standingEl, 'auction.winning_plain');
     } else if (mine && mine.outbid) {
       standingEl.hidden = false;
       standingEl.classList.add('outbid');

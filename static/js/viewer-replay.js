@@ -8,9 +8,8 @@
 // The card shown is the pin whose `at` is the latest one <= started_at + currentTime.
 //
 // Each lot auctioned during the show is marked with its hammer price (or why it did not sell),
-// as a button that plays the moment it ended; no bidding on a replay. The lots are the ones the
-// page knows (`getLots`: the room state's ended lots) and any the replay's answer lists
-// (`auctions`).
+// as a button that plays the moment it ended; no bidding on a replay. The lots are the room's
+// (GET /api/v1/rooms/{id}/auctions) and the ones the page saw end (`getLots`).
 
 import { api, API_BASE } from './api.js';
 import { $, el } from './dom.js';
@@ -78,7 +77,7 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
     index: 0,
     product: undefined, // the card shown now (undefined: not decided yet)
     seeking: false,
-    lots: [], // ended lots the replay's answer lists
+    lots: [], // the room's lots, read over HTTP
   };
   let retryTimer = null;
   let shownLots = null; // the lot marks as last drawn
@@ -195,7 +194,6 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
     }
     if (!active) return;
     const segments = timeline((data && data.recordings) || []);
-    replay.lots = Array.isArray(data && data.auctions) ? data.auctions : [];
     replay.pins = [...((data && data.pins) || [])].sort((a, b) => a.at - b.at);
     if (!segments.length) {
       setState(tries < RETRY_MS.length ? 'loading' : 'none');
@@ -206,6 +204,16 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
     replay.segments = segments;
     setState('ready');
     if (first) load(0);
+  }
+
+  async function loadLots() {
+    try {
+      const data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/auctions`, { auth: false });
+      replay.lots = Array.isArray(data && data.auctions) ? data.auctions : [];
+    } catch {
+      return; // the lots the page saw end are still marked
+    }
+    renderLots();
   }
 
   function later() {
@@ -263,6 +271,7 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
       tries = 0;
       setState('loading');
       fetchReplay();
+      loadLots();
     },
     // A recording was just finished (`replay.ready`): look again now.
     refresh() {

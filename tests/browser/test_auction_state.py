@@ -270,6 +270,16 @@ def test_my_one_tap_bid_leads_until_a_rival_outbids_me(page: Page) -> None:
     assert state["auctions"]["lots"]["a1"]["next_bid"] == 300
 
 
+def test_my_bid_from_another_device_makes_me_the_leader_here_too(page: Page) -> None:
+    state = fold(page, [welcome(auctions=[active("a1")]), bid_event(11, "a1", 100, ME, 1)])
+    assert read(page, "standing", state, "a1") == {"max": None, "leading": True, "outbid": False}
+    state = fold(page, [bid_event(12, "a1", 200, RIVAL, 2)], state)
+    assert read(page, "standing", state, "a1") == {"max": None, "leading": False, "outbid": True}
+    # Someone else's bid on a lot I never bid on says nothing about me.
+    other = fold(page, [welcome(auctions=[active("a2")]), bid_event(11, "a2", 100, RIVAL, 1)])
+    assert read(page, "standing", other, "a2") is None
+
+
 def test_a_custom_max_that_does_not_take_the_lead_is_outbid_at_once(page: Page) -> None:
     state = fold(
         page,
