@@ -247,7 +247,8 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     try {
       const reply = await client.request('bid', { auction_id: lot.id, amount, key: tap.key }, { quiet: true });
       tap = null;
-      if (reply.leading) say('auction.bid_placed', { max: price(reply.max ?? amount, lot) }, 'ok');
+      // Leading is shown by the standing line; a max that did not take the lead is said.
+      if (reply.leading) say(null);
       else say('auction.outbid_at_once', { amount: price(reply.amount, lot) }, 'error');
       return true;
     } catch (err) {
