@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, signed_in
+from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, on_socket, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -277,3 +277,53 @@ def test_screenshots_of_the_auction_card_the_custom_bid_sheet_and_the_run_sheet(
     studio.locator("#run-sheet").screenshot(
         path=str(screenshots / "auction-studio-run-sheet-390.png"), animations="disabled"
     )
+
+
+def test_the_host_sees_the_lot_without_a_bid_button_and_a_guest_is_asked_to_sign_in(
+    server: Server, new_page: NewPage
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Vinyl auction", currency="EUR")
+    server.start_room(host, room["id"])
+    record = create_product(server, host, "First pressing, 1972")
+    queued = create_product(server, host, "Picture disc")
+    on_socket(
+        server,
+        host,
+        room["id"],
+        [
+            {
+                "type": "auction.queue",
+                "product_id": queued["id"],
+                "starting_bid": 500,
+                "duration_s": 60,
+            },
+            {
+                "type": "auction.start",
+                "product_id": record["id"],
+                "starting_bid": 1000,
+                "duration_s": 60,
+            },
+        ],
+    )
+
+    # The host watches their own show: the lot and what is up next, but never a Bid.
+    own = open_viewer(new_page, room["id"], host, PHONE)
+    expect(own.locator("#auction-title")).to_have_text(str(record["title"]))
+    expect(own.locator("#auction-price")).to_have_text("€10.00")
+    expect(own.locator("#auction-time")).to_have_text(re.compile(r"^0:[0-5]\d$"))
+    expect(own.locator("#bid-button")).to_be_hidden()
+    expect(own.locator("#custom-bid-open")).to_be_hidden()
+    expect(own.locator("#auction-next-list .auction-next-name")).to_have_text(
+        [str(queued["title"])]
+    )
+    expect(own.locator("#auction-next-list button")).to_have_count(0)
+
+    # A guest sees the Bid button; tapping it asks them to sign in first.
+    guest = new_page(viewport=PHONE)
+    serve_pictures(guest)
+    guest.goto(f"/rooms/{room['id']}")
+    joined(guest)
+    guest.locator("#bid-button").click()
+    expect(guest.locator("#auction-notice")).to_have_text(EN["auction.sign_in_to_bid"])
+    expect(guest.locator("#auth-sheet")).to_be_visible()
