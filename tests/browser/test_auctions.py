@@ -8,15 +8,29 @@ pages show, with lots of five seconds so the server's clock ends them.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Route, expect
+from websockets.sync.client import connect
 
-from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, on_socket, signed_in
+from .conftest import running_server
+from .support import (
+    DESKTOP,
+    PHONE,
+    NewPage,
+    Server,
+    User,
+    locale_strings,
+    on_socket,
+    scaled,
+    signed_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -57,20 +71,22 @@ def create_product(server: Server, host: User, title: str) -> dict[str, Any]:
     return product
 
 
-def open_studio(new_page: NewPage, host: User, room_id: object) -> Page:
+def open_studio(new_page: NewPage, server: Server, host: User, room_id: object) -> Page:
     studio = new_page(viewport=DESKTOP)
     serve_pictures(studio)
     signed_in(studio, host)
-    studio.goto(f"/studio#{room_id}")
+    studio.goto(server.url(f"/studio#{room_id}"))
     joined(studio)
     return studio
 
 
-def open_viewer(new_page: NewPage, room_id: object, user: User, viewport: dict[str, int]) -> Page:
+def open_viewer(
+    new_page: NewPage, server: Server, room_id: object, user: User, viewport: dict[str, int]
+) -> Page:
     page = new_page(viewport=viewport)
     serve_pictures(page)
     signed_in(page, user)
-    page.goto(f"/rooms/{room_id}")
+    page.goto(server.url(f"/rooms/{room_id}"))
     joined(page)
     return page
 
@@ -120,7 +136,7 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
     titles = [str(card["title"]) for card in cards]
 
     # The host puts three lots on the run sheet, in order.
-    studio = open_studio(new_page, host, room["id"])
+    studio = open_studio(new_page, server, host, room["id"])
     for card in cards:
         queue_lot(studio, card)
     expect(studio.locator("#run-queue .run-row .run-title")).to_have_text(titles)
@@ -128,8 +144,8 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
     # Two viewers come, one on a laptop, one on a phone: the lots are up next.
     ada_user = server.create_user("ada")
     bo_user = server.create_user("bo")
-    ada = open_viewer(new_page, room["id"], ada_user, DESKTOP)
-    bo = open_viewer(new_page, room["id"], bo_user, PHONE)
+    ada = open_viewer(new_page, server, room["id"], ada_user, DESKTOP)
+    bo = open_viewer(new_page, server, room["id"], bo_user, PHONE)
     for page in (ada, bo):
         expect(page.locator("#auction-next-list .auction-next-name")).to_have_text(titles)
 
@@ -245,13 +261,13 @@ def test_screenshots_of_the_auction_card_the_custom_bid_sheet_and_the_run_sheet(
     room = server.create_room(host, "Sneaker auction", currency="EUR")
     server.start_room(host, room["id"])
     cards = [create_product(server, host, f"Retro runner, size {n}") for n in (42, 43, 44)]
-    studio = open_studio(new_page, host, room["id"])
+    studio = open_studio(new_page, server, host, room["id"])
     # Long lots, so the pictures are taken while one runs.
     for card in cards:
         queue_lot(studio, card, starting_bid="10.00", seconds=120)
     viewer = server.create_user("viewer")
-    phone = open_viewer(new_page, room["id"], viewer, PHONE)
-    laptop = open_viewer(new_page, room["id"], viewer, DESKTOP)
+    phone = open_viewer(new_page, server, room["id"], viewer, PHONE)
+    laptop = open_viewer(new_page, server, room["id"], viewer, DESKTOP)
     start_lot(studio, str(cards[0]["title"]))
     phone.locator("#bid-button").click()
     expect(phone.locator("#auction-standing")).to_have_text(
@@ -308,7 +324,7 @@ def test_the_host_sees_the_lot_without_a_bid_button_and_a_guest_is_asked_to_sign
     )
 
     # The host watches their own show: the lot and what is up next, but never a Bid.
-    own = open_viewer(new_page, room["id"], host, PHONE)
+    own = open_viewer(new_page, server, room["id"], host, PHONE)
     expect(own.locator("#auction-title")).to_have_text(str(record["title"]))
     expect(own.locator("#auction-price")).to_have_text("€10.00")
     expect(own.locator("#auction-time")).to_have_text(re.compile(r"^0:[0-5]\d$"))
@@ -327,3 +343,73 @@ def test_the_host_sees_the_lot_without_a_bid_button_and_a_guest_is_asked_to_sign
     guest.locator("#bid-button").click()
     expect(guest.locator("#auction-notice")).to_have_text(EN["auction.sign_in_to_bid"])
     expect(guest.locator("#auth-sheet")).to_be_visible()
+
+
+@pytest.fixture
+def quick_pay_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose auction winners have five seconds to pay."""
+    base = tmp_path_factory.mktemp("livecommerce-quick-pay")
+    with running_server(base, "--auction-pay-s", "5") as quick:
+        yield quick
+
+
+def bid_from_socket(server: Server, user: User, room_id: object, auction_id: str, max: int) -> None:
+    """`user` bids from a phone of their own; returns once the bid is accepted."""
+    url = f"{server.ws_url}/ws/rooms/{room_id}?token={user.token}"
+    with connect(url, subprotocols=["livecommerce.json"], open_timeout=scaled(10)) as ws:  # type: ignore[list-item]
+        ref = f"bid-{uuid.uuid4().hex[:6]}"
+        key = uuid.uuid4().hex
+        ws.send(
+            json.dumps(
+                {"type": "bid", "auction_id": auction_id, "amount": max, "key": key, "ref": ref}
+            )
+        )
+        while True:
+            frame = json.loads(ws.recv(timeout=scaled(10)))
+            replies = frame if isinstance(frame, list) else [frame]
+            reply = next((r for r in replies if r.get("ref") == ref), None)
+            if reply is not None:
+                assert reply["type"] == "bid.accepted", reply
+                return
+
+
+def test_a_winner_who_does_not_pay_lets_the_host_offer_the_lot_to_the_runner_up(
+    quick_pay_server: Server, new_page: NewPage
+) -> None:
+    server = quick_pay_server
+    host = server.create_user("host")
+    room = server.create_room(host, "Watch auction", currency="EUR")
+    server.start_room(host, room["id"])
+    watch = create_product(server, host, "Diver's watch, 1968")
+    title = str(watch["title"])
+    studio = open_studio(new_page, server, host, room["id"])
+    queue_lot(studio, watch)
+    start_lot(studio, title)
+    auction_id = studio.locator("#run-active").get_attribute("data-auction-id")
+    assert auction_id is not None
+
+    # Two bidders: Rune sets a max of €3.00 from the viewer page's own phone, Wes outbids him.
+    rune = server.create_user("rune")
+    wes = server.create_user("wes")
+    runner_up = open_viewer(new_page, server, room["id"], rune, PHONE)
+    bid_from_socket(server, rune, room["id"], auction_id, 300)
+    bid_from_socket(server, wes, room["id"], auction_id, 800)
+    expect(runner_up.locator("#auction-standing")).to_have_text(EN["auction.outbid"])
+
+    # Wes wins and never pays: the order lapses, and the studio offers a second chance.
+    result = studio.locator("#run-results .run-row", has_text=title)
+    expect(result).to_contain_text(
+        EN["auction.studio.result.sold"].format(name=wes.display_name, amount="€4.00")
+    )
+    expect(result.locator(".run-lapsed")).to_have_text(EN["auction.studio.lapsed"])
+    result.get_by_role(
+        "button", name=EN["auction.studio.second_chance_named"].format(title=title)
+    ).click()
+    expect(studio.locator("#run-status")).to_have_text(
+        EN["auction.studio.offered"].format(title=title)
+    )
+    expect(result.get_by_role("button")).to_have_count(0)
+
+    # Rune is offered the lot at his max.
+    expect(runner_up.locator("#auction-won-title")).to_have_text(EN["auction.won.second_chance"])
+    expect(runner_up.locator("#auction-won-text")).to_contain_text("€3.00")
