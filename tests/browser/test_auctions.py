@@ -149,6 +149,20 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
     for page in (ada, bo):
         expect(page.locator("#auction-next-list .auction-next-name")).to_have_text(titles)
 
+    # Bo pre-bids on the third lot before the show gets to it: a secret max of €4.00.
+    bo.get_by_role("button", name=EN["auction.pre_bid_named"].format(title=titles[2])).click()
+    pre_bid = bo.locator("#bid-sheet")
+    expect(pre_bid.locator("#bid-sheet-title")).to_have_text(EN["auction.custom.pre_bid_title"])
+    expect(pre_bid.locator("#bid-sheet-price")).to_have_text(
+        EN["auction.custom.opens_at"].format(amount="€1.00")
+    )
+    bo.get_by_label(EN["auction.custom.max_in"].format(currency="EUR")).fill("4.00")
+    pre_bid.get_by_role("button", name=EN["auction.custom.submit"]).click()
+    expect(pre_bid).to_be_hidden()
+    expect(bo.locator("#auction-next-list .auction-next-row", has_text=titles[2])).to_contain_text(
+        EN["auction.your_max"].format(max="€4.00")
+    )
+
     # Lot 1 starts: both see it on the block with a timer counting down by the server's clock.
     start_lot(studio, titles[0])
     for page in (ada, bo):
@@ -232,12 +246,18 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
         EN["auction.studio.result.no_bids"]
     )
 
-    # Lot 3: Ada taps Bid and wins it.
+    # Lot 3 opens with Bo's pre-bid in the lead. Ada's tap is topped at once by Bo's max,
+    # and Bo wins it.
     start_lot(studio, titles[2])
+    expect(bo.locator("#auction-standing")).to_have_text(EN["auction.winning"].format(max="€4.00"))
     expect(ada.locator("#auction-title")).to_have_text(titles[2])
+    expect(ada.locator("#bid-button")).to_have_text("Bid €2.00")
     ada.locator("#bid-button").click()
-    expect(ada.locator("#auction-standing")).to_have_text(EN["auction.winning"].format(max="€1.00"))
-    expect(ada.locator("#auction-won-text")).to_contain_text(titles[2])
+    expect(ada.locator("#auction-notice")).to_have_text(
+        EN["auction.outbid_at_once"].format(amount="€3.00")
+    )
+    expect(ada.locator("#auction-standing")).to_have_text(EN["auction.outbid"])
+    expect(bo.locator("#auction-won-text")).to_contain_text(titles[2])
     expect(studio.locator("#run-queue .run-row")).to_have_count(0)
 
     # After the show, its replay marks each lot with its hammer price; nobody bids on it.
@@ -247,7 +267,7 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
         [
             EN["auction.replay.sold"].format(title=titles[0], amount="€2.00"),
             EN["auction.replay.no_bids"].format(title=titles[1]),
-            EN["auction.replay.sold"].format(title=titles[2], amount="€1.00"),
+            EN["auction.replay.sold"].format(title=titles[2], amount="€3.00"),
         ]
     )
     expect(bo.locator("#bid-button")).to_be_hidden()
