@@ -13,7 +13,8 @@ import { initialState } from './room-state.js';
 const TICK_MS = 250;
 const MAX_MINOR = 10 ** 12;
 
-export function setupStudioAuction({ getClient, getRoom, getProducts, onLotEnded }) {
+// `onStock()`: a lot took a unit of a product, or gave one back (its stock moved).
+export function setupStudioAuction({ getClient, getRoom, getProducts, onStock }) {
   let ticker = null;
   let lastProduct = null;
 
@@ -106,6 +107,7 @@ export function setupStudioAuction({ getClient, getRoom, getProducts, onLotEnded
     button.disabled = false;
     if (!reply) return;
     if (reply.auction) getClient().apply({ type: 'auction.queued', auction: reply.auction });
+    if (onStock) onStock();
     $('lot-reserve').value = '';
     status(t('auction.studio.queued', { title: product.title }));
     render();
@@ -269,7 +271,7 @@ export function setupStudioAuction({ getClient, getRoom, getProducts, onLotEnded
       }
       when('auction.ended', () => {
         render();
-        if (onLotEnded) onLotEnded(); // the unit of an unsold lot went back to stock
+        if (onStock) onStock(); // the unit of an unsold lot went back to stock
       });
     },
   };

@@ -338,7 +338,7 @@ async function main() {
     getClient: () => client,
     getRoom: selected,
     getProducts: () => shop.products(),
-    onLotEnded: () => shop.loadProducts(),
+    onStock: () => shop.loadProducts(),
   });
 
   wireAccountButton($('account-button'), auth);

@@ -133,7 +133,8 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     const timeEl = $('auction-time');
     if (timeEl.textContent !== text) timeEl.textContent = text;
     $('auction-timer').classList.toggle('urgent', left > 0 && left <= URGENT_MS);
-    $('auction-timer').setAttribute('aria-label', left > 0 ? t('auction.time_left', { time: text }) : text);
+    const label = left > 0 ? t('auction.time_left', { time: text }) : text;
+    if ($('auction-timer').getAttribute('aria-label') !== label) $('auction-timer').setAttribute('aria-label', label);
     // Time is up by the server's clock: no more bids from here; its auction.ended follows.
     const over = left <= 0;
     $('bid-button').disabled = busy || over;
