@@ -299,6 +299,14 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
 
   // ---- the custom-bid sheet --------------------------------------------------------------
 
+  // The least a max from this sheet may be: the lot's next bid, or, for the leader raising their
+  // own max, more than it.
+  function least(lot) {
+    const mine = standing(auctions(), lot.id);
+    const raise = mine && mine.leading && mine.max != null ? mine.max + 1 : 0;
+    return Math.max(Number(lot.next_bid || 0), raise);
+  }
+
   function openSheet(lot) {
     if (!signedIn()) {
       say('auction.sign_in_to_bid');
@@ -309,9 +317,7 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     $('bid-error').textContent = '';
     $('bid-max').removeAttribute('aria-invalid');
     renderSheet();
-    const mine = standing(auctions(), lot.id);
-    const least = mine && mine.max != null && mine.leading ? mine.max + 1 : lot.next_bid;
-    $('bid-max').value = minorToMajorText(Math.max(Number(least || 0), Number(lot.next_bid || 0)), lot.currency);
+    $('bid-max').value = minorToMajorText(least(lot), lot.currency);
     if (!sheet.open) sheet.showModal();
     $('bid-max').focus();
     $('bid-max').select();
@@ -324,7 +330,7 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     setText($('bid-sheet-title'), queued ? 'auction.custom.pre_bid_title' : 'auction.custom.title');
     $('bid-sheet-lot').textContent = lot.title || '';
     setText($('bid-sheet-price'), queued ? 'auction.custom.opens_at' : 'auction.custom.least', {
-      amount: price(lot.next_bid, lot),
+      amount: price(least(lot), lot),
     });
     setText($('bid-max-label'), 'auction.custom.max_in', { currency: lot.currency });
   }
@@ -342,9 +348,9 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
       input.focus();
       return;
     }
-    if (amount < Number(lot.next_bid || 0)) {
+    if (amount < least(lot)) {
       input.setAttribute('aria-invalid', 'true');
-      error.textContent = t('auction.custom.error.too_low', { amount: price(lot.next_bid, lot) });
+      error.textContent = t('auction.custom.error.too_low', { amount: price(least(lot), lot) });
       input.focus();
       return;
     }
