@@ -304,6 +304,18 @@ def test_screenshots_of_the_auction_card_the_custom_bid_sheet_and_the_run_sheet(
         page.screenshot(
             path=str(screenshots / f"auction-custom-bid-{size}.png"), animations="disabled"
         )
+        # What cannot be a max is said in the sheet, and nothing is sent.
+        field = page.get_by_label(EN["auction.custom.max_in"].format(currency="EUR"))
+        submit = page.get_by_role("button", name=EN["auction.custom.submit"])
+        field.fill("ten euros")
+        submit.click()
+        expect(page.locator("#bid-error")).to_have_text(EN["auction.custom.error.amount"])
+        field.fill("10.50")  # under the next bid
+        submit.click()
+        expect(page.locator("#bid-error")).to_have_text(
+            EN["auction.custom.error.too_low"].format(amount="€11.00")
+        )
+        expect(field).to_have_attribute("aria-invalid", "true")
         page.locator("#bid-cancel").click()
     expect(studio.locator("#run-feed li")).to_have_count(1)
     studio.locator("#run-sheet").screenshot(
