@@ -27,6 +27,7 @@ from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import (
     AuctionNotActive,
     BadRequest,
+    Banned,
     BidTooLow,
     Conflict,
     Forbidden,
@@ -63,6 +64,8 @@ def _refusal(reason: str, next_bid: int = 0) -> LiveCommerceError:
         return AuctionNotActive("this lot is not taking bids")
     if reason == "forbidden":
         return Forbidden("the host and the room's moderators never bid")
+    if reason == "banned":
+        return Banned("you are banned from this room")
     if reason == "struck":
         return Forbidden("you left too many lots unpaid to bid again")
     if reason == "not_found":
@@ -203,6 +206,17 @@ class Auctions:
         await self._after_close(room.id, auction_id, closing.outcome, None)
         return await self.auctions.auction(room.id, auction_id)
 
+    async def room_ended(self, room: Room) -> None:
+        """A show that ends takes its open lots with it: cancelled, their units back."""
+        for lot in await self.auctions.room_auctions(room.id):
+            if lot.state is AuctionState.ENDED:
+                continue
+            closing = await self.auctions.end(
+                room.id, lot.id, "cancelled", self.now_ms(), self.ids.order(), 0
+            )
+            if closing.closed:
+                await self._after_close(room.id, lot.id, closing.outcome, None)
+
     async def auction(self, auction_id: str) -> Auction:
         return await self.auctions.auction(await self.auctions.room_of(auction_id), auction_id)
 
@@ -342,11 +356,16 @@ class Auctions:
     async def _after_close(
         self, room_id: str, auction_id: str, outcome: str, order: dict[str, Any] | None
     ) -> None:
-        if outcome == Outcome.SOLD:
-            if order is None:
-                auction = await self.auctions.auction(room_id, auction_id)
-                order = await self.orders.order(room_id, auction.order_id)
-            await self.orders.hammered(room_id, auction_id, order)
+        """What follows a close, on the process that closed it, or on one that finds it
+        closed by a process that died before this was done: the record first, then the
+        lot leaves the set the tickers visit, then the winner is told."""
+        if outcome == Outcome.SOLD and order is None:
+            auction = await self.auctions.auction(room_id, auction_id)
+            order = await self.orders.order(room_id, auction.order_id)
+        if order is not None:
+            await self.orders.hammered(room_id, order)
         elif outcome:
             await self.orders.unsold(await self.auctions.auction(room_id, auction_id))
         await self.auctions.done(keys.active_auctions(), room_id, auction_id)
+        if order is not None:
+            await self.orders.announce(room_id, auction_id, order)

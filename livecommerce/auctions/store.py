@@ -203,6 +203,7 @@ class AuctionStore:
                 keys.room(room_id),
                 keys.room_seq(room_id),
                 keys.room_events(room_id),
+                keys.room_bans(room_id),
                 *(keys.room_bid_rate(room_id, r.bidder) for r in requests),
             ],
             args=args,

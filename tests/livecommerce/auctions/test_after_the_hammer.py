@@ -218,3 +218,32 @@ async def test_one_lot_at_a_time_and_the_host_may_cancel_one(show: Show) -> None
 
     viewer_start = await bid(kari, "a_missing", 100, "x")
     assert viewer_start["code"] == "not_found"
+
+
+async def test_a_banned_viewer_cannot_bid_and_an_ended_show_cancels_its_lots(show: Show) -> None:
+    kari, kari_socket = await show.viewer("Kari")
+    troll, troll_socket = await show.viewer("Troll")
+    lot = await show.lot()
+    await show.studio.send({"type": "mod.ban", "user_id": troll.id, "ref": "ban"})
+    await reply_to(show.studio, "ban")
+    refused = await bid(troll_socket, lot["id"], 1000, "t")
+    assert refused["code"] == "banned"
+    await show.studio.send(
+        {"type": "auction.queue", "product_id": show.product["id"], "starting_bid": 500,
+         "duration_s": 20, "ref": "q"}
+    )  # fmt: skip
+    queued = (await reply_to(show.studio, "q"))["auction"]
+    await bid(kari_socket, lot["id"], 1000, "k")
+    assert await show.stock() == 1
+
+    ended = await show.http.post(f"/api/v1/rooms/{show.room['id']}/end", headers=show.host.headers)
+    assert ended.status_code == 200
+    closed = {
+        (await kari_socket.expect("auction.ended"))["auction_id"],
+        (await kari_socket.expect("auction.ended"))["auction_id"],
+    }
+    assert closed == {lot["id"], queued["id"]}
+    await _stock_becomes(show, 3)
+    refused = await bid(kari_socket, lot["id"], 5000, "late")
+    assert refused["code"] == "auction_not_active"
+    assert kari.id != troll.id
