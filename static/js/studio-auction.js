@@ -5,7 +5,7 @@
 
 import { $, el, option, setStatus } from './dom.js';
 import {
-  errorSentence, formatClock, formatNumber, formatPrice, parseMajor, setText, t,
+  errorSentence, formatClock, formatNumber, formatPrice, language, parseMajor, setText, t,
 } from './i18n.js';
 import { activeLot, endedLots, queuedLots } from './auction-state.js';
 import { initialState } from './room-state.js';
@@ -17,6 +17,16 @@ const MAX_MINOR = 10 ** 12;
 export function setupStudioAuction({ getClient, getRoom, getProducts, onStock }) {
   let ticker = null;
   let lastProduct = null;
+  const drawn = new WeakMap(); // list -> what it shows, as last drawn
+
+  // Lists are drawn again only when what they show changed (not at every bid): a keyboard
+  // user's focus stays on their button.
+  function changed(list, what) {
+    const key = JSON.stringify([language(), what]);
+    if (drawn.get(list) === key) return false;
+    drawn.set(list, key);
+    return true;
+  }
 
   const roomState = () => { const client = getClient(); return client ? client.roomState : initialState(); };
   const auctions = () => roomState().auctions;
@@ -201,6 +211,7 @@ export function setupStudioAuction({ getClient, getRoom, getProducts, onStock })
     const live = getRoom() && getRoom().state === 'live';
     const busy = Boolean(activeLot(auctions()));
     $('run-queue-empty').hidden = lots.length > 0;
+    if (!changed($('run-queue'), [live, busy, lots.map((l) => [l.id, l.title, l.starting_bid, l.duration_s, l.mode])])) return;
     $('run-queue').replaceChildren(...lots.map((lot) => el(
       'li',
       { class: 'run-row queued', dataset: { auctionId: lot.id } },
@@ -214,6 +225,8 @@ export function setupStudioAuction({ getClient, getRoom, getProducts, onStock })
   function renderResults() {
     const lots = endedLots(auctions());
     $('run-results-head').hidden = lots.length === 0;
+    const shown = lots.map((lot) => [lot.id, lot.title, lot.result, paidOrder(lot)?.id ?? null, auctions().lapsed[lot.id] ?? null]);
+    if (!changed($('run-results'), shown)) return;
     $('run-results').replaceChildren(...lots.map((lot) => {
       const reason = (lot.result && lot.result.reason) || 'cancelled';
       const paid = reason === 'sold' ? paidOrder(lot) : null;

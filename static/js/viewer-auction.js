@@ -10,7 +10,7 @@ import { api, API_BASE } from './api.js';
 import { errorText } from './auth.js';
 import { $, clearText, closeOnBackdrop, el } from './dom.js';
 import {
-  formatClock, formatPrice, formatSeconds, formatTime, minorToMajorText, parseMajor, setText, t,
+  formatClock, formatPrice, formatSeconds, formatTime, language, minorToMajorText, parseMajor, setText, t,
 } from './i18n.js';
 import { activeLot, awaitingPayment, lastResult, queuedLots, standing } from './auction-state.js';
 import { randomKey } from './shop.js';
@@ -27,6 +27,7 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
   let ticker = null;
   let replaying = false;
   let unpaidRead = null; // the user whose unpaid wins were read over HTTP
+  let shownNext = null; // the "Up next" list as last drawn
 
   const card = $('auction-card');
   const sheet = $('bid-sheet');
@@ -172,6 +173,12 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     const lots = queuedLots(auctions());
     $('auction-next').hidden = lots.length === 0 || over();
     const canBid = !staff();
+    // Drawn again only when it changed (not at every bid): a keyboard user's focus stays.
+    const drawn = JSON.stringify([language(), canBid, lots.map((lot) => [
+      lot.id, lot.title, lot.starting_bid, lot.currency, standing(auctions(), lot.id)?.max ?? null,
+    ])]);
+    if (drawn === shownNext) return;
+    shownNext = drawn;
     $('auction-next-list').replaceChildren(...lots.map((lot) => {
       const mine = standing(auctions(), lot.id);
       const li = el(
