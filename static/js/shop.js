@@ -11,7 +11,7 @@
 import { api, API_BASE } from './api.js';
 import { errorText } from './auth.js';
 import { $, clearText, closeOnBackdrop, option } from './dom.js';
-import { formatClock, formatPrice, language, setText, t, tn } from './i18n.js';
+import { formatClock, formatPrice, formatTime, language, setText, t, tn } from './i18n.js';
 
 const TICK_MS = 250;
 // Shipping destinations offered in the country list; names come from Intl.DisplayNames.
@@ -554,7 +554,10 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
   function checkoutFailed(err) {
     switch (err.code) {
       case 'payment_declined':
-        errorEl.textContent = t('shop.error.payment_declined');
+        // A won lot is not held: it stays the buyer's to pay for until its order's pay_by.
+        errorEl.textContent = shop.due
+          ? t('auction.error.payment_declined', { time: formatTime(shop.due.order.pay_by) })
+          : t('shop.error.payment_declined');
         $('card-number').setAttribute('aria-invalid', 'true');
         $('card-number').focus();
         break;

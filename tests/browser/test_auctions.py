@@ -44,6 +44,7 @@ PICTURE = (
     b"</svg>"
 )
 PAYS = "4242424242424242"
+DECLINED = "4000000000000002"
 LOT_SECONDS = 5
 
 
@@ -81,9 +82,17 @@ def open_studio(new_page: NewPage, server: Server, host: User, room_id: object) 
 
 
 def open_viewer(
-    new_page: NewPage, server: Server, room_id: object, user: User, viewport: dict[str, int]
+    new_page: NewPage,
+    server: Server,
+    room_id: object,
+    user: User,
+    viewport: dict[str, int],
+    *,
+    expect_402: bool = False,
 ) -> Page:
-    page = new_page(viewport=viewport)
+    # Chromium logs a declined card's 402 answer as a console error; that one is expected.
+    expected = (r"status of 402 \(Payment Required\)",) if expect_402 else ()
+    page = new_page(viewport=viewport, expected_console_errors=expected)
     serve_pictures(page)
     signed_in(page, user)
     page.goto(server.url(f"/rooms/{room_id}"))
@@ -145,7 +154,7 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
     ada_user = server.create_user("ada")
     bo_user = server.create_user("bo")
     ada = open_viewer(new_page, server, room["id"], ada_user, DESKTOP)
-    bo = open_viewer(new_page, server, room["id"], bo_user, PHONE)
+    bo = open_viewer(new_page, server, room["id"], bo_user, PHONE, expect_402=True)
     for page in (ada, bo):
         expect(page.locator("#auction-next-list .auction-next-name")).to_have_text(titles)
 
@@ -222,6 +231,11 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
     expect(bo.locator("#checkout-release")).to_be_hidden()
     expect(bo.locator("#checkout-pay")).to_have_text("Pay €2.00")
     fill_address(bo)
+    fill_card(bo, DECLINED)
+    bo.locator("#checkout-pay").click()
+    expect(bo.locator("#checkout-error")).to_contain_text(
+        EN["auction.error.payment_declined"].split(";")[0]
+    )
     fill_card(bo, PAYS)
     bo.locator("#checkout-pay").click()
     expect(bo.locator("#checkout-done")).to_be_visible()
