@@ -137,9 +137,9 @@ export function setupViewerAuction({ roomId, getClient, getState, signedIn, open
     const label = left > 0 ? t('auction.time_left', { time: text }) : text;
     if ($('auction-timer').getAttribute('aria-label') !== label) $('auction-timer').setAttribute('aria-label', label);
     // Time is up by the server's clock: no more bids from here; its auction.ended follows.
-    const over = left <= 0;
-    $('bid-button').disabled = busy || over;
-    $('custom-bid-open').disabled = busy || over;
+    const closed = left <= 0;
+    $('bid-button').disabled = busy || closed;
+    $('custom-bid-open').disabled = busy || closed;
   }
 
   function renderWon() {
