@@ -226,6 +226,11 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
         EN["auction.studio.result.sold"].format(name=bo_user.display_name, amount="€2.00")
     )
 
+    # A reload does not lose the win: it is still there to pay for.
+    bo.reload()
+    joined(bo)
+    expect(bo.locator("#auction-won-text")).to_contain_text(titles[0])
+
     # Bo pays with the test card in the checkout sheet, and the studio sees the paid order.
     bo.locator("#auction-pay").click()
     checkout = bo.locator("#checkout-sheet")
