@@ -160,7 +160,17 @@ class AuctionStore:
     async def start(
         self, room_id: str, auction_id: str, now: int, increments: Increments
     ) -> tuple[bool, str, int]:
-        """(True, seq, ends_at) when started; (False, reason, 0) when not."""
+        """(True, seq, ends_at) when started; (False, reason, 0) when not.
+
+        The lot joins the set the tickers visit before it starts: a process that dies right
+        after the start must not leave a lot that never closes. A lot that did not start
+        leaves the set when the ticker finds it still queued."""
+        index = keys.active_auctions()
+        duration_s = await self.client.hget(keys.auction_hash(room_id, auction_id), "duration_s")
+        if duration_s is None:
+            return False, "not_found", 0
+        due = now + int(duration_s) * 1000  # the end it will have, unless a bid moves it
+        await self.client.zadd(index, {f"{room_id} {auction_id}": due}, nx=True)
         raw = await self._start(
             keys=[
                 *keys.auction(room_id, auction_id),
@@ -174,7 +184,7 @@ class AuctionStore:
         if int(raw[0]) == 0:
             return False, as_text(raw[1]), 0
         ends_at = int(raw[2])
-        await self.client.zadd(keys.active_auctions(), {f"{room_id} {auction_id}": ends_at})
+        await self.client.zadd(index, {f"{room_id} {auction_id}": ends_at})
         return True, as_text(raw[1]), ends_at
 
     @guarded
@@ -344,6 +354,18 @@ class AuctionStore:
     @guarded
     async def done(self, index: str, room_id: str, thing_id: str) -> None:
         await self.client.zrem(index, f"{room_id} {thing_id}")
+
+    @guarded
+    async def note_bidders(self, room_id: str, auction_id: str, bidders: Sequence[str]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for bidder in bidders:
+                pipe.sadd(keys.user_bids(bidder), f"{room_id} {auction_id}")
+            await pipe.execute()
+
+    @guarded
+    async def lots_of_bidder(self, user_id: str, limit: int) -> list[tuple[str, str]]:
+        members: Any = await self.client.srandmember(keys.user_bids(user_id), limit)
+        return [(room, lot) for room, _, lot in (as_text(m).partition(" ") for m in members or [])]
 
     @guarded
     async def strike(self, user_id: str) -> int:

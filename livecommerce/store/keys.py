@@ -240,6 +240,11 @@ def unpaid_orders() -> str:
     return f"{PREFIX}:orders:unpaid"
 
 
+def user_bids(user_id: str) -> str:
+    """'<room id> <auction id>' of the lots a person bid on, for their data export."""
+    return f"{PREFIX}:{{u:{user_id}}}:bids"
+
+
 def auction_strikes() -> str:
     """account id -> auction orders they left unpaid."""
     return f"{PREFIX}:auction_strikes"

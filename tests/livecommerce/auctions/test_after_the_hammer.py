@@ -159,6 +159,13 @@ async def test_a_moderator_voids_a_fraudulent_bidder_and_the_price_falls_back(sh
     )  # fmt: skip
     history = (await show.http.get(f"/api/v1/auctions/{lot['id']}/bids")).json()["bids"]
     assert [b["voided"] for b in history] == [False, True]
+    assert all("max" not in b and "placed_by" not in b for b in history)
+    as_mod = await show.http.get(f"/api/v1/auctions/{lot['id']}/bids", headers=mod.headers)
+    assert [(b["placed_by"]["id"], b["max"]) for b in as_mod.json()["bids"]] == [
+        (kari.id, 3000), (shill.id, 9000)
+    ]  # fmt: skip
+    as_kari = await show.http.get(f"/api/v1/auctions/{lot['id']}/bids", headers=kari.headers)
+    assert all("max" not in b for b in as_kari.json()["bids"])
 
     await kari_socket.send(
         {"type": "auction.void", "auction_id": lot["id"], "user_id": kari.id, "ref": "kv"}
