@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from livecommerce.accounts.auth import Identity
+from livecommerce.accounts.privacy import anonymise, authors
 from livecommerce.auctions.orders import HammerOrders
 from livecommerce.auctions.rules import (
     Auction,
@@ -22,11 +23,12 @@ from livecommerce.auctions.rules import (
     Increments,
     Outcome,
 )
-from livecommerce.auctions.store import AuctionStore, BidAnswer, BidRequest
+from livecommerce.auctions.store import MAX_OPEN_LOTS, AuctionStore, BidAnswer, BidRequest
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import (
     AuctionNotActive,
     BadRequest,
+    Banned,
     BidTooLow,
     Conflict,
     Forbidden,
@@ -51,7 +53,8 @@ log = logging.getLogger("livecommerce.auctions")
 
 TICK_EVERY_S = 0.1  # how late past its end a lot may close
 NO_LIMIT = Limit("bid", 0, 1)
-WELCOME_LOTS = 20
+BUSY_FOR_S = 2.0
+NOTED_LOTS = 10_000  # lots whose bidders this process remembers having indexed
 
 Audit = Callable[[str, Event], Awaitable[Any]]
 
@@ -63,6 +66,10 @@ def _refusal(reason: str, next_bid: int = 0) -> LiveCommerceError:
         return AuctionNotActive("this lot is not taking bids")
     if reason == "forbidden":
         return Forbidden("the host and the room's moderators never bid")
+    if reason == "banned":
+        return Banned("you are banned from this room")
+    if reason == "struck":
+        return Forbidden("you left too many lots unpaid to bid again")
     if reason == "not_found":
         return NotFound("no such auction")
     if reason == "room_not_live":
@@ -85,6 +92,7 @@ class Auctions:
         bid_limit: Limit = NO_LIMIT,
         strike_limit: int = 0,
         audit: Audit | None = None,
+        deleted_among: Callable[[set[str]], Awaitable[set[str]]] | None = None,
         clock: Callable[[], float] = time.time,
         ids: Ids | None = None,
     ) -> None:
@@ -97,13 +105,20 @@ class Auctions:
         self.bid_limit = bid_limit
         self.strike_limit = strike_limit
         self.audit = audit
+        self.deleted_among = deleted_among
         self.clock = clock
         self.ids = ids or Ids()
+        self._noted: dict[str, set[str]] = {}
+        self.last_bid_at = float("-inf")
         self._bids: Batcher[tuple[str, str], BidRequest, BidAnswer] = Batcher(self._bid_batch)
         self._ticker = Ticker("auctions", TICK_EVERY_S, self.tick, unavailable=logging.DEBUG)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def bidding(self, within_s: float = BUSY_FOR_S) -> bool:
+        """Whether bids came in lately: the last seconds of a lot are no time for a pause."""
+        return time.monotonic() - self.last_bid_at < within_s
 
     def start_ticking(self) -> None:
         self._ticker.start()
@@ -155,8 +170,10 @@ class Auctions:
             raise
         if seq <= 0:
             await self.catalog.move_stock(who.id, product.id, auction.id, 1, "give", now)
-            if seq < 0:
+            if seq == -1:
                 raise NotFound(f"room {room.id} does not exist")
+            if seq == -2:
+                raise Conflict(f"the run sheet holds at most {MAX_OPEN_LOTS} open lots")
             raise RoomNotLive("the show has ended")
         metrics.EVENTS_PUBLISHED.labels("auction.queued").inc()
         return auction
@@ -179,6 +196,9 @@ class Auctions:
         """Queue a lot and start it at once: the one-tap lot that was never on the sheet."""
         if room.state is not RoomState.LIVE:
             raise RoomNotLive("go live before starting a lot")
+        running = await self.auctions.live_lot(room.id)
+        if running is not None:
+            raise _refusal(f"busy:{running}")
         auction = await self.queue(who, room, draft)
         try:
             return await self.start(who, room, auction.id)
@@ -198,6 +218,17 @@ class Auctions:
         await self._after_close(room.id, auction_id, closing.outcome, None)
         return await self.auctions.auction(room.id, auction_id)
 
+    async def room_ended(self, room: Room) -> None:
+        """A show that ends takes its open lots with it: cancelled, their units back."""
+        for lot in await self.auctions.open_and_last(room.id):
+            if lot.state is AuctionState.ENDED:
+                continue
+            closing = await self.auctions.end(
+                room.id, lot.id, "cancelled", self.now_ms(), self.ids.order(), 0
+            )
+            if closing.closed:
+                await self._after_close(room.id, lot.id, closing.outcome, None)
+
     async def auction(self, auction_id: str) -> Auction:
         return await self.auctions.auction(await self.auctions.room_of(auction_id), auction_id)
 
@@ -205,11 +236,9 @@ class Auctions:
         return await self.auctions.room_auctions(room_id)
 
     async def welcome_lots(self, room_id: str) -> list[dict[str, Any]]:
-        """A joiner's lots: queued and active ones, and the latest that ended (its result)."""
-        lots = await self.auctions.room_auctions(room_id, WELCOME_LOTS)
-        open_lots = [a for a in lots if a.state is not AuctionState.ENDED]
-        ended = [a for a in lots if a.state is AuctionState.ENDED][:1]
-        return [self.public(a) for a in reversed(open_lots + ended)]
+        """A joiner's lots: the whole run sheet still to come (queued and active, in order),
+        and the latest that ended, for its result. The reader anonymises them."""
+        return [self.public(a) for a in await self.auctions.open_and_last(room_id)]
 
     async def bidder_maxes(self, room_id: str, user_id: str, lots: Sequence[Event]) -> Event:
         return await self.auctions.maxes_of(room_id, [lot["id"] for lot in lots], user_id)
@@ -220,6 +249,7 @@ class Auctions:
         if who is None:
             raise Unauthorized("sign in to bid")
         room_id = await self.auctions.room_of(auction_id)
+        self.last_bid_at = time.monotonic()
         answer = await self._bids.submit(
             (room_id, auction_id), BidRequest(who.id, who.name, amount, key)
         )
@@ -241,6 +271,7 @@ class Auctions:
             counts = await self.auctions.strikes(bidders)
             struck = {b for b, n in zip(bidders, counts, strict=True) if n >= self.strike_limit}
         allowed = [r for r in requests if r.bidder not in struck]
+        metrics.BID_BATCH.observe(len(requests))
         rate = (0, 1)
         if self.bid_limit.per_minute > 0:
             rate = (self.bid_limit.interval_ms, self.bid_limit.burst)
@@ -254,10 +285,80 @@ class Auctions:
         out = [
             BidAnswer(0, reason="struck") if r.bidder in struck else next(answers) for r in requests
         ]
+        await self._note_bidders(room_id, auction_id, requests, out)
         for answer in out:
             if answer.status == 1 and answer.outbid:
                 await self._tell_outbid(room_id, auction_id, answer)
         return out
+
+    async def _note_bidders(
+        self,
+        room_id: str,
+        auction_id: str,
+        requests: Sequence[BidRequest],
+        answers: Sequence[BidAnswer],
+    ) -> None:
+        """Remember whose bids a lot took, for their data export: once per lot and bidder
+        in this process, so a rush of repeat bids writes nothing more."""
+        if len(self._noted) > NOTED_LOTS:
+            self._noted.clear()
+        noted = self._noted.setdefault(auction_id, set())
+        new = {r.bidder for r, a in zip(requests, answers, strict=True) if a.status == 1} - noted
+        if new:
+            await self.auctions.note_bidders(room_id, auction_id, sorted(new))
+            noted.update(new)
+
+    async def bids_of(self, user_id: str, limit: int) -> list[Event]:
+        """The lots a person bid on, with their own max and how each ended, for their export."""
+        found: list[Event] = []
+        for room_id, auction_id in await self.auctions.lots_of_bidder(user_id, limit):
+            try:
+                lot = await self.auctions.auction(room_id, auction_id)
+            except NotFound:
+                continue
+            mine = await self.auctions.maxes_of(room_id, [auction_id], user_id)
+            found.append(
+                {
+                    "auction_id": lot.id,
+                    "room_id": room_id,
+                    "title": lot.title,
+                    "currency": lot.currency,
+                    "max": mine.get(auction_id),
+                    "state": str(lot.state),
+                    "won": lot.winner == user_id,
+                    "amount": lot.amount if lot.winner == user_id else None,
+                }
+            )
+        return found
+
+    async def bid_log(self, auction_id: str, *, staff: bool) -> list[Event]:
+        """A lot's bids as its room reads them: the price each made and the high bidder after
+        it; only the room's staff also see who placed each and its max."""
+        room_id = await self.auctions.room_of(auction_id)
+        bids = []
+        for e in await self.auctions.bids(room_id, auction_id):
+            shown: Event = {
+                "n": e["n"],
+                "amount": e["amount"],
+                "bidder": {"id": e["leader"], "name": e["leader_name"]},
+                "at": e["at"],
+                "voided": e["voided"],
+            }
+            if staff:
+                shown["placed_by"] = {"id": e["bidder"], "name": e["name"]}
+                shown["max"] = e["max"]
+            bids.append(shown)
+        return await self._anonymised(bids)
+
+    async def shown(self, lots: Sequence[Auction]) -> list[Event]:
+        """Lots as people see them: a deleted account's bids and wins show nobody."""
+        return await self._anonymised([self.public(lot) for lot in lots])
+
+    async def _anonymised(self, items: list[Event]) -> list[Event]:
+        if self.deleted_among is None:
+            return items
+        deleted = await self.deleted_among(authors(items))
+        return anonymise(items, deleted)
 
     async def _tell_outbid(self, room_id: str, auction_id: str, answer: BidAnswer) -> None:
         event = Outbid(
@@ -321,10 +422,13 @@ class Auctions:
         closing = await self.auctions.end(
             room_id, auction_id, "time_up", now, self.ids.order(), self.orders.pay_ms
         )
-        if closing.reason == "not_due":
+        if closing.reason == "not_due" and closing.ends_at > 0:
             await self.auctions.reschedule(
                 keys.active_auctions(), room_id, auction_id, closing.ends_at
             )
+            return
+        if closing.reason == "not_due":  # still queued: its start was refused
+            await self.auctions.done(keys.active_auctions(), room_id, auction_id)
             return
         if closing.reason == "not_found":
             await self.auctions.done(keys.active_auctions(), room_id, auction_id)
@@ -337,11 +441,16 @@ class Auctions:
     async def _after_close(
         self, room_id: str, auction_id: str, outcome: str, order: dict[str, Any] | None
     ) -> None:
-        if outcome == Outcome.SOLD:
-            if order is None:
-                auction = await self.auctions.auction(room_id, auction_id)
-                order = await self.orders.order(room_id, auction.order_id)
-            await self.orders.hammered(room_id, auction_id, order)
+        """What follows a close, on the process that closed it, or on one that finds it
+        closed by a process that died before this was done: the record first, then the
+        lot leaves the set the tickers visit, then the winner is told."""
+        if outcome == Outcome.SOLD and order is None:
+            auction = await self.auctions.auction(room_id, auction_id)
+            order = await self.orders.order(room_id, auction.order_id)
+        if order is not None:
+            await self.orders.hammered(room_id, order)
         elif outcome:
             await self.orders.unsold(await self.auctions.auction(room_id, auction_id))
         await self.auctions.done(keys.active_auctions(), room_id, auction_id)
+        if order is not None:
+            await self.orders.announce(room_id, auction_id, order)
