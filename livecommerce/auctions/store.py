@@ -181,13 +181,14 @@ class AuctionStore:
 
         The lot joins the set the tickers visit before it starts: a process that dies right
         after the start must not leave a lot that never closes. A lot that did not start
-        leaves the set when the ticker finds it still queued."""
+        leaves the set at once (an ended one would otherwise be announced again), or, if
+        this process died first, when the ticker finds it still queued."""
         index = keys.active_auctions()
         duration_s = await self.client.hget(keys.auction_hash(room_id, auction_id), "duration_s")
         if duration_s is None:
             return False, "not_found", 0
         due = now + int(duration_s) * 1000  # the end it will have, unless a bid moves it
-        await self.client.zadd(index, {f"{room_id} {auction_id}": due}, nx=True)
+        added = await self.client.zadd(index, {f"{room_id} {auction_id}": due}, nx=True)
         raw = await self._start(
             keys=[
                 *keys.auction(room_id, auction_id),
@@ -199,6 +200,8 @@ class AuctionStore:
             args=[now, keys.room_channel(room_id), self.stream_max_len, increments.spec()],
         )
         if int(raw[0]) == 0:
+            if added:  # an ended lot must not come back to the ticker: it would tell again
+                await self.client.zrem(index, f"{room_id} {auction_id}")
             return False, as_text(raw[1]), 0
         ends_at = int(raw[2])
         await self.client.zadd(index, {f"{room_id} {auction_id}": ends_at})
