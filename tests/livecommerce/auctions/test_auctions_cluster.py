@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -311,6 +312,9 @@ async def test_the_process_that_closes_the_lot_dies_at_the_hammer_and_the_winner
         await on_b.expect("auction.bid", lambda e: e["bidder"]["id"] == kari.id)
 
         b.process.send_signal(signal.SIGSTOP)  # from here on only A can close the lot
+        # A at the lowest CPU priority: the kill should land before A finishes what follows
+        # the close (most runs; the checks below hold either way).
+        os.setpriority(os.PRIO_PROCESS, a.process.pid, 19)
         assert time.time() * 1000 < lot["ends_at"] - 500, "too slow to freeze B before the end"
         try:
             async with asyncio.timeout(timeout(30)):
@@ -337,14 +341,11 @@ async def test_the_process_that_closes_the_lot_dies_at_the_hammer_and_the_winner
         last = on_a.last_seq
         moved = await join(b.ws_url, room["id"], since=last, epoch=epoch, welcome=False)
 
-        won = await winner_on_b.expect("auction.won", wait=30)  # told after the order is filed
-        order = won["order"]
-        assert (order["buyer"]["id"], order["amount"]) == (kari.id, 2100)
         ended_on_b = await on_b.expect("auction.ended", wait=30)
         assert (ended_on_b["winner"]["id"], ended_on_b["amount"]) == (kari.id, 2100)
 
-        # B's ticker visits the lot again (A died before crossing it off) and must not end it
-        # twice: wait until the lot is off the active set, then mark the stream with a line.
+        # B's ticker visits the lot again if A died before crossing it off, files what A did
+        # not, and must not end it twice. Once the lot is off the set, its record is complete.
         async with asyncio.timeout(timeout(30)):
             while True:
                 if await hammer.zscore(keys.active_auctions(), f"{room['id']} {lot['id']}") is None:
@@ -363,14 +364,23 @@ async def test_the_process_that_closes_the_lot_dies_at_the_hammer_and_the_winner
         a_side = [e["type"] for e in on_a.seen + moved.seen]
         assert a_side.count("auction.ended") == 1  # before the crash or after the resume
 
+        mine = await http.get(f"{b.http_url}/api/v1/orders", headers=kari.headers)
+        won = [o for o in mine.json()["orders"] if o.get("auction_id") == lot["id"]]
+        assert len(won) == 1
+        order = won[0]
+        assert (order["buyer"]["id"], order["amount"], order["state"]) == (
+            kari.id, 2100, "awaiting_payment"
+        )  # fmt: skip
         orders = await http.get(
             f"{b.http_url}/api/v1/rooms/{room['id']}/orders", headers=host.headers
         )  # the survivor answers
         assert orders.status_code == 200, orders.text
         lots = [o for o in orders.json()["orders"] if o.get("auction_id") == lot["id"]]
         assert [o["id"] for o in lots] == [order["id"]]
-        mine = await http.get(f"{b.http_url}/api/v1/orders", headers=kari.headers)
-        assert order["id"] in {o["id"] for o in mine.json()["orders"]}
+        # The winner hears of the win at most once (none if A died between filing and telling).
+        await winner_on_b.expect("chat.message", lambda e: e["text"] == marker, wait=30)
+        told = [e for e in winner_on_b.seen if e["type"] == "auction.won"]
+        assert len(told) <= 1
         paid = await http.post(
             f"{b.http_url}/api/v1/orders/{order['id']}/pay",
             json={"address": ADDRESS, "payment": PAID},
