@@ -241,6 +241,7 @@ class Auctions:
             counts = await self.auctions.strikes(bidders)
             struck = {b for b, n in zip(bidders, counts, strict=True) if n >= self.strike_limit}
         allowed = [r for r in requests if r.bidder not in struck]
+        metrics.BID_BATCH.observe(len(allowed))
         rate = (0, 1)
         if self.bid_limit.per_minute > 0:
             rate = (self.bid_limit.interval_ms, self.bid_limit.burst)
