@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -722,11 +721,6 @@ class Ceiling:
     rate: float
     p50_ms: str
     p99_ms: str
-
-
-def script_sha(text: str) -> str:
-    """The SHA Valkey gives a script: what EVALSHA names it by once it is loaded."""
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def redis_benchmark_evalsha(
