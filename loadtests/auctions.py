@@ -609,6 +609,11 @@ def frenzy(cluster: Cluster, args: argparse.Namespace, found: benchlib.Ceiling |
         print(f"frenzy: {connected:,} of {args.bidders:,} bidders in the room, alternating"
               f" between the two processes, from {n} client processes")  # fmt: skip
         time.sleep(1.0)
+        spy = None
+        if args.py_spy and cluster.servers[0].pid:
+            out = Path(f"{args.py_spy}-frenzy-a.txt").resolve()
+            spy = benchlib.py_spy(cluster.servers[0].pid, args.lot_s, out)
+            print(f"   py-spy records server a into {out}")
         before = Reading.take(cluster)
         lot = start_lot(cluster, room_id, product_id, args.lot_s, "sudden_death",
                         args.starting_bid)  # fmt: skip
@@ -618,6 +623,8 @@ def frenzy(cluster: Cluster, args: argparse.Namespace, found: benchlib.Ceiling |
         time.sleep(max(0.0, lot["ends_at"] / 1000 - time.time()))
         after = Reading.take(cluster)
         results = [r[1] for r in benchlib.collect(pipes, "result", stop_at + 60)]
+        if spy is not None:
+            spy.wait(30)
     finally:
         for _, proc in clients:
             proc.join(10)
@@ -785,6 +792,9 @@ def main() -> None:
     parser.add_argument("--starting-bid", type=int, default=100, help="minor units (EUR)")
     parser.add_argument(
         "--limit-bid", default="60000/10000", help="the servers' --limit-bid (runs, never refuses)"
+    )
+    parser.add_argument(
+        "--py-spy", metavar="PREFIX", help="frenzy: profile server a into PREFIX-frenzy-a.txt"
     )
     parser.add_argument(
         "--wait-quiet", type=float, default=0, help="wait (at most S s) for < 20 %% busy first"

@@ -693,6 +693,18 @@ def percentile(sorted_values: list[int], q: float) -> float:
     return float(sorted_values[k])
 
 
+def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    """Sample a process for ``seconds`` into ``out`` (py-spy's raw collapsed stacks, 100 Hz;
+    the sampling itself costs the machine some CPU); None when py-spy is not installed."""
+    exe = shutil.which("py-spy")
+    if exe is None:
+        print("py-spy: not installed (pip install py-spy); no profile")
+        return None
+    argv = [exe, "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", "100",
+            "-f", "raw", "-o", str(out), "--nonblocking"]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def machine() -> str:
     import platform
 
