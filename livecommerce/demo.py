@@ -1,4 +1,5 @@
-"""Demo data: a creator, a moderator, a viewer, products and a live room with a sale running.
+"""Demo data: a creator, a moderator, a viewer, products and a live room with a sale running
+and two auction lots on its run sheet.
 
 A flash sale ends (after ten minutes, or sold out); a newcomer who opens the demo later must
 still find one running, so ``SaleKeeper`` starts another whenever the room has none.
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.accounts.credentials import hash_password
+from livecommerce.auctions.rules import AuctionDraft, Mode
 from livecommerce.catalog.rules import Product, ProductDraft
 from livecommerce.errors import Conflict, LiveCommerceError
 from livecommerce.rooms.rules import RoomDraft, RoomState
@@ -26,6 +28,7 @@ DEMO_SKU = "DEMO-JUMPER"
 DEMO_TITLE = "Demo show: autumn knitwear drop"
 DEMO_DESCRIPTION = "A demo room made by `livecommerce demo`."
 DEMO_SALE = SaleDraft("", price=2900, units=5, per_user_limit=1, duration_s=600, hold_s=120)
+DEMO_LOT_S = 30
 KEEP_EVERY_S = 1.0
 _PEOPLE = {
     "creator": ("demo-creator", "Ada (creator)"),
@@ -68,6 +71,10 @@ async def create_demo(server: Server) -> tuple[dict[str, str], str]:
     await server.reservations.start_sale(
         creator, room, replace(DEMO_SALE, product_id=products[0].id)
     )
+    assert server.auctions is not None
+    for product, starting_bid in ((products[2], 1000), (products[1], 500)):
+        lot = AuctionDraft(product.id, starting_bid, DEMO_LOT_S, Mode.STANDARD, 10, reserve=0)
+        await server.auctions.queue(creator, room, lot)  # on the run sheet: start in the studio
     tokens = {role: auth.issue(uid, name, now // 1000)[0] for role, (uid, name) in ids.items()}
     return tokens, room.id
 

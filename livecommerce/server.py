@@ -330,6 +330,7 @@ class Server:
             ids=self.ids,
         )
         reader.lots = auctions.welcome_lots
+        rooms.on_ended = auctions.room_ended
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
         gateway = self.gateway = Gateway(

@@ -10,10 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from livecommerce.api.services import json_body, json_object, require_identity, services
+from livecommerce.api.services import (
+    identity,
+    json_body,
+    json_object,
+    require_identity,
+    services,
+)
 from livecommerce.auctions.rules import bid_key, parse_auction_draft, parse_bid_amount
 from livecommerce.errors import BadRequest
-from livecommerce.rooms.rules import Room
+from livecommerce.rooms.rules import Role, Room
 from livecommerce.selling.checkout import parse_idempotency_key
 
 
@@ -71,24 +77,33 @@ async def get_auction(request: Request) -> JSONResponse:
 
 async def get_bids(request: Request) -> JSONResponse:
     """
-    summary: A lot's bids, oldest first
+    summary: A lot's bids, oldest first; the room's host and moderators also see who placed
+      each and its max (for fraud review)
     responses:
       200: {description: "{bids}"}
     """
     svc = services(request)
     auction_id = request.path_params["id"]
     room_id = await svc.auctions.auctions.room_of(auction_id)
-    entries = await svc.auctions.auctions.bids(room_id, auction_id)
-    bids = [
-        {
+    who = identity(request, required=False)
+    staff = False
+    if who is not None:
+        room = await svc.rooms.room(room_id)
+        staff = room.role_of(who.id) in (Role.HOST, Role.MODERATOR)
+        staff = staff or await svc.checkout.is_admin(who.id)
+    bids = []
+    for e in await svc.auctions.auctions.bids(room_id, auction_id):
+        shown = {
             "n": e["n"],
             "amount": e["amount"],
             "bidder": {"id": e["leader"], "name": e["leader_name"]},
             "at": e["at"],
             "voided": e["voided"],
         }
-        for e in entries
-    ]
+        if staff:
+            shown["placed_by"] = {"id": e["bidder"], "name": e["name"]}
+            shown["max"] = e["max"]
+        bids.append(shown)
     return JSONResponse({"bids": bids})
 
 

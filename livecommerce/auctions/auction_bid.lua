@@ -3,19 +3,21 @@
 -- A process sends every bid for one lot that arrived while its last call was in flight as
 -- one batch; the room hears one auction.bid for the batch, with the price after its last bid.
 -- KEYS[1..4] the lot's keys (named in _auction.lua)   KEYS[5] room hash
--- KEYS[6] room seq counter   KEYS[7] room event stream
--- KEYS[7 + i] request i's per-account bid rate key (GCRA, _gcra.lua)
+-- KEYS[6] room seq counter   KEYS[7] room event stream   KEYS[8] the room's bans (set)
+-- KEYS[8 + i] request i's per-account bid rate key (GCRA, _gcra.lua)
 -- ARGV[1] now (ms)   ARGV[2] increments   ARGV[3] room channel   ARGV[4] stream max length
 -- ARGV[5] rate interval (ms per bid; 0: no limit)   ARGV[6] rate burst
 -- then four per request: bidder id, bidder name, amount (their max, minor units), key
 -- Returns {seq of the batch's auction.bid or 0, {status, value, ...}}, per request:
 --   1 taken: JSON {amount, max, leading, outbid, next_bid, ends_at} (outbid: who lost the
 --     lead to it, or ''); 2 the answer this key got before (a retry);
---   0 refused: not_found, auction_not_active (ended, or its clock ran out), forbidden (the
---     host or a moderator), 'bid_too_low:<next_bid>' or 'rate_limited:<retry after ms>'.
+--   0 refused: not_found, auction_not_active (ended, its clock ran out, or the show ended),
+--     forbidden (the host, a moderator, or someone banned from the room),
+--     banned, 'bid_too_low:<next_bid>' or 'rate_limited:<retry after ms>'.
 local room_key = KEYS[5]
 local seq_key = KEYS[6]
 local events_key = KEYS[7]
+local bans_key = KEYS[8]
 local now = tonumber(ARGV[1])
 local b = bands(ARGV[2])
 local channel = ARGV[3]
@@ -32,9 +34,10 @@ if not lot then
   end
   return {0, results}
 end
+local room = redis.call('HMGET', room_key, 'host_id', 'moderators', 'state')
+local host, moderators = room[1] or '', ',' .. (room[2] or '') .. ','
 local open = lot.state == 'queued' or (lot.state == 'active' and now < lot.ends_at)
-local staff = redis.call('HMGET', room_key, 'host_id', 'moderators')
-local host, moderators = staff[1] or '', ',' .. (staff[2] or '') .. ','
+open = open and room[3] ~= 'ended'
 local taken = 0
 
 local function take(bidder, name, amount)
@@ -77,6 +80,9 @@ local function bid(bidder, name, amount, key, rate_key)
   if bidder == host or string.find(moderators, ',' .. bidder .. ',', 1, true) then
     return 0, 'forbidden'
   end
+  if redis.call('SISMEMBER', bans_key, bidder) == 1 then
+    return 0, 'banned'
+  end
   local outbid = take(bidder, name, amount)
   if not outbid then
     return 0, 'bid_too_low:' .. next_bid(lot, b)
@@ -101,7 +107,7 @@ end
 
 for i = 7, #ARGV, 4 do
   local n = (i - 7) / 4 + 1
-  local status, value = bid(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], KEYS[7 + n])
+  local status, value = bid(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], KEYS[8 + n])
   results[#results + 1] = status
   results[#results + 1] = value
 end

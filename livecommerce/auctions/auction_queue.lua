@@ -1,7 +1,7 @@
 -- auction_queue: put a lot on a room's run sheet and announce it.
 -- uses: _publish, _auction
 -- KEYS[1..4] the lot's keys (named in _auction.lua)   KEYS[5] room hash
--- KEYS[6] the room's lots (zset)   KEYS[7] room seq counter   KEYS[8] room event stream
+-- KEYS[6] the room's lots (zset, by place on the run sheet)   KEYS[7] room seq counter   KEYS[8] room event stream
 -- ARGV[1] now (ms)   ARGV[2] room channel   ARGV[3] stream max length
 -- ARGV[4] increments (see bands in _auction.lua)   ARGV[5..] field, value pairs of the lot
 -- Returns {1, seq} when queued; {0, reason}: not_found (no room), room_ended, or conflict
@@ -31,6 +31,6 @@ for i = 5, #ARGV do
 end
 redis.call('HSET', lot_key, unpack(fields))
 local lot = read_lot()
-redis.call('ZADD', lots_key, now, lot.id)
+redis.call('ZADD', lots_key, redis.call('ZCARD', lots_key) + 1, lot.id) -- run-sheet order
 local event = {type = 'auction.queued', auction = public(lot, b)}
 return {1, publish(seq_key, events_key, channel, maxlen, cmsgpack.pack(event))}

@@ -90,15 +90,18 @@ class HammerOrders:
             except LiveCommerceError:
                 log.info("%s for %s not sent", event["type"], person)
 
-    async def hammered(self, room_id: str, auction_id: str, order: Event) -> None:
-        """A lot sold: its order is found by id and by buyer, watched for its pay-by, and
-        the winner and the merchant's backend are told (again, if a closer died midway)."""
+    async def hammered(self, room_id: str, order: Event) -> None:
+        """A lot sold: its order is found by id and by buyer, and watched for its pay-by.
+        Idempotent: a process that finds a lot closed by one that died repeats it."""
         await self.checkout.index_order(
             room_id, order["buyer"]["id"], order["id"], int(order["created_at"])
         )
         await self.auctions.reschedule(
             keys.unpaid_orders(), room_id, order["id"], int(order["pay_by"])
         )
+
+    async def announce(self, room_id: str, auction_id: str, order: Event) -> None:
+        """The winner and the merchant's backend hear of it (best effort, after the record)."""
         won = AuctionWon(
             type="auction.won",
             auction_id=auction_id,
@@ -255,5 +258,6 @@ class HammerOrders:
                 "offered": "a second chance was offered already",
             }
             raise Conflict(messages.get(why, why))
-        await self.hammered(room.id, auction.id, order)
+        await self.hammered(room.id, order)
+        await self.announce(room.id, auction.id, order)
         return order

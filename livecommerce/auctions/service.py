@@ -27,6 +27,7 @@ from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import (
     AuctionNotActive,
     BadRequest,
+    Banned,
     BidTooLow,
     Conflict,
     Forbidden,
@@ -63,6 +64,10 @@ def _refusal(reason: str, next_bid: int = 0) -> LiveCommerceError:
         return AuctionNotActive("this lot is not taking bids")
     if reason == "forbidden":
         return Forbidden("the host and the room's moderators never bid")
+    if reason == "banned":
+        return Banned("you are banned from this room")
+    if reason == "struck":
+        return Forbidden("you left too many lots unpaid to bid again")
     if reason == "not_found":
         return NotFound("no such auction")
     if reason == "room_not_live":
@@ -179,6 +184,9 @@ class Auctions:
         """Queue a lot and start it at once: the one-tap lot that was never on the sheet."""
         if room.state is not RoomState.LIVE:
             raise RoomNotLive("go live before starting a lot")
+        running = await self.auctions.live_lot(room.id)
+        if running is not None:
+            raise _refusal(f"busy:{running}")
         auction = await self.queue(who, room, draft)
         try:
             return await self.start(who, room, auction.id)
@@ -197,6 +205,17 @@ class Auctions:
             raise AuctionNotActive("this lot has ended already")
         await self._after_close(room.id, auction_id, closing.outcome, None)
         return await self.auctions.auction(room.id, auction_id)
+
+    async def room_ended(self, room: Room) -> None:
+        """A show that ends takes its open lots with it: cancelled, their units back."""
+        for lot in await self.auctions.room_auctions(room.id):
+            if lot.state is AuctionState.ENDED:
+                continue
+            closing = await self.auctions.end(
+                room.id, lot.id, "cancelled", self.now_ms(), self.ids.order(), 0
+            )
+            if closing.closed:
+                await self._after_close(room.id, lot.id, closing.outcome, None)
 
     async def auction(self, auction_id: str) -> Auction:
         return await self.auctions.auction(await self.auctions.room_of(auction_id), auction_id)
@@ -322,10 +341,13 @@ class Auctions:
         closing = await self.auctions.end(
             room_id, auction_id, "time_up", now, self.ids.order(), self.orders.pay_ms
         )
-        if closing.reason == "not_due":
+        if closing.reason == "not_due" and closing.ends_at > 0:
             await self.auctions.reschedule(
                 keys.active_auctions(), room_id, auction_id, closing.ends_at
             )
+            return
+        if closing.reason == "not_due":  # still queued: its start was refused
+            await self.auctions.done(keys.active_auctions(), room_id, auction_id)
             return
         if closing.reason == "not_found":
             await self.auctions.done(keys.active_auctions(), room_id, auction_id)
@@ -338,11 +360,16 @@ class Auctions:
     async def _after_close(
         self, room_id: str, auction_id: str, outcome: str, order: dict[str, Any] | None
     ) -> None:
-        if outcome == Outcome.SOLD:
-            if order is None:
-                auction = await self.auctions.auction(room_id, auction_id)
-                order = await self.orders.order(room_id, auction.order_id)
-            await self.orders.hammered(room_id, auction_id, order)
+        """What follows a close, on the process that closed it, or on one that finds it
+        closed by a process that died before this was done: the record first, then the
+        lot leaves the set the tickers visit, then the winner is told."""
+        if outcome == Outcome.SOLD and order is None:
+            auction = await self.auctions.auction(room_id, auction_id)
+            order = await self.orders.order(room_id, auction.order_id)
+        if order is not None:
+            await self.orders.hammered(room_id, order)
         elif outcome:
             await self.orders.unsold(await self.auctions.auction(room_id, auction_id))
         await self.auctions.done(keys.active_auctions(), room_id, auction_id)
+        if order is not None:
+            await self.orders.announce(room_id, auction_id, order)

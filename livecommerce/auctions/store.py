@@ -105,6 +105,11 @@ class AuctionStore:
         return [auction_from_hash(as_strings(row)) for row in rows if row]
 
     @guarded
+    async def live_lot(self, room_id: str) -> str | None:
+        raw = await self.client.get(keys.room_live_auction(room_id))
+        return None if raw is None else as_text(raw)
+
+    @guarded
     async def bids(self, room_id: str, auction_id: str) -> list[dict[str, Any]]:
         raws = await self.client.lrange(keys.auction(room_id, auction_id)[1], 0, -1)
         return [orjson.loads(raw) for raw in raws]
@@ -155,7 +160,17 @@ class AuctionStore:
     async def start(
         self, room_id: str, auction_id: str, now: int, increments: Increments
     ) -> tuple[bool, str, int]:
-        """(True, seq, ends_at) when started; (False, reason, 0) when not."""
+        """(True, seq, ends_at) when started; (False, reason, 0) when not.
+
+        The lot joins the set the tickers visit before it starts: a process that dies right
+        after the start must not leave a lot that never closes. A lot that did not start
+        leaves the set when the ticker finds it still queued."""
+        index = keys.active_auctions()
+        duration_s = await self.client.hget(keys.auction_hash(room_id, auction_id), "duration_s")
+        if duration_s is None:
+            return False, "not_found", 0
+        due = now + int(duration_s) * 1000  # the end it will have, unless a bid moves it
+        await self.client.zadd(index, {f"{room_id} {auction_id}": due}, nx=True)
         raw = await self._start(
             keys=[
                 *keys.auction(room_id, auction_id),
@@ -169,7 +184,7 @@ class AuctionStore:
         if int(raw[0]) == 0:
             return False, as_text(raw[1]), 0
         ends_at = int(raw[2])
-        await self.client.zadd(keys.active_auctions(), {f"{room_id} {auction_id}": ends_at})
+        await self.client.zadd(index, {f"{room_id} {auction_id}": ends_at})
         return True, as_text(raw[1]), ends_at
 
     @guarded
@@ -198,6 +213,7 @@ class AuctionStore:
                 keys.room(room_id),
                 keys.room_seq(room_id),
                 keys.room_events(room_id),
+                keys.room_bans(room_id),
                 *(keys.room_bid_rate(room_id, r.bidder) for r in requests),
             ],
             args=args,

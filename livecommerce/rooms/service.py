@@ -29,6 +29,7 @@ class Rooms:
         *,
         clock: Callable[[], float] = time.time,
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
+        on_ended: Callable[[Room], Awaitable[None]] | None = None,
         ids: Ids | None = None,
     ) -> None:
         self.store = store
@@ -36,6 +37,7 @@ class Rooms:
         self.clock = clock
         self.ids = ids or Ids()
         self.on_sale_event = on_sale_event
+        self.on_ended = on_ended  # what else ends with the show (its auction lots)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -89,6 +91,8 @@ class Rooms:
                     await self.on_sale_event(
                         room.id, "sale.ended", {"sale_id": sale_id, "reason": "stopped"}
                     )
+            if self.on_ended is not None:
+                await self.on_ended(moved)
         else:
             await self.rooms.transition_room(room, to, now, event)
         metrics.EVENTS_PUBLISHED.labels("room.state").inc()

@@ -22,6 +22,7 @@ from redis import exceptions as redis_errors
 from livecommerce.accounts.auth import Identity
 from livecommerce.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     HoldExpired,
     HoldReleased,
@@ -353,6 +354,8 @@ class Checkout:
         order = await self.order(room_id, order_id)
         if order["state"] == "refunded":
             return order
+        if order["state"] != "paid":  # an auction's order awaiting payment, or lapsed
+            raise Conflict(f"a {order['state']} order has nothing to refund")
         record: Event = {"by": who.id, "at": self.now_ms(), "ref": None, "status": "refunded"}
         if order["payment"].get("ref"):  # a giveaway took no money: nothing to give back
             result = await self.payments.refund(

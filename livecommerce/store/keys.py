@@ -212,7 +212,7 @@ def auction_hash(room_id: str, auction_id: str) -> str:
 
 
 def room_auctions(room_id: str) -> str:
-    """The room's lots by when they were queued."""
+    """The room's lots by their place on its run sheet (1, 2, ...)."""
     return f"{PREFIX}:{{r:{room_id}}}:auctions"
 
 

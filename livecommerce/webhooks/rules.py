@@ -60,6 +60,8 @@ class EventType(enum.StrEnum):
     ORDER_REFUNDED = "order.refunded"
     SALE_STARTED = "sale.started"
     SALE_ENDED = "sale.ended"
+    AUCTION_WON = "auction.won"
+    ORDER_LAPSED = "order.lapsed"
 
 
 class BadSignature(Unauthorized):

@@ -29,6 +29,11 @@ async def test_the_demo_starts_its_sale_again_when_the_ten_minutes_are_up(
     guest = await join(server.ws_url, room_id)
     try:
         first = guest.seen[0]["sales"][0]
+        lots = guest.seen[0]["auctions"]
+        assert [(a["title"], a["state"], a["starting_bid"]) for a in lots] == [
+            ("Alpaca scarf", "queued", 1000),
+            ("Merino beanie", "queued", 500),
+        ]
         clock.now += 601  # ten minutes on
         ended = await guest.expect("sale.ended", wait=10)
         assert (ended["sale_id"], ended["reason"]) == (first["id"], "time_up")
