@@ -444,6 +444,7 @@ def start_cluster(work: Path, args: argparse.Namespace) -> Cluster:
     valkey.start()
     secret = f"auction-bench-{os.urandom(16).hex()}"
     extra = ["--secret", secret, "--log-level", "warning", "--limit-bid", args.limit_bid]
+    extra += args.server_arg
     servers: list[Server] = []
     try:
         for name in ("a", "b"):
@@ -794,6 +795,9 @@ def main() -> None:
         "--limit-bid", default="60000/10000", help="the servers' --limit-bid (runs, never refuses)"
     )
     parser.add_argument(
+        "--server-arg", action="append", default=[], help="for both servers (repeatable)"
+    )
+    parser.add_argument(
         "--py-spy", metavar="PREFIX", help="frenzy: profile server a into PREFIX-frenzy-a.txt"
     )
     parser.add_argument(
@@ -819,7 +823,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="lc-auctions-"))
     cluster = start_cluster(work, args)
     print(f"two servers (pids {', '.join(str(s.pid) for s in cluster.servers)}) on one Valkey;"
-          f" --limit-bid {args.limit_bid}")  # fmt: skip
+          f" --limit-bid {args.limit_bid} {' '.join(args.server_arg)}")  # fmt: skip
     try:
         if args.part in ("all", "frenzy"):
             frenzy(cluster, args, ceiling(cluster, args))
