@@ -492,9 +492,10 @@ def ceiling(cluster: Cluster, args: argparse.Namespace) -> benchlib.Ceiling | No
     settings = Settings()
     limit = Limit.parse("bid", args.limit_bid)
     rate = (limit.interval_ms, limit.burst) if limit.per_minute else (0, 1)
-    lot_keys = [
+    lot_keys = [  # as AuctionStore.bid_many sends them, for a batch of one
         *keys.auction(room_id, lot["id"]), keys.room(room_id), keys.room_seq(room_id),
-        keys.room_events(room_id), keys.room_bid_rate(room_id, "u__rand_int__"),
+        keys.room_events(room_id), keys.room_bans(room_id),
+        keys.room_bid_rate(room_id, "u__rand_int__"),
     ]  # fmt: skip
     argv = [
         str(int(time.time() * 1000)), Increments.parse(settings.auction_increments).spec(),
