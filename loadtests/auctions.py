@@ -31,7 +31,8 @@ makes the price exactly its amount, so each viewer's first ``auction.bid`` whose
 is at least the bid's carries it (a batch of bids is told as one event with the price after
 its last). Reported: bid-to-viewer latency p50 / p99 / max over every (bid, viewer) pair,
 from the instant the bidder sent it to the instant the viewer's client read it (target: p99
-< 150 ms), deliveries missing, and CPU per server process.
+< 150 ms), deliveries missing, where the time goes (the bidder's own answer; each bid's
+first and last viewer), and CPU per server process.
 
     python loadtests/auctions.py                  # the ceiling, the frenzy, then watch
     python loadtests/auctions.py frenzy --wait-quiet 60
@@ -89,7 +90,7 @@ class Bidder:
     id: str
     jumps: bool  # bids a max a few steps above next_bid instead of one tap
     next: int = 0  # the least they have seen the lot take
-    price: int = 0  # the price they have seen
+    step: int = 0  # the increment they last saw (next_bid over the price, one event)
     last: int = 0  # what they bid last: they bid again once they see more than it
     leading: bool = False
     ref: int = 0
@@ -119,9 +120,8 @@ _F = FrenzyCounts()
 def _send_bid(conn: WSConn, b: Bidder) -> None:
     now = time.time_ns()
     amount = b.next
-    if b.jumps:  # one to five steps more (a step: next_bid over the price they see)
-        step = b.next - b.price if 0 < b.price < b.next else max(1, b.next // 20)
-        amount += step * random.randint(1, 5)
+    if b.jumps:  # one to five steps more
+        amount += (b.step or max(1, b.next // 20)) * random.randint(1, 5)
     b.ref += 1
     b.last = amount
     b.sent_at = now
@@ -179,7 +179,7 @@ def on_bidder(conn: WSConn, payload: bytes) -> None:
         kind = event.get("type")
         if kind == "auction.bid":
             b.next = max(b.next, int(event["next_bid"]))
-            b.price = max(b.price, int(event["amount"]))
+            b.step = int(event["next_bid"]) - int(event["amount"])
             if b.leading and (event.get("bidder") or {}).get("id") != b.id:
                 b.leading = False
         elif kind == "outbid":
@@ -264,20 +264,16 @@ def on_viewer(conn: WSConn, payload: bytes) -> None:
 
 
 def match(amounts: array.array[int], seen: array.array[int], bids: list[tuple[int, int]]) -> Any:
-    """Latencies (us) of the bids (amount, sent ns; amounts rising) at one viewer, and how
-    many it never saw: a bid reached it with the first event whose price is at least its
-    amount (a batch is told once, with the price after its last bid)."""
+    """Latency (us) of each bid (amount, sent ns; amounts rising) at one viewer, -1 where it
+    never saw it: a bid reached it with the first event whose price is at least its amount
+    (a batch of bids is told once, with the price after its last)."""
     lat = array.array("q")
-    missing = 0
     j = 0
     for amount, sent in bids:
         while j < len(amounts) and amounts[j] < amount:
             j += 1
-        if j == len(amounts):
-            missing += 1
-        else:
-            lat.append((seen[j] - sent) // 1000)
-    return lat, missing
+        lat.append(-1 if j == len(amounts) else (seen[j] - sent) // 1000)
+    return lat
 
 
 async def _viewer_client(pipe: Connection, cfg: dict[str, Any]) -> None:
@@ -300,15 +296,18 @@ async def _viewer_client(pipe: Connection, cfg: dict[str, Any]) -> None:
         return
     bids: list[tuple[int, int]] = msg[1]
     lat = array.array("q")
-    missing = 0
+    first = [1 << 62] * len(bids)  # per bid, its first and last viewer in this process
+    last = [-1] * len(bids)
     for c in conns:
         amounts, seen = c.state
-        one, lost = match(amounts, seen, bids)
-        lat.extend(one)
-        missing += lost
+        for k, us in enumerate(match(amounts, seen, bids)):
+            if us >= 0:
+                lat.append(us)
+                first[k] = min(first[k], us)
+                last[k] = max(last[k], us)
     closed = sum(1 for c in conns if c.closed.done())
-    pipe.send(("result", {"viewers": len(conns), "lat": lat.tobytes(), "missing": missing,
-                          "closed": closed}))  # fmt: skip
+    pipe.send(("result", {"viewers": len(conns), "lat": lat.tobytes(), "first": first,
+                          "last": last, "closed": closed}))  # fmt: skip
     for c in conns:
         c.close()
     await asyncio.sleep(0.2)
@@ -322,6 +321,7 @@ class Steady:
     leader: str = ""
     refs: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # ref -> amount, ns, who
     taken: list[tuple[int, int]] = field(default_factory=list)  # amount, sent ns
+    replies: list[int] = field(default_factory=list)  # us from sending to bid.accepted
     refused: dict[str, int] = field(default_factory=dict)
 
 
@@ -347,6 +347,7 @@ def on_steady(conn: WSConn, payload: bytes) -> None:
         amount, sent_ns, who = sent
         if kind == "bid.accepted":
             _S.taken.append((amount, sent_ns))
+            _S.replies.append((time.time_ns() - sent_ns) // 1000)
             if event["leading"]:
                 _S.leader = who
         else:
@@ -400,7 +401,8 @@ async def _steady_client(pipe: Connection, cfg: dict[str, Any]) -> None:
     t0_ns, t1_ns = int(t0 * 1e9), int(t1 * 1e9)
     taken = sorted((a, t) for a, t in _S.taken if t0_ns <= t < t1_ns)
     pipe.send(("result", {"bidders": len(conns), "sent": ref, "sent_window": sent_window,
-                          "taken": taken, "refused": _S.refused}))  # fmt: skip
+                          "taken": taken, "refused": _S.refused,
+                          "replies": sorted(_S.replies)}))  # fmt: skip
     for c in conns:
         c.close()
     await asyncio.sleep(0.2)
@@ -732,6 +734,11 @@ def watch(cluster: Cluster, args: argparse.Namespace) -> None:
         t1 = t0 + args.duration
         pipes[-1].send(("go", lot["id"], lot["next_bid"], t_start, t0, t1, args.rate))
         time.sleep(max(0.0, t0 - time.time()))
+        spy = None
+        if args.py_spy and servers[0].pid:
+            out = Path(f"{args.py_spy}-watch-a.txt").resolve()
+            spy = benchlib.py_spy(servers[0].pid, args.duration, out)
+            print(f"   py-spy records server a into {out}")
         before = Reading.take(cluster)
         time.sleep(max(0.0, t1 - time.time()))
         after = Reading.take(cluster)
@@ -741,6 +748,8 @@ def watch(cluster: Cluster, args: argparse.Namespace) -> None:
         for pipe in pipes[:-1]:
             pipe.send(("match", taken))
         results = [r[1] for r in benchlib.collect(pipes[:-1], "result", time.time() + 120)]
+        if spy is not None:
+            spy.wait(30)
     finally:
         for _, proc in clients:
             proc.join(10)
@@ -754,13 +763,24 @@ def watch(cluster: Cluster, args: argparse.Namespace) -> None:
         lat.extend(a)
     lat.sort()
     watching = sum(r["viewers"] for r in results)
+    missing = len(taken) * watching - len(lat)
+    seen_by = [
+        (min(r["first"][k] for r in results), max(r["last"][k] for r in results))
+        for k in range(len(taken))
+    ]
+    first = sorted(f for f, _ in seen_by if f < 1 << 62)
+    last = sorted(t for _, t in seen_by if t >= 0)
     p99 = percentile(lat, 0.99) / 1000
     print(f"   bids sent in the window {steady['sent_window']:,}, taken {len(taken):,};"
           f" refused over the run {steady['refused'] or 'none'}")  # fmt: skip
     print(
         f"   bid to every viewer: {len(lat):,} deliveries of {len(taken) * watching:,}"
-        f" expected, missing {sum(r['missing'] for r in results):,}; {_ms(lat)}"
+        f" expected, missing {missing:,}; {_ms(lat)}"
         f" (target p99 < 150 ms: {'met' if lat and p99 < 150 else 'NOT met'})"
+    )
+    print(
+        f"   where the time goes: the bidder's answer {_ms(steady['replies'])}; each bid's"
+        f" first viewer {_ms(first)}; its last viewer {_ms(last)}"
     )
     calls = sum(c for c, _ in batches)
     print(
@@ -799,7 +819,7 @@ def main() -> None:
         "--server-arg", action="append", default=[], help="for both servers (repeatable)"
     )
     parser.add_argument(
-        "--py-spy", metavar="PREFIX", help="frenzy: profile server a into PREFIX-frenzy-a.txt"
+        "--py-spy", metavar="PREFIX", help="profile server a into PREFIX-<part>-a.txt"
     )
     parser.add_argument(
         "--wait-quiet", type=float, default=0, help="wait (at most S s) for < 20 %% busy first"
