@@ -409,6 +409,7 @@ async def _steady_client(pipe: Connection, cfg: dict[str, Any]) -> None:
 
 
 def _watch_entry(role: str, pipe: Connection, cfg: dict[str, Any]) -> None:
+    os.nice(cfg.get("nice", 0))
     benchlib.install_uvloop()
     main = _viewer_client if role == "viewer" else _steady_client
     with contextlib.suppress(KeyboardInterrupt):
@@ -711,7 +712,7 @@ def watch(cluster: Cluster, args: argparse.Namespace) -> None:
     clients = [
         _spawn(_watch_entry, "viewer", {
             "urls": viewers[k * len(viewers) // n : (k + 1) * len(viewers) // n],
-            "timeout": timeout,
+            "timeout": timeout, "nice": args.viewer_nice,
         })
         for k in range(n)
     ]  # fmt: skip
@@ -806,6 +807,9 @@ def main() -> None:
     parser.add_argument("--bench-clients", type=int, default=50, help="redis-benchmark -c")
     parser.add_argument("--viewers", type=int, default=2000, help="watch: guest sockets")
     parser.add_argument("--viewer-procs", type=int, default=4, help="watch: client processes")
+    parser.add_argument(
+        "--viewer-nice", type=int, default=0, help="watch: niceness of the viewers' processes"
+    )
     parser.add_argument("--watchers", type=int, default=4, help="watch: bidders taking turns")
     parser.add_argument("--rate", type=float, default=10.0, help="watch: bids a second")
     parser.add_argument("--warmup", type=float, default=5.0, help="watch: seconds not counted")
