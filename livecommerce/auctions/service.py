@@ -8,7 +8,6 @@ process (one of them wins each) and tells the person outbid.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -107,7 +106,6 @@ class Auctions:
         self.ids = ids or Ids()
         self._bids: Batcher[tuple[str, str], BidRequest, BidAnswer] = Batcher(self._bid_batch)
         self._ticker = Ticker("auctions", TICK_EVERY_S, self.tick, unavailable=logging.DEBUG)
-        self._notices: set[asyncio.Future[None]] = set()
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -117,8 +115,6 @@ class Auctions:
 
     async def stop(self) -> None:
         await self._ticker.stop()
-        if self._notices:
-            await asyncio.gather(*self._notices, return_exceptions=True)
 
     def public(self, auction: Auction) -> dict[str, Any]:
         return auction.to_public(self.increments)
@@ -278,31 +274,23 @@ class Auctions:
         out = [
             BidAnswer(0, reason="struck") if r.bidder in struck else next(answers) for r in requests
         ]
-        outbids = [answer for answer in out if answer.status == 1 and answer.outbid]
-        if outbids:
-            task = asyncio.ensure_future(self._tell_outbid(room_id, auction_id, outbids))
-            self._notices.add(task)
-            task.add_done_callback(self._notices.discard)
+        for answer in out:
+            if answer.status == 1 and answer.outbid:
+                await self._tell_outbid(room_id, auction_id, answer)
         return out
 
-    async def _tell_outbid(
-        self, room_id: str, auction_id: str, answers: Sequence[BidAnswer]
-    ) -> None:
-        """Sent once the batch is answered, not before: the lot's next batch waits for this
-        one's call, so a round trip per notice inside it lengthened every batch of a busy lot
-        (loadtests/auctions.py). The room's ``auction.bid`` carries the same news for all."""
-        for answer in answers:
-            event = Outbid(
-                type="outbid",
-                to=answer.outbid,
-                auction_id=auction_id,
-                amount=answer.amount,
-                next_bid=answer.next_bid,
-            )
-            try:
-                await self.store.publish_ephemeral(room_id, event)
-            except LiveCommerceError:
-                log.info("outbid notice for %s not sent", auction_id)
+    async def _tell_outbid(self, room_id: str, auction_id: str, answer: BidAnswer) -> None:
+        event = Outbid(
+            type="outbid",
+            to=answer.outbid,
+            auction_id=auction_id,
+            amount=answer.amount,
+            next_bid=answer.next_bid,
+        )
+        try:
+            await self.store.publish_ephemeral(room_id, event)
+        except LiveCommerceError:
+            log.info("outbid notice for %s not sent", auction_id)
 
     async def void(
         self, who: Identity, room: Room, auction_id: str, user_id: str, reason: str = ""
