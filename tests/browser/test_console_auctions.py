@@ -116,12 +116,13 @@ def test_a_moderator_voids_a_shills_bids_and_the_price_falls_back(
     # The log is the staff's: newest first, who placed each bid, their secret max, the price.
     rows = panel.locator("#lot-log .bid-row")
     expect(rows).to_have_count(2)
-    expect(rows.nth(0).locator(".bid-who")).to_have_text(shill.display_name)
-    expect(rows.nth(0).locator(".bid-max")).to_have_text(fill("console.lot.max", price="€50.00"))
-    expect(rows.nth(0).locator(".bid-amount")).to_have_text(fill("console.lot.made", price="€32.00"))
-    expect(rows.nth(1).locator(".bid-who")).to_have_text(viewer.display_name)
-    expect(rows.nth(1).locator(".bid-max")).to_have_text(fill("console.lot.max", price="€30.00"))
-    expect(rows.nth(1).locator(".bid-amount")).to_have_text(fill("console.lot.made", price="€10.00"))
+    for row, who, max_price, price in [
+        (rows.nth(0), shill, "€50.00", "€32.00"),
+        (rows.nth(1), viewer, "€30.00", "€10.00"),
+    ]:
+        expect(row.locator(".bid-who")).to_have_text(who.display_name)
+        expect(row.locator(".bid-max")).to_have_text(fill("console.lot.max", price=max_price))
+        expect(row.locator(".bid-amount")).to_have_text(fill("console.lot.made", price=price))
     console.locator("#main").evaluate("el => window.scrollTo(0, 0)")
     console.screenshot(path=str(screenshots / "console-auction-log-1280.png"))
 
@@ -166,14 +167,27 @@ def test_a_moderator_voids_a_shills_bids_and_the_price_falls_back(
              lot="Seiko 5, 1971")
     )  # fmt: skip
     expect(entry.locator(".audit-reason")).to_have_text(fill("console.audit.reason", reason=reason))
+    console.locator("#audit-section").scroll_into_view_if_needed()
+    console.screenshot(path=str(screenshots / "console-auction-audit-1280.png"))
 
     console.locator("#main").evaluate("el => window.scrollTo(0, 0)")
     console.screenshot(path=str(screenshots / "console-auction-1280.png"))
     console.set_viewport_size(ViewportSize(width=PHONE["width"], height=PHONE["height"]))
-    console.locator("#lot-section").scroll_into_view_if_needed()
-    console.screenshot(path=str(screenshots / "console-auction-390.png"))
     overflow = console.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the console is {overflow}px wider than a 390px phone"
+
+    # The host opens the console on a phone mid-lot: the welcome brings the lot as it stands,
+    # and the log shows the void.
+    late = open_console(new_page, room_id, host, viewport=PHONE)
+    late_panel = late.locator("#lot-section")
+    expect(late_panel.locator("#lot-price")).to_have_text("€10.00")
+    expect(late_panel.locator("#lot-leader")).to_have_text(viewer.display_name)
+    expect(late_panel.locator("#lot-time")).to_have_text(re.compile(r"^[45]:\d\d$"))
+    late_rows = late_panel.locator("#lot-log .bid-row")
+    expect(late_rows).to_have_count(2)
+    expect(late_rows.nth(0).locator(".mod-badge.voided")).to_have_text(EN["console.lot.voided"])
+    late_panel.scroll_into_view_if_needed()
+    late.screenshot(path=str(screenshots / "console-auction-390.png"))
 
 
 def test_a_void_that_another_moderator_made_first_is_refused_in_the_sheet(
