@@ -66,6 +66,11 @@ RESERVE_BATCH = Histogram(
     "Reserve requests sent to the store in one script call (one sale, one process)",
     buckets=(1, 2, 5, 10, 25, 50, 100, 256),
 )
+BID_BATCH = Histogram(
+    "livecommerce_bid_batch_size",
+    "Auction bids sent to the store in one script call (one lot, one process)",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 256),
+)
 GC_PAUSE = Histogram(
     "livecommerce_gc_pause_seconds",
     "Garbage collection pauses by generation (2 includes the collector's sweeps)",
