@@ -7,7 +7,8 @@
 import { api, API_BASE } from './api.js';
 import { remember, timeElement } from './console-common.js';
 import {
-  bidRows, foldLots, initialLots, lastLot, refreshDelay, runningLot, standingBidders, timeLeftMs,
+  DELETED_ID, bidRows, foldLots, initialLots, lastLot, refreshDelay, runningLot, standingBidders,
+  timeLeftMs,
 } from './console-lots.js';
 import { $, closeOnBackdrop, el } from './dom.js';
 import { formatClock, formatPrice, setText, t, tn } from './i18n.js';
@@ -53,6 +54,12 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
     renderClock();
   }
 
+  function personName(person) {
+    if (!person) return t('console.lot.no_leader');
+    if (person.id === DELETED_ID) return t('console.lot.deleted_account');
+    return String(person.name || person.id);
+  }
+
   function resultText(lot) {
     const result = lot.result || {};
     const title = lot.title || '';
@@ -60,7 +67,7 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
       case 'sold':
         return t('console.lot.result_sold', {
           title,
-          name: (result.winner && result.winner.name) || '?',
+          name: personName(result.winner),
           price: formatPrice(result.amount ?? lot.current_bid, lot.currency),
         });
       case 'no_bids': return t('console.lot.result_no_bids', { title });
@@ -79,7 +86,7 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
       $('lot-title').textContent = String(lot.title ?? '');
       $('lot-price').textContent = formatPrice(lot.bids ? lot.current_bid : lot.starting_bid, lot.currency);
       setText($('lot-price-label'), lot.bids ? 'console.lot.current_bid' : 'console.lot.starting_bid');
-      $('lot-leader').textContent = lot.high_bidder ? String(lot.high_bidder.name ?? '') : t('console.lot.no_leader');
+      $('lot-leader').textContent = personName(lot.high_bidder);
       $('lot-bids').textContent = tn('console.lot.bids', Number(lot.bids || 0));
       $('lot-next').textContent = t('console.lot.next_bid', { price: formatPrice(lot.next_bid, lot.currency) });
     }
@@ -106,7 +113,7 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
     if (r.who) li.dataset.user = String(r.who.id);
     const who = r.who
       ? el('button', { type: 'button', class: 'mod-author bid-who', text: String(r.who.name ?? r.who.id) })
-      : el('span', { class: 'bid-who', text: '?' });
+      : el('span', { class: 'bid-who', text: t(r.gone ? 'console.lot.deleted_account' : 'console.lot.no_leader') });
     if (r.who) who.addEventListener('click', () => onPerson(r.who));
     const head = el('p', { class: 'bid-head' }, who);
     if (r.voided) head.append(el('span', { class: 'mod-badge voided', text: t('console.lot.voided') }));

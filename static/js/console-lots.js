@@ -93,18 +93,27 @@ export function timeLeftMs(lot, serverNow) {
   return Math.max(0, lot.ends_at - serverNow);
 }
 
+// A deleted account's bids stay in the log under this id, with no name (docs/protocol.md).
+export const DELETED_ID = 'deleted';
+
 // GET /auctions/{id}/bids as staff gets it (oldest first), as the log shows it: newest
 // first, each row naming who placed it (`placed_by`; without staff rights, the leader after
-// it) with their max, the price it made, when, and whether it was voided.
+// it) with their max, the price it made, when, whether it was voided, and whether its
+// bidder's account is gone (`who` is then null: nobody to open or to void).
 export function bidRows(bids) {
-  const rows = (Array.isArray(bids) ? bids : []).map((b) => ({
-    n: Number(b.n),
-    who: b.placed_by || b.bidder || null,
-    max: b.max ?? null,
-    amount: b.amount,
-    at: b.at,
-    voided: Boolean(b.voided),
-  }));
+  const rows = (Array.isArray(bids) ? bids : []).map((b) => {
+    const who = b.placed_by || b.bidder || null;
+    const gone = Boolean(who && who.id === DELETED_ID);
+    return {
+      n: Number(b.n),
+      who: gone ? null : who,
+      gone,
+      max: b.max ?? null,
+      amount: b.amount,
+      at: b.at,
+      voided: Boolean(b.voided),
+    };
+  });
   return rows.sort((a, b) => b.n - a.n);
 }
 

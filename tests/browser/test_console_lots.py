@@ -147,8 +147,8 @@ def test_the_staff_log_shows_newest_first_with_who_placed_each_bid_and_their_max
     ]  # fmt: skip
     rows = call(page, "bidRows", bids)
     assert [r["n"] for r in rows] == [3, 2, 1]
-    assert rows[0] == {"n": 3, "who": SHILL, "max": 3300, "amount": 3400, "at": 3,
-                       "voided": False}  # fmt: skip
+    assert rows[0] == {"n": 3, "who": SHILL, "gone": False, "max": 3300, "amount": 3400,
+                       "at": 3, "voided": False}  # fmt: skip
     # Only standing bids can be voided: the shill has one left, the viewer one.
     standing = page.evaluate(
         """async ([module, bids]) => {
@@ -163,8 +163,24 @@ def test_the_staff_log_shows_newest_first_with_who_placed_each_bid_and_their_max
 def test_a_viewers_log_without_maxes_names_the_leader(page: Page) -> None:
     rows = call(page, "bidRows", [{"n": 1, "amount": 1000, "bidder": VIEWER, "at": 1,
                                    "voided": False}])  # fmt: skip
-    assert rows == [{"n": 1, "who": VIEWER, "max": None, "amount": 1000, "at": 1,
-                     "voided": False}]  # fmt: skip
+    assert rows == [{"n": 1, "who": VIEWER, "gone": False, "max": None, "amount": 1000,
+                     "at": 1, "voided": False}]  # fmt: skip
+
+
+def test_a_deleted_bidders_bids_name_nobody_and_cannot_be_voided(page: Page) -> None:
+    gone = {"id": "deleted", "name": ""}
+    bids = [{"n": 1, "amount": 1000, "bidder": gone, "at": 1, "voided": False,
+             "placed_by": gone, "max": 2000}]  # fmt: skip
+    rows = call(page, "bidRows", bids)
+    assert (rows[0]["who"], rows[0]["gone"], rows[0]["max"]) == (None, True, 2000)
+    standing = page.evaluate(
+        """async ([module, bids]) => {
+          const m = await import(module);
+          return m.standingBidders(m.bidRows(bids)).size;
+        }""",
+        [MODULE, bids],
+    )
+    assert standing == 0
 
 
 def test_the_bid_log_is_read_at_most_twice_a_second(page: Page) -> None:
