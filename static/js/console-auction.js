@@ -10,14 +10,16 @@ import {
   DELETED_ID, bidRows, foldLots, initialLots, lastLot, refreshDelay, runningLot, standingBidders,
   timeLeftMs,
 } from './console-lots.js';
-import { $, closeOnBackdrop, el } from './dom.js';
+import { $, byData, closeOnBackdrop, el } from './dom.js';
 import { formatClock, formatPrice, setText, t, tn } from './i18n.js';
 
 const LOG_GAP_MS = 500;
 const CLOCK_MS = 250;
 const REASON_MAX = 200;
 
-export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, onVoided }) {
+export function setupLotPanel({
+  desk, act, describeError, serverNow, onPerson, onVoided, onLotsKnown,
+}) {
   let lots = initialLots();
   let shown = null; // the id of the lot whose log is on screen
   let rows = [];
@@ -103,7 +105,7 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
       text: t('console.lot.void'),
       'aria-label': t('console.lot.void_named', { name: user.name || user.id }),
     });
-    button.addEventListener('click', () => askVoid(user, button, lot));
+    button.addEventListener('click', () => askVoid(user, button, { lot }));
     return button;
   }
 
@@ -137,7 +139,16 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
     if (!lot) return;
     setText($('lot-log-heading'), 'console.lot.log_heading', { title: String(lot.title ?? '') });
     $('lot-log-empty').hidden = rows.length > 0 || logError != null;
-    $('lot-log').replaceChildren(...rows.map((r) => row(r, lot)));
+    // Redrawn under the keyboard (a void took a button away): stay on the same row.
+    const list = $('lot-log');
+    const active = document.activeElement;
+    const focused = active && list.contains(active) ? active.closest('li').dataset.n : null;
+    list.replaceChildren(...rows.map((r) => row(r, lot)));
+    const same = focused == null ? null : byData(list, 'n', focused);
+    if (same) {
+      const stay = same.querySelector('button.danger') || same.querySelector('button');
+      if (stay) stay.focus();
+    }
     $('lot-log-error').textContent = logError || '';
   }
 
@@ -191,9 +202,10 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
 
   // ---- voiding --------------------------------------------------------------------------
 
-  function askVoid(user, opener, lot = runningLot(lots)) {
+  // `opener` gets the keyboard back when the sheet closes, or `fallback` if it has gone.
+  function askVoid(user, opener, { lot = runningLot(lots), fallback = $('lot-section') } = {}) {
     if (!lot || !user) return;
-    voiding = { auction: lot, user, opener };
+    voiding = { auction: lot, user, opener, fallback };
     setText($('void-heading'), 'console.lot.void_heading', { name: String(user.name ?? user.id) });
     const count = standing.get(user.id) || 0;
     $('void-text').textContent = tn('console.lot.void_text', count, {
@@ -237,9 +249,11 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
   $('void-close').addEventListener('click', () => dialog.close());
   closeOnBackdrop(dialog);
   dialog.addEventListener('close', () => {
-    const opener = voiding && voiding.opener;
+    const { opener = null, fallback = null } = voiding || {};
     voiding = null;
-    if (opener && document.contains(opener) && !opener.closest('[hidden]')) opener.focus();
+    const usable = (node) => node && document.contains(node) && !node.closest('[hidden]');
+    if (usable(opener)) opener.focus();
+    else if (usable(fallback)) fallback.focus();
   });
 
   return {
@@ -247,6 +261,7 @@ export function setupLotPanel({ desk, act, describeError, serverNow, onPerson, o
     fold(message) {
       lots = foldLots(lots, message);
       renderLot();
+      if (['welcome', 'auction.queued', 'auction.started'].includes(message.type)) onLotsKnown();
       const lot = focusLot();
       const id = lot ? lot.id : null;
       if (id !== shown) show(id);

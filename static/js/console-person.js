@@ -143,7 +143,9 @@ export function setupPersonPanel({ desk, act, describeError, lots }) {
   $('person-unban').addEventListener('click', (e) => run('mod.unban', {}, e.currentTarget));
   $('person-lift').addEventListener('click', (e) => run('mod.untimeout', {}, e.currentTarget));
   $('person-void').addEventListener('click', (e) => {
-    lots.askVoid({ id: person.id, name: nameOf(desk, person.id, person.name) }, e.currentTarget);
+    lots.askVoid({ id: person.id, name: nameOf(desk, person.id, person.name) }, e.currentTarget, {
+      fallback: $('person-close'),
+    });
   });
   $('person-close').addEventListener('click', () => dialog.close());
   closeOnBackdrop(dialog);

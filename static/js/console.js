@@ -337,6 +337,7 @@ async function main() {
     serverNow: () => (client ? client.serverNow() : Date.now()),
     onPerson,
     onVoided: () => person.lotChanged(),
+    onLotsKnown: () => audit.render(), // a void's entry names its lot once the lot is known
   });
   desk.lotTitle = (auctionId) => lots.titleOf(auctionId);
   audit = new AuditLog({ desk, describeError });

@@ -158,6 +158,8 @@ def test_a_moderator_voids_a_shills_bids_and_the_price_falls_back(
     expect(panel.locator("#lot-leader")).to_have_text(viewer.display_name)
     expect(rows.nth(0)).to_have_class(re.compile(r"\bvoided\b"))
     expect(rows.nth(0).get_by_role("button", name=void_name)).to_have_count(0)
+    # The keyboard stays on the shill's row, though its button went away.
+    expect(rows.nth(0).locator(".bid-who")).to_be_focused()
     assert server.api("GET", f"/api/v1/auctions/{lot['id']}")["high_bidder"]["id"] == viewer.id
 
     # The audit log says who voided whose bids on which lot, and why.
@@ -205,11 +207,16 @@ def test_a_void_that_another_moderator_made_first_is_refused_in_the_sheet(
     expect(panel.locator("#lot-leader")).to_have_text(shill.display_name)
 
     # From the person panel this time: the shill's panel offers "Void bids".
-    panel.locator("#lot-log .bid-row").nth(0).locator(".bid-who").click()
+    newest = panel.locator("#lot-log .bid-row").nth(0).locator(".bid-who")
+    expect(newest).to_have_text(shill.display_name)
+    newest.click()
     person = console.locator("#person-sheet")
+    expect(person.locator("#person-name")).to_have_text(shill.display_name)
     person.get_by_role("button", name=EN["console.lot.void"]).click()
     sheet = console.locator("#void-sheet")
-    expect(sheet).to_be_visible()
+    expect(sheet.locator("#void-heading")).to_have_text(
+        fill("console.lot.void_heading", name=shill.display_name)
+    )
 
     # Meanwhile the host voids the shill themselves; the moderator's confirmation comes second.
     server.api("POST", f"/api/v1/auctions/{lot['id']}/void", {"user_id": shill.id},
