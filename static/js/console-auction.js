@@ -18,7 +18,7 @@ const CLOCK_MS = 250;
 const REASON_MAX = 200;
 
 export function setupLotPanel({
-  desk, act, describeError, serverNow, onPerson, onVoided, onLotsKnown,
+  desk, act, describeError, serverNow, onPerson, onLogRead, onLotsKnown,
 }) {
   let lots = initialLots();
   let shown = null; // the id of the lot whose log is on screen
@@ -30,7 +30,7 @@ export function setupLotPanel({
   let reading = false;
   let again = false;
   let clockTimer = null;
-  let voiding = null; // {auction, user: {id, name}, opener}
+  let voiding = null; // {auction, user: {id, name}, opener, fallback} while the sheet is open
 
   const dialog = $('void-sheet');
   const reason = $('void-reason');
@@ -173,7 +173,7 @@ export function setupLotPanel({
     } finally {
       reading = false;
       renderLog();
-      onVoided();
+      onLogRead();
       if (again) {
         again = false;
         readSoon();

@@ -336,7 +336,7 @@ async function main() {
     describeError,
     serverNow: () => (client ? client.serverNow() : Date.now()),
     onPerson,
-    onVoided: () => person.lotChanged(),
+    onLogRead: () => person.lotChanged(),
     onLotsKnown: () => audit.render(), // a void's entry names its lot once the lot is known
   });
   desk.lotTitle = (auctionId) => lots.titleOf(auctionId);
