@@ -72,7 +72,9 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     assert server.reservations is not None
-    collector = Collector(server.reservations.selling)
+    assert server.auctions is not None
+    reservations, auctions = server.reservations, server.auctions
+    collector = Collector(lambda: reservations.selling() or auctions.bidding())
     collector.start()
     lines = [
         f"livecommerce is running (Redis: {'embedded Valkey' if server.embedded else 'external'})",

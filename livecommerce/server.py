@@ -295,15 +295,6 @@ class Server:
             clock=self.clock,
             ids=self.ids,
         )
-        accounts = self.accounts = Accounts(
-            account_store,
-            auth,
-            limiter,
-            limits=AccountLimits.named(s.limit),
-            footprint=Footprint(checkout.orders_of_buyer, chat.rooms_of, moderation.messages_of),
-            clock=self.clock,
-            ids=self.ids,
-        )
         auction_store = AuctionStore(store.client, stream_max_len=s.stream_max_len)
         hammer = HammerOrders(
             store,
@@ -326,6 +317,7 @@ class Server:
             bid_limit=s.limit("bid"),
             strike_limit=s.auction_strikes,
             audit=order_events.audited,
+            deleted_among=reader.deleted_among,
             clock=self.clock,
             ids=self.ids,
         )
@@ -333,6 +325,20 @@ class Server:
         rooms.on_ended = auctions.room_ended
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
+        accounts = self.accounts = Accounts(
+            account_store,
+            auth,
+            limiter,
+            limits=AccountLimits.named(s.limit),
+            footprint=Footprint(
+                checkout.orders_of_buyer,
+                chat.rooms_of,
+                moderation.messages_of,
+                auctions.bids_of,
+            ),
+            clock=self.clock,
+            ids=self.ids,
+        )
         gateway = self.gateway = Gateway(
             store,
             channels,

@@ -1,10 +1,10 @@
-"""A deleted account's chat lines stay in the room's history, without the person.
+"""A deleted account's chat lines and bids stay in the room's history, without the person.
 
 Room history is an append-only stream that cannot be rewritten in place, and the lines give
 other people's replies their sense, so the lines stay and the author goes: wherever chat is
 read back (a welcome, a resume, the moderators' tools), a deleted author's id and name are
-replaced. Orders are not touched: the merchant keeps them, as the law that requires them
-says.
+replaced; the same holds for the bidders and winners of auction lots. Orders are not touched:
+the merchant keeps them, as the law that requires them says.
 """
 
 from __future__ import annotations
@@ -14,33 +14,52 @@ from livecommerce.events import Event
 DELETED_USER: dict[str, str] = {"id": "deleted", "name": ""}
 
 
-def authors(events: list[Event]) -> set[str]:
-    """The people whose lines are in these events, to ask the store which are deleted."""
-    found: set[str] = set()
-    for event in events:
-        line = event.get("message", event) if event.get("type") == "chat.pinned" else event
-        user = line.get("user")
-        if isinstance(user, dict) and isinstance(user.get("id"), str):
-            found.add(user["id"])
+# Where a person appears in what is read back: a chat line's author, a lot's bidders and
+# winner; nested in a pinned line's ``message`` and a lot's ``result``.
+PERSON_FIELDS = ("user", "bidder", "winner", "high_bidder", "placed_by")
+NESTED = ("message", "result")
+
+
+def _people(item: dict[str, object]) -> list[str]:
+    found = []
+    for name in PERSON_FIELDS:
+        person = item.get(name)
+        if isinstance(person, dict) and isinstance(person.get("id"), str):
+            found.append(person["id"])
     return found
 
 
+def authors(events: list[Event]) -> set[str]:
+    """The people named in these events or records, to ask the store which are deleted."""
+    found: set[str] = set()
+    for event in events:
+        found.update(_people(event))
+        for name in NESTED:
+            inner = event.get(name)
+            if isinstance(inner, dict):
+                found.update(_people(inner))
+    return found
+
+
+def _without(item: dict[str, object], deleted: set[str]) -> dict[str, object]:
+    changed = {}
+    for name in PERSON_FIELDS:
+        person = item.get(name)
+        if isinstance(person, dict) and person.get("id") in deleted:
+            changed[name] = DELETED_USER
+    return {**item, **changed} if changed else item
+
+
 def anonymise(events: list[Event], deleted: set[str]) -> list[Event]:
-    """The events with every line by a deleted person shown as by nobody."""
+    """The events with every deleted person shown as nobody."""
     if not deleted:
         return events
     out = []
     for event in events:
-        if event.get("type") == "chat.pinned" and _by(event.get("message"), deleted):
-            event = {**event, "message": {**event["message"], "user": DELETED_USER}}
-        elif _by(event, deleted):
-            event = {**event, "user": DELETED_USER}
+        event = _without(event, deleted)
+        for name in NESTED:
+            inner = event.get(name)
+            if isinstance(inner, dict):
+                event = {**event, name: _without(inner, deleted)}
         out.append(event)
     return out
-
-
-def _by(line: object, deleted: set[str]) -> bool:
-    if not isinstance(line, dict):
-        return False
-    user = line.get("user")
-    return isinstance(user, dict) and user.get("id") in deleted

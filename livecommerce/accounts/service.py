@@ -57,6 +57,7 @@ class Footprint:
     orders_of: Callable[[str, int], Awaitable[list[Event]]]
     rooms_chatted_in: Callable[[str], Awaitable[list[str]]]
     lines_in: Callable[[str, str, int], Awaitable[list[Event]]]
+    bids_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +158,12 @@ class Accounts:
         return await self.store.revoked_among(sessions)
 
     async def export(self, who: Identity) -> Event:
-        """Everything the server keeps about ``who``: account, orders, recent chat lines."""
+        """Everything the server keeps about ``who``: account, orders, recent chat lines, the
+        lots they bid on."""
         account = await self.store.account(who.id) if who.kind == "account" else None
         messages: list[Event] = []
         orders: list[Event] = []
+        bids: list[Event] = []
         if self.footprint is not None:
             for room_id in await self.footprint.rooms_chatted_in(who.id):
                 for line in await self.footprint.lines_in(room_id, who.id, EXPORT_MAX):
@@ -168,6 +171,8 @@ class Accounts:
         exported_at = self.now_ms()
         if self.footprint is not None:
             orders = await self.footprint.orders_of(who.id, EXPORT_MAX)
+            if self.footprint.bids_of is not None:
+                bids = await self.footprint.bids_of(who.id, EXPORT_MAX)
         return {
             "exported_at": exported_at,
             "account": {**public(account), "created_at": int(account["created_at"])}
@@ -175,6 +180,7 @@ class Accounts:
             else {"id": who.id, "name": who.name, "kind": who.kind},
             "orders": orders,
             "messages": messages,
+            "bids": bids,
         }
 
     async def delete(self, who: Identity, password: str) -> None:

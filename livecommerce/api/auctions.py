@@ -60,7 +60,7 @@ async def room_lots(request: Request) -> JSONResponse:
     svc = services(request)
     room = await svc.rooms.room(request.path_params["room_id"])
     lots = await svc.auctions.room_lots(room.id)
-    return JSONResponse({"auctions": [svc.auctions.public(a) for a in lots]})
+    return JSONResponse({"auctions": await svc.auctions.shown(lots)})
 
 
 async def get_auction(request: Request) -> JSONResponse:
@@ -72,7 +72,7 @@ async def get_auction(request: Request) -> JSONResponse:
     """
     svc = services(request)
     auction = await svc.auctions.auction(request.path_params["id"])
-    return JSONResponse(svc.auctions.public(auction))
+    return JSONResponse((await svc.auctions.shown([auction]))[0])
 
 
 async def get_bids(request: Request) -> JSONResponse:
@@ -91,19 +91,7 @@ async def get_bids(request: Request) -> JSONResponse:
         room = await svc.rooms.room(room_id)
         staff = room.role_of(who.id) in (Role.HOST, Role.MODERATOR)
         staff = staff or await svc.checkout.is_admin(who.id)
-    bids = []
-    for e in await svc.auctions.auctions.bids(room_id, auction_id):
-        shown = {
-            "n": e["n"],
-            "amount": e["amount"],
-            "bidder": {"id": e["leader"], "name": e["leader_name"]},
-            "at": e["at"],
-            "voided": e["voided"],
-        }
-        if staff:
-            shown["placed_by"] = {"id": e["bidder"], "name": e["name"]}
-            shown["max"] = e["max"]
-        bids.append(shown)
+    bids = await svc.auctions.bid_log(auction_id, staff=staff)
     return JSONResponse({"bids": bids})
 
 

@@ -3,7 +3,8 @@
 -- uses: _publish, _auction
 -- KEYS[1..4] the lot's keys (named in _auction.lua)   KEYS[5] the room's active lot
 -- KEYS[6] room seq counter   KEYS[7] room event stream   KEYS[8] the new order's key
--- KEYS[9] the room's orders (zset)
+-- KEYS[9] the room's orders (zset)   KEYS[10] the room's open lots (zset)
+-- KEYS[11] the room's last ended lot (its id)
 -- ARGV[1] reason: time_up or cancelled   ARGV[2] now (ms)   ARGV[3] room channel
 -- ARGV[4] stream max length   ARGV[5] the order id to use if the lot sold
 -- ARGV[6] how long the winner has to pay (ms)
@@ -16,6 +17,8 @@ local seq_key = KEYS[6]
 local events_key = KEYS[7]
 local order_key = KEYS[8]
 local orders_key = KEYS[9]
+local open_key = KEYS[10]
+local last_key = KEYS[11]
 local reason = ARGV[1]
 local now = tonumber(ARGV[2])
 local channel = ARGV[3]
@@ -68,4 +71,6 @@ redis.call('HSET', lot_key, unpack(fields))
 if redis.call('GET', live_key) == lot.id then
   redis.call('DEL', live_key)
 end
+redis.call('ZREM', open_key, lot.id)
+redis.call('SET', last_key, lot.id)
 return {1, publish(seq_key, events_key, channel, maxlen, cmsgpack.pack(event)), outcome, order}

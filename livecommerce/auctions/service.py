@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from livecommerce.accounts.auth import Identity
+from livecommerce.accounts.privacy import anonymise, authors
 from livecommerce.auctions.orders import HammerOrders
 from livecommerce.auctions.rules import (
     Auction,
@@ -22,7 +23,7 @@ from livecommerce.auctions.rules import (
     Increments,
     Outcome,
 )
-from livecommerce.auctions.store import AuctionStore, BidAnswer, BidRequest
+from livecommerce.auctions.store import MAX_OPEN_LOTS, AuctionStore, BidAnswer, BidRequest
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import (
     AuctionNotActive,
@@ -52,7 +53,8 @@ log = logging.getLogger("livecommerce.auctions")
 
 TICK_EVERY_S = 0.1  # how late past its end a lot may close
 NO_LIMIT = Limit("bid", 0, 1)
-WELCOME_LOTS = 20
+BUSY_FOR_S = 2.0
+NOTED_LOTS = 10_000  # lots whose bidders this process remembers having indexed
 
 Audit = Callable[[str, Event], Awaitable[Any]]
 
@@ -90,6 +92,7 @@ class Auctions:
         bid_limit: Limit = NO_LIMIT,
         strike_limit: int = 0,
         audit: Audit | None = None,
+        deleted_among: Callable[[set[str]], Awaitable[set[str]]] | None = None,
         clock: Callable[[], float] = time.time,
         ids: Ids | None = None,
     ) -> None:
@@ -102,13 +105,20 @@ class Auctions:
         self.bid_limit = bid_limit
         self.strike_limit = strike_limit
         self.audit = audit
+        self.deleted_among = deleted_among
         self.clock = clock
         self.ids = ids or Ids()
+        self._noted: dict[str, set[str]] = {}
+        self.last_bid_at = float("-inf")
         self._bids: Batcher[tuple[str, str], BidRequest, BidAnswer] = Batcher(self._bid_batch)
         self._ticker = Ticker("auctions", TICK_EVERY_S, self.tick, unavailable=logging.DEBUG)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def bidding(self, within_s: float = BUSY_FOR_S) -> bool:
+        """Whether bids came in lately: the last seconds of a lot are no time for a pause."""
+        return time.monotonic() - self.last_bid_at < within_s
 
     def start_ticking(self) -> None:
         self._ticker.start()
@@ -160,8 +170,10 @@ class Auctions:
             raise
         if seq <= 0:
             await self.catalog.move_stock(who.id, product.id, auction.id, 1, "give", now)
-            if seq < 0:
+            if seq == -1:
                 raise NotFound(f"room {room.id} does not exist")
+            if seq == -2:
+                raise Conflict(f"the run sheet holds at most {MAX_OPEN_LOTS} open lots")
             raise RoomNotLive("the show has ended")
         metrics.EVENTS_PUBLISHED.labels("auction.queued").inc()
         return auction
@@ -208,7 +220,7 @@ class Auctions:
 
     async def room_ended(self, room: Room) -> None:
         """A show that ends takes its open lots with it: cancelled, their units back."""
-        for lot in await self.auctions.room_auctions(room.id):
+        for lot in await self.auctions.open_and_last(room.id):
             if lot.state is AuctionState.ENDED:
                 continue
             closing = await self.auctions.end(
@@ -224,11 +236,9 @@ class Auctions:
         return await self.auctions.room_auctions(room_id)
 
     async def welcome_lots(self, room_id: str) -> list[dict[str, Any]]:
-        """A joiner's lots: queued and active ones, and the latest that ended (its result)."""
-        lots = await self.auctions.room_auctions(room_id, WELCOME_LOTS)
-        open_lots = [a for a in lots if a.state is not AuctionState.ENDED]
-        ended = [a for a in lots if a.state is AuctionState.ENDED][:1]
-        return [self.public(a) for a in reversed(open_lots + ended)]
+        """A joiner's lots: the whole run sheet still to come (queued and active, in order),
+        and the latest that ended, for its result. The reader anonymises them."""
+        return [self.public(a) for a in await self.auctions.open_and_last(room_id)]
 
     async def bidder_maxes(self, room_id: str, user_id: str, lots: Sequence[Event]) -> Event:
         return await self.auctions.maxes_of(room_id, [lot["id"] for lot in lots], user_id)
@@ -239,6 +249,7 @@ class Auctions:
         if who is None:
             raise Unauthorized("sign in to bid")
         room_id = await self.auctions.room_of(auction_id)
+        self.last_bid_at = time.monotonic()
         answer = await self._bids.submit(
             (room_id, auction_id), BidRequest(who.id, who.name, amount, key)
         )
@@ -260,7 +271,7 @@ class Auctions:
             counts = await self.auctions.strikes(bidders)
             struck = {b for b, n in zip(bidders, counts, strict=True) if n >= self.strike_limit}
         allowed = [r for r in requests if r.bidder not in struck]
-        metrics.BID_BATCH.observe(len(allowed))
+        metrics.BID_BATCH.observe(len(requests))
         rate = (0, 1)
         if self.bid_limit.per_minute > 0:
             rate = (self.bid_limit.interval_ms, self.bid_limit.burst)
@@ -274,10 +285,80 @@ class Auctions:
         out = [
             BidAnswer(0, reason="struck") if r.bidder in struck else next(answers) for r in requests
         ]
+        await self._note_bidders(room_id, auction_id, requests, out)
         for answer in out:
             if answer.status == 1 and answer.outbid:
                 await self._tell_outbid(room_id, auction_id, answer)
         return out
+
+    async def _note_bidders(
+        self,
+        room_id: str,
+        auction_id: str,
+        requests: Sequence[BidRequest],
+        answers: Sequence[BidAnswer],
+    ) -> None:
+        """Remember whose bids a lot took, for their data export: once per lot and bidder
+        in this process, so a rush of repeat bids writes nothing more."""
+        if len(self._noted) > NOTED_LOTS:
+            self._noted.clear()
+        noted = self._noted.setdefault(auction_id, set())
+        new = {r.bidder for r, a in zip(requests, answers, strict=True) if a.status == 1} - noted
+        if new:
+            await self.auctions.note_bidders(room_id, auction_id, sorted(new))
+            noted.update(new)
+
+    async def bids_of(self, user_id: str, limit: int) -> list[Event]:
+        """The lots a person bid on, with their own max and how each ended, for their export."""
+        found: list[Event] = []
+        for room_id, auction_id in await self.auctions.lots_of_bidder(user_id, limit):
+            try:
+                lot = await self.auctions.auction(room_id, auction_id)
+            except NotFound:
+                continue
+            mine = await self.auctions.maxes_of(room_id, [auction_id], user_id)
+            found.append(
+                {
+                    "auction_id": lot.id,
+                    "room_id": room_id,
+                    "title": lot.title,
+                    "currency": lot.currency,
+                    "max": mine.get(auction_id),
+                    "state": str(lot.state),
+                    "won": lot.winner == user_id,
+                    "amount": lot.amount if lot.winner == user_id else None,
+                }
+            )
+        return found
+
+    async def bid_log(self, auction_id: str, *, staff: bool) -> list[Event]:
+        """A lot's bids as its room reads them: the price each made and the high bidder after
+        it; only the room's staff also see who placed each and its max."""
+        room_id = await self.auctions.room_of(auction_id)
+        bids = []
+        for e in await self.auctions.bids(room_id, auction_id):
+            shown: Event = {
+                "n": e["n"],
+                "amount": e["amount"],
+                "bidder": {"id": e["leader"], "name": e["leader_name"]},
+                "at": e["at"],
+                "voided": e["voided"],
+            }
+            if staff:
+                shown["placed_by"] = {"id": e["bidder"], "name": e["name"]}
+                shown["max"] = e["max"]
+            bids.append(shown)
+        return await self._anonymised(bids)
+
+    async def shown(self, lots: Sequence[Auction]) -> list[Event]:
+        """Lots as people see them: a deleted account's bids and wins show nobody."""
+        return await self._anonymised([self.public(lot) for lot in lots])
+
+    async def _anonymised(self, items: list[Event]) -> list[Event]:
+        if self.deleted_among is None:
+            return items
+        deleted = await self.deleted_among(authors(items))
+        return anonymise(items, deleted)
 
     async def _tell_outbid(self, room_id: str, auction_id: str, answer: BidAnswer) -> None:
         event = Outbid(

@@ -20,6 +20,8 @@ from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
 from livecommerce.store.scripts import register
 
+MAX_OPEN_LOTS = 200  # queued and running lots one room may have at once
+
 
 @dataclass(frozen=True, slots=True)
 class BidRequest:
@@ -98,9 +100,22 @@ class AuctionStore:
     async def room_auctions(self, room_id: str, limit: int = 50) -> list[Auction]:
         """The room's lots, newest first."""
         ids = await self.client.zrevrange(keys.room_auctions(room_id), 0, limit - 1)
+        return await self._lots(room_id, [as_text(i) for i in ids])
+
+    @guarded
+    async def open_and_last(self, room_id: str) -> list[Auction]:
+        """The room's open lots in run-sheet order, then the one that ended last."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.zrange(keys.room_open_auctions(room_id), 0, -1)
+            pipe.get(keys.room_last_auction(room_id))
+            open_ids, last = await pipe.execute()
+        ids = [as_text(i) for i in open_ids] + ([as_text(last)] if last is not None else [])
+        return await self._lots(room_id, ids)
+
+    async def _lots(self, room_id: str, ids: Sequence[str]) -> list[Auction]:
         async with self.client.pipeline(transaction=False) as pipe:
             for auction_id in ids:
-                pipe.hgetall(keys.auction_hash(room_id, as_text(auction_id)))
+                pipe.hgetall(keys.auction_hash(room_id, auction_id))
             rows = await pipe.execute()
         return [auction_from_hash(as_strings(row)) for row in rows if row]
 
@@ -143,17 +158,19 @@ class AuctionStore:
                 keys.room_auctions(room_id),
                 keys.room_seq(room_id),
                 keys.room_events(room_id),
+                keys.room_open_auctions(room_id),
             ],
             args=[
                 auction.queued_at,
                 keys.room_channel(room_id),
                 self.stream_max_len,
                 increments.spec(),
+                MAX_OPEN_LOTS,
                 *flat,
             ],
         )
         if int(status) == 0:
-            return -1 if as_text(value) == "not_found" else 0
+            return {"not_found": -1, "full": -2}.get(as_text(value), 0)
         return int(value)
 
     @guarded
@@ -260,6 +277,8 @@ class AuctionStore:
                 keys.room_events(room_id),
                 keys.order(room_id, order_id),
                 keys.room_orders(room_id),
+                keys.room_open_auctions(room_id),
+                keys.room_last_auction(room_id),
             ],
             args=[reason, now, keys.room_channel(room_id), self.stream_max_len, order_id, pay_ms],
         )
@@ -354,6 +373,18 @@ class AuctionStore:
     @guarded
     async def done(self, index: str, room_id: str, thing_id: str) -> None:
         await self.client.zrem(index, f"{room_id} {thing_id}")
+
+    @guarded
+    async def note_bidders(self, room_id: str, auction_id: str, bidders: Sequence[str]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for bidder in bidders:
+                pipe.sadd(keys.user_bids(bidder), f"{room_id} {auction_id}")
+            await pipe.execute()
+
+    @guarded
+    async def lots_of_bidder(self, user_id: str, limit: int) -> list[tuple[str, str]]:
+        members: Any = await self.client.srandmember(keys.user_bids(user_id), limit)
+        return [(room, lot) for room, _, lot in (as_text(m).partition(" ") for m in members or [])]
 
     @guarded
     async def strike(self, user_id: str) -> int:

@@ -104,5 +104,5 @@ class RoomReader:
                 pinned_chat["seq"] = int(head)
                 pinned_chat = (await self.anonymised([pinned_chat]))[0]
         # Like sales, read after the snapshot: apply auction events idempotently by lot id.
-        lots = await self.lots(room_id) if self.lots is not None else []
+        lots = await self.anonymised(await self.lots(room_id)) if self.lots is not None else []
         return Snapshot(int(seq_raw or 0), room, events, pinned, sales, pinned_chat, lots)

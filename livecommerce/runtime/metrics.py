@@ -68,7 +68,7 @@ RESERVE_BATCH = Histogram(
 )
 BID_BATCH = Histogram(
     "livecommerce_bid_batch_size",
-    "Bids sent to the store in one script call (one lot, one process)",
+    "Auction bids sent to the store in one script call (one lot, one process)",
     buckets=(1, 2, 5, 10, 25, 50, 100, 256),
 )
 GC_PAUSE = Histogram(

@@ -216,6 +216,16 @@ def room_auctions(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:auctions"
 
 
+def room_open_auctions(room_id: str) -> str:
+    """The room's lots not yet ended (queued or active), by their place on the run sheet."""
+    return f"{PREFIX}:{{r:{room_id}}}:auctions:open"
+
+
+def room_last_auction(room_id: str) -> str:
+    """The id of the room's lot that ended last, whose result a joiner sees."""
+    return f"{PREFIX}:{{r:{room_id}}}:auctions:last"
+
+
 def room_live_auction(room_id: str) -> str:
     """The id of the room's lot taking bids now, if any: one at a time."""
     return f"{PREFIX}:{{r:{room_id}}}:auctions:live"
@@ -238,6 +248,11 @@ def active_auctions() -> str:
 def unpaid_orders() -> str:
     """'<room id> <order id>' of auction orders awaiting payment, scored by their pay-by."""
     return f"{PREFIX}:orders:unpaid"
+
+
+def user_bids(user_id: str) -> str:
+    """'<room id> <auction id>' of the lots a person bid on, for their data export."""
+    return f"{PREFIX}:{{u:{user_id}}}:bids"
 
 
 def auction_strikes() -> str:

@@ -10,7 +10,10 @@
 // value. A page may fold a fact of its own the same way, an event without `seq`: the room as
 // read over HTTP (`room`), a sale over by the server's clock or a refusal (`sale.ended`), units
 // it just took or was refused (`sale.stock` with only `available`), the ack of its own
-// `sale.start` (`sale.started`), the orders read over HTTP (`orders`).
+// `sale.start` (`sale.started`), the orders read over HTTP (`orders`). Auctions are kept in
+// `auctions` by auction-state.js, which sees every message after this module's own step.
+
+import { foldAuctions, initialAuctions } from './auction-state.js';
 
 export const CHAT_KEPT = 300;
 
@@ -27,6 +30,7 @@ export function initialState() {
     sales: {}, // sale id -> sale; an ended sale stays ended
     orders: [], // orders seen (order.created, or read over HTTP), newest first
     reactions: 0, // reactions counted since the page opened, every kind
+    auctions: initialAuctions(), // lots, bids, your standing and wins (auction-state.js)
   };
 }
 
@@ -189,7 +193,9 @@ function chatLine(event) {
 export function reduce(state, event) {
   if (!event || typeof event.type !== 'string') return state;
   if (sequence(state.seq, event) !== 'apply') return state;
-  const next = fold(state, event);
+  const folded = fold(state, event);
+  const auctions = foldAuctions(folded.auctions, event, folded.you);
+  const next = auctions === folded.auctions ? folded : { ...folded, auctions };
   return isSequenced(event) ? { ...next, seq: event.seq } : next;
 }
 

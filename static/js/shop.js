@@ -11,7 +11,7 @@
 import { api, API_BASE } from './api.js';
 import { errorText } from './auth.js';
 import { $, clearText, closeOnBackdrop, option } from './dom.js';
-import { formatClock, formatPrice, language, setText, t, tn } from './i18n.js';
+import { formatClock, formatPrice, formatTime, language, setText, t, tn } from './i18n.js';
 
 const TICK_MS = 250;
 // Shipping destinations offered in the country list; names come from Intl.DisplayNames.
@@ -65,6 +65,7 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
     waitlist: null, // {sale_id, position}
     notice: null, // {key, args, tone}
     busy: false,
+    due: null, // {order, title, image_url, onPaid}: a won lot's order being paid (auction.js)
   };
   let reserveKey = null; // {saleId, key}: kept while a Buy press has no answer, so a retry gets the same hold
   let attempt = null; // {key, payload, unknown}: a checkout whose outcome we did not hear
@@ -257,7 +258,7 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
     const key = reason === 'hold_released' ? 'shop.error.hold_released'
       : reason === 'released' ? 'shop.hold.released' : 'shop.error.hold_expired';
     notice(key, undefined, reason === 'released' ? 'info' : 'error');
-    if (sheet.open && form.hidden === false) {
+    if (sheet.open && form.hidden === false && !shop.due) {
       errorEl.textContent = t(key);
       payButton.disabled = true;
       $('checkout-release').hidden = true;
@@ -381,6 +382,17 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
   }
 
   function renderSummary() {
+    if (shop.due) {
+      const { order, title, image_url: image } = shop.due;
+      setText($('checkout-item'), 'shop.checkout.item', { quantity: 1, title: title || '' });
+      const amount = formatPrice(order.amount, order.currency);
+      setText($('checkout-total'), 'shop.checkout.total', { amount });
+      $('checkout-payment').hidden = false;
+      $('checkout-payment').disabled = false;
+      setText(payButton, 'shop.checkout.pay', { amount });
+      showImage($('checkout-image'), image || '');
+      return;
+    }
     const sale = shop.holdSale || saleForCard();
     if (!sale) return;
     const quantity = shop.hold ? shop.hold.quantity : 1;
@@ -404,10 +416,16 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
 
   function openCheckout() {
     if (!shop.hold) return;
+    shop.due = null;
+    showForm();
+  }
+
+  // The checkout sheet with its form, for the hold or for a won lot's order (`shop.due`).
+  function showForm() {
     $('checkout-done').hidden = true;
     form.hidden = false;
-    $('checkout-hold').hidden = false;
-    $('checkout-release').hidden = false;
+    $('checkout-hold').hidden = Boolean(shop.due);
+    $('checkout-release').hidden = Boolean(shop.due);
     payButton.disabled = false;
     errorEl.textContent = '';
     renderSummary();
@@ -443,7 +461,7 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
       country: $('ship-country').value,
     };
     const sale = shop.holdSale || saleForCard();
-    if (sale && isFree(sale, shop.hold ? shop.hold.quantity : 1)) return { address };
+    if (!shop.due && sale && isFree(sale, shop.hold ? shop.hold.quantity : 1)) return { address };
     const number = value('card-number').replace(/[\s-]/g, '');
     if (!/^\d{12,19}$/.test(number)) return invalid($('card-number'), 'shop.error.card_number');
     const month = Number(value('card-exp-month'));
@@ -463,6 +481,10 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
   async function pay(event) {
     event.preventDefault();
     errorEl.textContent = '';
+    if (shop.due) {
+      payDue();
+      return;
+    }
     const hold = shop.hold;
     if (!hold) {
       errorEl.textContent = t('shop.error.hold_expired');
@@ -497,12 +519,51 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
     }
   }
 
+  // A won lot's order: POST /api/v1/orders/{id}/pay, keyed like a hold's checkout.
+  async function payDue() {
+    const due = shop.due;
+    const body = readForm();
+    if (!body) return;
+    const payload = JSON.stringify([`order:${due.order.id}`, body]);
+    const key = attempt && attempt.unknown && attempt.payload === payload ? attempt.key : randomKey();
+    attempt = { key, payload, unknown: true };
+    payButton.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    setText(payButton, 'shop.checkout.paying');
+    try {
+      const data = await api(`${API_BASE}/orders/${encodeURIComponent(due.order.id)}/pay`, {
+        method: 'POST', body, headers: { 'Idempotency-Key': key },
+      });
+      attempt = null;
+      const order = (data && data.order) || data;
+      showDone(order, null);
+      if (due.onPaid) due.onPaid(order);
+    } catch (err) {
+      const status = Number(err.status || 0);
+      if (status >= 400 && status < 500) attempt = null;
+      checkoutFailed(err);
+    } finally {
+      form.removeAttribute('aria-busy');
+      if (!form.hidden) {
+        payButton.disabled = false;
+        renderSummary();
+      }
+    }
+  }
+
   function checkoutFailed(err) {
     switch (err.code) {
       case 'payment_declined':
-        errorEl.textContent = t('shop.error.payment_declined');
+        // A won lot is not held: it stays the buyer's to pay for until its order's pay_by.
+        errorEl.textContent = shop.due
+          ? t('auction.error.payment_declined', { time: formatTime(shop.due.order.pay_by) })
+          : t('shop.error.payment_declined');
         $('card-number').setAttribute('aria-invalid', 'true');
         $('card-number').focus();
+        break;
+      case 'order_lapsed':
+        errorEl.textContent = t('auction.error.order_lapsed');
+        payButton.disabled = true;
         break;
       case 'hold_expired':
       case 'hold_released':
@@ -530,7 +591,8 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
       shop.counted.add(order.id);
       shop.bought.set(hold.sale_id, (shop.bought.get(hold.sale_id) || 0) + Number(hold.quantity || 1));
     }
-    shop.hold = null;
+    const paidDue = Boolean(shop.due);
+    if (!paidDue) shop.hold = null;
     $('card-number').value = '';
     $('card-cvc').value = '';
     form.hidden = true;
@@ -546,7 +608,7 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
     $('order-ship').textContent = [ship.name, ship.line1, [ship.postal_code, ship.city].filter(Boolean).join(' '), ship.country]
       .filter(Boolean).join(', ');
     setText($('checkout-total'), 'shop.checkout.total', { amount: formatPrice(order.amount, order.currency) });
-    notice('shop.bought', { id: order.id }, 'ok');
+    if (!paidDue) notice('shop.bought', { id: order.id }, 'ok');
     render();
     done.focus({ preventScroll: true });
   }
@@ -562,6 +624,7 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
   form.addEventListener('submit', pay);
   closeOnBackdrop(sheet);
   sheet.addEventListener('close', () => {
+    shop.due = null;
     const target = shop.hold ? $('checkout-open') : $('buy-button');
     if (!target.hidden && target.offsetParent) target.focus();
   });
@@ -621,6 +684,14 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
   }
 
   return {
+    // Opens checkout for an order awaiting payment (a won lot): {order, title, image_url,
+    // onPaid(order)}.
+    payOrder(due) {
+      if (!due || !due.order) return;
+      shop.due = due;
+      fillCountries();
+      showForm();
+    },
     // The product pinned at this moment of an ended show's replay (null: none). The sales
     // are over, so the card shows what was sold and for how much, without Buy.
     replay(product) {

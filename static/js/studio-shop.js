@@ -15,7 +15,7 @@ const TICK_MS = 500;
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 const IMAGE_MAX_BYTES = 5 * 1024 * 1024; // the server's limit: a bigger file is refused there too
 
-export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrency }) {
+export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrency, onProducts = () => {} }) {
   const shop = {
     products: [],
   };
@@ -146,6 +146,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
       const data = await api(`${API_BASE}/products?limit=100`);
       shop.products = (data && data.products) || [];
       status('products-status', '');
+      onProducts();
     } catch (err) {
       status('products-status', errorText(err), true);
     }
@@ -538,6 +539,7 @@ export function setupStudioShop({ getClient, getRoom, currencies, defaultCurrenc
 
   return {
     loadProducts,
+    products: () => shop.products,
     renderAll,
     renderCounters,
     // A show was chosen (its client, and so its room state, is new).

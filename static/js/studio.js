@@ -13,6 +13,7 @@ import { RoomClient } from './room-client.js';
 import { initialState } from './room-state.js';
 import { setupStudioLive } from './studio-live.js';
 import { setupStudioObs } from './studio-obs.js';
+import { setupStudioAuction } from './studio-auction.js';
 import { setupStudioShop } from './studio-shop.js';
 
 const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
@@ -29,6 +30,7 @@ const roomState = () => (client ? client.roomState : initialState());
 let chat = null;
 let auth = null;
 let shop = null;
+let auction = null;
 let live = null;
 let obs = null;
 let noticeTimer = null;
@@ -131,6 +133,7 @@ function renderAll() {
   renderRooms();
   renderPanel();
   if (shop && getToken()) shop.renderAll();
+  if (auction && getToken()) auction.render();
 }
 
 function actionStatus(text, isError = false) {
@@ -196,7 +199,9 @@ function selectRoom(id) {
   wireClient(client, id);
   const c = client;
   shop.attach(c, () => client === c && state.selectedId === id);
+  auction.attach(c, () => client === c && state.selectedId === id);
   shop.roomChanged(selected());
+  auction.roomChanged();
   live.roomChanged(selected());
   client.connect();
   renderAll();
@@ -327,6 +332,13 @@ async function main() {
     getRoom: selected,
     currencies: CURRENCIES,
     defaultCurrency: () => DEFAULT_CURRENCY[language()] || 'EUR',
+    onProducts: () => { if (auction) auction.render(); },
+  });
+  auction = setupStudioAuction({
+    getClient: () => client,
+    getRoom: selected,
+    getProducts: () => shop.products(),
+    onStock: () => shop.loadProducts(),
   });
 
   wireAccountButton($('account-button'), auth);

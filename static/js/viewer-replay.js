@@ -6,10 +6,14 @@
 // pins: [{at, product | null}]}. A recording is finished a moment after the show ends, so an
 // empty list is asked again a few times (and at once when the room says `replay.ready`).
 // The card shown is the pin whose `at` is the latest one <= started_at + currentTime.
+//
+// Each lot auctioned during the show is marked with its hammer price (or why it did not sell),
+// as a button that plays the moment it ended; no bidding on a replay. The lots are the room's
+// (GET /api/v1/rooms/{id}/auctions) and the ones the page saw end (`getLots`).
 
 import { api, API_BASE } from './api.js';
-import { $ } from './dom.js';
-import { formatClock, setText, t } from './i18n.js';
+import { $, el } from './dom.js';
+import { formatClock, formatPrice, setText, t } from './i18n.js';
 
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 
@@ -37,7 +41,31 @@ export function timeline(recordings) {
     });
 }
 
-export function setupReplay({ roomId, video, onPin, onChange }) {
+// The ended lots that ran during the show, in the order they ended, each with what the replay
+// says of it ({id, title, reason, amount, currency}) and where on the replay's timeline
+// (seconds) it ended: null when no recording covers that moment.
+export function lotMarks(lots, segments) {
+  const seen = new Set();
+  return lots
+    .filter((lot) => lot && lot.state === 'ended' && lot.result && Number(lot.starts_at) > 0)
+    .filter((lot) => !seen.has(lot.id) && seen.add(lot.id))
+    .sort((a, b) => (a.ends_at ?? 0) - (b.ends_at ?? 0))
+    .map((lot) => {
+      const end = Number(lot.ends_at || 0);
+      const segment = segments.find((s) => end >= (s.started_at ?? 0) && end <= (s.started_at ?? 0) + s.length * 1000);
+      const reason = lot.result.reason;
+      return {
+        id: lot.id,
+        title: lot.title || '',
+        reason,
+        amount: reason === 'sold' ? lot.result.amount ?? null : null,
+        currency: lot.currency,
+        at: segment ? segment.offset + (end - (segment.started_at ?? 0)) / 1000 : null,
+      };
+    });
+}
+
+export function setupReplay({ roomId, video, onPin, onChange, getLots = () => [] }) {
   const bar = $('replay-bar');
   const toggle = $('replay-toggle');
   const seek = $('replay-seek');
@@ -49,8 +77,10 @@ export function setupReplay({ roomId, video, onPin, onChange }) {
     index: 0,
     product: undefined, // the card shown now (undefined: not decided yet)
     seeking: false,
+    lots: [], // the room's lots, read over HTTP
   };
   let retryTimer = null;
+  let shownLots = null; // the lot marks as last drawn
   let tries = 0;
   let active = false;
 
@@ -76,8 +106,33 @@ export function setupReplay({ roomId, video, onPin, onChange }) {
 
   // ---- rendering -------------------------------------------------------------------------
 
+  function renderLots() {
+    const box = $('replay-lots');
+    const marks = active ? lotMarks([...replay.lots, ...getLots()], replay.segments) : [];
+    box.hidden = marks.length === 0;
+    // Drawn again only when something changed: the buttons keep their focus while it plays.
+    const drawn = JSON.stringify([marks, replay.state, t('auction.replay.heading')]);
+    if (drawn === shownLots) return;
+    shownLots = drawn;
+    $('replay-lots-list').replaceChildren(...marks.map((mark) => {
+      const text = mark.reason === 'sold'
+        ? t('auction.replay.sold', { title: mark.title, amount: formatPrice(mark.amount, mark.currency) })
+        : t(`auction.replay.${['no_bids', 'reserve_not_met'].includes(mark.reason) ? mark.reason : 'cancelled'}`, { title: mark.title });
+      const item = el('li', { class: `replay-lot ${mark.reason}`, dataset: { auctionId: mark.id } });
+      if (mark.at == null || replay.state !== 'ready') {
+        item.append(el('span', { class: 'replay-lot-text', text }));
+      } else {
+        const button = el('button', { type: 'button', class: 'replay-lot-text', text, 'aria-label': `${text}. ${t('auction.replay.seek', { title: mark.title })}` });
+        button.addEventListener('click', () => seekTo(Math.min(1, Math.max(0, (mark.at - 3) / Math.max(total(), 0.001)))));
+        item.append(button);
+      }
+      return item;
+    }));
+  }
+
   function render() {
     bar.hidden = !active || replay.state !== 'ready';
+    renderLots();
     if (bar.hidden) return;
     const playing = !video.paused && !video.ended;
     setText(toggle.querySelector('.visually-hidden'), playing ? 'viewer.replay.pause' : 'viewer.replay.play');
@@ -151,6 +206,16 @@ export function setupReplay({ roomId, video, onPin, onChange }) {
     if (first) load(0);
   }
 
+  async function loadLots() {
+    try {
+      const data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/auctions`, { auth: false });
+      replay.lots = Array.isArray(data && data.auctions) ? data.auctions : [];
+    } catch {
+      return; // the lots the page saw end are still marked
+    }
+    renderLots();
+  }
+
   function later() {
     if (tries >= RETRY_MS.length) {
       if (replay.state !== 'ready') setState('none');
@@ -206,6 +271,7 @@ export function setupReplay({ roomId, video, onPin, onChange }) {
       tries = 0;
       setState('loading');
       fetchReplay();
+      loadLots();
     },
     // A recording was just finished (`replay.ready`): look again now.
     refresh() {
@@ -214,5 +280,7 @@ export function setupReplay({ roomId, video, onPin, onChange }) {
       fetchReplay();
     },
     get state() { return replay.state; },
+    // The lots known changed (an auction ended as the show did).
+    lotsChanged() { renderLots(); },
   };
 }

@@ -22,7 +22,7 @@ const DISCONNECT_GRACE_MS = 5000;
 // Refusals another try will not cure (this browser's offer is the problem, or no such room).
 const FINAL = new Set(['bad_sdp', 'unsupported_codec', 'not_found', 'no_webrtc', 'forbidden']);
 
-export function setupViewerVideo({ roomId, getToken, onReplayPin }) {
+export function setupViewerVideo({ roomId, getToken, onReplayPin, getReplayLots }) {
   const video = $('video');
   const body = document.body;
   const view = {
@@ -41,6 +41,7 @@ export function setupViewerVideo({ roomId, getToken, onReplayPin }) {
     video,
     onPin: onReplayPin,
     onChange: () => render(),
+    getLots: getReplayLots,
   });
 
   // ---- what the room says ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import {
 import { RoomClient } from './room-client.js';
 import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
+import { setupViewerAuction } from './viewer-auction.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerVideo } from './viewer-video.js';
 
@@ -26,6 +27,7 @@ const roomState = () => (client ? client.roomState : beforeJoin);
 let chat = null;
 let auth = null;
 let shop = null;
+let auction = null;
 let moderation = null;
 let video = null;
 let noticeTimer = null;
@@ -308,10 +310,22 @@ async function main() {
     signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
     openSignIn: () => auth.open('signin'),
   });
+  auction = setupViewerAuction({
+    roomId,
+    getClient: () => client,
+    getState: roomState,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    openSignIn: () => auth.open('signin'),
+    payOrder: (due) => shop.payOrder(due),
+  });
   video = setupViewerVideo({
     roomId,
     getToken,
-    onReplayPin: (product) => shop.replay(product),
+    onReplayPin: (product) => {
+      shop.replay(product);
+      auction.replay();
+    },
+    getReplayLots: () => Object.values(roomState().auctions.lots),
   });
   $('chat-form').addEventListener('submit', sendChat);
   $('heart-button').addEventListener('click', react);
@@ -329,6 +343,7 @@ async function main() {
   client = new RoomClient(roomId, { token: getToken(), state: beforeJoin });
   wireClient();
   shop.attach(client);
+  auction.attach(client);
   moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console

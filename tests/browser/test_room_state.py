@@ -128,6 +128,15 @@ def test_a_page_that_has_not_joined_knows_nothing_yet(page: Page) -> None:
         "sales": {},
         "orders": [],
         "reactions": 0,
+        "auctions": {
+            "lots": {},
+            "places": 0,
+            "last": None,
+            "mine": {},
+            "feed": {},
+            "won": {},
+            "lapsed": {},
+        },
     }
 
 

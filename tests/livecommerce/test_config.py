@@ -37,7 +37,15 @@ def test_defaults_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.mark.parametrize(
-    "argv", [["--port", "eighty"], ["--chat-rate", "fast"], ["--appendfsync", "never"]]
+    "argv",
+    [
+        ["--port", "eighty"],
+        ["--chat-rate", "fast"],
+        ["--appendfsync", "never"],
+        ["--auction-increments", "30:1,50:2"],
+        ["--auction-increments", "50:1,30:2,*:5"],
+        ["--auction-increments", "*:0"],
+    ],
 )
 def test_bad_settings_stop_with_a_message(argv: list[str]) -> None:
     with pytest.raises(SystemExit, match="livecommerce:"):

@@ -254,3 +254,25 @@ async def test_a_banned_viewer_cannot_bid_and_an_ended_show_cancels_its_lots(sho
     refused = await bid(kari_socket, lot["id"], 5000, "late")
     assert refused["code"] == "auction_not_active"
     assert kari.id != troll.id
+
+
+async def test_a_long_run_sheet_is_all_in_the_welcome_in_order_with_the_last_result(
+    show: Show,
+) -> None:
+    many = await show.http.patch(
+        f"/api/v1/products/{show.product['id']}", json={"stock": 40}, headers=show.host.headers
+    )
+    assert many.status_code == 200, many.text
+    sold = await show.lot(ref="first", duration_s=5)
+    ids = []
+    for n in range(30):
+        await show.studio.send(
+            {"type": "auction.queue", "product_id": show.product["id"], "starting_bid": 100 + n,
+             "duration_s": 10, "ref": f"q{n}"}
+        )  # fmt: skip
+        ids.append((await reply_to(show.studio, f"q{n}"))["auction"]["id"])
+    show.clock.advance(6)
+    await show.studio.expect("auction.ended", lambda e: e["auction_id"] == sold["id"])
+    welcome = (await join(show.server.ws_url, show.room["id"])).seen[0]
+    assert [a["id"] for a in welcome["auctions"]] == [*ids, sold["id"]]
+    assert welcome["auctions"][-1]["result"] == {"reason": "no_bids"}

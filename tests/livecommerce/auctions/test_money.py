@@ -7,7 +7,7 @@ import orjson
 from livecommerce.selling.charges import ORDER_CHARGE
 from livecommerce.selling.ledger import OpenCharge
 from livecommerce.selling.payments import parse_card
-from tests.helpers import ADDRESS, PAID
+from tests.helpers import ADDRESS, PAID, join
 from tests.livecommerce.auctions.conftest import Show, bid
 from tests.receivers import StartReceiver
 
@@ -119,3 +119,33 @@ async def test_an_unpaid_lot_cannot_be_refunded_and_a_paid_one_can(show: Show) -
     refunded = await show.http.post(refund, headers=show.host.headers)
     assert (refunded.status_code, refunded.json()["state"]) == (200, "refunded")
     assert refunded.json()["refund"]["status"] == "refunded"
+
+
+async def test_a_bidder_exports_their_bids_and_once_deleted_their_bids_show_nobody(
+    show: Show,
+) -> None:
+    kari, kari_socket = await show.viewer("Kari")
+    lot = await show.lot()
+    await bid(kari_socket, lot["id"], 2500, "k1")
+    await bid(kari_socket, lot["id"], 3000, "k2")
+    export = (await show.http.get("/api/v1/me/export", headers=kari.headers)).json()
+    assert export["bids"] == [
+        {"auction_id": lot["id"], "room_id": show.room["id"], "title": "First pressing",
+         "currency": "EUR", "max": 3000, "state": "active", "won": False, "amount": None}
+    ]  # fmt: skip
+
+    deleted = await show.http.request(
+        "DELETE", "/api/v1/me", json={"password": "correct horse battery"}, headers=kari.headers
+    )
+    assert deleted.status_code == 204
+    shown = (await show.http.get(f"/api/v1/auctions/{lot['id']}")).json()
+    assert shown["high_bidder"] == {"id": "deleted", "name": ""}
+    history = (await show.http.get(f"/api/v1/auctions/{lot['id']}/bids")).json()["bids"]
+    assert {b["bidder"]["id"] for b in history} == {"deleted"}
+    late = await join(show.server.ws_url, show.room["id"])
+    assert late.seen[0]["auctions"][0]["high_bidder"] == {"id": "deleted", "name": ""}
+    resumed = await join(
+        show.server.ws_url, show.room["id"], since=1, epoch=late.seen[0]["epoch"], welcome=False
+    )
+    replayed = await resumed.expect("auction.bid")
+    assert replayed["bidder"] == {"id": "deleted", "name": ""}

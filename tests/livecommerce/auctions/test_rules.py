@@ -171,3 +171,18 @@ def test_whatever_is_bid_the_highest_max_wins_at_the_second_max_plus_one_step(
     assert winning_price(list(maxes.items()), lot, STEPS) == (
         None if lot.leader is None else (lot.leader, lot.price)
     )
+
+
+def test_a_server_sets_its_own_bands_and_the_scripts_read_them_back() -> None:
+    bands = Increments.parse("10:1, 100:5, *:25")
+    assert bands.bands == ((10, 1), (100, 5), (None, 25))
+    assert bands.spec() == "10:1,100:5,*:25"
+    assert bands.step(999, "EUR") == 100  # 9.99 is under 10
+    assert bands.step(150_000, "JPY") == 25  # no minor units in yen
+    assert Increments.parse(Increments.whatnot().spec()) == Increments.whatnot()
+
+
+@pytest.mark.parametrize("spec", ["", "30:1", "30:1,*:x", "50:1,30:2,*:5", "*:0", "a:1,*:2"])
+def test_bands_that_do_not_rise_or_never_end_are_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match="band"):
+        Increments.parse(spec)
