@@ -20,6 +20,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,8 +29,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -410,6 +412,53 @@ def http_json(
         return status, raw.decode(errors="replace")
 
 
+def mint(secret: str, user_id: str, name: str) -> str:
+    """A token for the server's ``--secret``: thousands of signed-in clients without sign-ups
+    (password hashing would take the benchmark's CPU and time)."""
+    import jwt
+
+    now = int(time.time())
+    claims = {"iss": "livecommerce", "sub": user_id, "name": name, "iat": now, "exp": now + 7200}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def api(server: Server, method: str, path: str, token: str, body: Any = None) -> Any:
+    """One call to ``/api/v1``; anything but 200 or 201 ends the benchmark."""
+    assert server.http_url is not None
+    status, answer = http_json(method, f"{server.http_url}/api/v1{path}", body, token)
+    if status not in (200, 201):
+        raise RuntimeError(f"{method} {path} answered {status}: {answer}")
+    return answer
+
+
+def server_metrics(server: Server, names: Sequence[str]) -> dict[str, float]:
+    """These samples of the server's /metrics (0 when absent), by their full name."""
+    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    values = dict.fromkeys(names, 0.0)
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name in values:
+            values[name] = float(value)
+    return values
+
+
+def collect(pipes: list[Connection], kind: str, deadline: float) -> list[Any]:
+    """The next message of ``kind`` from every client process, by ``deadline`` (time.time)."""
+    out: list[Any] = [None] * len(pipes)
+    pending = set(range(len(pipes)))
+    while pending and time.time() < deadline:
+        for i in list(pending):
+            if pipes[i].poll(0.05):
+                msg = pipes[i].recv()
+                if msg[0] == kind:
+                    out[i] = msg
+                    pending.discard(i)
+    if pending:
+        raise TimeoutError(f"{len(pending)} client processes did not report {kind!r}")
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -644,6 +693,18 @@ def percentile(sorted_values: list[int], q: float) -> float:
     return float(sorted_values[k])
 
 
+def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    """Sample a process for ``seconds`` into ``out`` (py-spy's raw collapsed stacks, 100 Hz;
+    the sampling itself costs the machine some CPU); None when py-spy is not installed."""
+    exe = shutil.which("py-spy")
+    if exe is None:
+        print("py-spy: not installed (pip install py-spy); no profile")
+        return None
+    argv = [exe, "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", "100",
+            "-f", "raw", "-o", str(out), "--nonblocking"]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def machine() -> str:
     import platform
 
@@ -658,3 +719,45 @@ def machine() -> str:
         f"{os.cpu_count()} cores ({cpu or platform.machine()}), {mem:.0f} GiB, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
     )
+
+
+# The Valkey ceiling -----------------------------------------------------------------------
+
+RAND_RANGE = 10**9  # redis-benchmark -r: it reads an int; 10^12 silently disables it
+
+
+@dataclass
+class Ceiling:
+    """What redis-benchmark measured: calls a second and its latency percentiles in ms."""
+
+    rate: float
+    p50_ms: str
+    p99_ms: str
+
+
+def redis_benchmark_evalsha(
+    url: str, sha: str, keys: Sequence[str], args: Sequence[str], requests: int, clients: int
+) -> Ceiling | None:
+    """One script, loaded already, by EVALSHA from redis-benchmark (``-P 1``); None when the
+    tool is missing or fails (it says why). ``__rand_int__`` in keys or args varies per call."""
+    exe = shutil.which("redis-benchmark") or shutil.which("valkey-benchmark")
+    if exe is None:
+        print("redis-benchmark: not installed (apt-get install redis-tools); skipped")
+        return None
+    check_loopback(url)
+    parts = urllib.parse.urlsplit(url)
+    argv = [
+        exe, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
+        "-n", str(requests), "-c", str(clients), "-r", str(RAND_RANGE), "-P", "1", "--csv",
+        "EVALSHA", sha, str(len(keys)), *keys, *args,
+    ]  # fmt: skip
+    if parts.password:
+        argv[1:1] = ["-a", urllib.parse.unquote(parts.password)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    rows = [line for line in out.stdout.splitlines() if line.startswith('"EVALSHA')]
+    if out.returncode != 0 or not rows:
+        print(f"redis-benchmark failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+        return None
+    # --csv: test, rps, avg, min, p50, p95, p99, max (ms)
+    cells = [c.strip('"') for c in rows[-1].split('","')]
+    return Ceiling(float(cells[1]), cells[4], cells[6])

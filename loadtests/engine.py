@@ -57,11 +57,9 @@ import multiprocessing as mp
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -70,7 +68,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import benchlib
-import jwt
 from benchlib import WSConn, percentile
 
 from livecommerce.selling.rules import Sale, SaleState
@@ -82,7 +79,6 @@ from livecommerce.store.history import Store
 from livecommerce.store.scripts import source
 
 UNLIMITED = 10**12
-RAND_RANGE = 10**9  # redis-benchmark -r: it reads an int; 10^12 silently disables it
 
 
 # The engine phase -------------------------------------------------------------------------
@@ -292,37 +288,22 @@ async def held_of(url: str, room_id: str, sale_id: str) -> int:
 
 
 def redis_benchmark(url: str, args: argparse.Namespace) -> float | None:
-    exe = shutil.which("redis-benchmark") or shutil.which("valkey-benchmark")
-    if exe is None:
-        print("redis-benchmark: not installed (apt-get install redis-tools); skipped")
-        return None
-    parts = urllib.parse.urlsplit(url)
     sale_keys, room_id, sale_id, sha = asyncio.run(bench_sale(url))
-    argv = [
-        exe, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
-        "-n", str(args.bench_requests), "-c", str(args.callers), "-r", str(RAND_RANGE),
-        "-P", "1", "--csv",
-        "EVALSHA", sha, str(len(sale_keys)), *sale_keys,
-        str(_ms()), "0", "1", "0",
-        "u__rand_int__", "1", "k__rand_int__", f"{sale_id}.h__rand_int__",
-    ]  # fmt: skip
-    if parts.password:
-        argv[1:1] = ["-a", urllib.parse.unquote(parts.password)]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
-    rows = [line for line in out.stdout.splitlines() if line.startswith('"EVALSHA')]
-    if out.returncode != 0 or not rows:
-        print(f"redis-benchmark failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    ceiling = benchlib.redis_benchmark_evalsha(
+        url, sha, sale_keys,
+        [str(_ms()), "0", "1", "0", "u__rand_int__", "1", "k__rand_int__",
+         f"{sale_id}.h__rand_int__"],
+        args.bench_requests, args.callers,
+    )  # fmt: skip
+    if ceiling is None:
         return None
-    cells = [c.strip('"') for c in rows[-1].split('","')]
-    rate = float(cells[1])
     held = asyncio.run(held_of(url, room_id, sale_id))
-    # --csv: test, rps, avg, min, p50, p95, p99, max (ms)
     print(
         f"redis-benchmark EVALSHA sale_reserve: {args.bench_requests:,} calls, -c {args.callers}"
-        f" -P 1: {rate:,.0f}/s; latency p50 {cells[4]} ms, p99 {cells[6]} ms;"
+        f" -P 1: {ceiling.rate:,.0f}/s; latency p50 {ceiling.p50_ms} ms, p99 {ceiling.p99_ms} ms;"
         f" holds made {held:,} of {args.bench_requests:,}"
     )
-    return rate
+    return ceiling.rate
 
 
 def engine_main(args: argparse.Namespace) -> None:
@@ -361,12 +342,6 @@ def engine_main(args: argparse.Namespace) -> None:
 # The rush ---------------------------------------------------------------------------------
 
 
-def mint(secret: str, user_id: str, name: str) -> str:
-    now = int(time.time())
-    claims = {"iss": "livecommerce", "sub": user_id, "name": name, "iat": now, "exp": now + 7200}
-    return jwt.encode(claims, secret, algorithm="HS256")
-
-
 def _on_buyer(conn: WSConn, payload: bytes) -> None:
     """Mark the welcome; keep the reply to the latest press (``ref`` b<attempt>)."""
     if not conn.ready.done():
@@ -387,7 +362,7 @@ def _on_buyer(conn: WSConn, payload: bytes) -> None:
 async def _buyers_main(pipe: Connection, cfg: dict[str, Any]) -> None:
     benchlib.raise_nofile()
     urls = [
-        f"{cfg['ws_url']}/ws/rooms/{cfg['room_id']}?token={mint(cfg['secret'], u, u)}"
+        f"{cfg['ws_url']}/ws/rooms/{cfg['room_id']}?token={benchlib.mint(cfg['secret'], u, u)}"
         for u in cfg["users"]
     ]
     conns, errors = await benchlib.open_many(urls, _on_buyer, "livecommerce.json", concurrency=64)
@@ -473,14 +448,6 @@ def _buyers_entry(pipe: Connection, cfg: dict[str, Any]) -> None:
     asyncio.run(_buyers_main(pipe, cfg))
 
 
-def _api(server: benchlib.Server, method: str, path: str, token: str, body: Any = None) -> Any:
-    assert server.http_url is not None
-    status, answer = benchlib.http_json(method, f"{server.http_url}/api/v1{path}", body, token)
-    if status not in (200, 201):
-        raise RuntimeError(f"{method} {path} answered {status}: {answer}")
-    return answer
-
-
 WATCHED = (
     "livecommerce_flush_seconds_sum",
     "livecommerce_flush_seconds_count",
@@ -491,18 +458,6 @@ WATCHED = (
     'livecommerce_gc_pause_seconds_sum{generation="1"}',
     'livecommerce_gc_pause_seconds_sum{generation="2"}',
 )
-
-
-def server_metrics(server: benchlib.Server) -> dict[str, float]:
-    """The few server counters the rush explains itself with (0 when absent)."""
-    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as resp:
-        text = resp.read().decode()
-    values = dict.fromkeys(WATCHED, 0.0)
-    for line in text.splitlines():
-        name, _, value = line.rpartition(" ")
-        if name in values:
-            values[name] = float(value)
-    return values
 
 
 def rush_main(args: argparse.Namespace) -> None:
@@ -519,16 +474,16 @@ def rush_main(args: argparse.Namespace) -> None:
         )
     tag = os.urandom(3).hex()
     try:
-        host = mint(secret, f"u_rush_host_{tag}", "Rush host")
-        room = _api(
+        host = benchlib.mint(secret, f"u_rush_host_{tag}", "Rush host")
+        room = benchlib.api(
             server, "POST", "/rooms", host, {"title": "rush", "currency": "EUR", "locale": "en"}
         )
-        _api(server, "POST", f"/rooms/{room['id']}/start", host)
-        product = _api(server, "POST", "/products", host, {
+        benchlib.api(server, "POST", f"/rooms/{room['id']}/start", host)
+        product = benchlib.api(server, "POST", "/products", host, {
             "sku": f"RUSH-{tag}", "title": "Rush jumper", "price": 4900, "currency": "EUR",
             "stock": args.units,
         })  # fmt: skip
-        sale = _api(server, "POST", f"/rooms/{room['id']}/sales", host, {
+        sale = benchlib.api(server, "POST", f"/rooms/{room['id']}/sales", host, {
             "product_id": product["id"], "price": 2900, "units": args.units,
             "per_user_limit": 1, "duration_s": 600, "hold_s": 600,
         })  # fmt: skip
@@ -564,7 +519,7 @@ def rush_main(args: argparse.Namespace) -> None:
         go = time.time() + 0.5
         for pipe in pipes:
             pipe.send(("go", go))
-        metrics_before = server_metrics(server)
+        metrics_before = benchlib.server_metrics(server, WATCHED)
         time.sleep(max(0.0, go - time.time()))
         cpu_before = benchlib.cpu_snapshot(server.pid) if server.pid else None
         results = []
@@ -586,7 +541,7 @@ def rush_main(args: argparse.Namespace) -> None:
         lat = sorted(x for r in results for x in r["lat"])
         first = min(r["first_press"] for r in results)
         clients_cpu = sum(r["cpu"] for r in results)
-        m = server_metrics(server)
+        m = benchlib.server_metrics(server, WATCHED)
         d = {k: m[k] - metrics_before[k] for k in WATCHED}
         frames = d["livecommerce_frames_sent_total"]
         batches = d["livecommerce_reserve_batch_size_count"]
@@ -605,7 +560,7 @@ def rush_main(args: argparse.Namespace) -> None:
             f" clients {clients_cpu:.2f} s, in {wall:.2f} s"
         )
         settle = max(r["last"] for r in results) - first
-        state = _api(server, "GET", f"/sales/{sale['id']}", host)
+        state = benchlib.api(server, "GET", f"/sales/{sale['id']}", host)
         print(f"answers: {dict(sorted(kinds.items()))}; retries after 'unavailable':"
               f" {sum(r['retries'] for r in results):,}")  # fmt: skip
         clear = set(kinds) <= {"reservation", "sold_out"}

@@ -283,21 +283,6 @@ def setup_socketio(server: benchlib.Server, args: argparse.Namespace) -> Setup:
     )
 
 
-def _collect(pipes: list[Connection], kind: str, deadline: float) -> list[Any]:
-    out: list[Any] = [None] * len(pipes)
-    pending = set(range(len(pipes)))
-    while pending and time.time() < deadline:
-        for i in list(pending):
-            if pipes[i].poll(0.05):
-                msg = pipes[i].recv()
-                if msg[0] == kind:
-                    out[i] = msg
-                    pending.discard(i)
-    if pending:
-        raise TimeoutError(f"{len(pending)} client processes did not report {kind!r}")
-    return out
-
-
 def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"\n== {name}: starting", flush=True)
     if args.wait_quiet:
@@ -345,7 +330,7 @@ def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
         pipes.append(mine)
 
         t_conn = time.time()
-        hello = _collect(pipes, "connected", time.time() + 60 + args.viewers / 20)
+        hello = benchlib.collect(pipes, "connected", time.time() + 60 + args.viewers / 20)
         connected = sum(h[1] for h in hello[:-1])
         errors: dict[str, int] = {}
         for h in hello:
@@ -399,7 +384,7 @@ def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
             for proc in benchlib.tree(server.pid):
                 with contextlib.suppress(psutil.Error):
                     names[proc.pid] = proc.name()
-        results = _collect(pipes, "result", t_stop + 60)
+        results = benchlib.collect(pipes, "result", t_stop + 60)
         if spy is not None:
             try:
                 spy.wait(timeout=30)

@@ -99,6 +99,10 @@ export class AuditLog {
       case 'mod.appoint': return ['console.audit.appoint', args];
       case 'mod.remove': return ['console.audit.remove', args];
       case 'order.refund_refused': return ['console.audit.refund_refused', { actor }];
+      case 'auction.void': {
+        const lot = this.desk.lotTitle ? this.desk.lotTitle(target.auction_id) : '';
+        return lot ? ['console.lot.audit_void_lot', { ...args, lot }] : ['console.lot.audit_void', args];
+      }
       default: return ['console.audit.other', { actor, action: String(e.action || '') }];
     }
   }

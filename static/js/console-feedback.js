@@ -53,6 +53,7 @@ export function doneText(type, fields, ack, name) {
       ? t('console.done.slow_on', { duration: formatDuration(fields.seconds) }) : t('console.done.slow_off');
     case 'mod.words': return tn('console.done.words', (fields.words || []).length);
     case 'mod.resolve': return t('console.done.resolve');
+    case 'auction.void': return t('console.lot.done_void', { name });
     default: return '';
   }
 }

@@ -1,14 +1,15 @@
 // The user panel: one person in this room (GET /people/{user_id}): whether they are banned
-// or timed out, with the tools to change that, their recent messages and their orders here.
+// or timed out, with the tools to change that, their bids on the running auction lot (from
+// the lot panel's log, with "Void bids"), their recent messages and their orders here.
 
 import { api, API_BASE } from './api.js';
 import {
   canActOn, isHost, nameOf, remember, timeElement, timeoutButtons,
 } from './console-common.js';
 import { $, closeOnBackdrop, el } from './dom.js';
-import { formatPrice, formatWhen, setText, t } from './i18n.js';
+import { formatPrice, formatWhen, setText, t, tn } from './i18n.js';
 
-export function setupPersonPanel({ desk, act, describeError }) {
+export function setupPersonPanel({ desk, act, describeError, lots }) {
   const dialog = $('person-sheet');
   const error = $('person-error');
   let person = null; // {id, name, data}
@@ -84,10 +85,20 @@ export function setupPersonPanel({ desk, act, describeError }) {
     }));
   }
 
+  // Staff may void a person's bids only while they still count on the running lot.
+  function renderLotBids() {
+    const count = canActOn(desk, person.id) ? lots.standingBids(person.id) : 0;
+    $('person-lot').hidden = !count;
+    if (count) {
+      $('person-lot-text').textContent = tn('console.lot.person_bid_count', count, { title: lots.runningTitle() });
+    }
+  }
+
   function render() {
     if (!person) return;
     $('person-name').textContent = nameOf(desk, person.id, person.name);
     renderStanding();
+    renderLotBids();
     renderMessages();
     renderHolds();
     renderOrders();
@@ -131,6 +142,11 @@ export function setupPersonPanel({ desk, act, describeError }) {
   $('person-ban').addEventListener('click', (e) => run('mod.ban', {}, e.currentTarget));
   $('person-unban').addEventListener('click', (e) => run('mod.unban', {}, e.currentTarget));
   $('person-lift').addEventListener('click', (e) => run('mod.untimeout', {}, e.currentTarget));
+  $('person-void').addEventListener('click', (e) => {
+    lots.askVoid({ id: person.id, name: nameOf(desk, person.id, person.name) }, e.currentTarget, {
+      fallback: $('person-close'),
+    });
+  });
   $('person-close').addEventListener('click', () => dialog.close());
   closeOnBackdrop(dialog);
   dialog.addEventListener('close', () => {
@@ -153,6 +169,10 @@ export function setupPersonPanel({ desk, act, describeError }) {
     // Standing changed elsewhere (a tool used from the chat): read it again.
     refresh() {
       if (person) load();
+    },
+    // The running lot's bids were read again: whether "Void bids" still applies.
+    lotChanged() {
+      if (person) renderLotBids();
     },
     rerender() {
       if (!person) return;

@@ -10,7 +10,7 @@ import { setText } from './i18n.js';
 
 export function wireRoomEvents(client, desk, view) {
   const {
-    chat, reports, settings, person, renderHead, refreshSoon, checkRights, setMode, signOut,
+    chat, reports, settings, person, lots, renderHead, refreshSoon, checkRights, setMode, signOut,
   } = view;
 
   // Removed (or appointed again): ask the server, which also knows about operators.
@@ -30,6 +30,15 @@ export function wireRoomEvents(client, desk, view) {
     settings.renderSlow();
     onModerators(desk.room ? desk.room.moderators : []);
     renderHead();
+  });
+  client.addEventListener('welcome', ({ detail }) => lots.fold(detail));
+  for (const type of ['auction.queued', 'auction.started', 'auction.bid', 'auction.ended']) {
+    client.addEventListener(type, ({ detail }) => lots.fold(detail));
+  }
+  // A void is audited: another moderator's shows in the log.
+  client.addEventListener('auction.voided', ({ detail }) => {
+    lots.fold(detail);
+    if (desk.mode === 'ok') refreshSoon();
   });
   client.addEventListener('chat.message', ({ detail }) => chat.append(detail));
   client.addEventListener('chat.deleted', ({ detail }) => {

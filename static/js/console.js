@@ -3,13 +3,15 @@
 // Signs in like the other pages, checks the person moderates the room (GET /moderation:
 // the host, its moderators and operators may; anyone else sees "you do not moderate this
 // show"), joins the room's socket for the live chat, pinned line, slow mode and reports, and
-// uses the tools through the socket (over HTTP while the socket is down). A `forbidden` answer
+// uses the tools through the socket (over HTTP while the socket is down). The lot panel
+// follows the room's auction lots and lets staff void a person's bids. A `forbidden` answer
 // sends the console back to the server to ask whether the person still moderates here.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
 import {
   adoptTokenFromHash, setupAuthSheet, signOut, verifySession, wireAccountButton,
 } from './auth.js';
+import { setupLotPanel } from './console-auction.js';
 import { AuditLog } from './console-audit.js';
 import { ModChat, renderPinned } from './console-chat.js';
 import { nameOf } from './console-common.js';
@@ -57,6 +59,7 @@ let reports;
 let audit;
 let person;
 let settings;
+let lots;
 let startedToken;
 let refreshTimer = null;
 let pollTimer = null;
@@ -124,6 +127,7 @@ function renderAll() {
   reports.render();
   audit.render();
   settings.rerender();
+  lots.rerender();
   person.rerender();
   renderPinned(desk, desk.pinned);
 }
@@ -221,9 +225,20 @@ function applyAck(type, fields, ack) {
   } else if (type === 'mod.slow') {
     desk.slow = fields.seconds;
     settings.renderSlow();
+  } else if (type === 'auction.void') {
+    lots.refresh();
   }
   chat.refreshPeople();
   reports.render();
+}
+
+// A tool while the socket is down: the moderation tools share one route; a void is the lot's.
+function overHttp(type, fields) {
+  if (type === 'auction.void') {
+    const { auction_id: auctionId, ...body } = fields;
+    return api(`${API_BASE}/auctions/${encodeURIComponent(auctionId)}/void`, { method: 'POST', body });
+  }
+  return api(`${roomPath}/moderation`, { method: 'POST', body: { type, ...fields } });
 }
 
 // Runs one tool; resolves with its ack or rejects with the refusal, which is shown (in the
@@ -232,7 +247,7 @@ async function act(type, fields = {}, { name = '', quietErrors = false } = {}) {
   try {
     const ack = client && client.state === 'open'
       ? await client.request(type, fields, { quiet: true })
-      : await api(`${roomPath}/moderation`, { method: 'POST', body: { type, ...fields } });
+      : await overHttp(type, fields);
     applyAck(type, fields, ack);
     toast(doneText(type, fields, ack, name || nameOf(desk, fields.user_id)), 'ok');
     return ack;
@@ -275,7 +290,7 @@ function connect() {
   }
   client = new RoomClient(roomId, { token: getToken(), state: beforeJoin });
   wireRoomEvents(client, desk, {
-    chat, reports, settings, person, renderHead, refreshSoon, checkRights, setMode, signOut,
+    chat, reports, settings, person, lots, renderHead, refreshSoon, checkRights, setMode, signOut,
   });
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the browser's console
@@ -315,11 +330,22 @@ async function main() {
   const onPerson = (user) => person.open(user);
   chat = new ModChat($('mod-chat'), { desk, onAction: actFromList, onPerson, empty: $('mod-chat-empty') });
   reports = new ReportQueue({ desk, onAction: actFromList, onPerson });
+  lots = setupLotPanel({
+    desk,
+    act: (type, fields, opts) => act(type, fields, { ...opts, quietErrors: true }),
+    describeError,
+    serverNow: () => (client ? client.serverNow() : Date.now()),
+    onPerson,
+    onLogRead: () => person.lotChanged(),
+    onLotsKnown: () => audit.render(), // a void's entry names its lot once the lot is known
+  });
+  desk.lotTitle = (auctionId) => lots.titleOf(auctionId);
   audit = new AuditLog({ desk, describeError });
   person = setupPersonPanel({
     desk,
     act: (type, fields, opts) => act(type, fields, { ...opts, quietErrors: true }),
     describeError,
+    lots,
   });
   settings = setupSettings({
     desk,
