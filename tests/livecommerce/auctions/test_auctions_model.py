@@ -466,7 +466,7 @@ def test_the_auction_engine_is_the_rules_and_the_closed_form(valkey: EmbeddedVal
         AuctionMachine,
         settings=settings(
             max_examples=EXAMPLES,
-            stateful_step_count=40,
+            stateful_step_count=35,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
