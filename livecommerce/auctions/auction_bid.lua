@@ -10,10 +10,11 @@
 -- then four per request: bidder id, bidder name, amount (their max, minor units), key
 -- Returns {seq of the batch's auction.bid or 0, {status, value, ...}}, per request:
 --   1 taken: JSON {amount, max, leading, outbid, next_bid, ends_at} (outbid: who lost the
---     lead to it, or ''); 2 the answer this key got before (a retry);
+--     lead to it, or ''); 2 the answer this key got before (a retry of the same amount);
 --   0 refused: not_found, auction_not_active (ended, its clock ran out, or the show ended),
---     forbidden (the host, a moderator, or someone banned from the room),
---     banned, 'bid_too_low:<next_bid>' or 'rate_limited:<retry after ms>'.
+--     forbidden (the host or a moderator), banned (someone banned from the room),
+--     'bid_too_low:<next_bid>', 'rate_limited:<retry after ms>', or
+--     idempotency_key_reused (the key was taken before with another amount).
 local room_key = KEYS[5]
 local seq_key = KEYS[6]
 local events_key = KEYS[7]
@@ -72,6 +73,9 @@ local function bid(bidder, name, amount, key, rate_key)
   end
   local previous = redis.call('HGET', idem_key, bidder .. '|' .. key)
   if previous then
+    if cjson.decode(previous).max ~= amount then
+      return 0, 'idempotency_key_reused'
+    end
     return 2, previous
   end
   if not open then

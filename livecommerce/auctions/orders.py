@@ -100,8 +100,18 @@ class HammerOrders:
             keys.unpaid_orders(), room_id, order["id"], int(order["pay_by"])
         )
 
-    async def announce(self, room_id: str, auction_id: str, order: Event) -> None:
-        """The winner and the merchant's backend hear of it (best effort, after the record)."""
+    async def tell_merchant(self, room_id: str, auction_id: str, order: Event) -> None:
+        """The ``auction.won`` webhook: queued in Redis before the lot leaves the closers'
+        set, so a closer that dies midway leaves it to be queued again (at least once)."""
+        if self.notify is None:
+            return
+        room = await self.rooms.room(room_id)
+        auction = await self.auctions.auction(room_id, auction_id)
+        data = {"auction_id": auction_id, "product_id": auction.product_id, "order": order}
+        await self.notify(room.host_id, "auction.won", data)
+
+    async def tell_winner(self, room_id: str, auction_id: str, order: Event) -> None:
+        """The winner's private ``auction.won`` (their page also sees ``auction.ended``)."""
         won = AuctionWon(
             type="auction.won",
             auction_id=auction_id,
@@ -109,11 +119,6 @@ class HammerOrders:
             second_chance=bool(order.get("second_chance")),
         )
         await self._tell(room_id, {order["buyer"]["id"]}, dict(won))
-        if self.notify is not None:
-            room = await self.rooms.room(room_id)
-            auction = await self.auctions.auction(room_id, auction_id)
-            data = {"auction_id": auction_id, "product_id": auction.product_id, "order": order}
-            await self.notify(room.host_id, "auction.won", data)
 
     async def unsold(self, auction: Auction, lot: str = "") -> None:
         """The unit a lot took goes back to the product (once, whoever asks)."""
@@ -259,5 +264,6 @@ class HammerOrders:
             }
             raise Conflict(messages.get(why, why))
         await self.hammered(room.id, order)
-        await self.announce(room.id, auction.id, order)
+        await self.tell_merchant(room.id, auction.id, order)
+        await self.tell_winner(room.id, auction.id, order)
         return order

@@ -32,6 +32,7 @@ from livecommerce.errors import (
     BidTooLow,
     Conflict,
     Forbidden,
+    IdempotencyKeyReused,
     LiveCommerceError,
     NotFound,
     RateLimited,
@@ -66,6 +67,8 @@ def _refusal(reason: str, next_bid: int = 0) -> LiveCommerceError:
         return AuctionNotActive("this lot is not taking bids")
     if reason == "forbidden":
         return Forbidden("the host and the room's moderators never bid")
+    if reason == "idempotency_key_reused":
+        return IdempotencyKeyReused("this key was used for a bid of another amount; use a new one")
     if reason == "banned":
         return Banned("you are banned from this room")
     if reason == "struck":
@@ -210,24 +213,30 @@ class Auctions:
         room.require_host(who.id)
         if await self.auctions.room_of(auction_id) != room.id:
             raise NotFound("no such auction in this room")
-        closing = await self.auctions.end(
-            room.id, auction_id, "cancelled", self.now_ms(), self.ids.order(), 0
-        )
-        if not closing.closed:
+        if not await self._cancel(room.id, auction_id):
             raise AuctionNotActive("this lot has ended already")
-        await self._after_close(room.id, auction_id, closing.outcome, None)
         return await self.auctions.auction(room.id, auction_id)
+
+    async def _cancel(self, room_id: str, auction_id: str) -> bool:
+        """End a lot as cancelled; a queued one joins the closers' set first, so that if this
+        process dies before its unit is back in stock, another process finishes the job."""
+        now, index = self.now_ms(), keys.active_auctions()
+        added = await self.auctions.reschedule(index, room_id, auction_id, now, nx=True)
+        closing = await self.auctions.end(
+            room_id, auction_id, "cancelled", now, self.ids.order(), 0
+        )
+        if closing.closed:
+            await self._after_close(room_id, auction_id, closing.outcome, None)
+        elif added:  # ended before: it must not come back to the closers (they would tell)
+            await self.auctions.done(index, room_id, auction_id)
+        return closing.closed
 
     async def room_ended(self, room: Room) -> None:
         """A show that ends takes its open lots with it: cancelled, their units back."""
         for lot in await self.auctions.open_and_last(room.id):
             if lot.state is AuctionState.ENDED:
                 continue
-            closing = await self.auctions.end(
-                room.id, lot.id, "cancelled", self.now_ms(), self.ids.order(), 0
-            )
-            if closing.closed:
-                await self._after_close(room.id, lot.id, closing.outcome, None)
+            await self._cancel(room.id, lot.id)
 
     async def auction(self, auction_id: str) -> Auction:
         return await self.auctions.auction(await self.auctions.room_of(auction_id), auction_id)
@@ -442,15 +451,18 @@ class Auctions:
         self, room_id: str, auction_id: str, outcome: str, order: dict[str, Any] | None
     ) -> None:
         """What follows a close, on the process that closed it, or on one that finds it
-        closed by a process that died before this was done: the record first, then the
-        lot leaves the set the tickers visit, then the winner is told."""
+        closed but still in the closers' set (its closer died midway). Each step may be
+        repeated: the order's indexes and its pay-by watch, the unit's way back to stock,
+        the merchant's webhook (at least once); then the lot leaves the set; then the winner
+        is told."""
         if outcome == Outcome.SOLD and order is None:
             auction = await self.auctions.auction(room_id, auction_id)
             order = await self.orders.order(room_id, auction.order_id)
         if order is not None:
             await self.orders.hammered(room_id, order)
+            await self.orders.tell_merchant(room_id, auction_id, order)
         elif outcome:
             await self.orders.unsold(await self.auctions.auction(room_id, auction_id))
         await self.auctions.done(keys.active_auctions(), room_id, auction_id)
         if order is not None:
-            await self.orders.announce(room_id, auction_id, order)
+            await self.orders.tell_winner(room_id, auction_id, order)

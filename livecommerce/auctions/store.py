@@ -370,8 +370,11 @@ class AuctionStore:
         return found
 
     @guarded
-    async def reschedule(self, index: str, room_id: str, thing_id: str, at: int) -> None:
-        await self.client.zadd(index, {f"{room_id} {thing_id}": at})
+    async def reschedule(
+        self, index: str, room_id: str, thing_id: str, at: int, *, nx: bool = False
+    ) -> bool:
+        """Whether the member was added (it was not in the set)."""
+        return bool(await self.client.zadd(index, {f"{room_id} {thing_id}": at}, nx=nx))
 
     @guarded
     async def done(self, index: str, room_id: str, thing_id: str) -> None:

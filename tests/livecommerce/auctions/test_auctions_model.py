@@ -91,7 +91,10 @@ class Model:
     def bid(self, bidder: str, amount: int, key: str, now: int) -> BidAnswer:
         """The answer a bid gets (``seq`` left 0: the batch gives it), and the lot after it."""
         if (bidder, key) in self.answers:
-            return self.answers[(bidder, key)]
+            first = self.answers[(bidder, key)]
+            if first.max != amount:  # a key names one bid: another amount is refused
+                return BidAnswer(0, reason="idempotency_key_reused")
+            return first
         if not self.open_at(now):
             return BidAnswer(0, reason=Refusal.NOT_ACTIVE)
         if bidder in (HOST, MODERATOR):
@@ -283,9 +286,11 @@ class AuctionMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.model.answers))
     @rule(data=st.data())
     def a_bid_is_retried(self, data: st.DataObject) -> None:
-        """The same key again, whatever the amount and whenever: the first answer."""
+        """The same key again, whenever: the first answer; with another amount, refused."""
         bidder, key = data.draw(st.sampled_from(sorted(self.model.answers)), label="retried")
-        self._send([BidRequest(bidder, name_of(bidder), self._amount(data), key)])
+        same = data.draw(st.sampled_from([True, True, False]), label="same amount")
+        amount = self.model.answers[(bidder, key)].max if same else self._amount(data)
+        self._send([BidRequest(bidder, name_of(bidder), amount, key)])
 
     # Time, start, void and the end --------------------------------------------------------
 

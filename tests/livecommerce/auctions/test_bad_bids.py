@@ -189,8 +189,9 @@ async def test_a_retried_key_gets_the_first_answer_and_counts_once_even_after_th
     lot = await show.lot(starting_bid=1000)
     first = await bid(kari, lot["id"], 1000, "k1")
     assert first["type"] == "bid.accepted"
-    again = await bid(kari, lot["id"], 9000, "k1")  # a resend with another amount changes nothing
-    assert again == first
+    again = await bid(kari, lot["id"], 9000, "k1")  # another amount under the key: refused
+    assert again["code"] == "idempotency_key_reused"
+    assert await bid(kari, lot["id"], 1000, "k1") == first
     await bid(ola, lot["id"], 3000, "o1")
     assert await lot_state(show, lot["id"]) == (2, 1100)
     assert await bid(kari, lot["id"], 1000, "k1") == first  # the answer it got, not today's
@@ -268,3 +269,14 @@ async def test_over_http_too_low_carries_next_bid_and_a_retry_gets_the_first_ans
     late = await post_bid(show, lot["id"], ola, {"amount": 5000}, key="o2")
     problem(late, 409, "auction_not_active")
     assert await lot_state(show, lot["id"]) == (1, 1000)
+
+
+async def test_a_key_sent_again_with_another_amount_is_refused_not_answered(show: Show) -> None:
+    _, kari = await show.viewer("Kari")
+    lot = await show.lot()
+    first = await bid(kari, lot["id"], 1000, "same-key")
+    assert first["type"] == "bid.accepted"
+    other = await bid(kari, lot["id"], 5000, "same-key")
+    assert other["code"] == "idempotency_key_reused"
+    again = await bid(kari, lot["id"], 1000, "same-key")
+    assert (again["type"], again["max"]) == ("bid.accepted", 1000)
