@@ -10,6 +10,8 @@
 --   read_lot() -> the lot's price state as a table; write_lot(lot) stores it back
 --   next_bid(lot, b), priced(lot, b): as in rules.py
 --   public(lot) -> the lot as the protocol shows it (docs/protocol.md, Auctions)
+--   write_order(order_key, orders_key, lot, id, buyer, name, amount, now, pay_ms, second)
+--     -> the JSON of the lot's order, awaiting payment, written and listed in the room's orders
 local lot_key = KEYS[1]
 local bids_key = KEYS[2]
 local maxes_key = KEYS[3]
@@ -111,4 +113,20 @@ local function public(lot, b)
   out.ends_at = lot.ends_at
   out.result = cjson.null
   return out
+end
+
+local function write_order(order_key, orders_key, lot, id, buyer, name, amount, now, pay_ms, second)
+  local card = cjson.decode(lot.card)
+  local order = cjson.encode({
+    id = id, kind = 'auction', state = 'awaiting_payment', room_id = lot.room_id,
+    auction_id = lot.id, lot = second and (lot.id .. '.2') or lot.id, second_chance = second,
+    buyer = {id = buyer, name = name},
+    lines = {{product_id = card.product_id, title = card.title, quantity = 1,
+      unit_price = amount, amount = amount}},
+    amount = amount, currency = card.currency, shipping = cjson.null,
+    payment = {ref = cjson.null}, created_at = now, pay_by = now + pay_ms,
+  })
+  redis.call('SET', order_key, order)
+  redis.call('ZADD', orders_key, now, id)
+  return order
 end

@@ -48,20 +48,10 @@ local event = {type = 'auction.ended', auction_id = lot.id, reason = outcome}
 local fields = {'state', 'ended', 'end_reason', outcome, 'ended_at', now}
 local order = ''
 if outcome == 'sold' then
-  local card = cjson.decode(lot.card)
   event.winner = person(lot.leader, lot.leader_name)
   event.amount = lot.price
-  order = cjson.encode({
-    id = order_id, kind = 'auction', state = 'awaiting_payment', room_id = lot.room_id,
-    auction_id = lot.id, lot = lot.id, second_chance = false,
-    buyer = {id = lot.leader, name = lot.leader_name},
-    lines = {{product_id = card.product_id, title = card.title, quantity = 1,
-      unit_price = lot.price, amount = lot.price}},
-    amount = lot.price, currency = card.currency, shipping = cjson.null,
-    payment = {ref = cjson.null}, created_at = now, pay_by = now + pay_ms,
-  })
-  redis.call('SET', order_key, order)
-  redis.call('ZADD', orders_key, now, order_id)
+  order = write_order(order_key, orders_key, lot, order_id, lot.leader, lot.leader_name,
+    lot.price, now, pay_ms, false)
   for _, f in ipairs({'winner', lot.leader, 'winner_name', lot.leader_name, 'amount', lot.price,
       'order_id', order_id}) do
     fields[#fields + 1] = f

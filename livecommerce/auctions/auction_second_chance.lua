@@ -27,17 +27,7 @@ end
 if lot.runner_up == '' then
   return {0, 'no_runner_up'}
 end
-local card = cjson.decode(lot.card)
-local order = cjson.encode({
-  id = order_id, kind = 'auction', state = 'awaiting_payment', room_id = lot.room_id,
-  auction_id = lot.id, lot = lot.id .. '.2', second_chance = true,
-  buyer = {id = lot.runner_up, name = lot.runner_up_name},
-  lines = {{product_id = card.product_id, title = card.title, quantity = 1,
-    unit_price = lot.runner_up_max, amount = lot.runner_up_max}},
-  amount = lot.runner_up_max, currency = card.currency, shipping = cjson.null,
-  payment = {ref = cjson.null}, created_at = now, pay_by = now + pay_ms,
-})
-redis.call('SET', order_key, order)
-redis.call('ZADD', orders_key, now, order_id)
+local order = write_order(order_key, orders_key, lot, order_id, lot.runner_up,
+  lot.runner_up_name, lot.runner_up_max, now, pay_ms, true)
 redis.call('HSET', lot_key, 'second_chance', order_id)
 return {1, order}

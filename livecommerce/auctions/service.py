@@ -140,12 +140,7 @@ class Auctions:
         room.require_host(who.id)
         room.require_open()
         product = await self.catalog.product(draft.product_id)
-        if product.creator_id != who.id:
-            raise Forbidden("you can only auction your own products")
-        if product.currency != room.currency:
-            raise BadRequest(
-                f"the product is priced in {product.currency}, the room in {room.currency}"
-            )
+        product.require_sellable(who.id, room.currency, "auction")
         now = self.now_ms()
         auction = Auction(
             id=self.ids.auction(),

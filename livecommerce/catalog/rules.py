@@ -64,6 +64,13 @@ class Product:
         if user_id != self.creator_id:
             raise Forbidden("only the product's creator may change it")
 
+    def require_sellable(self, seller_id: str, currency: str, action: str) -> None:
+        """Pinned, sold or auctioned in a show: by its creator, in the show's currency."""
+        if seller_id != self.creator_id:
+            raise Forbidden(f"you can only {action} your own products")
+        if currency != self.currency:
+            raise BadRequest(f"the product is priced in {self.currency}, the room in {currency}")
+
 
 @dataclass(frozen=True, slots=True)
 class ProductDraft:

@@ -20,7 +20,6 @@ from livecommerce.catalog.rules import Product
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import (
     BadRequest,
-    Forbidden,
     LiveCommerceError,
     NotFound,
     RateLimited,
@@ -119,12 +118,7 @@ class Reservations:
         room.require_host(who.id)
         room.require_open()
         product = await self.catalog.product(product_id)
-        if product.creator_id != who.id:
-            raise Forbidden("you can only pin your own products")
-        if product.currency != room.currency:
-            raise BadRequest(
-                f"the product is priced in {product.currency}, the room in {room.currency}"
-            )
+        product.require_sellable(who.id, room.currency, "pin")
         event = ProductPinned(
             type="product.pinned", product=product_card(product), at=self.now_ms()
         )
@@ -143,12 +137,7 @@ class Reservations:
         if room.state is not RoomState.LIVE:
             raise RoomNotLive("go live before starting a sale")
         product = await self.catalog.product(draft.product_id)
-        if product.creator_id != who.id:
-            raise Forbidden("you can only sell your own products")
-        if product.currency != room.currency:
-            raise BadRequest(
-                f"the product is priced in {product.currency}, the room in {room.currency}"
-            )
+        product.require_sellable(who.id, room.currency, "sell")
         now = self.now_ms()
         sale_id = self.ids.sale()
         taken, stock = await self.catalog.move_stock(
