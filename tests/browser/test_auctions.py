@@ -26,6 +26,7 @@ from .support import (
     NewPage,
     Server,
     User,
+    expect_timeout_ms,
     locale_strings,
     on_socket,
     scaled,
@@ -49,6 +50,8 @@ LOT_SECONDS = 5
 # A lot the story bids on opens for long enough that the first tap lands on a loaded machine;
 # every bid then holds it open for its extend_s (10 s) more.
 BID_LOT_SECONDS = 15
+# Waiting for a hammer: the whole lot, a late bid's extension, and the usual margin on top.
+HAMMER_MS = expect_timeout_ms(BID_LOT_SECONDS + 10 + 10)
 
 
 def serve_pictures(page: Page) -> None:
@@ -215,7 +218,7 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
     sold = EN["auction.result.sold"].format(
         title=titles[0], name=bo_user.display_name, amount="€2.00"
     )
-    expect(ada.locator("#auction-result")).to_have_text(sold)
+    expect(ada.locator("#auction-result")).to_have_text(sold, timeout=HAMMER_MS)
     expect(bo.locator("#auction-result")).to_have_text(sold)
     expect(bo.locator("#auction-won")).to_be_visible()
     expect(bo.locator("#auction-won-title")).to_have_text(EN["auction.won.title"])
@@ -262,7 +265,7 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
     expect(bo.locator("#auction-title")).to_have_text(titles[1])
     expect(bo.locator("#auction-result")).to_be_hidden()
     expect(bo.locator("#auction-result")).to_have_text(
-        EN["auction.result.no_bids"].format(title=titles[1])
+        EN["auction.result.no_bids"].format(title=titles[1]), timeout=HAMMER_MS
     )
     expect(studio.locator("#run-results .run-row", has_text=titles[1])).to_contain_text(
         EN["auction.studio.result.no_bids"]
@@ -279,7 +282,7 @@ def test_a_host_runs_three_lots_two_viewers_bid_and_the_winner_pays(
         EN["auction.outbid_at_once"].format(amount="€3.00")
     )
     expect(ada.locator("#auction-standing")).to_have_text(EN["auction.outbid"])
-    expect(bo.locator("#auction-won-text")).to_contain_text(titles[2])
+    expect(bo.locator("#auction-won-text")).to_contain_text(titles[2], timeout=HAMMER_MS)
     expect(studio.locator("#run-queue .run-row")).to_have_count(0)
 
     # After the show, its replay marks each lot with its hammer price; nobody bids on it.
@@ -453,7 +456,8 @@ def test_a_winner_who_does_not_pay_lets_the_host_offer_the_lot_to_the_runner_up(
     # Wes wins and never pays: the order lapses, and the studio offers a second chance.
     result = studio.locator("#run-results .run-row", has_text=title)
     expect(result).to_contain_text(
-        EN["auction.studio.result.sold"].format(name=wes.display_name, amount="€4.00")
+        EN["auction.studio.result.sold"].format(name=wes.display_name, amount="€4.00"),
+        timeout=HAMMER_MS,
     )
     expect(result.locator(".run-lapsed")).to_have_text(EN["auction.studio.lapsed"])
     result.get_by_role(
