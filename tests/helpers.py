@@ -72,6 +72,9 @@ class RoomSocket:
     protocol: str
     inbox: list[Event] = field(default_factory=list)
     seen: list[Event] = field(default_factory=list)
+    # Events that overtook the last reply: a room event may reach us before the
+    # answer to the command that caused it, and a later expect must still see it.
+    overtaken: list[Event] = field(default_factory=list)
 
     @property
     def last_seq(self) -> int:
@@ -104,6 +107,11 @@ class RoomSocket:
         self, kind: str, where: Callable[[Event], bool] = lambda e: True, wait: float = 5.0
     ) -> Event:
         """The next event of this kind that matches, skipping others."""
+        for i, event in enumerate(self.overtaken):
+            if event["type"] == kind and where(event):
+                del self.overtaken[: i + 1]
+                return event
+        self.overtaken.clear()
         async with asyncio.timeout(timeout(wait)):
             while True:
                 event = await self._next()
@@ -152,11 +160,13 @@ async def join(
 
 
 async def reply_to(socket: RoomSocket, ref: str) -> Event:
-    """The server's answer to the command sent with ``ref``, skipping other events."""
+    """The server's answer to the command sent with ``ref``; events before it wait for expect."""
+    socket.overtaken.clear()
     while True:
         event = await socket.next()
         if event.get("ref") == ref:
             return event
+        socket.overtaken.append(event)
 
 
 # Selling ---------------------------------------------------------------------------------
