@@ -105,6 +105,7 @@ def create_app(services: Services, plane: Media) -> Starlette:
         Route("/rooms/{room_id}", pages.viewer, include_in_schema=False),
         Route("/rooms/{room_id}/console", pages.console, include_in_schema=False),
         Route("/studio", pages.studio, include_in_schema=False),
+        Route("/studio/results", pages.results, include_in_schema=False),
         Mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static"),
     ]
     app = Starlette(

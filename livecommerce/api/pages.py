@@ -41,5 +41,10 @@ async def studio(request: Request) -> Response:
     return _page("studio.html")
 
 
+async def results(request: Request) -> Response:
+    """A show's results (`?room=<id>`): the page asks the API, which says whose they are."""
+    return _page("results.html")
+
+
 async def console(request: Request) -> Response:
     return _page("console.html")
