@@ -94,6 +94,7 @@ function renderProducts() {
   const products = results.products || [];
   $('products-empty').hidden = products.length > 0;
   $('products-wrap').hidden = products.length === 0;
+  $('products-note').hidden = products.length === 0;
   $('products-rows').replaceChildren(...products.map((p) => el(
     'tr', { dataset: { productId: p.product_id } },
     el('th', { scope: 'row', text: p.title || p.product_id }),

@@ -13,6 +13,7 @@ import { RoomClient } from './room-client.js';
 import { initialState } from './room-state.js';
 import { setupStudioLive } from './studio-live.js';
 import { setupStudioObs } from './studio-obs.js';
+import { resultsHref, setupStudioResults } from './studio-results.js';
 import { setupStudioAuction } from './studio-auction.js';
 import { setupStudioShop } from './studio-shop.js';
 
@@ -33,6 +34,7 @@ let shop = null;
 let auction = null;
 let live = null;
 let obs = null;
+let results = null;
 let noticeTimer = null;
 
 const selected = () => state.rooms.find((r) => r.id === state.selectedId) || null;
@@ -100,7 +102,14 @@ function renderRooms() {
       el('span', { class: 'room-when', text: whenText(room) }),
     );
     button.addEventListener('click', () => selectRoom(room.id));
-    return el('li', {}, button);
+    // An ended show's figures are final: a way to them right from the list.
+    const link = room.state === 'ended' ? el('a', {
+      class: 'button-link small room-results-link',
+      href: resultsHref(room.id),
+      'aria-label': t('studio.results.link_named', { title: room.title }),
+      text: t('studio.results.link'),
+    }) : null;
+    return el('li', { class: link ? 'with-results' : null }, button, link);
   }));
 }
 
@@ -108,6 +117,7 @@ function renderPanel() {
   const room = selected();
   $('panel-empty').hidden = Boolean(room);
   $('panel-body').hidden = !room;
+  results.render();
   if (!room) return;
   $('panel-title').textContent = room.title;
   const badge = $('panel-state');
@@ -327,6 +337,7 @@ async function main() {
     },
   });
   obs = setupStudioObs({ getRoom: selected });
+  results = setupStudioResults({ getRoom: selected });
   shop = setupStudioShop({
     getClient: () => client,
     getRoom: selected,
