@@ -18,7 +18,16 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from . import results_fixture
-from .support import DESKTOP, PHONE, NewPage, Server, User, locale_strings, signed_in
+from .support import (
+    DESKTOP,
+    PHONE,
+    NewPage,
+    Server,
+    User,
+    expect_timeout_ms,
+    locale_strings,
+    signed_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -84,3 +93,40 @@ def test_the_results_page_reads_well_on_a_phone_and_a_laptop_in_every_language(
         assert chart_is_drawn(page)
         page.screenshot(path=str(SHOTS / f"results-{lang}-{name}.png"), full_page=True)
         assert horizontal_overflow(page) <= 0, f"{lang} at {name}px overflows sideways"
+
+
+def live_card_figure(studio: Page, key: str) -> Any:
+    return studio.locator(f"#live-figures [data-figure='{key}']")
+
+
+def test_the_studio_follows_a_live_show_minute_by_minute(server: Server, new_page: NewPage) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Vinyl night")
+    server.start_room(host, str(room["id"]))
+    answer = results_fixture.results(str(room["id"]), status="live", minutes=5, title="Vinyl night")
+    studio = new_page(viewport=DESKTOP)
+    serve_results(studio, answer)
+    signed_in(studio, host)
+    studio.goto(f"/studio#{room['id']}")
+
+    # Minute 4 is still running: the trends compare minute 3 with minute 2.
+    card = studio.locator("#live-results")
+    expect(card).to_be_visible()
+    expect(live_card_figure(studio, "viewers_now").locator(".value")).to_have_text("48")
+    expect(live_card_figure(studio, "unique_viewers").locator(".value")).to_have_text("412")
+    expect(live_card_figure(studio, "gmv").locator(".value")).to_have_text("€2,840.00")
+    expect(live_card_figure(studio, "conversion").locator(".value")).to_have_text("15.5%")
+    expect(live_card_figure(studio, "clicks")).to_have_attribute("data-trend", "up")
+    expect(live_card_figure(studio, "clicks")).to_contain_text(EN["studio.results.trend.up"])
+    expect(live_card_figure(studio, "orders")).to_have_attribute("data-trend", "flat")
+    link = card.get_by_role("link", name=EN["studio.results.full"])
+    expect(link).to_have_attribute("href", f"/studio/results?room={room['id']}")
+
+    # A minute later the card reads again by itself: fewer clicks than the minute before.
+    answer.update(results_fixture.results(str(room["id"]), status="live", minutes=6, last_viewers=61))
+    expect(live_card_figure(studio, "viewers_now").locator(".value")).to_have_text(
+        "61", timeout=expect_timeout_ms(25)
+    )
+    expect(live_card_figure(studio, "clicks")).to_have_attribute("data-trend", "down")
+    expect(live_card_figure(studio, "clicks")).to_contain_text(EN["studio.results.trend.down"])
+    studio.locator("#live-results").screenshot(path=str(SHOTS / "studio-live-results-1280.png"))
