@@ -11,11 +11,14 @@ since a test cannot run half an hour of show.
 from __future__ import annotations
 
 import json
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Route, expect
+from websockets.sync.client import connect
 
 from . import results_fixture
 from .support import (
@@ -26,6 +29,8 @@ from .support import (
     User,
     expect_timeout_ms,
     locale_strings,
+    say_in_chat,
+    scaled,
     signed_in,
 )
 
@@ -35,6 +40,51 @@ EN = locale_strings("en")
 LANGUAGES = ("en", "nb", "sv", "nl", "lv")
 LOCALES = {"en": "en-US", "nb": "nb-NO", "sv": "sv-SE", "nl": "nl-NL", "lv": "lv-LV"}
 SHOTS = Path("/tmp/results-shots")
+
+
+PAYS = "4242424242424242"
+# Chromium logs the API's refusals (403, 409) and an aborted request as console errors.
+REFUSALS = (r"status of 403", r"status of 409", r"Failed to load resource", r"ERR_FAILED")
+
+
+def host_commands(
+    server: Server, host: User, room_id: object, commands: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The host's studio sends each command on a socket; the server's reply to each."""
+    url = f"{server.ws_url}/ws/rooms/{room_id}?token={host.token}"
+    replies: list[dict[str, Any]] = []
+    with connect(url, subprotocols=["livecommerce.json"], open_timeout=scaled(10)) as ws:  # type: ignore[list-item]
+        for i, command in enumerate(commands):
+            ref = f"cmd-{i}"
+            ws.send(json.dumps({**command, "ref": ref}))
+            reply = None
+            while reply is None:
+                frame = json.loads(ws.recv(timeout=scaled(10)))
+                events = frame if isinstance(frame, list) else [frame]
+                reply = next((e for e in events if e.get("ref") == ref), None)
+            assert reply["type"] == "ack", reply
+            replies.append(reply)
+    return replies
+
+
+def buy(server: Server, buyer: User, sale_id: str) -> dict[str, Any]:
+    """`buyer` holds one unit of the sale and pays for it, as the viewer page would."""
+    held = server.api(
+        "POST", f"/api/v1/sales/{sale_id}/reservations", {"quantity": 1}, token=buyer.token
+    )
+    address = {"name": "Kari Nordmann", "line1": "Storgata 1", "postal_code": "0155",
+               "city": "Oslo", "country": "NO"}  # fmt: skip
+    card = {"card_number": PAYS, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+    body = {"address": address, "payment": card}
+    request = urllib.request.Request(
+        server.url(f"/api/v1/reservations/{held['reservation']['id']}/checkout"),
+        data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {buyer.token}",
+                 "Idempotency-Key": uuid.uuid4().hex},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=scaled(10)) as response:
+        order: dict[str, Any] = json.loads(response.read())
+    return order
 
 
 def serve_results(page: Page, answer: dict[str, Any]) -> None:
@@ -123,10 +173,153 @@ def test_the_studio_follows_a_live_show_minute_by_minute(server: Server, new_pag
     expect(link).to_have_attribute("href", f"/studio/results?room={room['id']}")
 
     # A minute later the card reads again by itself: fewer clicks than the minute before.
-    answer.update(results_fixture.results(str(room["id"]), status="live", minutes=6, last_viewers=61))
+    answer.update(
+        results_fixture.results(str(room["id"]), status="live", minutes=6, last_viewers=61)
+    )
     expect(live_card_figure(studio, "viewers_now").locator(".value")).to_have_text(
         "61", timeout=expect_timeout_ms(25)
     )
     expect(live_card_figure(studio, "clicks")).to_have_attribute("data-trend", "down")
     expect(live_card_figure(studio, "clicks")).to_contain_text(EN["studio.results.trend.down"])
     studio.locator("#live-results").screenshot(path=str(SHOTS / "studio-live-results-1280.png"))
+
+
+def create_product(server: Server, host: User, title: str) -> dict[str, Any]:
+    body = {"sku": f"SKU-{uuid.uuid4().hex[:8]}", "title": title, "price": 24900,
+            "currency": "EUR", "stock": 5}  # fmt: skip
+    product: dict[str, Any] = server.api("POST", "/api/v1/products", body, token=host.token)
+    return product
+
+
+def test_the_host_reads_the_results_of_an_ended_show_and_downloads_them(
+    server: Server, new_page: NewPage, tmp_path: Path
+) -> None:
+    host = server.create_user("host")
+    product = create_product(server, host, "Signed first pressing")
+    room = server.create_room(host, "Record fair")
+    server.start_room(host, str(room["id"]))
+
+    # Kari watches on her phone, chats twice and buys the record on sale.
+    kari = server.create_user("kari")
+    phone = new_page(viewport=PHONE)
+    signed_in(phone, kari)
+    phone.goto(f"/rooms/{room['id']}")
+    expect(phone.locator("body")).to_have_attribute("data-connection", "joined")
+    sale = host_commands(server, host, room["id"], [
+        {"type": "pin", "product_id": product["id"]},
+        {"type": "sale.start", "product_id": product["id"], "price": 19900, "units": 3,
+         "per_user_limit": 1, "duration_s": 300, "hold_s": 120},
+    ])[1]["sale"]  # fmt: skip
+    say_in_chat(server, kari, room["id"], ["Hello from Oslo", "That one!"])
+    buy(server, kari, str(sale["id"]))
+    server.api("POST", f"/api/v1/rooms/{room['id']}/end", token=host.token)
+
+    # The host opens the results: final figures, the chart drawn, the record in the table.
+    page = new_page(viewport=DESKTOP)
+    open_results(page, host, room["id"])
+    expect(page.locator("body")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#results-room")).to_have_text("Record fair")
+    expect(page.locator("#results-status")).to_have_text(EN["results.status.final"])
+    figure = page.locator("#results-body [data-figure]")
+
+    def value(field: str) -> Any:
+        return figure.and_(page.locator(f"[data-figure='{field}']")).locator("dd")
+
+    expect(value("unique_viewers")).to_have_text("1")
+    expect(value("chat_lines")).to_have_text("2")
+    expect(value("orders")).to_have_text("1")
+    expect(value("units")).to_have_text("1")
+    expect(value("buyers")).to_have_text("1")
+    expect(value("gmv")).to_have_text("€199.00")
+    expect(value("net_revenue")).to_have_text("€199.00")
+    expect(value("aov")).to_have_text("€199.00")
+    expect(value("conversion")).to_have_text("100%")
+    row = page.locator("#products-rows tr", has_text="Signed first pressing")
+    expect(row.locator("td").nth(4)).to_have_text("1")  # orders
+    expect(row.locator("td").nth(6)).to_have_text("€199.00")
+    page.wait_for_function("() => document.querySelector('#chart canvas')")
+    assert chart_is_drawn(page)
+    page.locator(".chart-card summary").click()
+    markers = page.locator("#markers")
+    expect(markers).to_contain_text(
+        EN["results.marker.pin_named"].format(title="Signed first pressing")
+    )
+    expect(markers).to_contain_text(
+        EN["results.marker.sale_named"].format(title="Signed first pressing")
+    )
+    expect(page.locator("#previous-empty")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "results-real-1280.png"), full_page=True)
+
+    # Both tables come as CSV files, fetched with the host's token.
+    for button, table in (("#csv-products", "products"), ("#csv-timeline", "timeline")):
+        with page.expect_download() as download_info:
+            page.locator(button).click()
+        download = download_info.value
+        assert download.suggested_filename == f"record-fair-{table}.csv"
+        saved = tmp_path / download.suggested_filename
+        download.save_as(saved)
+        lines = saved.read_text(encoding="utf-8").splitlines()
+        assert len(lines) >= 2, lines
+        if table == "products":
+            assert "Signed first pressing" in lines[1]
+            assert "19900" in lines[1]
+
+
+def test_someone_else_is_told_the_results_are_not_theirs(server: Server, new_page: NewPage) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Not for you")
+    server.start_room(host, str(room["id"]))
+    viewer = server.create_user("viewer")
+    page = new_page(viewport=PHONE, expected_console_errors=REFUSALS)
+    open_results(page, viewer, room["id"])
+    expect(page.locator("body")).to_have_attribute("data-state", "forbidden")
+    expect(page.locator("#problem-heading")).to_have_text(EN["results.problem.forbidden.heading"])
+    expect(page.locator("#results-body")).to_be_hidden()
+    assert horizontal_overflow(page) <= 0
+
+
+def test_a_show_that_never_went_live_has_no_results_yet(server: Server, new_page: NewPage) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Next week")
+    page = new_page(viewport=PHONE, expected_console_errors=REFUSALS)
+    open_results(page, host, room["id"])
+    expect(page.locator("body")).to_have_attribute("data-state", "not_live")
+    expect(page.locator("#problem-heading")).to_have_text(EN["results.problem.not_live.heading"])
+
+
+def test_a_guest_is_asked_to_sign_in_and_then_sees_the_results(
+    server: Server, new_page: NewPage
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Sign in first")
+    server.start_room(host, str(room["id"]))
+    page = new_page(viewport=PHONE)
+    open_results(page, None, room["id"])
+    expect(page.locator("body")).to_have_attribute("data-state", "gate")
+    page.locator("#gate-signin").click()
+    page.locator("#auth-username").fill(host.username)
+    page.locator("#auth-password").fill(host.password)
+    page.locator("#auth-submit").click()
+    expect(page.locator("body")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#results-status")).to_have_text(EN["results.status.live"])
+
+
+def test_a_network_failure_is_said_and_can_be_retried(server: Server, new_page: NewPage) -> None:
+    host = server.create_user("host")
+    page = new_page(viewport=PHONE, expected_console_errors=REFUSALS)
+    failing = {"on": True}
+
+    def flaky(route: Route) -> None:
+        if failing["on"]:
+            route.abort("internetdisconnected")
+        else:
+            route.fulfill(status=200, content_type="application/json",
+                          body=json.dumps(results_fixture.results("r_fixture")))  # fmt: skip
+
+    page.route("**/api/v1/rooms/*/results", flaky)
+    open_results(page, host, "r_fixture")
+    expect(page.locator("body")).to_have_attribute("data-state", "error")
+    expect(page.locator("#problem-text")).to_have_text(EN["error.network"])
+    failing["on"] = False
+    page.locator("#problem-retry").click()
+    expect(page.locator("body")).to_have_attribute("data-state", "ready")
