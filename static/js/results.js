@@ -94,7 +94,6 @@ function renderProducts() {
   const products = results.products || [];
   $('products-empty').hidden = products.length > 0;
   $('products-wrap').hidden = products.length === 0;
-  $('products-note').hidden = products.length === 0;
   $('products-rows').replaceChildren(...products.map((p) => el(
     'tr', { dataset: { productId: p.product_id } },
     el('th', { scope: 'row', text: p.title || p.product_id }),
@@ -129,7 +128,6 @@ function renderPrevious() {
   const previous = results.previous || [];
   $('previous-empty').hidden = previous.length > 0;
   $('previous-wrap').hidden = previous.length === 0;
-  $('previous-note').hidden = previous.length === 0;
   const summary = results.summary;
   const current = el(
     'tr', { class: 'this-show' },

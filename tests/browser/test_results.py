@@ -142,6 +142,7 @@ def test_the_results_page_reads_well_on_a_phone_and_a_laptop_in_every_language(
         page.wait_for_function("() => document.querySelector('#chart canvas')")
         assert chart_is_drawn(page)
         page.screenshot(path=str(SHOTS / f"results-{lang}-{name}.png"), full_page=True)
+        page.locator(".chart-card").screenshot(path=str(SHOTS / f"chart-{lang}-{name}.png"))
         assert horizontal_overflow(page) <= 0, f"{lang} at {name}px overflows sideways"
 
 
