@@ -215,9 +215,15 @@ def test_the_host_reads_the_results_of_an_ended_show_and_downloads_them(
     buy(server, kari, str(sale["id"]))
     server.api("POST", f"/api/v1/rooms/{room['id']}/end", token=host.token)
 
-    # The host opens the results: final figures, the chart drawn, the record in the table.
+    # In the studio the ended show has a Results link; the host follows it: final figures,
+    # the chart drawn, the record in the table.
     page = new_page(viewport=DESKTOP)
-    open_results(page, host, room["id"])
+    signed_in(page, host)
+    page.goto("/studio")
+    page.get_by_role(
+        "link", name=EN["studio.results.link_named"].format(title="Record fair")
+    ).click()
+    expect(page).to_have_url(server.url(f"/studio/results?room={room['id']}"))
     expect(page.locator("body")).to_have_attribute("data-state", "ready")
     expect(page.locator("#results-room")).to_have_text("Record fair")
     expect(page.locator("#results-status")).to_have_text(EN["results.status.final"])
@@ -324,3 +330,26 @@ def test_a_network_failure_is_said_and_can_be_retried(server: Server, new_page: 
     failing["on"] = False
     page.locator("#problem-retry").click()
     expect(page.locator("body")).to_have_attribute("data-state", "ready")
+
+
+def test_the_results_of_a_live_show_read_again_until_it_is_final(
+    server: Server, new_page: NewPage
+) -> None:
+    host = server.create_user("host")
+    answer = results_fixture.results("r_live", status="live", minutes=8)
+    page = new_page(viewport=PHONE)
+    serve_results(page, answer)
+    open_results(page, host, "r_live")
+    expect(page.locator("#results-status")).to_have_text(EN["results.status.live"])
+    expect(page.locator("#results-status")).to_have_class("state-badge live")
+    unique = page.locator("#figures-audience [data-figure='unique_viewers'] dd")
+    expect(unique).to_have_text("412")
+
+    # The show goes on, then ends: the page follows by itself, with no reload.
+    final = results_fixture.results("r_live", status="final", minutes=9)
+    final["summary"]["unique_viewers"] = 450
+    answer.clear()
+    answer.update(final)
+    expect(unique).to_have_text("450", timeout=expect_timeout_ms(25))
+    expect(page.locator("#results-status")).to_have_text(EN["results.status.final"])
+    expect(page.locator("#results-updated")).to_have_text("")
