@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Route, ViewportSize, expect
 from websockets.sync.client import connect
 
 from . import results_fixture
@@ -141,6 +141,15 @@ def test_the_results_page_reads_well_on_a_phone_and_a_laptop_in_every_language(
         expect(page.locator("#previous-rows tr")).to_have_count(3)
         page.wait_for_function("() => document.querySelector('#chart canvas')")
         assert chart_is_drawn(page)
+        # Pointing at minute 5 names what happened in it: the flash sale of the record.
+        over = page.locator("#chart .u-over")
+        box = over.bounding_box()
+        assert box is not None
+        over.hover(position={"x": box["width"] * 5.5 / 30, "y": box["height"] / 2})
+        sale = strings["results.marker.sale_named"].format(
+            title="First pressing, 180 g, numbered sleeve"
+        )
+        expect(page.locator("#chart-readout")).to_contain_text(sale)
         page.screenshot(path=str(SHOTS / f"results-{lang}-{name}.png"), full_page=True)
         page.locator(".chart-card").screenshot(path=str(SHOTS / f"chart-{lang}-{name}.png"))
         assert horizontal_overflow(page) <= 0, f"{lang} at {name}px overflows sideways"
@@ -183,6 +192,9 @@ def test_the_studio_follows_a_live_show_minute_by_minute(server: Server, new_pag
     expect(live_card_figure(studio, "clicks")).to_have_attribute("data-trend", "down")
     expect(live_card_figure(studio, "clicks")).to_contain_text(EN["studio.results.trend.down"])
     studio.locator("#live-results").screenshot(path=str(SHOTS / "studio-live-results-1280.png"))
+    studio.set_viewport_size(ViewportSize(width=PHONE["width"], height=PHONE["height"]))
+    studio.locator("#live-results").screenshot(path=str(SHOTS / "studio-live-results-390.png"))
+    assert horizontal_overflow(studio) <= 0
 
 
 def create_product(server: Server, host: User, title: str) -> dict[str, Any]:
@@ -220,6 +232,8 @@ def test_the_host_reads_the_results_of_an_ended_show_and_downloads_them(
     page = new_page(viewport=DESKTOP)
     signed_in(page, host)
     page.goto("/studio")
+    expect(page.locator("#my-rooms .room-results-link")).to_be_visible()
+    page.locator("#my-rooms").screenshot(path=str(SHOTS / "studio-shows-results-link-1280.png"))
     page.get_by_role(
         "link", name=EN["studio.results.link_named"].format(title="Record fair")
     ).click()
