@@ -69,6 +69,7 @@ class Settings:
     auction_increments: str = "30:1,50:2,100:3,300:5,1000:10,2000:20,*:50"
     auction_pay_s: int = 600
     auction_strikes: int = 3
+    analytics: bool = True
     trust_forwarded: bool = False
     ice_servers: str = ""
     max_stream_viewers: int = 2000
@@ -185,6 +186,10 @@ _HELP = {
     ),
     "auction_pay_s": "seconds an auction's winner has to pay before the order lapses",
     "auction_strikes": "unpaid auction orders after which an account may no longer bid (0: never)",
+    "analytics": (
+        "count each show's audience, engagement and sales for its results"
+        " (--no-analytics: count nothing; the results page shows zeros)"
+    ),
     "ice_servers": "WebRTC STUN/TURN servers, comma-separated: stun:host:port, turn:u:p@host:port",
     "max_stream_viewers": "WHEP viewers this process serves before it answers 503",
     "record": "record every stream to <data-dir>/recordings for replays (--no-record: none)",

@@ -28,6 +28,9 @@ import uvicorn
 from livecommerce.accounts.auth import Authenticator
 from livecommerce.accounts.service import AccountLimits, Accounts, Footprint
 from livecommerce.accounts.store import AccountStore
+from livecommerce.analytics import service as analytics_service
+from livecommerce.analytics.service import Analytics
+from livecommerce.analytics.store import AnalyticsStore
 from livecommerce.api.app import create_app
 from livecommerce.api.deadlines import with_head_timeout
 from livecommerce.api.services import Services
@@ -321,6 +324,21 @@ class Server:
             clock=self.clock,
             ids=self.ids,
         )
+        analytics = self.analytics = Analytics(
+            AnalyticsStore(store.client, secret=s.server_secret().encode()),
+            room_store,
+            self.catalog,
+            sales,
+            auction_store,
+            process_id=self.process_id,
+            is_admin=account_store.is_admin,
+            clock=self.clock,
+            enabled=s.analytics,
+        )
+        channels.observer = analytics
+        self._up("analytics", analytics.flush)  # on the way down: the last second's counts
+        reservations.on_holds = analytics.held
+        checkout.count = analytics.count_order
         reader.lots = auctions.welcome_lots
         rooms.on_ended = auctions.room_ended
         auctions.start_ticking()
@@ -350,6 +368,7 @@ class Server:
             rooms=rooms,
             accounts=accounts,
             auctions=auctions,
+            analytics=analytics,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -381,6 +400,7 @@ class Server:
                 ws_port=self.ws_port,
                 clock=self.clock,
                 ids=self.ids,
+                analytics=analytics,
             )
             media, http = await self._serve(services, media_store, bus)
         except BaseException:
@@ -400,6 +420,12 @@ class Server:
                 unavailable=logging.DEBUG,
             ),
             Ticker("streams", self.streams.every_s, self.streams.keep_claims),
+            Ticker(
+                "analytics",
+                analytics_service.FLUSH_EVERY_S,
+                analytics.flush,
+                unavailable=logging.DEBUG,
+            ),
         ):
             ticker.start()
             self._up(ticker.name, ticker.stop)

@@ -83,3 +83,14 @@ def _is_emoji(char: str) -> bool:
     if char in _EMOJI_TAIL or 0x1F3FB <= ord(char) <= 0x1F3FF:  # skin-tone modifiers
         return True
     return unicodedata.category(char) == "So"
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: cells that start with = + - @ run as formulas,
+    and buyers choose their names and creators their titles."""
+    if value is None:
+        return ""
+    text = str(value)
+    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text

@@ -141,9 +141,12 @@ async def join(
     since: int | None = None,
     epoch: str | None = None,
     welcome: bool = True,
+    visitor: str | None = None,
     **connect_kwargs: Any,
 ) -> RoomSocket:
     query = []
+    if visitor is not None:
+        query.append(f"visitor={visitor}")
     if user is not None:
         query.append(f"token={user.token}")
     if since is not None:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livecommerce.api import (
     accounts,
+    analytics,
     auctions,
     images,
     media,
@@ -91,6 +92,7 @@ def create_app(services: Services, plane: Media) -> Starlette:
         *images.api_routes(),
         *selling.routes(),
         *auctions.routes(),
+        *analytics.routes(),
         *moderation.routes(),
         *media.api_routes(),
     ]

@@ -154,6 +154,8 @@ async def file_report(request: Request) -> JSONResponse:
     who = require_identity(request)
     body = await json_object(request)
     report = await svc.moderators.report(who, request.path_params["room_id"], parse_report(body))
+    if svc.analytics is not None:
+        svc.analytics.count(request.path_params["room_id"], "reports")
     return JSONResponse(report, status_code=201)
 
 

@@ -15,6 +15,7 @@ from livecommerce.errors import BadRequest, Forbidden
 from livecommerce.selling.checkout import parse_idempotency_key
 from livecommerce.selling.rules import parse_idempotency_key as parse_hold_key
 from livecommerce.selling.rules import parse_quantity, parse_sale_draft, sale_id_of_hold
+from livecommerce.text import spreadsheet_cell
 from livecommerce.webhooks.rules import parse_endpoint
 
 
@@ -193,12 +194,6 @@ CSV_COLUMNS = (
 _SHIPPING = ("name", "line1", "line2", "postal_code", "city", "country")
 
 
-def _safe_cell(value: object) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas; buyers choose names."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 async def room_orders_csv(request: Request) -> Response:
     """
     summary: A room's orders as CSV (host or moderator)
@@ -216,7 +211,7 @@ async def room_orders_csv(request: Request) -> Response:
             order["currency"], *(ship.get(part, "") for part in _SHIPPING),
             order["payment"]["ref"] or "",
         )  # fmt: skip
-        writer.writerow([_safe_cell(v) for v in row])
+        writer.writerow([spreadsheet_cell(v) for v in row])
     filename = f"orders-{request.path_params['room_id']}.csv"
     return Response(
         out.getvalue(),

@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection, Request
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.accounts.service import Accounts
+from livecommerce.analytics.service import Analytics
 from livecommerce.auctions.service import Auctions
 from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
@@ -49,6 +50,7 @@ class Services:
     ws_port: int = 0
     clock: Callable[[], float] = field(default=time.time)
     ids: Ids = field(default_factory=Ids)
+    analytics: Analytics | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -157,6 +157,7 @@ class HammerOrders:
             raise Conflict("only an auction's order is paid this way")
         await self.checkout.bind_key(who.id, key, ORDER_CHARGE + order_id)
         if order["state"] == "paid":
+            await self.checkout.tally(room_id, order, "order")
             return order, False
         if order["state"] == "lapsed" or order["pay_by"] <= self.now_ms():
             raise OrderLapsed("the time to pay for this lot is over")
@@ -190,6 +191,7 @@ class HammerOrders:
                 raise OrderLapsed("the time to pay for this lot is over; nothing was charged")
             raise Conflict(reason)
         await self.checkout.durable()
+        await self.checkout.tally(room_id, paid, "order")
         if status == 2 and paid["payment"]["ref"] != payment.payment_ref:
             await self._void(payment, amount, charge_key)  # another charge paid it first
             return paid, False

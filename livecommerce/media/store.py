@@ -14,6 +14,7 @@ import orjson
 from redis.asyncio import Redis
 
 from livecommerce.events import StreamState
+from livecommerce.rooms.store import pin_history
 from livecommerce.store import keys
 from livecommerce.store.connection import as_text, guarded, pack_event
 from livecommerce.store.scripts import register
@@ -122,14 +123,4 @@ class MediaStore:
 
     @guarded
     async def pin_history(self, room_id: str) -> list[dict[str, Any]]:
-        """Every pin and unpin in order: ``{"at": ms, "product": card | None}``."""
-        entries = await self.client.xrange(keys.room_pins(room_id)) or []
-        history = []
-        for _id, fields in entries:
-            if not fields:
-                continue
-            card = as_text(fields.get(b"product", b""))
-            history.append(
-                {"at": int(as_text(fields[b"at"])), "product": orjson.loads(card) if card else None}
-            )
-        return history
+        return await pin_history(self.client, room_id)

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
@@ -83,6 +83,18 @@ class Member:
     subprotocol: Subprotocol
     welcome: Callable[[Snapshot], Event] | None = None
     user_id: str | None = None
+    viewer: str = ""  # who, for the show's counts: an account, a guest's visitor id, a socket
+    audience: bool = False  # the host's own sockets are not
+
+
+class Observer(Protocol):
+    """What else hears of a room's members and events: the show's counts (analytics)."""
+
+    def admitted(self, room_id: str, member: Member, snapshot: Snapshot | None) -> None: ...
+
+    def left(self, room_id: str, member: Member) -> None: ...
+
+    def room_event(self, room_id: str, event: Event) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +122,10 @@ class RoomChannel:
         max_buffer_bytes: int,
         on_empty: Callable[[RoomChannel], None],
         write_slice: int = WRITE_SLICE,
+        observer: Observer | None = None,
     ) -> None:
         self.room_id = room_id
+        self.observer = observer
         self.store = store
         self.tick_s = tick_s
         self.max_buffer_bytes = max_buffer_bytes
@@ -187,6 +201,8 @@ class RoomChannel:
             try:
                 if kind == "event":
                     protocol.receive_event(item)
+                    if self.observer is not None:
+                        self.observer.room_event(self.room_id, item)
                 elif kind == "ephemeral":
                     self._ephemeral(item)
                 elif kind == "joins":
@@ -309,6 +325,8 @@ class RoomChannel:
         if member.user_id is not None:
             self._by_user.setdefault(member.user_id, set()).add(member.conn)
         metrics.ROOM_MEMBERS.inc()
+        if self.observer is not None:
+            self.observer.admitted(self.room_id, member, snapshot)
         join.done.set_result(JoinResult(resumed=snapshot is None, seq=seq))
 
     # Fan-out -------------------------------------------------------------------------
@@ -394,6 +412,8 @@ class RoomChannel:
         member = self.members.pop(conn, None)
         if member is None:
             return
+        if self.observer is not None:
+            self.observer.left(self.room_id, member)
         self._by_protocol[member.subprotocol].discard(conn)
         if member.user_id is not None:
             mine = self._by_user.get(member.user_id)
@@ -429,8 +449,10 @@ class Channels:
         write_slice: int = WRITE_SLICE,
         subscribe: Callable[[str], Any],
         unsubscribe: Callable[[str], Any],
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
+        self.observer = observer
         self.tick_s = tick_s
         self.max_buffer_bytes = max_buffer_bytes
         self.linger_s = linger_s
@@ -458,6 +480,7 @@ class Channels:
                     max_buffer_bytes=self.max_buffer_bytes,
                     on_empty=self._schedule_reap,
                     write_slice=self.write_slice,
+                    observer=self.observer,
                 )
                 self.rooms[room_id] = channel
                 metrics.ROOMS.set(len(self.rooms))

@@ -30,6 +30,8 @@ from websockets.http11 import Request, Response
 
 from livecommerce.accounts.auth import Authenticator, Identity
 from livecommerce.accounts.service import Accounts
+from livecommerce.analytics.rules import visitor_of
+from livecommerce.analytics.service import Analytics
 from livecommerce.auctions.service import Auctions
 from livecommerce.chat.reactions import ReactionTally
 from livecommerce.chat.rules import TokenBucket
@@ -76,6 +78,7 @@ from livecommerce.realtime.wire import (
     SaleStop,
     SecondChance,
     Subprotocol,
+    Track,
     Unpin,
     Waitlist,
     decode_frame,
@@ -115,6 +118,7 @@ class Session:
     # Their own open holds and units bought, read before a fresh join: for their welcome only.
     buying: dict[str, Any] = field(default_factory=dict)
     reactions: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=20.0))
+    clicks: TokenBucket = field(default_factory=lambda: TokenBucket(rate=2.0, burst=10.0))
     bad_frames: deque[float] = field(default_factory=deque)
     chatted: bool = False
 
@@ -163,6 +167,7 @@ class Gateway:
         rooms: Rooms,
         accounts: Accounts,
         auctions: Auctions,
+        analytics: Analytics | None = None,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -175,6 +180,7 @@ class Gateway:
         self.rooms = rooms
         self.accounts = accounts
         self.auctions = auctions
+        self.analytics = analytics
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -198,6 +204,7 @@ class Gateway:
         self._handlers: dict[type[Command], Handler] = {
             ChatSend: self._chat,
             React: self._react,
+            Track: self._track,
             Moderate: self._moderate,
             Report: self._report,
             Ping: self._ping,
@@ -303,6 +310,8 @@ class Gateway:
                 )
             ),
             user_id=identity.id if identity else None,
+            viewer=_viewer(identity, query.get("visitor")),
+            audience=identity is None or identity.id != room.host_id,
         )
         try:
             await channel.join(member, since)
@@ -444,6 +453,8 @@ class Gateway:
 
     async def _chat(self, session: Session, command: ChatSend) -> Ack:
         posted = await self.chat.post(session.identity, session.room.id, command.text)
+        if self.analytics is not None:
+            self.analytics.chatted(session.room.id, posted.user_id)
         if not session.chatted:  # once per socket: what the data export looks for
             session.chatted = True
             await self.chat.note_chatted_in(posted.user_id, session.room.id)
@@ -452,6 +463,17 @@ class Gateway:
     async def _react(self, session: Session, command: React) -> None:
         if session.reactions.take(self.clock()):
             self.tally.add(session.room.id, command.kind)
+            if self.analytics is not None:
+                self.analytics.count(session.room.id, "reactions")
+
+    async def _track(self, session: Session, command: Track) -> None:
+        """Counted if the page may have shown it; too many, or the host's own, are dropped."""
+        if (
+            self.analytics is not None
+            and session.role is not Role.HOST
+            and session.clicks.take(self.clock())
+        ):
+            self.analytics.clicked(session.room.id, command.product_id)
 
     async def _moderate(self, session: Session, command: Moderate) -> Ack:
         acted = await self.moderators.act(session.identity, session.room.id, command.request)
@@ -464,6 +486,8 @@ class Gateway:
 
     async def _report(self, session: Session, command: Report) -> Ack:
         report = await self.moderators.report(session.identity, session.room.id, command.request)
+        if self.analytics is not None:
+            self.analytics.count(session.room.id, "reports")
         return Ack(type="ack", report_id=report["id"])
 
     async def _ping(self, session: Session, command: Ping) -> Pong:
@@ -580,3 +604,12 @@ class Gateway:
         ]
         await asyncio.gather(*closing, return_exceptions=True)
         await self.server.wait_closed()
+
+
+def _viewer(identity: Identity | None, visitor: str | None) -> str:
+    """Who a socket is for the show's unique viewers: an account, a guest page's own random
+    id, or else the socket itself."""
+    if identity is not None:
+        return "u:" + identity.id
+    known = visitor_of(visitor)
+    return "g:" + known if known is not None else "s:" + secrets.token_hex(8)

@@ -104,6 +104,18 @@ class React:
 
 
 @dataclass(frozen=True, slots=True)
+class Track:
+    """Something the page saw the viewer do that the show's results count (a card opened)."""
+
+    kind: str
+    product_id: str
+    ref: Ref = None
+
+
+TRACK_KINDS = frozenset({"product_click"})
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     ref: Ref = None
 
@@ -210,6 +222,7 @@ class Report:
 Command = (
     ChatSend
     | React
+    | Track
     | Ping
     | Pin
     | Unpin
@@ -264,6 +277,11 @@ def parse_command(message: dict[str, Any]) -> Command:
         if reaction not in REACTION_KINDS:
             raise BadRequest(f"unknown reaction {reaction!r}")
         return React(kind=reaction, ref=ref)
+    if kind == "track":
+        tracked = _field(message, "kind", str, 32)
+        if tracked not in TRACK_KINDS:
+            raise BadRequest(f"unknown track kind {tracked!r}")
+        return Track(tracked, _field(message, "product_id", str, 64), ref=ref)
     if kind == "ping":
         return Ping(ref=ref)
     if kind == "pin":

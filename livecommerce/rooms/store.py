@@ -8,6 +8,8 @@ caller's: this module only makes the change stick iff the room is still as it wa
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from redis.asyncio import Redis
 
@@ -194,3 +196,17 @@ class RoomStore:
             keys=[keys.room_viewers(room_id)], args=[process_id, count, now, ttl_ms]
         )
         return int(total)
+
+
+async def pin_history(client: Redis, room_id: str) -> list[dict[str, Any]]:
+    """Every pin and unpin in order: ``{"at": ms, "product": card | None}``."""
+    entries = await client.xrange(keys.room_pins(room_id)) or []
+    history = []
+    for _id, fields in entries:
+        if not fields:
+            continue
+        card = as_text(fields.get(b"product", b""))
+        history.append(
+            {"at": int(as_text(fields[b"at"])), "product": orjson.loads(card) if card else None}
+        )
+    return history

@@ -82,3 +82,11 @@ MOD_ACTIONS = Counter(
 )
 REPORTS = Counter("livecommerce_reports", "Chat lines reported by viewers, by reason", ["reason"])
 BLOCKED_MESSAGES = Counter("livecommerce_blocked_messages", "Chat lines refused for a blocked word")
+SHOW_COUNTS = Counter(
+    "livecommerce_show_counts",
+    "What this process counted of live shows (all rooms together: no room label)",
+    ["figure"],
+)
+ANALYTICS_FLUSHES = Counter(
+    "livecommerce_analytics_flushes", "Show count flushes sent to the store", ["outcome"]
+)

@@ -146,6 +146,19 @@ class Checkout:
         self.sweep_grace_ms = sweep_grace_ms
         self.ledger = ChargeLedger(store.client)
         self._waitaof_supported = True
+        # The show's figures (analytics), set by the wiring: (room, order, "order" | "refund").
+        self.count: Callable[[Room, Event, str], Awaitable[None]] | None = None
+
+    async def tally(self, room_id: str, order: Event, kind: str) -> None:
+        """The order in its show's figures. Every path that returns a paid or refunded order
+        calls this, so a crash before it is made good by the buyer's retry; counting is
+        idempotent by order id, and a failure to count is never the buyer's problem."""
+        if self.count is None:
+            return
+        try:
+            await self.count(await self.rooms.room(room_id), order, kind)
+        except Exception:
+            log.exception("order %s is missing from its show's figures", order.get("id"))
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -171,6 +184,7 @@ class Checkout:
             # A retry may follow a crash between the confirm and the indexes: write them again.
             await self.durable()
             await self.index_order(room_id, who.id, hold.order_id, int(existing["created_at"]))
+            await self.tally(room_id, existing, "order")
             return existing, False
         if hold.state is HoldState.RELEASED:
             raise HoldReleased("the reservation was released")
@@ -245,10 +259,12 @@ class Checkout:
                 await self._void(payment, amount, charge_key)
             elif payment is not None:
                 await self.ledger.close(charge_key)
+            await self.tally(room_id, existing, "order")
             return existing, False
         if payment is not None:
             await self.ledger.close(charge_key)
         metrics.ORDERS.inc()
+        await self.tally(room_id, order, "order")
         if self.reservations is not None:
             self.reservations.stock_changed(room_id, sale_id, result.stock)
             if result.sale_ended:
@@ -353,6 +369,7 @@ class Checkout:
             raise Forbidden("only the room's creator or an operator can refund")
         order = await self.order(room_id, order_id)
         if order["state"] == "refunded":
+            await self.tally(room_id, order, "refund")
             return order
         if order["state"] != "paid":  # an auction's order awaiting payment, or lapsed
             raise Conflict(f"a {order['state']} order has nothing to refund")
@@ -369,6 +386,7 @@ class Checkout:
         )
         await self.durable()
         refunded = await self.order(room_id, order_id)
+        await self.tally(room_id, refunded, "refund")
         if first and self.on_refund is not None:
             await self.on_refund(room, refunded)
         return refunded

@@ -88,7 +88,9 @@ class Reservations:
         reserve_limit: Limit = NO_LIMIT,
         hold_cap: int = 0,
         ids: Ids | None = None,
+        on_holds: Callable[[str, str, int], Awaitable[None]] | None = None,
     ) -> None:
+        self.on_holds = on_holds  # new holds, for the show's figures
         self.ids = ids or Ids()
         self.reserve_limit = reserve_limit
         self.hold_cap = hold_cap
@@ -244,6 +246,12 @@ class Reservations:
         )
         metrics.RESERVE_BATCH.observe(len(requests))
         self._after(room_id, sale_id, answers[0])
+        new = sum(1 for answer in answers if answer.ok and answer.status == 1)
+        if new and self.on_holds is not None:
+            try:
+                await self.on_holds(room_id, sale_id, new)
+            except Exception:  # the figures are never the buyers' problem
+                log.exception("holds of sale %s are missing from its show's figures", sale_id)
         return answers
 
     async def release(self, who: Identity | None, hold_id: str) -> Hold:

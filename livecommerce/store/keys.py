@@ -79,6 +79,31 @@ def room_pins(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:pins"
 
 
+def room_stats(room_id: str) -> str:
+    """The show's analytics counters (analytics/rules.py names the fields)."""
+    return f"{PREFIX}:{{r:{room_id}}}:stats"
+
+
+def room_stats_presence(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:stats:presence"
+
+
+def room_stats_viewers(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:stats:viewers"
+
+
+def room_stats_chatters(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:stats:chatters"
+
+
+def room_stats_buyers(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:stats:buyers"
+
+
+def room_stats_counted(room_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:stats:counted"
+
+
 def room_recordings(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:recordings"
 
@@ -292,6 +317,11 @@ def product_key(creator_id: str, product_id: str) -> str:
 
 def products_key(creator_id: str) -> str:
     return f"{PREFIX}:{{c:{creator_id}}}:products"
+
+
+def creator_buyers(creator_id: str) -> str:
+    """Keyed hashes of everyone who ever bought from the creator: first-time buyers."""
+    return f"{PREFIX}:{{c:{creator_id}}}:buyers"
 
 
 def skus_key(creator_id: str) -> str:

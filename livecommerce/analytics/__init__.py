@@ -1,0 +1,1 @@
+"""Show analytics: what each process counts of a show, and the results a creator reads."""
