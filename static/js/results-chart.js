@@ -124,7 +124,8 @@ export function createChart(container, readout) {
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 8 } },
       scales: {
-        x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] },
+        // Every minute's band, whatever uPlot would make of a show with one minute.
+        x: { time: false, range: () => [-0.5, Math.max(view.minutes, 1) - 0.5] },
         viewers: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] },
         gmv: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] },
       },
