@@ -367,3 +367,22 @@ def test_the_results_of_a_live_show_read_again_until_it_is_final(
     expect(unique).to_have_text("450", timeout=expect_timeout_ms(25))
     expect(page.locator("#results-status")).to_have_text(EN["results.status.final"])
     expect(page.locator("#results-updated")).to_have_text("")
+
+
+def test_the_studio_card_counts_the_chat_of_a_live_show(server: Server, new_page: NewPage) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Chatty show")
+    server.start_room(host, str(room["id"]))
+    studio = new_page(viewport=PHONE)
+    signed_in(studio, host)
+    studio.goto(f"/studio#{room['id']}")
+    chat_lines = live_card_figure(studio, "chat_lines").locator(".value")
+    expect(chat_lines).to_have_text("0")
+
+    # Two viewers say hello; the card reads the server's count again within its 10 s.
+    for name in ("kari", "ola"):
+        say_in_chat(server, server.create_user(name), room["id"], [f"Hei fra {name}"])
+    expect(chat_lines).to_have_text("2", timeout=expect_timeout_ms(25))
+    expect(studio.locator("#results-link")).to_have_attribute(
+        "href", f"/studio/results?room={room['id']}"
+    )
