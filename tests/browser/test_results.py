@@ -368,6 +368,17 @@ def test_the_results_of_a_live_show_read_again_until_it_is_final(
     expect(page.locator("#results-status")).to_have_text(EN["results.status.final"])
     expect(page.locator("#results-updated")).to_have_text("")
 
+    # Read in Norwegian instead: the figures and the chart's axes follow at once.
+    page.locator("#lang-switch").select_option("nb")
+    nb = locale_strings("nb")
+    expect(page.locator("h1")).to_have_text(nb["results.heading"])
+    expect(page.locator("#results-status")).to_have_text(nb["results.status.final"])
+    expect(page.locator("#figures-commerce [data-figure='gmv'] dt")).to_have_text(
+        nb["results.fig.gmv"]
+    )
+    expect(page.locator("#chart canvas")).to_have_count(1)
+    assert chart_is_drawn(page)
+
 
 def test_the_studio_card_counts_the_chat_of_a_live_show(server: Server, new_page: NewPage) -> None:
     host = server.create_user("host")
