@@ -14,6 +14,8 @@ local minute = 'm:' .. math.floor(tonumber(ARGV[3]) / 60000) .. ':'
 local product = 'p:' .. ARGV[4] .. ':'
 local units = tonumber(ARGV[5])
 local amount = tonumber(ARGV[6])
+local buyer = ARGV[7]
+local first = ARGV[8] == '1'
 
 local function add(name, n)
   redis.call('HINCRBY', stats_key, name, n)
@@ -37,8 +39,8 @@ add('gmv', amount)
 redis.call('HINCRBY', stats_key, minute .. 'orders', 1)
 redis.call('HINCRBY', stats_key, minute .. 'units', units)
 redis.call('HINCRBY', stats_key, minute .. 'gmv', amount)
-redis.call('PFADD', buyers_key, ARGV[7])
-if ARGV[8] == '1' then
+redis.call('PFADD', buyers_key, buyer)
+if first then
   redis.call('HINCRBY', stats_key, 'first_time_buyers', 1)
 end
 return 1
