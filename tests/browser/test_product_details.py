@@ -19,7 +19,8 @@ EN = locale_strings("en")
 
 def results(server: Server, host: User, room_id: str) -> dict[str, Any]:
     found: dict[str, Any] = server.api("GET", f"/api/v1/rooms/{room_id}/results", token=host.token)
-    return found["summary"]
+    summary: dict[str, Any] = found["summary"]
+    return summary
 
 
 def until_counted(server: Server, host: User, room_id: str, **wanted: int) -> dict[str, Any]:
