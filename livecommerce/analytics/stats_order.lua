@@ -1,7 +1,8 @@
 -- stats_order: a paid order or a refund added to its show's figures, once whatever retries.
 -- KEYS[1] stats hash   KEYS[2] counted set (order ids, "r:"-prefixed for refunds)
 -- KEYS[3] buyers HLL
--- ARGV[1] 'order' or 'refund'   ARGV[2] order id   ARGV[3] when (ms; an order's creation)
+-- ARGV[1] 'order' or 'refund'   ARGV[2] order id   ARGV[3] when (ms; an order's creation, its
+-- minute in the timeline, for its refund too)
 -- ARGV[4] product id   ARGV[5] units   ARGV[6] amount (minor units)
 -- ARGV[7] the buyer's sketch id   ARGV[8] 1 if the buyer's first order from this creator
 -- Returns 1 if counted now, 0 if it was counted before.
@@ -28,6 +29,7 @@ if kind == 'refund' then
   end
   add('refunds', 1)
   add('refunded', amount)
+  redis.call('HINCRBY', stats_key, minute .. 'refunded', amount)
   return 1
 end
 if redis.call('SADD', counted_key, order_id) == 0 then

@@ -212,3 +212,20 @@ async def test_a_hostile_page_cannot_inflate_clicks_or_send_junk(studio: Studio)
         assert (answer["type"], answer["code"]) == ("error", "bad_request"), answer
     found = await studio.results()
     assert found["summary"]["clicks"] == 10
+
+
+async def test_prometheus_shows_what_this_process_counted_with_no_room_label(
+    studio: Studio,
+) -> None:
+    kari = await sign_up(studio.http, "Kari")
+    await studio.go_live()
+    socket = await studio.viewer(kari)
+    await say(socket, "Hello", "c1")
+    await studio.flush()
+    text = (await studio.http.get("/metrics")).text
+    lines = [line for line in text.splitlines() if line.startswith("livecommerce_show_counts")]
+    chat = [line for line in lines if 'figure="chat_lines"' in line and "_total" in line]
+    assert chat, lines
+    assert float(chat[0].rsplit(" ", 1)[1]) >= 1
+    assert not any("room" in line for line in lines)
+    assert 'livecommerce_analytics_flushes_total{outcome="live"}' in text
