@@ -25,7 +25,10 @@ ENGAGEMENT = ("chat_lines", "reactions", "reports")
 AUDIENCE = ("views", "watch_ms", "peak_viewers")
 COMMERCE = ("impressions", "clicks", "holds", "orders", "units", "gmv", "refunds", "refunded")
 PRODUCT = ("impressions", "clicks", "holds", "orders", "units", "gmv", "refunds", "refunded")
-TIMELINE = ("viewers", "chat_lines", "reactions", "clicks", "orders", "units", "gmv")
+TIMELINE = (
+    "viewers", "chat_lines", "reactions", "reports", "impressions", "clicks", "holds",
+    "orders", "units", "gmv", "refunded",
+)  # fmt: skip
 TOTALS = (*AUDIENCE, *ENGAGEMENT, *COMMERCE, "first_time_buyers")
 PREVIOUS_SHOWS = 5
 ROOM_FIELDS = ("id", "title", "currency", "state", "started_at", "ended_at")

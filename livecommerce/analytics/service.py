@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from livecommerce.analytics import rules
-from livecommerce.analytics.rules import Flush, RoomTally
+from livecommerce.analytics.rules import Flush, RoomTally, Stored
 from livecommerce.analytics.store import AnalyticsStore
 from livecommerce.auctions.store import AuctionStore
 from livecommerce.catalog.store import CatalogStore
@@ -217,11 +217,15 @@ class Analytics:
         if room.started_at is None:
             raise Conflict("the show has not gone live yet")
         now = self.now_ms()
-        stored = await self.store.stored(room.id, *await self._shown(room))
+        fields, viewers, chatters, buyers = await self.store.read(room.id)
+        markers, titles = await self._shown(room, rules.split(fields)[2])
+        stored = Stored(fields, viewers, chatters, buyers, markers, titles)
         return rules.results(room.to_public(), stored, now, await self._previous(room))
 
-    async def _shown(self, room: Room) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Markers where products were pinned, sales and lots started; their titles."""
+    async def _shown(
+        self, room: Room, counted: Iterable[str]
+    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """Markers where products were pinned, sales and lots started; every product's title."""
         markers: list[dict[str, Any]] = []
         titles: dict[str, str] = {}
         for pin in await self.store.pins(room.id):
@@ -236,8 +240,7 @@ class Analytics:
             titles.setdefault(lot.product_id, lot.title)
         for marker in markers:
             titles.setdefault(marker["product_id"], marker["title"])
-        fields, *_ = await self.store.read(room.id)
-        for pid in rules.split(fields)[2]:
+        for pid in list(counted)[: rules.MAX_PRODUCTS]:
             if pid not in titles:
                 try:
                     titles[pid] = (await self.catalog.product(pid)).title

@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from livecommerce.analytics.rules import Flush, Stored
+from livecommerce.analytics.rules import Flush
 from livecommerce.rooms.store import pin_history
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, guarded
@@ -119,9 +119,3 @@ class AnalyticsStore:
     @guarded
     async def pins(self, room_id: str) -> list[dict[str, Any]]:
         return await pin_history(self.client, room_id)
-
-    async def stored(
-        self, room_id: str, markers: list[dict[str, Any]], titles: dict[str, str]
-    ) -> Stored:
-        fields, viewers, chatters, buyers = await self.read(room_id)
-        return Stored(fields, viewers, chatters, buyers, markers, titles)

@@ -23,6 +23,28 @@ export function shouldReconnect(code) {
   return RECONNECT_CODES.has(code) || (code >= 4000 && code <= 4399);
 }
 
+// A guest page's own random id, kept across reloads: the show's results count a guest who
+// comes back as one viewer (the server counts each socket as one when there is none).
+const VISITOR_KEY = 'lc:visitor';
+
+export function visitorId() {
+  let id = null;
+  try {
+    id = localStorage.getItem(VISITOR_KEY);
+  } catch (err) {
+    id = null;
+  }
+  if (id && /^[A-Za-z0-9_-]{8,64}$/.test(id)) return id;
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  try {
+    localStorage.setItem(VISITOR_KEY, id);
+  } catch (err) {
+    // private mode: this page's visits count as one each
+  }
+  return id;
+}
+
 function wsBase(wsUrl) {
   if (!wsUrl) {
     return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}`;
@@ -85,6 +107,7 @@ export class RoomClient extends EventTarget {
     if (this.stopped) return;
     const params = new URLSearchParams();
     if (this.token) params.set('token', this.token);
+    else params.set('visitor', visitorId());
     if (this.seq != null) params.set('since', String(this.seq));
     if (this.epoch != null) params.set('epoch', String(this.epoch));
     const query = params.toString();

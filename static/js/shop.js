@@ -195,6 +195,7 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
       stopTicker();
       return;
     }
+    card.dataset.productId = (product && product.id) || (sale && sale.product_id) || '';
     const title = (product && product.title) || (sale && sale.title) || '';
     $('product-title').textContent = title;
     showImage($('product-image'), (product && product.image_url) || (sale && sale.image_url) || '');

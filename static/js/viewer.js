@@ -12,6 +12,7 @@ import {
 import { RoomClient } from './room-client.js';
 import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
+import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerVideo } from './viewer-video.js';
@@ -310,6 +311,7 @@ async function main() {
     signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
     openSignIn: () => auth.open('signin'),
   });
+  setupProductDetails({ getClient: () => client, getState: roomState });
   auction = setupViewerAuction({
     roomId,
     getClient: () => client,

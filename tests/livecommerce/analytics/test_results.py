@@ -6,7 +6,17 @@ import csv
 import io
 from typing import Any
 
-from tests.helpers import PAID, RoomSocket, User, pay, reply_to, say, sign_up, start_sale
+from tests.helpers import (
+    ADDRESS,
+    PAID,
+    RoomSocket,
+    User,
+    pay,
+    reply_to,
+    say,
+    sign_up,
+    start_sale,
+)
 from tests.livecommerce.analytics.conftest import Studio
 
 
@@ -212,3 +222,56 @@ async def test_a_hostile_page_cannot_inflate_clicks_or_send_junk(studio: Studio)
         assert (answer["type"], answer["code"]) == ("error", "bad_request"), answer
     found = await studio.results()
     assert found["summary"]["clicks"] == 10
+
+
+async def test_prometheus_shows_what_this_process_counted_with_no_room_label(
+    studio: Studio,
+) -> None:
+    kari = await sign_up(studio.http, "Kari")
+    await studio.go_live()
+    socket = await studio.viewer(kari)
+    await say(socket, "Hello", "c1")
+    await studio.flush()
+    text = (await studio.http.get("/metrics")).text
+    lines = [line for line in text.splitlines() if line.startswith("livecommerce_show_counts")]
+    chat = [line for line in lines if 'figure="chat_lines"' in line and "_total" in line]
+    assert chat, lines
+    assert float(chat[0].rsplit(" ", 1)[1]) >= 1
+    assert not any("room" in line for line in lines)
+    assert 'livecommerce_analytics_flushes_total{outcome="live"}' in text
+
+
+async def test_a_lot_paid_after_the_show_counts_at_the_hammers_minute(studio: Studio) -> None:
+    ola = await sign_up(studio.http, "Ola")
+    host_socket = await studio.viewer(studio.host)
+    await studio.go_live()
+    ola_socket = await studio.viewer(ola)
+    start = {"type": "auction.start", "product_id": studio.product["id"], "starting_bid": 1000,
+             "duration_s": 30, "ref": "lot"}  # fmt: skip
+    await host_socket.send(start)
+    lot = (await reply_to(host_socket, "lot"))["auction"]
+    await ola_socket.send(
+        {"type": "bid", "auction_id": lot["id"], "amount": 1000, "key": "o1", "ref": "o1"}
+    )
+    assert (await reply_to(ola_socket, "o1"))["type"] == "bid.accepted"
+    studio.clock.advance(31)
+    order = (await ola_socket.expect("auction.won"))["order"]
+    studio.clock.advance(60)
+    await studio.end()  # the show ends before Ola pays
+    unpaid = await studio.results()
+    assert (unpaid["summary"]["orders"], unpaid["summary"]["gmv"]) == (0, 0)
+
+    studio.clock.advance(20)
+    paid = await studio.http.post(
+        f"/api/v1/orders/{order['id']}/pay",
+        json={"address": ADDRESS, "payment": PAID},
+        headers={**ola.headers, "Idempotency-Key": "pay-lot-1"},
+    )
+    assert paid.status_code == 200, paid.text
+    found = await studio.results()
+    assert (found["summary"]["orders"], found["summary"]["gmv"]) == (1, 1000)
+    assert found["summary"]["buyers"] == 1
+    assert [m["gmv"] for m in found["timeline"]] == [1000, 0]  # the hammer fell in minute 0
+    assert [m["kind"] for m in found["markers"]] == ["auction"]
+    (vinyl,) = found["products"]
+    assert (vinyl["orders"], vinyl["gmv"]) == (1, 1000)
