@@ -223,9 +223,29 @@ def test_the_host_reads_the_results_of_an_ended_show_and_downloads_them(
         {"type": "sale.start", "product_id": product["id"], "price": 19900, "units": 3,
          "per_user_limit": 1, "duration_s": 300, "hold_s": 120},
     ])[1]["sale"]  # fmt: skip
+    phone.get_by_role("button", name=EN["shop.details"]).click()
+    phone.get_by_role("dialog", name="Signed first pressing").get_by_role(
+        "button", name=EN["common.close"]
+    ).click()
     say_in_chat(server, kari, room["id"], ["Hello from Oslo", "That one!"])
     buy(server, kari, str(sale["id"]))
+
+    # The host follows the figures during the show: the page reads them every 10 s, and
+    # each process sends what it counted once a second.
+    during = new_page(viewport=DESKTOP)
+    open_results(during, host, room["id"])
+    expect(during.locator("#results-status")).to_have_text(EN["results.status.live"])
+    live_counts = {"unique_viewers": "1", "chat_lines": "2", "clicks": "1", "orders": "1"}
+    for field, text in live_counts.items():
+        expect(during.locator(f"[data-figure='{field}'] dd")).to_have_text(
+            text, timeout=expect_timeout_ms(25)
+        )
+
+    # The host ends the show; the open page turns final by itself.
     server.api("POST", f"/api/v1/rooms/{room['id']}/end", token=host.token)
+    expect(during.locator("#results-status")).to_have_text(
+        EN["results.status.final"], timeout=expect_timeout_ms(25)
+    )
 
     # In the studio the ended show has a Results link; the host follows it: final figures,
     # the chart drawn, the record in the table.
@@ -255,6 +275,7 @@ def test_the_host_reads_the_results_of_an_ended_show_and_downloads_them(
     expect(value("net_revenue")).to_have_text("€199.00")
     expect(value("aov")).to_have_text("€199.00")
     expect(value("conversion")).to_have_text("100%")
+    expect(value("ctr")).to_have_text("50%")  # one click for two impressions
     row = page.locator("#products-rows tr", has_text="Signed first pressing")
     expect(row.locator("td").nth(4)).to_have_text("1")  # orders
     expect(row.locator("td").nth(6)).to_have_text("€199.00")
