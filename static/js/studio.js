@@ -102,10 +102,13 @@ function renderRooms() {
       el('span', { class: 'room-when', text: whenText(room) }),
     );
     button.addEventListener('click', () => selectRoom(room.id));
-    // An ended show's figures are final: a way to them right from the list.
+    // An ended show's figures are final: a way to them right from the list. In a tab of
+    // its own, as every link out of the studio: leaving the studio stops a camera on air.
     const link = room.state === 'ended' ? el('a', {
       class: 'button-link small room-results-link',
       href: resultsHref(room.id),
+      target: '_blank',
+      rel: 'noopener',
       'aria-label': t('studio.results.link_named', { title: room.title }),
       text: t('studio.results.link'),
     }) : null;

@@ -249,14 +249,16 @@ def test_the_host_reads_the_results_of_an_ended_show_and_downloads_them(
 
     # In the studio the ended show has a Results link; the host follows it: final figures,
     # the chart drawn, the record in the table.
-    page = new_page(viewport=DESKTOP)
-    signed_in(page, host)
-    page.goto("/studio")
-    expect(page.locator("#my-rooms .room-results-link")).to_be_visible()
-    page.locator("#my-rooms").screenshot(path=str(SHOTS / "studio-shows-results-link-1280.png"))
-    page.get_by_role(
-        "link", name=EN["studio.results.link_named"].format(title="Record fair")
-    ).click()
+    studio = new_page(viewport=DESKTOP)
+    signed_in(studio, host)
+    studio.goto("/studio")
+    expect(studio.locator("#my-rooms .room-results-link")).to_be_visible()
+    studio.locator("#my-rooms").screenshot(path=str(SHOTS / "studio-shows-results-link-1280.png"))
+    with studio.expect_popup() as opened:
+        studio.get_by_role(
+            "link", name=EN["studio.results.link_named"].format(title="Record fair")
+        ).click()
+    page = opened.value
     expect(page).to_have_url(server.url(f"/studio/results?room={room['id']}"))
     expect(page.locator("body")).to_have_attribute("data-state", "ready")
     expect(page.locator("#results-room")).to_have_text("Record fair")
