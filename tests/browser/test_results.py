@@ -319,6 +319,7 @@ def test_someone_else_is_told_the_results_are_not_theirs(server: Server, new_pag
     expect(page.locator("body")).to_have_attribute("data-state", "forbidden")
     expect(page.locator("#problem-heading")).to_have_text(EN["results.problem.forbidden.heading"])
     expect(page.locator("#results-body")).to_be_hidden()
+    page.screenshot(path=str(SHOTS / "results-forbidden-390.png"))
     assert horizontal_overflow(page) <= 0
 
 
@@ -340,6 +341,7 @@ def test_a_guest_is_asked_to_sign_in_and_then_sees_the_results(
     page = new_page(viewport=PHONE)
     open_results(page, None, room["id"])
     expect(page.locator("body")).to_have_attribute("data-state", "gate")
+    page.screenshot(path=str(SHOTS / "results-gate-390.png"))
     page.locator("#gate-signin").click()
     page.locator("#auth-username").fill(host.username)
     page.locator("#auth-password").fill(host.password)
