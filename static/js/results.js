@@ -177,8 +177,9 @@ async function load() {
       signOut();
       return;
     }
-    // A refresh that fails keeps the figures shown, and tries again.
-    if (results && err.code === 'network') {
+    // A refresh that fails for a passing reason (the network, a busy server) keeps the
+    // figures shown, and tries again.
+    if (results && ![403, 404, 409].includes(err.status)) {
       $('results-updated').textContent = t('results.refresh_failed');
       refreshTimer = setTimeout(load, REFRESH_MS);
       return;
