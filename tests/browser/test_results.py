@@ -376,13 +376,29 @@ def test_the_results_of_a_live_show_read_again_until_it_is_final(
 ) -> None:
     host = server.create_user("host")
     answer = results_fixture.results("r_live", status="live", minutes=8)
-    page = new_page(viewport=PHONE)
-    serve_results(page, answer)
+    page = new_page(viewport=PHONE, expected_console_errors=REFUSALS)
+    network = {"up": True}
+
+    def fulfil(route: Route) -> None:
+        if not network["up"]:
+            route.abort("internetdisconnected")
+            return
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(answer))
+
+    page.route("**/api/v1/rooms/*/results", fulfil)
     open_results(page, host, "r_live")
     expect(page.locator("#results-status")).to_have_text(EN["results.status.live"])
     expect(page.locator("#results-status")).to_have_class("state-badge live")
     unique = page.locator("#figures-audience [data-figure='unique_viewers'] dd")
     expect(unique).to_have_text("412")
+
+    # The network drops for a while: the figures stay, and the page says it will try again.
+    network["up"] = False
+    expect(page.locator("#results-updated")).to_have_text(
+        EN["results.refresh_failed"], timeout=expect_timeout_ms(25)
+    )
+    expect(unique).to_have_text("412")
+    network["up"] = True
 
     # The show goes on, then ends: the page follows by itself, with no reload.
     final = results_fixture.results("r_live", status="final", minutes=9)
