@@ -73,6 +73,7 @@ class RoomTally:
     showcase: set[str] = field(default_factory=set)
     flushed_at: int = 0
     counted_live: bool = False
+    waiting: set[str] = field(default_factory=set)  # joined before the show was live
     # The show's live window when this process knows it (a welcome's room, a room.state
     # event): watch time is then cut at its edges here, exactly, rather than by the store.
     started: int | None = None
@@ -137,20 +138,32 @@ class Flush:
     products: dict[str, int]  # "<product id>|<name>" -> n
     viewers: list[str]
     chatters: list[str]
+    joined: list[str]  # who joined since the last flush (to wait for Go live if it is not)
+
+
+def landed(tally: RoomTally, sent: Flush, live: bool) -> None:
+    """What the store said of a flush: the show was live in it, or its joiners wait."""
+    if live:
+        tally.counted_live = True
+        tally.waiting.clear()
+    else:
+        tally.waiting = (tally.waiting | set(sent.joined)) & tally.present.keys()
 
 
 def take(tally: RoomTally, now: int) -> Flush:
     """What to send, and the tally emptied for the next second.
 
-    Until a flush has landed while the show is live, everyone present is sent as seen (one
-    view each, or one a join): a viewer who waited for Go live counts from that moment.
+    Until a flush has landed while the show is live, everyone present is sent as seen, and
+    who joined before and is still waiting is a view: a viewer who waited for Go live counts
+    from that moment (a socket resumed after this process restarted is not a new view).
     """
     tally.advance(now)
     if tally.counted_live:
         viewers, views = sorted(tally.fresh), tally.views
     else:
-        waiting = tally.present.keys() - tally.fresh
+        waiting = (tally.waiting & tally.present.keys()) - tally.fresh
         viewers, views = sorted(tally.fresh | tally.present.keys()), tally.views + len(waiting)
+    joined = sorted(tally.fresh)
     flush = Flush(
         since=tally.flushed_at or now,
         now=now,
@@ -162,6 +175,7 @@ def take(tally: RoomTally, now: int) -> Flush:
         products={f"{pid}|{name}": n for (pid, name), n in tally.products.items()},
         viewers=viewers,
         chatters=sorted(tally.chatters),
+        joined=joined,
     )
     tally.watch_ms = 0.0
     tally.fresh.clear()

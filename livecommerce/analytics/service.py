@@ -201,8 +201,8 @@ class Analytics:
                 metrics.ANALYTICS_FLUSHES.labels("failed").inc()
                 raise
             metrics.ANALYTICS_FLUSHES.labels("live" if live else "idle").inc()
+            rules.landed(tally, sent, live)
             if live:
-                tally.counted_live = True
                 metrics.SHOW_COUNTS.labels("views").inc(sent.views)
                 metrics.SHOW_COUNTS.labels("watch_seconds").inc(sent.watch_ms / 1000)
             if tally.idle() and sent.sockets == 0:
@@ -277,10 +277,9 @@ def give_back(tally: RoomTally, sent: Flush) -> None:
     if tally.counted_live:
         tally.views += sent.views
         tally.fresh.update(sent.viewers)
-    else:  # who is still here is sent again as waiting; who left, as a join
-        gone = set(sent.viewers) - tally.present.keys()
-        tally.views += len(gone)
-        tally.fresh.update(gone)
+    else:
+        tally.views += len(sent.joined)
+        tally.fresh.update(sent.joined)
     tally.counts.update(sent.counts)
     for key, n in sent.products.items():
         pid, _, name = key.partition("|")

@@ -1,4 +1,5 @@
 -- stats_flush: one process's counts of one show for the last second, added if they belong.
+-- uses: _presence
 -- KEYS[1] room hash   KEYS[2] stats hash   KEYS[3] presence hash (field per process,
 -- value "<audience sockets>:<expires ms>")   KEYS[4] viewers HLL   KEYS[5] chatters HLL
 -- ARGV[1] process id   ARGV[2] now (ms)   ARGV[3] since (ms, the last flush)
@@ -27,23 +28,7 @@ local n_counts = tonumber(ARGV[8])
 local n_products = tonumber(ARGV[9])
 local n_viewers = tonumber(ARGV[10])
 
-if sockets > 0 then
-  redis.call('HSET', presence_key, process_id, sockets .. ':' .. (now + ttl))
-else
-  redis.call('HDEL', presence_key, process_id)
-end
-local total = 0
-local entries = redis.call('HGETALL', presence_key)
-for i = 1, #entries, 2 do
-  local value = entries[i + 1]
-  local sep = string.find(value, ':', 1, true)
-  if tonumber(string.sub(value, sep + 1)) < now then
-    redis.call('HDEL', presence_key, entries[i])
-  else
-    total = total + tonumber(string.sub(value, 1, sep - 1))
-  end
-end
-redis.call('PEXPIRE', presence_key, ttl)
+local total = presence(presence_key, process_id, sockets, now, ttl)
 
 local room = redis.call('HMGET', room_key, 'state', 'started_at', 'ended_at')
 local started = tonumber(room[2] or '')

@@ -47,7 +47,7 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
     )  # fmt: skip
     assert process.stdout is not None
     lines: list[str] = []
-    async with asyncio.timeout(timeout(30)):
+    async with asyncio.timeout(timeout(60)):
         while not any("guest:" in line for line in lines):
             line = (await process.stdout.readline()).decode()
             assert line, "demo exited early"

@@ -35,10 +35,13 @@ def test_before_the_show_is_counted_live_everyone_present_is_sent_once_live_only
     tally = RoomTally(changed_at=T0, flushed_at=T0)
     tally.joined("u:kari", T0, fresh=True)
     tally.joined("u:lars", T0, fresh=True)
+    before = rules.take(tally, T0 + 500)
+    rules.landed(tally, before, live=False)  # not live yet: they wait
+    tally.joined("u:ola", T0 + 700, fresh=False)  # resumed after this process restarted
     first = rules.take(tally, T0 + 1000)
-    assert first.viewers == ["u:kari", "u:lars"]
+    assert first.viewers == ["u:kari", "u:lars", "u:ola"]
     assert first.views == 2
-    tally.counted_live = True
+    rules.landed(tally, first, live=True)
     tally.joined("u:mia", T0 + 1500, fresh=True)
     tally.joined("u:kari", T0 + 1600, fresh=False)  # a resumed socket is the same view
     second = rules.take(tally, T0 + 2000)
