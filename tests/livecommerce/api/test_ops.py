@@ -76,7 +76,13 @@ async def test_the_openapi_document_lists_the_api(http: httpx.AsyncClient) -> No
 
 
 async def test_pages_are_served(server: Server, http: httpx.AsyncClient) -> None:
-    for path in ("/", "/studio", "/rooms/r_any", "/rooms/r_any/console"):
+    for path in (
+        "/",
+        "/studio",
+        "/studio/results?room=r_any",
+        "/rooms/r_any",
+        "/rooms/r_any/console",
+    ):
         page = await http.get(path)
         assert page.status_code == 200, path
         assert page.headers["content-type"].startswith("text/html")
