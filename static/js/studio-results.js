@@ -97,7 +97,8 @@ export function setupStudioResults({ getRoom }) {
   function render() {
     const room = getRoom();
     const link = $('results-link');
-    link.hidden = !room || !['live', 'ended'].includes(room.state);
+    // While live the card carries the link; once ended the figures are final, and here.
+    link.hidden = !room || room.state !== 'ended';
     if (room) link.href = resultsHref(room.id);
     if (!room || room.state !== 'live') {
       if (roomId) stop();

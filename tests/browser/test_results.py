@@ -435,6 +435,15 @@ def test_the_studio_card_counts_the_chat_of_a_live_show(server: Server, new_page
     for name in ("kari", "ola"):
         say_in_chat(server, server.create_user(name), room["id"], [f"Hei fra {name}"])
     expect(chat_lines).to_have_text("2", timeout=expect_timeout_ms(25))
+    studio.screenshot(path=str(SHOTS / "studio-live-390.png"))
+    assert horizontal_overflow(studio) <= 0
+    expect(studio.locator("#live-results-link")).to_have_attribute(
+        "href", f"/studio/results?room={room['id']}"
+    )
+
+    # Once the show has ended the card goes, and the show's heading links to its results.
+    server.api("POST", f"/api/v1/rooms/{room['id']}/end", token=host.token)
+    expect(studio.locator("#live-results")).to_be_hidden()
     expect(studio.locator("#results-link")).to_have_attribute(
         "href", f"/studio/results?room={room['id']}"
     )
