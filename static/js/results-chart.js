@@ -147,17 +147,26 @@ export function createChart(container, readout) {
       ],
       plugins: [markersPlugin(view)],
       hooks: {
-        setCursor: [(u) => {
-          readout.textContent = u.cursor.idx == null ? '' : minuteText(view, u.cursor.idx);
-        }],
+        setCursor: [(u) => showMinute(u.cursor.idx)],
       },
     };
+  }
+
+  // The minute under the pointer, or how to get one.
+  function showMinute(idx) {
+    const idle = idx == null || !view.timeline[idx];
+    readout.textContent = idle ? t('results.chart.hint') : minuteText(view, idx);
+    readout.classList.toggle('idle', idle);
   }
 
   function build() {
     if (plot) plot.destroy();
     plot = null;
-    if (!view.timeline.length) return;
+    if (!view.timeline.length) {
+      readout.textContent = '';
+      return;
+    }
+    showMinute(null);
     plot = new uPlot(options(Math.max(200, container.clientWidth)), data(), container);
   }
 
