@@ -120,6 +120,15 @@ class RoomTally:
         return not self.sockets and not self.counts and not self.products and not self.chatters
 
 
+def waited(tally: RoomTally, since: int) -> bool:
+    """Whether those present (not joined fresh) can have been waiting for Go live: not if the
+    show was live before this tally's last flush, nor if the tally never had a welcome to
+    learn the show's window from. Either way they came back with ``since`` to a process that
+    had no live count of the show yet (a crash moved them, or it had no audience), and a
+    resume is the same view wherever it lands."""
+    return tally.window_known and (tally.started is None or tally.started >= since)
+
+
 @dataclass(frozen=True, slots=True)
 class Flush:
     """One show's counts from one process, as ``stats_flush.lua`` takes them."""
@@ -143,13 +152,14 @@ def take(tally: RoomTally, now: int) -> Flush:
     view each, or one a join): a viewer who waited for Go live counts from that moment.
     """
     tally.advance(now)
+    since = tally.flushed_at or now
     if tally.counted_live:
         viewers, views = sorted(tally.fresh), tally.views
     else:
-        waiting = tally.present.keys() - tally.fresh
+        waiting = tally.present.keys() - tally.fresh if waited(tally, since) else set()
         viewers, views = sorted(tally.fresh | tally.present.keys()), tally.views + len(waiting)
     flush = Flush(
-        since=tally.flushed_at or now,
+        since=since,
         now=now,
         sockets=tally.sockets,
         watch_ms=int(tally.watch_ms),
