@@ -73,7 +73,6 @@ class RoomTally:
     showcase: set[str] = field(default_factory=set)
     flushed_at: int = 0
     counted_live: bool = False
-    waiting: set[str] = field(default_factory=set)  # joined before the show was live
     # The show's live window when this process knows it (a welcome's room, a room.state
     # event): watch time is then cut at its edges here, exactly, rather than by the store.
     started: int | None = None
@@ -124,6 +123,15 @@ class RoomTally:
         return not self.sockets and not self.counts and not self.products and not self.chatters
 
 
+def waited(tally: RoomTally, since: int) -> bool:
+    """Whether those present (not joined fresh) can have been waiting for Go live: not if the
+    show was live before this tally's last flush, nor if the tally never had a welcome to
+    learn the show's window from. Either way they came back with ``since`` to a process that
+    had no live count of the show yet (a crash moved them, or it had no audience), and a
+    resume is the same view wherever it lands."""
+    return tally.window_known and (tally.started is None or tally.started >= since)
+
+
 @dataclass(frozen=True, slots=True)
 class Flush:
     """One show's counts from one process, as ``stats_flush.lua`` takes them."""
@@ -142,30 +150,29 @@ class Flush:
 
 
 def landed(tally: RoomTally, sent: Flush, live: bool) -> None:
-    """What the store said of a flush: the show was live in it, or its joiners wait."""
+    """What the store said of a flush: once one lands while the show is live, only joins
+    are views from then on."""
     if live:
         tally.counted_live = True
-        tally.waiting.clear()
-    else:
-        tally.waiting = (tally.waiting | set(sent.joined)) & tally.present.keys()
 
 
 def take(tally: RoomTally, now: int) -> Flush:
     """What to send, and the tally emptied for the next second.
 
     Until a flush has landed while the show is live, everyone present is sent as seen, and
-    who joined before and is still waiting is a view: a viewer who waited for Go live counts
-    from that moment (a socket resumed after this process restarted is not a new view).
+    who may have been waiting for Go live is a view (``waited``): a viewer who waited counts
+    from that moment, a socket resumed into the live show is the view it was.
     """
     tally.advance(now)
+    since = tally.flushed_at or now
     if tally.counted_live:
         viewers, views = sorted(tally.fresh), tally.views
     else:
-        waiting = (tally.waiting & tally.present.keys()) - tally.fresh
+        waiting = tally.present.keys() - tally.fresh if waited(tally, since) else set()
         viewers, views = sorted(tally.fresh | tally.present.keys()), tally.views + len(waiting)
     joined = sorted(tally.fresh)
     flush = Flush(
-        since=tally.flushed_at or now,
+        since=since,
         now=now,
         sockets=tally.sockets,
         watch_ms=int(tally.watch_ms),

@@ -107,8 +107,10 @@ class Analytics:
             at = int(event.get("at") or self.now_ms())
             if event.get("state") == "live":
                 tally.window(at, None, at)
-            elif event.get("state") == "ended" and tally.window_known:
-                tally.window(tally.started, at, at)
+            elif event.get("state") == "ended":
+                # A tally with no welcome behind it has only sockets that resumed into the
+                # live show: live for all of its life, so its watch time ends here exactly.
+                tally.window(tally.started if tally.window_known else 0, at, at)
         elif kind == "product.pinned":
             self._tally(room_id).pin(str(event["product"]["id"]))
         elif kind == "product.unpinned":

@@ -19,7 +19,10 @@ from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, guarded
 from livecommerce.store.scripts import register
 
-PRESENCE_TTL_MS = 5000
+# A process that stops flushing (it died) drops out of the show's audience after this: long
+# enough for a late flush, short enough that its viewers, back on another process, are not
+# counted twice in the peak for long.
+PRESENCE_TTL_MS = 2500
 
 
 class AnalyticsStore:

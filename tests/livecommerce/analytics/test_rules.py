@@ -35,11 +35,12 @@ def test_before_the_show_is_counted_live_everyone_present_is_sent_once_live_only
     tally = RoomTally(changed_at=T0, flushed_at=T0)
     tally.joined("u:kari", T0, fresh=True)
     tally.joined("u:lars", T0, fresh=True)
+    tally.window(None, None, T0)  # their welcomes: the show has not started
     before = rules.take(tally, T0 + 500)
     rules.landed(tally, before, live=False)  # not live yet: they wait
-    tally.joined("u:ola", T0 + 700, fresh=False)  # resumed after this process restarted
+    tally.window(T0 + 800, None, T0 + 800)  # Go live
     first = rules.take(tally, T0 + 1000)
-    assert first.viewers == ["u:kari", "u:lars", "u:ola"]
+    assert first.viewers == ["u:kari", "u:lars"]
     assert first.views == 2
     rules.landed(tally, first, live=True)
     tally.joined("u:mia", T0 + 1500, fresh=True)
@@ -47,6 +48,26 @@ def test_before_the_show_is_counted_live_everyone_present_is_sent_once_live_only
     second = rules.take(tally, T0 + 2000)
     assert second.viewers == ["u:mia"]
     assert second.views == 1
+
+
+def test_sockets_resumed_on_a_process_new_to_the_live_show_are_no_new_views() -> None:
+    """b died; its viewers resume on a, which had no audience (no tally) or the show live."""
+    fresh = RoomTally(changed_at=T0 + 5000, flushed_at=T0 + 5000)
+    fresh.joined("u:kari", T0 + 5000, fresh=False)  # no welcome: the window is unknown
+    assert rules.take(fresh, T0 + 6000).views == 0
+    known = RoomTally(changed_at=T0 + 5000, flushed_at=T0 + 5000)
+    known.window(T0, None, T0 + 5000)  # the host's studio welcome: live since T0
+    known.joined("u:kari", T0 + 5100, fresh=False)
+    known.joined("u:lars", T0 + 5200, fresh=True)
+    sent = rules.take(known, T0 + 6000)
+    assert (sent.views, sent.viewers) == (1, ["u:kari", "u:lars"])
+    for heard_of_go_live in (False, True):  # a flush may go before Go live reaches here
+        waiting = RoomTally(changed_at=T0 - 9000, flushed_at=T0 - 1000)
+        waiting.window(None, None, T0 - 9000)  # welcomed before Go live
+        waiting.joined("u:kari", T0 - 9000, fresh=False)  # resumed while waiting: one view
+        if heard_of_go_live:
+            waiting.window(T0, None, T0 + 500)
+        assert rules.take(waiting, T0 + 1000).views == 1
 
 
 def test_a_pin_impresses_every_socket_present_and_each_that_joins_while_it_stands() -> None:
