@@ -62,6 +62,7 @@ class RoomTally:
 
     present: Counter[str] = field(default_factory=Counter)  # audience viewer -> sockets
     sockets: int = 0
+    most: int = 0  # the most audience sockets at once since the last flush
     watch_ms: float = 0.0
     changed_at: int = 0
     fresh: set[str] = field(default_factory=set)
@@ -98,6 +99,7 @@ class RoomTally:
         self.advance(now)
         self.present[viewer] += 1
         self.sockets += 1
+        self.most = max(self.most, self.sockets)
         if fresh:
             self.fresh.add(viewer)
             self.views += 1
@@ -138,7 +140,7 @@ class Flush:
 
     since: int
     now: int
-    sockets: int
+    sockets: int  # the most at once since the last flush: a short show's peak is seen too
     watch_ms: int
     watch_exact: bool  # already cut to the live window (else the store spreads it evenly)
     views: int
@@ -174,7 +176,7 @@ def take(tally: RoomTally, now: int) -> Flush:
     flush = Flush(
         since=since,
         now=now,
-        sockets=tally.sockets,
+        sockets=tally.most,
         watch_ms=int(tally.watch_ms),
         watch_exact=tally.window_known,
         views=views,
@@ -191,6 +193,7 @@ def take(tally: RoomTally, now: int) -> Flush:
     tally.products.clear()
     tally.chatters.clear()
     tally.flushed_at = now
+    tally.most = tally.sockets
     return flush
 
 

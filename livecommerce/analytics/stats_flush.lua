@@ -3,8 +3,9 @@
 -- KEYS[1] room hash   KEYS[2] stats hash   KEYS[3] presence hash (field per process,
 -- value "<audience sockets>:<expires ms>")   KEYS[4] viewers HLL   KEYS[5] chatters HLL
 -- ARGV[1] process id   ARGV[2] now (ms)   ARGV[3] since (ms, the last flush)
--- ARGV[4] audience sockets here   ARGV[5] watch ms: 'e<ms>' already cut to the live window,
--- '<ms>' spread evenly over since..now (the store cuts it)
+-- ARGV[4] the most audience sockets here at once this second
+-- ARGV[5] watch ms: 'e<ms>' already cut to the live window, '<ms>' spread evenly over
+-- since..now (the store cuts it)
 -- ARGV[6] views   ARGV[7] presence ttl (ms)   ARGV[8] n counters   ARGV[9] n product counters
 -- ARGV[10] n viewers, then: n counters as name, amount; n product counters as
 -- "<product id>|<name>", amount; n viewer ids; the rest chatter ids.
@@ -59,13 +60,11 @@ if watch_ms > 0 then
   end
   redis.call('HINCRBY', stats_key, 'watch_ms', part)
 end
-if room[1] == 'live' then
-  if total > tonumber(redis.call('HGET', stats_key, 'peak_viewers') or '0') then
-    redis.call('HSET', stats_key, 'peak_viewers', total)
-  end
-  if total > tonumber(redis.call('HGET', stats_key, minute .. 'viewers') or '0') then
-    redis.call('HSET', stats_key, minute .. 'viewers', total)
-  end
+if total > tonumber(redis.call('HGET', stats_key, 'peak_viewers') or '0') then
+  redis.call('HSET', stats_key, 'peak_viewers', total)
+end
+if total > tonumber(redis.call('HGET', stats_key, minute .. 'viewers') or '0') then
+  redis.call('HSET', stats_key, minute .. 'viewers', total)
 end
 if views > 0 then
   redis.call('HINCRBY', stats_key, 'views', views)

@@ -275,3 +275,16 @@ async def test_a_lot_paid_after_the_show_counts_at_the_hammers_minute(studio: St
     assert [m["kind"] for m in found["markers"]] == ["auction"]
     (vinyl,) = found["products"]
     assert (vinyl["orders"], vinyl["gmv"]) == (1, 1000)
+
+
+async def test_a_viewer_who_came_and_went_within_a_second_is_in_the_peak(studio: Studio) -> None:
+    await studio.go_live()
+    await studio.flush()
+    blink = await studio.viewer(visitor="blink-visitor")
+    studio.clock.advance(0.5)
+    await blink.close()
+    await studio.until_present(0)
+    studio.clock.advance(0.4)
+    await studio.end()
+    s = (await studio.results())["summary"]
+    assert (s["unique_viewers"], s["views"], s["peak_viewers"]) == (1, 1, 1)
