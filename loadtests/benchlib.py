@@ -539,6 +539,13 @@ def start_livecommerce(
 
 def livecommerce_room(server: Server, senders: int = 0) -> tuple[str, list[str]]:
     """A live room made over HTTP, and session tokens for ``senders`` fresh accounts."""
+    room_id, _host, tokens = livecommerce_show(server, senders)
+    return room_id, tokens
+
+
+def livecommerce_show(server: Server, senders: int = 0) -> tuple[str, str, list[str]]:
+    """A live room made over HTTP, its host's session token, and tokens for ``senders``
+    fresh accounts (the host's token reads the show's results, pins, sells)."""
     from concurrent.futures import ThreadPoolExecutor
 
     api = f"{server.http_url}/api/v1"
@@ -567,7 +574,7 @@ def livecommerce_room(server: Server, senders: int = 0) -> tuple[str, list[str]]
         raise RuntimeError(f"POST /api/v1/rooms/{room_id}/start answered {status}: {answer}")
     with ThreadPoolExecutor(4) as pool:
         tokens = list(pool.map(account, [f"bench_s{i}_{tag}" for i in range(senders)]))
-    return room_id, tokens
+    return room_id, host, tokens
 
 
 SOCKETIO_MODES = {

@@ -12,6 +12,14 @@ psutil at the start and end of the window.
     python loadtests/fanout.py                       # both targets, the defaults
     python loadtests/fanout.py --viewers 500 --duration 10 --targets socketio
     python loadtests/fanout.py --url http://127.0.0.1:8000 --server-pid 1234 --targets livecommerce
+    python loadtests/fanout.py --analytics-ab 3 --wait-quiet 120   # show analytics' CPU cost
+
+``--analytics-ab N`` runs livecommerce alone, 2N times, each on a fresh server: counting off,
+on, off, on, ... The show has a pinned product and the viewers send ``--clicks`` product
+clicks a second, so what is counted per event (chat lines, clicks) and per member (joins,
+impressions, watch time) all runs; after each run the host reads the show's results, to show
+the counting ran (and counted nothing when off). It reports every pair's server CPU and the
+median overhead, on/off - 1.
 
 Every loop has a deadline and only loopback addresses are accepted.
 """
@@ -131,6 +139,33 @@ async def _sleep_until(t: float) -> None:
         await asyncio.sleep(delay)
 
 
+async def _click(conns: list[WSConn], cfg: dict[str, Any], t_end: float) -> int:
+    """``cfg["clicks"]`` product clicks a second (``track``), paced, from one socket after
+    another, until ``t_end``; how many were sent."""
+    click = {"type": "track", "kind": "product_click", "product_id": cfg["product_id"]}
+    binary = cfg["subprotocol"] == "livecommerce.msgpack"
+    if binary:
+        import msgpack
+
+        body: bytes = msgpack.packb(click)
+    else:
+        body = json.dumps(click).encode()
+    interval = 1.0 / cfg["clicks"]
+    start = time.time() + interval * cfg["offset"]  # the processes take turns
+    i = 0
+    while True:
+        t_next = start + i * interval
+        if t_next >= t_end:
+            return i
+        await _sleep_until(t_next)
+        conn = conns[i % len(conns)]
+        if binary:
+            conn.send_binary(body)
+        else:
+            conn.send_text(body)
+        i += 1
+
+
 async def viewer_main(pipe: Connection, cfg: dict[str, Any]) -> None:
     global _T0, _T1
     handler = on_sio_viewer if cfg["kind"] == "socketio" else on_lc_viewer
@@ -142,9 +177,12 @@ async def viewer_main(pipe: Connection, cfg: dict[str, Any]) -> None:
         msg = await _recv(pipe, cfg["timeout"])
     except TimeoutError:
         msg = ("stop",)
+    clicks = 0
     if msg[0] == "go":
         _, t0, t1, t_stop = msg
         _T0, _T1 = int(t0 * 1e9), int(t1 * 1e9)
+        if cfg.get("clicks") and cfg.get("product_id") and conns:
+            clicks = await _click(conns, cfg, t1)
         await _sleep_until(t_stop)
     codes: dict[str, int] = {}
     for c in conns:
@@ -159,6 +197,7 @@ async def viewer_main(pipe: Connection, cfg: dict[str, Any]) -> None:
                 "per_conn": [c.count for c in conns],
                 "closed": codes,
                 "received_in_window": _RECV,
+                "clicks_sent": clicks,
                 "lat": _LAT.tobytes(),
             },
         )
@@ -243,27 +282,77 @@ class Setup:
     sender_urls: list[str]
     subprotocol: str | None
     notes: list[str] = field(default_factory=list)
+    room_id: str = ""
+    host_token: str = ""
+    product_id: str = ""  # pinned, for the viewers' clicks
 
 
-def start_livecommerce(args: argparse.Namespace, work: Path) -> benchlib.Server:
+def start_livecommerce(
+    args: argparse.Namespace, work: Path, analytics: bool | None = None
+) -> benchlib.Server:
     if args.url:
         return benchlib.attach_livecommerce(args.url, args.server_pid)
     extra = list(args.server_arg)
     if args.chat_rate:
         extra += ["--chat-rate", str(args.chat_rate), "--chat-burst", str(args.chat_burst)]
+    if analytics is not None:
+        extra.append("--analytics" if analytics else "--no-analytics")
     return benchlib.start_livecommerce(work, args.redis_url, extra)
 
 
 def setup_livecommerce(server: benchlib.Server, args: argparse.Namespace) -> Setup:
-    room_id, tokens = benchlib.livecommerce_room(server, args.senders)
+    room_id, host, tokens = benchlib.livecommerce_show(server, args.senders)
     base = f"{server.ws_url}/ws/rooms/{room_id}"
     sub = f"livecommerce.{args.subprotocol}"
+    if args.analytics_ab:
+        # a guest page sends its own random visitor id: the show counts unique viewers by it
+        viewers = [f"{base}?visitor={os.urandom(8).hex()}" for _ in range(args.viewers)]
+    else:
+        viewers = [base] * args.viewers  # guests: watching needs no token
+    notes = [f"room {room_id}, viewers are guests on {sub}, {len(tokens)} signed-in senders"]
+    product_id = ""
+    if args.clicks:
+        product = benchlib.api(server, "POST", "/products", host, {
+            "sku": f"FAN-{os.urandom(3).hex()}", "title": "Fan-out jumper", "price": 4900,
+            "currency": "EUR", "stock": 100,
+        })  # fmt: skip
+        product_id = str(product["id"])
+        benchlib.api(server, "PUT", f"/rooms/{room_id}/pin", host, {"product_id": product_id})
+        notes.append(f"product {product_id} pinned; viewers click it {args.clicks:g} times/s")
     return Setup(
-        [base] * args.viewers,  # guests: watching needs no token
+        viewers,
         [f"{base}?token={t}" for t in tokens],
         sub,
-        [f"room {room_id}, viewers are guests on {sub}, {len(tokens)} signed-in senders"],
+        notes,
+        room_id=room_id,
+        host_token=host,
+        product_id=product_id,
     )
+
+
+COUNTED = ("chat_lines", "chatters", "unique_viewers", "views", "peak_viewers", "clicks",
+           "impressions", "watch_time_s")  # fmt: skip
+
+
+def show_counts(server: benchlib.Server, setup: Setup) -> dict[str, Any]:
+    """What the server counted of the show: its results as the host reads them, and this
+    process's Prometheus counter of chat lines (0 when nothing was counted)."""
+    assert server.http_url is not None
+    status, answer = benchlib.http_json(
+        "GET", f"{server.http_url}/api/v1/rooms/{setup.room_id}/results", token=setup.host_token
+    )
+    out: dict[str, Any] = {"results_status": status}
+    if status == 200:
+        out.update({k: answer["summary"].get(k) for k in COUNTED})
+    else:
+        out["results_error"] = str(answer)[:200]
+    metric = 'livecommerce_show_counts_total{figure="chat_lines"}'
+    try:
+        out["metric_chat_lines"] = benchlib.server_metrics(server, [metric])[metric]
+    except OSError as exc:
+        out["metric_chat_lines"] = None
+        out["metric_error"] = str(exc)[:200]
+    return out
 
 
 def start_socketio(args: argparse.Namespace, work: Path) -> benchlib.Server:
@@ -283,13 +372,26 @@ def setup_socketio(server: benchlib.Server, args: argparse.Namespace) -> Setup:
     )
 
 
-def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    print(f"\n== {name}: starting", flush=True)
+def run_target(
+    name: str, args: argparse.Namespace, work: Path, analytics: bool | None = None, pair: int = 0
+) -> dict[str, Any]:
+    """One run against a fresh server; ``analytics`` True or False starts livecommerce with
+    ``--analytics`` or ``--no-analytics`` (None: its default), ``pair`` numbers an A/B pair."""
+    label = name if analytics is None else f"{name}, analytics {'on' if analytics else 'off'}"
+    if pair:
+        label += f", pair {pair}"
+    print(f"\n== {label}: starting", flush=True)
+    busy_before = None
     if args.wait_quiet:
-        busy = benchlib.wait_quiet(args.wait_quiet)
-        print(f"   machine busy before this target: {busy:.0f} %", flush=True)
+        busy_before = benchlib.wait_quiet(args.wait_quiet)
+        print(f"   machine busy before this target: {busy_before:.0f} %", flush=True)
+    if pair:  # a fresh data directory too: no run inherits another's Valkey data
+        work = work / f"{'on' if analytics else 'off'}{pair}"
+        work.mkdir()
     server = (
-        start_livecommerce(args, work) if name == "livecommerce" else start_socketio(args, work)
+        start_livecommerce(args, work, analytics)
+        if name == "livecommerce"
+        else start_socketio(args, work)
     )
     ctx = mp.get_context("spawn")
     procs: list[Any] = []
@@ -317,6 +419,9 @@ def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
                 "subprotocol": setup.subprotocol,
                 "concurrency": args.concurrency,
                 "timeout": timeout,
+                "clicks": args.clicks / args.procs,
+                "product_id": setup.product_id,
+                "offset": len(pipes) / args.procs,
             }
             p = ctx.Process(target=worker, args=("viewer", theirs, cfg), daemon=True)
             p.start()
@@ -362,7 +467,8 @@ def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
         spy = None
         if args.py_spy and server.pid:
             ext = {"flamegraph": "svg", "raw": "txt", "speedscope": "json"}[args.py_spy_format]
-            spy_out = Path(f"{args.py_spy}-{name}.{ext}").resolve()
+            tag = name if analytics is None else f"{name}-{'on' if analytics else 'off'}{pair}"
+            spy_out = Path(f"{args.py_spy}-{tag}.{ext}").resolve()
             spy = subprocess.Popen(
                 ["py-spy", "record", "-p", str(server.pid), "-d", str(int(args.duration)),
                  "-r", "100", "-f", args.py_spy_format, "-o", str(spy_out), "--nonblocking"],
@@ -385,6 +491,7 @@ def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
                 with contextlib.suppress(psutil.Error):
                     names[proc.pid] = proc.name()
         results = benchlib.collect(pipes, "result", t_stop + 60)
+        counted = show_counts(server, setup) if setup.host_token else None
         if spy is not None:
             try:
                 spy.wait(timeout=30)
@@ -423,6 +530,14 @@ def run_target(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
     accepted = sender.get("acked_window", sender.get("sent_window", 0))
     out = {
         "target": name,
+        "label": label,
+        "analytics": None if analytics is None else ("on" if analytics else "off"),
+        "pair": pair,
+        "busy_before_pct": busy_before,
+        "counted": counted,
+        "clicks_sent": sum(v.get("clicks_sent", 0) for v in viewers),
+        "sent_total": sender.get("sent", 0),
+        "acked_total": sender.get("acked"),
         "notes": setup.notes,
         "viewers_requested": args.viewers,
         "viewers": sum(v["viewers"] for v in viewers),
@@ -475,7 +590,7 @@ def _f(v: Any, fmt: str = ".1f") -> str:
 
 
 def report(r: dict[str, Any]) -> None:
-    print(f"-- {r['target']} --")
+    print(f"-- {r['label']} --")
     lines = [
         ("viewers connected", f"{r['viewers']} of {r['viewers_requested']}"),
         ("senders", str(r["senders"])),
@@ -507,6 +622,8 @@ def report(r: dict[str, Any]) -> None:
     ]
     for name, cpu_s in r["other_top"]:
         lines.append(("  of which (CPU s)", f"{cpu_s:.2f} {name}"))
+    if r["counted"] is not None:
+        lines.append(("show counted (results, whole run)", counted_line(r)))
     for k, v in lines:
         print(f"   {k:<34} {v}")
     if not r["kept_up"]:
@@ -517,6 +634,90 @@ def report(r: dict[str, Any]) -> None:
             "so its latency is unbounded; deliveries per CPU second is then its ceiling"
         )
     sys.stdout.flush()
+
+
+def counted_line(r: dict[str, Any]) -> str:
+    c = r["counted"]
+    if c.get("results_status") != 200:
+        return f"results answered {c.get('results_status')}: {c.get('results_error')}"
+    return (
+        f"chat lines {c['chat_lines']} of {r['acked_total']} acked "
+        f"(metric {_f(c['metric_chat_lines'], '.0f')}), chatters {c['chatters']}, "
+        f"unique viewers {c['unique_viewers']}, views {c['views']}, peak {c['peak_viewers']}, "
+        f"clicks {c['clicks']} of {r['clicks_sent']} sent, impressions {c['impressions']}, "
+        f"watch {c['watch_time_s']} s"
+    )
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:+.1f} %"
+
+
+def report_ab(runs: list[dict[str, Any]], target_pct: float = 5.0) -> dict[str, Any]:
+    """Every off/on pair's server CPU and the overhead of counting, on/off - 1; the median."""
+    print("\n== show analytics: server CPU with the counting off and on, fresh server each ==")
+    pairs: dict[int, dict[str, dict[str, Any]]] = {}
+    for r in runs:
+        pairs.setdefault(r["pair"], {})[r["analytics"]] = r
+    head = (
+        f"   {'pair':<5}{'CPU s/100k off':>15}{'on':>8}{'overhead':>10}"
+        f"{'cores off':>11}{'on':>6}{'p99 ms off':>12}{'on':>8}"
+        f"{'other cores off':>17}{'on':>6}{'busy % off':>12}{'on':>5}"
+    )
+    print(head)
+    overheads: list[float] = []
+    rows = []
+    for n in sorted(pairs):
+        off, on = pairs[n].get("off"), pairs[n].get("on")
+        if off is None or on is None:
+            print(f"   {n:<5}incomplete (a run failed)")
+            continue
+        a, b = off["cpu_s_per_100k"], on["cpu_s_per_100k"]
+        overhead = (b / a - 1) if a and b else None
+        if overhead is not None:
+            overheads.append(overhead)
+        rows.append({"pair": n, "off": a, "on": b, "overhead": overhead})
+
+        def p99(r: dict[str, Any]) -> str:
+            return _f(r["p99_ms"]) if r["kept_up"] else "satur."
+
+        print(
+            f"   {n:<5}{_f(a, '.3f'):>15}{_f(b, '.3f'):>8}{_pct(overhead):>10}"
+            f"{_f(off['server_cores'], '.2f'):>11}{_f(on['server_cores'], '.2f'):>6}"
+            f"{p99(off):>12}{p99(on):>8}"
+            f"{_f(off['other_cores'], '.2f'):>17}{_f(on['other_cores'], '.2f'):>6}"
+            f"{_f(off['busy_before_pct'], '.0f'):>12}{_f(on['busy_before_pct'], '.0f'):>5}"
+        )
+    summary: dict[str, Any] = {"pairs": rows}
+    if overheads:
+        med = _median(overheads)
+        offs = [r["off"] for r in rows if r["overhead"] is not None]
+        ons = [r["on"] for r in rows if r["overhead"] is not None]
+        pooled = sum(ons) / sum(offs) - 1
+        summary.update(median=med, pooled=pooled, low=min(overheads), high=max(overheads))
+        verdict = "met" if med < target_pct / 100 else "NOT MET"
+        print(
+            f"   median overhead {_pct(med)} (target < {target_pct:g} %: {verdict}); "
+            f"pairs from {_pct(min(overheads))} to {_pct(max(overheads))}; "
+            f"pooled (sum on / sum off - 1) {_pct(pooled)}"
+        )
+        p99s = {k: [r["p99_ms"] for r in runs if r["analytics"] == k and r["kept_up"]]
+                for k in ("off", "on")}  # fmt: skip
+        print(
+            "   median p99 ms off / on: "
+            + " / ".join(_f(_median(v) if v else None) for v in p99s.values())
+        )
+    for r in runs:
+        if r["counted"] is not None:
+            print(f"   counted, {r['label']}: {counted_line(r)}")
+    sys.stdout.flush()
+    return summary
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -603,8 +804,31 @@ def main() -> None:
     parser.add_argument(
         "--py-spy-format", choices=("flamegraph", "raw", "speedscope"), default="flamegraph"
     )
+    parser.add_argument(
+        "--analytics-ab",
+        type=int,
+        default=0,
+        metavar="N",
+        help="livecommerce alone, N pairs of fresh servers with show analytics off then on",
+    )
+    parser.add_argument(
+        "--clicks",
+        type=float,
+        default=None,
+        help="product clicks/s room-wide on a pinned product (default: 10 with --analytics-ab)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     args = parser.parse_args()
+    if args.clicks is None:
+        args.clicks = 10.0 if args.analytics_ab else 0.0
+    if args.analytics_ab:
+        if args.url:
+            parser.error("--analytics-ab starts its own servers: no --url")
+        if not 1 <= args.analytics_ab <= 10:
+            parser.error("--analytics-ab: 1 to 10 pairs")
+        args.targets = "livecommerce"
+        if not benchlib.lc_supports("--no-analytics"):
+            parser.error("this livecommerce has no --no-analytics")
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     for t in targets:
         if t not in ("livecommerce", "socketio"):
@@ -647,13 +871,19 @@ def main() -> None:
         )
     work = Path(tempfile.mkdtemp(prefix="lc-fanout-"))
     results = []
+    runs: list[tuple[str, bool | None, int]] = [(t, None, 0) for t in targets]
+    if args.analytics_ab:
+        print(f"show analytics A/B: {args.analytics_ab} pairs, off then on, a fresh server each")
+        runs = [
+            ("livecommerce", on, n) for n in range(1, args.analytics_ab + 1) for on in (False, True)
+        ]
     try:
-        for t in targets:
+        for t, analytics, pair in runs:
             try:
-                results.append(run_target(t, args, work))
+                results.append(run_target(t, args, work, analytics, pair))
             except (RuntimeError, TimeoutError, OSError) as exc:
                 print(f"!! {t} failed: {exc}", flush=True)
-                for log in work.glob("*.log"):
+                for log in work.rglob("*.log"):
                     if t in log.name:
                         print(f"   last lines of {log}:\n{log.read_text(errors='replace')[-2000:]}")
     finally:
@@ -663,7 +893,8 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"work directory kept: {work}")
-    if len(results) == 2:
+    ab = report_ab(results) if args.analytics_ab else None
+    if len(results) == 2 and not args.analytics_ab:
         compare(results[0], results[1])
     if args.json_out:
         Path(args.json_out).write_text(
@@ -673,11 +904,12 @@ def main() -> None:
                     "machine": benchlib.machine(),
                     "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                     "results": results,
+                    "analytics_ab": ab,
                 },
                 indent=2,
             )
         )
-    if len(results) != len(targets):
+    if len(results) != len(runs):
         sys.exit(1)
 
 
