@@ -162,3 +162,12 @@ export function signOut({ revoke = false } = {}) {
   }
   clearSession();
 }
+
+// The header's name and Sign in / Sign out button of the pages with a plain account header
+// (the console, the results page).
+export function renderAccountHeader() {
+  const user = getToken() ? getUser() : null;
+  document.getElementById('user-name').hidden = !user;
+  document.getElementById('user-name').textContent = user ? (user.display_name || user.username || '') : '';
+  setText(document.getElementById('account-button'), getToken() ? 'auth.sign_out' : 'auth.sign_in');
+}

@@ -7,9 +7,9 @@
 // follows the room's auction lots and lets staff void a person's bids. A `forbidden` answer
 // sends the console back to the server to ask whether the person still moderates here.
 
-import { api, API_BASE, getToken, getUser } from './api.js';
+import { api, API_BASE, getToken } from './api.js';
 import {
-  adoptTokenFromHash, setupAuthSheet, signOut, verifySession, wireAccountButton,
+  adoptTokenFromHash, renderAccountHeader, setupAuthSheet, signOut, verifySession, wireAccountButton,
 } from './auth.js';
 import { setupLotPanel } from './console-auction.js';
 import { AuditLog } from './console-audit.js';
@@ -93,13 +93,6 @@ function setMode(mode) {
   }
 }
 
-function renderAccount() {
-  const user = getToken() ? getUser() : null;
-  $('user-name').hidden = !user;
-  $('user-name').textContent = user ? (user.display_name || user.username || '') : '';
-  setText($('account-button'), getToken() ? 'auth.sign_out' : 'auth.sign_in');
-}
-
 function renderHead() {
   const room = desk.room;
   const viewerHref = `/rooms/${encodeURIComponent(roomId)}`;
@@ -120,7 +113,7 @@ function renderHead() {
 }
 
 function renderAll() {
-  renderAccount();
+  renderAccountHeader();
   renderHead();
   if (desk.mode in GATES) setMode(desk.mode);
   chat.rerender();
@@ -363,10 +356,10 @@ async function main() {
   window.addEventListener('lc:languagechange', renderAll);
 
   await Promise.all([verifySession(), loadRoom()]);
-  renderAccount();
+  renderAccountHeader();
   if (desk.mode === 'not_found') return;
   window.addEventListener('lc:session', () => {
-    renderAccount();
+    renderAccountHeader();
     if (getToken() !== startedToken) start();
   });
   await start();

@@ -6,8 +6,10 @@
 // shows (loading, gate, forbidden, not_live, not_found, error, ready): its styles and its
 // tests read it.
 
-import { api, API_BASE, download, getToken, getUser } from './api.js';
-import { adoptTokenFromHash, errorText, setupAuthSheet, signOut, verifySession, wireAccountButton } from './auth.js';
+import { api, API_BASE, download, getToken } from './api.js';
+import {
+  adoptTokenFromHash, errorText, renderAccountHeader, setupAuthSheet, signOut, verifySession, wireAccountButton,
+} from './auth.js';
 import { $, el, setStatus } from './dom.js';
 import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t } from './i18n.js';
 import { createChart } from './results-chart.js';
@@ -41,13 +43,6 @@ function showProblem(name, err = null) {
   }
   $('problem-retry').hidden = name !== 'error';
   setState(name);
-}
-
-function renderAccount() {
-  const user = getToken() ? getUser() : null;
-  $('user-name').hidden = !user;
-  $('user-name').textContent = user ? (user.display_name || user.username || '') : '';
-  setText($('account-button'), getToken() ? 'auth.sign_out' : 'auth.sign_in');
 }
 
 // ---- rendering ----------------------------------------------------------------------------
@@ -228,7 +223,7 @@ async function main() {
     chart.relabel();
   });
   window.addEventListener('lc:session', ({ detail }) => {
-    renderAccount();
+    renderAccountHeader();
     if (!detail.token) {
       clearTimeout(refreshTimer);
       results = null;
@@ -238,9 +233,9 @@ async function main() {
       load();
     }
   });
-  renderAccount();
+  renderAccountHeader();
   await verifySession();
-  renderAccount();
+  renderAccountHeader();
   await load();
 }
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from redis.asyncio import Redis
 
@@ -37,6 +36,7 @@ from tests.helpers import (
     User,
     add_product,
     join,
+    minted,
     open_room,
     pay,
     reply_to,
@@ -55,14 +55,6 @@ SECRET = "analytics-secret-of-the-cluster-32"
 # over pub/sub after a flush went by (a hop of a few milliseconds; a tenth of a second on a
 # loaded two-core machine). Joins need none: the welcome is sent as the socket is counted.
 EDGE_S = 0.1
-
-
-def minted(label: str) -> User:
-    """A signed-in viewer with a server token, as ``Authenticator.issue`` makes them."""
-    now = int(time.time())
-    user_id = f"u_{label}"
-    claims = {"iss": "livecommerce", "sub": user_id, "name": label, "iat": now, "exp": now + 3600}
-    return User(user_id, label, label, jwt.encode(claims, SECRET, algorithm="HS256"))
 
 
 @pytest.fixture
@@ -247,7 +239,7 @@ async def test_a_show_on_two_processes_adds_up_to_exactly_what_happened_on_both(
     s, a, b = show
     first = await add_product(s.http, s.host, sku="LP-1", title="First pressing", price=2900)
     second = await add_product(s.http, s.host, sku="LP-2", title="Test pressing", price=4900)
-    kari, lars, mia = minted("kari"), minted("lars"), minted("mia")
+    kari, lars, mia = minted("kari", SECRET), minted("lars", SECRET), minted("mia", SECRET)
 
     # Ada's studio is on a; a guest on a and Kari's phone on b wait for the show.
     studio = await join(a.ws_url, s.id, s.host)  # the host's own socket is not audience
@@ -369,7 +361,7 @@ async def test_a_process_killed_mid_show_loses_at_most_its_last_second_and_no_or
 ) -> None:
     s, a, b = show
     product = await add_product(s.http, s.host, sku="LP-1", title="First pressing", price=2900)
-    per, ola, kari = minted("per"), minted("ola"), minted("kari")
+    per, ola, kari = minted("per", SECRET), minted("ola", SECRET), minted("kari", SECRET)
     studio = await join(a.ws_url, s.id, s.host)
     await go_live(s)
 

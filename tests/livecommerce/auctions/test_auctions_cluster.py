@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import jwt
 import msgpack
 import pytest
 import redis.asyncio as aioredis
@@ -31,7 +30,17 @@ from livecommerce.auctions.rules import Increments, Lot, winning_price
 from livecommerce.events import Event
 from livecommerce.store import keys
 from tests.conftest import timeout
-from tests.helpers import ADDRESS, PAID, RoomSocket, User, add_product, join, open_room, sign_up
+from tests.helpers import (
+    ADDRESS,
+    PAID,
+    RoomSocket,
+    User,
+    add_product,
+    join,
+    minted,
+    open_room,
+    sign_up,
+)
 from tests.processes import ServerProcess, start_process
 
 pytestmark = pytest.mark.multiprocess
@@ -41,14 +50,6 @@ BIDDERS = 300
 ATTEMPTS = 4  # a bidder told bid_too_low tries again with the next_bid it was given, this often
 MAX_EVERY = 6  # every sixth bidder sets a max above the next bid instead of one tap
 STARTING_BID = 1000
-
-
-def minted(label: str) -> User:
-    """A signed-in person with a server token, as ``Authenticator.issue`` makes them."""
-    now = int(time.time())
-    user_id = f"u_{label}"
-    claims = {"iss": "livecommerce", "sub": user_id, "name": label, "iat": now, "exp": now + 3600}
-    return User(user_id, label, label, jwt.encode(claims, SECRET, algorithm="HS256"))
 
 
 async def start_pair(redis_url: str, tmp_path: Path) -> list[ServerProcess]:
@@ -172,7 +173,7 @@ async def test_three_hundred_bidders_on_two_processes_the_highest_max_wins_at_th
         watchers = [await join(s.ws_url, room["id"], max_queue=None) for s in (a, b)]
         welcome_seqs = [w.seen[0]["seq"] for w in watchers]
         watching = [asyncio.create_task(until_ended(w)) for w in watchers]
-        bidders = [Bidder(minted(f"bidder{i:03d}")) for i in range(BIDDERS)]
+        bidders = [Bidder(minted(f"bidder{i:03d}", SECRET)) for i in range(BIDDERS)]
         await connect_all(bidders, [a, b], room["id"])
 
         started = await http.post(
@@ -284,7 +285,7 @@ async def test_the_process_that_closes_the_lot_dies_at_the_hammer_and_the_winner
         room = await open_room(http, host)
         product = await add_product(http, host, sku="LP-LAST", title="Last pressing", stock=1)
 
-        kari, ola = minted("kari"), minted("ola")
+        kari, ola = minted("kari", SECRET), minted("ola", SECRET)
         on_b = await join(b.ws_url, room["id"], max_queue=None)
         on_a = await join(a.ws_url, room["id"], max_queue=None)
         epoch = on_a.seen[0]["epoch"]
