@@ -11,6 +11,7 @@ from tests.helpers import (
     PAID,
     RoomSocket,
     User,
+    appoint,
     pay,
     reply_to,
     say,
@@ -163,6 +164,13 @@ async def test_only_the_host_and_operators_see_results_and_only_once_the_show_we
     missing = await studio.http.get("/api/v1/rooms/nope/results", headers=studio.host.headers)
     assert missing.status_code == 404
     assert (await studio.results())["status"] == "live"
+    operator = await sign_up(studio.http, "Ops")
+    assert studio.server.account_store is not None
+    await studio.server.account_store.set_admin(operator.id, True)
+    assert (await studio.results(operator))["room"]["id"] == studio.room["id"]
+    moderator = await sign_up(studio.http, "Mod")
+    await appoint(studio.http, studio.host, studio.room["id"], moderator)
+    assert (await studio.http.get(url, headers=moderator.headers)).status_code == 403
 
 
 async def test_the_next_show_compares_with_the_last_and_a_returning_buyer_is_not_new(
