@@ -46,6 +46,16 @@ async def test_demo_prints_a_sign_in_link_for_every_role(tmp_path: Path) -> None
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert process.stdout is not None
+    try:
+        await _demo_story(process)
+    finally:  # a failed story leaves no demo running (and holding its ports) behind
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _demo_story(process: asyncio.subprocess.Process) -> None:
+    assert process.stdout is not None
     lines: list[str] = []
     async with asyncio.timeout(timeout(60)):
         while not any("guest:" in line for line in lines):
