@@ -336,7 +336,7 @@ class Server:
             enabled=s.analytics,
         )
         channels.observer = analytics
-        self._up("analytics", analytics.flush)  # on the way down: the last second's counts
+        self._up("analytics", analytics.last_flush)  # on the way down: the last second
         reservations.on_holds = analytics.held
         checkout.count = analytics.count_order
         reader.lots = auctions.welcome_lots

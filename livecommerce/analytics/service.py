@@ -192,6 +192,13 @@ class Analytics:
         async with self._flushing:
             await self._flush()
 
+    async def last_flush(self) -> None:
+        """On the way down: what is left goes if the store is there; stopping never fails."""
+        try:
+            await self.flush()
+        except LiveCommerceError as exc:
+            log.warning("the last second's show counts are lost: %s", exc.code)
+
     async def _flush(self) -> None:
         now = self.now_ms()
         for room_id, tally in list(self.tallies.items()):

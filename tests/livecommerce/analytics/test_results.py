@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Any
 
+import httpx
+import pytest
+
+from livecommerce.store.embedded import EmbeddedValkey
 from tests.helpers import (
     ADDRESS,
     PAID,
     RoomSocket,
     User,
     appoint,
+    join,
+    open_room,
     pay,
     reply_to,
     say,
@@ -19,6 +26,7 @@ from tests.helpers import (
     start_sale,
 )
 from tests.livecommerce.analytics.conftest import Studio
+from tests.livecommerce.conftest import ServerFactory
 
 
 async def reserve(socket: RoomSocket, sale_id: str, ref: str) -> dict[str, Any]:
@@ -296,3 +304,18 @@ async def test_a_viewer_who_came_and_went_within_a_second_is_in_the_peak(studio:
     await studio.end()
     s = (await studio.results())["summary"]
     assert (s["unique_viewers"], s["views"], s["peak_viewers"]) == (1, 1, 1)
+
+
+async def test_a_server_stopping_while_the_store_is_down_loses_its_last_second_not_its_stop(
+    start_server: ServerFactory, private_valkey: EmbeddedValkey, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(redis_url=private_valkey.url)
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        host = await sign_up(http, "Ada")
+        room = await open_room(http, host)
+        kari = await sign_up(http, "Kari")
+    socket = await join(server.ws_url, room["id"], kari)
+    await say(socket, "Still there?", "c1")  # counted, waiting for the next flush
+    await asyncio.to_thread(private_valkey.stop)
+    await server.stop()  # the last flush cannot reach the store: said, not raised
+    assert "show counts are lost" in caplog.text
