@@ -324,6 +324,16 @@ def creator_buyers(creator_id: str) -> str:
     return f"{PREFIX}:{{c:{creator_id}}}:buyers"
 
 
+def followers(creator_id: str) -> str:
+    """Who follows a creator (a set of user ids): follower counts, followers-only giveaways."""
+    return f"{PREFIX}:{{c:{creator_id}}}:followers"
+
+
+def following(user_id: str) -> str:
+    """The creators a person follows (a set of creator ids): their own list and data export."""
+    return f"{PREFIX}:{{u:{user_id}}}:following"
+
+
 def skus_key(creator_id: str) -> str:
     return f"{PREFIX}:{{c:{creator_id}}}:sku"
 

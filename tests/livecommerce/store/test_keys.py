@@ -25,6 +25,8 @@ PINNED = [
     (keys.room_stats_viewers("R"), "lc:{r:R}:stats:viewers"),
     (keys.room_stats_counted("R"), "lc:{r:R}:stats:counted"),
     (keys.creator_buyers("C"), "lc:{c:C}:buyers"),
+    (keys.followers("C"), "lc:{c:C}:followers"),
+    (keys.following("U"), "lc:{u:U}:following"),
     (keys.payment_claim("U|K"), "lc:pay:U|K"),
     (keys.payment("P"), "lc:payment:P"),
     (keys.webhook_endpoints("C"), "lc:{w:C}:endpoints"),
