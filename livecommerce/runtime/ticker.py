@@ -38,17 +38,22 @@ class Ticker:
         self.tick = tick
         self.unavailable = unavailable
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        self._stopping = True
         await stop_task(task)
 
     async def _run(self) -> None:
-        while True:
+        # A cancellation that a library swallows mid-round (redis-py's pool can) would leave
+        # the loop running until asked again; the flag ends it after that round instead.
+        while not self._stopping:
             await asyncio.sleep(self.every_s)
             try:
                 await self.tick()

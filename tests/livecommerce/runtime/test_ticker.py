@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from livecommerce.errors import Unavailable
+from livecommerce.runtime import lifecycle
 from livecommerce.runtime.ticker import Ticker
 from tests.conftest import timeout
 
@@ -58,3 +61,30 @@ async def test_a_ticker_never_started_or_stopped_twice_stops_quietly() -> None:
     idle.start()
     await idle.stop()
     await idle.stop()
+
+
+async def test_a_round_that_swallows_the_cancellation_still_ends_the_ticker_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py's pool can turn a cancellation into a timeout it handles: the round returns
+    as if nothing happened. The ticker must end after that round, not when asked again."""
+    monkeypatch.setattr(lifecycle, "ASK_AGAIN_S", 3600.0)
+    in_round = asyncio.Event()
+    swallowed: list[bool] = []
+
+    async def swallowing() -> None:
+        in_round.set()
+        if swallowed:  # once is the library's slip; a second round would wait for the ask
+            await asyncio.sleep(3600)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+
+    ticker = Ticker("swallowing", 0.001, swallowing)
+    ticker.start()
+    async with asyncio.timeout(timeout(5)):
+        await in_round.wait()
+        await ticker.stop()
+    assert swallowed == [True]
