@@ -270,6 +270,7 @@ class Ack(TypedDict):
     ref: NotRequired[Any]
     id: NotRequired[str]  # chat.send: the line's id, and the seq its chat.message carries
     seq: NotRequired[int]  # chat.send, pin, unpin, mod.* with a room event
+    repeated: NotRequired[bool]  # chat.send: its key had posted the line already
     action: NotRequired[str]  # mod.*
     until: NotRequired[int]  # mod.timeout
     report_id: NotRequired[str]  # report

@@ -7,9 +7,12 @@
 -- ARGV[1] channel   ARGV[2] stream max length   ARGV[3] event payload (MessagePack)
 -- ARGV[4] now (ms)   ARGV[5] emission interval (ms per message)   ARGV[6] burst
 -- ARGV[7] sender id   ARGV[8] message id   ARGV[9] '1' for an operator (no slow mode)
--- ARGV[10] messages indexed. Slow mode does not apply to the host and the moderators, read
+-- KEYS[10] the sender's key for this line (what it posted, "seq|message id")
+-- ARGV[10] messages indexed   ARGV[11] how long the sender's key is kept (ms; 0: no key).
+-- A resend with a key already used returns what it posted, whatever has changed since (a
+-- ban, the show's end): the line is in the room once. Slow mode does not apply to the host and the moderators, read
 -- from the room hash here so a removed moderator is slowed from their next line.
--- Returns {1, seq} when posted; {0, retry_after_ms} when rate limited or in slow mode;
+-- Returns {1, seq} when posted; {2, "seq|message id"} for a key already used; {0, retry_after_ms} when rate limited or in slow mode;
 -- {-1, state} when the room is ended or missing (state "" when missing);
 -- {-2, 'banned'} for a banned sender; {-3, until_ms} for a timed-out sender.
 -- Bans and time-outs are read here, in the same step that posts, so no process can let
@@ -34,6 +37,15 @@ local sender = ARGV[7]
 local message_id = ARGV[8]
 local is_operator = ARGV[9] == '1'
 local indexed = tonumber(ARGV[10])
+local line_key = KEYS[10]
+local key_ms = tonumber(ARGV[11])
+
+if key_ms > 0 then
+  local posted = redis.call('GET', line_key)
+  if posted then
+    return {2, posted}
+  end
+end
 
 local state = redis.call('HGET', room_key, 'state')
 if not state or state == 'ended' then
@@ -75,6 +87,9 @@ end
 local seq = publish(seq_key, events_key, channel, maxlen, payload)
 redis.call('HSET', chat_key, message_id, seq .. '|' .. payload)
 redis.call('ZADD', chat_order_key, seq, message_id)
+if key_ms > 0 then
+  redis.call('SET', line_key, seq .. '|' .. message_id, 'PX', key_ms)
+end
 local over = redis.call('ZCARD', chat_order_key) - indexed
 if over > 0 then
   local popped = redis.call('ZPOPMIN', chat_order_key, over)

@@ -31,6 +31,7 @@ class Posted:
     id: str
     seq: int
     user_id: str
+    repeated: bool = False
 
 
 def interval_ms(policy: ChatPolicy) -> int:
@@ -68,19 +69,22 @@ class Chat:
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    async def post(self, who: Identity | None, room_id: str, text: str) -> Posted:
-        """Post a line as ``who``; refused with the error naming the rule it broke."""
+    async def post(self, who: Identity | None, room_id: str, text: str, key: str = "") -> Posted:
+        """Post a line as ``who``; refused with the error naming the rule it broke. A ``key``
+        the sender used before gives back the line it posted: a resend is not a second line."""
         if who is None:
             raise Unauthorized("sign in to chat")
         text = clean_text(text, self.policy)
         await self.screen(room_id, text)
         now = self.now_ms()
         event = chat_message(who, text, now, self.ids.message())
-        seq = await self.store.post(
-            room_id, who.id, event, now, interval_ms(self.policy), self.policy.burst
+        stored = await self.store.post(
+            room_id, who.id, event, now, interval_ms(self.policy), self.policy.burst, key=key
         )
+        if stored.repeated:
+            return Posted(stored.message_id, stored.seq, who.id, repeated=True)
         metrics.EVENTS_PUBLISHED.labels("chat.message").inc()
-        return Posted(event["id"], seq, who.id)
+        return Posted(event["id"], stored.seq, who.id)
 
     async def note_chatted_in(self, user_id: str, room_id: str) -> None:
         """Remember the room for the person's data export (what ``rooms_of`` reads)."""

@@ -8,6 +8,8 @@ person has chatted in are kept apart, for their data export.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from redis.asyncio import Redis
 
 from livecommerce.errors import Banned, Muted, NotFound, RateLimited, RoomNotLive
@@ -15,6 +17,17 @@ from livecommerce.events import ChatMessage
 from livecommerce.store import keys
 from livecommerce.store.connection import as_text, guarded, pack_event
 from livecommerce.store.scripts import Scripts
+
+KEY_KEPT_MS = 10 * 60 * 1000  # a resend comes within seconds; ten minutes covers a long outage
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Where a line sits in the room's history; ``repeated`` when its key had posted it."""
+
+    seq: int
+    message_id: str
+    repeated: bool = False
 
 
 class ChatStore:
@@ -34,8 +47,10 @@ class ChatStore:
         burst: int,
         *,
         operator: bool = False,
-    ) -> int:
-        """Post a ``chat.message`` event; its seq, or the refusal the script gave."""
+        key: str = "",
+    ) -> Stored:
+        """Post a ``chat.message`` event, or find the one ``key`` posted; else the refusal the
+        script gave."""
         status, value = await self.scripts.chat_post(
             keys=[
                 keys.room(room_id),
@@ -47,6 +62,7 @@ class ChatStore:
                 keys.room_slow(room_id, user_id),
                 keys.room_chat(room_id),
                 keys.room_chat_order(room_id),
+                keys.room_chat_key(room_id, user_id, key or event["id"]),
             ],
             args=[
                 keys.room_channel(room_id),
@@ -59,11 +75,15 @@ class ChatStore:
                 event["id"],
                 "1" if operator else "0",
                 self.stream_max_len,
+                KEY_KEPT_MS if key else 0,
             ],
         )
         status = int(status)
         if status == 1:
-            return int(value)
+            return Stored(int(value), event["id"])
+        if status == 2:
+            seq, _, message_id = as_text(value).partition("|")
+            return Stored(int(seq), message_id, repeated=True)
         if status == 0:
             raise RateLimited("you are sending messages too fast", retry_after=int(value) / 1000)
         if status == -2:

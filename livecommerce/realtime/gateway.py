@@ -452,7 +452,9 @@ class Gateway:
     # Handlers: (session, command) -> reply ---------------------------------------------
 
     async def _chat(self, session: Session, command: ChatSend) -> Ack:
-        posted = await self.chat.post(session.identity, session.room.id, command.text)
+        posted = await self.chat.post(session.identity, session.room.id, command.text, command.key)
+        if posted.repeated:
+            return Ack(type="ack", id=posted.id, seq=posted.seq, repeated=True)
         if self.analytics is not None:
             self.analytics.chatted(session.room.id, posted.user_id)
         if not session.chatted:  # once per socket: what the data export looks for

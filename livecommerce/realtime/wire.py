@@ -95,6 +95,7 @@ Ref = str | int | None
 class ChatSend:
     text: str
     ref: Ref = None
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +272,11 @@ def parse_command(message: dict[str, Any]) -> Command:
     if not isinstance(kind, str):
         raise UnknownType("field 'type' is missing or not a string")
     if kind == "chat.send":
-        return ChatSend(text=_field(message, "text", str, 4096), ref=ref)
+        return ChatSend(
+            text=_field(message, "text", str, 4096),
+            key=parse_idempotency_key(message.get("key")),
+            ref=ref,
+        )
     if kind == "react":
         reaction = _field(message, "kind", str, 32)
         if reaction not in REACTION_KINDS:

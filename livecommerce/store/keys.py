@@ -51,6 +51,12 @@ def room_chat_order(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:chat:order"
 
 
+def room_chat_key(room_id: str, user_id: str, key: str) -> str:
+    """The line a sender's ``chat.send`` key posted, so a resend after a lost reply is no
+    second line."""
+    return f"{PREFIX}:{{r:{room_id}}}:chat:key:{user_id}:{key}"
+
+
 def room_audit(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:audit"
 

@@ -17,14 +17,25 @@ export async function sendLine(client, input, notice) {
     notice(t('chat.too_long', { max: formatNumber(MAX_LENGTH) }));
     return false;
   }
+  // A line whose reply was lost is sent again with the same key, so it is in the room once.
+  if (input.dataset.sentText !== text) {
+    input.dataset.sentText = text;
+    input.dataset.sentKey = newLineKey();
+  }
   try {
-    await client.request('chat.send', { text });
+    await client.request('chat.send', { text, key: input.dataset.sentKey });
     input.value = '';
+    delete input.dataset.sentText;
     notice('');
   } catch (err) {
     if (err.code === 'disconnected' || err.code === 'timeout') notice(t('chat.not_sent'));
   }
   return true;
+}
+
+function newLineKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return 'c-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export class ChatView {

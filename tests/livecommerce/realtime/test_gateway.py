@@ -385,3 +385,39 @@ async def test_a_server_that_cannot_start_cleans_up_after_itself(
     with pytest.raises(OSError, match="address already in use"):
         await start_server(ws_port=server.ws_port)  # that port is taken
     assert background() == before == ["bus", "http", "reactions", "viewers"]
+
+
+async def test_a_line_sent_again_with_its_key_is_in_the_room_once(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    """Alice's reply is lost with her connection; her page sends the line again with the same
+    key from a new socket. The room has the line once, and the resend costs no rate."""
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    alice, bob = await sign_up(http, "Alice"), await sign_up(http, "Bob")
+    b = await join(server.ws_url, room["id"], bob)
+    first = await join(server.ws_url, room["id"], alice)
+    await first.send({"type": "chat.send", "text": "is it wool?", "key": "line-1"})
+    posted = await first.expect("ack")
+    await first.close()
+
+    again = await join(server.ws_url, room["id"], alice)
+    for n in range(3):  # more than the burst of 3 would allow as new lines
+        await again.send({"type": "chat.send", "text": "is it wool?", "key": "line-1", "ref": n})
+        repeated = await again.expect("ack")
+        assert repeated == {
+            "type": "ack",
+            "id": posted["id"],
+            "seq": posted["seq"],
+            "repeated": True,
+            "ref": n,
+        }
+    await b.send({"type": "chat.send", "text": "mine too", "key": "line-1"})  # Bob's own key
+
+    lines = [await b.expect("chat.message") for _ in range(2)]
+    assert [(m["text"], m["user"]["name"]) for m in lines] == [
+        ("is it wool?", "Alice"),
+        ("mine too", "Bob"),
+    ]
+    welcome = (await join(server.ws_url, room["id"])).seen[0]
+    assert [m["text"] for m in welcome["chat"]] == ["is it wool?", "mine too"]

@@ -36,6 +36,8 @@ def test_commands_are_parsed_with_their_ref() -> None:
     assert parse_command({"type": "chat.send", "text": "hi", "ref": "a"}) == ChatSend("hi", "a")
     assert parse_command({"type": "react", "kind": "heart", "ref": 3}) == React("heart", 3)
     assert parse_command({"type": "ping"}) == Ping(None)
+    keyed = {"type": "chat.send", "text": "hi", "key": "line-1"}
+    assert parse_command(keyed) == ChatSend("hi", key="line-1")
 
 
 @pytest.mark.parametrize(
@@ -64,6 +66,10 @@ def test_only_sane_refs_are_echoed(ref: object, echoed: object) -> None:
         ({"type": "chat.send", "text": b"bytes"}, BadRequest),
         ({"type": "chat.send", "text": True}, BadRequest),
         ({"type": "chat.send", "text": "x" * 5000}, BadRequest),
+        ({"type": "chat.send", "text": "hi", "key": ""}, BadRequest),
+        ({"type": "chat.send", "text": "hi", "key": 7}, BadRequest),
+        ({"type": "chat.send", "text": "hi", "key": "a|b"}, BadRequest),
+        ({"type": "chat.send", "text": "hi", "key": "k" * 129}, BadRequest),
         ({"type": "react"}, BadRequest),
         ({"type": "react", "kind": "bomb"}, BadRequest),
     ],

@@ -25,6 +25,7 @@ PINNED = [
     (keys.room_stats_viewers("R"), "lc:{r:R}:stats:viewers"),
     (keys.room_stats_counted("R"), "lc:{r:R}:stats:counted"),
     (keys.creator_buyers("C"), "lc:{c:C}:buyers"),
+    (keys.room_chat_key("R", "U", "K"), "lc:{r:R}:chat:key:U:K"),
     (keys.followers("C"), "lc:{c:C}:followers"),
     (keys.following("U"), "lc:{u:U}:following"),
     (keys.payment_claim("U|K"), "lc:pay:U|K"),
