@@ -59,7 +59,7 @@ class Notice(enum.StrEnum):
 
 def valid_id(raw: str, what: str) -> str:
     """An id from a path, or ``NotFound`` for one that cannot name anything."""
-    if not _ID.match(raw):
+    if not _ID.fullmatch(raw):
         raise NotFound(f"{what} does not exist")
     return raw
 
