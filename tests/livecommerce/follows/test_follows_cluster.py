@@ -20,6 +20,7 @@ import pytest
 from redis.asyncio import Redis
 
 from livecommerce.store import keys
+from livecommerce.store.connection import as_text
 from tests.conftest import timeout
 from tests.helpers import minted, open_room, sign_up
 from tests.processes import ServerProcess, start_process
@@ -52,7 +53,7 @@ async def _settled(client: Redis, room_id: str, creator_id: str) -> None:
             due = await client.zrange(keys.webhooks_due(), 0, -1)
             async with client.pipeline(transaction=False) as pipe:
                 for delivery_id in due:
-                    pipe.hget(keys.webhook_delivery(delivery_id.decode()), "creator_id")
+                    pipe.hget(keys.webhook_delivery(as_text(delivery_id)), "creator_id")
                 owners = await pipe.execute()
             if all(w is None for w in waiting) and creator_id.encode() not in owners:
                 return
@@ -91,7 +92,7 @@ async def test_follower_counts_stay_exact_and_each_notice_is_sent_once_by_two_pr
         expected = {f.id for f in fans[0::2]}
         for http in (a, b):
             assert (await http.get(f"/api/v1/creators/{kari.id}")).json()["followers"] == FANS // 2
-        members = {m.decode() for m in await client.smembers(keys.followers(kari.id))}
+        members = {as_text(m) for m in await client.smembers(keys.followers(kari.id))}
         assert members == expected
 
         # A show two minutes out: its reminder is due at once, on both processes' ticks.
