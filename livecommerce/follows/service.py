@@ -100,6 +100,15 @@ class Follows:
             raise NotFound(f"creator {creator_id} does not exist")
         return shows[0].host_name, shows
 
+    async def _exists(self, creator_id: str) -> None:
+        """``NotFound`` unless ``creator_id`` is a creator (as ``creator`` says, cheaper)."""
+        if await self.accounts.is_deleted(creator_id):
+            raise NotFound(f"creator {creator_id} does not exist")
+        if await self.accounts.account(creator_id) is None and not await self.rooms.room_ids(
+            None, creator_id, 1
+        ):
+            raise NotFound(f"creator {creator_id} does not exist")
+
     async def profile(self, creator_id: str, who: Identity | None) -> dict[str, Any]:
         name, shows = await self.creator(creator_id)
         followers = await self.store.followers(creator_id)
@@ -137,7 +146,7 @@ class Follows:
         valid_id(creator_id, "creator")
         if creator_id == who.id:
             raise CannotFollowSelf("you cannot follow yourself")
-        await self.creator(creator_id)
+        await self._exists(creator_id)
         await self.limiter.check(self.toggle_limit, f"follow:{who.id}")
         if not on:
             return {"following": False, "followers": await self.store.unfollow(creator_id, who.id)}

@@ -152,6 +152,13 @@ def test_the_creator_page_shows_followers_live_upcoming_and_past_shows(
     expect(page.locator("#creator-upcoming-list .remind-button")).to_have_attribute(
         "aria-pressed", "true"
     )
+    # The host's studio says how many follow and how many asked for a reminder.
+    studio = new_page(viewport=DESKTOP)
+    signed_in(studio, host)
+    studio.goto(f"/studio#{upcoming['id']}")
+    expect(studio.locator("#panel-audience")).to_have_text("Followers: 1 · Reminders: 1")
+    studio.locator("#room-panel").screenshot(path=str(screenshots / "follows-studio-1280.png"))
+
     stranger = new_page(expected_console_errors=(r"status of 404",))
     stranger.goto("/creators/u_nobody_here")
     expect(stranger.locator("#creator-name")).to_have_text(EN["follow.page.not_found"])
