@@ -22,9 +22,11 @@ from icalendar import Event as CalendarEvent
 from livecommerce.errors import BadRequest, Conflict, NotFound
 from livecommerce.rooms.rules import Room, RoomState
 
-# Ids come from paths: an account id, a merchant's "m:<sub>", a room id. Anything else (hash
-# tags, spaces, control characters, very long strings) names nobody.
-_ID = re.compile(r"^[A-Za-z0-9_:.@-]{1,140}$")
+# Ids come from paths: an account id, a merchant's "m:<sub>" (a sub is the merchant's own
+# string), a room id. Anything with a hash tag's braces, a space, a control or non-ASCII
+# character, a path's or URL's delimiters, or over 140 characters names nobody.
+_ID = re.compile(r"[!-~]{1,140}")
+_NOT_IN_IDS = frozenset('{}/?#%\\"')
 AUDIENCE_PAGE_MAX = 500
 FOLLOWING_PAGE_MAX = 100
 PROFILE_SHOWS = 50  # the creator's newest shows read for a profile
@@ -59,7 +61,7 @@ class Notice(enum.StrEnum):
 
 def valid_id(raw: str, what: str) -> str:
     """An id from a path, or ``NotFound`` for one that cannot name anything."""
-    if not _ID.fullmatch(raw):
+    if not _ID.fullmatch(raw) or not _NOT_IN_IDS.isdisjoint(raw):
         raise NotFound(f"{what} does not exist")
     return raw
 

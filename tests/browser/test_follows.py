@@ -124,7 +124,15 @@ def test_the_creator_page_shows_followers_live_upcoming_and_past_shows(
 
     page = new_page(viewport=DESKTOP)
     signed_in(page, viewer)
-    page.goto(f"/creators/{host.id}")
+    # From the start page, the creator's name on a show leads to their page.
+    page.goto("/")
+    by = EN["viewer.hosted_by"].format(name=host.display_name)
+    link = page.locator("#live-rooms").get_by_role("link", name=by).first
+    link.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "follows-index-1280.png"))
+    link.click()
+    expect(page).to_have_url(f"{server.http_url}/creators/{host.id}")
+    shoot(page, screenshots, "creator-from-index", DESKTOP)
     expect(page.locator("#creator-name")).to_have_text(host.display_name)
     expect(page.locator("#creator-followers")).to_have_text("0 followers")
     expect(page.locator("#seller-rating")).to_be_hidden()

@@ -39,12 +39,14 @@ SHOW = Room(
 )
 
 
-@pytest.mark.parametrize("raw", ["u_abc", "m:shop-42", "r_x.y@z"])
+@pytest.mark.parametrize("raw", ["u_abc", "m:shop-42", "r_x.y@z", "m:ann+shop@example.com"])
 def test_ids_from_paths_that_can_name_someone(raw: str) -> None:
     assert valid_id(raw, "creator") == raw
 
 
-@pytest.mark.parametrize("raw", ["", "a}b", "{r:x}", "a b", "x\n", "a" * 141, "é"])
+@pytest.mark.parametrize(
+    "raw", ["", "a}b", "{r:x}", "a b", "x\n", "a" * 141, "é", "a/b", "a%2Fb", 'a"b', "a\\b"]
+)
 def test_hostile_ids_name_nobody(raw: str) -> None:
     with pytest.raises(NotFound):
         valid_id(raw, "creator")
