@@ -66,6 +66,8 @@ class Settings:
     limit_images: str = "30/10"
     max_holds: int = 10
     limit_bid: str = "120/20"
+    limit_follow: str = "30/10"
+    show_reminder_lead_s: int = 900
     auction_increments: str = "30:1,50:2,100:3,300:5,1000:10,2000:20,*:50"
     auction_pay_s: int = 600
     auction_strikes: int = 3
@@ -181,6 +183,10 @@ _HELP = {
     "limit_images": "product image uploads per account: '<per minute>/<burst>'",
     "max_holds": "most reservations one account may hold at once across a room's sales (0: no cap)",
     "limit_bid": "auction bids per account and room: '<per minute>/<burst>'",
+    "limit_follow": ("follow, unfollow and remind-me toggles per account: '<per minute>/<burst>'"),
+    "show_reminder_lead_s": (
+        "seconds before a show's scheduled start that its show.reminder webhook is sent"
+    ),
     "auction_increments": (
         "auction bid increments by price band in major units: '<below>:<step>,...,*:<step>'"
     ),

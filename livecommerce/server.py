@@ -44,6 +44,9 @@ from livecommerce.chat.rules import ChatPolicy
 from livecommerce.chat.service import Chat
 from livecommerce.chat.store import ChatStore
 from livecommerce.config import Settings
+from livecommerce.follows import service as follows_service
+from livecommerce.follows.service import Follows
+from livecommerce.follows.store import FollowStore
 from livecommerce.media.cascade import Edges
 from livecommerce.media.hub import Hubs
 from livecommerce.media.ingest import Publications
@@ -116,6 +119,7 @@ class Server:
         self.catalog: CatalogStore | None = None
         self.limiter: Limiter | None = None
         self.media: Media | None = None
+        self.follows: Follows | None = None
         self.http_port = 0
         self.ws_port = 0
         # The media plane holds no connection until a stream starts, which needs the HTTP
@@ -343,6 +347,19 @@ class Server:
         rooms.on_ended = auctions.room_ended
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
+        follows = self.follows = Follows(
+            FollowStore(store.client),
+            room_store,
+            account_store,
+            webhook_store,
+            limiter,
+            toggle_limit=s.limit("follow"),
+            reminder_lead_s=s.show_reminder_lead_s,
+            on_new_follower=lambda room_id: analytics.count(room_id, "new_followers"),
+            on_queued=webhooks.nudge,
+            clock=self.clock,
+        )
+        rooms.on_changed = follows.room_changed
         accounts = self.accounts = Accounts(
             account_store,
             auth,
@@ -353,6 +370,8 @@ class Server:
                 chat.rooms_of,
                 moderation.messages_of,
                 auctions.bids_of,
+                follows_of=follows.export,
+                forget=follows.forget,
             ),
             clock=self.clock,
             ids=self.ids,
@@ -401,8 +420,10 @@ class Server:
                 clock=self.clock,
                 ids=self.ids,
                 analytics=analytics,
+                follows=follows,
             )
             media, http = await self._serve(services, media_store, bus)
+            follows.base_url = s.public_url or self.http_url
         except BaseException:
             await gateway.shutdown()
             raise
@@ -420,6 +441,7 @@ class Server:
                 unavailable=logging.DEBUG,
             ),
             Ticker("streams", self.streams.every_s, self.streams.keep_claims),
+            Ticker("show notices", follows_service.TICK_S, follows.tick),
             Ticker(
                 "analytics",
                 analytics_service.FLUSH_EVERY_S,

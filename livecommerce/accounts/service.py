@@ -58,6 +58,8 @@ class Footprint:
     rooms_chatted_in: Callable[[str], Awaitable[list[str]]]
     lines_in: Callable[[str, str, int], Awaitable[list[Event]]]
     bids_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
+    follows_of: Callable[[str], Awaitable[Event]] | None = None  # whom they follow, reminders
+    forget: Callable[[str], Awaitable[None]] | None = None  # what erasure takes out elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,10 @@ class Accounts:
         messages: list[Event] = []
         orders: list[Event] = []
         bids: list[Event] = []
+        follows: Event = {"following": [], "reminders": []}
         if self.footprint is not None:
+            if self.footprint.follows_of is not None:
+                follows = await self.footprint.follows_of(who.id)
             for room_id in await self.footprint.rooms_chatted_in(who.id):
                 for line in await self.footprint.lines_in(room_id, who.id, EXPORT_MAX):
                     messages.append({"room_id": room_id, **line})
@@ -181,6 +186,8 @@ class Accounts:
             "orders": orders,
             "messages": messages,
             "bids": bids,
+            "following": follows["following"],
+            "reminders": follows["reminders"],
         }
 
     async def delete(self, who: Identity, password: str) -> None:
@@ -191,3 +198,5 @@ class Accounts:
         if account is None or not await self.passwords.verify(account["password_hash"], password):
             raise Unauthorized("wrong password")
         await self.store.delete_account(account)
+        if self.footprint is not None and self.footprint.forget is not None:
+            await self.footprint.forget(who.id)

@@ -21,13 +21,13 @@ from livecommerce.text import spreadsheet_cell
 
 MINUTE_MS = 60_000
 # The figures a flush or an order may add to; anything else in the hash is ignored.
-ENGAGEMENT = ("chat_lines", "reactions", "reports")
+ENGAGEMENT = ("chat_lines", "reactions", "reports", "new_followers")
 AUDIENCE = ("views", "watch_ms", "peak_viewers")
 COMMERCE = ("impressions", "clicks", "holds", "orders", "units", "gmv", "refunds", "refunded")
 PRODUCT = ("impressions", "clicks", "holds", "orders", "units", "gmv", "refunds", "refunded")
 TIMELINE = (
     "viewers", "chat_lines", "reactions", "reports", "impressions", "clicks", "holds",
-    "orders", "units", "gmv", "refunded",
+    "orders", "units", "gmv", "refunded", "new_followers",
 )  # fmt: skip
 TOTALS = (*AUDIENCE, *ENGAGEMENT, *COMMERCE, "first_time_buyers")
 PREVIOUS_SHOWS = 5
@@ -262,6 +262,7 @@ def summary(totals: Counter[str], stored: Stored, duration_s: int) -> dict[str, 
         "chatters": stored.chatters,
         "reactions": totals["reactions"],
         "reports": totals["reports"],
+        "new_followers": totals["new_followers"],
         "impressions": totals["impressions"],
         "clicks": totals["clicks"],
         "holds": totals["holds"],

@@ -16,6 +16,7 @@ from livecommerce.api import (
     accounts,
     analytics,
     auctions,
+    follows,
     images,
     media,
     moderation,
@@ -93,6 +94,7 @@ def create_app(services: Services, plane: Media) -> Starlette:
         *selling.routes(),
         *auctions.routes(),
         *analytics.routes(),
+        *follows.routes(),
         *moderation.routes(),
         *media.api_routes(),
     ]
@@ -106,6 +108,7 @@ def create_app(services: Services, plane: Media) -> Starlette:
         Route("/", pages.index, include_in_schema=False),
         Route("/rooms/{room_id}", pages.viewer, include_in_schema=False),
         Route("/rooms/{room_id}/console", pages.console, include_in_schema=False),
+        Route("/creators/{creator_id}", pages.creator, include_in_schema=False),
         Route("/studio", pages.studio, include_in_schema=False),
         Route("/studio/results", pages.results, include_in_schema=False),
         Mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static"),

@@ -48,3 +48,8 @@ async def results(request: Request) -> Response:
 
 async def console(request: Request) -> Response:
     return _page("console.html")
+
+
+async def creator(request: Request) -> Response:
+    """A creator's page: who they are, their followers, their shows (js/creator.js)."""
+    return _page("creator.html")

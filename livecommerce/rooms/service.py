@@ -30,6 +30,7 @@ class Rooms:
         clock: Callable[[], float] = time.time,
         on_sale_event: Callable[[str, str, Event], Awaitable[None]] | None = None,
         on_ended: Callable[[Room], Awaitable[None]] | None = None,
+        on_changed: Callable[[Room], Awaitable[None]] | None = None,
         ids: Ids | None = None,
     ) -> None:
         self.store = store
@@ -38,6 +39,7 @@ class Rooms:
         self.ids = ids or Ids()
         self.on_sale_event = on_sale_event
         self.on_ended = on_ended  # what else ends with the show (its auction lots)
+        self.on_changed = on_changed  # a show created or gone live (its notices to followers)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -75,6 +77,8 @@ class Rooms:
         ids = self.ids
         room = draft.to_room(ids.room(), who.id, who.name, self.now_ms(), ids.epoch(), moderators)
         await self.rooms.create_room(room)
+        if self.on_changed is not None:
+            await self.on_changed(room)
         return room
 
     async def transition(self, who: Identity, room: Room, to: RoomState) -> Room:
@@ -95,6 +99,8 @@ class Rooms:
                 await self.on_ended(moved)
         else:
             await self.rooms.transition_room(room, to, now, event)
+            if self.on_changed is not None:
+                await self.on_changed(moved)
         metrics.EVENTS_PUBLISHED.labels("room.state").inc()
         return moved
 

@@ -340,6 +340,22 @@ def following(user_id: str) -> str:
     return f"{PREFIX}:{{u:{user_id}}}:following"
 
 
+def room_reminders(room_id: str) -> str:
+    """Who asked to be reminded of a show (a set of user ids): its audience with followers."""
+    return f"{PREFIX}:{{r:{room_id}}}:reminders"
+
+
+def user_reminders(user_id: str) -> str:
+    """The shows a person asked to be reminded of (a set of room ids): export and erasure."""
+    return f"{PREFIX}:{{u:{user_id}}}:reminders"
+
+
+def show_notices() -> str:
+    """'<room id> <reminder|live>' scored by when the show's webhook is due (ms): what the
+    notice ticker claims (follows/service.py), leased like webhooks_due."""
+    return f"{PREFIX}:shows:notices"
+
+
 def skus_key(creator_id: str) -> str:
     return f"{PREFIX}:{{c:{creator_id}}}:sku"
 

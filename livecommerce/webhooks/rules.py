@@ -62,6 +62,8 @@ class EventType(enum.StrEnum):
     SALE_ENDED = "sale.ended"
     AUCTION_WON = "auction.won"
     ORDER_LAPSED = "order.lapsed"
+    SHOW_REMINDER = "show.reminder"
+    SHOW_LIVE = "show.live"
 
 
 class BadSignature(Unauthorized):

@@ -162,14 +162,29 @@ class WebhookStore:
     # Deliveries ------------------------------------------------------------------------
 
     @guarded
-    async def enqueue(self, creator_id: str, event: WebhookEvent, now_ms: int) -> list[str]:
-        """One delivery, due now, per endpoint of the creator that wants this event type."""
+    async def enqueue(
+        self,
+        creator_id: str,
+        event: WebhookEvent,
+        now_ms: int,
+        *,
+        settle: tuple[str, str] | None = None,
+    ) -> list[str]:
+        """One delivery, due now, per endpoint of the creator that wants this event type.
+
+        ``settle`` (a sorted set and a member) is removed in the same transaction, for work
+        that must queue its event once: what claimed it either queued it and let it go, or
+        did neither (follows/store.py's notices)."""
         endpoints = [e for e in await self.endpoints(creator_id) if e.wants(event.type)]
         if not endpoints:
+            if settle is not None:
+                await self.client.zrem(*settle)
             return []
         body = event.to_json()
         ids: list[str] = [self.ids.delivery() for _ in endpoints]
-        async with self.client.pipeline(transaction=False) as pipe:
+        async with self.client.pipeline(transaction=settle is not None) as pipe:
+            if settle is not None:
+                pipe.zrem(*settle)
             for delivery_id, endpoint in zip(ids, endpoints, strict=True):
                 pipe.hset(
                     keys.webhook_delivery(delivery_id),

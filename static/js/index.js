@@ -24,7 +24,8 @@ function card(room, kind) {
     meta.append(when);
   }
   if (room.host && room.host.name) {
-    const host = el('span');
+    // The creator's page: who they are, Follow, their other shows.
+    const host = el('a', { class: 'creator-link', href: `/creators/${encodeURIComponent(room.host.id)}` });
     setText(host, 'viewer.hosted_by', { name: room.host.name });
     meta.append(host);
   }

@@ -10,7 +10,8 @@ import { formatClock, formatNumber, formatPrice, language } from './i18n.js';
 export const GROUPS = {
   audience: [['unique_viewers', 'count'], ['views', 'count'], ['peak_viewers', 'count'],
     ['watch_time_s', 'duration'], ['average_watch_s', 'duration']],
-  engagement: [['chat_lines', 'count'], ['chatters', 'count'], ['reactions', 'count'], ['reports', 'count']],
+  engagement: [['chat_lines', 'count'], ['chatters', 'count'], ['reactions', 'count'], ['reports', 'count'],
+    ['new_followers', 'count']],
   commerce: [['impressions', 'count'], ['clicks', 'count'], ['holds', 'count'], ['orders', 'count'],
     ['units', 'count'], ['buyers', 'count'], ['first_time_buyers', 'count'], ['gmv', 'money'],
     ['refunds', 'count'], ['refunded', 'money'], ['net_revenue', 'money']],

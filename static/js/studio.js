@@ -16,6 +16,7 @@ import { setupStudioObs } from './studio-obs.js';
 import { resultsHref, setupStudioResults } from './studio-results.js';
 import { setupStudioAuction } from './studio-auction.js';
 import { setupStudioShop } from './studio-shop.js';
+import { setupStudioFollow } from './studio-follow.js';
 
 const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
 const DEFAULT_CURRENCY = { nb: 'NOK', sv: 'SEK', en: 'EUR', nl: 'EUR', lv: 'EUR' };
@@ -35,6 +36,7 @@ let auction = null;
 let live = null;
 let obs = null;
 let results = null;
+const audience = setupStudioFollow();
 let noticeTimer = null;
 
 const selected = () => state.rooms.find((r) => r.id === state.selectedId) || null;
@@ -139,6 +141,7 @@ function renderPanel() {
   $('studio-chat-form').querySelector('button').disabled = !canChat;
   live.render();
   obs.render();
+  audience.render(room);
 }
 
 function renderAll() {

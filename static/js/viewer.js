@@ -14,6 +14,7 @@ import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
 import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
+import { setupViewerFollow } from './viewer-follow.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerVideo } from './viewer-video.js';
 
@@ -32,6 +33,7 @@ let auction = null;
 let moderation = null;
 let video = null;
 let noticeTimer = null;
+let follow = null;
 
 // ---- rendering --------------------------------------------------------------------------
 
@@ -63,6 +65,7 @@ function renderRoom() {
   } else {
     setText(status, 'viewer.status.soon');
   }
+  if (follow) follow.render();
 }
 
 function renderViewers() {
@@ -329,6 +332,7 @@ async function main() {
     },
     getReplayLots: () => Object.values(roomState().auctions.lots),
   });
+  follow = setupViewerFollow({ roomId, getState: roomState, openSignIn: () => auth.open('signin') });
   $('chat-form').addEventListener('submit', sendChat);
   $('heart-button').addEventListener('click', react);
   window.addEventListener('lc:languagechange', renderAll);
@@ -339,6 +343,7 @@ async function main() {
 
   await Promise.all([verifySession(), loadRoom()]);
   renderAccount();
+  if (fatal == null) await follow.load();
   moderation.render();
   if (fatal != null) return;
   video.setRoom(roomState().room);

@@ -65,6 +65,7 @@ def results(
             "chat_lines": 950,
             "chatters": 120,
             "reactions": 4100,
+            "new_followers": 37,
             "reports": 2,
             "impressions": 2210,
             "clicks": 301,

@@ -139,6 +139,9 @@ def test_the_results_page_reads_well_on_a_phone_and_a_laptop_in_every_language(
         expect(page.locator("#results-status")).to_have_text(strings["results.status.final"])
         expect(page.locator("#products-rows tr")).to_have_count(3)
         expect(page.locator("#previous-rows tr")).to_have_count(3)
+        followers = page.locator("[data-figure='new_followers']")
+        expect(followers).to_contain_text(strings["results.fig.new_followers"])
+        expect(followers.locator("dd")).to_have_text("37")
         page.wait_for_function("() => document.querySelector('#chart canvas')")
         assert chart_is_drawn(page)
         # Pointing at minute 5 names what happened in it: the flash sale of the record.

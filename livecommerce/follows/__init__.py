@@ -1,0 +1,1 @@
+"""Follows and reminders: viewers follow creators and ask to be reminded of shows."""
