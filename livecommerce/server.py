@@ -58,6 +58,8 @@ from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
 from livecommerce.realtime.listener import BusListener
 from livecommerce.realtime.snapshots import RoomReader
+from livecommerce.reviews.service import Reviews
+from livecommerce.reviews.store import ReviewStore
 from livecommerce.rooms import viewers
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
@@ -114,6 +116,7 @@ class Server:
         self.webhook_store: WebhookStore | None = None
         self.sales: SalesStore | None = None
         self.catalog: CatalogStore | None = None
+        self.reviews: Reviews | None = None
         self.limiter: Limiter | None = None
         self.media: Media | None = None
         self.http_port = 0
@@ -343,6 +346,18 @@ class Server:
         rooms.on_ended = auctions.room_ended
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
+        reviews = self.reviews = Reviews(
+            ReviewStore(store.client),
+            checkout,
+            self.catalog,
+            rooms=room_store,
+            screen=moderators.screen,
+            limiter=limiter,
+            is_admin=account_store.is_admin,
+            is_deleted=account_store.is_deleted,
+            clock=self.clock,
+            ids=self.ids,
+        )
         accounts = self.accounts = Accounts(
             account_store,
             auth,
@@ -353,6 +368,8 @@ class Server:
                 chat.rooms_of,
                 moderation.messages_of,
                 auctions.bids_of,
+                reviews_of=reviews.of_user,
+                forget=reviews.forget,
             ),
             clock=self.clock,
             ids=self.ids,
@@ -401,6 +418,7 @@ class Server:
                 clock=self.clock,
                 ids=self.ids,
                 analytics=analytics,
+                reviews=reviews,
             )
             media, http = await self._serve(services, media_store, bus)
         except BaseException:

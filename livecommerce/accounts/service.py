@@ -58,6 +58,9 @@ class Footprint:
     rooms_chatted_in: Callable[[str], Awaitable[list[str]]]
     lines_in: Callable[[str, str, int], Awaitable[list[Event]]]
     bids_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
+    reviews_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
+    # What other concepts do when an account is deleted (reviews lose their words and name).
+    forget: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,7 @@ class Accounts:
         messages: list[Event] = []
         orders: list[Event] = []
         bids: list[Event] = []
+        reviews: list[Event] = []
         if self.footprint is not None:
             for room_id in await self.footprint.rooms_chatted_in(who.id):
                 for line in await self.footprint.lines_in(room_id, who.id, EXPORT_MAX):
@@ -173,6 +177,8 @@ class Accounts:
             orders = await self.footprint.orders_of(who.id, EXPORT_MAX)
             if self.footprint.bids_of is not None:
                 bids = await self.footprint.bids_of(who.id, EXPORT_MAX)
+            if self.footprint.reviews_of is not None:
+                reviews = await self.footprint.reviews_of(who.id, EXPORT_MAX)
         return {
             "exported_at": exported_at,
             "account": {**public(account), "created_at": int(account["created_at"])}
@@ -181,6 +187,7 @@ class Accounts:
             "orders": orders,
             "messages": messages,
             "bids": bids,
+            "reviews": reviews,
         }
 
     async def delete(self, who: Identity, password: str) -> None:
@@ -190,4 +197,8 @@ class Accounts:
         account = await self.store.account(who.id)
         if account is None or not await self.passwords.verify(account["password_hash"], password):
             raise Unauthorized("wrong password")
+        # Erased first: a failure here leaves the account for the person to try again,
+        # where the other order would leave words no one can erase any more.
+        if self.footprint is not None and self.footprint.forget is not None:
+            await self.footprint.forget(who.id)
         await self.store.delete_account(account)

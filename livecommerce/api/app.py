@@ -23,6 +23,7 @@ from livecommerce.api import (
     pages,
     problems,
     products,
+    reviews,
     rooms,
     selling,
 )
@@ -94,6 +95,7 @@ def create_app(services: Services, plane: Media) -> Starlette:
         *auctions.routes(),
         *analytics.routes(),
         *moderation.routes(),
+        *reviews.routes(),
         *media.api_routes(),
     ]
     routes = [
