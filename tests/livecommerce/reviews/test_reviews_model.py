@@ -24,7 +24,12 @@ from livecommerce.store.embedded import EmbeddedValkey
 
 SELLER = "c_1"
 # (order, product) -> its buyer
-ORDERS = {("o_1", "p_1"): "u_1", ("o_1", "p_2"): "u_1", ("o_2", "p_1"): "u_2", ("o_3", "p_2"): "u_3"}
+ORDERS = {
+    ("o_1", "p_1"): "u_1",
+    ("o_1", "p_2"): "u_1",
+    ("o_2", "p_1"): "u_2",
+    ("o_3", "p_2"): "u_3",
+}
 PAIRS = sorted(ORDERS)
 PEOPLE = ["u_1", "u_2", "u_3", "u_9"]
 stars = st.integers(1, 5)
@@ -117,7 +122,8 @@ class ReviewMachine(RuleBasedStateMachine):
         entry = {"action": "review.hide" if hide else "review.show", "at": self.now}
         status, judged = self.run(self.store.judge(SELLER, existing["id"], hide, entry))
         assert status in (1, 2)
-        assert judged is not None and judged["hidden"] is hide
+        assert judged is not None
+        assert judged["hidden"] is hide
         existing["hidden"] = hide
 
     @rule(who=st.sampled_from(PEOPLE))
