@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from livecommerce.reviews.rules import Rating
 from livecommerce.store import keys
+from livecommerce.store.connection import as_strings
 from tests.helpers import (
     PAID,
     User,
@@ -118,13 +119,9 @@ async def test_one_review_per_order_product_whichever_process_and_whoever_asks(
         stored = [orjson.loads(v) for v in (await client.hgetall(keys.reviews(ada.id))).values()]
         pairs = await client.hgetall(keys.review_pairs(ada.id))
         product = Rating.from_hash(
-            {k.decode(): v.decode() for k, v in
-             (await client.hgetall(keys.product_rating(ada.id, jumper["id"]))).items()}
-        )  # fmt: skip
-        seller = Rating.from_hash(
-            {k.decode(): v.decode() for k, v in
-             (await client.hgetall(keys.seller_rating(ada.id))).items()}
-        )  # fmt: skip
+            as_strings(await client.hgetall(keys.product_rating(ada.id, jumper["id"])))
+        )
+        seller = Rating.from_hash(as_strings(await client.hgetall(keys.seller_rating(ada.id))))
     finally:
         await client.aclose()
     assert len(stored) == len(pairs) == BUYERS
