@@ -15,6 +15,7 @@ import { setupShop } from './shop.js';
 import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
 import { setupViewerModeration } from './viewer-moderation.js';
+import { setupViewerReviews } from './viewer-reviews.js';
 import { setupViewerVideo } from './viewer-video.js';
 
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -312,6 +313,7 @@ async function main() {
     openSignIn: () => auth.open('signin'),
   });
   setupProductDetails({ getClient: () => client, getState: roomState });
+  setupViewerReviews({ openSignIn: () => auth.open('signin') });
   auction = setupViewerAuction({
     roomId,
     getClient: () => client,
