@@ -15,7 +15,7 @@ from livecommerce.api.services import (
     services,
 )
 from livecommerce.errors import BadRequest, Unavailable
-from livecommerce.reviews.rules import parse_cursor, parse_review_draft
+from livecommerce.reviews.rules import PAGE_MAX, parse_cursor, parse_review_draft
 from livecommerce.reviews.service import Reviews
 
 
@@ -29,6 +29,7 @@ def routes() -> list[BaseRoute]:
         Route("/sellers/{seller_id}/rating", seller_rating, methods=["GET"]),
         Route("/sellers/{seller_id}/reviews", seller_reviews, methods=["GET"]),
         Route("/sellers/{seller_id}/reviews/audit", reviews_audit, methods=["GET"]),
+        Route("/reviews/mine", my_reviews, methods=["GET"]),
         Route("/reviews/{review_id}/report", report_review, methods=["POST"]),
         Route("/reviews/{review_id}/hide", hide_review, methods=["POST"]),
     ]
@@ -67,6 +68,17 @@ async def put_review(request: Request) -> JSONResponse:
     params = request.path_params
     review, created = await desk(request).put(who, params["order_id"], params["product_id"], draft)
     return JSONResponse({"review": review}, status_code=201 if created else 200)
+
+
+async def my_reviews(request: Request) -> JSONResponse:
+    """
+    summary: The caller's own reviews, newest first (each with its order_id and product_id)
+    responses:
+      200: {description: "{reviews}"}
+      401: {description: unauthorized}
+    """
+    who = require_identity(request)
+    return JSONResponse({"reviews": await desk(request).of_user(who.id, PAGE_MAX)})
 
 
 async def get_review(request: Request) -> JSONResponse:

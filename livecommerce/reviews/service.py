@@ -150,8 +150,10 @@ class Reviews:
 
     @staticmethod
     def own(review: Event) -> Event:
-        """The author's view: their own words even when hidden from everyone else."""
-        return {**public_review(review), "text": review.get("text", "")}
+        """The author's view: their own words even when hidden from everyone else, and the
+        order the review belongs to."""
+        return {**public_review(review), "text": review.get("text", ""),
+                "order_id": review["order_id"]}  # fmt: skip
 
     # Reading ---------------------------------------------------------------------------
 

@@ -122,12 +122,13 @@ export function setupViewerReviews({ openSignIn = () => {} } = {}) {
     ordersButton.hidden = !getToken();
   }
 
-  async function reviewOf(order, line) {
+  // The buyer's own reviews by '<order id> <product id>': one request, whatever the orders.
+  async function myReviews() {
     try {
-      const found = await api(`${API_BASE}/orders/${encodeURIComponent(order.id)}/reviews/${encodeURIComponent(line.product_id)}`);
-      return found.review;
+      const found = await api(`${API_BASE}/reviews/mine`);
+      return new Map((found.reviews || []).map((r) => [`${r.order_id} ${r.product_id}`, r]));
     } catch {
-      return null;
+      return new Map();
     }
   }
 
@@ -138,8 +139,12 @@ export function setupViewerReviews({ openSignIn = () => {} } = {}) {
     setText(status, 'reviews.orders.loading');
     if (!ordersSheet.open) ordersSheet.showModal();
     let orders = [];
+    let reviews = new Map();
     try {
-      orders = (await api(`${API_BASE}/orders`)).orders || [];
+      [orders, reviews] = await Promise.all([
+        api(`${API_BASE}/orders`).then((found) => found.orders || []),
+        myReviews(),
+      ]);
     } catch (err) {
       status.textContent = errorSentence(err.code, {}, err.detail);
       return;
@@ -149,12 +154,11 @@ export function setupViewerReviews({ openSignIn = () => {} } = {}) {
       return;
     }
     status.textContent = '';
-    const rows = [];
     for (const order of orders) {
-      for (const line of order.lines || []) rows.push({ order, line });
+      for (const line of order.lines || []) {
+        list.append(orderItem(order, line, reviews.get(`${order.id} ${line.product_id}`) || null));
+      }
     }
-    const reviews = await Promise.all(rows.map(({ order, line }) => (order.state === 'paid' ? reviewOf(order, line) : null)));
-    rows.forEach(({ order, line }, i) => list.append(orderItem(order, line, reviews[i])));
   }
 
   function orderItem(order, line, review) {
@@ -264,6 +268,9 @@ export function setupViewerReviews({ openSignIn = () => {} } = {}) {
   $('rate-close').addEventListener('click', () => rateSheet.close());
   $('rate-delete').addEventListener('click', remove);
   $('rate-text').addEventListener('input', countText);
+  rateForm.addEventListener('change', () => {
+    if (chosen('product_rating') && chosen('seller_rating')) $('rate-error').textContent = '';
+  });
   closeOnBackdrop(rateSheet);
   window.addEventListener('lc:session', renderOrdersButton);
   renderOrdersButton();

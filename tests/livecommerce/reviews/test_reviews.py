@@ -96,6 +96,8 @@ async def test_a_buyer_rates_what_they_bought_and_edits_it_and_nobody_else_can(
     assert seller["distribution"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0}
     mine = await http.get(url, headers=kari.headers)
     assert mine.json()["review"]["text"] == "Warm and soft."
+    listed = (await http.get("/api/v1/reviews/mine", headers=kari.headers)).json()["reviews"]
+    assert [(r["order_id"], r["product_id"]) for r in listed] == [(order["id"], jumper["id"])]
 
     # Liv takes hers back: both ratings lose it, and it cannot be taken back twice.
     liv_url = review_url(liv_order, jumper["id"])
