@@ -161,11 +161,16 @@ export function setupViewerReviews({ openSignIn = () => {} } = {}) {
     }
   }
 
+  function stateText(state) {
+    const key = `reviews.order_state.${state}`;
+    return t(key) === key ? String(state) : t(key);
+  }
+
   function orderItem(order, line, review) {
     const item = el('li', { class: 'order-line', dataset: { orderId: order.id, productId: line.product_id } },
       el('div', { class: 'order-line-text' },
         el('p', { class: 'order-line-title', text: line.title || line.product_id }),
-        el('p', { class: 'order-line-meta', text: `${formatWhen(order.created_at)} · ${formatPrice(order.amount, order.currency)} · ${t(`reviews.order_state.${order.state}`)}` })));
+        el('p', { class: 'order-line-meta', text: `${formatWhen(order.created_at)} · ${formatPrice(order.amount, order.currency)} · ${stateText(order.state)}` })));
     if (review) {
       item.append(el('p', { class: 'order-line-rated' },
         starsEl(review.product_rating, { label: t('reviews.your_rating', { stars: review.product_rating }) })));
@@ -273,6 +278,11 @@ export function setupViewerReviews({ openSignIn = () => {} } = {}) {
   });
   closeOnBackdrop(rateSheet);
   window.addEventListener('lc:session', renderOrdersButton);
+  window.addEventListener('lc:languagechange', () => {
+    renderCard();
+    renderSheetReviews();
+    if (ordersSheet.open) openOrders();
+  });
   renderOrdersButton();
 
   return { refresh: () => load(card.dataset.productId || '') };

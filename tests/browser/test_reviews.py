@@ -149,6 +149,13 @@ def test_a_buyer_rates_from_their_orders_and_another_viewer_sees_the_stars(
     expect(edit).to_be_hidden()
     expect(desk.locator("#product-rating")).to_contain_text("3.0")
     desk.locator("#product-card").screenshot(path=screenshots / "reviews-card-1280.png")
+    # In Norwegian, with the decimal comma.
+    norsk = new_page(viewport=PHONE, locale="nb-NO")
+    norsk.goto(f"/rooms/{room['id']}")
+    joined(norsk)
+    expect(norsk.locator("#product-rating").get_by_role("img")).to_have_attribute(
+        "aria-label", "Vurdert til 3,0 av 5 av 1 kjøper"
+    )
     assert server.api("GET", f"/api/v1/products/{product['id']}")["rating"] == {
         "average": 3.0, "count": 1
     }  # fmt: skip
