@@ -6,7 +6,7 @@
 // rates, not when the show does, and one read per pin is cheap. The page follows the card's
 // data-product-id, which the shop sets, so nothing else has to tell this module.
 
-import { api, API_BASE, getToken } from './api.js';
+import { api, API_BASE, getToken, getUser } from './api.js';
 import { $, closeOnBackdrop, el } from './dom.js';
 import { errorSentence, formatPrice, formatWhen, setText, t, tn } from './i18n.js';
 import { formatAverage, starsEl } from './seller-rating.js';
@@ -68,7 +68,8 @@ export function setupViewerReviews({ openSignIn = () => {} } = {}) {
         el('time', { class: 'review-when', dateTime: new Date(review.created_at).toISOString(), text: formatWhen(review.created_at) })));
     if (review.hidden) item.append(el('p', { class: 'review-text review-hidden', text: t('reviews.hidden_text') }));
     else if (review.text) item.append(el('p', { class: 'review-text', text: review.text }));
-    if (getToken() && !review.hidden && review.text) {
+    const me = getToken() ? getUser() : null;
+    if (me && me.id !== (review.reviewer && review.reviewer.id) && !review.hidden && review.text) {
       const report = el('button', { type: 'button', class: 'link-button review-report', text: t('reviews.report') });
       report.addEventListener('click', () => reportReview(review, report));
       item.append(report);

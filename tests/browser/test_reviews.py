@@ -115,6 +115,11 @@ def test_a_buyer_rates_from_their_orders_and_another_viewer_sees_the_stars(
     # Her own card now shows the rating she gave.
     expect(page.locator("#product-rating")).to_contain_text("5.0")
     page.locator("#product-card").screenshot(path=screenshots / "reviews-card-390.png")
+    page.get_by_role("button", name=EN["shop.details"]).click()
+    mine = page.get_by_role("dialog", name="Stoneware mug")
+    expect(mine.get_by_text("Keeps my tea warm. Lovely glaze.")).to_be_visible()
+    page.screenshot(path=screenshots / "reviews-details-390.png")
+    mine.get_by_role("button", name=EN["common.close"]).click()
 
     # Another viewer, a guest at a desktop, sees the stars on the card and the words in Details.
     guest = new_page(viewport=DESKTOP)
