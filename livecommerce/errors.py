@@ -10,7 +10,10 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     ├── BadRequest                    bad_request   400   4400
     │   ├── BadFrame                  bad_frame     400   4400
     │   ├── UnknownType               unknown_type  400   4400
-    │   └── BlockedWord               blocked_word  400   4400
+    │   ├── BlockedWord               blocked_word  400   4400
+    │   ├── BadRating                 bad_rating    400   4400
+    │   ├── ReviewTooLong             review_too_long 400 4400
+    │   └── BadCharacters             bad_characters 400  4400
     ├── RequestTimeout                request_timeout 408 4002
     ├── TooLarge                      too_large     413   4002
     ├── UnsupportedImage              unsupported_image 415 4002
@@ -19,6 +22,8 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── Banned                    banned        403   4403
     │   └── Muted                     muted         403   4403  (retry_after)
     ├── NotFound                      not_found     404   4404
+    │   ├── ProductNotInOrder         product_not_in_order 404 4404
+    │   └── ReviewNotFound            review_not_found 404 4404
     ├── Conflict                      conflict      409   4002
     │   ├── RoomNotLive               room_not_live 409   4002
     │   ├── SaleNotActive             sale_not_active 409 4002
@@ -31,7 +36,8 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── ProductOnSale             product_on_sale 409 4002
     │   ├── BidTooLow                 bid_too_low   409   4002  (next_bid)
     │   ├── AuctionNotActive          auction_not_active 409 4002
-    │   └── OrderLapsed               order_lapsed  409   4002
+    │   ├── OrderLapsed               order_lapsed  409   4002
+    │   └── NotReviewable             not_reviewable 409  4002  (state)
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -118,6 +124,21 @@ class BlockedWord(BadRequest):
     title = "Blocked word"
 
 
+class BadRating(BadRequest):
+    code = "bad_rating"
+    title = "A rating is a whole number from 1 to 5"
+
+
+class ReviewTooLong(BadRequest):
+    code = "review_too_long"
+    title = "The review text is too long"
+
+
+class BadCharacters(BadRequest):
+    code = "bad_characters"
+    title = "The text holds control characters"
+
+
 class UnknownType(BadRequest):
     code = "unknown_type"
     title = "Unknown message type"
@@ -172,6 +193,16 @@ class NotFound(LiveCommerceError):
     status = 404
     title = "Not found"
     close_code = CloseCode.NOT_FOUND
+
+
+class ProductNotInOrder(NotFound):
+    code = "product_not_in_order"
+    title = "The product is not in that order"
+
+
+class ReviewNotFound(NotFound):
+    code = "review_not_found"
+    title = "No such review"
 
 
 class Conflict(LiveCommerceError):
@@ -243,6 +274,11 @@ class AuctionNotActive(Conflict):
 class OrderLapsed(Conflict):
     code = "order_lapsed"
     title = "The order was not paid in time"
+
+
+class NotReviewable(Conflict):
+    code = "not_reviewable"
+    title = "The order cannot be reviewed (not paid, or refunded)"
 
 
 class _RetryLater(LiveCommerceError):

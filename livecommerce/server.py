@@ -61,6 +61,8 @@ from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
 from livecommerce.realtime.listener import BusListener
 from livecommerce.realtime.snapshots import RoomReader
+from livecommerce.reviews.service import Reviews
+from livecommerce.reviews.store import ReviewStore
 from livecommerce.rooms import viewers
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
@@ -117,6 +119,7 @@ class Server:
         self.webhook_store: WebhookStore | None = None
         self.sales: SalesStore | None = None
         self.catalog: CatalogStore | None = None
+        self.reviews: Reviews | None = None
         self.limiter: Limiter | None = None
         self.media: Media | None = None
         self.follows: Follows | None = None
@@ -360,6 +363,18 @@ class Server:
             clock=self.clock,
         )
         rooms.on_changed = follows.room_changed
+        reviews = self.reviews = Reviews(
+            ReviewStore(store.client),
+            checkout,
+            self.catalog,
+            rooms=room_store,
+            screen=moderators.screen,
+            limiter=limiter,
+            is_admin=account_store.is_admin,
+            is_deleted=account_store.is_deleted,
+            clock=self.clock,
+            ids=self.ids,
+        )
         accounts = self.accounts = Accounts(
             account_store,
             auth,
@@ -371,7 +386,8 @@ class Server:
                 moderation.messages_of,
                 auctions.bids_of,
                 follows_of=follows.export,
-                forget=follows.forget,
+                reviews_of=reviews.of_user,
+                forget=_in_order_for(follows.forget, reviews.forget),
             ),
             clock=self.clock,
             ids=self.ids,
@@ -421,6 +437,7 @@ class Server:
                 ids=self.ids,
                 analytics=analytics,
                 follows=follows,
+                reviews=reviews,
             )
             media, http = await self._serve(services, media_store, bus)
             follows.base_url = s.public_url or self.http_url
@@ -524,3 +541,13 @@ def _sync(stop: Callable[[], object]) -> Stop:
 async def _in_order(*stops: Stop) -> None:
     for stop in stops:
         await stop()
+
+
+def _in_order_for(*steps: Callable[[str], Awaitable[None]]) -> Callable[[str], Awaitable[None]]:
+    """One erasure hook made of each concept's own, run one after the other."""
+
+    async def run(user_id: str) -> None:
+        for step in steps:
+            await step(user_id)
+
+    return run

@@ -59,7 +59,9 @@ class Footprint:
     lines_in: Callable[[str, str, int], Awaitable[list[Event]]]
     bids_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
     follows_of: Callable[[str], Awaitable[Event]] | None = None  # whom they follow, reminders
-    forget: Callable[[str], Awaitable[None]] | None = None  # what erasure takes out elsewhere
+    reviews_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
+    # What other concepts do when an account is deleted (reviews lose their words and name).
+    forget: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,7 @@ class Accounts:
         orders: list[Event] = []
         bids: list[Event] = []
         follows: Event = {"following": [], "reminders": []}
+        reviews: list[Event] = []
         if self.footprint is not None:
             if self.footprint.follows_of is not None:
                 follows = await self.footprint.follows_of(who.id)
@@ -178,6 +181,8 @@ class Accounts:
             orders = await self.footprint.orders_of(who.id, EXPORT_MAX)
             if self.footprint.bids_of is not None:
                 bids = await self.footprint.bids_of(who.id, EXPORT_MAX)
+            if self.footprint.reviews_of is not None:
+                reviews = await self.footprint.reviews_of(who.id, EXPORT_MAX)
         return {
             "exported_at": exported_at,
             "account": {**public(account), "created_at": int(account["created_at"])}
@@ -188,6 +193,7 @@ class Accounts:
             "bids": bids,
             "following": follows["following"],
             "reminders": follows["reminders"],
+            "reviews": reviews,
         }
 
     async def delete(self, who: Identity, password: str) -> None:
@@ -197,6 +203,10 @@ class Accounts:
         account = await self.store.account(who.id)
         if account is None or not await self.passwords.verify(account["password_hash"], password):
             raise Unauthorized("wrong password")
-        await self.store.delete_account(account)
+        # Erased first: a failure here leaves the account for the person to try again,
+        # where the other order would leave words no one can erase any more.
         if self.footprint is not None and self.footprint.forget is not None:
             await self.footprint.forget(who.id)
+        await self.store.delete_account(account)
+        if self.footprint is not None and self.footprint.forget is not None:
+            await self.footprint.forget(who.id)  # again: what raced the deletion goes too

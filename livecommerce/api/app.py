@@ -24,6 +24,7 @@ from livecommerce.api import (
     pages,
     problems,
     products,
+    reviews,
     rooms,
     selling,
 )
@@ -96,6 +97,7 @@ def create_app(services: Services, plane: Media) -> Starlette:
         *analytics.routes(),
         *follows.routes(),
         *moderation.routes(),
+        *reviews.routes(),
         *media.api_routes(),
     ]
     routes = [

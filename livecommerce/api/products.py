@@ -101,14 +101,18 @@ async def list_products(request: Request) -> JSONResponse:
 
 async def get_product(request: Request) -> JSONResponse:
     """
-    summary: One product (public)
+    summary: One product (public), with its rating {average, count}
     responses:
       200: {description: the product}
       404: {description: not_found}
     """
     identity(request, required=False)
     product = await catalog(request).product(request.path_params["product_id"])
-    return JSONResponse(product.to_public())
+    reviews = services(request).reviews
+    if reviews is None:
+        return JSONResponse(product.to_public())
+    rating = await reviews.store.product_rating(product.creator_id, product.id)
+    return JSONResponse({**product.to_public(), "rating": rating.summary()})
 
 
 async def update_product(request: Request) -> JSONResponse:

@@ -21,6 +21,7 @@ from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthoriz
 from livecommerce.follows.service import Follows
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
+from livecommerce.reviews.service import Reviews
 from livecommerce.rooms.service import Rooms
 from livecommerce.runtime.ids import Ids
 from livecommerce.selling.checkout import Checkout
@@ -53,6 +54,7 @@ class Services:
     ids: Ids = field(default_factory=Ids)
     analytics: Analytics | None = None
     follows: Follows | None = None
+    reviews: Reviews | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

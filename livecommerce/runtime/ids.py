@@ -107,6 +107,9 @@ class Ids:
     def report(self) -> ReportId:
         return ReportId("rp_" + self._token(9))
 
+    def review(self) -> str:
+        return "rv_" + self._token(9)
+
     def endpoint(self) -> EndpointId:
         return EndpointId("we_" + self._token(9))
 

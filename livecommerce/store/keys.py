@@ -356,6 +356,57 @@ def show_notices() -> str:
     return f"{PREFIX}:shows:notices"
 
 
+# A seller's reviews and ratings carry the creator's tag too: a review and the two aggregates
+# it moves (the product's and the seller's) change in one script (reviews/review_put.lua).
+def reviews(creator_id: str) -> str:
+    """review id -> the review (JSON)."""
+    return f"{PREFIX}:{{c:{creator_id}}}:reviews"
+
+
+def review_pairs(creator_id: str) -> str:
+    """'<order id> <product id>' -> its review's id: one review per product of an order."""
+    return f"{PREFIX}:{{c:{creator_id}}}:reviews:pairs"
+
+
+def seller_reviews(creator_id: str) -> str:
+    """The seller's review ids, scored by when they were written."""
+    return f"{PREFIX}:{{c:{creator_id}}}:reviews:all"
+
+
+def reviews_reported(creator_id: str) -> str:
+    """Ids of the seller's reviews someone reported and nobody has yet judged, by report time."""
+    return f"{PREFIX}:{{c:{creator_id}}}:reviews:reported"
+
+
+def reviews_audit(creator_id: str) -> str:
+    """What the seller and operators did to the seller's reviews (a list, newest first)."""
+    return f"{PREFIX}:{{c:{creator_id}}}:reviews:audit"
+
+
+def seller_rating(creator_id: str) -> str:
+    """The seller's rating: fields sum, count and 1 .. 5 (how many gave that many stars)."""
+    return f"{PREFIX}:{{c:{creator_id}}}:rating"
+
+
+def product_rating(creator_id: str, product_id: str) -> str:
+    return f"{PREFIX}:{{c:{creator_id}}}:product:{product_id}:rating"
+
+
+def product_reviews(creator_id: str, product_id: str) -> str:
+    """A product's review ids, scored by when they were written."""
+    return f"{PREFIX}:{{c:{creator_id}}}:product:{product_id}:reviews"
+
+
+def review_sellers() -> str:
+    """review id -> the seller (creator) id, so a review can be found by id alone."""
+    return f"{PREFIX}:review_seller"
+
+
+def user_reviews(user_id: str) -> str:
+    """'<seller id> <review id>' of a person's reviews, for their export and erasure."""
+    return f"{PREFIX}:{{u:{user_id}}}:reviews"
+
+
 def skus_key(creator_id: str) -> str:
     return f"{PREFIX}:{{c:{creator_id}}}:sku"
 

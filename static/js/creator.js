@@ -1,6 +1,6 @@
 // The creator page: /creators/{id}. Who they are, how many follow them, Follow, the show
 // they are live in now, their upcoming shows (each with Remind me) and their past shows.
-// The reviews of the creator as a seller go in #seller-rating, left empty here.
+// Their rating as a seller (seller-rating.js) goes in #seller-rating once anyone rated them.
 
 import { api, API_BASE, getToken, getUser } from './api.js';
 import {
@@ -8,6 +8,7 @@ import {
 } from './auth.js';
 import { $, el, timeEl } from './dom.js';
 import { formatDateTime, initI18n, setText, t, tn } from './i18n.js';
+import { renderSellerRating } from './seller-rating.js';
 
 const creatorId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
 let profile = null;
@@ -97,6 +98,18 @@ async function load() {
   }
   $('main').removeAttribute('aria-busy');
   render();
+  await loadRating();
+}
+
+let rating = null;
+
+async function loadRating() {
+  try {
+    rating = await api(`${API_BASE}/sellers/${encodeURIComponent(creatorId)}/rating`, { auth: false });
+  } catch {
+    rating = null; // the rest of the page stands without it
+  }
+  renderSellerRating($('seller-rating'), rating);
 }
 
 async function press(action) {
@@ -134,7 +147,10 @@ async function main() {
   auth = await setupAuthSheet();
   wireAccountButton($('account-button'), auth);
   $('creator-follow').addEventListener('click', () => press({ kind: 'follow' }));
-  window.addEventListener('lc:languagechange', render);
+  window.addEventListener('lc:languagechange', () => {
+    render();
+    renderSellerRating($('seller-rating'), rating);
+  });
   window.addEventListener('lc:session', async () => {
     renderAccountHeader();
     await load();

@@ -14,6 +14,7 @@ import { initialState } from './room-state.js';
 import { setupStudioLive } from './studio-live.js';
 import { setupStudioObs } from './studio-obs.js';
 import { resultsHref, setupStudioResults } from './studio-results.js';
+import { setupStudioReviews } from './studio-reviews.js';
 import { setupStudioAuction } from './studio-auction.js';
 import { setupStudioShop } from './studio-shop.js';
 import { setupStudioFollow } from './studio-follow.js';
@@ -344,6 +345,7 @@ async function main() {
   });
   obs = setupStudioObs({ getRoom: selected });
   results = setupStudioResults({ getRoom: selected });
+  setupStudioReviews();
   shop = setupStudioShop({
     getClient: () => client,
     getRoom: selected,

@@ -16,6 +16,7 @@ import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
 import { setupViewerFollow } from './viewer-follow.js';
 import { setupViewerModeration } from './viewer-moderation.js';
+import { setupViewerReviews } from './viewer-reviews.js';
 import { setupViewerVideo } from './viewer-video.js';
 
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -315,6 +316,7 @@ async function main() {
     openSignIn: () => auth.open('signin'),
   });
   setupProductDetails({ getClient: () => client, getState: roomState });
+  setupViewerReviews({ openSignIn: () => auth.open('signin') });
   auction = setupViewerAuction({
     roomId,
     getClient: () => client,
