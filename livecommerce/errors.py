@@ -17,7 +17,10 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     ├── Unauthorized                  unauthorized  401   4401
     ├── Forbidden                     forbidden     403   4403
     │   ├── Banned                    banned        403   4403
-    │   └── Muted                     muted         403   4403  (retry_after)
+    │   ├── Muted                     muted         403   4403  (retry_after)
+    │   ├── GiveawayStaff             giveaway_staff 403  4403
+    │   ├── NotAFollower              not_a_follower 403  4403
+    │   └── NotABuyer                 not_a_buyer   403   4403
     ├── NotFound                      not_found     404   4404
     ├── Conflict                      conflict      409   4002
     │   ├── RoomNotLive               room_not_live 409   4002
@@ -31,7 +34,9 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── ProductOnSale             product_on_sale 409 4002
     │   ├── BidTooLow                 bid_too_low   409   4002  (next_bid)
     │   ├── AuctionNotActive          auction_not_active 409 4002
-    │   └── OrderLapsed               order_lapsed  409   4002
+    │   ├── OrderLapsed               order_lapsed  409   4002
+    │   ├── GiveawayNotActive         giveaway_not_active 409 4002
+    │   └── GiveawayRunning           giveaway_running 409 4002
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -167,6 +172,26 @@ class Muted(Forbidden):
     title = "Timed out in this room"
 
 
+class GiveawayStaff(Forbidden):
+    """The host and the room's moderators run a giveaway; they never enter it."""
+
+    code = "giveaway_staff"
+    title = "The room's staff cannot enter its giveaways"
+
+
+class NotAFollower(Forbidden):
+    code = "not_a_follower"
+    title = "This giveaway is for the host's followers"
+
+
+class NotABuyer(Forbidden):
+    """A buyers-only giveaway: buy in this show, or enter with ``free_entry`` (no purchase
+    necessary)."""
+
+    code = "not_a_buyer"
+    title = "This giveaway is for this show's buyers"
+
+
 class NotFound(LiveCommerceError):
     code = "not_found"
     status = 404
@@ -243,6 +268,16 @@ class AuctionNotActive(Conflict):
 class OrderLapsed(Conflict):
     code = "order_lapsed"
     title = "The order was not paid in time"
+
+
+class GiveawayNotActive(Conflict):
+    code = "giveaway_not_active"
+    title = "The giveaway is not taking entries"
+
+
+class GiveawayRunning(Conflict):
+    code = "giveaway_running"
+    title = "A giveaway is running in this room already"
 
 
 class _RetryLater(LiveCommerceError):

@@ -44,6 +44,8 @@ from livecommerce.chat.rules import ChatPolicy
 from livecommerce.chat.service import Chat
 from livecommerce.chat.store import ChatStore
 from livecommerce.config import Settings
+from livecommerce.giveaways.service import Giveaways
+from livecommerce.giveaways.store import GiveawayStore
 from livecommerce.media.cascade import Edges
 from livecommerce.media.hub import Hubs
 from livecommerce.media.ingest import Publications
@@ -59,6 +61,7 @@ from livecommerce.realtime.gateway import Gateway
 from livecommerce.realtime.listener import BusListener
 from livecommerce.realtime.snapshots import RoomReader
 from livecommerce.rooms import viewers
+from livecommerce.rooms.rules import Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts
@@ -102,6 +105,7 @@ class Server:
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
         self.auctions: Auctions | None = None
+        self.giveaways: Giveaways | None = None
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
@@ -340,9 +344,22 @@ class Server:
         reservations.on_holds = analytics.held
         checkout.count = analytics.count_order
         reader.lots = auctions.welcome_lots
-        rooms.on_ended = auctions.room_ended
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
+        giveaways = self.giveaways = Giveaways(
+            store,
+            GiveawayStore(store.client, stream_max_len=s.stream_max_len),
+            self.catalog,
+            checkout,
+            rooms=room_store,
+            notify=webhooks.notify,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        reader.giveaway = giveaways.welcome
+        rooms.on_ended = _both(auctions.room_ended, giveaways.room_ended)
+        giveaways.start_ticking()
+        self._up("giveaways", giveaways.stop)
         accounts = self.accounts = Accounts(
             account_store,
             auth,
@@ -369,6 +386,7 @@ class Server:
             accounts=accounts,
             auctions=auctions,
             analytics=analytics,
+            giveaways=giveaways,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -401,6 +419,7 @@ class Server:
                 clock=self.clock,
                 ids=self.ids,
                 analytics=analytics,
+                giveaways=giveaways,
             )
             media, http = await self._serve(services, media_store, bus)
         except BaseException:
@@ -490,6 +509,18 @@ class Server:
                 out,
             )
         temporary.replace(path)
+
+
+def _both(
+    first: Callable[[Room], Awaitable[None]], second: Callable[[Room], Awaitable[None]]
+) -> Callable[[Room], Awaitable[None]]:
+    """What ends with a show: its auction lots, then its giveaway."""
+
+    async def ended(room: Room) -> None:
+        await first(room)
+        await second(room)
+
+    return ended
 
 
 def _sync(stop: Callable[[], object]) -> Stop:

@@ -194,6 +194,7 @@ class Giveaway:
     product_id: str
     title: str
     image_url: str
+    currency: str
     kind: Kind
     duration_s: int
     state: GiveawayState
@@ -251,8 +252,8 @@ def _json(value: Any) -> str:
 
 
 _HASH_FIELDS = (
-    "id", "room_id", "host_id", "product_id", "kind", "duration_s", "state", "starts_at",
-    "ends_at", "commitment", "entrants",
+    "id", "room_id", "host_id", "product_id", "currency", "kind", "duration_s", "state",
+    "starts_at", "ends_at", "commitment", "entrants",
 )  # fmt: skip
 _NUMBERS = {"duration_s", "starts_at", "ends_at", "entrants", "ended_at"}
 
