@@ -353,6 +353,7 @@ class Server:
             checkout,
             rooms=room_store,
             notify=webhooks.notify,
+            claim_window_s=s.giveaway_claim_s,
             clock=self.clock,
             ids=self.ids,
         )
