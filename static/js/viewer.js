@@ -14,6 +14,7 @@ import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
 import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
+import { setupViewerGiveaway } from './viewer-giveaway.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerVideo } from './viewer-video.js';
 
@@ -29,6 +30,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let auction = null;
+let giveaway = null;
 let moderation = null;
 let video = null;
 let noticeTimer = null;
@@ -320,12 +322,20 @@ async function main() {
     openSignIn: () => auth.open('signin'),
     payOrder: (due) => shop.payOrder(due),
   });
+  giveaway = setupViewerGiveaway({
+    roomId,
+    getClient: () => client,
+    getState: roomState,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    openSignIn: () => auth.open('signin'),
+  });
   video = setupViewerVideo({
     roomId,
     getToken,
     onReplayPin: (product) => {
       shop.replay(product);
       auction.replay();
+      giveaway.replay();
     },
     getReplayLots: () => Object.values(roomState().auctions.lots),
   });
@@ -346,6 +356,7 @@ async function main() {
   wireClient();
   shop.attach(client);
   auction.attach(client);
+  giveaway.attach(client);
   moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console
