@@ -110,7 +110,9 @@ export function setupStudioGiveaway({ getClient, getRoom, getProducts, onStock }
         ticker = null;
       }
     }
-    start.disabled = Boolean(current && current.state === 'active') || !r || r.state !== 'live';
+    // One giveaway at a time: the form comes back when the running one has ended.
+    form.hidden = Boolean(current && current.state === 'active');
+    start.disabled = !r || r.state !== 'live';
     const earlier = past.filter((g) => g.state === 'ended' && (!current || g.id !== current.id || current.state === 'ended'));
     pastHead.hidden = earlier.length === 0;
     pastList.replaceChildren(...earlier.slice().reverse().map((g) => el('li', {

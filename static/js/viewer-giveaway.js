@@ -383,6 +383,12 @@ export function setupViewerGiveaway({ roomId, getClient, getState, signedIn, ope
   verifyButton.addEventListener('click', openVerify);
   claimButton.addEventListener('click', openClaim);
   claimForm.addEventListener('submit', submitClaim);
+  claimForm.addEventListener('input', ({ target }) => {
+    if (target.getAttribute('aria-invalid') && target.value.trim()) {
+      target.removeAttribute('aria-invalid');
+      claimError.textContent = '';
+    }
+  });
   window.addEventListener('lc:languagechange', () => {
     labelSheets();
     render();
