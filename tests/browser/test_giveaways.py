@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from .support import (
     DESKTOP,
@@ -50,7 +50,7 @@ def open_page(
 def shoot(page: Page, target: Any, shots: Path, name: str) -> None:
     """The same view at the phone's size and the laptop's."""
     for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(viewport)
+        page.set_viewport_size(ViewportSize(width=viewport["width"], height=viewport["height"]))
         target.screenshot(path=str(shots / f"giveaway-{name}-{size}.png"), animations="disabled")
 
 
