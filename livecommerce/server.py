@@ -328,6 +328,7 @@ class Server:
             clock=self.clock,
             ids=self.ids,
         )
+        giveaway_store = GiveawayStore(store.client, stream_max_len=s.stream_max_len)
         analytics = self.analytics = Analytics(
             AnalyticsStore(store.client, secret=s.server_secret().encode()),
             room_store,
@@ -338,6 +339,7 @@ class Server:
             is_admin=account_store.is_admin,
             clock=self.clock,
             enabled=s.analytics,
+            giveaways=giveaway_store,
         )
         channels.observer = analytics
         self._up("analytics", analytics.last_flush)  # on the way down: the last second
@@ -348,7 +350,7 @@ class Server:
         self._up("auctions", auctions.stop)
         giveaways = self.giveaways = Giveaways(
             store,
-            GiveawayStore(store.client, stream_max_len=s.stream_max_len),
+            giveaway_store,
             self.catalog,
             checkout,
             rooms=room_store,

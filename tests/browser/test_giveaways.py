@@ -165,3 +165,24 @@ def test_a_host_gives_a_prize_away_the_winner_claims_it_and_a_viewer_verifies_th
     expect(studio.locator("#giveaway-live-result")).to_have_text(cancelled)
     found = server.api("GET", f"/api/v1/products/{product['id']}")
     assert found["stock"] == 1  # one given away, one back
+
+    # After the show, its replay marks both giveaways like lots, and the host's results list
+    # each as a moment with how many entered and who won.
+    server.api("POST", f"/api/v1/rooms/{room['id']}/end", token=host.token)
+    marks = cy.locator("#replay-lots .replay-lot.giveaway")
+    expect(marks).to_have_text([EN["giveaway.replay.mark"].format(title="Hand-dyed yarn")] * 2)
+    expect(cy.locator("#giveaway-enter")).to_be_hidden()
+    results = new_page(viewport=DESKTOP)
+    signed_in(results, host)
+    results.goto(f"/studio/results?room={room['id']}")
+    moments = results.locator("#markers .marker-item.giveaway")
+    expect(moments).to_have_count(2)
+    drawn = " · ".join([
+        EN["results.marker.giveaway_named"].format(title="Hand-dyed yarn"),
+        EN["giveaway.entrants.other"].format(count="2"),
+        EN["giveaway.results.winner"].format(name=winner_user.display_name),
+    ])  # fmt: skip
+    expect(moments.first).to_contain_text(drawn)
+    expect(moments.nth(1)).to_contain_text(EN["giveaway.entrants.one"].format(count="1"))
+    results.locator("details.disclosure summary", has_text=EN["results.markers.heading"]).click()
+    shoot(results, results.locator("#markers"), shots, "results-moments")

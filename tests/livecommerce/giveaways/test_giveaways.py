@@ -200,3 +200,11 @@ async def test_a_prize_nobody_claims_in_time_lapses_and_its_unit_comes_back(show
     assert await show.stock() == 3
     listed = await show.http.get(f"/api/v1/rooms/{show.room['id']}/giveaways")
     assert [g["result"]["winner"]["id"] for g in listed.json()["giveaways"]] == [ben.id]
+    results = await show.http.get(
+        f"/api/v1/rooms/{show.room['id']}/results", headers=show.host.headers
+    )
+    moments = [m for m in results.json()["markers"] if m["kind"] == "giveaway"]
+    assert [(m["title"], m["entrants"], m["winner"]) for m in moments] == [
+        ("Hand-dyed yarn", 1, ben.name)
+    ]
+    assert results.json()["summary"]["orders"] == 0  # a prize is no sale
