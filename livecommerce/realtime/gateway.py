@@ -312,8 +312,9 @@ class Gateway:
             session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
             if self.giveaways is not None:
                 running = await self.giveaways.welcome(room_id)
-                entered = await self.giveaways.entered(room_id, identity.id, running)
-                session.buying["giveaway_entered"] = entered
+                if running is not None:
+                    entered = await self.giveaways.entered(room_id, identity.id, running)
+                    session.buying["giveaway_entered"] = entered
         member = Member(
             conn,
             protocol,
