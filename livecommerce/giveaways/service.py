@@ -233,9 +233,14 @@ class Giveaways:
     async def enter(
         self, who: Identity | None, room: Room, giveaway_id: str, free_entry: bool
     ) -> tuple[bool, int, Method]:
-        """(entered by this call, entrant count, method): a repeat is no error."""
-        if await self.giveaways.room_of(giveaway_id) != room.id:
-            raise NotFound("no such giveaway in this room")
+        """(entered by this call, entrant count, method): a repeat is no error. An unknown
+        giveaway (or another room's) is one not taking entries here."""
+        try:
+            here = await self.giveaways.room_of(giveaway_id) == room.id
+        except NotFound:
+            here = False
+        if not here:
+            raise GiveawayNotActive("no such giveaway is taking entries in this room")
         giveaway = await self.giveaways.giveaway(room.id, giveaway_id)
         if giveaway.state is not GiveawayState.ACTIVE or self.now_ms() >= giveaway.ends_at:
             raise _refusal(Refusal.NOT_ACTIVE)

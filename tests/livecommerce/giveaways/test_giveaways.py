@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import orjson
+
 from livecommerce.giveaways.rules import verify
 from livecommerce.store import keys
 from tests.helpers import (
@@ -20,9 +22,16 @@ from tests.helpers import (
     tool,
 )
 from tests.livecommerce.giveaways.conftest import Show, enter
+from tests.receivers import StartReceiver
 
 
-async def test_a_giveaway_from_start_to_the_prize_in_the_winners_hands(show: Show) -> None:
+async def test_a_giveaway_from_start_to_the_prize_in_the_winners_hands(
+    show: Show, start_receiver: StartReceiver
+) -> None:
+    receiver = await start_receiver()
+    hook = {"url": receiver.url, "events": ["order.created"]}
+    added = await show.http.post("/api/v1/webhooks", json=hook, headers=show.host.headers)
+    assert added.status_code == 201, added.text
     ben, ben_phone = await show.viewer("Ben")
     ben_laptop = await join(show.server.ws_url, show.room["id"], ben)
     cleo, cleo_socket = await show.viewer("Cleo")
@@ -93,6 +102,11 @@ async def test_a_giveaway_from_start_to_the_prize_in_the_winners_hands(show: Sho
     feed = await show.http.get(f"/api/v1/rooms/{show.room['id']}/orders", headers=show.host.headers)
     assert [o["state"] for o in feed.json()["orders"] if o["id"] == order["id"]] == ["paid"]
     assert await show.stock() == 2  # given away: it never comes back
+    (delivered,) = await receiver.wait_for(1, wait=15)
+    event = orjson.loads(delivered.body)
+    assert (event["type"], event["data"]["id"], event["data"]["amount"]) == (
+        "order.created", order["id"], 0
+    )  # fmt: skip
 
 
 async def test_only_who_the_kind_names_may_enter_and_the_staff_never(show: Show) -> None:
@@ -135,7 +149,7 @@ async def test_only_who_the_kind_names_may_enter_and_the_staff_never(show: Show)
     assert (await enter(stranger_socket, buyers["id"], "free", free_entry=True))["method"] == "free"
     assert (await enter(fan_socket, buyers["id"], "bought"))["method"] == "buyer"
     assert (await enter(banned_socket, buyers["id"], "b", free_entry=True))["code"] == "banned"
-    assert (await enter(fan_socket, "g_nothing", "unknown"))["code"] == "not_found"
+    assert (await enter(fan_socket, "g_nothing", "unknown"))["code"] == "giveaway_not_active"
     bad = await enter(fan_socket, buyers["id"], "flag", free_entry="yes")
     assert bad["code"] == "bad_request"
 
