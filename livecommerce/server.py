@@ -356,6 +356,7 @@ class Server:
             rooms=room_store,
             notify=webhooks.notify,
             claim_window_s=s.giveaway_claim_s,
+            deleted_among=reader.deleted_among,
             clock=self.clock,
             ids=self.ids,
         )

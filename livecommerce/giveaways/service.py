@@ -106,6 +106,7 @@ class Giveaways:
         claim_window_s: int = CLAIM_WINDOW_S,
         clock: Callable[[], float] = time.time,
         seeds: Callable[[int], bytes] = os.urandom,
+        deleted_among: Callable[[set[str]], Awaitable[set[str]]] | None = None,
         ids: Ids | None = None,
     ) -> None:
         self.store = store
@@ -117,6 +118,7 @@ class Giveaways:
         self.claim_ms = claim_window_s * 1000
         self.clock = clock
         self.seeds = seeds
+        self.deleted_among = deleted_among
         self.ids = ids or Ids()
         self._counts: dict[tuple[str, str], int] = {}  # entrant counts not yet told
         self._counted_at = 0.0
@@ -145,7 +147,12 @@ class Giveaways:
         revealed = await self.giveaways.revealed(giveaway.room_id, giveaway)
         assert revealed is not None
         seed, ids = revealed
-        return giveaway.to_public(seed, sorted_entrants(ids) if reveal else None)
+        shown = giveaway.to_public(seed, sorted_entrants(ids) if reveal else None)
+        winner = shown["result"]["winner"]
+        if winner and self.deleted_among and await self.deleted_among({winner["id"]}):
+            # A deleted winner keeps only the id the draw is checked with: no name.
+            shown["result"]["winner"] = {"id": winner["id"], "name": ""}
+        return shown
 
     async def welcome(self, room_id: str) -> Event | None:
         """A joiner's giveaway: the one running, or the last result (without the list)."""

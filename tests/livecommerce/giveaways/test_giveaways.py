@@ -222,3 +222,12 @@ async def test_a_prize_nobody_claims_in_time_lapses_and_its_unit_comes_back(show
         ("Hand-dyed yarn", 1, ben.name)
     ]
     assert results.json()["summary"]["orders"] == 0  # a prize is no sale
+
+    # Ben deletes his account: the draw stays checkable by his id, his name is gone.
+    gone = await show.http.request(
+        "DELETE", "/api/v1/me", json={"password": "correct horse battery"}, headers=ben.headers
+    )
+    assert gone.status_code == 204, gone.text
+    result = (await show.read(giveaway["id"]))["result"]
+    assert result["winner"] == {"id": ben.id, "name": ""}
+    assert verify(giveaway["commitment"], result["seed"], result["entrant_ids"], ben.id)
