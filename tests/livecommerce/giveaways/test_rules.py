@@ -157,3 +157,24 @@ def test_a_good_draft_and_the_free_entry_flag() -> None:
     assert parse_free_entry(True) is True
     with pytest.raises(BadRequest, match="free_entry"):
         parse_free_entry("yes")
+
+
+def test_a_stored_giveaway_reads_back_as_it_was_written_and_shows_no_seed_until_it_ends() -> None:
+    from livecommerce.giveaways.rules import Giveaway, giveaway_from_hash
+
+    running = Giveaway(
+        id="g_1", room_id="r_1", host_id="u_h", product_id="p_1", title="Yarn",
+        image_url="", currency="EUR", kind=Kind.BUYERS, duration_s=60,
+        state=GiveawayState.ACTIVE, starts_at=1000, ends_at=61_000, commitment=commitment(SEED),
+    )  # fmt: skip
+    assert giveaway_from_hash(running.to_hash()) == running
+    shown = running.to_public()
+    assert shown["result"] is None
+    assert shown["product"] == {"id": "p_1", "title": "Yarn", "image_url": ""}
+    stored = {**running.to_hash(), "state": "ended", "end_reason": "drawn", "winner": "u_a",
+              "winner_name": "Ada", "order_id": "o_1", "ended_at": "61000"}  # fmt: skip
+    ended = giveaway_from_hash(stored)
+    assert ended.to_public(SEED.hex(), ["u_a"])["result"] == {
+        "reason": "drawn", "winner": {"id": "u_a", "name": "Ada"}, "seed": SEED.hex(),
+        "entrant_ids": ["u_a"], "ended_at": 61000,
+    }  # fmt: skip
