@@ -14,6 +14,7 @@ from livecommerce.giveaways.rules import (
     MAX_DURATION_S,
     MIN_DURATION_S,
     Entrant,
+    Giveaway,
     GiveawayState,
     Kind,
     Method,
@@ -22,6 +23,7 @@ from livecommerce.giveaways.rules import (
     draw,
     draw_index,
     entry_method,
+    giveaway_from_hash,
     may_move,
     parse_free_entry,
     parse_giveaway_draft,
@@ -160,8 +162,6 @@ def test_a_good_draft_and_the_free_entry_flag() -> None:
 
 
 def test_a_stored_giveaway_reads_back_as_it_was_written_and_shows_no_seed_until_it_ends() -> None:
-    from livecommerce.giveaways.rules import Giveaway, giveaway_from_hash
-
     running = Giveaway(
         id="g_1", room_id="r_1", host_id="u_h", product_id="p_1", title="Yarn",
         image_url="", currency="EUR", kind=Kind.BUYERS, duration_s=60,
