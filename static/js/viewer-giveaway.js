@@ -97,7 +97,8 @@ export function setupViewerGiveaway({ roomId, getClient, getState, signedIn, ope
     el('fieldset', {}, el('legend', { dataset: { key: 'giveaway.claim.shipping' } }), ...fields),
     claimError, claimSubmit);
   const claimSheet = el('dialog', { id: 'claim-sheet', class: 'sheet claim-sheet', 'aria-labelledby': 'claim-title' }, claimForm);
-  document.body.append(claimSheet);
+  // In the page only while open: its address fields must not stand beside the checkout's.
+  claimSheet.addEventListener('close', () => claimSheet.remove());
   closeOnBackdrop(claimSheet);
   claimClose.addEventListener('click', () => claimSheet.close());
 
@@ -324,6 +325,7 @@ export function setupViewerGiveaway({ roomId, getClient, getState, signedIn, ope
     const line = (prize.lines || [])[0] || {};
     setText(claimIntro, 'giveaway.claim.intro', { title: line.title || '' });
     claimError.textContent = '';
+    if (!claimSheet.isConnected) document.body.append(claimSheet);
     if (!claimSheet.open) claimSheet.showModal();
     inputs.name.focus();
   }
