@@ -71,6 +71,7 @@ class Settings:
     auction_increments: str = "30:1,50:2,100:3,300:5,1000:10,2000:20,*:50"
     auction_pay_s: int = 600
     auction_strikes: int = 3
+    giveaway_claim_s: int = 7 * 24 * 3600
     analytics: bool = True
     trust_forwarded: bool = False
     ice_servers: str = ""
@@ -192,6 +193,9 @@ _HELP = {
     ),
     "auction_pay_s": "seconds an auction's winner has to pay before the order lapses",
     "auction_strikes": "unpaid auction orders after which an account may no longer bid (0: never)",
+    "giveaway_claim_s": (
+        "seconds a giveaway's winner has to give a shipping address before the prize lapses"
+    ),
     "analytics": (
         "count each show's audience, engagement and sales for its results"
         " (--no-analytics: count nothing; the results page shows zeros)"

@@ -20,7 +20,10 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     ├── Unauthorized                  unauthorized  401   4401
     ├── Forbidden                     forbidden     403   4403
     │   ├── Banned                    banned        403   4403
-    │   └── Muted                     muted         403   4403  (retry_after)
+    │   ├── Muted                     muted         403   4403  (retry_after)
+    │   ├── GiveawayStaff             giveaway_staff 403  4403
+    │   ├── NotAFollower              not_a_follower 403  4403
+    │   └── NotABuyer                 not_a_buyer   403   4403
     ├── NotFound                      not_found     404   4404
     │   ├── ProductNotInOrder         product_not_in_order 404 4404
     │   └── ReviewNotFound            review_not_found 404 4404
@@ -37,7 +40,9 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── BidTooLow                 bid_too_low   409   4002  (next_bid)
     │   ├── AuctionNotActive          auction_not_active 409 4002
     │   ├── OrderLapsed               order_lapsed  409   4002
-    │   └── NotReviewable             not_reviewable 409  4002  (state)
+    │   ├── NotReviewable             not_reviewable 409  4002  (state)
+    │   ├── GiveawayNotActive         giveaway_not_active 409 4002
+    │   └── GiveawayRunning           giveaway_running 409 4002
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -188,6 +193,26 @@ class Muted(Forbidden):
     title = "Timed out in this room"
 
 
+class GiveawayStaff(Forbidden):
+    """The host and the room's moderators run a giveaway; they never enter it."""
+
+    code = "giveaway_staff"
+    title = "The room's staff cannot enter its giveaways"
+
+
+class NotAFollower(Forbidden):
+    code = "not_a_follower"
+    title = "This giveaway is for the host's followers"
+
+
+class NotABuyer(Forbidden):
+    """A buyers-only giveaway: buy in this show, or enter with ``free_entry`` (no purchase
+    necessary)."""
+
+    code = "not_a_buyer"
+    title = "This giveaway is for this show's buyers"
+
+
 class NotFound(LiveCommerceError):
     code = "not_found"
     status = 404
@@ -279,6 +304,16 @@ class OrderLapsed(Conflict):
 class NotReviewable(Conflict):
     code = "not_reviewable"
     title = "The order cannot be reviewed (not paid, or refunded)"
+
+
+class GiveawayNotActive(Conflict):
+    code = "giveaway_not_active"
+    title = "The giveaway is not taking entries"
+
+
+class GiveawayRunning(Conflict):
+    code = "giveaway_running"
+    title = "A giveaway is running in this room already"
 
 
 class _RetryLater(LiveCommerceError):

@@ -165,6 +165,32 @@ class AuctionEnded(TypedDict):
 # --- ephemeral and private events -------------------------------------------------------
 
 
+class GiveawayStarted(TypedDict):
+    type: Literal["giveaway.started"]
+    seq: NotRequired[int]
+    giveaway: Json
+
+
+class GiveawayEnded(TypedDict):
+    """The draw (or why none): ``seed`` is revealed here, never before."""
+
+    type: Literal["giveaway.ended"]
+    seq: NotRequired[int]
+    giveaway_id: str
+    winner: Person | None
+    seed: str
+    entrants: int
+    reason: str
+
+
+class GiveawayEntered(TypedDict):
+    """Ephemeral: the latest entrant count, a few times a second at most."""
+
+    type: Literal["giveaway.entered"]
+    giveaway_id: str
+    count: int
+
+
 class SaleStock(TypedDict):
     type: Literal["sale.stock"]
     sale_id: str
@@ -219,6 +245,13 @@ class AuctionWon(TypedDict):
     second_chance: bool
 
 
+class GiveawayWon(TypedDict):
+    type: Literal["giveaway.won"]
+    to: NotRequired[str]
+    giveaway_id: str
+    order: Json
+
+
 class OrderLapsed(TypedDict):
     type: Literal["order.lapsed"]
     to: NotRequired[str]
@@ -260,6 +293,7 @@ class Welcome(TypedDict):
     pinned_chat: Json | None
     sales: list[Json]
     auctions: list[Json]
+    giveaway: NotRequired[Json | None]  # running now, or the last result
     server_time: int
 
 
@@ -270,7 +304,8 @@ class Ack(TypedDict):
     ref: NotRequired[Any]
     id: NotRequired[str]  # chat.send: the line's id, and the seq its chat.message carries
     seq: NotRequired[int]  # chat.send, pin, unpin, mod.* with a room event
-    repeated: NotRequired[bool]  # chat.send: its key had posted the line already
+    # chat.send: its key had posted the line; giveaway.enter: entered before
+    repeated: NotRequired[bool]
     action: NotRequired[str]  # mod.*
     until: NotRequired[int]  # mod.timeout
     report_id: NotRequired[str]  # report
@@ -279,6 +314,11 @@ class Ack(TypedDict):
     auction: NotRequired[Json]  # auction.*
     sale_id: NotRequired[str]  # sale.stop, waitlist.*
     waitlist_position: NotRequired[int]  # waitlist.*
+    giveaway: NotRequired[Json]  # giveaway.start, giveaway.cancel
+    giveaway_id: NotRequired[str]  # giveaway.enter
+    entered: NotRequired[bool]  # giveaway.enter: true now and on a repeat
+    count: NotRequired[int]  # giveaway.enter: entrants so far
+    method: NotRequired[str]  # giveaway.enter: viewer, follower, buyer or free
 
 
 class BidAccepted(TypedDict):
@@ -340,6 +380,8 @@ RoomEvent = (
     | AuctionBid
     | AuctionVoided
     | AuctionEnded
+    | GiveawayStarted
+    | GiveawayEnded
 )
 """An event in a room's order: it gets the room's next seq and is kept for resumes."""
 
@@ -352,6 +394,8 @@ Outgoing = (
     | OrderCreated
     | Outbid
     | AuctionWon
+    | GiveawayEntered
+    | GiveawayWon
     | OrderLapsed
     | Moderated
     | ReportCreated

@@ -47,6 +47,8 @@ from livecommerce.config import Settings
 from livecommerce.follows import service as follows_service
 from livecommerce.follows.service import Follows
 from livecommerce.follows.store import FollowStore
+from livecommerce.giveaways.service import Giveaways
+from livecommerce.giveaways.store import GiveawayStore
 from livecommerce.media.cascade import Edges
 from livecommerce.media.hub import Hubs
 from livecommerce.media.ingest import Publications
@@ -64,6 +66,7 @@ from livecommerce.realtime.snapshots import RoomReader
 from livecommerce.reviews.service import Reviews
 from livecommerce.reviews.store import ReviewStore
 from livecommerce.rooms import viewers
+from livecommerce.rooms.rules import Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts
@@ -107,6 +110,7 @@ class Server:
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
         self.auctions: Auctions | None = None
+        self.giveaways: Giveaways | None = None
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
@@ -331,6 +335,7 @@ class Server:
             clock=self.clock,
             ids=self.ids,
         )
+        giveaway_store = GiveawayStore(store.client, stream_max_len=s.stream_max_len)
         analytics = self.analytics = Analytics(
             AnalyticsStore(store.client, secret=s.server_secret().encode()),
             room_store,
@@ -341,13 +346,13 @@ class Server:
             is_admin=account_store.is_admin,
             clock=self.clock,
             enabled=s.analytics,
+            giveaways=giveaway_store,
         )
         channels.observer = analytics
         self._up("analytics", analytics.last_flush)  # on the way down: the last second
         reservations.on_holds = analytics.held
         checkout.count = analytics.count_order
         reader.lots = auctions.welcome_lots
-        rooms.on_ended = auctions.room_ended
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
         follows = self.follows = Follows(
@@ -375,6 +380,22 @@ class Server:
             clock=self.clock,
             ids=self.ids,
         )
+        giveaways = self.giveaways = Giveaways(
+            store,
+            giveaway_store,
+            self.catalog,
+            checkout,
+            rooms=room_store,
+            notify=webhooks.notify,
+            claim_window_s=s.giveaway_claim_s,
+            deleted_among=reader.deleted_among,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        reader.giveaway = giveaways.welcome
+        rooms.on_ended = _both(auctions.room_ended, giveaways.room_ended)
+        giveaways.start_ticking()
+        self._up("giveaways", giveaways.stop)
         accounts = self.accounts = Accounts(
             account_store,
             auth,
@@ -404,6 +425,7 @@ class Server:
             accounts=accounts,
             auctions=auctions,
             analytics=analytics,
+            giveaways=giveaways,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -438,6 +460,7 @@ class Server:
                 analytics=analytics,
                 follows=follows,
                 reviews=reviews,
+                giveaways=giveaways,
             )
             media, http = await self._serve(services, media_store, bus)
             follows.base_url = s.public_url or self.http_url
@@ -529,6 +552,18 @@ class Server:
                 out,
             )
         temporary.replace(path)
+
+
+def _both(
+    first: Callable[[Room], Awaitable[None]], second: Callable[[Room], Awaitable[None]]
+) -> Callable[[Room], Awaitable[None]]:
+    """What ends with a show: its auction lots, then its giveaway."""
+
+    async def ended(room: Room) -> None:
+        await first(room)
+        await second(room)
+
+    return ended
 
 
 def _sync(stop: Callable[[], object]) -> Stop:

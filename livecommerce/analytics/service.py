@@ -23,6 +23,7 @@ from livecommerce.auctions.store import AuctionStore
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import Conflict, Forbidden, LiveCommerceError
 from livecommerce.events import Event
+from livecommerce.giveaways.store import GiveawayStore
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -57,12 +58,14 @@ class Analytics:
         is_admin: Callable[[str], Awaitable[bool]],
         clock: Callable[[], float] = time.time,
         enabled: bool = True,
+        giveaways: GiveawayStore | None = None,
     ) -> None:
         self.store = store
         self.rooms = rooms
         self.catalog = catalog
         self.sales = sales
         self.auctions = auctions
+        self.giveaways = giveaways
         self.process_id = process_id
         self.is_admin = is_admin
         self.clock = clock
@@ -234,7 +237,8 @@ class Analytics:
     async def _shown(
         self, room: Room, counted: Iterable[str]
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Markers where products were pinned, sales and lots started; every product's title."""
+        """Markers where products were pinned, sales, lots and giveaways started (a giveaway's
+        with its entrant count and winner); every product's title."""
         markers: list[dict[str, Any]] = []
         titles: dict[str, str] = {}
         for pin in await self.store.pins(room.id):
@@ -247,6 +251,11 @@ class Analytics:
             if lot.starts_at:
                 markers.append(_marker(lot.starts_at, "auction", lot.product_id, lot.title))
             titles.setdefault(lot.product_id, lot.title)
+        if self.giveaways is not None:
+            for g in await self.giveaways.room_giveaways(room.id, limit=200):
+                marker = _marker(g.starts_at, "giveaway", g.product_id, g.title)
+                marker.update(giveaway_id=g.id, entrants=g.entrants, winner=g.winner_name or None)
+                markers.append(marker)
         for marker in markers:
             titles.setdefault(marker["product_id"], marker["title"])
         for pid in list(counted)[: rules.MAX_PRODUCTS]:

@@ -19,6 +19,7 @@ from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
 from livecommerce.follows.service import Follows
+from livecommerce.giveaways.service import Giveaways
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.reviews.service import Reviews
@@ -55,6 +56,7 @@ class Services:
     analytics: Analytics | None = None
     follows: Follows | None = None
     reviews: Reviews | None = None
+    giveaways: Giveaways | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -55,6 +55,7 @@ from livecommerce.events import (
     Reservation,
     Welcome,
 )
+from livecommerce.giveaways.service import Giveaways
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.realtime.channels import Channels, Member
@@ -67,6 +68,9 @@ from livecommerce.realtime.wire import (
     Bid,
     ChatSend,
     Command,
+    GiveawayCancel,
+    GiveawayEnter,
+    GiveawayStart,
     Moderate,
     Pin,
     Ping,
@@ -168,6 +172,7 @@ class Gateway:
         accounts: Accounts,
         auctions: Auctions,
         analytics: Analytics | None = None,
+        giveaways: Giveaways | None = None,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -181,6 +186,7 @@ class Gateway:
         self.accounts = accounts
         self.auctions = auctions
         self.analytics = analytics
+        self.giveaways = giveaways
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -221,6 +227,9 @@ class Gateway:
             AuctionCancel: self._auction_cancel,
             AuctionVoid: self._auction_void,
             SecondChance: self._second_chance,
+            GiveawayStart: self._giveaway_start,
+            GiveawayCancel: self._giveaway_cancel,
+            GiveawayEnter: self._giveaway_enter,
         }
 
     def now_ms(self) -> int:
@@ -301,6 +310,11 @@ class Gateway:
             session.buying = await self.reservations.buyer_state(identity, room_id)
             lots = await self.auctions.welcome_lots(room_id)
             session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
+            if self.giveaways is not None:
+                running = await self.giveaways.welcome(room_id)
+                if running is not None:
+                    entered = await self.giveaways.entered(room_id, identity.id, running)
+                    session.buying["giveaway_entered"] = entered
         member = Member(
             conn,
             protocol,
@@ -397,6 +411,7 @@ class Gateway:
             pinned_chat=snapshot.pinned_chat,
             sales=snapshot.sales,
             auctions=snapshot.auctions,
+            giveaway=snapshot.giveaway,
             server_time=self.now_ms(),
         )
 
@@ -586,6 +601,42 @@ class Gateway:
         await self.auctions.second_chance(who, room, command.auction_id)
         auction = await self.auctions.auction(command.auction_id)
         return Ack(type="ack", auction=self.auctions.public(auction))
+
+    # Giveaways: the rules live in ``giveaways``.
+
+    def _giveaway_service(self) -> Giveaways:
+        if self.giveaways is None:
+            raise NotFound("giveaways are not served here")
+        return self.giveaways
+
+    async def _giveaway_start(self, session: Session, command: GiveawayStart) -> Ack:
+        service = self._giveaway_service()
+        who, room = await self._hosting(session)
+        giveaway = await service.start(who, room, command.draft)
+        return Ack(type="ack", giveaway=await service.public(giveaway))
+
+    async def _giveaway_cancel(self, session: Session, command: GiveawayCancel) -> Ack:
+        service = self._giveaway_service()
+        who, room = await self._hosting(session)
+        giveaway = await service.cancel(who, room, command.giveaway_id)
+        return Ack(type="ack", giveaway=await service.public(giveaway))
+
+    async def _giveaway_enter(self, session: Session, command: GiveawayEnter) -> Ack:
+        """Rights change live (a new moderator may no longer enter): today's room."""
+        service = self._giveaway_service()
+        room = await self.rooms.room(session.room.id)
+        session.room = room
+        now, count, method = await service.enter(
+            session.identity, room, command.giveaway_id, command.free_entry
+        )
+        return Ack(
+            type="ack",
+            giveaway_id=command.giveaway_id,
+            entered=True,
+            repeated=not now,
+            count=count,
+            method=str(method),
+        )
 
     # Ticks -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from livecommerce.auctions.rules import (
 )
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
 from livecommerce.events import Event, Outgoing
+from livecommerce.giveaways.rules import GiveawayDraft, parse_free_entry, parse_giveaway_draft
 from livecommerce.moderation.rules import (
     ModAction,
     ModRequest,
@@ -209,6 +210,27 @@ class Bid:
 
 
 @dataclass(frozen=True, slots=True)
+class GiveawayStart:
+    draft: GiveawayDraft
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayCancel:
+    giveaway_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayEnter:
+    """An entry: only through a socket in the room, which is what being present means."""
+
+    giveaway_id: str
+    free_entry: bool
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class Moderate:
     request: ModRequest
     ref: Ref = None
@@ -238,6 +260,9 @@ Command = (
     | AuctionVoid
     | SecondChance
     | Bid
+    | GiveawayStart
+    | GiveawayCancel
+    | GiveawayEnter
     | Moderate
     | Report
 )
@@ -334,6 +359,16 @@ def parse_command(message: dict[str, Any]) -> Command:
             _field(message, "auction_id", str, 64),
             _field(message, "user_id", str, 64),
             reason,
+            ref=ref,
+        )
+    if kind == "giveaway.start":
+        return GiveawayStart(parse_giveaway_draft(message), ref=ref)
+    if kind == "giveaway.cancel":
+        return GiveawayCancel(_field(message, "giveaway_id", str, 64), ref=ref)
+    if kind == "giveaway.enter":
+        return GiveawayEnter(
+            _field(message, "giveaway_id", str, 64),
+            parse_free_entry(message.get("free_entry")),
             ref=ref,
         )
     if kind.startswith("mod.") and kind in MOD_TOOLS:

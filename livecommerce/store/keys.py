@@ -291,6 +291,44 @@ def auction_strikes() -> str:
     return f"{PREFIX}:auction_strikes"
 
 
+# A giveaway's keys carry its room's tag: an entry, the count and the draw are one slot.
+def giveaway(room_id: str, giveaway_id: str) -> list[str]:
+    """The giveaway's hash, its entries (user id -> method) and its secret seed (hex), which
+    is kept apart so nothing that reads the giveaway can show it before the draw."""
+    base = f"{PREFIX}:{{r:{room_id}}}:giveaway:{giveaway_id}"
+    return [base, f"{base}:entries", f"{base}:seed"]
+
+
+def room_giveaways(room_id: str) -> str:
+    """The room's giveaways by their start (ms)."""
+    return f"{PREFIX}:{{r:{room_id}}}:giveaways"
+
+
+def room_live_giveaway(room_id: str) -> str:
+    """The id of the room's giveaway that has not ended yet, if any: one at a time."""
+    return f"{PREFIX}:{{r:{room_id}}}:giveaways:live"
+
+
+def room_last_giveaway(room_id: str) -> str:
+    """The id of the room's giveaway that ended last, whose result a joiner sees."""
+    return f"{PREFIX}:{{r:{room_id}}}:giveaways:last"
+
+
+def giveaway_rooms() -> str:
+    """giveaway id -> room id; written once when a giveaway starts, never changed."""
+    return f"{PREFIX}:giveaway_room"
+
+
+def active_giveaways() -> str:
+    """'<room id> <giveaway id>' of giveaways not yet drawn, scored by their end."""
+    return f"{PREFIX}:giveaways:active"
+
+
+def unclaimed_prizes() -> str:
+    """'<room id> <order id>' of prize orders awaiting the winner's address, by claim-by."""
+    return f"{PREFIX}:giveaways:unclaimed"
+
+
 # Charges made but not yet settled by an order (or given back), for the sweeper: one tag, so
 # the ledger's two keys change together in one transaction.
 def open_charges() -> str:

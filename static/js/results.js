@@ -11,7 +11,7 @@ import {
   adoptTokenFromHash, errorText, renderAccountHeader, setupAuthSheet, signOut, verifySession, wireAccountButton,
 } from './auth.js';
 import { $, el, setStatus } from './dom.js';
-import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t } from './i18n.js';
+import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t, tn } from './i18n.js';
 import { createChart } from './results-chart.js';
 import { formatDifference, formatDuration, formatFigure, formatRatio, GROUPS } from './results-figures.js';
 
@@ -80,8 +80,17 @@ function renderMarkers() {
     'li', { class: `marker-item ${marker.kind}` },
     el('span', { class: `swatch marker ${marker.kind}`, 'aria-hidden': 'true' }),
     el('time', { dateTime: new Date(marker.at).toISOString(), text: formatTime(marker.at) }),
-    el('span', { text: t(`results.marker.${marker.kind}_named`, { title: marker.title || marker.product_id || '' }) }),
+    el('span', { text: markerLine(marker) }),
   )));
+}
+
+// A giveaway's moment also says how many entered and who won.
+function markerLine(marker) {
+  const line = t(`results.marker.${marker.kind}_named`, { title: marker.title || marker.product_id || '' });
+  if (marker.kind !== 'giveaway') return line;
+  const parts = [line, tn('giveaway.entrants', Number(marker.entrants || 0))];
+  if (marker.winner) parts.push(t('giveaway.results.winner', { name: marker.winner }));
+  return parts.join(' · ');
 }
 
 function renderProducts() {

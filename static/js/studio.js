@@ -16,6 +16,7 @@ import { setupStudioObs } from './studio-obs.js';
 import { resultsHref, setupStudioResults } from './studio-results.js';
 import { setupStudioReviews } from './studio-reviews.js';
 import { setupStudioAuction } from './studio-auction.js';
+import { setupStudioGiveaway } from './studio-giveaway.js';
 import { setupStudioShop } from './studio-shop.js';
 import { setupStudioFollow } from './studio-follow.js';
 
@@ -34,6 +35,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let auction = null;
+let giveaway = null;
 let live = null;
 let obs = null;
 let results = null;
@@ -151,6 +153,7 @@ function renderAll() {
   renderPanel();
   if (shop && getToken()) shop.renderAll();
   if (auction && getToken()) auction.render();
+  if (giveaway && getToken()) giveaway.render();
 }
 
 function actionStatus(text, isError = false) {
@@ -217,8 +220,10 @@ function selectRoom(id) {
   const c = client;
   shop.attach(c, () => client === c && state.selectedId === id);
   auction.attach(c, () => client === c && state.selectedId === id);
+  giveaway.attach(c, () => client === c && state.selectedId === id);
   shop.roomChanged(selected());
   auction.roomChanged();
+  giveaway.roomChanged();
   live.roomChanged(selected());
   client.connect();
   renderAll();
@@ -351,9 +356,18 @@ async function main() {
     getRoom: selected,
     currencies: CURRENCIES,
     defaultCurrency: () => DEFAULT_CURRENCY[language()] || 'EUR',
-    onProducts: () => { if (auction) auction.render(); },
+    onProducts: () => {
+      if (auction) auction.render();
+      if (giveaway) giveaway.render();
+    },
   });
   auction = setupStudioAuction({
+    getClient: () => client,
+    getRoom: selected,
+    getProducts: () => shop.products(),
+    onStock: () => shop.loadProducts(),
+  });
+  giveaway = setupStudioGiveaway({
     getClient: () => client,
     getRoom: selected,
     getProducts: () => shop.products(),

@@ -51,7 +51,7 @@ export function lotMarks(lots, segments) {
     .filter((lot) => !seen.has(lot.id) && seen.add(lot.id))
     .sort((a, b) => (a.ends_at ?? 0) - (b.ends_at ?? 0))
     .map((lot) => {
-      const end = Number(lot.ends_at || 0);
+      const end = Number((lot.giveaway && lot.result.ended_at) || lot.ends_at || 0);
       const segment = segments.find((s) => end >= (s.started_at ?? 0) && end <= (s.started_at ?? 0) + s.length * 1000);
       const reason = lot.result.reason;
       return {
@@ -60,6 +60,7 @@ export function lotMarks(lots, segments) {
         reason,
         amount: reason === 'sold' ? lot.result.amount ?? null : null,
         currency: lot.currency,
+        giveaway: Boolean(lot.giveaway),
         at: segment ? segment.offset + (end - (segment.started_at ?? 0)) / 1000 : null,
       };
     });
@@ -115,10 +116,10 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
     if (drawn === shownLots) return;
     shownLots = drawn;
     $('replay-lots-list').replaceChildren(...marks.map((mark) => {
-      const text = mark.reason === 'sold'
+      const text = mark.giveaway ? t('giveaway.replay.mark', { title: mark.title }) : mark.reason === 'sold'
         ? t('auction.replay.sold', { title: mark.title, amount: formatPrice(mark.amount, mark.currency) })
         : t(`auction.replay.${['no_bids', 'reserve_not_met'].includes(mark.reason) ? mark.reason : 'cancelled'}`, { title: mark.title });
-      const item = el('li', { class: `replay-lot ${mark.reason}`, dataset: { auctionId: mark.id } });
+      const item = el('li', { class: `replay-lot ${mark.reason}${mark.giveaway ? ' giveaway' : ''}`, dataset: { auctionId: mark.id } });
       if (mark.at == null || replay.state !== 'ready') {
         item.append(el('span', { class: 'replay-lot-text', text }));
       } else {
@@ -210,6 +211,11 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
     try {
       const data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/auctions`, { auth: false });
       replay.lots = Array.isArray(data && data.auctions) ? data.auctions : [];
+      // The show's giveaways are marked like its lots, at the moment each was drawn.
+      const given = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/giveaways`, { auth: false });
+      replay.lots.push(...((given && given.giveaways) || []).map((g) => ({
+        ...g, title: (g.product && g.product.title) || '', giveaway: true,
+      })));
     } catch {
       return; // the lots the page saw end are still marked
     }

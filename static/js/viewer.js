@@ -15,6 +15,7 @@ import { setupShop } from './shop.js';
 import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
 import { setupViewerFollow } from './viewer-follow.js';
+import { setupViewerGiveaway } from './viewer-giveaway.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerReviews } from './viewer-reviews.js';
 import { setupViewerVideo } from './viewer-video.js';
@@ -31,6 +32,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let auction = null;
+let giveaway = null;
 let moderation = null;
 let video = null;
 let noticeTimer = null;
@@ -325,12 +327,20 @@ async function main() {
     openSignIn: () => auth.open('signin'),
     payOrder: (due) => shop.payOrder(due),
   });
+  giveaway = setupViewerGiveaway({
+    roomId,
+    getClient: () => client,
+    getState: roomState,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    openSignIn: () => auth.open('signin'),
+  });
   video = setupViewerVideo({
     roomId,
     getToken,
     onReplayPin: (product) => {
       shop.replay(product);
       auction.replay();
+      giveaway.replay();
     },
     getReplayLots: () => Object.values(roomState().auctions.lots),
   });
@@ -353,6 +363,7 @@ async function main() {
   wireClient();
   shop.attach(client);
   auction.attach(client);
+  giveaway.attach(client);
   moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console
