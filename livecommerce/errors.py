@@ -10,7 +10,12 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     ├── BadRequest                    bad_request   400   4400
     │   ├── BadFrame                  bad_frame     400   4400
     │   ├── UnknownType               unknown_type  400   4400
-    │   └── BlockedWord               blocked_word  400   4400
+    │   ├── BlockedWord               blocked_word  400   4400
+    │   ├── PollOptionsCount          poll_options_count 400 4400
+    │   ├── PollTextInvalid           poll_text_invalid 400 4400  (field)
+    │   ├── PollDurationOutOfRange    poll_duration_out_of_range 400 4400
+    │   ├── PollAnswerOutOfRange      poll_answer_out_of_range 400 4400
+    │   └── OptionOutOfRange          option_out_of_range 400 4400
     ├── RequestTimeout                request_timeout 408 4002
     ├── TooLarge                      too_large     413   4002
     ├── UnsupportedImage              unsupported_image 415 4002
@@ -31,7 +36,10 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── ProductOnSale             product_on_sale 409 4002
     │   ├── BidTooLow                 bid_too_low   409   4002  (next_bid)
     │   ├── AuctionNotActive          auction_not_active 409 4002
-    │   └── OrderLapsed               order_lapsed  409   4002
+    │   ├── OrderLapsed               order_lapsed  409   4002
+    │   ├── PollNotActive             poll_not_active 409 4002
+    │   ├── PollRunning               poll_running  409   4002  (poll_id)
+    │   └── AlreadyVoted              already_voted 409   4002  (option)
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -121,6 +129,31 @@ class BlockedWord(BadRequest):
 class UnknownType(BadRequest):
     code = "unknown_type"
     title = "Unknown message type"
+
+
+class PollOptionsCount(BadRequest):
+    code = "poll_options_count"
+    title = "A poll has 2 to 4 options"
+
+
+class PollTextInvalid(BadRequest):
+    code = "poll_text_invalid"
+    title = "A question or option is empty, too long or holds control characters"
+
+
+class PollDurationOutOfRange(BadRequest):
+    code = "poll_duration_out_of_range"
+    title = "Poll duration out of range"
+
+
+class PollAnswerOutOfRange(BadRequest):
+    code = "poll_answer_out_of_range"
+    title = "The quiz's answer is not one of its options"
+
+
+class OptionOutOfRange(BadRequest):
+    code = "option_out_of_range"
+    title = "No such option"
 
 
 class RequestTimeout(LiveCommerceError):
@@ -243,6 +276,21 @@ class AuctionNotActive(Conflict):
 class OrderLapsed(Conflict):
     code = "order_lapsed"
     title = "The order was not paid in time"
+
+
+class PollNotActive(Conflict):
+    code = "poll_not_active"
+    title = "Poll not active"
+
+
+class PollRunning(Conflict):
+    code = "poll_running"
+    title = "A poll is running already; one at a time"
+
+
+class AlreadyVoted(Conflict):
+    code = "already_voted"
+    title = "Already voted"
 
 
 class _RetryLater(LiveCommerceError):
