@@ -126,7 +126,8 @@ def test_a_vote_is_taken_once_per_account_while_the_poll_runs_never_from_the_hos
 def test_a_running_quiz_never_shows_its_answer_and_an_ended_one_shows_it_with_its_board() -> None:
     running = quiz()
     assert "answer" not in running.to_public()
-    assert "answer" not in running.results() and "answer" not in running.to_record()
+    assert "answer" not in running.results()
+    assert "answer" not in running.to_record()
     assert running.results()["percentages"] == [33, 67, 0]
     board = (Entry("bo", "Bo", 1200),)
     ended = quiz(state=PollState.ENDED, leaderboard=board, ended_at=31_000, end_reason="time_up")
