@@ -53,12 +53,15 @@ from livecommerce.media.store import MediaStore
 from livecommerce.media.streams import Streams
 from livecommerce.moderation.service import Moderators
 from livecommerce.moderation.store import ModerationStore
+from livecommerce.polls.service import Polls
+from livecommerce.polls.store import PollStore
 from livecommerce.realtime.bus import Bus
 from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
 from livecommerce.realtime.listener import BusListener
 from livecommerce.realtime.snapshots import RoomReader
 from livecommerce.rooms import viewers
+from livecommerce.rooms.rules import Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts
@@ -102,6 +105,7 @@ class Server:
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
         self.auctions: Auctions | None = None
+        self.polls: Polls | None = None
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
@@ -340,9 +344,24 @@ class Server:
         reservations.on_holds = analytics.held
         checkout.count = analytics.count_order
         reader.lots = auctions.welcome_lots
-        rooms.on_ended = auctions.room_ended
+        polls = self.polls = Polls(
+            store,
+            PollStore(store.client, stream_max_len=s.stream_max_len),
+            deleted_among=reader.deleted_among,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        reader.polls = polls.welcome
+
+        async def show_ended(room: Room) -> None:  # what ends with the show
+            await auctions.room_ended(room)
+            await polls.room_ended(room)
+
+        rooms.on_ended = show_ended
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
+        polls.start_ticking()
+        self._up("polls", polls.stop)
         accounts = self.accounts = Accounts(
             account_store,
             auth,
@@ -369,6 +388,7 @@ class Server:
             accounts=accounts,
             auctions=auctions,
             analytics=analytics,
+            polls=polls,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -401,6 +421,7 @@ class Server:
                 clock=self.clock,
                 ids=self.ids,
                 analytics=analytics,
+                polls=polls,
             )
             media, http = await self._serve(services, media_store, bus)
         except BaseException:

@@ -20,6 +20,7 @@ from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
+from livecommerce.polls.service import Polls
 from livecommerce.rooms.service import Rooms
 from livecommerce.runtime.ids import Ids
 from livecommerce.selling.checkout import Checkout
@@ -51,6 +52,7 @@ class Services:
     clock: Callable[[], float] = field(default=time.time)
     ids: Ids = field(default_factory=Ids)
     analytics: Analytics | None = None
+    polls: Polls | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -57,6 +57,7 @@ from livecommerce.events import (
 )
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
+from livecommerce.polls.service import Polls
 from livecommerce.realtime.channels import Channels, Member
 from livecommerce.realtime.snapshots import Snapshot
 from livecommerce.realtime.wire import (
@@ -70,6 +71,9 @@ from livecommerce.realtime.wire import (
     Moderate,
     Pin,
     Ping,
+    PollEnd,
+    PollStart,
+    PollVote,
     React,
     Release,
     Report,
@@ -168,6 +172,7 @@ class Gateway:
         accounts: Accounts,
         auctions: Auctions,
         analytics: Analytics | None = None,
+        polls: Polls | None = None,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -181,6 +186,7 @@ class Gateway:
         self.accounts = accounts
         self.auctions = auctions
         self.analytics = analytics
+        self.polls = polls
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -221,6 +227,9 @@ class Gateway:
             AuctionCancel: self._auction_cancel,
             AuctionVoid: self._auction_void,
             SecondChance: self._second_chance,
+            PollStart: self._poll_start,
+            PollEnd: self._poll_end,
+            PollVote: self._poll_vote,
         }
 
     def now_ms(self) -> int:
@@ -301,6 +310,10 @@ class Gateway:
             session.buying = await self.reservations.buyer_state(identity, room_id)
             lots = await self.auctions.welcome_lots(room_id)
             session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
+            if self.polls is not None:
+                polls = await self.polls.welcome(room_id)
+                vote = await self.polls.vote_of(room_id, polls["live"], identity.id)
+                session.buying["poll_vote"] = vote or None
         member = Member(
             conn,
             protocol,
@@ -397,6 +410,7 @@ class Gateway:
             pinned_chat=snapshot.pinned_chat,
             sales=snapshot.sales,
             auctions=snapshot.auctions,
+            polls=snapshot.polls,
             server_time=self.now_ms(),
         )
 
@@ -584,6 +598,29 @@ class Gateway:
         await self.auctions.second_chance(who, room, command.auction_id)
         auction = await self.auctions.auction(command.auction_id)
         return Ack(type="ack", auction=self.auctions.public(auction))
+
+    # Polls: the rules live in ``polls``.
+
+    def _polling(self) -> Polls:
+        if self.polls is None:
+            raise NotFound("polls are not served here")
+        return self.polls
+
+    async def _poll_start(self, session: Session, command: PollStart) -> Ack:
+        who, room = await self._hosting(session)
+        poll = await self._polling().start(who, room, command.draft)
+        return Ack(type="ack", poll=poll.to_public())
+
+    async def _poll_end(self, session: Session, command: PollEnd) -> Ack:
+        who, room = await self._hosting(session)
+        poll = await self._polling().end(who, room, command.poll_id)
+        return Ack(type="ack", poll=poll.to_record())
+
+    async def _poll_vote(self, session: Session, command: PollVote) -> Ack:
+        option = await self._polling().vote(
+            session.identity, session.room.id, command.poll_id, command.option
+        )
+        return Ack(type="ack", poll_id=command.poll_id, option=option)
 
     # Ticks -----------------------------------------------------------------------------
 

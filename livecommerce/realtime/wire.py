@@ -30,6 +30,7 @@ from livecommerce.moderation.rules import (
     parse_mod_request,
     parse_report,
 )
+from livecommerce.polls.rules import PollDraft, parse_option, parse_poll_draft
 from livecommerce.selling.rules import (
     SaleDraft,
     parse_idempotency_key,
@@ -208,6 +209,25 @@ class Bid:
 
 
 @dataclass(frozen=True, slots=True)
+class PollStart:
+    draft: PollDraft
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollEnd:
+    poll_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollVote:
+    poll_id: str
+    option: int
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class Moderate:
     request: ModRequest
     ref: Ref = None
@@ -237,6 +257,9 @@ Command = (
     | AuctionVoid
     | SecondChance
     | Bid
+    | PollStart
+    | PollEnd
+    | PollVote
     | Moderate
     | Report
 )
@@ -330,6 +353,16 @@ def parse_command(message: dict[str, Any]) -> Command:
             _field(message, "user_id", str, 64),
             reason,
             ref=ref,
+        )
+    if kind == "poll.start":
+        return PollStart(parse_poll_draft(message), ref=ref)
+    if kind == "poll.end":
+        return PollEnd(_field(message, "poll_id", str, 64), ref=ref)
+    if kind == "poll.vote":
+        if "option" not in message:
+            raise BadRequest("field 'option' is missing")
+        return PollVote(
+            _field(message, "poll_id", str, 64), parse_option(message["option"]), ref=ref
         )
     if kind.startswith("mod.") and kind in MOD_TOOLS:
         return Moderate(parse_mod_request(message), ref=ref)
