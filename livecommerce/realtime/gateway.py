@@ -609,7 +609,10 @@ class Gateway:
     async def _poll_start(self, session: Session, command: PollStart) -> Ack:
         who, room = await self._hosting(session)
         poll = await self._polling().start(who, room, command.draft)
-        return Ack(type="ack", poll=poll.to_public())
+        shown = poll.to_public()
+        if poll.answer is not None:  # the host's own ack: the room sees it only at the end
+            shown["answer"] = poll.answer
+        return Ack(type="ack", poll=shown)
 
     async def _poll_end(self, session: Session, command: PollEnd) -> Ack:
         who, room = await self._hosting(session)

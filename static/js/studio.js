@@ -15,6 +15,7 @@ import { setupStudioLive } from './studio-live.js';
 import { setupStudioObs } from './studio-obs.js';
 import { resultsHref, setupStudioResults } from './studio-results.js';
 import { setupStudioAuction } from './studio-auction.js';
+import { setupStudioPoll } from './studio-poll.js';
 import { setupStudioShop } from './studio-shop.js';
 
 const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
@@ -32,6 +33,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let auction = null;
+let poll = null;
 let live = null;
 let obs = null;
 let results = null;
@@ -213,8 +215,10 @@ function selectRoom(id) {
   const c = client;
   shop.attach(c, () => client === c && state.selectedId === id);
   auction.attach(c, () => client === c && state.selectedId === id);
+  poll.attach(c, () => client === c && state.selectedId === id);
   shop.roomChanged(selected());
   auction.roomChanged();
+  poll.roomChanged();
   live.roomChanged(selected());
   client.connect();
   renderAll();
@@ -355,6 +359,8 @@ async function main() {
     onStock: () => shop.loadProducts(),
   });
 
+  poll = setupStudioPoll({ getClient: () => client });
+
   wireAccountButton($('account-button'), auth);
   $('gate-signin').addEventListener('click', () => auth.open('signin'));
   $('gate-register').addEventListener('click', () => auth.open('register'));
@@ -368,6 +374,7 @@ async function main() {
   $('studio-chat-form').addEventListener('submit', sendChat);
   window.addEventListener('lc:languagechange', () => {
     fillCurrencyOptions();
+    poll.render();
     renderAll();
   });
   window.addEventListener('lc:session', ({ detail }) => {

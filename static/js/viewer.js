@@ -15,6 +15,7 @@ import { setupShop } from './shop.js';
 import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
 import { setupViewerModeration } from './viewer-moderation.js';
+import { setupViewerPoll } from './viewer-poll.js';
 import { setupViewerVideo } from './viewer-video.js';
 
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -30,6 +31,7 @@ let auth = null;
 let shop = null;
 let auction = null;
 let moderation = null;
+let poll = null;
 let video = null;
 let noticeTimer = null;
 
@@ -121,6 +123,7 @@ function renderAll() {
   renderCompose();
   renderHeartTotal();
   if (moderation) moderation.render();
+  if (poll) poll.render();
 }
 
 // ---- notices next to the chat input -------------------------------------------------------
@@ -320,12 +323,19 @@ async function main() {
     openSignIn: () => auth.open('signin'),
     payOrder: (due) => shop.payOrder(due),
   });
+  poll = setupViewerPoll({
+    getClient: () => client,
+    getState: roomState,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    openSignIn: () => auth.open('signin'),
+  });
   video = setupViewerVideo({
     roomId,
     getToken,
     onReplayPin: (product) => {
       shop.replay(product);
       auction.replay();
+      poll.replay();
     },
     getReplayLots: () => Object.values(roomState().auctions.lots),
   });
@@ -346,6 +356,7 @@ async function main() {
   wireClient();
   shop.attach(client);
   auction.attach(client);
+  poll.attach(client);
   moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console
