@@ -238,6 +238,7 @@ export function setupStudioPoll({ getClient }) {
         client.addEventListener(type, ({ detail }) => {
           if (!mine()) return;
           polls = foldPolls(polls, detail);
+          if (type === 'poll.ended') clearText($('poll-status'));
           render();
         });
       }
