@@ -328,6 +328,7 @@ class Server:
             clock=self.clock,
             ids=self.ids,
         )
+        poll_store = PollStore(store.client, stream_max_len=s.stream_max_len)
         analytics = self.analytics = Analytics(
             AnalyticsStore(store.client, secret=s.server_secret().encode()),
             room_store,
@@ -338,6 +339,7 @@ class Server:
             is_admin=account_store.is_admin,
             clock=self.clock,
             enabled=s.analytics,
+            polls=poll_store,
         )
         channels.observer = analytics
         self._up("analytics", analytics.last_flush)  # on the way down: the last second
@@ -346,7 +348,7 @@ class Server:
         reader.lots = auctions.welcome_lots
         polls = self.polls = Polls(
             store,
-            PollStore(store.client, stream_max_len=s.stream_max_len),
+            poll_store,
             deleted_among=reader.deleted_among,
             clock=self.clock,
             ids=self.ids,

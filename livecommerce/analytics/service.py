@@ -20,6 +20,7 @@ from livecommerce.analytics import rules
 from livecommerce.analytics.rules import Flush, RoomTally, Stored
 from livecommerce.analytics.store import AnalyticsStore
 from livecommerce.auctions.store import AuctionStore
+from livecommerce.polls.store import PollStore
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import Conflict, Forbidden, LiveCommerceError
 from livecommerce.events import Event
@@ -57,8 +58,10 @@ class Analytics:
         is_admin: Callable[[str], Awaitable[bool]],
         clock: Callable[[], float] = time.time,
         enabled: bool = True,
+        polls: PollStore | None = None,
     ) -> None:
         self.store = store
+        self.polls = polls
         self.rooms = rooms
         self.catalog = catalog
         self.sales = sales
@@ -234,7 +237,8 @@ class Analytics:
     async def _shown(
         self, room: Room, counted: Iterable[str]
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Markers where products were pinned, sales and lots started; every product's title."""
+        """Markers where products were pinned, sales, lots and polls started; every product's
+        title."""
         markers: list[dict[str, Any]] = []
         titles: dict[str, str] = {}
         for pin in await self.store.pins(room.id):
@@ -249,6 +253,11 @@ class Analytics:
             titles.setdefault(lot.product_id, lot.title)
         for marker in markers:
             titles.setdefault(marker["product_id"], marker["title"])
+        if self.polls is not None:  # a poll is a moment too, named by its question
+            for poll in await self.polls.room_polls(room.id):
+                markers.append(
+                    {"at": poll.starts_at, "kind": "poll", "poll_id": poll.id, "title": poll.question}
+                )
         for pid in list(counted)[: rules.MAX_PRODUCTS]:
             if pid not in titles:
                 try:

@@ -19,6 +19,7 @@ export const COLORS = {
   pin: '#ff4f81',
   sale: '#fbbf24',
   auction: '#c4b5fd',
+  poll: '#67e8f9',
   axis: '#b4b9c5',
   grid: 'rgba(255,255,255,0.09)',
 };

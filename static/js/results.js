@@ -13,6 +13,7 @@ import {
 import { $, el, setStatus } from './dom.js';
 import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t } from './i18n.js';
 import { createChart } from './results-chart.js';
+import { setupResultsPolls } from './results-polls.js';
 import { formatDifference, formatDuration, formatFigure, formatRatio, GROUPS } from './results-figures.js';
 
 const REFRESH_MS = 10000;
@@ -23,6 +24,7 @@ let results = null;
 let chart = null;
 let refreshTimer = null;
 let loading = false;
+const pollTable = setupResultsPolls(roomId);
 
 function setState(name) {
   document.body.dataset.state = name;
@@ -145,6 +147,7 @@ function render() {
   renderMarkers();
   renderProducts();
   renderPrevious();
+  pollTable.render();
   $('chart-empty').hidden = (results.timeline || []).length > 0;
   setState('ready');
   chart.update(results);
@@ -186,6 +189,7 @@ async function load() {
   }
   loading = false;
   render();
+  await pollTable.load();
   if (results.status === 'live') refreshTimer = setTimeout(load, REFRESH_MS);
 }
 
