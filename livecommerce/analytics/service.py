@@ -20,10 +20,10 @@ from livecommerce.analytics import rules
 from livecommerce.analytics.rules import Flush, RoomTally, Stored
 from livecommerce.analytics.store import AnalyticsStore
 from livecommerce.auctions.store import AuctionStore
-from livecommerce.polls.store import PollStore
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import Conflict, Forbidden, LiveCommerceError
 from livecommerce.events import Event
+from livecommerce.polls.store import PollStore
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -256,7 +256,12 @@ class Analytics:
         if self.polls is not None:  # a poll is a moment too, named by its question
             for poll in await self.polls.room_polls(room.id):
                 markers.append(
-                    {"at": poll.starts_at, "kind": "poll", "poll_id": poll.id, "title": poll.question}
+                    {
+                        "at": poll.starts_at,
+                        "kind": "poll",
+                        "poll_id": poll.id,
+                        "title": poll.question,
+                    }
                 )
         for pid in list(counted)[: rules.MAX_PRODUCTS]:
             if pid not in titles:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from .support import (
     DESKTOP,
@@ -42,7 +42,9 @@ def joined(page: Page) -> None:
     expect(page.locator("body")).to_have_attribute("data-connection", "joined")
 
 
-def open_page(new_page: NewPage, server: Server, path: str, user: User, size: dict[str, int]) -> Page:
+def open_page(
+    new_page: NewPage, server: Server, path: str, user: User, size: dict[str, int]
+) -> Page:
     page = new_page(viewport=size)
     signed_in(page, user)
     page.goto(server.url(path))
@@ -55,7 +57,7 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / name), animations="disabled")
 
 
-def option(page: Page, text: str) -> object:
+def option(page: Page, text: str) -> Locator:
     return page.locator("#poll-options .poll-option", has_text=text)
 
 
@@ -144,7 +146,7 @@ def test_a_host_asks_a_quiz_two_viewers_answer_and_the_fastest_right_answers_sho
     shoot(bo, "poll-viewer-result-390.png")
     shoot(ada, "poll-viewer-result-1280.png")
     shoot(studio, "poll-studio-result-1280.png")
-    studio.set_viewport_size(PHONE)
+    studio.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
     studio.locator("#poll-box").screenshot(path=str(SHOTS / "poll-studio-result-390.png"))
 
     # The viewer closes the result; the results page lists the quiz with its votes.

@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 
-from livecommerce.server import Server
 from tests.helpers import FakeClock, RoomSocket, User, join, open_room, reply_to, sign_up, tool
 from tests.livecommerce.conftest import ServerFactory
 
@@ -124,13 +123,13 @@ async def test_a_quiz_counts_each_account_once_and_ends_with_the_answer_and_the_
             "ended_early", [100, 0, 0], False
         )  # fmt: skip
 
-        await show_results_and_forget_the_deleted(server, http, room, kari, poll, second)
+        await show_results_and_forget_the_deleted(http, room, host, kari, poll, second)
 
 
 async def show_results_and_forget_the_deleted(
-    server: Server,
     http: httpx.AsyncClient,
     room: dict[str, Any],
+    host: User,
     kari: User,
     quiz: dict[str, Any],
     poll: dict[str, Any],
@@ -142,6 +141,10 @@ async def show_results_and_forget_the_deleted(
     assert (polls[0]["answer"], polls[0]["total"], polls[0]["end_reason"]) == (1, 2, "time_up")
     assert polls[0]["leaderboard"][0]["user"]["name"] == "Kari"
     assert "answer" not in polls[1]
+    results = await http.get(f"/api/v1/rooms/{room['id']}/results", headers=host.headers)
+    assert results.status_code == 200, results.text
+    moments = [(m["kind"], m["title"]) for m in results.json()["markers"] if m["kind"] == "poll"]
+    assert moments == [("poll", QUIZ["question"]), ("poll", "Next colour?")]
 
     gone = await http.request(
         "DELETE", "/api/v1/me", json={"password": "correct horse battery"}, headers=kari.headers

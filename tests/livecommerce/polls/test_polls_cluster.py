@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgpack
@@ -47,7 +48,7 @@ async def vote(socket: RoomSocket, poll_id: str, option: int, ref: str) -> Event
 
 
 async def ended_in_stream(client: aioredis.Redis, room_id: str) -> list[Event]:
-    entries = await client.xrange(keys.room_events(room_id))
+    entries: Any = await client.xrange(keys.room_events(room_id))
     found = [msgpack.unpackb(fields[b"d"]) for _, fields in entries]
     return [e for e in found if e["type"] == "poll.ended"]
 
