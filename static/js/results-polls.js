@@ -24,9 +24,9 @@ export function setupResultsPolls(roomId) {
     $('polls-card').hidden = polls.length === 0;
     $('polls-rows').replaceChildren(...polls.map((poll) => el(
       'tr', { dataset: { pollId: poll.id } },
-      el('td', {},
+      el('th', { scope: 'row' },
+        el('span', { class: 'poll-table-question', text: `${poll.kind === 'quiz' ? t('poll.kind.quiz') : t('poll.kind.poll')}: ${poll.question}` }),
         el('time', { dateTime: new Date(poll.starts_at).toISOString(), text: formatTime(poll.starts_at) })),
-      el('th', { scope: 'row', text: `${poll.kind === 'quiz' ? t('poll.kind.quiz') : t('poll.kind.poll')}: ${poll.question}` }),
       el('td', {}, el('ul', { class: 'poll-table-options' }, ...optionCells(poll))),
       el('td', { class: 'num', text: formatNumber(Number(poll.total || 0)) }),
     )));

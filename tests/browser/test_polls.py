@@ -154,6 +154,22 @@ def test_a_host_asks_a_quiz_two_viewers_answer_and_the_fastest_right_answers_sho
     expect(bo.locator("#poll-card")).to_be_hidden()
     polls = server.api("GET", f"/api/v1/rooms/{room['id']}/polls")["polls"]
     assert [(p["question"], p["votes"], p["answer"]) for p in polls] == [(QUESTION, [1, 2, 0], 1)]
+    studio.set_viewport_size({"width": DESKTOP["width"], "height": DESKTOP["height"]})
+    studio.goto(server.url(f"/studio/results?room={room['id']}"))
+    expect(studio.locator("body")).to_have_attribute("data-state", "ready")
+    row = studio.locator("#polls-rows tr")
+    expect(row).to_have_count(1)
+    expect(row.locator(".poll-table-question")).to_have_text(f"{EN['poll.kind.quiz']}: {QUESTION}")
+    expect(row.locator("li.right")).to_have_text(f"{OPTIONS[1]} · 67% · {EN['poll.right_answer']}")
+    expect(row.locator("td.num")).to_have_text("3")
+    expect(studio.locator("#markers")).to_contain_text(
+        EN["results.marker.poll_named"].format(title=QUESTION)
+    )
+    studio.locator("#polls-card").scroll_into_view_if_needed()
+    shoot(studio, "poll-results-1280.png")
+    studio.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
+    studio.locator("#polls-card").scroll_into_view_if_needed()
+    shoot(studio, "poll-results-390.png")
 
 
 def test_a_guest_is_asked_to_sign_in_and_the_host_ends_a_poll_early(
