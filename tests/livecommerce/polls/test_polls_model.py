@@ -239,7 +239,7 @@ async def test_the_end_script_rounds_as_the_rules_do(valkey: EmbeddedValkey) -> 
         assert (await store.end(ROOM, poll.id, "ended_early", START)).ended
         ended = await store.poll(ROOM, poll.id)
         assert ended.results()["percentages"] == percentages(counts), counts
-        raw = await client.xrevrange(keys.room_events(ROOM), count=1)
+        raw: Any = await client.xrevrange(keys.room_events(ROOM), count=1)
         event = msgpack.unpackb(raw[0][1][b"d"])
         assert (event["votes"], event["percentages"]) == (counts, percentages(counts))
     await client.aclose()
