@@ -162,12 +162,13 @@ class Polls:
         )
         return {"live": records[0] or None, "last": records[1] or None}
 
-    async def vote_of(self, room_id: str, live: dict[str, Any] | None, user_id: str) -> Event:
+    async def your_vote(self, room_id: str, user_id: str) -> Event | None:
         """A joiner's own vote in the running poll, for their welcome only."""
-        if not live:
-            return {}
-        option = await self.polls.vote_of(room_id, live["id"], user_id)
-        return {} if option is None else {"poll_id": live["id"], "option": option}
+        poll_id = await self.polls.live_poll(room_id)
+        if poll_id is None:
+            return None
+        option = await self.polls.vote_of(room_id, poll_id, user_id)
+        return None if option is None else {"poll_id": poll_id, "option": option}
 
     async def room_polls(self, room_id: str) -> list[Event]:
         """The show's polls in order with their results, for its results page and replay."""

@@ -311,9 +311,7 @@ class Gateway:
             lots = await self.auctions.welcome_lots(room_id)
             session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
             if self.polls is not None:
-                polls = await self.polls.welcome(room_id)
-                vote = await self.polls.vote_of(room_id, polls["live"], identity.id)
-                session.buying["poll_vote"] = vote or None
+                session.buying["poll_vote"] = await self.polls.your_vote(room_id, identity.id)
         member = Member(
             conn,
             protocol,

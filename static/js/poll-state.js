@@ -3,12 +3,13 @@
 // data in and out: no DOM, no socket, no clock.
 //
 // `live` is the running poll with its counts so far; `last` the one that ended last, with its
-// result (a quiz's answer and leaderboard); `mine` is poll id -> the option you voted. A page
+// result (a quiz's answer and leaderboard); `mine` is poll id -> the option you voted, and
+// `userId` whose votes those are (from the welcome). A page
 // folds a fact of its own the same way: `poll.voted` {poll_id, option}, when its vote was
 // acked or refused as `already_voted` (which names the option that counted).
 
 export function initialPolls() {
-  return { live: null, last: null, mine: {} };
+  return { live: null, last: null, mine: {}, userId: null };
 }
 
 function zeros(poll) {
@@ -23,10 +24,12 @@ export function foldPolls(state, event) {
   switch (event.type) {
     case 'welcome': {
       const polls = event.polls || {};
-      const mine = {};
+      const userId = (event.you && event.you.id) || null;
+      // Your votes seen before a fresh welcome stay yours; another account starts afresh.
+      const mine = userId === state.userId ? { ...state.mine } : {};
       const vote = event.you && event.you.poll_vote;
       if (vote && vote.poll_id) mine[vote.poll_id] = vote.option;
-      return { live: polls.live || null, last: polls.last || null, mine: { ...state.mine, ...mine } };
+      return { live: polls.live || null, last: polls.last || null, mine, userId };
     }
     case 'poll.started': {
       const poll = event.poll || {};

@@ -81,7 +81,13 @@ def test_a_joiner_starts_from_the_welcome_with_their_own_vote(page: Page) -> Non
                       "you": {"id": "u1", "poll_vote": mine}}  # fmt: skip
     state = fold(page, [welcome])
     assert (state["live"]["total"], state["mine"]) == (4, {"pl_1": 1})
-    assert fold(page, [{"type": "welcome", "seq": 1}]) == {"live": None, "last": None, "mine": {}}
+    assert fold(page, [{"type": "welcome", "seq": 1}]) == {
+        "live": None, "last": None, "mine": {}, "userId": None
+    }  # fmt: skip
+    other: Event = {**welcome, "you": {"id": "u2", "poll_vote": None}}
+    assert fold(page, [welcome, other])["mine"] == {}  # another account's votes are not theirs
+    again: Event = {**welcome, "you": {"id": "u1", "poll_vote": None}}
+    assert fold(page, [welcome, again])["mine"] == {"pl_1": 1}
 
 
 def test_the_replay_shows_each_result_from_the_moment_it_ended(page: Page) -> None:

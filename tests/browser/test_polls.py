@@ -31,6 +31,7 @@ from .support import (
 pytestmark = pytest.mark.browser
 
 EN = locale_strings("en")
+LV = locale_strings("lv")
 SHOTS = Path(os.environ.get("LIVECOMMERCE_POLL_SHOTS", "/tmp/shots-polls"))
 QUESTION = "Which yarn keeps you warmest? <b>bold</b>"
 OPTIONS = ("Cotton", "Merino wool", "Linen")
@@ -175,11 +176,12 @@ def test_a_host_asks_a_quiz_two_viewers_answer_and_the_fastest_right_answers_sho
 def test_a_guest_is_asked_to_sign_in_and_the_host_ends_a_poll_early(
     server: Server, new_page: NewPage
 ) -> None:
+    """The guest reads the page in Latvian: the card speaks their language too."""
     host = server.create_user("host")
     room = server.create_room(host, "Colour vote")
     server.start_room(host, room["id"])
     studio = open_page(new_page, server, f"/studio#{room['id']}", host, DESKTOP)
-    guest = new_page(viewport=PHONE)
+    guest = new_page(viewport=PHONE, locale="lv-LV")
     guest.goto(server.url(f"/rooms/{room['id']}"))
     joined(guest)
 
@@ -193,14 +195,16 @@ def test_a_guest_is_asked_to_sign_in_and_the_host_ends_a_poll_early(
     box.get_by_label(EN["poll.studio.option"].format(n=2), exact=True).fill("Moss")
     box.get_by_label(EN["poll.studio.duration"]).fill("600")
     start.click()
-    expect(guest.locator("#poll-kind")).to_have_text(EN["poll.kind.poll"])
+    expect(guest.locator("#poll-kind")).to_have_text(LV["poll.kind.poll"])
     expect(guest.locator("#poll-card")).to_have_attribute("data-bars", "shown")
     expect(guest.locator("#poll-options .poll-option:disabled")).to_have_count(2)
-    expect(guest.get_by_role("button", name=EN["poll.sign_in"])).to_be_visible()
+    expect(guest.get_by_role("button", name=LV["poll.sign_in"])).to_be_visible()
+    shoot(guest, "poll-guest-lv-390.png")
 
     studio.locator("#poll-end").click()
     expect(guest.locator("#poll-card")).to_have_attribute("data-state", "ended")
-    expect(guest.locator("#poll-outcome")).to_have_text(f"{EN['poll.outcome.final']} · 0 votes")
+    votes = LV["poll.votes.zero"].format(count=0)
+    expect(guest.locator("#poll-outcome")).to_have_text(f"{LV['poll.outcome.final']} · {votes}")
     expect(guest.locator("#poll-board")).to_be_hidden()
-    expect(guest.get_by_role("button", name=EN["poll.sign_in"])).to_be_hidden()
+    expect(guest.get_by_role("button", name=LV["poll.sign_in"])).to_be_hidden()
     expect(studio.locator("#poll-end")).to_be_hidden()
