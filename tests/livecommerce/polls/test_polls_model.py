@@ -224,6 +224,14 @@ COUNTS = [
 
 async def test_the_end_script_rounds_as_the_rules_do(valkey: EmbeddedValkey) -> None:
     client = aioredis.Redis.from_url(valkey.url)
+    try:
+        await client.flushall()
+        await rounds_as_the_rules_do(client)
+    finally:
+        await client.aclose()
+
+
+async def rounds_as_the_rules_do(client: aioredis.Redis) -> None:
     store = PollStore(client, stream_max_len=1000)
     await client.hset(keys.room(ROOM), mapping={"state": "live", "host_id": HOST})
     for n, counts in enumerate(COUNTS):
@@ -242,4 +250,3 @@ async def test_the_end_script_rounds_as_the_rules_do(valkey: EmbeddedValkey) -> 
         raw: Any = await client.xrevrange(keys.room_events(ROOM), count=1)
         event = msgpack.unpackb(raw[0][1][b"d"])
         assert (event["votes"], event["percentages"]) == (counts, percentages(counts))
-    await client.aclose()
