@@ -23,6 +23,7 @@ from livecommerce.auctions.store import AuctionStore
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import Conflict, Forbidden, LiveCommerceError
 from livecommerce.events import Event
+from livecommerce.polls.rules import Poll
 from livecommerce.polls.store import PollStore
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
@@ -230,12 +231,18 @@ class Analytics:
             raise Conflict("the show has not gone live yet")
         now = self.now_ms()
         fields, viewers, chatters, buyers = await self.store.read(room.id)
-        markers, titles = await self._shown(room, rules.split(fields)[2])
+        polls = await self.polls.room_polls(room.id) if self.polls is not None else []
+        markers, titles = await self._shown(room, rules.split(fields)[2], polls)
         stored = Stored(fields, viewers, chatters, buyers, markers, titles)
-        return rules.results(room.to_public(), stored, now, await self._previous(room))
+        shown = rules.results(room.to_public(), stored, now, await self._previous(room))
+        # The show's polls with their votes, for the page's table (no leaderboards: no names).
+        shown["polls"] = [
+            {k: v for k, v in p.to_record().items() if k != "leaderboard"} for p in polls
+        ]
+        return shown
 
     async def _shown(
-        self, room: Room, counted: Iterable[str]
+        self, room: Room, counted: Iterable[str], polls: Iterable[Poll] = ()
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """Markers where products were pinned, sales, lots and polls started; every product's
         title."""

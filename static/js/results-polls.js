@@ -1,9 +1,8 @@
 // A show's polls and quizzes on its results page: one row each, with its question, how the
-// votes went (a quiz's right answer marked) and how many voted. Read from
-// GET /api/v1/rooms/{id}/polls (docs/protocol.md, "Polls and quizzes"); each poll is also a
-// moment on the chart (the results' markers, kind "poll").
+// votes went (a quiz's right answer marked) and how many voted. They come with the results
+// (`results.polls`, docs/analytics.md); each poll is also a moment on the chart (the results'
+// markers, kind "poll").
 
-import { api, API_BASE } from './api.js';
 import { $, el } from './dom.js';
 import { formatNumber, formatTime, t } from './i18n.js';
 
@@ -17,30 +16,15 @@ export function optionCells(poll) {
   });
 }
 
-export function setupResultsPolls(roomId) {
-  let polls = [];
-
-  function render() {
-    $('polls-card').hidden = polls.length === 0;
-    $('polls-rows').replaceChildren(...polls.map((poll) => el(
-      'tr', { dataset: { pollId: poll.id } },
-      el('th', { scope: 'row' },
-        el('span', { class: 'poll-table-question', text: `${poll.kind === 'quiz' ? t('poll.kind.quiz') : t('poll.kind.poll')}: ${poll.question}` }),
-        el('time', { dateTime: new Date(poll.starts_at).toISOString(), text: formatTime(poll.starts_at) })),
-      el('td', {}, el('ul', { class: 'poll-table-options' }, ...optionCells(poll))),
-      el('td', { class: 'num', text: formatNumber(Number(poll.total || 0)) }),
-    )));
-  }
-
-  return {
-    async load() {
-      try {
-        polls = (await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/polls`)).polls || [];
-      } catch {
-        return; // the figures above are what the page is for; the table waits for next time
-      }
-      render();
-    },
-    render,
-  };
+export function renderResultsPolls(results) {
+  const polls = (results && results.polls) || [];
+  $('polls-card').hidden = polls.length === 0;
+  $('polls-rows').replaceChildren(...polls.map((poll) => el(
+    'tr', { dataset: { pollId: poll.id } },
+    el('th', { scope: 'row' },
+      el('span', { class: 'poll-table-question', text: `${poll.kind === 'quiz' ? t('poll.kind.quiz') : t('poll.kind.poll')}: ${poll.question}` }),
+      el('time', { dateTime: new Date(poll.starts_at).toISOString(), text: formatTime(poll.starts_at) })),
+    el('td', {}, el('ul', { class: 'poll-table-options' }, ...optionCells(poll))),
+    el('td', { class: 'num', text: formatNumber(Number(poll.total || 0)) }),
+  )));
 }

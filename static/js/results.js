@@ -13,7 +13,7 @@ import {
 import { $, el, setStatus } from './dom.js';
 import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t } from './i18n.js';
 import { createChart } from './results-chart.js';
-import { setupResultsPolls } from './results-polls.js';
+import { renderResultsPolls } from './results-polls.js';
 import { formatDifference, formatDuration, formatFigure, formatRatio, GROUPS } from './results-figures.js';
 
 const REFRESH_MS = 10000;
@@ -24,7 +24,6 @@ let results = null;
 let chart = null;
 let refreshTimer = null;
 let loading = false;
-const pollTable = setupResultsPolls(roomId);
 
 function setState(name) {
   document.body.dataset.state = name;
@@ -147,7 +146,7 @@ function render() {
   renderMarkers();
   renderProducts();
   renderPrevious();
-  pollTable.render();
+  renderResultsPolls(results);
   $('chart-empty').hidden = (results.timeline || []).length > 0;
   setState('ready');
   chart.update(results);
@@ -189,7 +188,6 @@ async function load() {
   }
   loading = false;
   render();
-  await pollTable.load();
   if (results.status === 'live') refreshTimer = setTimeout(load, REFRESH_MS);
 }
 

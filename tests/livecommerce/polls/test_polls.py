@@ -145,6 +145,10 @@ async def show_results_and_forget_the_deleted(
     assert results.status_code == 200, results.text
     moments = [(m["kind"], m["title"]) for m in results.json()["markers"] if m["kind"] == "poll"]
     assert moments == [("poll", QUIZ["question"]), ("poll", "Next colour?")]
+    table = results.json()["polls"]
+    assert [(p["id"], p["votes"], "leaderboard" in p) for p in table] == [
+        (quiz["id"], [0, 1, 1], False), (poll["id"], [2, 0, 0], False)
+    ]  # fmt: skip
 
     gone = await http.request(
         "DELETE", "/api/v1/me", json={"password": "correct horse battery"}, headers=kari.headers
