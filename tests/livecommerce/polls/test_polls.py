@@ -157,6 +157,8 @@ async def show_results_and_forget_the_deleted(
     polls = (await http.get(f"/api/v1/rooms/{room['id']}/polls")).json()["polls"]
     assert polls[0]["leaderboard"] == [{"user": {"id": "deleted", "name": ""}, "ms": 2000}]
     assert (await http.get("/api/v1/rooms/r_none/polls")).status_code == 404
+    schema = (await http.get("/api/v1/openapi.json")).json()
+    assert "get" in schema["paths"]["/api/v1/rooms/{room_id}/polls"]
 
 
 async def test_a_poll_needs_a_live_show_and_ends_with_it(start_server: ServerFactory) -> None:
