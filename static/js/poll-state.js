@@ -5,11 +5,28 @@
 // `live` is the running poll with its counts so far; `last` the one that ended last, with its
 // result (a quiz's answer and leaderboard); `mine` is poll id -> the option you voted, and
 // `userId` whose votes those are (from the welcome). A page
-// folds a fact of its own the same way: `poll.voted` {poll_id, option}, when its vote was
-// acked or refused as `already_voted` (which names the option that counted).
+// folds a fact of its own the same way: `poll.voted` {poll_id, option, counted?}, when its vote
+// was acked (`counted`: it is added to the counts shown) or refused as `already_voted` (which
+// names the option that counted).
 
 export function initialPolls() {
   return { live: null, last: null, mine: {}, userId: null };
+}
+
+// Whole percentages that sum to 100 (all 0 with no votes): each share rounded down, the points
+// left to the largest remainders, the earlier option first (as the server's rules.percentages).
+export function percentages(votes) {
+  const total = votes.reduce((sum, v) => sum + v, 0);
+  if (total <= 0) return votes.map(() => 0);
+  const shares = votes.map((v) => Math.floor((100 * v) / total));
+  const order = votes.map((v, i) => i).sort((a, b) => ((100 * votes[b]) % total) - ((100 * votes[a]) % total) || a - b);
+  let left = 100 - shares.reduce((sum, v) => sum + v, 0);
+  for (const i of order) {
+    if (left <= 0) break;
+    shares[i] += 1;
+    left -= 1;
+  }
+  return shares;
 }
 
 function zeros(poll) {
@@ -56,8 +73,15 @@ export function foldPolls(state, event) {
       const live = state.live && state.live.id === event.poll_id ? null : state.live;
       return { ...state, live, last };
     }
-    case 'poll.voted':
-      return { ...state, mine: { ...state.mine, [event.poll_id]: event.option } };
+    case 'poll.voted': {
+      const mine = { ...state.mine, [event.poll_id]: event.option };
+      const { live } = state;
+      // Your own vote, just counted: shown at once, until the next tally says the same.
+      if (!event.counted || !live || live.id !== event.poll_id) return { ...state, mine };
+      const votes = (live.votes || zeros(live)).map((v, i) => v + (i === event.option ? 1 : 0));
+      const total = Number(live.total || 0) + 1;
+      return { ...state, mine, live: { ...live, votes, total, percentages: percentages(votes) } };
+    }
     default:
       return state;
   }

@@ -230,7 +230,7 @@ export function setupViewerPoll({ getClient, getState, signedIn, openSignIn }) {
     render();
     try {
       await client.request('poll.vote', { poll_id: pollId, option }, { quiet: true });
-      fold({ type: 'poll.voted', poll_id: pollId, option });
+      fold({ type: 'poll.voted', poll_id: pollId, option, counted: true });
     } catch (err) {
       const chosen = err.event && err.event.option;
       if (err.code === 'already_voted' && chosen != null) fold({ type: 'poll.voted', poll_id: pollId, option: chosen });

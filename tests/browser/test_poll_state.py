@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from livecommerce.events import Event
+from livecommerce.polls.rules import percentages
 
 from .support import Server, expect_timeout_ms
 
@@ -25,6 +26,8 @@ FOLD = """async (events) => {
   for (const event of events) state = m.foldPolls(state, event);
   return state;
 }"""
+
+SHARES = """async (votes) => (await import('/static/js/poll-state.js')).percentages(votes)"""
 
 MARKS = """async (polls) => {
   await (await import('/static/js/i18n.js')).initI18n();
@@ -72,6 +75,15 @@ def test_a_poll_runs_counts_only_forward_and_ends_with_its_answer(page: Page) ->
         "ended", 1, [1, 3], "Which colour?"
     )  # fmt: skip
     assert state["mine"] == {"pl_1": 1}
+
+
+def test_your_own_vote_shows_at_once_and_the_pages_round_as_the_server_does(page: Page) -> None:
+    started: Event = {"type": "poll.started", "seq": 5, "poll": POLL}
+    voted: Event = {"type": "poll.voted", "poll_id": "pl_1", "option": 0, "counted": True}
+    state = fold(page, [started, voted])
+    assert (state["live"]["votes"], state["live"]["percentages"]) == ([1, 0], [100, 0])
+    for votes in ([1, 1, 1], [2, 1], [1, 2, 1, 2], [0, 0], [333, 333, 334], [5, 0, 0, 1]):
+        assert page.evaluate(SHARES, votes) == percentages(votes), votes
 
 
 def test_a_joiner_starts_from_the_welcome_with_their_own_vote(page: Page) -> None:

@@ -208,3 +208,43 @@ def test_a_guest_is_asked_to_sign_in_and_the_host_ends_a_poll_early(
     expect(guest.locator("#poll-board")).to_be_hidden()
     expect(guest.get_by_role("button", name=LV["poll.sign_in"])).to_be_hidden()
     expect(studio.locator("#poll-end")).to_be_hidden()
+
+
+def test_a_four_option_poll_leaves_the_sale_and_the_chat_in_reach_on_a_phone(
+    server: Server, new_page: NewPage
+) -> None:
+    host = server.create_user("host")
+    room = server.create_room(host, "Scarf sale")
+    server.start_room(host, room["id"])
+    product = server.api(
+        "POST", "/api/v1/products",
+        {"sku": "SCARF-1", "title": "Merino scarf", "price": 4900, "currency": "EUR", "stock": 5},
+        token=host.token,
+    )  # fmt: skip
+    on_socket(
+        server, host, room["id"],
+        [{"type": "pin", "product_id": product["id"]},
+         {"type": "sale.start", "product_id": product["id"], "price": 3900, "units": 5,
+          "per_user_limit": 1, "duration_s": 300, "hold_s": 120},
+         {"type": "chat.send", "text": "Welcome, everyone!"},
+         {"type": "poll.start", "question": "Which colour should the next scarf be?",
+          "options": ["Rust red", "Moss green", "Oat", "Midnight blue"], "duration_s": 120}],
+    )  # fmt: skip
+    viewer = open_page(new_page, server, f"/rooms/{room['id']}", server.create_user("ada"), PHONE)
+    expect(viewer.locator("#poll-options .poll-option")).to_have_count(4)
+    buy = viewer.locator("#buy-button")
+    expect(buy).to_be_visible()
+    # The card over the stream covers neither Buy nor the chat's input: a tap reaches them.
+    for target in (buy, viewer.locator("#chat-input")):
+        box = target.bounding_box()
+        assert box is not None
+        hit = viewer.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).closest('#poll-card') === null",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        assert hit, "the poll card covers it"
+    option(viewer, "Oat").click()
+    expect(option(viewer, "Oat")).to_have_attribute("aria-pressed", "true")
+    expect(viewer.locator("#poll-total")).to_have_text("1 vote")  # at once, before any tally
+    expect(option(viewer, "Oat")).to_contain_text("100%")
+    shoot(viewer, "poll-viewer-with-sale-390.png")
