@@ -14,6 +14,11 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── BadRating                 bad_rating    400   4400
     │   ├── ReviewTooLong             review_too_long 400 4400
     │   └── BadCharacters             bad_characters 400  4400
+    │   ├── PollOptionsCount          poll_options_count 400 4400
+    │   ├── PollTextInvalid           poll_text_invalid 400 4400  (field)
+    │   ├── PollDurationOutOfRange    poll_duration_out_of_range 400 4400
+    │   ├── PollAnswerOutOfRange      poll_answer_out_of_range 400 4400
+    │   └── OptionOutOfRange          option_out_of_range 400 4400
     ├── RequestTimeout                request_timeout 408 4002
     ├── TooLarge                      too_large     413   4002
     ├── UnsupportedImage              unsupported_image 415 4002
@@ -43,6 +48,9 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── NotReviewable             not_reviewable 409  4002  (state)
     │   ├── GiveawayNotActive         giveaway_not_active 409 4002
     │   └── GiveawayRunning           giveaway_running 409 4002
+    │   ├── PollNotActive             poll_not_active 409 4002
+    │   ├── PollRunning               poll_running  409   4002  (poll_id)
+    │   └── AlreadyVoted              already_voted 409   4002  (option)
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -147,6 +155,31 @@ class BadCharacters(BadRequest):
 class UnknownType(BadRequest):
     code = "unknown_type"
     title = "Unknown message type"
+
+
+class PollOptionsCount(BadRequest):
+    code = "poll_options_count"
+    title = "A poll has 2 to 4 options"
+
+
+class PollTextInvalid(BadRequest):
+    code = "poll_text_invalid"
+    title = "A question or option is empty, too long or holds control characters"
+
+
+class PollDurationOutOfRange(BadRequest):
+    code = "poll_duration_out_of_range"
+    title = "Poll duration out of range"
+
+
+class PollAnswerOutOfRange(BadRequest):
+    code = "poll_answer_out_of_range"
+    title = "The quiz's answer is not one of its options"
+
+
+class OptionOutOfRange(BadRequest):
+    code = "option_out_of_range"
+    title = "No such option"
 
 
 class RequestTimeout(LiveCommerceError):
@@ -314,6 +347,21 @@ class GiveawayNotActive(Conflict):
 class GiveawayRunning(Conflict):
     code = "giveaway_running"
     title = "A giveaway is running in this room already"
+
+
+class PollNotActive(Conflict):
+    code = "poll_not_active"
+    title = "Poll not active"
+
+
+class PollRunning(Conflict):
+    code = "poll_running"
+    title = "A poll is running already; one at a time"
+
+
+class AlreadyVoted(Conflict):
+    code = "already_voted"
+    title = "Already voted"
 
 
 class _RetryLater(LiveCommerceError):

@@ -162,6 +162,26 @@ class AuctionEnded(TypedDict):
     amount: NotRequired[int]
 
 
+class PollStarted(TypedDict):
+    """A quiz's answer is never in it: it comes with ``poll.ended``."""
+
+    type: Literal["poll.started"]
+    seq: NotRequired[int]
+    poll: Json
+
+
+class PollEnded(TypedDict):
+    type: Literal["poll.ended"]
+    seq: NotRequired[int]
+    poll_id: str
+    votes: list[int]
+    total: int
+    percentages: list[int]
+    reason: str
+    answer: NotRequired[int]  # a quiz's right option
+    leaderboard: NotRequired[list[Json]]  # a quiz's fastest right answers: {user, ms}
+
+
 # --- ephemeral and private events -------------------------------------------------------
 
 
@@ -189,6 +209,16 @@ class GiveawayEntered(TypedDict):
     type: Literal["giveaway.entered"]
     giveaway_id: str
     count: int
+
+
+class PollTally(TypedDict):
+    """A running poll's counts so far; coalesced to a few a second, like ``sale.stock``."""
+
+    type: Literal["poll.tally"]
+    poll_id: str
+    votes: list[int]
+    total: int
+    percentages: list[int]
 
 
 class SaleStock(TypedDict):
@@ -294,6 +324,7 @@ class Welcome(TypedDict):
     sales: list[Json]
     auctions: list[Json]
     giveaway: NotRequired[Json | None]  # running now, or the last result
+    polls: Json  # {live, last}: the running poll (with its counts) and the last result
     server_time: int
 
 
@@ -319,6 +350,9 @@ class Ack(TypedDict):
     entered: NotRequired[bool]  # giveaway.enter: true now and on a repeat
     count: NotRequired[int]  # giveaway.enter: entrants so far
     method: NotRequired[str]  # giveaway.enter: viewer, follower, buyer or free
+    poll: NotRequired[Json]  # poll.start, poll.end
+    poll_id: NotRequired[str]  # poll.vote
+    option: NotRequired[int]  # poll.vote: the option counted
 
 
 class BidAccepted(TypedDict):
@@ -347,6 +381,8 @@ class Error(TypedDict):
     until: NotRequired[int]  # muted
     index: NotRequired[int]  # bad_request of mod.words: which word
     next_bid: NotRequired[int]  # bid_too_low
+    option: NotRequired[int]  # already_voted: the option chosen before
+    poll_id: NotRequired[str]  # poll_running: the poll still running
 
 
 class Unavailable(TypedDict):
@@ -382,12 +418,15 @@ RoomEvent = (
     | AuctionEnded
     | GiveawayStarted
     | GiveawayEnded
+    | PollStarted
+    | PollEnded
 )
 """An event in a room's order: it gets the room's next seq and is kept for resumes."""
 
 Outgoing = (
     RoomEvent
     | SaleStock
+    | PollTally
     | Viewers
     | Reactions
     | Reservation

@@ -58,6 +58,8 @@ from livecommerce.media.store import MediaStore
 from livecommerce.media.streams import Streams
 from livecommerce.moderation.service import Moderators
 from livecommerce.moderation.store import ModerationStore
+from livecommerce.polls.service import Polls
+from livecommerce.polls.store import PollStore
 from livecommerce.realtime.bus import Bus
 from livecommerce.realtime.channels import Channels
 from livecommerce.realtime.gateway import Gateway
@@ -111,6 +113,7 @@ class Server:
         self.reservations: Reservations | None = None
         self.auctions: Auctions | None = None
         self.giveaways: Giveaways | None = None
+        self.polls: Polls | None = None
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
@@ -336,6 +339,7 @@ class Server:
             ids=self.ids,
         )
         giveaway_store = GiveawayStore(store.client, stream_max_len=s.stream_max_len)
+        poll_store = PollStore(store.client, stream_max_len=s.stream_max_len)
         analytics = self.analytics = Analytics(
             AnalyticsStore(store.client, secret=s.server_secret().encode()),
             room_store,
@@ -347,6 +351,7 @@ class Server:
             clock=self.clock,
             enabled=s.analytics,
             giveaways=giveaway_store,
+            polls=poll_store,
         )
         channels.observer = analytics
         self._up("analytics", analytics.last_flush)  # on the way down: the last second
@@ -393,9 +398,19 @@ class Server:
             ids=self.ids,
         )
         reader.giveaway = giveaways.welcome
-        rooms.on_ended = _both(auctions.room_ended, giveaways.room_ended)
         giveaways.start_ticking()
         self._up("giveaways", giveaways.stop)
+        polls = self.polls = Polls(
+            store,
+            poll_store,
+            deleted_among=reader.deleted_among,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        reader.polls = polls.welcome
+        rooms.on_ended = _each(auctions.room_ended, giveaways.room_ended, polls.room_ended)
+        polls.start_ticking()
+        self._up("polls", polls.stop)
         accounts = self.accounts = Accounts(
             account_store,
             auth,
@@ -426,6 +441,7 @@ class Server:
             auctions=auctions,
             analytics=analytics,
             giveaways=giveaways,
+            polls=polls,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -461,6 +477,7 @@ class Server:
                 follows=follows,
                 reviews=reviews,
                 giveaways=giveaways,
+                polls=polls,
             )
             media, http = await self._serve(services, media_store, bus)
             follows.base_url = s.public_url or self.http_url
@@ -554,14 +571,12 @@ class Server:
         temporary.replace(path)
 
 
-def _both(
-    first: Callable[[Room], Awaitable[None]], second: Callable[[Room], Awaitable[None]]
-) -> Callable[[Room], Awaitable[None]]:
-    """What ends with a show: its auction lots, then its giveaway."""
+def _each(*steps: Callable[[Room], Awaitable[None]]) -> Callable[[Room], Awaitable[None]]:
+    """What ends with a show (its lots, its giveaway, its poll), one after the other."""
 
     async def ended(room: Room) -> None:
-        await first(room)
-        await second(room)
+        for step in steps:
+            await step(room)
 
     return ended
 

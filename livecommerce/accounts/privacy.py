@@ -3,7 +3,8 @@
 Room history is an append-only stream that cannot be rewritten in place, and the lines give
 other people's replies their sense, so the lines stay and the author goes: wherever chat is
 read back (a welcome, a resume, the moderators' tools), a deleted author's id and name are
-replaced; the same holds for the bidders and winners of auction lots. Orders are not touched:
+replaced; the same holds for the bidders and winners of auction lots and the people on a
+quiz's leaderboard. Orders are not touched:
 the merchant keeps them, as the law that requires them says.
 """
 
@@ -18,6 +19,7 @@ DELETED_USER: dict[str, str] = {"id": "deleted", "name": ""}
 # winner; nested in a pinned line's ``message`` and a lot's ``result``.
 PERSON_FIELDS = ("user", "bidder", "winner", "high_bidder", "placed_by")
 NESTED = ("message", "result")
+LISTS = ("leaderboard",)  # lists of records that each name a person (a quiz's right answers)
 
 
 def _people(item: dict[str, object]) -> list[str]:
@@ -38,6 +40,12 @@ def authors(events: list[Event]) -> set[str]:
             inner = event.get(name)
             if isinstance(inner, dict):
                 found.update(_people(inner))
+        for name in LISTS:
+            inner = event.get(name)
+            if isinstance(inner, list):
+                for row in inner:
+                    if isinstance(row, dict):
+                        found.update(_people(row))
     return found
 
 
@@ -61,5 +69,10 @@ def anonymise(events: list[Event], deleted: set[str]) -> list[Event]:
             inner = event.get(name)
             if isinstance(inner, dict):
                 event = {**event, name: _without(inner, deleted)}
+        for name in LISTS:
+            inner = event.get(name)
+            if isinstance(inner, list):
+                rows = [_without(r, deleted) if isinstance(r, dict) else r for r in inner]
+                event = {**event, name: rows}
         out.append(event)
     return out

@@ -24,6 +24,8 @@ from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import Conflict, Forbidden, LiveCommerceError
 from livecommerce.events import Event
 from livecommerce.giveaways.store import GiveawayStore
+from livecommerce.polls.rules import Poll
+from livecommerce.polls.store import PollStore
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -59,8 +61,10 @@ class Analytics:
         clock: Callable[[], float] = time.time,
         enabled: bool = True,
         giveaways: GiveawayStore | None = None,
+        polls: PollStore | None = None,
     ) -> None:
         self.store = store
+        self.polls = polls
         self.rooms = rooms
         self.catalog = catalog
         self.sales = sales
@@ -230,15 +234,21 @@ class Analytics:
             raise Conflict("the show has not gone live yet")
         now = self.now_ms()
         fields, viewers, chatters, buyers = await self.store.read(room.id)
-        markers, titles = await self._shown(room, rules.split(fields)[2])
+        polls = await self.polls.room_polls(room.id) if self.polls is not None else []
+        markers, titles = await self._shown(room, rules.split(fields)[2], polls)
         stored = Stored(fields, viewers, chatters, buyers, markers, titles)
-        return rules.results(room.to_public(), stored, now, await self._previous(room))
+        shown = rules.results(room.to_public(), stored, now, await self._previous(room))
+        # The show's polls with their votes, for the page's table (no leaderboards: no names).
+        shown["polls"] = [
+            {k: v for k, v in p.to_record().items() if k != "leaderboard"} for p in polls
+        ]
+        return shown
 
     async def _shown(
-        self, room: Room, counted: Iterable[str]
+        self, room: Room, counted: Iterable[str], polls: Iterable[Poll] = ()
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Markers where products were pinned, sales, lots and giveaways started (a giveaway's
-        with its entrant count and winner); every product's title."""
+        """Markers where products were pinned, sales, lots, giveaways and polls started (a
+        giveaway's with its entrant count and winner); every product's title."""
         markers: list[dict[str, Any]] = []
         titles: dict[str, str] = {}
         for pin in await self.store.pins(room.id):
@@ -258,6 +268,16 @@ class Analytics:
                 markers.append(marker)
         for marker in markers:
             titles.setdefault(marker["product_id"], marker["title"])
+        if self.polls is not None:  # a poll is a moment too, named by its question
+            for poll in await self.polls.room_polls(room.id):
+                markers.append(
+                    {
+                        "at": poll.starts_at,
+                        "kind": "poll",
+                        "poll_id": poll.id,
+                        "title": poll.question,
+                    }
+                )
         for pid in list(counted)[: rules.MAX_PRODUCTS]:
             if pid not in titles:
                 try:

@@ -22,6 +22,7 @@ from livecommerce.follows.service import Follows
 from livecommerce.giveaways.service import Giveaways
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
+from livecommerce.polls.service import Polls
 from livecommerce.reviews.service import Reviews
 from livecommerce.rooms.service import Rooms
 from livecommerce.runtime.ids import Ids
@@ -57,6 +58,7 @@ class Services:
     follows: Follows | None = None
     reviews: Reviews | None = None
     giveaways: Giveaways | None = None
+    polls: Polls | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

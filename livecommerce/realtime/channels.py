@@ -58,7 +58,7 @@ AMBIENT_EVERY_S = 0.25
 # Ambient events cost one frame per member; a big room gets them less often, so that telling
 # 10,000 people the units left never takes the loop from the buyers (docs/benchmarks.md).
 AMBIENT_FRAMES_PER_S = 8_000
-AMBIENT = frozenset({"sale.stock", "viewers"})
+AMBIENT = frozenset({"sale.stock", "viewers", "poll.tally"})
 
 
 def ambient_every_s(members: int) -> float:

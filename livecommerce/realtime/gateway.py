@@ -58,6 +58,7 @@ from livecommerce.events import (
 from livecommerce.giveaways.service import Giveaways
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
+from livecommerce.polls.service import Polls
 from livecommerce.realtime.channels import Channels, Member
 from livecommerce.realtime.snapshots import Snapshot
 from livecommerce.realtime.wire import (
@@ -74,6 +75,9 @@ from livecommerce.realtime.wire import (
     Moderate,
     Pin,
     Ping,
+    PollEnd,
+    PollStart,
+    PollVote,
     React,
     Release,
     Report,
@@ -173,6 +177,7 @@ class Gateway:
         auctions: Auctions,
         analytics: Analytics | None = None,
         giveaways: Giveaways | None = None,
+        polls: Polls | None = None,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -187,6 +192,7 @@ class Gateway:
         self.auctions = auctions
         self.analytics = analytics
         self.giveaways = giveaways
+        self.polls = polls
         self.reservations = reservations
         self.moderators = moderators
         self.limiter = limiter
@@ -230,6 +236,9 @@ class Gateway:
             GiveawayStart: self._giveaway_start,
             GiveawayCancel: self._giveaway_cancel,
             GiveawayEnter: self._giveaway_enter,
+            PollStart: self._poll_start,
+            PollEnd: self._poll_end,
+            PollVote: self._poll_vote,
         }
 
     def now_ms(self) -> int:
@@ -315,6 +324,8 @@ class Gateway:
                 if running is not None:
                     entered = await self.giveaways.entered(room_id, identity.id, running)
                     session.buying["giveaway_entered"] = entered
+            if self.polls is not None:
+                session.buying["poll_vote"] = await self.polls.your_vote(room_id, identity.id)
         member = Member(
             conn,
             protocol,
@@ -412,6 +423,7 @@ class Gateway:
             sales=snapshot.sales,
             auctions=snapshot.auctions,
             giveaway=snapshot.giveaway,
+            polls=snapshot.polls,
             server_time=self.now_ms(),
         )
 
@@ -637,6 +649,32 @@ class Gateway:
             count=count,
             method=str(method),
         )
+
+    # Polls: the rules live in ``polls``.
+
+    def _polling(self) -> Polls:
+        if self.polls is None:
+            raise NotFound("polls are not served here")
+        return self.polls
+
+    async def _poll_start(self, session: Session, command: PollStart) -> Ack:
+        who, room = await self._hosting(session)
+        poll = await self._polling().start(who, room, command.draft)
+        shown = poll.to_public()
+        if poll.answer is not None:  # the host's own ack: the room sees it only at the end
+            shown["answer"] = poll.answer
+        return Ack(type="ack", poll=shown)
+
+    async def _poll_end(self, session: Session, command: PollEnd) -> Ack:
+        who, room = await self._hosting(session)
+        poll = await self._polling().end(who, room, command.poll_id)
+        return Ack(type="ack", poll=poll.to_record())
+
+    async def _poll_vote(self, session: Session, command: PollVote) -> Ack:
+        option = await self._polling().vote(
+            session.identity, session.room.id, command.poll_id, command.option
+        )
+        return Ack(type="ack", poll_id=command.poll_id, option=option)
 
     # Ticks -----------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ class Snapshot:
     pinned_chat: dict[str, Any] | None = None
     auctions: list[dict[str, Any]] = field(default_factory=list)
     giveaway: dict[str, Any] | None = None
+    polls: dict[str, Any] = field(default_factory=lambda: {"live": None, "last": None})
 
 
 class RoomReader:
@@ -48,6 +49,7 @@ class RoomReader:
         self.lots = lots
         # The room's running giveaway, or its last result (giveaways/service.py).
         self.giveaway: Callable[[str], Awaitable[Event | None]] | None = None
+        self.polls: Callable[[str], Awaitable[dict[str, Any]]] | None = None  # polls/service.py
 
     async def events_after(
         self, room_id: str, since: int, until: int | None = None
@@ -109,4 +111,17 @@ class RoomReader:
         # Like sales, read after the snapshot: apply auction events idempotently by lot id.
         lots = await self.anonymised(await self.lots(room_id)) if self.lots is not None else []
         giveaway = await self.giveaway(room_id) if self.giveaway is not None else None
-        return Snapshot(int(seq_raw or 0), room, events, pinned, sales, pinned_chat, lots, giveaway)
+        polls = (
+            await self.polls(room_id) if self.polls is not None else {"live": None, "last": None}
+        )
+        return Snapshot(
+            int(seq_raw or 0),
+            room,
+            events,
+            pinned,
+            sales,
+            pinned_chat,
+            lots,
+            giveaway=giveaway,
+            polls=polls,
+        )

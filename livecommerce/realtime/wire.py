@@ -31,6 +31,7 @@ from livecommerce.moderation.rules import (
     parse_mod_request,
     parse_report,
 )
+from livecommerce.polls.rules import PollDraft, parse_option, parse_poll_draft
 from livecommerce.selling.rules import (
     SaleDraft,
     parse_idempotency_key,
@@ -216,8 +217,20 @@ class GiveawayStart:
 
 
 @dataclass(frozen=True, slots=True)
+class PollStart:
+    draft: PollDraft
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class GiveawayCancel:
     giveaway_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollEnd:
+    poll_id: str
     ref: Ref = None
 
 
@@ -227,6 +240,13 @@ class GiveawayEnter:
 
     giveaway_id: str
     free_entry: bool
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollVote:
+    poll_id: str
+    option: int
     ref: Ref = None
 
 
@@ -263,6 +283,9 @@ Command = (
     | GiveawayStart
     | GiveawayCancel
     | GiveawayEnter
+    | PollStart
+    | PollEnd
+    | PollVote
     | Moderate
     | Report
 )
@@ -370,6 +393,16 @@ def parse_command(message: dict[str, Any]) -> Command:
             _field(message, "giveaway_id", str, 64),
             parse_free_entry(message.get("free_entry")),
             ref=ref,
+        )
+    if kind == "poll.start":
+        return PollStart(parse_poll_draft(message), ref=ref)
+    if kind == "poll.end":
+        return PollEnd(_field(message, "poll_id", str, 64), ref=ref)
+    if kind == "poll.vote":
+        if "option" not in message:
+            raise BadRequest("field 'option' is missing")
+        return PollVote(
+            _field(message, "poll_id", str, 64), parse_option(message["option"]), ref=ref
         )
     if kind.startswith("mod.") and kind in MOD_TOOLS:
         return Moderate(parse_mod_request(message), ref=ref)

@@ -54,6 +54,7 @@ ReportId = NewType("ReportId", str)
 EndpointId = NewType("EndpointId", str)
 DeliveryId = NewType("DeliveryId", str)
 ImageName = NewType("ImageName", str)
+PollId = NewType("PollId", str)
 SessionId = NewType("SessionId", str)
 
 
@@ -93,6 +94,9 @@ class Ids:
 
     def auction(self) -> AuctionId:
         return AuctionId("a_" + self._token(9).replace(".", "_"))
+
+    def poll(self) -> PollId:
+        return PollId("pl_" + self._token(9).replace(".", "_"))
 
     def hold(self, sale: SaleId) -> HoldId:
         """A hold names its sale: the sale's keys are found from the hold id alone."""

@@ -329,6 +329,34 @@ def unclaimed_prizes() -> str:
     return f"{PREFIX}:giveaways:unclaimed"
 
 
+# A poll's keys carry its room's tag: a vote, its count and the poll's end are one step each.
+def poll(room_id: str, poll_id: str) -> list[str]:
+    """The four keys every poll script takes first: the poll, each voter's option, the right
+    answers of a quiz by how fast they came (ms), and the names of those who gave them."""
+    base = f"{PREFIX}:{{r:{room_id}}}:poll:{poll_id}"
+    return [base, f"{base}:votes", f"{base}:right", f"{base}:names"]
+
+
+def room_polls(room_id: str) -> str:
+    """The room's polls by their start (ms)."""
+    return f"{PREFIX}:{{r:{room_id}}}:polls"
+
+
+def room_live_poll(room_id: str) -> str:
+    """The id of the room's running poll, if any: one at a time."""
+    return f"{PREFIX}:{{r:{room_id}}}:polls:live"
+
+
+def room_last_poll(room_id: str) -> str:
+    """The id of the room's poll that ended last, whose result a joiner sees."""
+    return f"{PREFIX}:{{r:{room_id}}}:polls:last"
+
+
+def active_polls() -> str:
+    """'<room id> <poll id>' of polls not yet ended, scored by their end."""
+    return f"{PREFIX}:polls:active"
+
+
 # Charges made but not yet settled by an order (or given back), for the sweeper: one tag, so
 # the ledger's two keys change together in one transaction.
 def open_charges() -> str:

@@ -20,6 +20,7 @@ export const COLORS = {
   sale: '#fbbf24',
   auction: '#c4b5fd',
   giveaway: '#ffd166',
+  poll: '#67e8f9',
   axis: '#b4b9c5',
   grid: 'rgba(255,255,255,0.09)',
 };

@@ -13,6 +13,7 @@ import {
 import { $, el, setStatus } from './dom.js';
 import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t, tn } from './i18n.js';
 import { createChart } from './results-chart.js';
+import { renderResultsPolls } from './results-polls.js';
 import { formatDifference, formatDuration, formatFigure, formatRatio, GROUPS } from './results-figures.js';
 
 const REFRESH_MS = 10000;
@@ -154,6 +155,7 @@ function render() {
   renderMarkers();
   renderProducts();
   renderPrevious();
+  renderResultsPolls(results);
   $('chart-empty').hidden = (results.timeline || []).length > 0;
   setState('ready');
   chart.update(results);

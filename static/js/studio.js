@@ -17,6 +17,7 @@ import { resultsHref, setupStudioResults } from './studio-results.js';
 import { setupStudioReviews } from './studio-reviews.js';
 import { setupStudioAuction } from './studio-auction.js';
 import { setupStudioGiveaway } from './studio-giveaway.js';
+import { setupStudioPoll } from './studio-poll.js';
 import { setupStudioShop } from './studio-shop.js';
 import { setupStudioFollow } from './studio-follow.js';
 
@@ -36,6 +37,7 @@ let auth = null;
 let shop = null;
 let auction = null;
 let giveaway = null;
+let poll = null;
 let live = null;
 let obs = null;
 let results = null;
@@ -221,9 +223,11 @@ function selectRoom(id) {
   shop.attach(c, () => client === c && state.selectedId === id);
   auction.attach(c, () => client === c && state.selectedId === id);
   giveaway.attach(c, () => client === c && state.selectedId === id);
+  poll.attach(c, () => client === c && state.selectedId === id);
   shop.roomChanged(selected());
   auction.roomChanged();
   giveaway.roomChanged();
+  poll.roomChanged();
   live.roomChanged(selected());
   client.connect();
   renderAll();
@@ -374,6 +378,8 @@ async function main() {
     onStock: () => shop.loadProducts(),
   });
 
+  poll = setupStudioPoll({ getClient: () => client });
+
   wireAccountButton($('account-button'), auth);
   $('gate-signin').addEventListener('click', () => auth.open('signin'));
   $('gate-register').addEventListener('click', () => auth.open('register'));
@@ -387,6 +393,7 @@ async function main() {
   $('studio-chat-form').addEventListener('submit', sendChat);
   window.addEventListener('lc:languagechange', () => {
     fillCurrencyOptions();
+    poll.render();
     renderAll();
   });
   window.addEventListener('lc:session', ({ detail }) => {

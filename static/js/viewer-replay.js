@@ -14,6 +14,7 @@
 import { api, API_BASE } from './api.js';
 import { $, el } from './dom.js';
 import { formatClock, formatPrice, setText, t } from './i18n.js';
+import { setupReplayPolls } from './replay-polls.js';
 
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 
@@ -80,6 +81,7 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
     seeking: false,
     lots: [], // the room's lots, read over HTTP
   };
+  const polls = setupReplayPolls({ roomId }); // each poll's result, from the moment it ended
   let retryTimer = null;
   let shownLots = null; // the lot marks as last drawn
   let tries = 0;
@@ -134,6 +136,8 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
   function render() {
     bar.hidden = !active || replay.state !== 'ready';
     renderLots();
+    const segment = current();
+    polls.render(bar.hidden || !segment ? null : (segment.started_at ?? 0) + (video.currentTime || 0) * 1000);
     if (bar.hidden) return;
     const playing = !video.paused && !video.ended;
     setText(toggle.querySelector('.visually-hidden'), playing ? 'viewer.replay.pause' : 'viewer.replay.play');
@@ -278,6 +282,7 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
       setState('loading');
       fetchReplay();
       loadLots();
+      polls.load().then(render);
     },
     // A recording was just finished (`replay.ready`): look again now.
     refresh() {

@@ -18,6 +18,7 @@ import { setupViewerFollow } from './viewer-follow.js';
 import { setupViewerGiveaway } from './viewer-giveaway.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerReviews } from './viewer-reviews.js';
+import { setupViewerPoll } from './viewer-poll.js';
 import { setupViewerVideo } from './viewer-video.js';
 
 const roomId = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
@@ -34,6 +35,7 @@ let shop = null;
 let auction = null;
 let giveaway = null;
 let moderation = null;
+let poll = null;
 let video = null;
 let noticeTimer = null;
 let follow = null;
@@ -127,6 +129,7 @@ function renderAll() {
   renderCompose();
   renderHeartTotal();
   if (moderation) moderation.render();
+  if (poll) poll.render();
 }
 
 // ---- notices next to the chat input -------------------------------------------------------
@@ -334,6 +337,12 @@ async function main() {
     signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
     openSignIn: () => auth.open('signin'),
   });
+  poll = setupViewerPoll({
+    getClient: () => client,
+    getState: roomState,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    openSignIn: () => auth.open('signin'),
+  });
   video = setupViewerVideo({
     roomId,
     getToken,
@@ -341,6 +350,7 @@ async function main() {
       shop.replay(product);
       auction.replay();
       giveaway.replay();
+      poll.replay();
     },
     getReplayLots: () => Object.values(roomState().auctions.lots),
   });
@@ -364,6 +374,7 @@ async function main() {
   shop.attach(client);
   auction.attach(client);
   giveaway.attach(client);
+  poll.attach(client);
   moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console

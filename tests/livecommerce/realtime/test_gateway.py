@@ -38,12 +38,14 @@ async def test_viewer_joins_and_gets_a_welcome_snapshot(
         "holds": [],
         "bought": {},
         "bids": {},
+        "poll_vote": None,
     }
     assert welcome["seq"] == 1  # the room.state event of going live
     assert welcome["chat"] == []
     assert welcome["pinned"] is None
     assert welcome["sales"] == []
     assert welcome["auctions"] == []
+    assert welcome["polls"] == {"live": None, "last": None}
     assert abs(welcome["server_time"] - time.time() * 1000) < 60_000
     await socket.close()
 
