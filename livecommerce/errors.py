@@ -10,7 +10,8 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     ├── BadRequest                    bad_request   400   4400
     │   ├── BadFrame                  bad_frame     400   4400
     │   ├── UnknownType               unknown_type  400   4400
-    │   └── BlockedWord               blocked_word  400   4400
+    │   ├── BlockedWord               blocked_word  400   4400
+    │   └── PriceNotBelowList         price_not_below_list 400 4400
     ├── RequestTimeout                request_timeout 408 4002
     ├── TooLarge                      too_large     413   4002
     ├── UnsupportedImage              unsupported_image 415 4002
@@ -31,7 +32,10 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── ProductOnSale             product_on_sale 409 4002
     │   ├── BidTooLow                 bid_too_low   409   4002  (next_bid)
     │   ├── AuctionNotActive          auction_not_active 409 4002
-    │   └── OrderLapsed               order_lapsed  409   4002
+    │   ├── OrderLapsed               order_lapsed  409   4002
+    │   ├── GroupBuyNotOpen           group_buy_not_open 409 4002
+    │   ├── AlreadyJoined             already_joined 409  4002
+    │   └── OutOfStock                out_of_stock  409   4002
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -116,6 +120,13 @@ class BadFrame(BadRequest):
 class BlockedWord(BadRequest):
     code = "blocked_word"
     title = "Blocked word"
+
+
+class PriceNotBelowList(BadRequest):
+    """A group buy's price must undercut the product's list price: that is the deal."""
+
+    code = "price_not_below_list"
+    title = "The group price is not below the list price"
 
 
 class UnknownType(BadRequest):
@@ -243,6 +254,25 @@ class AuctionNotActive(Conflict):
 class OrderLapsed(Conflict):
     code = "order_lapsed"
     title = "The order was not paid in time"
+
+
+class GroupBuyNotOpen(Conflict):
+    code = "group_buy_not_open"
+    title = "The group buy is not taking joins"
+
+
+class AlreadyJoined(Conflict):
+    """One join per account and group buy; a retry with the same key gets that join."""
+
+    code = "already_joined"
+    title = "Already joined this group buy"
+
+
+class OutOfStock(Conflict):
+    """The product has fewer units in stock than asked for (comes with ``stock``)."""
+
+    code = "out_of_stock"
+    title = "Not enough stock"
 
 
 class _RetryLater(LiveCommerceError):

@@ -260,6 +260,7 @@ class Welcome(TypedDict):
     pinned_chat: Json | None
     sales: list[Json]
     auctions: list[Json]
+    group_buys: NotRequired[list[Json]]  # open group buys, and the latest that closed
     server_time: int
 
 
@@ -276,6 +277,7 @@ class Ack(TypedDict):
     reservation: NotRequired[Json]  # release
     sale: NotRequired[Json]  # sale.start
     auction: NotRequired[Json]  # auction.*
+    group: NotRequired[Json]  # groupbuy.*
     sale_id: NotRequired[str]  # sale.stop, waitlist.*
     waitlist_position: NotRequired[int]  # waitlist.*
 

@@ -44,6 +44,8 @@ from livecommerce.chat.rules import ChatPolicy
 from livecommerce.chat.service import Chat
 from livecommerce.chat.store import ChatStore
 from livecommerce.config import Settings
+from livecommerce.groupbuys.service import GroupBuys
+from livecommerce.groupbuys.store import GroupBuyStore
 from livecommerce.media.cascade import Edges
 from livecommerce.media.hub import Hubs
 from livecommerce.media.ingest import Publications
@@ -59,6 +61,7 @@ from livecommerce.realtime.gateway import Gateway
 from livecommerce.realtime.listener import BusListener
 from livecommerce.realtime.snapshots import RoomReader
 from livecommerce.rooms import viewers
+from livecommerce.rooms.rules import Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts
@@ -102,6 +105,7 @@ class Server:
         self.gateway: Gateway | None = None
         self.reservations: Reservations | None = None
         self.auctions: Auctions | None = None
+        self.groupbuys: GroupBuys | None = None
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
@@ -340,7 +344,18 @@ class Server:
         reservations.on_holds = analytics.held
         checkout.count = analytics.count_order
         reader.lots = auctions.welcome_lots
-        rooms.on_ended = auctions.room_ended
+        groupbuys = self.groupbuys = GroupBuys(
+            store,
+            GroupBuyStore(store.client, stream_max_len=s.stream_max_len),
+            self.catalog,
+            checkout,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        reader.group_buys = groupbuys.welcome_groups
+        rooms.on_ended = _both(auctions.room_ended, groupbuys.room_ended)
+        groupbuys.start_ticking()
+        self._up("groupbuys", groupbuys.stop_ticking)
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
         accounts = self.accounts = Accounts(
@@ -369,6 +384,7 @@ class Server:
             accounts=accounts,
             auctions=auctions,
             analytics=analytics,
+            groupbuys=groupbuys,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -401,6 +417,7 @@ class Server:
                 clock=self.clock,
                 ids=self.ids,
                 analytics=analytics,
+                groupbuys=groupbuys,
             )
             media, http = await self._serve(services, media_store, bus)
         except BaseException:
@@ -502,3 +519,17 @@ def _sync(stop: Callable[[], object]) -> Stop:
 async def _in_order(*stops: Stop) -> None:
     for stop in stops:
         await stop()
+
+
+def _both(
+    first: Callable[[Room], Awaitable[None]], second: Callable[[Room], Awaitable[None]]
+) -> Callable[[Room], Awaitable[None]]:
+    """What ends with a show: its auction lots, then its group buys."""
+
+    async def ended(room: Room) -> None:
+        try:
+            await first(room)
+        finally:
+            await second(room)
+
+    return ended

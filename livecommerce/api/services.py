@@ -18,6 +18,7 @@ from livecommerce.auctions.service import Auctions
 from livecommerce.chat.service import Chat
 from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
+from livecommerce.groupbuys.service import GroupBuys
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.rooms.service import Rooms
@@ -51,6 +52,7 @@ class Services:
     clock: Callable[[], float] = field(default=time.time)
     ids: Ids = field(default_factory=Ids)
     analytics: Analytics | None = None
+    groupbuys: GroupBuys | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -55,6 +55,7 @@ from livecommerce.events import (
     Reservation,
     Welcome,
 )
+from livecommerce.groupbuys.service import GroupBuys
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.realtime.channels import Channels, Member
@@ -67,6 +68,8 @@ from livecommerce.realtime.wire import (
     Bid,
     ChatSend,
     Command,
+    GroupBuyStart,
+    GroupBuyStop,
     Moderate,
     Pin,
     Ping,
@@ -168,6 +171,7 @@ class Gateway:
         accounts: Accounts,
         auctions: Auctions,
         analytics: Analytics | None = None,
+        groupbuys: GroupBuys | None = None,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -180,6 +184,7 @@ class Gateway:
         self.rooms = rooms
         self.accounts = accounts
         self.auctions = auctions
+        self.groupbuys = groupbuys
         self.analytics = analytics
         self.reservations = reservations
         self.moderators = moderators
@@ -221,6 +226,8 @@ class Gateway:
             AuctionCancel: self._auction_cancel,
             AuctionVoid: self._auction_void,
             SecondChance: self._second_chance,
+            GroupBuyStart: self._groupbuy_start,
+            GroupBuyStop: self._groupbuy_stop,
         }
 
     def now_ms(self) -> int:
@@ -301,6 +308,8 @@ class Gateway:
             session.buying = await self.reservations.buyer_state(identity, room_id)
             lots = await self.auctions.welcome_lots(room_id)
             session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
+            if self.groupbuys is not None:
+                session.buying["group_joins"] = await self.groupbuys.joined(identity, room_id)
         member = Member(
             conn,
             protocol,
@@ -397,6 +406,7 @@ class Gateway:
             pinned_chat=snapshot.pinned_chat,
             sales=snapshot.sales,
             auctions=snapshot.auctions,
+            group_buys=snapshot.group_buys,
             server_time=self.now_ms(),
         )
 
@@ -536,6 +546,23 @@ class Gateway:
         who, room = await self._hosting(session)
         await self.reservations.stop_sale(who, room, command.sale_id)
         return Ack(type="ack", sale_id=command.sale_id)
+
+    # Group buys: the rules live in ``groupbuys``; joining is over HTTP (it takes a card).
+
+    def _groups(self) -> GroupBuys:
+        if self.groupbuys is None:
+            raise NotFound("group buys are not available here")
+        return self.groupbuys
+
+    async def _groupbuy_start(self, session: Session, command: GroupBuyStart) -> Ack:
+        who, room = await self._hosting(session)
+        group = await self._groups().start(who, room, command.draft)
+        return Ack(type="ack", group=group.to_public())
+
+    async def _groupbuy_stop(self, session: Session, command: GroupBuyStop) -> Ack:
+        who, room = await self._hosting(session)
+        group = await self._groups().stop(who, room, command.group_id)
+        return Ack(type="ack", group=group.to_public())
 
     # Auctions: the rules live in ``auctions``.
 

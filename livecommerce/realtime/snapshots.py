@@ -33,6 +33,7 @@ class Snapshot:
     sales: list[dict[str, Any]] = field(default_factory=list)
     pinned_chat: dict[str, Any] | None = None
     auctions: list[dict[str, Any]] = field(default_factory=list)
+    group_buys: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RoomReader:
@@ -45,6 +46,7 @@ class RoomReader:
         self.store = store
         self.client = store.client
         self.lots = lots
+        self.group_buys: Callable[[str], Awaitable[list[Event]]] | None = None
 
     async def events_after(
         self, room_id: str, since: int, until: int | None = None
@@ -105,4 +107,5 @@ class RoomReader:
                 pinned_chat = (await self.anonymised([pinned_chat]))[0]
         # Like sales, read after the snapshot: apply auction events idempotently by lot id.
         lots = await self.anonymised(await self.lots(room_id)) if self.lots is not None else []
-        return Snapshot(int(seq_raw or 0), room, events, pinned, sales, pinned_chat, lots)
+        groups = await self.group_buys(room_id) if self.group_buys is not None else []
+        return Snapshot(int(seq_raw or 0), room, events, pinned, sales, pinned_chat, lots, groups)

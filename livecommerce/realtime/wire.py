@@ -23,6 +23,7 @@ from livecommerce.auctions.rules import (
 )
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
 from livecommerce.events import Event, Outgoing
+from livecommerce.groupbuys.rules import GroupBuyDraft, parse_group_buy_draft
 from livecommerce.moderation.rules import (
     ModAction,
     ModRequest,
@@ -208,6 +209,18 @@ class Bid:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupBuyStart:
+    draft: GroupBuyDraft
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBuyStop:
+    group_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class Moderate:
     request: ModRequest
     ref: Ref = None
@@ -237,6 +250,8 @@ Command = (
     | AuctionVoid
     | SecondChance
     | Bid
+    | GroupBuyStart
+    | GroupBuyStop
     | Moderate
     | Report
 )
@@ -331,6 +346,10 @@ def parse_command(message: dict[str, Any]) -> Command:
             reason,
             ref=ref,
         )
+    if kind == "groupbuy.start":
+        return GroupBuyStart(parse_group_buy_draft(message), ref=ref)
+    if kind == "groupbuy.stop":
+        return GroupBuyStop(_field(message, "group_id", str, 64), ref=ref)
     if kind.startswith("mod.") and kind in MOD_TOOLS:
         return Moderate(parse_mod_request(message), ref=ref)
     if kind == "report":
