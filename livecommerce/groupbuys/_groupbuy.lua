@@ -2,6 +2,7 @@
 -- Key order used by every group buy script:
 --   KEYS[1] the group's hash   KEYS[2] its joins (join id -> JSON)
 --   KEYS[3] each joiner's live join (user -> join id; gone once the join lets its unit go)
+--           and their latest ("<user>:last" -> join id)
 --   KEYS[4] retry keys ("<user>|<Idempotency-Key>" -> join id)
 --   KEYS[5] the work list: joins not yet settled and told (set of join ids)
 -- They are named below (group_key ... todo_key), and the group buy scripts use those names.

@@ -41,6 +41,6 @@ end
 local j = cjson.decode(new)
 redis.call('HINCRBY', group_key, 'available', -1)
 redis.call('HINCRBY', group_key, 'pending', 1)
-redis.call('HSET', users_key, user, j.id)
+redis.call('HSET', users_key, user, j.id, user .. ':last', j.id)
 redis.call('HSET', retry_key, user .. '|' .. key, j.id)
 return {1, put_join(j)}

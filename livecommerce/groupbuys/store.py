@@ -83,18 +83,13 @@ class GroupBuyStore:
 
     @guarded
     async def join_of(self, room_id: str, group_id: str, user_id: str) -> Join | None:
-        """A person's live join, or else the latest they made."""
+        """The latest join a person made (their live one, if they have one)."""
         group_keys = keys.groupbuy(room_id, group_id)
-        join_id = await self.client.hget(group_keys[2], user_id)
-        if join_id is not None:
-            raw = await self.client.hget(group_keys[1], as_text(join_id))
-            return None if raw is None else join_from_json(raw)
-        latest: Join | None = None
-        for raw in (await self.client.hgetall(group_keys[1])).values():
-            join = join_from_json(raw)
-            if join.user_id == user_id and (latest is None or join.created_at > latest.created_at):
-                latest = join
-        return latest
+        join_id = await self.client.hget(group_keys[2], f"{user_id}:last")
+        if join_id is None:
+            return None
+        raw = await self.client.hget(group_keys[1], as_text(join_id))
+        return None if raw is None else join_from_json(raw)
 
     @guarded
     async def joins(self, room_id: str, group_id: str) -> list[Join]:
