@@ -26,7 +26,7 @@ async def test_a_host_is_told_exactly_what_is_wrong_with_a_group_buy(show: Show)
     someone = await sign_up(show.http, "Mallory")
     theirs = await add_product(show.http, someone, sku="NOT-ADAS")
     assert (await show.command("f", product_id=theirs["id"]))["code"] == "forbidden"
-    kari, kari_socket = await show.viewer("Kari")
+    _kari, kari_socket = await show.viewer("Kari")
     await kari_socket.send({"type": "groupbuy.start", "product_id": show.product["id"],
                             "price": 100, "min_buyers": 2, "units": 2, "duration_s": 60,
                             "ref": "x"})  # fmt: skip

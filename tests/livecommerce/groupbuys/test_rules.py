@@ -62,7 +62,8 @@ def test_the_group_price_must_undercut_the_list_price() -> None:
 def test_a_group_moves_only_forward_and_closes_as_its_outcome_says() -> None:
     assert advance(GroupState.OPEN, GroupState.FILLED) is GroupState.FILLED
     for final in (GroupState.ENDED, GroupState.EXPIRED, GroupState.STOPPED):
-        assert final.final and not final.joinable
+        assert final.final
+        assert not final.joinable
         with pytest.raises(IllegalTransition):
             advance(final, GroupState.OPEN)
     with pytest.raises(IllegalTransition):
