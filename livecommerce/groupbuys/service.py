@@ -81,7 +81,7 @@ log = logging.getLogger("livecommerce.groupbuys")
 TICK_EVERY_S = 0.25
 LOOK_EVERY_MS = 1000  # how soon any process notices work a dead one left on an open group
 PENDING_LEASE_MS = 90_000  # a join's own process has this long to record its card's answer
-SETTLE_LEASE_MS = 15_000
+SETTLE_LEASE_MS = 5_000  # a pass takes well under a second; a second settler is safe anyway
 PROGRESS_EVERY_S = 0.25
 
 
