@@ -15,6 +15,7 @@ import { setupStudioLive } from './studio-live.js';
 import { setupStudioObs } from './studio-obs.js';
 import { resultsHref, setupStudioResults } from './studio-results.js';
 import { setupStudioAuction } from './studio-auction.js';
+import { setupStudioGroupBuy } from './studio-groupbuy.js';
 import { setupStudioShop } from './studio-shop.js';
 
 const CURRENCIES = ['EUR', 'NOK', 'SEK', 'DKK', 'USD', 'GBP'];
@@ -32,6 +33,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let auction = null;
+let groupBuy = null;
 let live = null;
 let obs = null;
 let results = null;
@@ -147,6 +149,7 @@ function renderAll() {
   renderPanel();
   if (shop && getToken()) shop.renderAll();
   if (auction && getToken()) auction.render();
+  if (groupBuy && getToken()) groupBuy.render();
 }
 
 function actionStatus(text, isError = false) {
@@ -213,8 +216,10 @@ function selectRoom(id) {
   const c = client;
   shop.attach(c, () => client === c && state.selectedId === id);
   auction.attach(c, () => client === c && state.selectedId === id);
+  groupBuy.attach(c, () => client === c && state.selectedId === id);
   shop.roomChanged(selected());
   auction.roomChanged();
+  groupBuy.roomChanged();
   live.roomChanged(selected());
   client.connect();
   renderAll();
@@ -346,9 +351,18 @@ async function main() {
     getRoom: selected,
     currencies: CURRENCIES,
     defaultCurrency: () => DEFAULT_CURRENCY[language()] || 'EUR',
-    onProducts: () => { if (auction) auction.render(); },
+    onProducts: () => {
+      if (auction) auction.render();
+      if (groupBuy) groupBuy.render();
+    },
   });
   auction = setupStudioAuction({
+    getClient: () => client,
+    getRoom: selected,
+    getProducts: () => shop.products(),
+    onStock: () => shop.loadProducts(),
+  });
+  groupBuy = setupStudioGroupBuy({
     getClient: () => client,
     getRoom: selected,
     getProducts: () => shop.products(),

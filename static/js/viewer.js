@@ -14,6 +14,7 @@ import { initialState, reduce } from './room-state.js';
 import { setupShop } from './shop.js';
 import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
+import { setupViewerGroupBuy } from './viewer-groupbuy.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerVideo } from './viewer-video.js';
 
@@ -29,6 +30,7 @@ let chat = null;
 let auth = null;
 let shop = null;
 let auction = null;
+let groupBuy = null;
 let moderation = null;
 let video = null;
 let noticeTimer = null;
@@ -320,6 +322,12 @@ async function main() {
     openSignIn: () => auth.open('signin'),
     payOrder: (due) => shop.payOrder(due),
   });
+  groupBuy = setupViewerGroupBuy({
+    getClient: () => client,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    openSignIn: () => auth.open('signin'),
+    joinWithCard: (due) => shop.payOrder(due),
+  });
   video = setupViewerVideo({
     roomId,
     getToken,
@@ -346,6 +354,7 @@ async function main() {
   wireClient();
   shop.attach(client);
   auction.attach(client);
+  groupBuy.attach(client);
   moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console
