@@ -353,6 +353,7 @@ class Server:
             ids=self.ids,
         )
         reader.group_buys = groupbuys.welcome_groups
+        analytics.groupbuys = groupbuys.groups
         rooms.on_ended = _both(auctions.room_ended, groupbuys.room_ended)
         groupbuys.start_ticking()
         self._up("groupbuys", groupbuys.stop_ticking)

@@ -23,6 +23,7 @@ from livecommerce.auctions.store import AuctionStore
 from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import Conflict, Forbidden, LiveCommerceError
 from livecommerce.events import Event
+from livecommerce.groupbuys.store import GroupBuyStore
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.rooms.store import RoomStore
 from livecommerce.runtime import metrics
@@ -63,6 +64,7 @@ class Analytics:
         self.catalog = catalog
         self.sales = sales
         self.auctions = auctions
+        self.groupbuys: GroupBuyStore | None = None  # group buys' moments, set by the wiring
         self.process_id = process_id
         self.is_admin = is_admin
         self.clock = clock
@@ -234,7 +236,8 @@ class Analytics:
     async def _shown(
         self, room: Room, counted: Iterable[str]
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Markers where products were pinned, sales and lots started; every product's title."""
+        """Markers where products were pinned, sales, lots and group buys started (a group buy's
+        with how many joined and whether it filled); every product's title."""
         markers: list[dict[str, Any]] = []
         titles: dict[str, str] = {}
         for pin in await self.store.pins(room.id):
@@ -247,6 +250,12 @@ class Analytics:
             if lot.starts_at:
                 markers.append(_marker(lot.starts_at, "auction", lot.product_id, lot.title))
             titles.setdefault(lot.product_id, lot.title)
+        if self.groupbuys is not None:
+            for group in await self.groupbuys.room_groups(room.id, limit=200):
+                marker = _marker(group.starts_at, "groupbuy", group.product_id, group.title)
+                marker.update(joined=group.joined, min_buyers=group.min_buyers,
+                              filled=group.filled_at > 0)  # fmt: skip
+                markers.append(marker)
         for marker in markers:
             titles.setdefault(marker["product_id"], marker["title"])
         for pid in list(counted)[: rules.MAX_PRODUCTS]:

@@ -48,6 +48,7 @@ local function public(g)
   out.units_left = g.available
   out.filled_at = g.filled_at > 0 and g.filled_at or cjson.null
   out.end_reason = (g.end_reason and g.end_reason ~= '') and g.end_reason or cjson.null
+  out.ended_at = g.ended_at > 0 and g.ended_at or cjson.null
   return out
 end
 

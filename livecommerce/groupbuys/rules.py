@@ -249,6 +249,7 @@ class GroupBuy:
             "units_left": self.available,
             "filled_at": self.filled_at or None,
             "end_reason": self.end_reason or None,
+            "ended_at": self.ended_at or None,
         }
 
     def to_hash(self) -> dict[str, str]:

@@ -12,7 +12,7 @@ import {
 } from './auth.js';
 import { $, el, setStatus } from './dom.js';
 import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t } from './i18n.js';
-import { createChart } from './results-chart.js';
+import { createChart, markerText } from './results-chart.js';
 import { formatDifference, formatDuration, formatFigure, formatRatio, GROUPS } from './results-figures.js';
 
 const REFRESH_MS = 10000;
@@ -80,7 +80,7 @@ function renderMarkers() {
     'li', { class: `marker-item ${marker.kind}` },
     el('span', { class: `swatch marker ${marker.kind}`, 'aria-hidden': 'true' }),
     el('time', { dateTime: new Date(marker.at).toISOString(), text: formatTime(marker.at) }),
-    el('span', { text: t(`results.marker.${marker.kind}_named`, { title: marker.title || marker.product_id || '' }) }),
+    el('span', { text: markerText(marker) }),
   )));
 }
 

@@ -64,6 +64,15 @@ async def test_a_group_fills_with_its_second_joiner_and_every_card_is_charged_on
     )
     assert len([o for o in room_orders.json()["orders"] if o.get("kind") == "group_buy"]) == 3
     assert await show.stock() == 7  # all three sold: nothing comes back
+    results = await show.http.get(
+        f"/api/v1/rooms/{show.room['id']}/results", headers=show.host.headers
+    )
+    moments = [m for m in results.json()["markers"] if m["kind"] == "groupbuy"]
+    assert [(m["joined"], m["min_buyers"], m["filled"]) for m in moments] == [(3, 2, True)]
+    listed = await show.http.get(f"/api/v1/rooms/{show.room['id']}/group-buys")
+    assert [(g["id"], g["state"], g["end_reason"]) for g in listed.json()["group_buys"]] == [
+        (gid, "ended", "sold_out")
+    ]
 
 
 async def test_a_group_that_does_not_fill_by_its_deadline_lets_every_card_and_unit_go(
