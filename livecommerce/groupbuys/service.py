@@ -24,6 +24,7 @@ The rules are ``rules.py``'s, the atomic steps ``groupbuy_*.lua``'s. Money moves
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -82,7 +83,8 @@ TICK_EVERY_S = 0.25
 LOOK_EVERY_MS = 1000  # how soon any process notices work a dead one left on an open group
 PENDING_LEASE_MS = 90_000  # a join's own process has this long to record its card's answer
 SETTLE_LEASE_MS = 5_000  # a pass takes well under a second; a second settler is safe anyway
-PROGRESS_EVERY_S = 0.25
+SETTLE_TRIES = 20
+SETTLE_RETRY_S = 0.05
 
 
 def _refusal(reason: str) -> LiveCommerceError:
@@ -268,7 +270,12 @@ class GroupBuys:
             raise PaymentDeclined("the card was declined", decline_code=join.decline_code or None)
         await self.checkout.durable()
         if fate(*await self._outcome(room_id, group_id)) is Fate.CAPTURE:
-            await self.settle(room_id, group_id)
+            # Charge now, so the joiner hears "captured"; if another process is settling the
+            # group this moment, its pass is short: wait for it rather than answer stale.
+            for _ in range(SETTLE_TRIES):
+                if await self.settle(room_id, group_id) is not None:
+                    break
+                await asyncio.sleep(SETTLE_RETRY_S)
             join = await self._join(room_id, group_id, join.id)
         group = await self.groups.group(room_id, group_id)
         self._changed(group)
@@ -341,11 +348,12 @@ class GroupBuys:
                 log.warning("settling group buy %s: %s", group_id, exc.code)
         await self.flush_progress()
 
-    async def settle(self, room_id: str, group_id: str) -> bool:
-        """One pass over a group's work, if no other process is on it; whether it is done."""
+    async def settle(self, room_id: str, group_id: str) -> bool | None:
+        """One pass over a group's work: whether it is done, or None if another process is
+        on it now (its pass, or the ticker's next, does the work)."""
         token = await self.groups.lease(room_id, group_id, SETTLE_LEASE_MS)
         if token is None:
-            return False
+            return None
         try:
             return await self._settle(room_id, group_id)
         finally:

@@ -308,8 +308,9 @@ class Gateway:
             session.buying = await self.reservations.buyer_state(identity, room_id)
             lots = await self.auctions.welcome_lots(room_id)
             session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
-            if self.groupbuys is not None:
-                session.buying["group_joins"] = await self.groupbuys.joined(identity, room_id)
+            joins = await self.groupbuys.joined(identity, room_id) if self.groupbuys else {}
+            if joins:  # only for someone who joined one of the room's group buys
+                session.buying["group_joins"] = joins
         member = Member(
             conn,
             protocol,

@@ -115,3 +115,11 @@ def test_two_phones_fill_a_group_buy_and_both_are_charged(
     studio.get_by_role("button", name="Stop the group buy of Cast-iron teapot").click()
     expect(row).to_have_attribute("data-state", "ended")
     expect(card.locator("#groupbuy-progress")).to_have_text(EN["groupbuy.ended.stopped"])
+
+    # The show's results mark the group buy as a moment: how many joined, and that it filled.
+    studio.goto(f"/studio/results?room={room['id']}")
+    markers = studio.locator("#markers")
+    expect(markers).to_contain_text("Group buy: Cast-iron teapot – 2 of 2 joined · filled")
+    studio.screenshot(
+        path=str(screenshots / "groupbuy-results-1280.png"), full_page=True, animations="disabled"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import ADDRESS, PAID
+from tests.helpers import ADDRESS, PAID, join
 from tests.livecommerce.groupbuys.conftest import CAPTURE_DECLINES, Show, gather, join_group
 
 
@@ -37,6 +37,9 @@ async def test_a_group_fills_with_its_second_joiner_and_every_card_is_charged_on
     assert (twice.status_code, twice.json()["code"]) == (409, "already_joined")
     mine = await show.http.get(f"/api/v1/group-buys/{gid}/join", headers=kari.headers)
     assert mine.json()["join"]["state"] == "authorised"
+    phone = await join(show.server.ws_url, show.room["id"], kari)  # her other device
+    assert phone.seen[0]["you"]["group_joins"][gid]["state"] == "authorised"
+    await phone.close()
 
     ola, _ = await show.viewer("Ola")
     filling = await join_group(show.http, ola, gid, "ola-join-1")
