@@ -119,7 +119,8 @@ def test_two_phones_fill_a_group_buy_and_both_are_charged(
     # The show's results mark the group buy as a moment: how many joined, and that it filled.
     studio.goto(f"/studio/results?room={room['id']}")
     markers = studio.locator("#markers")
-    expect(markers).to_contain_text("Group buy: Cast-iron teapot – 2 of 2 joined · filled")
+    moment = EN["groupbuy.results.moment"].format(title="Cast-iron teapot", joined=2, needed=2)
+    expect(markers).to_contain_text(f"{moment} · {EN['groupbuy.results.filled']}")
     studio.screenshot(
         path=str(screenshots / "groupbuy-results-1280.png"), full_page=True, animations="disabled"
     )
