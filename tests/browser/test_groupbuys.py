@@ -124,3 +124,40 @@ def test_two_phones_fill_a_group_buy_and_both_are_charged(
     studio.screenshot(
         path=str(screenshots / "groupbuy-results-1280.png"), full_page=True, animations="disabled"
     )
+
+
+def test_a_replay_marks_each_group_buy_that_closed_with_how_many_joined(
+    new_page: NewPage,
+) -> None:
+    t0 = 1_700_000_000_000
+    recordings = [{"url": "/recordings/a.webm", "started_at": t0, "ended_at": t0 + 600_000}]
+
+    def group(id: str, state: str, ended_s: int | None, filled: bool) -> dict[str, Any]:
+        return {
+            "id": id, "state": state, "product": {"title": f"Teapot {id}"}, "joined": 3,
+            "min_buyers": 3, "filled_at": t0 if filled else None,
+            "ended_at": t0 + ended_s * 1000 if ended_s is not None else None,
+        }  # fmt: skip
+
+    groups = [
+        group("g2", "expired", 300, False),
+        group("g1", "ended", 120, True),
+        group("g3", "open", None, False),  # still open when the recording ends: no mark
+        group("g4", "stopped", 900, False),  # after the recording: marked, nothing to play
+    ]
+    # A bare JSON page to import the module in: the browser's favicon request is the 404.
+    page = new_page(viewport=DESKTOP, expected_console_errors=(r"status of 404",))
+    page.goto("/static/locales/en.json")
+    marks = page.evaluate(
+        """async ([groups, recordings]) => {
+          const m = await import('/static/js/viewer-replay.js');
+          return m.groupMarks(groups, m.timeline(recordings));
+        }""",
+        [groups, recordings],
+    )
+    assert sorted((m["id"], m["reason"], m["at"]) for m in marks) == [
+        ("g1", "filled", 120),
+        ("g2", "not_filled", 300),
+        ("g4", "not_filled", None),
+    ]
+    assert all(m["kind"] == "groupbuy" and (m["joined"], m["needed"]) == (3, 3) for m in marks)
