@@ -115,6 +115,19 @@ async def my_join(request: Request) -> JSONResponse:
     return JSONResponse({"join": found.to_public()})
 
 
+async def leave(request: Request) -> JSONResponse:
+    """
+    summary: Leave a group buy before it fills; the unit goes back and the card is released
+    responses:
+      200: {description: "{join, group}: join.state voided"}
+      404: {description: not_found (no live join)}
+      409: {description: group_buy_not_open (it has filled or closed)}
+    """
+    svc = services(request)
+    left, group = await _groups(svc).leave(require_identity(request), request.path_params["id"])
+    return JSONResponse({"join": left.to_public(), "group": group.to_public()})
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/rooms/{room_id}/group-buys", start, methods=["POST"]),
@@ -123,4 +136,5 @@ def routes() -> list[BaseRoute]:
         Route("/group-buys/{id}/stop", stop, methods=["POST"]),
         Route("/group-buys/{id}/join", join, methods=["POST"]),
         Route("/group-buys/{id}/join", my_join, methods=["GET"]),
+        Route("/group-buys/{id}/join", leave, methods=["DELETE"]),
     ]

@@ -303,6 +303,7 @@ class Join:
     shipping: dict[str, str] | None = None
     card: dict[str, Any] | None = None
     decline_code: str = ""
+    left: int = 0  # 1 when the joiner left before the group filled
 
     def to_public(self) -> dict[str, Any]:
         return {

@@ -321,6 +321,30 @@ class GroupBuys:
         assert recorded.join is not None
         return recorded.join
 
+    async def leave(self, who: Identity, group_id: str) -> tuple[Join, GroupBuy]:
+        """Leave a group buy before it fills: the unit goes back and the card is released.
+        The join is voided in the store first, so no fill can capture it meanwhile."""
+        room_id = await self.groups.room_of(group_id)
+        join = await self.groups.join_of(room_id, group_id, who.id)
+        if join is None or not join.state.holds_unit:
+            raise NotFound("you have not joined this group buy")
+        if join.state is JoinState.PENDING:
+            raise Conflict("your card is still being checked; try again in a moment")
+        if join.state is JoinState.AUTHORISED:
+            recorded = await self.groups.settle(room_id, group_id, join.id, "left", self.now_ms())
+            if recorded.status == 0:
+                raise _refusal(recorded.reason)
+            assert recorded.join is not None
+            join = recorded.join
+            group = await self.groups.group(room_id, group_id)
+            self._changed(group)
+            await self._tell(room_id, group, join)
+        if join.state is JoinState.CAPTURED:
+            raise GroupBuyNotOpen("the group has filled and your card was charged")
+        return await self._join(room_id, group_id, join.id), await self.groups.group(
+            room_id, group_id
+        )
+
     async def my_join(self, who: Identity, group_id: str) -> Join:
         room_id = await self.groups.room_of(group_id)
         join = await self.groups.join_of(room_id, group_id, who.id)
@@ -519,6 +543,13 @@ class GroupBuys:
             if self.checkout.on_order is not None:
                 room = await self.checkout.rooms.room(room_id)
                 await self.checkout.on_order(room, order)
+        if join.state is JoinState.VOIDED and join.auth_ref:
+            # A join that left (or whose group closed) may not have had its card released
+            # yet if a process died after the store step: voiding again is harmless.
+            with contextlib.suppress(AuthorisationSettled):
+                await self.payments.void(
+                    authorisation_ref=join.auth_ref, idempotency_key=f"void|{join.id}"
+                )
         event: Event = {
             "type": "groupbuy.payment",
             "to": join.user_id,

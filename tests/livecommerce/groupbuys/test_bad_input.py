@@ -47,6 +47,13 @@ async def test_a_joiner_is_told_exactly_why_a_join_was_refused(show: Show) -> No
     assert (after["joined"], after["units_left"]) == (0, 2)  # the unit came back
     retried = await join_group(show.http, kari, gid, "kari-second-card", card=PAID)
     assert retried.status_code == 201, retried.text  # a new key and card may join
+    left = await show.http.delete(f"/api/v1/group-buys/{gid}/join", headers=kari.headers)
+    assert left.json()["join"]["state"] == "voided", left.text
+    assert left.json()["group"]["units_left"] == 2  # her unit is back
+    again = await show.http.delete(f"/api/v1/group-buys/{gid}/join", headers=kari.headers)
+    assert (again.status_code, again.json()["code"]) == (404, "not_found")
+    back = await join_group(show.http, kari, gid, "kari-third-key")
+    assert back.json()["join"]["state"] == "authorised"
     host = await join_group(show.http, show.host, gid, "host-key-1")
     assert (host.status_code, host.json()["code"]) == (403, "forbidden")
     unknown = await join_group(show.http, kari, "g_nope", "kari-key-9")

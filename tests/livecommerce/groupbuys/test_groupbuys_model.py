@@ -142,6 +142,17 @@ class GroupBuyMachine(RuleBasedStateMachine):
             "idempotency_key_reused",
         }, refused  # fmt: skip
 
+    @rule(user=st.sampled_from(USERS))
+    def leave(self, user: str) -> None:
+        """A joiner leaves; only an authorised join of a group not yet filled may."""
+        try:
+            self.run(self.service.leave(Identity(user, user, "account"), self.group_id))
+        except LiveCommerceError as exc:
+            refused = exc.code
+        else:
+            refused = ""
+        assert refused in {"", "not_found", "conflict", "group_buy_not_open"}, refused
+
     @rule(users=st.lists(st.sampled_from(USERS), min_size=2, max_size=4, unique=True))
     def friends_join(self, users: list[str]) -> None:
         """A few friends join with good cards one after another (a group that may fill)."""
@@ -217,7 +228,8 @@ class GroupBuyMachine(RuleBasedStateMachine):
         if group.filled_at == 0:
             assert group.captured == 0, "nobody pays before the group fills"
         else:
-            assert by_state[JoinState.VOIDED] == 0, "a filled group voids nobody"
+            voided = [j for j in joins if j.state is JoinState.VOIDED]
+            assert all(j.left for j in voided), "a filled group voids nobody who stayed"
 
     def teardown_check(self) -> None:
         """After the deadline and long enough for every crash to be found: all or nothing."""
@@ -234,7 +246,9 @@ class GroupBuyMachine(RuleBasedStateMachine):
                 continue
             record = self.run(self.client.hget(keys.payment(join.auth_ref), "status"))
             status = as_text(record)
-            if group.filled_at:
+            if join.left:
+                assert (join.state, status) == (JoinState.VOIDED, "voided"), (join, status)
+            elif group.filled_at:
                 assert (join.state, status) in {
                     (JoinState.CAPTURED, "paid"),
                     (JoinState.CAPTURE_FAILED, "capture_declined"),
