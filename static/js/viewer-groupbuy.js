@@ -40,6 +40,7 @@ export function setupViewerGroupBuy({ getClient, signedIn, openSignIn, joinWithC
     if (join.state === 'authorised' && group.state === 'open') return 'groupbuy.you.authorised';
     if (join.state === 'authorised' || join.state === 'pending') return 'groupbuy.you.pending';
     if (join.state === 'captured') return 'groupbuy.you.captured';
+    if (join.state === 'voided' && group.state === 'open') return null; // left: may join again
     if (join.state === 'voided' || join.state === 'cancelled') return 'groupbuy.you.voided';
     if (join.state === 'capture_failed') return 'groupbuy.you.capture_failed';
     return null;
@@ -68,6 +69,8 @@ export function setupViewerGroupBuy({ getClient, signedIn, openSignIn, joinWithC
     const badge = $('groupbuy-state');
     badge.hidden = !said;
     if (said) setText(badge, said);
+    // Before it fills, an authorised joiner may leave: the card is released, the unit goes back.
+    $('groupbuy-leave').hidden = !(join && join.state === 'authorised' && group.state === 'open');
     const open = group.state === 'open' || group.state === 'filled';
     const button = $('groupbuy-join');
     const live = join && ['pending', 'authorised', 'captured'].includes(join.state);
@@ -118,6 +121,23 @@ export function setupViewerGroupBuy({ getClient, signedIn, openSignIn, joinWithC
     });
   }
 
+  async function leave() {
+    const group = current();
+    if (!group) return;
+    const button = $('groupbuy-leave');
+    button.disabled = true;
+    try {
+      const data = await api(`${API_BASE}/group-buys/${encodeURIComponent(group.id)}/join`, { method: 'DELETE' });
+      if (data && data.join) mine.set(group.id, data.join);
+      if (data && data.group) groups.set(group.id, { ...group, ...data.group });
+      notice('groupbuy.left');
+    } catch (err) {
+      notice(err.code === 'group_buy_not_open' ? 'groupbuy.error.too_late_to_leave' : 'error.generic');
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   async function refreshMine(groupId) {
     try {
       const data = await api(`${API_BASE}/group-buys/${encodeURIComponent(groupId)}/join`);
@@ -126,6 +146,7 @@ export function setupViewerGroupBuy({ getClient, signedIn, openSignIn, joinWithC
   }
 
   $('groupbuy-join').addEventListener('click', join);
+  $('groupbuy-leave').addEventListener('click', leave);
   window.addEventListener('lc:languagechange', render);
 
   return {

@@ -96,6 +96,12 @@ def test_two_phones_fill_a_group_buy_and_both_are_charged(
     expect(card.locator("#groupbuy-progress")).to_contain_text("1 of 2 joined")
     kari.screenshot(path=str(screenshots / "groupbuy-viewer-390-in.png"), animations="disabled")
     expect(row).to_contain_text("1 of 2 joined")
+    # She changes her mind before it fills, and back again: leaving costs nothing.
+    kari.get_by_role("button", name=EN["groupbuy.leave"]).click()
+    expect(card.locator("#groupbuy-notice")).to_have_text(EN["groupbuy.left"])
+    expect(card.locator("#groupbuy-progress")).to_contain_text("0 of 2 joined")
+    join_group(kari)
+    expect(card.locator("#groupbuy-state")).to_have_text(EN["groupbuy.you.authorised"])
 
     ola = viewer(new_page, room["id"], server.create_user("ola"), DESKTOP)
     expect(ola.locator("#groupbuy-card")).to_be_visible()
