@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -40,10 +40,13 @@ class Show:
     room: dict[str, Any]
     product: dict[str, Any]
     studio: RoomSocket
+    sockets: list[RoomSocket] = field(default_factory=list)
 
     async def viewer(self, name: str) -> tuple[User, RoomSocket]:
         user = await sign_up(self.http, name)
-        return user, await join(self.server.ws_url, self.room["id"], user)
+        socket = await join(self.server.ws_url, self.room["id"], user)
+        self.sockets.append(socket)
+        return user, socket
 
     async def group(self, ref: str = "gb", **fields: Any) -> dict[str, Any]:
         """Start a group buy from the studio; the group as the ack gives it."""
@@ -104,4 +107,7 @@ async def show(start_server: ServerFactory) -> AsyncIterator[Show]:
         room = await open_room(http, host)
         product = await add_product(http, host, sku="TEAPOT-1", title="Cast-iron teapot", stock=10)
         studio = await join(server.ws_url, room["id"], host)
-        yield Show(server, http, clock, host, room, product, studio)
+        show = Show(server, http, clock, host, room, product, studio)
+        yield show
+        for socket in [studio, *show.sockets]:
+            await socket.close()
