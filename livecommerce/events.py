@@ -162,6 +162,32 @@ class AuctionEnded(TypedDict):
     amount: NotRequired[int]
 
 
+class GroupBuyStarted(TypedDict):
+    """Made in ``groupbuy_start.lua``; ``group`` as ``GroupBuy.to_public`` shows it."""
+
+    type: Literal["groupbuy.started"]
+    seq: NotRequired[int]
+    group: Json
+
+
+class GroupBuyFilled(TypedDict):
+    """Made in ``groupbuy_authorised.lua`` by the ``min_buyers``-th authorisation, once."""
+
+    type: Literal["groupbuy.filled"]
+    seq: NotRequired[int]
+    group_id: str
+
+
+class GroupBuyEnded(TypedDict):
+    """Made in ``groupbuy_end.lua``, once: ``reason`` filled, sold_out, expired or stopped."""
+
+    type: Literal["groupbuy.ended"]
+    seq: NotRequired[int]
+    group_id: str
+    reason: str
+    joined: int
+
+
 # --- ephemeral and private events -------------------------------------------------------
 
 
@@ -171,6 +197,27 @@ class SaleStock(TypedDict):
     available: int
     held: int
     sold: int
+
+
+class GroupBuyProgress(TypedDict):
+    """A group buy's progress, latest state only, coalesced per group and process."""
+
+    type: Literal["groupbuy.progress"]
+    group_id: str
+    state: str
+    joined: int
+    min_buyers: int
+    units_left: int
+    ends_at: int
+
+
+class GroupBuyPayment(TypedDict):
+    """Private: how a joiner's payment for a group buy ended (captured, voided, ...)."""
+
+    type: Literal["groupbuy.payment"]
+    to: NotRequired[str]
+    group_id: str
+    join: Json
 
 
 class Viewers(TypedDict):
@@ -341,12 +388,17 @@ RoomEvent = (
     | AuctionBid
     | AuctionVoided
     | AuctionEnded
+    | GroupBuyStarted
+    | GroupBuyFilled
+    | GroupBuyEnded
 )
 """An event in a room's order: it gets the room's next seq and is kept for resumes."""
 
 Outgoing = (
     RoomEvent
     | SaleStock
+    | GroupBuyProgress
+    | GroupBuyPayment
     | Viewers
     | Reactions
     | Reservation

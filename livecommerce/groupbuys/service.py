@@ -51,7 +51,7 @@ from livecommerce.errors import (
     Unauthorized,
     Unavailable,
 )
-from livecommerce.events import Event
+from livecommerce.events import Event, GroupBuyPayment, GroupBuyProgress
 from livecommerce.groupbuys.rules import (
     Fate,
     GroupBuy,
@@ -550,12 +550,9 @@ class GroupBuys:
                 await self.payments.void(
                     authorisation_ref=join.auth_ref, idempotency_key=f"void|{join.id}"
                 )
-        event: Event = {
-            "type": "groupbuy.payment",
-            "to": join.user_id,
-            "group_id": group.id,
-            "join": join.to_public(),
-        }
+        event = GroupBuyPayment(
+            type="groupbuy.payment", to=join.user_id, group_id=group.id, join=join.to_public()
+        )
         with contextlib.suppress(LiveCommerceError):
             await self.store.publish_ephemeral(room_id, event)
         await self.groups.settle(room_id, group.id, join.id, "told", self.now_ms())
@@ -582,13 +579,13 @@ class GroupBuys:
         for (room_id, group_id), _ in dirty.items():
             with contextlib.suppress(LiveCommerceError):
                 group = await self.groups.group(room_id, group_id)
-                event: Event = {
-                    "type": "groupbuy.progress",
-                    "group_id": group_id,
-                    "state": str(group.state),
-                    "joined": group.joined,
-                    "min_buyers": group.min_buyers,
-                    "units_left": group.available,
-                    "ends_at": group.ends_at,
-                }
+                event = GroupBuyProgress(
+                    type="groupbuy.progress",
+                    group_id=group_id,
+                    state=str(group.state),
+                    joined=group.joined,
+                    min_buyers=group.min_buyers,
+                    units_left=group.available,
+                    ends_at=group.ends_at,
+                )
                 await self.store.publish_ephemeral(room_id, event)
