@@ -82,7 +82,8 @@ log = logging.getLogger("livecommerce.groupbuys")
 TICK_EVERY_S = 0.25
 LOOK_EVERY_MS = 1000  # how soon any process notices work a dead one left on an open group
 PENDING_LEASE_MS = 90_000  # a join's own process has this long to record its card's answer
-SETTLE_LEASE_MS = 5_000  # a pass takes well under a second; a second settler is safe anyway
+SETTLE_LEASE_MS = 3_000  # a pass takes well under a second; a second settler is safe anyway
+WELCOME_GROUPS = 10  # the newest group buys a welcome looks through
 SETTLE_TRIES = 20
 SETTLE_RETRY_S = 0.05
 
@@ -220,12 +221,15 @@ class GroupBuys:
     async def room_groups(self, room_id: str) -> list[GroupBuy]:
         return await self.groups.room_groups(room_id)
 
-    async def welcome_groups(self, room_id: str) -> list[Event]:
-        """What a joiner sees: the room's open group buys, and the latest that closed."""
-        found = await self.groups.room_groups(room_id, limit=10)
+    async def _shown(self, room_id: str) -> list[GroupBuy]:
+        found = await self.groups.room_groups(room_id, limit=WELCOME_GROUPS)
         shown = [g for g in found if g.state.joinable]
         closed = [g for g in found if not g.state.joinable]
-        return [g.to_public() for g in (shown + closed[:1])]
+        return shown + closed[:1]
+
+    async def welcome_groups(self, room_id: str) -> list[Event]:
+        """What a joiner sees: the room's open group buys, and the latest that closed."""
+        return [g.to_public() for g in await self._shown(room_id)]
 
     # Joiners -------------------------------------------------------------------------
 
@@ -355,7 +359,7 @@ class GroupBuys:
     async def joined(self, who: Identity, room_id: str) -> Event:
         """A viewer's own joins in the room's open group buys, for their welcome only."""
         mine: Event = {}
-        for group in await self.groups.room_groups(room_id, limit=10):
+        for group in await self._shown(room_id):  # a room without group buys: one call
             join = await self.groups.join_of(room_id, group.id, who.id)
             if join is not None:
                 mine[group.id] = join.to_public()
