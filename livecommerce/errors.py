@@ -13,12 +13,13 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── BlockedWord               blocked_word  400   4400
     │   ├── BadRating                 bad_rating    400   4400
     │   ├── ReviewTooLong             review_too_long 400 4400
-    │   └── BadCharacters             bad_characters 400  4400
+    │   ├── BadCharacters             bad_characters 400  4400
     │   ├── PollOptionsCount          poll_options_count 400 4400
     │   ├── PollTextInvalid           poll_text_invalid 400 4400  (field)
     │   ├── PollDurationOutOfRange    poll_duration_out_of_range 400 4400
     │   ├── PollAnswerOutOfRange      poll_answer_out_of_range 400 4400
-    │   └── OptionOutOfRange          option_out_of_range 400 4400
+    │   ├── OptionOutOfRange          option_out_of_range 400 4400
+    │   └── PriceNotBelowList         price_not_below_list 400 4400
     ├── RequestTimeout                request_timeout 408 4002
     ├── TooLarge                      too_large     413   4002
     ├── UnsupportedImage              unsupported_image 415 4002
@@ -47,10 +48,13 @@ not to, and a refusal it should not repeat mirrors its HTTP status (401 -> 4401)
     │   ├── OrderLapsed               order_lapsed  409   4002
     │   ├── NotReviewable             not_reviewable 409  4002  (state)
     │   ├── GiveawayNotActive         giveaway_not_active 409 4002
-    │   └── GiveawayRunning           giveaway_running 409 4002
+    │   ├── GiveawayRunning           giveaway_running 409 4002
     │   ├── PollNotActive             poll_not_active 409 4002
     │   ├── PollRunning               poll_running  409   4002  (poll_id)
-    │   └── AlreadyVoted              already_voted 409   4002  (option)
+    │   ├── AlreadyVoted              already_voted 409   4002  (option)
+    │   ├── GroupBuyNotOpen           group_buy_not_open 409 4002
+    │   ├── AlreadyJoined             already_joined 409  4002
+    │   └── OutOfStock                out_of_stock  409   4002
     ├── RateLimited                   rate_limited  429   4029  (retry_after)
     ├── Unavailable                   unavailable   503   4002  (retry_after)
     └── Overloaded                    overloaded    503   4003  (retry_after)
@@ -150,6 +154,13 @@ class ReviewTooLong(BadRequest):
 class BadCharacters(BadRequest):
     code = "bad_characters"
     title = "The text holds control characters"
+
+
+class PriceNotBelowList(BadRequest):
+    """A group buy's price must undercut the product's list price: that is the deal."""
+
+    code = "price_not_below_list"
+    title = "The group price is not below the list price"
 
 
 class UnknownType(BadRequest):
@@ -362,6 +373,25 @@ class PollRunning(Conflict):
 class AlreadyVoted(Conflict):
     code = "already_voted"
     title = "Already voted"
+
+
+class GroupBuyNotOpen(Conflict):
+    code = "group_buy_not_open"
+    title = "The group buy is not taking joins"
+
+
+class AlreadyJoined(Conflict):
+    """One join per account and group buy; a retry with the same key gets that join."""
+
+    code = "already_joined"
+    title = "Already joined this group buy"
+
+
+class OutOfStock(Conflict):
+    """The product has fewer units in stock than asked for (comes with ``stock``)."""
+
+    code = "out_of_stock"
+    title = "Not enough stock"
 
 
 class _RetryLater(LiveCommerceError):

@@ -182,6 +182,32 @@ class PollEnded(TypedDict):
     leaderboard: NotRequired[list[Json]]  # a quiz's fastest right answers: {user, ms}
 
 
+class GroupBuyStarted(TypedDict):
+    """Made in ``groupbuy_start.lua``; ``group`` as ``GroupBuy.to_public`` shows it."""
+
+    type: Literal["groupbuy.started"]
+    seq: NotRequired[int]
+    group: Json
+
+
+class GroupBuyFilled(TypedDict):
+    """Made in ``groupbuy_authorised.lua`` by the ``min_buyers``-th authorisation, once."""
+
+    type: Literal["groupbuy.filled"]
+    seq: NotRequired[int]
+    group_id: str
+
+
+class GroupBuyEnded(TypedDict):
+    """Made in ``groupbuy_end.lua``, once: ``reason`` filled, sold_out, expired or stopped."""
+
+    type: Literal["groupbuy.ended"]
+    seq: NotRequired[int]
+    group_id: str
+    reason: str
+    joined: int
+
+
 # --- ephemeral and private events -------------------------------------------------------
 
 
@@ -227,6 +253,27 @@ class SaleStock(TypedDict):
     available: int
     held: int
     sold: int
+
+
+class GroupBuyProgress(TypedDict):
+    """A group buy's progress, latest state only, coalesced per group and process."""
+
+    type: Literal["groupbuy.progress"]
+    group_id: str
+    state: str
+    joined: int
+    min_buyers: int
+    units_left: int
+    ends_at: int
+
+
+class GroupBuyPayment(TypedDict):
+    """Private: how a joiner's payment for a group buy ended (captured, voided, ...)."""
+
+    type: Literal["groupbuy.payment"]
+    to: NotRequired[str]
+    group_id: str
+    join: Json
 
 
 class Viewers(TypedDict):
@@ -325,6 +372,7 @@ class Welcome(TypedDict):
     auctions: list[Json]
     giveaway: NotRequired[Json | None]  # running now, or the last result
     polls: Json  # {live, last}: the running poll (with its counts) and the last result
+    group_buys: NotRequired[list[Json]]  # open group buys, and the latest that closed
     server_time: int
 
 
@@ -343,6 +391,7 @@ class Ack(TypedDict):
     reservation: NotRequired[Json]  # release
     sale: NotRequired[Json]  # sale.start
     auction: NotRequired[Json]  # auction.*
+    group: NotRequired[Json]  # groupbuy.*
     sale_id: NotRequired[str]  # sale.stop, waitlist.*
     waitlist_position: NotRequired[int]  # waitlist.*
     giveaway: NotRequired[Json]  # giveaway.start, giveaway.cancel
@@ -420,6 +469,9 @@ RoomEvent = (
     | GiveawayEnded
     | PollStarted
     | PollEnded
+    | GroupBuyStarted
+    | GroupBuyFilled
+    | GroupBuyEnded
 )
 """An event in a room's order: it gets the room's next seq and is kept for resumes."""
 
@@ -427,6 +479,8 @@ Outgoing = (
     RoomEvent
     | SaleStock
     | PollTally
+    | GroupBuyProgress
+    | GroupBuyPayment
     | Viewers
     | Reactions
     | Reservation

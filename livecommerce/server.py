@@ -49,6 +49,8 @@ from livecommerce.follows.service import Follows
 from livecommerce.follows.store import FollowStore
 from livecommerce.giveaways.service import Giveaways
 from livecommerce.giveaways.store import GiveawayStore
+from livecommerce.groupbuys.service import GroupBuys
+from livecommerce.groupbuys.store import GroupBuyStore
 from livecommerce.media.cascade import Edges
 from livecommerce.media.hub import Hubs
 from livecommerce.media.ingest import Publications
@@ -114,6 +116,7 @@ class Server:
         self.auctions: Auctions | None = None
         self.giveaways: Giveaways | None = None
         self.polls: Polls | None = None
+        self.groupbuys: GroupBuys | None = None
         self.moderation: ModerationStore | None = None
         self.room_store: RoomStore | None = None
         self.rooms: Rooms | None = None
@@ -358,6 +361,18 @@ class Server:
         reservations.on_holds = analytics.held
         checkout.count = analytics.count_order
         reader.lots = auctions.welcome_lots
+        groupbuys = self.groupbuys = GroupBuys(
+            store,
+            GroupBuyStore(store.client, stream_max_len=s.stream_max_len),
+            self.catalog,
+            checkout,
+            clock=self.clock,
+            ids=self.ids,
+        )
+        reader.group_buys = groupbuys.welcome_groups
+        analytics.groupbuys = groupbuys.groups
+        groupbuys.start_ticking()
+        self._up("groupbuys", groupbuys.stop_ticking)
         auctions.start_ticking()
         self._up("auctions", auctions.stop)
         follows = self.follows = Follows(
@@ -408,7 +423,9 @@ class Server:
             ids=self.ids,
         )
         reader.polls = polls.welcome
-        rooms.on_ended = _each(auctions.room_ended, giveaways.room_ended, polls.room_ended)
+        rooms.on_ended = _each(
+            auctions.room_ended, giveaways.room_ended, polls.room_ended, groupbuys.room_ended
+        )
         polls.start_ticking()
         self._up("polls", polls.stop)
         accounts = self.accounts = Accounts(
@@ -442,6 +459,7 @@ class Server:
             analytics=analytics,
             giveaways=giveaways,
             polls=polls,
+            groupbuys=groupbuys,
             guest_limit=s.limit("guest_join"),
             trust_forwarded=s.trust_forwarded,
             max_connections=s.max_connections,
@@ -478,6 +496,7 @@ class Server:
                 reviews=reviews,
                 giveaways=giveaways,
                 polls=polls,
+                groupbuys=groupbuys,
             )
             media, http = await self._serve(services, media_store, bus)
             follows.base_url = s.public_url or self.http_url
@@ -575,8 +594,14 @@ def _each(*steps: Callable[[Room], Awaitable[None]]) -> Callable[[Room], Awaitab
     """What ends with a show (its lots, its giveaway, its poll), one after the other."""
 
     async def ended(room: Room) -> None:
-        for step in steps:
-            await step(room)
+        failed: BaseException | None = None
+        for step in steps:  # one that fails does not keep the others from ending theirs
+            try:
+                await step(room)
+            except Exception as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     return ended
 

@@ -24,6 +24,7 @@ from livecommerce.catalog.store import CatalogStore
 from livecommerce.errors import Conflict, Forbidden, LiveCommerceError
 from livecommerce.events import Event
 from livecommerce.giveaways.store import GiveawayStore
+from livecommerce.groupbuys.store import GroupBuyStore
 from livecommerce.polls.rules import Poll
 from livecommerce.polls.store import PollStore
 from livecommerce.rooms.rules import Room, RoomState
@@ -70,6 +71,7 @@ class Analytics:
         self.sales = sales
         self.auctions = auctions
         self.giveaways = giveaways
+        self.groupbuys: GroupBuyStore | None = None  # group buys' moments, set by the wiring
         self.process_id = process_id
         self.is_admin = is_admin
         self.clock = clock
@@ -247,8 +249,9 @@ class Analytics:
     async def _shown(
         self, room: Room, counted: Iterable[str], polls: Iterable[Poll] = ()
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """Markers where products were pinned, sales, lots, giveaways and polls started (a
-        giveaway's with its entrant count and winner); every product's title."""
+        """Markers where products were pinned, sales, lots, giveaways, group buys and polls
+        started (a giveaway's with its entrant count and winner, a group buy's with how many
+        joined and whether it filled); every product's title."""
         markers: list[dict[str, Any]] = []
         titles: dict[str, str] = {}
         for pin in await self.store.pins(room.id):
@@ -265,6 +268,12 @@ class Analytics:
             for g in await self.giveaways.room_giveaways(room.id, limit=200):
                 marker = _marker(g.starts_at, "giveaway", g.product_id, g.title)
                 marker.update(giveaway_id=g.id, entrants=g.entrants, winner=g.winner_name or None)
+                markers.append(marker)
+        if self.groupbuys is not None:
+            for group in await self.groupbuys.room_groups(room.id, limit=200):
+                marker = _marker(group.starts_at, "groupbuy", group.product_id, group.title)
+                marker.update(joined=group.joined, min_buyers=group.min_buyers,
+                              filled=group.filled_at > 0)  # fmt: skip
                 markers.append(marker)
         for marker in markers:
             titles.setdefault(marker["product_id"], marker["title"])

@@ -20,6 +20,7 @@ from livecommerce.config import Settings
 from livecommerce.errors import BadRequest, RequestTimeout, TooLarge, Unauthorized
 from livecommerce.follows.service import Follows
 from livecommerce.giveaways.service import Giveaways
+from livecommerce.groupbuys.service import GroupBuys
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.polls.service import Polls
@@ -59,6 +60,7 @@ class Services:
     reviews: Reviews | None = None
     giveaways: Giveaways | None = None
     polls: Polls | None = None
+    groupbuys: GroupBuys | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

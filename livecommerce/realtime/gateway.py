@@ -56,6 +56,7 @@ from livecommerce.events import (
     Welcome,
 )
 from livecommerce.giveaways.service import Giveaways
+from livecommerce.groupbuys.service import GroupBuys
 from livecommerce.moderation.service import Moderators
 from livecommerce.numbers import digits
 from livecommerce.polls.service import Polls
@@ -72,6 +73,8 @@ from livecommerce.realtime.wire import (
     GiveawayCancel,
     GiveawayEnter,
     GiveawayStart,
+    GroupBuyStart,
+    GroupBuyStop,
     Moderate,
     Pin,
     Ping,
@@ -178,6 +181,7 @@ class Gateway:
         analytics: Analytics | None = None,
         giveaways: Giveaways | None = None,
         polls: Polls | None = None,
+        groupbuys: GroupBuys | None = None,
         guest_limit: Limit,
         trust_forwarded: bool = False,
         max_connections: int,
@@ -190,6 +194,7 @@ class Gateway:
         self.rooms = rooms
         self.accounts = accounts
         self.auctions = auctions
+        self.groupbuys = groupbuys
         self.analytics = analytics
         self.giveaways = giveaways
         self.polls = polls
@@ -239,6 +244,8 @@ class Gateway:
             PollStart: self._poll_start,
             PollEnd: self._poll_end,
             PollVote: self._poll_vote,
+            GroupBuyStart: self._groupbuy_start,
+            GroupBuyStop: self._groupbuy_stop,
         }
 
     def now_ms(self) -> int:
@@ -326,6 +333,9 @@ class Gateway:
                     session.buying["giveaway_entered"] = entered
             if self.polls is not None:
                 session.buying["poll_vote"] = await self.polls.your_vote(room_id, identity.id)
+            joins = await self.groupbuys.joined(identity, room_id) if self.groupbuys else {}
+            if joins:  # only for someone who joined one of the room's group buys
+                session.buying["group_joins"] = joins
         member = Member(
             conn,
             protocol,
@@ -424,6 +434,7 @@ class Gateway:
             auctions=snapshot.auctions,
             giveaway=snapshot.giveaway,
             polls=snapshot.polls,
+            group_buys=snapshot.group_buys,
             server_time=self.now_ms(),
         )
 
@@ -565,6 +576,23 @@ class Gateway:
         who, room = await self._hosting(session)
         await self.reservations.stop_sale(who, room, command.sale_id)
         return Ack(type="ack", sale_id=command.sale_id)
+
+    # Group buys: the rules live in ``groupbuys``; joining is over HTTP (it takes a card).
+
+    def _groups(self) -> GroupBuys:
+        if self.groupbuys is None:
+            raise NotFound("group buys are not available here")
+        return self.groupbuys
+
+    async def _groupbuy_start(self, session: Session, command: GroupBuyStart) -> Ack:
+        who, room = await self._hosting(session)
+        group = await self._groups().start(who, room, command.draft)
+        return Ack(type="ack", group=group.to_public())
+
+    async def _groupbuy_stop(self, session: Session, command: GroupBuyStop) -> Ack:
+        who, room = await self._hosting(session)
+        group = await self._groups().stop(who, room, command.group_id)
+        return Ack(type="ack", group=group.to_public())
 
     # Auctions: the rules live in ``auctions``.
 

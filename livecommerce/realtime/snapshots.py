@@ -35,6 +35,7 @@ class Snapshot:
     auctions: list[dict[str, Any]] = field(default_factory=list)
     giveaway: dict[str, Any] | None = None
     polls: dict[str, Any] = field(default_factory=lambda: {"live": None, "last": None})
+    group_buys: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RoomReader:
@@ -50,6 +51,7 @@ class RoomReader:
         # The room's running giveaway, or its last result (giveaways/service.py).
         self.giveaway: Callable[[str], Awaitable[Event | None]] | None = None
         self.polls: Callable[[str], Awaitable[dict[str, Any]]] | None = None  # polls/service.py
+        self.group_buys: Callable[[str], Awaitable[list[Event]]] | None = None
 
     async def events_after(
         self, room_id: str, since: int, until: int | None = None
@@ -110,6 +112,7 @@ class RoomReader:
                 pinned_chat = (await self.anonymised([pinned_chat]))[0]
         # Like sales, read after the snapshot: apply auction events idempotently by lot id.
         lots = await self.anonymised(await self.lots(room_id)) if self.lots is not None else []
+        groups = await self.group_buys(room_id) if self.group_buys is not None else []
         giveaway = await self.giveaway(room_id) if self.giveaway is not None else None
         polls = (
             await self.polls(room_id) if self.polls is not None else {"live": None, "last": None}
@@ -124,4 +127,5 @@ class RoomReader:
             lots,
             giveaway=giveaway,
             polls=polls,
+            group_buys=groups,
         )

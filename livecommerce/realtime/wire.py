@@ -24,6 +24,7 @@ from livecommerce.auctions.rules import (
 from livecommerce.errors import BadFrame, BadRequest, TooLarge, UnknownType
 from livecommerce.events import Event, Outgoing
 from livecommerce.giveaways.rules import GiveawayDraft, parse_free_entry, parse_giveaway_draft
+from livecommerce.groupbuys.rules import GroupBuyDraft, parse_group_buy_draft
 from livecommerce.moderation.rules import (
     ModAction,
     ModRequest,
@@ -217,6 +218,12 @@ class GiveawayStart:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupBuyStart:
+    draft: GroupBuyDraft
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class PollStart:
     draft: PollDraft
     ref: Ref = None
@@ -247,6 +254,12 @@ class GiveawayEnter:
 class PollVote:
     poll_id: str
     option: int
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBuyStop:
+    group_id: str
     ref: Ref = None
 
 
@@ -286,6 +299,8 @@ Command = (
     | PollStart
     | PollEnd
     | PollVote
+    | GroupBuyStart
+    | GroupBuyStop
     | Moderate
     | Report
 )
@@ -404,6 +419,10 @@ def parse_command(message: dict[str, Any]) -> Command:
         return PollVote(
             _field(message, "poll_id", str, 64), parse_option(message["option"]), ref=ref
         )
+    if kind == "groupbuy.start":
+        return GroupBuyStart(parse_group_buy_draft(message), ref=ref)
+    if kind == "groupbuy.stop":
+        return GroupBuyStop(_field(message, "group_id", str, 64), ref=ref)
     if kind.startswith("mod.") and kind in MOD_TOOLS:
         return Moderate(parse_mod_request(message), ref=ref)
     if kind == "report":

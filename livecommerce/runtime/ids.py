@@ -98,6 +98,12 @@ class Ids:
     def poll(self) -> PollId:
         return PollId("pl_" + self._token(9).replace(".", "_"))
 
+    def group_buy(self) -> str:
+        return "g_" + self._token(9).replace(".", "_")
+
+    def group_join(self) -> str:
+        return "gj_" + self._token(9)
+
     def hold(self, sale: SaleId) -> HoldId:
         """A hold names its sale: the sale's keys are found from the hold id alone."""
         return HoldId(f"{sale}.{self._token(9)}")

@@ -10,7 +10,17 @@ anywhere::
     4000000000000119   failed     processing_error   (after a delay, 2 s by default)
     4000000000000077   paid       (charged at once, but the answer takes 2 s to come back:
                                    a process that dies meanwhile leaves a charge, no order)
+    4000000000000341   authorised, but declined when captured   card_declined
     any other number   paid       (if it passes the Luhn check)
+
+Authorisations (a group buy's join) hold an amount on the card without taking it:
+``authorise`` is idempotent per key exactly as ``charge`` is (the same claim, and the same
+cards decline), and the authorisation's state lives under its reference: ``authorised ->
+captured | voided``. ``capture`` and ``void`` are one optimistic transaction each on that
+state, so whichever callers race, a hold is captured or voided once: capturing a captured
+authorisation (or voiding a voided one) returns the first result, whatever key it comes
+with; capturing a voided one, or voiding a captured one, is refused (``AuthorisationSettled``).
+A captured authorisation is a payment like a charge, refundable under the same reference.
 
 A card number is only ever held by ``CardDetails`` on its way to the provider: its repr
 shows the brand and the last four digits, and nothing here stores or logs more.
@@ -56,6 +66,7 @@ from livecommerce.store import keys
 from livecommerce.store.connection import guarded
 
 PaymentStatus = Literal["paid", "declined", "failed"]
+AuthorisationStatus = Literal["authorised", "declined", "failed"]
 RefundStatus = Literal["refunded", "failed"]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -86,6 +97,13 @@ class PaymentFailed(LiveCommerceError):
     code: ClassVar[str] = "payment_failed"
     status: ClassVar[int] = 502
     title: ClassVar[str] = "Payment failed"
+
+
+class AuthorisationSettled(Conflict):
+    """A capture of a voided authorisation, or a void of a captured one."""
+
+    code: ClassVar[str] = "authorisation_settled"
+    title: ClassVar[str] = "The authorisation was captured or voided already"
 
 
 # Cards ---------------------------------------------------------------------------------
@@ -237,8 +255,34 @@ class RefundResult:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class AuthorisationResult:
+    status: AuthorisationStatus
+    authorisation_ref: str
+    decline_code: str | None = None
+    message: str = ""
+
+    @property
+    def authorised(self) -> bool:
+        return self.status == "authorised"
+
+    def require_authorised(self) -> AuthorisationResult:
+        """This result if authorised; else ``PaymentDeclined`` or ``PaymentFailed``."""
+        if self.status == "declined":
+            raise PaymentDeclined(
+                self.message or "the card was declined", decline_code=self.decline_code
+            )
+        if self.status == "failed":
+            raise PaymentFailed(
+                self.message or "the payment could not be processed",
+                decline_code=self.decline_code,
+            )
+        return self
+
+
 class PaymentProvider(Protocol):
-    """What checkout needs from a payment provider. Both calls are idempotent by key."""
+    """What checkout and group buys need from a payment provider; every call is idempotent
+    by its key (capture and void also by the authorisation's own state)."""
 
     async def charge(
         self,
@@ -259,6 +303,25 @@ class PaymentProvider(Protocol):
         under way. What the sweeper asks about a charge whose answer was lost."""
         ...
 
+    async def authorise(
+        self, *, amount: int, currency: str, card: CardDetails, idempotency_key: str
+    ) -> AuthorisationResult:
+        """Hold ``amount`` on the card without taking it."""
+        ...
+
+    async def authorisation_of(self, idempotency_key: str) -> AuthorisationResult | None:
+        """The authorisation made under this key, or None; ``Unavailable`` while under way."""
+        ...
+
+    async def capture(self, *, authorisation_ref: str, idempotency_key: str) -> PaymentResult:
+        """Take the amount held: ``paid`` (the payment's ref is the authorisation's) or
+        ``declined``; a voided authorisation is refused with ``AuthorisationSettled``."""
+        ...
+
+    async def void(self, *, authorisation_ref: str, idempotency_key: str) -> str:
+        """Let the hold go: ``"voided"``; a captured one is refused (``AuthorisationSettled``)."""
+        ...
+
 
 # The sandbox ---------------------------------------------------------------------------
 
@@ -270,6 +333,7 @@ TEST_CARDS: dict[str, tuple[PaymentStatus, str | None, str]] = {
     "4000000000000119": ("failed", "processing_error", "the card could not be processed"),
 }
 _SLOW_STATUS = "failed"
+DECLINES_AT_CAPTURE = "4000000000000341"  # authorised, then declined when captured
 SLOW_ANSWER = "4000000000000077"  # paid at once; the answer comes back late
 
 
@@ -334,13 +398,20 @@ class TestPaymentProvider:
 
     @guarded
     async def _charge(
-        self, amount: int, currency: str, card: CardDetails, idempotency_key: str, description: str
+        self,
+        amount: int,
+        currency: str,
+        card: CardDetails,
+        idempotency_key: str,
+        description: str,
+        authorise: bool = False,
     ) -> PaymentResult:
         _check_amount(amount)
         if currency not in MINOR_UNITS:
             raise BadRequest(f"unknown currency {currency!r}")
         _check_key(idempotency_key)
-        fingerprint = _fingerprint("charge", amount, currency, card.last4, card.exp_month)
+        kind = "authorise" if authorise else "charge"
+        fingerprint = _fingerprint(kind, amount, currency, card.last4, card.exp_month)
         key = keys.payment_claim(idempotency_key)
         token = secrets.token_hex(8)
         claim = orjson.dumps({"state": "pending", "fp": fingerprint, "token": token})
@@ -352,9 +423,10 @@ class TestPaymentProvider:
         if status == _SLOW_STATUS:
             await self.sleep(self.slow_delay_s)
         self.charges_made += 1
-        result = PaymentResult(status, f"pay_{secrets.token_hex(12)}", decline_code, message)
-        record = {
-            "status": status,
+        prefix = "auth" if authorise else "pay"
+        result = PaymentResult(status, f"{prefix}_{secrets.token_hex(12)}", decline_code, message)
+        record: dict[str, Any] = {
+            "status": "authorised" if authorise and result.paid else status,
             "amount": amount,
             "currency": currency,
             "refunded": 0,
@@ -363,6 +435,9 @@ class TestPaymentProvider:
             "description": description[:500],
             "created_at": int(self.clock() * 1000),
         }
+        if authorise:
+            record["kind"] = "authorisation"
+            record["capture_declines"] = int(card.number == DECLINES_AT_CAPTURE)
         await self._record(key, token, fingerprint, result, record)
         if card.number == SLOW_ANSWER:
             await self.sleep(self.slow_delay_s)
@@ -428,6 +503,72 @@ class TestPaymentProvider:
                 raise Unavailable("an earlier attempt with this key was lost", retry_after=1.0)
             record = fresh
 
+    # Authorisations ----------------------------------------------------------------
+    # Stored as charges are (claim, then record), with ``paid`` in the claim's result
+    # standing for "authorised": the record under the reference says which it is.
+
+    async def authorise(
+        self, *, amount: int, currency: str, card: CardDetails, idempotency_key: str
+    ) -> AuthorisationResult:
+        result = await self._charge(
+            amount, currency, card, idempotency_key, "authorisation", authorise=True
+        )
+        return _as_authorisation(result)
+
+    async def authorisation_of(self, idempotency_key: str) -> AuthorisationResult | None:
+        result = await self._charge_of(idempotency_key)
+        return None if result is None else _as_authorisation(result)
+
+    async def capture(self, *, authorisation_ref: str, idempotency_key: str) -> PaymentResult:
+        outcome = await self._settle_authorisation(authorisation_ref, idempotency_key, "capture")
+        return PaymentResult(**outcome)
+
+    async def void(self, *, authorisation_ref: str, idempotency_key: str) -> str:
+        outcome = await self._settle_authorisation(authorisation_ref, idempotency_key, "void")
+        return str(outcome["status"])
+
+    @guarded
+    async def _settle_authorisation(self, ref: str, idempotency_key: str, op: str) -> Any:
+        """Move an authorisation on, once: the first capture or void decides, and every later
+        call of the same kind gets that call's result, whatever its key."""
+        _check_key(idempotency_key)
+        key = keys.payment(ref)
+        async with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hgetall(key)
+                    auth = {as_text(k): as_text(v) for k, v in raw.items()}
+                    if not auth:
+                        raise NotFound(f"authorisation {ref[:80]} does not exist")
+                    if auth.get("kind") != "authorisation":
+                        raise Conflict(f"{ref[:80]} is a charge, not an authorisation")
+                    status = auth["status"]
+                    if op in auth:  # done before: the same answer
+                        return orjson.loads(auth[op])
+                    if status != "authorised":
+                        raise AuthorisationSettled(
+                            f"authorisation {ref[:80]} is {status}; it cannot {op}"
+                        )
+                    outcome: dict[str, Any]
+                    if op == "void":
+                        status, outcome = "voided", {"status": "voided"}
+                    elif auth.get("capture_declines") == "1":
+                        status = "capture_declined"
+                        outcome = asdict(
+                            PaymentResult("declined", ref, "card_declined", "the card was declined")
+                        )
+                    else:
+                        status, outcome = "paid", asdict(PaymentResult("paid", ref))
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping={"status": status, op: orjson.dumps(outcome),
+                                            f"{op}_key": idempotency_key,
+                                            f"{op}_at": int(self.clock() * 1000)})  # fmt: skip
+                    await pipe.execute()
+                    return outcome
+                except redis_errors.WatchError:
+                    continue
+
     # Refunds -----------------------------------------------------------------------
 
     async def refund(self, *, payment_ref: str, amount: int, idempotency_key: str) -> RefundResult:
@@ -474,3 +615,12 @@ class TestPaymentProvider:
         if stored["amount"] != amount:
             raise IdempotencyKeyReused("this idempotency key was used for a different refund")
         return RefundResult(**stored)
+
+
+def _as_authorisation(result: PaymentResult) -> AuthorisationResult:
+    status: AuthorisationStatus = "authorised"
+    if result.status == "declined":
+        status = "declined"
+    elif result.status == "failed":
+        status = "failed"
+    return AuthorisationResult(status, result.payment_ref, result.decline_code, result.message)

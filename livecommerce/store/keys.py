@@ -492,6 +492,38 @@ def owners_key() -> str:
     return f"{PREFIX}:product_owner"
 
 
+# A group buy's keys carry its room's tag: a join, the fill and its room event are one step.
+def groupbuy(room_id: str, group_id: str) -> list[str]:
+    """The five keys every group buy script takes first, in the order ``_groupbuy.lua``
+    names them: the group, its joins, each joiner's join, the retry keys, the work list."""
+    base = groupbuy_hash(room_id, group_id)
+    return [base, f"{base}:joins", f"{base}:users", f"{base}:keys", f"{base}:todo"]
+
+
+def groupbuy_hash(room_id: str, group_id: str) -> str:
+    return f"{PREFIX}:{{r:{room_id}}}:gb:{group_id}"
+
+
+def groupbuy_lease(room_id: str, group_id: str) -> str:
+    """Who settles the group now (captures, voids, tells): one process at a time."""
+    return f"{groupbuy_hash(room_id, group_id)}:lease"
+
+
+def room_groupbuys(room_id: str) -> str:
+    """The room's group buys, scored by start (ms)."""
+    return f"{PREFIX}:{{r:{room_id}}}:groupbuys"
+
+
+def groupbuy_rooms() -> str:
+    """group buy id -> room id; written once when it starts, never changed."""
+    return f"{PREFIX}:groupbuy_room"
+
+
+def groupbuys_due() -> str:
+    """'<room id> <group id>' of group buys with work left, scored by when to look (ms)."""
+    return f"{PREFIX}:groupbuys:due"
+
+
 # The test payment provider (selling/payments.py): a charge is claimed under its idempotency
 # key before it is made; a payment's state lives under its reference.
 def payment_claim(idempotency_key: str) -> str:

@@ -21,6 +21,7 @@ export const COLORS = {
   auction: '#c4b5fd',
   giveaway: '#ffd166',
   poll: '#67e8f9',
+  groupbuy: '#5eead4',
   axis: '#b4b9c5',
   grid: 'rgba(255,255,255,0.09)',
 };
@@ -79,8 +80,14 @@ function markersPlugin(view) {
   };
 }
 
-function markerText(marker) {
-  return t(`results.marker.${marker.kind}_named`, { title: marker.title || marker.product_id || '' });
+export function markerText(marker) {
+  const title = marker.title || marker.product_id || '';
+  if (marker.kind === 'groupbuy') {
+    // A group buy says how many joined of how many it needed, and whether it filled.
+    const moment = t('groupbuy.results.moment', { title, joined: marker.joined || 0, needed: marker.min_buyers || 0 });
+    return `${moment} · ${t(marker.filled ? 'groupbuy.results.filled' : 'groupbuy.results.not_filled')}`;
+  }
+  return t(`results.marker.${marker.kind}_named`, { title });
 }
 
 // The text for the minute under the pointer: its time, its figures and its moments.

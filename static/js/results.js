@@ -12,7 +12,7 @@ import {
 } from './auth.js';
 import { $, el, setStatus } from './dom.js';
 import { formatDateTime, formatNumber, formatPrice, formatTime, initI18n, setText, t, tn } from './i18n.js';
-import { createChart } from './results-chart.js';
+import { createChart, markerText } from './results-chart.js';
 import { renderResultsPolls } from './results-polls.js';
 import { formatDifference, formatDuration, formatFigure, formatRatio, GROUPS } from './results-figures.js';
 
@@ -87,7 +87,7 @@ function renderMarkers() {
 
 // A giveaway's moment also says how many entered and who won.
 function markerLine(marker) {
-  const line = t(`results.marker.${marker.kind}_named`, { title: marker.title || marker.product_id || '' });
+  const line = markerText(marker);
   if (marker.kind !== 'giveaway') return line;
   const parts = [line, tn('giveaway.entrants', Number(marker.entrants || 0))];
   if (marker.winner) parts.push(t('giveaway.results.winner', { name: marker.winner }));

@@ -390,7 +390,8 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
       setText($('checkout-total'), 'shop.checkout.total', { amount });
       $('checkout-payment').hidden = false;
       $('checkout-payment').disabled = false;
-      setText(payButton, 'shop.checkout.pay', { amount });
+      setText(payButton, shop.due.payKey || 'shop.checkout.pay', { amount });
+      if (shop.due.hint) setText($('checkout-item'), shop.due.hint, { title: title || '' });
       showImage($('checkout-image'), image || '');
       return;
     }
@@ -525,17 +526,23 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
     const due = shop.due;
     const body = readForm();
     if (!body) return;
-    const payload = JSON.stringify([`order:${due.order.id}`, body]);
+    const payload = JSON.stringify([`${due.submit ? 'group' : 'order'}:${due.order.id}`, body]);
     const key = attempt && attempt.unknown && attempt.payload === payload ? attempt.key : randomKey();
     attempt = { key, payload, unknown: true };
     payButton.disabled = true;
     form.setAttribute('aria-busy', 'true');
     setText(payButton, 'shop.checkout.paying');
     try {
-      const data = await api(`${API_BASE}/orders/${encodeURIComponent(due.order.id)}/pay`, {
+      // A group buy's join (viewer-groupbuy.js) posts where it says; its card tells the rest.
+      const data = due.submit ? await due.submit(body, key) : await api(`${API_BASE}/orders/${encodeURIComponent(due.order.id)}/pay`, {
         method: 'POST', body, headers: { 'Idempotency-Key': key },
       });
       attempt = null;
+      if (due.submit) {
+        sheet.close();
+        due.onPaid(data);
+        return;
+      }
       const order = (data && data.order) || data;
       showDone(order, null);
       if (due.onPaid) due.onPaid(order);
@@ -556,11 +563,17 @@ export function setupShop({ getClient, getState, signedIn, openSignIn }) {
     switch (err.code) {
       case 'payment_declined':
         // A won lot is not held: it stays the buyer's to pay for until its order's pay_by.
-        errorEl.textContent = shop.due
+        errorEl.textContent = shop.due && !shop.due.submit
           ? t('auction.error.payment_declined', { time: formatTime(shop.due.order.pay_by) })
           : t('shop.error.payment_declined');
         $('card-number').setAttribute('aria-invalid', 'true');
         $('card-number').focus();
+        break;
+      case 'group_buy_not_open':
+      case 'sold_out':
+      case 'already_joined':
+        errorEl.textContent = t(`groupbuy.error.${err.code}`);
+        payButton.disabled = true;
         break;
       case 'order_lapsed':
         errorEl.textContent = t('auction.error.order_lapsed');

@@ -18,6 +18,7 @@ import { setupStudioReviews } from './studio-reviews.js';
 import { setupStudioAuction } from './studio-auction.js';
 import { setupStudioGiveaway } from './studio-giveaway.js';
 import { setupStudioPoll } from './studio-poll.js';
+import { setupStudioGroupBuy } from './studio-groupbuy.js';
 import { setupStudioShop } from './studio-shop.js';
 import { setupStudioFollow } from './studio-follow.js';
 
@@ -38,6 +39,7 @@ let shop = null;
 let auction = null;
 let giveaway = null;
 let poll = null;
+let groupBuy = null;
 let live = null;
 let obs = null;
 let results = null;
@@ -156,6 +158,7 @@ function renderAll() {
   if (shop && getToken()) shop.renderAll();
   if (auction && getToken()) auction.render();
   if (giveaway && getToken()) giveaway.render();
+  if (groupBuy && getToken()) groupBuy.render();
 }
 
 function actionStatus(text, isError = false) {
@@ -223,11 +226,13 @@ function selectRoom(id) {
   shop.attach(c, () => client === c && state.selectedId === id);
   auction.attach(c, () => client === c && state.selectedId === id);
   giveaway.attach(c, () => client === c && state.selectedId === id);
+  groupBuy.attach(c, () => client === c && state.selectedId === id);
   poll.attach(c, () => client === c && state.selectedId === id);
   shop.roomChanged(selected());
   auction.roomChanged();
   giveaway.roomChanged();
   poll.roomChanged();
+  groupBuy.roomChanged();
   live.roomChanged(selected());
   client.connect();
   renderAll();
@@ -363,6 +368,7 @@ async function main() {
     onProducts: () => {
       if (auction) auction.render();
       if (giveaway) giveaway.render();
+      if (groupBuy) groupBuy.render();
     },
   });
   auction = setupStudioAuction({
@@ -378,6 +384,12 @@ async function main() {
     onStock: () => shop.loadProducts(),
   });
 
+  groupBuy = setupStudioGroupBuy({
+    getClient: () => client,
+    getRoom: selected,
+    getProducts: () => shop.products(),
+    onStock: () => shop.loadProducts(),
+  });
   poll = setupStudioPoll({ getClient: () => client });
 
   wireAccountButton($('account-button'), auth);

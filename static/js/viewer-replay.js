@@ -9,7 +9,8 @@
 //
 // Each lot auctioned during the show is marked with its hammer price (or why it did not sell),
 // as a button that plays the moment it ended; no bidding on a replay. The lots are the room's
-// (GET /api/v1/rooms/{id}/auctions) and the ones the page saw end (`getLots`).
+// (GET /api/v1/rooms/{id}/auctions) and the ones the page saw end (`getLots`); the group buys
+// that closed are marked among them (GET /api/v1/rooms/{id}/group-buys).
 
 import { api, API_BASE } from './api.js';
 import { $, el } from './dom.js';
@@ -67,6 +68,38 @@ export function lotMarks(lots, segments) {
     });
 }
 
+// The group buys that closed during the show, marked like lots: how many joined of how many it
+// needed and whether it filled, where on the replay's timeline it closed.
+export function groupMarks(groups, segments) {
+  return groups
+    .filter((g) => g && ['ended', 'expired', 'stopped'].includes(g.state) && Number(g.ended_at) > 0)
+    .map((g) => {
+      const end = Number(g.ended_at);
+      const segment = segments.find((s) => end >= (s.started_at ?? 0) && end <= (s.started_at ?? 0) + s.length * 1000);
+      return {
+        id: g.id,
+        kind: 'groupbuy',
+        title: (g.product || {}).title || '',
+        reason: g.filled_at ? 'filled' : 'not_filled',
+        joined: Number(g.joined || 0),
+        needed: Number(g.min_buyers || 0),
+        ended_at: end,
+        at: segment ? segment.offset + (end - (segment.started_at ?? 0)) / 1000 : null,
+      };
+    });
+}
+
+function markText(mark) {
+  if (mark.kind === 'groupbuy') {
+    const moment = t('groupbuy.results.moment', { title: mark.title, joined: mark.joined, needed: mark.needed });
+    return `${moment} · ${t(`groupbuy.results.${mark.reason}`)}`;
+  }
+  if (mark.giveaway) return t('giveaway.replay.mark', { title: mark.title });
+  return mark.reason === 'sold'
+    ? t('auction.replay.sold', { title: mark.title, amount: formatPrice(mark.amount, mark.currency) })
+    : t(`auction.replay.${['no_bids', 'reserve_not_met'].includes(mark.reason) ? mark.reason : 'cancelled'}`, { title: mark.title });
+}
+
 export function setupReplay({ roomId, video, onPin, onChange, getLots = () => [] }) {
   const bar = $('replay-bar');
   const toggle = $('replay-toggle');
@@ -80,6 +113,7 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
     product: undefined, // the card shown now (undefined: not decided yet)
     seeking: false,
     lots: [], // the room's lots, read over HTTP
+    groups: [], // the room's group buys, read over HTTP
   };
   const polls = setupReplayPolls({ roomId }); // each poll's result, from the moment it ended
   let retryTimer = null;
@@ -111,17 +145,19 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
 
   function renderLots() {
     const box = $('replay-lots');
-    const marks = active ? lotMarks([...replay.lots, ...getLots()], replay.segments) : [];
+    const marks = active
+      ? [...lotMarks([...replay.lots, ...getLots()], replay.segments), ...groupMarks(replay.groups, replay.segments)]
+        .sort((a, b) => (a.at ?? Infinity) - (b.at ?? Infinity))
+      : [];
     box.hidden = marks.length === 0;
     // Drawn again only when something changed: the buttons keep their focus while it plays.
     const drawn = JSON.stringify([marks, replay.state, t('auction.replay.heading')]);
     if (drawn === shownLots) return;
     shownLots = drawn;
     $('replay-lots-list').replaceChildren(...marks.map((mark) => {
-      const text = mark.giveaway ? t('giveaway.replay.mark', { title: mark.title }) : mark.reason === 'sold'
-        ? t('auction.replay.sold', { title: mark.title, amount: formatPrice(mark.amount, mark.currency) })
-        : t(`auction.replay.${['no_bids', 'reserve_not_met'].includes(mark.reason) ? mark.reason : 'cancelled'}`, { title: mark.title });
-      const item = el('li', { class: `replay-lot ${mark.reason}${mark.giveaway ? ' giveaway' : ''}`, dataset: { auctionId: mark.id } });
+      const text = markText(mark);
+      const data = mark.kind === 'groupbuy' ? { groupId: mark.id } : { auctionId: mark.id };
+      const item = el('li', { class: `replay-lot ${mark.kind || 'auction'} ${mark.reason}${mark.giveaway ? ' giveaway' : ''}`, dataset: data });
       if (mark.at == null || replay.state !== 'ready') {
         item.append(el('span', { class: 'replay-lot-text', text }));
       } else {
@@ -212,6 +248,12 @@ export function setupReplay({ roomId, video, onPin, onChange, getLots = () => []
   }
 
   async function loadLots() {
+    try {
+      const data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/group-buys`, { auth: false });
+      replay.groups = Array.isArray(data && data.group_buys) ? data.group_buys : [];
+    } catch {
+      replay.groups = []; // a server without group buys: the lots alone
+    }
     try {
       const data = await api(`${API_BASE}/rooms/${encodeURIComponent(roomId)}/auctions`, { auth: false });
       replay.lots = Array.isArray(data && data.auctions) ? data.auctions : [];

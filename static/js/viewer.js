@@ -16,6 +16,7 @@ import { setupProductDetails } from './viewer-product.js';
 import { setupViewerAuction } from './viewer-auction.js';
 import { setupViewerFollow } from './viewer-follow.js';
 import { setupViewerGiveaway } from './viewer-giveaway.js';
+import { setupViewerGroupBuy } from './viewer-groupbuy.js';
 import { setupViewerModeration } from './viewer-moderation.js';
 import { setupViewerReviews } from './viewer-reviews.js';
 import { setupViewerPoll } from './viewer-poll.js';
@@ -34,6 +35,7 @@ let auth = null;
 let shop = null;
 let auction = null;
 let giveaway = null;
+let groupBuy = null;
 let moderation = null;
 let poll = null;
 let video = null;
@@ -343,6 +345,12 @@ async function main() {
     signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
     openSignIn: () => auth.open('signin'),
   });
+  groupBuy = setupViewerGroupBuy({
+    getClient: () => client,
+    signedIn: () => { const { you } = roomState(); return Boolean(getToken()) && Boolean(you) && you.role !== 'guest'; },
+    openSignIn: () => auth.open('signin'),
+    joinWithCard: (due) => shop.payOrder(due),
+  });
   video = setupViewerVideo({
     roomId,
     getToken,
@@ -375,6 +383,7 @@ async function main() {
   auction.attach(client);
   giveaway.attach(client);
   poll.attach(client);
+  groupBuy.attach(client);
   moderation.attach(client);
   client.connect();
   window.lcRoomClient = client; // handy for debugging from the console

@@ -10,7 +10,16 @@ import re
 
 import pytest
 
-from livecommerce.errors import Banned, BlockedWord, Muted, RateLimited
+from livecommerce.errors import (
+    AlreadyJoined,
+    Banned,
+    BlockedWord,
+    GroupBuyNotOpen,
+    Muted,
+    RateLimited,
+    SoldOut,
+)
+from livecommerce.groupbuys.rules import EndReason
 from livecommerce.moderation.rules import ModAction, ReportReason
 
 from .support import LOCALES, REPO
@@ -78,6 +87,10 @@ def keys_built_at_run_time() -> set[str]:
                     {f"console.audit.{name}"})  # fmt: skip
     keys.update(f"error.{e.code}" for e in (Banned, Muted, BlockedWord, RateLimited))
     keys.update(f"console.order.{state}" for state in ("paid", "refunded"))
+    # Group buys: how one ended, and the refusals a join meets in the checkout sheet.
+    keys.update(f"groupbuy.ended.{reason.value}" for reason in EndReason)
+    keys.update(f"groupbuy.error.{e.code}" for e in (GroupBuyNotOpen, SoldOut, AlreadyJoined))
+    keys.update(f"groupbuy.results.{fill}" for fill in ("filled", "not_filled"))
     return keys
 
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from livecommerce.errors import BadRequest, Conflict, NotFound, Unavailable
+from livecommerce.errors import BadRequest, Conflict, IdempotencyKeyReused, NotFound, Unavailable
 from livecommerce.selling.payments import (
+    AuthorisationResult,
+    AuthorisationSettled,
     CardDetails,
     PaymentDeclined,
     PaymentFailed,
@@ -329,3 +331,81 @@ async def test_a_caller_waits_for_a_charge_under_way_only_so_long(
         result = await holder
     assert await charge(impatient, SLOW_FAILURE) == result
     assert impatient.charges_made == 0
+
+
+# Authorisations: hold, then capture or void, each once ------------------------------------
+
+CAPTURE_DECLINES = "4000000000000341"
+
+
+async def authorise(
+    provider: PaymentProvider, number: str = VISA, *, key: str = "a1", amount: int = 1000
+) -> AuthorisationResult:
+    return await provider.authorise(
+        amount=amount, currency="EUR", card=card(number), idempotency_key=key
+    )
+
+
+async def test_an_authorisation_is_idempotent_by_key_and_declines_as_the_test_cards_say(
+    provider: TestPaymentProvider,
+) -> None:
+    first = await authorise(provider)
+    again = await authorise(provider)
+    assert first == again
+    assert (first.status, first.authorisation_ref[:5]) == ("authorised", "auth_")
+    assert provider.charges_made == 1
+    assert await provider.authorisation_of("a1") == first
+    assert await provider.authorisation_of("never") is None
+    declined = await authorise(provider, DECLINED, key="a2")
+    assert (declined.status, declined.decline_code) == ("declined", "card_declined")
+    with pytest.raises(PaymentDeclined):
+        declined.require_authorised()
+    with pytest.raises(IdempotencyKeyReused):
+        await authorise(provider, key="a1", amount=999)
+
+
+async def test_a_capture_takes_the_amount_once_and_can_then_be_refunded(
+    provider: TestPaymentProvider,
+) -> None:
+    held = await authorise(provider)
+    ref = held.authorisation_ref
+    captures = await asyncio.gather(
+        *(provider.capture(authorisation_ref=ref, idempotency_key=f"c{i}") for i in range(5))
+    )
+    assert {c.status for c in captures} == {"paid"}
+    assert {c.payment_ref for c in captures} == {ref}
+    with pytest.raises(AuthorisationSettled):
+        await provider.void(authorisation_ref=ref, idempotency_key="v1")
+    refund = await provider.refund(payment_ref=ref, amount=1000, idempotency_key="r1")
+    assert refund.status == "refunded"
+
+
+async def test_a_void_lets_the_hold_go_once_and_is_never_captured_after(
+    provider: TestPaymentProvider,
+) -> None:
+    ref = (await authorise(provider)).authorisation_ref
+    assert await provider.void(authorisation_ref=ref, idempotency_key="v1") == "voided"
+    assert await provider.void(authorisation_ref=ref, idempotency_key="v2") == "voided"
+    with pytest.raises(AuthorisationSettled):
+        await provider.capture(authorisation_ref=ref, idempotency_key="c1")
+    with pytest.raises(NotFound):
+        await provider.void(authorisation_ref="auth_nope", idempotency_key="v1")
+
+
+async def test_a_card_may_authorise_and_still_decline_at_capture(
+    provider: TestPaymentProvider,
+) -> None:
+    ref = (await authorise(provider, CAPTURE_DECLINES)).authorisation_ref
+    first = await provider.capture(authorisation_ref=ref, idempotency_key="c1")
+    assert (first.status, first.decline_code) == ("declined", "card_declined")
+    assert await provider.capture(authorisation_ref=ref, idempotency_key="c2") == first
+
+
+async def test_a_charge_is_never_captured_or_voided_as_if_it_were_a_hold(
+    provider: TestPaymentProvider,
+) -> None:
+    paid = await charge(provider)
+    with pytest.raises(Conflict):
+        await provider.capture(authorisation_ref=paid.payment_ref, idempotency_key="c1")
+    with pytest.raises(Conflict):
+        await provider.void(authorisation_ref=paid.payment_ref, idempotency_key="v1")

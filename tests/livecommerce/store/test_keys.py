@@ -65,6 +65,11 @@ PINNED = [
     (keys.webhooks_due(), "lc:webhooks:due"),
     (keys.webhook_delivery("D"), "lc:webhooks:delivery:D"),
     (keys.limit("signup", "d1"), "lc:limit:signup:d1"),
+    (keys.groupbuy_hash("R", "G"), "lc:{r:R}:gb:G"),
+    (keys.groupbuy_lease("R", "G"), "lc:{r:R}:gb:G:lease"),
+    (keys.room_groupbuys("R"), "lc:{r:R}:groupbuys"),
+    (keys.groupbuy_rooms(), "lc:groupbuy_room"),
+    (keys.groupbuys_due(), "lc:groupbuys:due"),
     (keys.limit_for_user("signin_account", "u1"), "lc:limit:signin_account:{u1}"),
     (keys.limit_for_user_at("signin_failures", "u1", "a1"), "lc:limit:signin_failures:{u1}:a1"),
 ]
@@ -91,3 +96,13 @@ def test_a_sign_in_reads_both_of_its_limits_in_one_slot() -> None:
     here = keys.limit_for_user_at("signin_failures", "u1", "a1")
     anywhere = keys.limit_for_user("signin_account", "u1")
     assert here.count("{u1}") == anywhere.count("{u1}") == 1
+
+
+def test_a_group_buy_script_gets_the_group_keys_in_the_order_its_prelude_names_them() -> None:
+    assert keys.groupbuy("R", "G") == [
+        "lc:{r:R}:gb:G",
+        "lc:{r:R}:gb:G:joins",
+        "lc:{r:R}:gb:G:users",
+        "lc:{r:R}:gb:G:keys",
+        "lc:{r:R}:gb:G:todo",
+    ]

@@ -44,7 +44,16 @@ def test_the_package_has_its_scripts_and_preludes_each_under_one_name() -> None:
     on_disk = list(Path(livecommerce.__file__).parent.rglob("*.lua"))
     assert len(on_disk) == len(NAMES), "two scripts share a name; one hides the other"
     assert {"chat_post", "sale_reserve", "room_end"} <= set(SCRIPTS)
-    assert PRELUDES == ["_auction", "_gcra", "_presence", "_publish", "_review", "_room", "_sale"]
+    assert PRELUDES == [
+        "_auction",
+        "_gcra",
+        "_groupbuy",
+        "_presence",
+        "_publish",
+        "_review",
+        "_room",
+        "_sale",
+    ]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
