@@ -42,6 +42,7 @@ from livecommerce.errors import (
     LiveCommerceError,
     NotFound,
     Overloaded,
+    RateLimited,
     TooLarge,
     Unauthorized,
 )
@@ -130,6 +131,9 @@ class Session:
     buying: dict[str, Any] = field(default_factory=dict)
     reactions: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=20.0))
     clicks: TokenBucket = field(default_factory=lambda: TokenBucket(rate=2.0, burst=10.0))
+    # Entering a giveaway and voting are taps a person makes once or twice: a socket that
+    # sends them in a stream gets ``rate_limited`` before each reaches the store.
+    taps: TokenBucket = field(default_factory=lambda: TokenBucket(rate=1.0, burst=5.0))
     bad_frames: deque[float] = field(default_factory=deque)
     chatted: bool = False
 
@@ -664,6 +668,7 @@ class Gateway:
     async def _giveaway_enter(self, session: Session, command: GiveawayEnter) -> Ack:
         """Rights change live (a new moderator may no longer enter): today's room."""
         service = self._giveaway_service()
+        self._paced(session)
         room = await self.rooms.room(session.room.id)
         session.room = room
         now, count, method = await service.enter(
@@ -699,10 +704,15 @@ class Gateway:
         return Ack(type="ack", poll=poll.to_record())
 
     async def _poll_vote(self, session: Session, command: PollVote) -> Ack:
+        self._paced(session)
         option = await self._polling().vote(
             session.identity, session.room.id, command.poll_id, command.option
         )
         return Ack(type="ack", poll_id=command.poll_id, option=option)
+
+    def _paced(self, session: Session) -> None:
+        if not session.taps.take(self.clock()):
+            raise RateLimited("one tap a second at most", retry_after=1.0)
 
     # Ticks -----------------------------------------------------------------------------
 

@@ -423,3 +423,32 @@ async def test_a_line_sent_again_with_its_key_is_in_the_room_once(
     ]
     welcome = (await join(server.ws_url, room["id"])).seen[0]
     assert [m["text"] for m in welcome["chat"]] == ["is it wool?", "mine too"]
+
+
+async def test_a_socket_tapping_enter_and_vote_in_a_stream_is_slowed_and_others_are_not(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    """Entering a giveaway and voting cost the store a few calls each: a burst of five, then
+    one a second per socket, answered ``rate_limited`` without reaching the store."""
+    host = await sign_up(http, "Ada")
+    room = await open_room(http, host)
+    spammer, calm = await sign_up(http, "Spam"), await sign_up(http, "Calm")
+    s = await join(server.ws_url, room["id"], spammer)
+    c = await join(server.ws_url, room["id"], calm)
+    taps: list[dict[str, Any]] = [
+        {"type": "giveaway.enter", "giveaway_id": "gw_none"},
+        {"type": "poll.vote", "poll_id": "pl_none", "option": 0},
+    ]
+    for n in range(20):
+        await s.send({**taps[n % 2], "ref": n})
+    replies = [await _reply(s) for _ in range(20)]
+    assert [r["ref"] for r in replies] == list(range(20))
+    codes = [r["code"] for r in replies]
+    assert "rate_limited" not in codes[:5]
+    assert set(codes[:5]) <= {"giveaway_not_active", "poll_not_active", "not_found"}
+    assert codes.count("rate_limited") >= 10  # five, and one more for each second it took
+    limited = next(r for r in replies if r["code"] == "rate_limited")
+    assert limited["retry_after"] == 1.0
+
+    await c.send({**taps[1], "ref": "calm"})
+    assert (await _reply(c))["code"] != "rate_limited"
