@@ -18,6 +18,7 @@ from livecommerce.auctions.rules import Auction, Increments, auction_from_hash
 from livecommerce.errors import NotFound
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
+from livecommerce.store.schedule import Schedule
 from livecommerce.store.scripts import register
 
 MAX_OPEN_LOTS = 200  # queued and running lots one room may have at once
@@ -357,28 +358,18 @@ class AuctionStore:
 
     # The process-wide sets the tickers visit -------------------------------------------
 
-    @guarded
     async def due(self, index: str, now: int, limit: int = 100) -> list[tuple[str, str, int]]:
         """Members of ``index`` due by ``now`` as (room, id, score), soonest first."""
-        rows: list[Any] = await self.client.zrangebyscore(
-            index, "-inf", now, start=0, num=limit, withscores=True
-        )
-        found = []
-        for member, score in rows:
-            room_id, _, thing_id = as_text(member).partition(" ")
-            found.append((room_id, thing_id, int(score)))
-        return found
+        return await Schedule(self.client, index).due(now, limit)
 
-    @guarded
     async def reschedule(
         self, index: str, room_id: str, thing_id: str, at: int, *, nx: bool = False
     ) -> bool:
         """Whether the member was added (it was not in the set)."""
-        return bool(await self.client.zadd(index, {f"{room_id} {thing_id}": at}, nx=nx))
+        return await Schedule(self.client, index).put(room_id, thing_id, at, nx=nx)
 
-    @guarded
     async def done(self, index: str, room_id: str, thing_id: str) -> None:
-        await self.client.zrem(index, f"{room_id} {thing_id}")
+        await Schedule(self.client, index).done(room_id, thing_id)
 
     @guarded
     async def note_bidders(self, room_id: str, auction_id: str, bidders: Sequence[str]) -> None:

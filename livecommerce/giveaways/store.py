@@ -20,6 +20,7 @@ from livecommerce.errors import NotFound
 from livecommerce.giveaways.rules import Giveaway, GiveawayState, giveaway_from_hash
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
+from livecommerce.store.schedule import Schedule
 from livecommerce.store.scripts import register
 
 
@@ -243,24 +244,14 @@ class GiveawayStore:
 
     # The process-wide sets the tickers visit -------------------------------------------
 
-    @guarded
     async def due(self, index: str, now: int, limit: int = 100) -> list[tuple[str, str, int]]:
-        rows: list[Any] = await self.client.zrangebyscore(
-            index, "-inf", now, start=0, num=limit, withscores=True
-        )
-        found = []
-        for member, score in rows:
-            room_id, _, thing_id = as_text(member).partition(" ")
-            found.append((room_id, thing_id, int(score)))
-        return found
+        return await Schedule(self.client, index).due(now, limit)
 
-    @guarded
     async def reschedule(self, index: str, room_id: str, thing_id: str, at: int) -> None:
-        await self.client.zadd(index, {f"{room_id} {thing_id}": at})
+        await Schedule(self.client, index).put(room_id, thing_id, at)
 
-    @guarded
     async def done(self, index: str, room_id: str, thing_id: str) -> None:
-        await self.client.zrem(index, f"{room_id} {thing_id}")
+        await Schedule(self.client, index).done(room_id, thing_id)
 
     # What the entry rules need to know of a person (other slots, read before the entry) -
 

@@ -19,6 +19,7 @@ from livecommerce.errors import NotFound
 from livecommerce.groupbuys.rules import GroupBuy, Join, group_from_hash, join_from_json
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
+from livecommerce.store.schedule import Schedule
 from livecommerce.store.scripts import register
 
 
@@ -219,21 +220,12 @@ class GroupBuyStore:
         if as_text(await self.client.get(key) or b"") == token:
             await self.client.delete(key)
 
-    @guarded
     async def due(self, now: int, limit: int = 100) -> list[tuple[str, str]]:
-        rows: list[Any] = await self.client.zrangebyscore(
-            keys.groupbuys_due(), "-inf", now, start=0, num=limit
-        )
-        found = []
-        for member in rows:
-            room_id, _, group_id = as_text(member).partition(" ")
-            found.append((room_id, group_id))
-        return found
+        rows = await Schedule(self.client, keys.groupbuys_due()).due(now, limit)
+        return [(room_id, group_id) for room_id, group_id, _ in rows]
 
-    @guarded
     async def look_at(self, room_id: str, group_id: str, at: int) -> None:
-        await self.client.zadd(keys.groupbuys_due(), {f"{room_id} {group_id}": at})
+        await Schedule(self.client, keys.groupbuys_due()).put(room_id, group_id, at)
 
-    @guarded
     async def done(self, room_id: str, group_id: str) -> None:
-        await self.client.zrem(keys.groupbuys_due(), f"{room_id} {group_id}")
+        await Schedule(self.client, keys.groupbuys_due()).done(room_id, group_id)

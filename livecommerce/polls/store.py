@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -17,6 +16,7 @@ from livecommerce.errors import NotFound
 from livecommerce.polls.rules import LEADERBOARD_SIZE, Entry, Poll, poll_from_hash
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
+from livecommerce.store.schedule import Schedule
 from livecommerce.store.scripts import register
 
 
@@ -177,22 +177,12 @@ class PollStore:
 
     # The process-wide set the tickers visit --------------------------------------------
 
-    @guarded
     async def due(self, now: int, limit: int = 100) -> list[tuple[str, str, int]]:
         """Running polls whose end is due by ``now`` as (room, poll, ends_at)."""
-        rows: list[Any] = await self.client.zrangebyscore(
-            keys.active_polls(), "-inf", now, start=0, num=limit, withscores=True
-        )
-        found = []
-        for member, score in rows:
-            room_id, _, poll_id = as_text(member).partition(" ")
-            found.append((room_id, poll_id, int(score)))
-        return found
+        return await Schedule(self.client, keys.active_polls()).due(now, limit)
 
-    @guarded
     async def reschedule(self, room_id: str, poll_id: str, at: int) -> None:
-        await self.client.zadd(keys.active_polls(), {f"{room_id} {poll_id}": at})
+        await Schedule(self.client, keys.active_polls()).put(room_id, poll_id, at)
 
-    @guarded
     async def done(self, room_id: str, poll_id: str) -> None:
-        await self.client.zrem(keys.active_polls(), f"{room_id} {poll_id}")
+        await Schedule(self.client, keys.active_polls()).done(room_id, poll_id)
