@@ -31,6 +31,7 @@ class Settings:
     public_ws_url: str | None = None
     data_dir: Path = Path(".livecommerce")
     redis_url: str | None = None
+    redis_cluster: bool = False
     appendfsync: str = "everysec"
     secret: str | None = None
     jwt_secret: str | None = None
@@ -147,6 +148,9 @@ _HELP = {
     "public_ws_url": "the WebSocket URL clients use, when behind a proxy (ws:// or wss://)",
     "data_dir": "directory for the embedded Valkey's data and the generated secret",
     "redis_url": "an external Redis 7+ or Valkey; without it an embedded Valkey is started",
+    "redis_cluster": (
+        "--redis-url names a node of a Redis or Valkey Cluster: use the whole cluster"
+    ),
     "appendfsync": "embedded Valkey fsync policy: everysec or always",
     "secret": "secret that signs the server's tokens (default: generated into the data dir)",
     "jwt_secret": "HS256 secret for merchant-issued JWTs",

@@ -212,14 +212,21 @@ class Server:
             log.info(
                 "embedded valkey started", extra={"port": embedded.port, "dir": str(s.data_dir)}
             )
-        store = self.store = Store.from_url(self.redis_url, stream_max_len=s.stream_max_len)
+        store = self.store = Store.from_url(
+            self.redis_url, cluster=s.redis_cluster, stream_max_len=s.stream_max_len
+        )
         self._up("store", store.close)
         account_store = self.account_store = AccountStore(store.client, store.scripts)
         auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock, ids=self.ids)
 
         listener = BusListener(self.streams.heard)
         bus = self.bus = Bus(
-            store.client, listener.event, listener.down, listener.up, on_revoked=listener.revoked
+            store.client,
+            listener.event,
+            listener.down,
+            listener.up,
+            on_revoked=listener.revoked,
+            on_revocations_up=listener.revocations_up,
         )
         reader = RoomReader(store)
         channels = self.channels = listener.channels = Channels(

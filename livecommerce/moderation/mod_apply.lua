@@ -86,7 +86,7 @@ if event ~= '' then
   seq = publish(seq_key, events_key, channel, maxlen, event)
 end
 if note ~= '' then
-  redis.call('PUBLISH', channel, '|' .. note)
+  redis.call('SPUBLISH', channel, '|' .. note)
 end
 redis.call('XADD', audit_key, 'MAXLEN', '~', audit_maxlen, '*', 'd', audit)
 return {1, seq}

@@ -1,13 +1,20 @@
-"""The bus between processes: one Redis pub/sub connection per process.
+"""The bus between processes: room events over sharded pub/sub, one connection per node.
 
-Each room a process has viewers for is one channel; one more carries sign-outs to every
-process (``on_revoked``), which closes the sockets holding a revoked token. Subscribing waits
-for Redis to confirm, because a snapshot read before the subscription is live could miss an
-event published in between. When the connection breaks the bus tells every room
-(``unavailable``), reconnects with backoff, resubscribes and, once Redis has confirmed every
-subscription, asks every room to read back what it missed (and the gateway to look again for
-sign-outs it may have missed): an event published after a read-back reached Redis must reach
-the process by pub/sub, so the subscription has to be live by then.
+Each room a process has viewers for is one shard channel (``SSUBSCRIBE``) in the room's own
+hash slot, so the script that writes a room event to the room's stream publishes it
+(``SPUBLISH``) in the same atomic step, on a single Valkey as on a cluster. On a cluster a
+channel lives on the primary that owns its slot: the bus keeps one link (one pub/sub
+connection) per primary it needs, however many rooms, as Centrifugo's engine keeps one per
+partition. Sign-outs travel on one broadcast channel (``on_revoked``) that any node relays.
+
+Subscribing waits for Redis to confirm, because a snapshot read before the subscription is
+live could miss an event published in between. A link that breaks tells its rooms
+(``on_down``), reconnects with backoff (on a cluster to whichever primary now owns each
+channel's slot: after a failover, the promoted replica) and, once Redis has confirmed every
+subscription again, asks those rooms to read back what they missed (``on_up``). A slot that
+migrates takes its channels with it: the old owner unsubscribes us, and the bus subscribes
+at the new owner and has the room read back, so no event is lost; the room's seq drops any
+it already had.
 """
 
 from __future__ import annotations
@@ -18,21 +25,159 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 
 from livecommerce.errors import Unavailable
 from livecommerce.runtime import metrics
 from livecommerce.runtime.lifecycle import stop_task
 from livecommerce.store import keys
-from livecommerce.store.connection import STORE_DOWN
+from livecommerce.store.connection import STORE_DOWN, as_text
 from livecommerce.store.history import parse_envelope
 
 log = logging.getLogger("livecommerce.bus")
 
-_PREFIX = keys.room_channel("")
 _REVOCATIONS = keys.revocations_channel()
+_LINK_DOWN = (*STORE_DOWN, redis_errors.ResponseError)
 Handler = Callable[[str, int | None, dict[str, Any]], None]
+Rooms = Callable[[list[str]], None]
+
+
+def _room_of(channel: str) -> str:
+    return keys.room_of_channel(channel)
+
+
+class _Link:
+    """One pub/sub connection to one node and the channels the bus wants from it."""
+
+    def __init__(self, bus: Bus, name: str, client: Redis, *, owned: bool) -> None:
+        self.bus = bus
+        self.name = name
+        self.client = client
+        self.owned = owned  # a client of our own (cluster), closed with the link
+        self.channels: set[str] = set()
+        self.revocations = False
+        self.pubsub: PubSub | None = None
+        self.connected = asyncio.Event()
+        self.up = False
+        self.task: asyncio.Task[None] | None = None
+        self.retired = False
+        self._reread: set[str] = set()  # confirmed here after a move: read back then
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"bus-link-{self.name}")
+
+    async def stop(self) -> None:
+        self.retired = True
+        await stop_task(self.task)
+        await self._close()
+        if self.owned:
+            with contextlib.suppress(*STORE_DOWN):
+                await self.client.aclose()
+
+    async def _close(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is None:
+            return
+        # A pub/sub cancelled in the middle of a command can wait forever on its own
+        # connection's lock; closing is best effort, bounded.
+        try:
+            async with asyncio.timeout(2):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        except (TimeoutError, *STORE_DOWN):
+            if pubsub.connection is not None:
+                await pubsub.connection.disconnect(nowait=True)
+
+    async def add(self, channel: str, *, moved: bool = False) -> None:
+        self.channels.add(channel)
+        if moved:
+            self._reread.add(channel)
+        if self.pubsub is not None and self.up:
+            await self.pubsub.ssubscribe(channel)
+
+    async def drop(self, channel: str) -> None:
+        self.channels.discard(channel)
+        self._reread.discard(channel)
+        if self.pubsub is not None and self.up:
+            with contextlib.suppress(*_LINK_DOWN):
+                await self.pubsub.sunsubscribe(channel)
+
+    async def _run(self) -> None:
+        delay = 0.05
+        # redis-py can turn a cancellation in the middle of a read into a connection error;
+        # the flag makes sure a stopping bus does not take that for an outage and retry.
+        while not (self.bus.stopping or self.retired):
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except _LINK_DOWN as exc:
+                log.warning("bus link %s lost: %s", self.name, exc)
+            except Exception:
+                log.exception("bus link %s failed", self.name)
+            self.connected.clear()
+            for channel in self.channels:
+                self.bus.unconfirm(channel)
+            if self.up:
+                self.up = False
+                delay = 0.05  # the first retry of an outage comes quickly, as the first did
+                metrics.STORE_UNAVAILABLE.inc()
+                self.bus.on_down(sorted(_room_of(c) for c in self.channels))
+            if self.bus.stopping or self.retired:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            await self.bus.rehome(self)
+
+    async def _session(self) -> None:
+        await self._close()
+        pubsub = self.pubsub = self.client.pubsub()
+        await pubsub.ping()  # forces the connection before we claim to be up
+        self.up = True  # from here a channel added is subscribed at once
+        waiting = set(self.channels)
+        revocations = self.revocations
+        if revocations:
+            await pubsub.subscribe(_REVOCATIONS)
+        # One SSUBSCRIBE per channel: a node refuses channels of different slots together.
+        for channel in sorted(waiting):
+            await pubsub.ssubscribe(channel)
+        self.connected.set()
+        if not waiting and not revocations:
+            self.bus.on_up([])
+        task = asyncio.current_task()
+        while not (self.bus.stopping or self.retired):
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+            message = await pubsub.get_message(timeout=1.0)
+            if message is None:
+                continue
+            kind = as_text(message["type"])
+            channel = as_text(message["channel"])
+            if kind == "smessage":
+                self.bus.dispatch(channel, message["data"])
+            elif kind == "message" and channel == _REVOCATIONS:
+                self.bus.on_revoked(bytes(message["data"]).decode("ascii", "replace"))
+            elif kind == "ssubscribe":
+                self.bus.confirm(channel)
+                if channel in self._reread:
+                    self._reread.discard(channel)
+                    self.bus.on_up([_room_of(channel)])
+                if channel in waiting:
+                    waiting.discard(channel)
+                    if not waiting and not revocations:
+                        self.bus.on_up(sorted(_room_of(c) for c in self.channels))
+            elif kind == "subscribe" and channel == _REVOCATIONS:
+                revocations = False
+                self.bus.on_revocations_up()
+                if not waiting:
+                    self.bus.on_up(sorted(_room_of(c) for c in self.channels))
+            elif kind == "sunsubscribe" and channel in self.channels:
+                # Not asked for: the channel's slot left this node (a migration or a
+                # failover). It is heard again wherever the slot went.
+                self.bus.unconfirm(channel)
+                self.bus.displaced(self, channel)
 
 
 class Bus:
@@ -40,146 +185,192 @@ class Bus:
         self,
         client: Redis,
         on_event: Handler,
-        on_down: Callable[[], None],
-        on_up: Callable[[], None],
+        on_down: Rooms,
+        on_up: Rooms,
         *,
         on_revoked: Callable[[str], None] = lambda session: None,
+        on_revocations_up: Callable[[], None] = lambda: None,
         confirm_timeout_s: float = 5.0,
     ) -> None:
         self._client = client
+        self._cluster: RedisCluster | None = client if isinstance(client, RedisCluster) else None
         self._on_event = on_event
-        self._on_revoked = on_revoked
-        self._on_down = on_down
-        self._on_up = on_up
+        self.on_revoked = on_revoked
+        self.on_revocations_up = on_revocations_up
+        self.on_down = on_down
+        self.on_up = on_up
         self._confirm_timeout_s = confirm_timeout_s
-        self._wanted: set[str] = set()
         self._holders: dict[str, int] = {}  # the room's channels and the media plane share
         self._confirmed: dict[str, asyncio.Event] = {}
-        self._pubsub: PubSub | None = None
-        self._connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.up = False
-        self._stopping = False
+        self._links: dict[str, _Link] = {}
+        self._home: dict[str, _Link] = {}
+        self._lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+        self.stopping = False
+
+    @property
+    def up(self) -> bool:
+        return bool(self._links) and all(link.up for link in self._links.values())
+
+    @property
+    def links(self) -> int:
+        return len(self._links)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="bus")
+        task = asyncio.create_task(self._start(), name="bus-start")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _start(self) -> None:
+        async with self._lock:
+            link = await self._link_for(_REVOCATIONS, retry=True)
+            if link is not None:
+                link.revocations = True
+                self._home[_REVOCATIONS] = link
+                if link.up and link.pubsub is not None:
+                    await link.pubsub.subscribe(_REVOCATIONS)
 
     async def stop(self) -> None:
-        self._stopping = True
-        await stop_task(self._task)
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            # A pub/sub cancelled in the middle of a command can wait forever on its own
-            # connection's lock; closing is best effort, bounded.
-            try:
-                async with asyncio.timeout(2):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-            except (TimeoutError, *STORE_DOWN):
-                if pubsub.connection is not None:
-                    await pubsub.connection.disconnect(nowait=True)
+        self.stopping = True
+        for task in list(self._background):
+            await stop_task(task)
+        for link in list(self._links.values()):
+            await link.stop()
+        self._links.clear()
 
     async def subscribe(self, room_id: str) -> None:
         """Hear a room's events; each subscribe is undone by one unsubscribe."""
         channel = keys.room_channel(room_id)
         self._holders[channel] = self._holders.get(channel, 0) + 1
-        if self._holders[channel] > 1 and channel in self._wanted:
-            confirmed = self._confirmed.get(channel)
-            if confirmed is not None and confirmed.is_set():
-                return
-        self._wanted.add(channel)
         confirmed = self._confirmed.setdefault(channel, asyncio.Event())
         try:
             async with asyncio.timeout(self._confirm_timeout_s):
-                await self._connected.wait()
-                assert self._pubsub is not None
-                await self._pubsub.subscribe(channel)
+                fresh = None
+                async with self._lock:
+                    if channel not in self._home:
+                        fresh = await self._link_for(channel, retry=False)
+                        assert fresh is not None
+                        self._home[channel] = fresh
+                if fresh is not None:
+                    await fresh.connected.wait()
+                    await self._home.get(channel, fresh).add(channel)
                 await confirmed.wait()
-        except (TimeoutError, *STORE_DOWN):
-            self._release(channel)
+        except (TimeoutError, *_LINK_DOWN):
+            await self._release(channel)
             raise Unavailable("the bus cannot be reached", retry_after=2.0) from None
 
-    def _release(self, channel: str) -> bool:
-        """One holder fewer; whether that was the last."""
+    async def unsubscribe(self, room_id: str) -> None:
+        await self._release(keys.room_channel(room_id))
+
+    async def _release(self, channel: str) -> None:
         left = self._holders.get(channel, 0) - 1
         if left > 0:
             self._holders[channel] = left
-            return False
-        self._holders.pop(channel, None)
-        self._wanted.discard(channel)
-        self._confirmed.pop(channel, None)
-        return True
-
-    async def unsubscribe(self, room_id: str) -> None:
-        channel = keys.room_channel(room_id)
-        if not self._release(channel):
             return
-        if self._pubsub is not None and self.up:
-            with contextlib.suppress(*STORE_DOWN):
-                await self._pubsub.unsubscribe(channel)
+        self._holders.pop(channel, None)
+        self._confirmed.pop(channel, None)
+        link = self._home.pop(channel, None)
+        if link is not None:
+            await link.drop(channel)
 
-    async def _run(self) -> None:
-        delay = 0.05
-        # redis-py can turn a cancellation in the middle of a read into a connection error;
-        # the flag makes sure a stopping bus does not take that for an outage and retry.
-        while not self._stopping:
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except STORE_DOWN as exc:
-                log.warning("bus connection lost: %s", exc)
-            except Exception:
-                log.exception("bus failed")
-            if self.up:
-                self.up = False
-                delay = 0.05  # the first retry of an outage comes quickly, as the first did
-                metrics.STORE_UNAVAILABLE.inc()
-                self._on_down()
-            self._connected.clear()
-            for event in self._confirmed.values():
-                event.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    def confirm(self, channel: str) -> None:
+        confirmed = self._confirmed.get(channel)
+        if confirmed is not None:
+            confirmed.set()
 
-    async def _session(self) -> None:
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-        self._pubsub = self._client.pubsub()
-        await self._pubsub.ping()  # forces the connection before we claim to be up
-        unconfirmed = {_REVOCATIONS, *self._wanted}
-        await self._pubsub.subscribe(*unconfirmed)
-        self.up = True
-        self._connected.set()
-        task = asyncio.current_task()
-        while not self._stopping:
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
-            message = await self._pubsub.get_message(timeout=1.0)
-            if message is None:
-                continue
-            kind = message["type"]
-            channel = (
-                message["channel"].decode()
-                if isinstance(message["channel"], bytes)
-                else message["channel"]
-            )
-            if (kind == b"message" or kind == "message") and channel == _REVOCATIONS:
-                self._on_revoked(bytes(message["data"]).decode("ascii", "replace"))
-            elif kind == b"message" or kind == "message":
-                self._dispatch(channel, message["data"])
-            elif kind in (b"subscribe", "subscribe"):
-                confirmed = self._confirmed.get(channel)
-                if confirmed is not None:
-                    confirmed.set()
-                if channel in unconfirmed:
-                    unconfirmed.discard(channel)
-                    if not unconfirmed:
-                        self._on_up()
+    def unconfirm(self, channel: str) -> None:
+        confirmed = self._confirmed.get(channel)
+        if confirmed is not None:
+            confirmed.clear()
 
-    def _dispatch(self, channel: str, data: bytes) -> None:
+    def dispatch(self, channel: str, data: bytes) -> None:
         try:
             seq, event = parse_envelope(data)
         except (ValueError, TypeError):
             log.error("undecodable bus message on %s", channel)
             return
-        self._on_event(channel[len(_PREFIX) :], seq, event)
+        self._on_event(_room_of(channel), seq, event)
+
+    # Where channels live ---------------------------------------------------------------
+
+    async def _link_for(self, channel: str, *, retry: bool) -> _Link | None:
+        """The link to the node that owns ``channel``'s slot, started if new."""
+        if self._cluster is None:
+            name = "single"
+            if name not in self._links:
+                self._new_link(name, self._client, owned=False)
+            return self._links[name]
+        while True:
+            try:
+                await self._cluster.initialize()
+                node = self._cluster.get_node_from_key(channel)
+                if node is not None:
+                    break
+                raise redis_errors.RedisClusterException(f"no node serves {channel}")
+            except (*_LINK_DOWN, redis_errors.RedisClusterException) as exc:
+                if not retry or self.stopping:
+                    raise Unavailable("the cluster cannot be reached", retry_after=2.0) from exc
+                log.warning("cluster topology unavailable: %s", exc)
+                await asyncio.sleep(0.5)
+        if node.name not in self._links:
+            kwargs = dict(node.connection_kwargs)
+            kwargs.pop("retry", None)
+            self._new_link(node.name, Redis(**kwargs), owned=True)
+        return self._links[node.name]
+
+    def _new_link(self, name: str, client: Redis, *, owned: bool) -> None:
+        link = self._links[name] = _Link(self, name, client, owned=owned)
+        link.start()
+
+    def displaced(self, link: _Link, channel: str) -> None:
+        task = asyncio.create_task(self._move(link, [channel]), name="bus-move")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def rehome(self, link: _Link) -> None:
+        """After a link broke: move its channels to the primaries that own them now."""
+        if self._cluster is None:
+            return
+        try:
+            await self._cluster.nodes_manager.initialize()
+        except (*_LINK_DOWN, redis_errors.RedisClusterException) as exc:
+            log.warning("cluster topology unavailable: %s", exc)
+            return
+        await self._move(link, sorted(link.channels), revocations=link.revocations)
+
+    async def _move(self, link: _Link, channels: list[str], *, revocations: bool = False) -> None:
+        assert self._cluster is not None
+        async with self._lock:
+            try:
+                await self._cluster.nodes_manager.initialize()
+            except (*_LINK_DOWN, redis_errors.RedisClusterException) as exc:
+                log.warning("cluster topology unavailable: %s", exc)
+            for channel in channels:
+                if self._home.get(channel) is not link:
+                    continue
+                try:
+                    target = await self._link_for(channel, retry=False)
+                except Unavailable:
+                    continue
+                if target is None or target is link:
+                    continue
+                link.channels.discard(channel)
+                self._home[channel] = target
+                log.info("bus channel %s moves from %s to %s", channel, link.name, target.name)
+                with contextlib.suppress(*_LINK_DOWN):
+                    await target.add(channel, moved=True)
+            if revocations:
+                target = await self._link_for(_REVOCATIONS, retry=False)
+                if target is not None and target is not link:
+                    link.revocations = False
+                    target.revocations = True
+                    self._home[_REVOCATIONS] = target
+                    if target.up and target.pubsub is not None:
+                        with contextlib.suppress(*_LINK_DOWN):
+                            await target.pubsub.subscribe(_REVOCATIONS)
+            if not link.channels and not link.revocations and link.owned:
+                self._links.pop(link.name, None)
+                link.retired = True
+                task = asyncio.create_task(link.stop(), name="bus-link-retire")
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)

@@ -3,7 +3,7 @@
 The bus holds one pub/sub connection for the whole process; this hands what it hears to the
 parts that care: room events to the room's channel (and to anyone else listening for room
 events, such as the media plane, which ends its streams when the show ends), the store going
-away and coming back to every room and to the gateway, and a sign-out to the gateway.
+away and coming back to the rooms concerned and to the gateway, and a sign-out to the gateway.
 
 The bus starts before the gateway exists (the gateway needs the channels, which need the
 bus), so the gateway is given here once it is built; until then there is no socket to tell.
@@ -40,20 +40,31 @@ class BusListener:
         if self.channels is not None:
             self.channels.dispatch(room_id, seq, event)
 
-    def down(self) -> None:
-        """The store is unreachable: every room is told, and its sockets stay open."""
+    def down(self, room_ids: list[str]) -> None:
+        """These rooms' link to the store broke: they are told, and their sockets stay open."""
+        if self.channels is None or not room_ids:
+            return
+        log.warning("store unreachable; %d rooms told", len(room_ids))
+        for room_id in room_ids:
+            channel = self.channels.rooms.get(room_id)
+            if channel is not None:
+                channel.deliver_local(
+                    Unavailable(type="unavailable", retry_after=UNAVAILABLE_RETRY_S)
+                )
+
+    def up(self, room_ids: list[str]) -> None:
+        """These rooms hear again (the store came back, or their slot moved): they read back
+        what they missed."""
         if self.channels is None:
             return
-        log.warning("store unreachable; rooms told")
-        for channel in self.channels.rooms.values():
-            channel.deliver_local(Unavailable(type="unavailable", retry_after=UNAVAILABLE_RETRY_S))
-
-    def up(self) -> None:
-        """The store is back: rooms read back what they missed, and sign-outs that pub/sub
-        may have lost are asked of the store."""
-        if self.channels is not None:
-            for channel in self.channels.rooms.values():
+        for room_id in room_ids:
+            channel = self.channels.rooms.get(room_id)
+            if channel is not None:
                 channel.resync()
+
+    def revocations_up(self) -> None:
+        """Sign-outs that pub/sub may have lost while the bus was away are asked of the
+        store."""
         if self.gateway is not None:
             self._run(self.gateway.recheck_revocations())
 

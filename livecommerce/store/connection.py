@@ -8,13 +8,15 @@ retry hint. Events travel as MessagePack; Redis answers bytes, read back as text
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import msgpack
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 
 from livecommerce.errors import Unavailable
 from livecommerce.events import Event
@@ -28,8 +30,10 @@ MAX_CONNECTIONS = 64
 POOL_WAIT_S = 10.0
 
 
-def connect(url: str) -> Redis:
+def connect(url: str, *, cluster: bool = False) -> Redis:
     """A client on a pool of its own, as every process uses it."""
+    if cluster:
+        return connect_cluster(url)
     # A rush puts thousands of commands in flight at once: they wait for one of a bounded
     # set of connections (redis-py's default pool refuses the 101st instead).
     pool = BlockingConnectionPool.from_url(
@@ -42,6 +46,53 @@ def connect(url: str) -> Redis:
         decode_responses=False,
     )
     return Redis(connection_pool=pool)
+
+
+class GatedCluster(RedisCluster):
+    """A cluster client whose commands wait for a free connection rather than fail.
+
+    redis-py's cluster client refuses a command once a node's connections are all busy,
+    where the single-node client's blocking pool waits. A rush puts thousands of commands in
+    flight at once, so commands pass a gate as wide as each node's pool: each command and each
+    pipeline uses at most one connection per node, so no node's pool is ever exhausted.
+    """
+
+    def __init__(self, *args: Any, gate: int = MAX_CONNECTIONS, **kwargs: Any) -> None:
+        kwargs["max_connections"] = gate + 8  # the slack is for the bus's own links
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Semaphore(gate)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.gate:
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)
+        return _GatedPipeline(self, transaction)  # type: ignore[abstract]
+
+
+class _GatedPipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        assert isinstance(self.cluster_client, GatedCluster)
+        async with self.cluster_client.gate:
+            return await super().execute(raise_on_error, allow_redirections)
+
+
+def connect_cluster(url: str) -> Redis:
+    """A Redis Cluster client: ``url`` names any one node, the client finds the rest.
+
+    Typed as the single-node client: the stores use the command surface both share.
+    """
+    client = GatedCluster.from_url(
+        url,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        decode_responses=False,
+    )
+    return cast(Redis, client)
 
 
 def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:

@@ -52,12 +52,14 @@ class Store:
         self.stream_max_len = stream_max_len
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> Store:
-        return cls(connect(url), **kwargs)
+    def from_url(cls, url: str, *, cluster: bool = False, **kwargs: Any) -> Store:
+        return cls(connect(url, cluster=cluster), **kwargs)
 
     async def close(self) -> None:
         await self.client.aclose()
-        await self.client.connection_pool.disconnect()
+        pool = getattr(self.client, "connection_pool", None)  # a cluster client has none
+        if pool is not None:
+            await pool.disconnect()
 
     @guarded
     async def ping(self) -> bool:
@@ -75,7 +77,7 @@ class Store:
 
     @guarded
     async def publish_ephemeral(self, room_id: str, event: Outgoing | Event) -> None:
-        await self.client.publish(keys.room_channel(room_id), b"|" + pack_event(event))
+        await self.client.spublish(keys.room_channel(room_id), b"|" + pack_event(event))
 
     @guarded
     async def events_after(

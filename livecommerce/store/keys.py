@@ -120,7 +120,13 @@ def stream_claims() -> str:
 
 
 def room_channel(room_id: str) -> str:
-    return f"{PREFIX}:room:{room_id}"
+    """The room's shard channel: in the room's slot, so the script that writes an event to
+    the room's stream publishes it in the same step (``SPUBLISH``), on a cluster too."""
+    return f"{PREFIX}:{{r:{room_id}}}:bus"
+
+
+def room_of_channel(channel: str) -> str:
+    return channel[len(f"{PREFIX}:{{r:") : -len("}:bus")]
 
 
 def rooms_index(state: str) -> str:

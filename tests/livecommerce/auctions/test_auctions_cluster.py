@@ -293,7 +293,7 @@ async def test_the_process_that_closes_the_lot_dies_at_the_hammer_and_the_winner
 
         hammer = aioredis.Redis.from_url(redis_url)
         listener = hammer.pubsub()
-        await listener.subscribe(keys.room_channel(room["id"]))
+        await listener.ssubscribe(keys.room_channel(room["id"]))
 
         started = await http.post(
             f"/api/v1/rooms/{room['id']}/auctions",
@@ -320,7 +320,7 @@ async def test_the_process_that_closes_the_lot_dies_at_the_hammer_and_the_winner
         try:
             async with asyncio.timeout(timeout(30)):
                 async for message in listener.listen():
-                    if message["type"] != "message":
+                    if message["type"] != "smessage":
                         continue
                     _, _, payload = message["data"].partition(b"|")
                     if msgpack.unpackb(payload)["type"] == "auction.ended":

@@ -13,7 +13,7 @@ from livecommerce.store import keys
 PINNED = [
     (keys.room("R"), "lc:{r:R}:room"),
     (keys.room_events("R"), "lc:{r:R}:events"),
-    (keys.room_channel("R"), "lc:room:R"),
+    (keys.room_channel("R"), "lc:{r:R}:bus"),
     (keys.account("A"), "lc:{acct}:account:A"),
     (keys.revoked_session("S"), "lc:{revoked}:S"),
     (keys.sale_hash("R", "S"), "lc:{r:R}:sale:S"),
