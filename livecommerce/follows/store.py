@@ -15,8 +15,8 @@ the creator's set lacks, after a race or a deleted creator, is dropped then). To
 idempotent (SADD, SREM), so concurrent ones from any processes leave an exact count.
 
 Notices are leased like webhook deliveries (``webhook_claim.lua``): the process that claims
-one moves its score forward, and settles it by removing it in the same transaction that
-queues the webhook deliveries (``WebhookStore.enqueue``'s ``settle``).
+one moves its score forward, and settles it by removing it once the webhook deliveries are
+queued (``WebhookStore.enqueue``'s ``settle``, safe to repeat after a crash in between).
 """
 
 from __future__ import annotations

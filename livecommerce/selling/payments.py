@@ -424,7 +424,8 @@ class TestPaymentProvider:
             await self.sleep(self.slow_delay_s)
         self.charges_made += 1
         prefix = "auth" if authorise else "pay"
-        result = PaymentResult(status, f"{prefix}_{secrets.token_hex(12)}", decline_code, message)
+        ref = f"{prefix}_{keys.payment_shard(idempotency_key)}_{secrets.token_hex(12)}"
+        result = PaymentResult(status, ref, decline_code, message)
         record: dict[str, Any] = {
             "status": "authorised" if authorise and result.paid else status,
             "amount": amount,

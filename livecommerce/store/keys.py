@@ -7,6 +7,9 @@ what a running deployment has written (tests/livecommerce/store/test_keys.py pin
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 PREFIX = "lc"
 
 
@@ -531,13 +534,26 @@ def groupbuys_due() -> str:
 
 
 # The test payment provider (selling/payments.py): a charge is claimed under its idempotency
-# key before it is made; a payment's state lives under its reference.
+# key before it is made; a payment's state lives under its reference. A claim and the payment
+# it makes are written in one transaction, so they share a tag: the reference carries the
+# claim's shard (``pay_<shard>_<id>``). References made before the shard (``pay_<id>``) keep
+# their untagged key.
+def payment_shard(idempotency_key: str) -> str:
+    return hashlib.sha1(idempotency_key.encode(), usedforsecurity=False).hexdigest()[:4]
+
+
 def payment_claim(idempotency_key: str) -> str:
-    return f"{PREFIX}:pay:{idempotency_key}"
+    return f"{PREFIX}:{{pay:{payment_shard(idempotency_key)}}}:claim:{idempotency_key}"
 
 
 def payment(payment_ref: str) -> str:
-    return f"{PREFIX}:payment:{payment_ref}"
+    shard = _PAYMENT_SHARD.match(payment_ref)
+    if shard is None:
+        return f"{PREFIX}:payment:{payment_ref}"
+    return f"{PREFIX}:{{pay:{shard.group(1)}}}:payment:{payment_ref}"
+
+
+_PAYMENT_SHARD = re.compile(r"^[a-z]+_([0-9a-f]{4})_")
 
 
 # Webhooks: a creator's endpoints and delivery log share the tag {w:<creator>}; the due set

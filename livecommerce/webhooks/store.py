@@ -14,6 +14,8 @@ either one creator's keys or one delivery's, so nothing here needs keys in one s
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,20 +174,34 @@ class WebhookStore:
     ) -> list[str]:
         """One delivery, due now, per endpoint of the creator that wants this event type.
 
-        ``settle`` (a sorted set and a member) is removed in the same transaction, for work
-        that must queue its event once: what claimed it either queued it and let it go, or
-        did neither (follows/store.py's notices)."""
+        ``settle`` (a sorted set and a member) is removed once the deliveries are queued, for
+        work that must queue its event once (follows/store.py's notices). The two live in
+        different slots, so this is two steps made safe to repeat: the deliveries' ids derive
+        from the event and the endpoint, and one already queued is left as it is. A process
+        that dies between the steps leaves the work to be claimed again, which queues
+        nothing new."""
         endpoints = [e for e in await self.endpoints(creator_id) if e.wants(event.type)]
         if not endpoints:
             if settle is not None:
                 await self.client.zrem(*settle)
             return []
         body = event.to_json()
-        ids: list[str] = [self.ids.delivery() for _ in endpoints]
-        async with self.client.pipeline(transaction=settle is not None) as pipe:
-            if settle is not None:
-                pipe.zrem(*settle)
-            for delivery_id, endpoint in zip(ids, endpoints, strict=True):
+        if settle is None:
+            ids: list[str] = [self.ids.delivery() for _ in endpoints]
+            fresh = list(zip(ids, endpoints, strict=True))
+        else:
+            ids = [delivery_for(event.id, endpoint.id) for endpoint in endpoints]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for delivery_id in ids:
+                    pipe.exists(keys.webhook_delivery(delivery_id))
+                queued = await pipe.execute()
+            fresh = [
+                (delivery_id, endpoint)
+                for delivery_id, endpoint, there in zip(ids, endpoints, queued, strict=True)
+                if not there
+            ]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for delivery_id, endpoint in fresh:
                 pipe.hset(
                     keys.webhook_delivery(delivery_id),
                     mapping={
@@ -200,8 +216,11 @@ class WebhookStore:
                 )
             # State first, then the due entry: a dispatcher never claims a delivery whose
             # state is not written yet.
-            pipe.zadd(keys.webhooks_due(), dict.fromkeys(ids, now_ms))
-            await pipe.execute()
+            if fresh:
+                pipe.zadd(keys.webhooks_due(), {delivery_id: now_ms for delivery_id, _ in fresh})
+                await pipe.execute()
+        if settle is not None:
+            await self.client.zrem(*settle)
         return ids
 
     @guarded
@@ -280,3 +299,9 @@ class WebhookStore:
         if endpoint_id is not None:
             attempts = [a for a in attempts if a.endpoint_id == endpoint_id]
         return attempts
+
+
+def delivery_for(event_id: str, endpoint_id: str) -> str:
+    """The one delivery of an event to an endpoint, whoever queues it."""
+    digest = hashlib.sha256(f"{event_id}|{endpoint_id}".encode()).hexdigest()
+    return f"dlv_{digest[:24]}"

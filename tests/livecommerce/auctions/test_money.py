@@ -7,6 +7,7 @@ import orjson
 from livecommerce.selling.charges import ORDER_CHARGE
 from livecommerce.selling.ledger import OpenCharge
 from livecommerce.selling.payments import parse_card
+from livecommerce.store import keys
 from tests.helpers import ADDRESS, PAID, join
 from tests.livecommerce.auctions.conftest import Show, bid
 from tests.receivers import StartReceiver
@@ -69,7 +70,7 @@ async def test_a_charge_for_a_lot_whose_order_lapsed_unpaid_is_given_back(show: 
     show.clock.advance(3)
     assert await server.sweeper.sweep() == 1
     refunded = await server.checkout.store.client.hget(
-        f"lc:payment:{charged.payment_ref}", "refunded"
+        keys.payment(charged.payment_ref), "refunded"
     )
     assert refunded == b"1000"
     assert await server.checkout.ledger.count() == 0
@@ -97,7 +98,7 @@ async def test_a_charge_that_paid_its_lot_stays_paid(show: Show) -> None:
     await server.checkout.ledger.open(note, look_at=0)
     assert await server.sweeper.sweep() == 0
     assert await server.checkout.ledger.count() == 0
-    kept = await server.checkout.store.client.hget(f"lc:payment:{ref}", "refunded")
+    kept = await server.checkout.store.client.hget(keys.payment(ref), "refunded")
     assert kept == b"0"
 
 

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from livecommerce.selling.ledger import OpenCharge
 from livecommerce.selling.payments import parse_card
 from livecommerce.server import Server
+from livecommerce.store import keys
 from livecommerce.webhooks.rules import verify_signature
 from tests.conftest import timeout
 from tests.helpers import (
@@ -431,7 +432,7 @@ async def two_processes(redis_url: str, tmp_path: Path) -> AsyncIterator[list[Se
 async def payments_made(redis_url: str) -> list[bytes]:
     client = Redis.from_url(redis_url)
     try:
-        return [k async for k in client.scan_iter("lc:payment:*")]
+        return [k async for k in client.scan_iter("lc:{pay:*}:payment:*")]
     finally:
         await client.aclose()
 
@@ -524,7 +525,7 @@ async def test_a_charge_left_by_a_process_killed_mid_checkout_is_given_back_once
 
             # Kari pays on process a; her card is charged, and a is killed before the order.
             async def charged() -> str | None:
-                raw = await store.get(f"lc:pay:{kari.id}|kari-pays-0001")
+                raw = await store.get(keys.payment_claim(f"{kari.id}|kari-pays-0001"))
                 stored = orjson.loads(raw) if raw else {}
                 done = stored.get("state") == "done"
                 return str(stored["result"]["payment_ref"]) if done else None
@@ -542,7 +543,7 @@ async def test_a_charge_left_by_a_process_killed_mid_checkout_is_given_back_once
             # Her app never retries. When the hold's time is up, the two processes left
             # sweep at once, and the money goes back once.
             async def refunded() -> dict[bytes, bytes] | None:
-                raw = await store.hgetall(f"lc:payment:{payment_ref}")
+                raw = await store.hgetall(keys.payment(payment_ref))
                 payment = {bytes(k): bytes(v) for k, v in raw.items()}  # type: ignore[arg-type]
                 return payment if int(payment[b"refunded"]) > 0 else None
 
@@ -585,7 +586,7 @@ async def test_the_sweeper_keeps_a_charge_whose_order_was_written(
     mine = (await http.get("/api/v1/orders", headers=bea.headers)).json()["orders"]
     assert [(o["id"], o["state"]) for o in mine] == [(order["id"], "paid")]
     payment = await server.checkout.store.client.hget(
-        f"lc:payment:{order['payment']['ref']}", "refunded"
+        keys.payment(order["payment"]["ref"]), "refunded"
     )
     assert payment == b"0"
 
@@ -623,7 +624,7 @@ async def test_two_processes_sweeping_at_once_give_an_orphan_charge_back_once(
         clock.advance(33)
         given_back = await asyncio.gather(a.sweeper.sweep(), b.sweeper.sweep())
         assert sorted(given_back) == [0, 1]
-        raw = await a.checkout.store.client.hgetall(f"lc:payment:{charged.payment_ref}")
+        raw = await a.checkout.store.client.hgetall(keys.payment(charged.payment_ref))
         payment = {bytes(k): bytes(v) for k, v in raw.items()}  # type: ignore[arg-type]
         assert payment[b"refunded"] == b"2900"
         assert [k for k in payment if k.startswith(b"refund:")] == [

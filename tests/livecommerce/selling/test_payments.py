@@ -24,6 +24,7 @@ from livecommerce.selling.payments import (
     luhn_valid,
     parse_card,
 )
+from livecommerce.store import keys
 from tests.conftest import timeout
 
 NOW = datetime(2030, 5, 31, 23, 59, tzinfo=UTC).timestamp()
@@ -205,8 +206,8 @@ async def test_the_same_key_gives_the_same_result_and_charges_once(
     again = await charge(provider, DECLINED)
     assert again == first
     assert provider.charges_made == 1
-    assert 0 < await client.ttl("lc:pay:k1") <= 7 * 24 * 3600
-    stored = await client.get("lc:pay:k1")
+    assert 0 < await client.ttl(keys.payment_claim("k1")) <= 7 * 24 * 3600
+    stored = await client.get(keys.payment_claim("k1"))
     assert stored is not None
     assert DECLINED.encode() not in stored
 
