@@ -32,6 +32,8 @@ class Settings:
     data_dir: Path = Path(".livecommerce")
     redis_url: str | None = None
     redis_cluster: bool = False
+    wait_replicas: int = 1
+    wait_timeout_ms: int = 5000
     appendfsync: str = "everysec"
     secret: str | None = None
     jwt_secret: str | None = None
@@ -150,6 +152,13 @@ _HELP = {
     "redis_url": "an external Redis 7+ or Valkey; without it an embedded Valkey is started",
     "redis_cluster": (
         "--redis-url names a node of a Redis or Valkey Cluster: use the whole cluster"
+    ),
+    "wait_replicas": (
+        "on a cluster, replicas that must have an order before it is acknowledged (0: none)"
+    ),
+    "wait_timeout_ms": (
+        "how long an order waits to be on disk (and on a cluster on a replica) before the"
+        " buyer is asked to retry with the same key"
     ),
     "appendfsync": "embedded Valkey fsync policy: everysec or always",
     "secret": "secret that signs the server's tokens (default: generated into the data dir)",

@@ -82,6 +82,7 @@ from livecommerce.selling.order_events import OrderEvents
 from livecommerce.selling.payments import TestPaymentProvider
 from livecommerce.selling.reservations import Reservations
 from livecommerce.selling.store import SalesStore
+from livecommerce.store.durability import Durability
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.history import Store
 from livecommerce.store.limits import Limiter
@@ -299,6 +300,11 @@ class Server:
             audit=order_events.audited,
             clock=self.clock,
             ids=self.ids,
+            durability=Durability(
+                store.client,
+                replicas=s.wait_replicas if s.redis_cluster else 0,
+                timeout_ms=s.wait_timeout_ms,
+            ),
         )
         sweeper = self.sweeper = ChargeSweeper(checkout)
         sweeper.start()

@@ -97,10 +97,10 @@ class AccountStore:
     async def revoke_session(self, session: str, until_ms: int) -> None:
         """Sign a token's session out: kept until the token expires, and told to every
         process at once, which closes the sockets that hold it."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(keys.revoked_session(session), b"1", pxat=until_ms)
-        pipe.publish(keys.revocations_channel(), session)
-        await pipe.execute()
+        # Recorded before it is told: a process that misses the news still finds the record
+        # when it checks (and rechecks every socket after its bus comes back).
+        await self.client.set(keys.revoked_session(session), b"1", pxat=until_ms)
+        await self.client.publish(keys.revocations_channel(), session)
 
     @guarded
     async def is_revoked(self, session: str) -> bool:

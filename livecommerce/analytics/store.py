@@ -8,6 +8,7 @@ refund never counts twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -111,12 +112,13 @@ class AnalyticsStore:
     @guarded
     async def read(self, room_id: str) -> tuple[dict[str, str], int, int, int]:
         """The hash, and the viewers, chatters and buyers sketches' counts."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.room_stats(room_id))
-            pipe.pfcount(keys.room_stats_viewers(room_id))
-            pipe.pfcount(keys.room_stats_chatters(room_id))
-            pipe.pfcount(keys.room_stats_buyers(room_id))
-            fields, viewers, chatters, buyers = await pipe.execute()
+        # Not one pipeline: a cluster client pipelines no PFCOUNT.
+        fields, viewers, chatters, buyers = await asyncio.gather(
+            self.client.hgetall(keys.room_stats(room_id)),
+            self.client.pfcount(keys.room_stats_viewers(room_id)),
+            self.client.pfcount(keys.room_stats_chatters(room_id)),
+            self.client.pfcount(keys.room_stats_buyers(room_id)),
+        )
         return as_strings(fields), int(viewers), int(chatters), int(buyers)
 
     @guarded

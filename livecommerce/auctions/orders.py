@@ -190,7 +190,7 @@ class HammerOrders:
             if reason == "order_lapsed":
                 raise OrderLapsed("the time to pay for this lot is over; nothing was charged")
             raise Conflict(reason)
-        await self.checkout.durable()
+        await self.checkout.durable(room_id, who.id)
         await self.checkout.tally(room_id, paid, "order")
         if status == 2 and paid["payment"]["ref"] != payment.payment_ref:
             await self._void(payment, amount, charge_key)  # another charge paid it first

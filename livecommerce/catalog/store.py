@@ -9,6 +9,7 @@ product is gone (a create refused, a crash between the two steps) reads as "not 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -44,6 +45,7 @@ ATTEMPTS = 3
 # Rows of an import pipelined together: big enough to save round trips, small enough that
 # one batch's replies stay a few hundred KiB.
 IMPORT_BATCH = 500
+WRITE_BATCH = 64  # product writes of an import in flight at once
 
 
 def _outcome(reply: Any) -> tuple[int, Any]:
@@ -77,9 +79,7 @@ class CatalogStore:
         mode: str,
         created_at: int,
         data: dict[str, str],
-        client: Redis | None = None,
     ) -> Any:
-        """Run ``product_upsert``; on a pipeline (``client``) this only queues the call."""
         return await self._upsert(
             keys=[
                 product_key(creator_id, product_id),
@@ -87,7 +87,6 @@ class CatalogStore:
                 skus_key(creator_id),
             ],
             args=[product_id, mode, created_at, *_flat(data)],
-            client=client,
         )
 
     @guarded
@@ -262,11 +261,17 @@ class CatalogStore:
                     pipe.hsetnx(owners_key(), plans[i][1], creator_id)
                 for i, won in zip(new, await pipe.execute(), strict=True):
                     claimed[i] = bool(won)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for (mode, product_id, data), ok in zip(plans, claimed, strict=True):
-                if ok:
-                    await self._write(creator_id, product_id, mode, now, data, client=pipe)
-            replies = iter(await pipe.execute())
+        # Concurrent calls rather than one pipeline: a cluster client pipelines no scripts.
+        todo = [plan for plan, ok in zip(plans, claimed, strict=True) if ok]
+        done: list[Any] = []
+        for start in range(0, len(todo), WRITE_BATCH):
+            done += await asyncio.gather(
+                *(
+                    self._write(creator_id, product_id, mode, now, data)
+                    for mode, product_id, data in todo[start : start + WRITE_BATCH]
+                )
+            )
+        replies = iter(done)
         results: list[RowResult] = []
         for row, draft, (mode, product_id, _), ok in zip(rows, drafts, plans, claimed, strict=True):
             status, value = _outcome(next(replies)) if ok else (-1, None)

@@ -395,7 +395,7 @@ class Giveaways:
             if reason == "not_found":
                 raise NotFound(f"order {order_id[:80]} does not exist")
             raise Conflict("only a giveaway's prize awaiting its address is claimed this way")
-        await self.checkout.durable()
+        await self.checkout.durable(room_id, who.id)
         # Not tallied in the show's sales: a prize is no purchase (the results show it as the
         # giveaway's moment, with its entrants).
         if status == 1:

@@ -272,7 +272,7 @@ class GroupBuys:
             join = await self._authorise(room_id, group, join, card)
         elif join.state is JoinState.DECLINED:
             raise PaymentDeclined("the card was declined", decline_code=join.decline_code or None)
-        await self.checkout.durable()
+        await self.checkout.durable(room_id, who.id)
         if fate(*await self._outcome(room_id, group_id)) is Fate.CAPTURE:
             # Charge now, so the joiner hears "captured"; if another process is settling the
             # group this moment, its pass is short: wait for it rather than answer stale.
@@ -538,7 +538,7 @@ class GroupBuys:
             return
         if join.state is JoinState.CAPTURED:
             order = await self.checkout.order(room_id, join.order_id)
-            await self.checkout.durable()
+            await self.checkout.durable(room_id, join.user_id)
             await self.checkout.index_order(
                 room_id, join.user_id, join.order_id, order["created_at"]
             )

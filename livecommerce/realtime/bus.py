@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 
@@ -313,9 +313,10 @@ class Bus:
                 log.warning("cluster topology unavailable: %s", exc)
                 await asyncio.sleep(0.5)
         if node.name not in self._links:
-            kwargs = dict(node.connection_kwargs)
-            kwargs.pop("retry", None)
-            self._new_link(node.name, Redis(**kwargs), owned=True)
+            # A client of the link's own on the node's connection settings (address,
+            # password, TLS): its one pub/sub connection is not taken from the node's pool.
+            pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+            self._new_link(node.name, Redis(connection_pool=pool), owned=True)
         return self._links[node.name]
 
     def _new_link(self, name: str, client: Redis, *, owned: bool) -> None:

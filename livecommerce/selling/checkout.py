@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis import exceptions as redis_errors
 
 from livecommerce.accounts.auth import Identity
 from livecommerce.errors import (
@@ -28,7 +27,6 @@ from livecommerce.errors import (
     HoldReleased,
     IdempotencyKeyReused,
     NotFound,
-    Unavailable,
 )
 from livecommerce.events import Event, SaleEnded
 from livecommerce.rooms.rules import Role, Room
@@ -46,7 +44,8 @@ from livecommerce.selling.reservations import Reservations
 from livecommerce.selling.rules import HoldState, refusal, sale_id_of_hold
 from livecommerce.selling.store import SalesStore
 from livecommerce.store import keys
-from livecommerce.store.connection import STORE_DOWN, as_text, guarded
+from livecommerce.store.connection import as_text, guarded
+from livecommerce.store.durability import Durability
 from livecommerce.store.history import Store
 
 log = logging.getLogger("livecommerce.checkout")
@@ -128,6 +127,7 @@ class Checkout:
         audit: Callable[[str, Event], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.time,
         require_durable: bool = True,
+        durability: Durability | None = None,
         sweep_grace_ms: int = SWEEP_GRACE_MS,
         ids: Ids | None = None,
     ) -> None:
@@ -145,7 +145,7 @@ class Checkout:
         self.require_durable = require_durable
         self.sweep_grace_ms = sweep_grace_ms
         self.ledger = ChargeLedger(store.client)
-        self._waitaof_supported = True
+        self.durability = durability or Durability(store.client, require_disk=require_durable)
         # The show's figures (analytics), set by the wiring: (room, order, "order" | "refund").
         self.count: Callable[[Room, Event, str], Awaitable[None]] | None = None
 
@@ -182,7 +182,7 @@ class Checkout:
         if hold.state is HoldState.CONFIRMED:
             existing = await self.order(room_id, hold.order_id)
             # A retry may follow a crash between the confirm and the indexes: write them again.
-            await self.durable()
+            await self.durable(room_id, who.id)
             await self.index_order(room_id, who.id, hold.order_id, int(existing["created_at"]))
             await self.tally(room_id, existing, "order")
             return existing, False
@@ -251,7 +251,7 @@ class Checkout:
         if result.status == 0:
             await self._void(payment, amount, charge_key)
             raise refusal(result.reason)
-        await self.durable()
+        await self.durable(room_id, who.id)
         await self.index_order(room_id, who.id, result.order_id, now)
         if result.status == 2:  # a concurrent retry confirmed the hold first
             existing = await self.order(room_id, result.order_id)
@@ -305,24 +305,13 @@ class Checkout:
         await self.store.client.hset(keys.order_rooms(), order_id, room_id)
         await self.store.client.zadd(keys.buyer_orders(buyer_id), {order_id: at})
 
-    async def durable(self) -> None:
-        """Block until Redis has the order in its append-only file, where it can say so."""
-        if not self._waitaof_supported:
-            return
-        try:
-            command = self.store.client.execute_command
-            local, _replicas = await command("WAITAOF", 1, 0, 5000)  # type: ignore[no-untyped-call]
-        except redis_errors.ResponseError as exc:
-            # Redis without AOF (or older than 7.2) refuses WAITAOF; say so once.
-            self._waitaof_supported = False
-            log.warning("WAITAOF refused (%s); orders rely on the store's own persistence", exc)
-            return
-        except STORE_DOWN:
-            raise Unavailable("the store cannot confirm the order", retry_after=2) from None
-        if int(local) < 1 and self.require_durable:
-            raise Unavailable(
-                "the order is not yet on disk; retry with the same key", retry_after=1
-            )
+    async def durable(self, room_id: str, buyer_id: str | None = None) -> None:
+        """Block until the room's orders (and the buyer's index) are safe: on disk and, on a
+        cluster, on a replica (store/durability.py)."""
+        written = [keys.room_orders(room_id)]
+        if buyer_id is not None:
+            written.append(keys.buyer_orders(buyer_id))
+        await self.durability.settle(*written)
 
     async def order(self, room_id: str, order_id: str) -> Event:
         raw = await self.store.client.get(keys.order(room_id, order_id))
@@ -384,7 +373,7 @@ class Checkout:
         first = await self.store.client.set(
             keys.order_refund(room_id, order_id), orjson.dumps(record), nx=True
         )
-        await self.durable()
+        await self.durable(room_id)
         refunded = await self.order(room_id, order_id)
         await self.tally(room_id, refunded, "refund")
         if first and self.on_refund is not None:

@@ -128,6 +128,15 @@ def room_channel(room_id: str) -> str:
     return f"{PREFIX}:{{r:{room_id}}}:bus"
 
 
+def fence_of(key: str) -> str:
+    """A key in ``key``'s slot that store/durability.py writes to before it waits."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    if start < 0 or end <= start + 1:
+        raise ValueError(f"{key!r} has no hash tag")
+    return f"{PREFIX}:{key[start : end + 1]}:fence"
+
+
 def room_of_channel(channel: str) -> str:
     return channel[len(f"{PREFIX}:{{r:") : -len("}:bus")]
 

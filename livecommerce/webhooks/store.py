@@ -15,7 +15,6 @@ either one creator's keys or one delivery's, so nothing here needs keys in one s
 from __future__ import annotations
 
 import hashlib
-
 from dataclasses import dataclass
 from typing import Any
 

@@ -1,0 +1,144 @@
+"""Waiting until a write is safe before saying so: on disk, and on a cluster on a replica.
+
+An order is acknowledged (201) only once the primary that holds it has it in its append-only
+file (``WAITAOF``) and, on a cluster, once a replica has it too (``WAIT``): a primary that
+dies right after the 201 is replaced by a replica that has the order.
+
+Both commands wait for the writes of the connection that sends them, and a pooled client
+sends each command on whichever connection is free. So the wait runs on one connection of
+the primary that holds the given key, after a write of its own to a key in the same slot (the
+slot's ``fence``): replication and the append-only file are in order, so once that write is
+safe, so is everything the primary took before it, the order included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import Connection
+
+from livecommerce.errors import Unavailable
+from livecommerce.store import keys
+from livecommerce.store.connection import STORE_DOWN
+
+log = logging.getLogger("livecommerce.store.durability")
+
+FENCE_TTL_S = 60
+_MOVED = (redis_errors.MovedError, redis_errors.AskError, redis_errors.TryAgainError)
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    on_disk: bool  # the primary's append-only file has it (True when it keeps none)
+    replicas: int  # replicas that have it
+
+
+class Durability:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        replicas: int = 0,
+        timeout_ms: int = 5000,
+        require_disk: bool = True,
+    ) -> None:
+        self.client = client
+        self.replicas = replicas
+        self.timeout_ms = timeout_ms
+        self.require_disk = require_disk
+        self._aof = True  # until the store says it keeps no append-only file
+
+    async def settle(self, *tagged_keys: str) -> None:
+        """Return once everything written so far to the primaries of ``tagged_keys`` is
+        safe; ``Unavailable`` (retry with the same idempotency key) if it is not in time."""
+        fences = sorted({keys.fence_of(key) for key in tagged_keys})
+        try:
+            results = await asyncio.gather(*(self._settle_one(fence) for fence in fences))
+        except STORE_DOWN:
+            raise Unavailable("the store cannot confirm the order", retry_after=2) from None
+        for safety in results:
+            if self._aof and not safety.on_disk and self.require_disk:
+                raise Unavailable(
+                    "the order is not yet on disk; retry with the same key", retry_after=1
+                )
+            if safety.replicas < self.replicas:
+                raise Unavailable(
+                    "the order is not yet on a replica; retry with the same key", retry_after=1
+                )
+
+    async def _settle_one(self, fence: str) -> Safety:
+        commands: list[tuple[Any, ...]] = [("SET", fence, "1", "EX", FENCE_TTL_S)]
+        if self._aof:
+            commands.append(("WAITAOF", 1, 0, self.timeout_ms))
+        if self.replicas:
+            commands.append(("WAIT", self.replicas, self.timeout_ms))
+        for attempt in range(3):
+            async with self._connection_for(fence) as connection:
+                await connection.send_packed_command(connection.pack_commands(commands))
+                answers: list[Any] = []
+                for _ in commands:
+                    try:
+                        # Longer than the socket's own timeout: the waits take up to theirs.
+                        wait_s = self.timeout_ms / 1000 + 2
+                        answers.append(await connection.read_response(timeout=wait_s))
+                    except redis_errors.ResponseError as exc:
+                        answers.append(exc)
+            if not isinstance(answers[0], _MOVED) or attempt == 2:
+                break
+            # The slot moved (a failover or a migration): ask the cluster where it is now.
+            await self.client.nodes_manager.initialize()  # type: ignore[attr-defined]
+        on_disk, replicas = True, 0
+        if self._aof:
+            aof = answers[1]
+            if isinstance(aof, redis_errors.ResponseError):
+                # A store without an append-only file (or older than 7.2) refuses WAITAOF.
+                self._aof = False
+                log.warning("WAITAOF refused (%s); orders rely on the store's persistence", aof)
+            else:
+                on_disk = int(aof[0]) >= 1
+        if self.replicas:
+            waited = answers[-1]
+            if isinstance(waited, redis_errors.ResponseError):
+                raise waited
+            replicas = int(waited)
+        if isinstance(answers[0], redis_errors.ResponseError):
+            raise answers[0]
+        return Safety(on_disk, replicas)
+
+    @contextlib.asynccontextmanager
+    async def _connection_for(self, key: str) -> AsyncIterator[Connection]:
+        """One connection to the primary of ``key``'s slot, held for the whole exchange."""
+        client: Any = self.client
+        if isinstance(client, RedisCluster):
+            gate = getattr(client, "gate", None)
+            async with gate if gate is not None else contextlib.nullcontext():
+                await client.initialize()
+                node = client.get_node_from_key(key)
+                if node is None:
+                    raise Unavailable("no node holds the order's slot", retry_after=1)
+                connection = node.acquire_connection()
+                try:
+                    yield connection
+                except BaseException:
+                    await connection.disconnect()
+                    raise
+                finally:
+                    node.release(connection)
+            return
+        pool = client.connection_pool
+        connection = await pool.get_connection()
+        try:
+            yield connection
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
