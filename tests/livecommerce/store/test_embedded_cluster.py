@@ -106,12 +106,16 @@ async def test_a_killed_primary_gives_way_to_its_replica_keeping_acknowledged_wr
     key = "{r:7}:order"
     primary = private_cluster.primary_for_key(key)
     replica = private_cluster.replica_of(primary)
+    keys = (f"{{r:{i}}}:order" for i in range(100))
+    elsewhere = next(k for k in keys if private_cluster.primary_for_key(k) is not primary)
     async with cluster_client(private_cluster.url) as client:
         async with node_client(primary.url) as direct:
             await direct.set(key, "paid")
             assert await direct.wait(1, int(timeout(5) * 1000)) == 1
 
         private_cluster.kill(primary)
+        # Rooms on the other primaries go on while this one's replica takes over.
+        await client.set(elsewhere, "paid")
         new_primary = await asyncio.to_thread(private_cluster.wait_failover, primary, timeout(20))
 
         assert new_primary is replica
