@@ -32,6 +32,7 @@ is thread-safe and no method keeps state between calls beyond what the nodes rep
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import signal
 import subprocess
@@ -68,25 +69,29 @@ _spawner: ThreadPoolExecutor | None = None
 _spawner_lock = threading.Lock()
 
 
-def _spawn(args: list[str], config: str) -> subprocess.Popen[bytes]:
+def _spawn(args: list[str], config: str, output: Path) -> subprocess.Popen[bytes]:
     """Fork from one thread that lives as long as the process (see the module docstring)."""
     global _spawner
     with _spawner_lock:
         if _spawner is None:
             _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="valkey-spawner")
-    return _spawner.submit(_popen, args, config).result()
+    return _spawner.submit(_popen, args, config, output).result()
 
 
-def _popen(args: list[str], config: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        args,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        umask=0o077,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-    )
+def _popen(args: list[str], config: str, output: Path) -> subprocess.Popen[bytes]:
+    """Valkey's standard output and error (where a bad option is reported: the log file is
+    not open yet) go to ``output``."""
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            umask=0o077,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
     assert process.stdin is not None
     with contextlib.suppress(BrokenPipeError), process.stdin as stdin:
         stdin.write(config.encode())  # a Valkey that exited at once (port taken) reads nothing
@@ -175,11 +180,12 @@ class ClusterNode:
         }
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_file.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        """The end of what the node wrote: its output (bad options land there) and its log."""
+        found = []
+        for path in (self.data_dir / "valkey.out", self.log_file):
+            with contextlib.suppress(OSError):
+                found += path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(found[-lines:]) or "(nothing logged)"
 
     def __repr__(self) -> str:
         return f"ClusterNode(port={self.port}, node_id={self.node_id[:8]!r})"
@@ -230,7 +236,7 @@ class EmbeddedCluster:
             self.password = secrets.token_urlsafe(32)
         try:
             for index in range(self.primary_count * (1 + self.replica_count)):
-                self.nodes.append(self._start_new_node(index, deadline))
+                self._start_new_node(index, deadline)
             self._build(deadline)
         except BaseException:
             self.stop()
@@ -244,6 +250,7 @@ class EmbeddedCluster:
                 assert node.process is not None
                 with contextlib.suppress(ProcessLookupError):
                     node.process.send_signal(signal.SIGTERM)
+                    node.process.send_signal(signal.SIGCONT)  # one a test had stopped
         deadline = time.monotonic() + timeout
         for node in self.nodes:
             if node.process is None:
@@ -254,8 +261,9 @@ class EmbeddedCluster:
                 node.process.kill()
                 node.process.wait()
 
-    def _start_new_node(self, index: int, deadline: float) -> ClusterNode:
-        """A node on free ports; new ports if another process took them meanwhile."""
+    def _start_new_node(self, index: int, deadline: float) -> None:
+        """A node on free ports; new ports if another process took them meanwhile. The node
+        is in ``nodes`` while its process may run, so ``stop`` always finds it."""
         node_dir = self.data_dir / f"node-{index}"
         node_dir.mkdir(mode=0o700)
         for _ in range(5):
@@ -268,11 +276,14 @@ class EmbeddedCluster:
             )
             if node.port == node.cluster_port:
                 continue
+            self.nodes.append(node)
             if self._launch(node, deadline, min(self.node_timeout_ms, BUILD_NODE_TIMEOUT_MS)):
                 node.node_id = node.call("CLUSTER", "MYID")
-                return node
+                return
+            self.nodes.remove(node)
         raise EmbeddedClusterError(
-            f"could not start node {index} on free ports:\n{node.log_tail()}"
+            f"node {index} exited at start five times (ports taken? a bad setting?):\n"
+            f"{node.log_tail()}"
         )
 
     def _launch(self, node: ClusterNode, deadline: float, node_timeout_ms: int) -> bool:
@@ -310,7 +321,7 @@ class EmbeddedCluster:
         if self.password:
             config = f"requirepass {self.password}\nmasterauth {self.password}\n"
         node.close_client()
-        node.process = _spawn(args, config)
+        node.process = _spawn(args, config, node.data_dir / "valkey.out")
         while time.monotonic() < deadline:
             if node.process.poll() is not None:
                 return False

@@ -6,6 +6,7 @@ uses it, and a restarted node rejoins. Real nodes, real cluster clients."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from livecommerce.store.embedded_cluster import EmbeddedCluster
+from livecommerce.store.embedded_cluster import EmbeddedCluster, EmbeddedClusterError
 from tests.conftest import timeout
 
 TWO_KEYS = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])"
@@ -189,9 +190,16 @@ async def test_a_one_node_cluster_holds_every_slot_and_still_refuses_cross_slot_
     tmp_path: Path,
 ) -> None:
     cluster = EmbeddedCluster(tmp_path / "one", primaries=1, replicas=0)
-    await asyncio.to_thread(cluster.start, timeout(30))
+    # Started from a thread that ends at once: the node must outlive it (Linux sends a
+    # child's parent-death signal when the thread that forked it ends).
+    starter = threading.Thread(target=cluster.start, args=(timeout(30),))
+    starter.start()
+    await asyncio.to_thread(starter.join)
     try:
         [node] = cluster.nodes
+        assert node.process is not None
+        with pytest.raises(subprocess.TimeoutExpired):  # it would be gone within 0.2 s
+            await asyncio.to_thread(node.process.wait, 0.5)
         assert cluster.primaries() == [node]
         assert cluster.primary_for_slot(0) is node
         assert cluster.primary_for_slot(16383) is node
@@ -200,5 +208,14 @@ async def test_a_one_node_cluster_holds_every_slot_and_still_refuses_cross_slot_
         async with node_client(node.url) as direct:
             with pytest.raises(redis.exceptions.ClusterCrossSlotError):
                 await direct.eval(TWO_KEYS, 2, "{r:1}:name", "{r:2}:count", "show")
+        assert node.running
+        assert node.call("PING")
     finally:
         await asyncio.to_thread(cluster.stop)
+
+
+def test_a_cluster_that_cannot_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> None:
+    cluster = EmbeddedCluster(tmp_path / "bad", primaries=1, replicas=0, appendfsync="sometimes")
+    with pytest.raises(EmbeddedClusterError, match="appendfsync"):
+        cluster.start(timeout(10))
+    assert not any(node.running for node in cluster.nodes)
