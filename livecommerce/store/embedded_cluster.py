@@ -118,6 +118,7 @@ class ClusterNode:
     password: str
     node_id: str = ""
     process: subprocess.Popen[bytes] | None = None
+    frozen: bool = False  # stopped with SIGSTOP: its process is there but answers nothing
     _client: redis.Redis | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -133,6 +134,10 @@ class ClusterNode:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def answering(self) -> bool:
+        return self.running and not self.frozen
 
     def client(self) -> redis.Redis:
         """A plain (not cluster) client of this node, decoding replies, retrying nothing: a
@@ -224,7 +229,7 @@ class EmbeddedCluster:
         first primary)."""
         if not self.nodes:
             raise EmbeddedClusterError("the cluster is not started")
-        seed = next((node for node in self.nodes if node.running), self.nodes[0])
+        seed = next((node for node in self.nodes if node.answering), self.nodes[0])
         return seed.url
 
     def start(self, timeout: float = 30.0) -> None:
@@ -362,7 +367,7 @@ class EmbeddedCluster:
     def _settled(self, nodes: list[ClusterNode] | None = None) -> bool:
         """Every running node: state ok, one slot map covering every slot with the expected
         replicas, and each replica's link up."""
-        nodes = [node for node in (nodes or self.nodes) if node.running]
+        nodes = [node for node in (nodes or self.nodes) if node.answering]
         maps = []
         for node in nodes:
             if node.cluster_state() != "ok":
@@ -394,7 +399,7 @@ class EmbeddedCluster:
     def _report(self, message: str, error: Exception | None = None) -> str:
         parts = [message + (f" (last error: {error})" if error else "")]
         for node in self.nodes:
-            state = "running" if node.running else "stopped"
+            state = "frozen" if node.frozen else "running" if node.running else "stopped"
             parts.append(f"--- node {node.port} ({state}), {node.log_file}:\n{node.log_tail(8)}")
         return "\n".join(parts)
 
@@ -407,7 +412,7 @@ class EmbeddedCluster:
         raise EmbeddedClusterError(f"no node {node_id} in this cluster")
 
     def _live(self) -> Iterator[ClusterNode]:
-        return (node for node in self.nodes if node.running)
+        return (node for node in self.nodes if node.answering)
 
     def _ask(self, question: Callable[[ClusterNode], Any]) -> Any:
         """The first running node's answer."""
@@ -427,7 +432,7 @@ class EmbeddedCluster:
         """The running primaries that own slots, in slot order, as the cluster says now."""
         owners = [owner for _, (owner, _) in sorted(self.slot_map().items())]
         found = [self._by_id(owner) for owner in dict.fromkeys(owners)]
-        return [node for node in found if node.running]
+        return [node for node in found if node.answering]
 
     def primary_for_slot(self, slot: int) -> ClusterNode:
         for (first, last), (owner, _) in self.slot_map().items():
@@ -443,17 +448,24 @@ class EmbeddedCluster:
         lines: list[str] = self._ask(lambda n: n.call("CLUSTER", "REPLICAS", primary.node_id))
         for line in lines:
             node = self._by_id(line.split()[0])
-            if node.running and "fail" not in line.split()[2]:
+            if node.answering and "fail" not in line.split()[2]:
                 return node
         raise EmbeddedClusterError(f"{primary} has no running replica")
 
     # -- failures ------------------------------------------------------------------------
 
-    def kill(self, node: ClusterNode, sig: int = signal.SIGKILL) -> None:
-        """Signal the node (SIGKILL: a crash); wait for it to exit unless the signal is one
-        a process survives (SIGSTOP)."""
-        if node.process is None:
+    def kill(self, node: ClusterNode, sig: int = signal.SIGKILL, timeout: float = 30.0) -> None:
+        """Signal the node. SIGKILL is a crash, SIGTERM a clean stop: both wait for the
+        process to exit (``restart`` brings it back). SIGSTOP freezes it, a node that stops
+        answering; SIGCONT thaws it and waits until it has rejoined."""
+        if not node.running:
             raise EmbeddedClusterError(f"{node} is not running")
+        if sig == signal.SIGCONT:
+            assert node.process is not None
+            node.process.send_signal(sig)
+            node.frozen = False
+            self._wait(time.monotonic() + timeout, f"{node} to rejoin", self._settled)
+            return
         with contextlib.suppress(EmbeddedClusterError, redis.RedisError):
             owned = {
                 span: entry for span, entry in self.slot_map().items() if entry[0] == node.node_id
@@ -462,9 +474,12 @@ class EmbeddedCluster:
                 replicas = frozenset().union(*(replicas for _, replicas in owned.values()))
                 self._killed[node.node_id] = (owned, replicas)
         node.close_client()
+        assert node.process is not None
         node.process.send_signal(sig)
-        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
-            node.process.wait(10)
+        if sig == signal.SIGSTOP:
+            node.frozen = True
+        else:
+            node.process.wait(timeout)
 
     def restart(self, node: ClusterNode, timeout: float = 30.0) -> None:
         """Start a stopped node again on its ports, data and ``nodes.conf``, and wait until it
@@ -492,7 +507,7 @@ class EmbeddedCluster:
             promoted.clear()
             for node_id in replicas:
                 node = self._by_id(node_id)
-                if node.running and node.role() == "primary":
+                if node.answering and node.role() == "primary":
                     promoted.append(node)
             if len(promoted) != 1:
                 return False
