@@ -9,7 +9,9 @@ evenly with ``CLUSTER ADDSLOTSRANGE``, ``CLUSTER REPLICATE``; then it waits unti
 says ``cluster_state:ok``, every node draws the same slot map and every replica's link to its
 primary is up.
 
-Failover is made quick and certain for tests: a short ``cluster-node-timeout`` (1 s), a
+Failover is made quick and certain for tests: a short ``cluster-node-timeout`` (1 s; the
+cluster is always built with at most that, as a new node waits up to its node timeout before
+it says ok, and a longer one asked for is set afterwards), a
 replica validity factor of 0 (a replica always stands for election however long it was cut
 off), diskless replication without delay (a replica, new or restarted, syncs at once), and
 replica migration off (replicas stay with the primary a test gave them). Coverage is as in
@@ -20,13 +22,14 @@ even reads (``cluster-allow-reads-when-down no``), so a test sees what a client 
 Each node lives in ``<data_dir>/node-<i>`` (append-only files, ``nodes.conf``, ``valkey.log``),
 listens on loopback only on a client port and a cluster bus port of its own, asks for the
 password (handed over on standard input, never argv, as ``embedded.py`` does; ``masterauth``
-too, so replicas can sync) and dies with the thread's process that started it. Linux sends
-that signal when the *thread* that forked a child ends, so children are always forked from
-one long-lived thread: ``restart`` may run under ``asyncio.to_thread``.
+too, so replicas can sync) and dies with the process that started it. Linux sends that
+signal when the *thread* that forked the child ends, though, so children are always forked
+from one long-lived thread: ``start`` and ``restart`` may run in a thread that ends.
 
 Methods are safe to call from a worker thread while an asyncio test talks to the cluster
 (``await asyncio.to_thread(cluster.migrate_slot, slot, target)``): each node's redis-py client
-is thread-safe and no method keeps state between calls beyond what the nodes report.
+is thread-safe, and methods ask the nodes rather than remember; the only state kept here is
+what ``kill`` notes (a killed primary's slots and replicas, a frozen node).
 """
 
 from __future__ import annotations
