@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.embedded_cluster import EmbeddedCluster
 
 TIMEOUT_SCALE = float(os.environ.get("LIVECOMMERCE_TEST_TIMEOUT_SCALE", "1"))
 
@@ -55,3 +56,30 @@ def _leaks_surface_in_the_test_that_made_them() -> Iterator[None]:
     collecting after each test pins the ResourceWarning on the test that leaked."""
     yield
     gc.collect()
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
+    """One real 3-primary, 3-replica Valkey Cluster for the session, started by the first
+    test that asks for it. A node timeout of 5 s keeps a busy machine from failing nodes over;
+    tests that kill or migrate take `private_cluster`."""
+    cluster = EmbeddedCluster(tmp_path_factory.mktemp("valkey-cluster"), node_timeout_ms=5000)
+    cluster.start(timeout(30))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(valkey_cluster: EmbeddedCluster) -> str:
+    """The session cluster's seed URL, every primary (and replica) emptied first."""
+    valkey_cluster.flushall()
+    return valkey_cluster.url
+
+
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[EmbeddedCluster]:
+    """A 3-primary, 3-replica cluster of the test's own, for tests that kill or migrate."""
+    cluster = EmbeddedCluster(tmp_path / "private-cluster")
+    cluster.start(timeout(30))
+    yield cluster
+    cluster.stop()
