@@ -13,6 +13,7 @@ import pytest
 from livecommerce.config import Settings
 from livecommerce.runtime.ids import Ids
 from livecommerce.server import Server
+from tests.conftest import STORE_IS_CLUSTER
 from tests.receivers import StartReceiver, running_receivers
 
 ServerFactory = Callable[..., Awaitable[Server]]
@@ -37,6 +38,7 @@ def settings_for(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
         limit_signin_account="0",
         limit_guest_join="0",
         limit_watch="0",
+        wait_replicas=0,  # the session's one-node cluster (tests/conftest.py) has no replica
     )
     return replace(base, **overrides)
 
@@ -50,6 +52,11 @@ async def start_server(redis_url: str, tmp_path: Path) -> AsyncIterator[ServerFa
         clock: Callable[[], float] | None = None, ids: Ids | None = None, **overrides: Any
     ) -> Server:
         overrides.setdefault("redis_url", redis_url)
+        # The session's store is a cluster unless LIVECOMMERCE_TEST_STORE says otherwise;
+        # a private Valkey a test passes is a single one.
+        overrides.setdefault(
+            "redis_cluster", STORE_IS_CLUSTER and overrides["redis_url"] == redis_url
+        )
         data_dir = overrides.pop("data_dir", tmp_path / f"server{len(started)}")
         settings = settings_for(data_dir=data_dir, **overrides)
         server = Server(settings, clock=clock, ids=ids) if clock else Server(settings, ids=ids)

@@ -1,4 +1,7 @@
-"""One room, two server processes: viewers on either see the same events in order."""
+"""One room, two server processes: viewers on either see the same events in order.
+
+Every story runs twice: the processes share one Valkey, then a 3-primary, 3-replica cluster.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import SharedStore
 from tests.helpers import RoomSocket, join, open_room, sign_up
 from tests.processes import ServerProcess, start_process
 
@@ -21,8 +25,10 @@ VIEWERS_PER_PROCESS = 10
 
 
 @pytest.fixture
-async def two_servers(redis_url: str, tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
-    fast_chat = ["--redis-url", redis_url, "--chat-rate", "1000", "--chat-burst", "1000"]
+async def two_servers(
+    shared_store: SharedStore, tmp_path: Path
+) -> AsyncIterator[list[ServerProcess]]:
+    fast_chat = [*shared_store.args, "--chat-rate", "1000", "--chat-burst", "1000"]
     servers = await asyncio.gather(
         start_process(tmp_path / "a", *fast_chat, "--secret", "shared-secret-of-the-cluster-32b"),
         start_process(tmp_path / "b", *fast_chat, "--secret", "shared-secret-of-the-cluster-32b"),
