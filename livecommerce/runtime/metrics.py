@@ -90,3 +90,7 @@ SHOW_COUNTS = Counter(
 ANALYTICS_FLUSHES = Counter(
     "livecommerce_analytics_flushes", "Show count flushes sent to the store", ["outcome"]
 )
+ORDERS_UNDER_REPLICATED = Counter(
+    "livecommerce_orders_under_replicated",
+    "Orders acknowledged while their primary had fewer replicas than --wait-replicas",
+)

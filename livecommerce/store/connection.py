@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import traceback
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -106,8 +108,20 @@ def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutin
             raise Unavailable("the store is loading its data", retry_after=RETRY_AFTER_S) from None
         except STORE_DOWN:
             raise Unavailable("the store cannot be reached", retry_after=RETRY_AFTER_S) from None
+        except (AttributeError, RuntimeError) as exc:
+            if not _inside_redis(exc):
+                raise
+            # redis-py's cluster client may send on a connection that a failover has closed
+            # under it (its writer is None, or its transport closed): the store going away.
+            raise Unavailable("the store cannot be reached", retry_after=RETRY_AFTER_S) from None
 
     return wrapper
+
+
+def _inside_redis(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised in redis-py's own code, not ours."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and f"{os.sep}redis{os.sep}" in frames[-1].filename
 
 
 def pack_event(event: Mapping[str, Any]) -> bytes:

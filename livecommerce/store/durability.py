@@ -26,6 +26,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 
 from livecommerce.errors import Unavailable
+from livecommerce.runtime import metrics
 from livecommerce.store import keys
 from livecommerce.store.connection import STORE_DOWN
 
@@ -63,6 +64,9 @@ class Durability:
         try:
             results = await asyncio.gather(*(self._settle_one(fence) for fence in fences))
         except STORE_DOWN:
+            if isinstance(self.client, RedisCluster):  # a primary died: learn who took over
+                with contextlib.suppress(*STORE_DOWN, redis_errors.RedisError):
+                    await self.client.nodes_manager.initialize()
             raise Unavailable("the store cannot confirm the order", retry_after=2) from None
         for safety in results:
             if self._aof and not safety.on_disk and self.require_disk:
@@ -75,43 +79,74 @@ class Durability:
                 )
 
     async def _settle_one(self, fence: str) -> Safety:
-        commands: list[tuple[Any, ...]] = [("SET", fence, "1", "EX", FENCE_TTL_S)]
-        if self._aof:
-            commands.append(("WAITAOF", 1, 0, self.timeout_ms))
-        if self.replicas:
-            commands.append(("WAIT", self.replicas, self.timeout_ms))
         for attempt in range(3):
             async with self._connection_for(fence) as connection:
-                await connection.send_packed_command(connection.pack_commands(commands))
-                answers: list[Any] = []
-                for _ in commands:
-                    try:
-                        # Longer than the socket's own timeout: the waits take up to theirs.
-                        wait_s = self.timeout_ms / 1000 + 2
-                        answers.append(await connection.read_response(timeout=wait_s))
-                    except redis_errors.ResponseError as exc:
-                        answers.append(exc)
-            if not isinstance(answers[0], _MOVED) or attempt == 2:
-                break
-            # The slot moved (a failover or a migration): ask the cluster where it is now.
-            await self.client.nodes_manager.initialize()  # type: ignore[attr-defined]
-        on_disk, replicas = True, 0
+                # The fence, and (when replicas are wanted) how many the primary has now.
+                first: list[tuple[Any, ...]] = [("SET", fence, "1", "EX", FENCE_TTL_S)]
+                if self.replicas:
+                    first.append(("ROLE",))
+                written, *role = await self._exchange(connection, first)
+                if isinstance(written, _MOVED) and attempt < 2:
+                    # The slot moved (a failover or a migration): ask where it is now.
+                    await self.client.nodes_manager.initialize()  # type: ignore[attr-defined]
+                    continue
+                if isinstance(written, Exception):
+                    raise written
+                wanted = self._replicas_to_wait(fence, role[0] if role else None)
+                waits: list[tuple[Any, ...]] = []
+                if self._aof:
+                    waits.append(("WAITAOF", 1, 0, self.timeout_ms))
+                if wanted:
+                    waits.append(("WAIT", wanted, self.timeout_ms))
+                answers = await self._exchange(connection, waits) if waits else []
+                return self._safety(answers, wanted)
+        raise Unavailable("the order's slot keeps moving", retry_after=1)
+
+    def _replicas_to_wait(self, fence: str, role: Any) -> int:
+        """As many replicas as wanted, or as the primary has: a shard whose primary died
+        runs on its promoted replica alone until the dead node comes back as a replica, and
+        orders go on being taken there (a second failure before then could lose them)."""
+        if not self.replicas or role is None or isinstance(role, Exception):
+            return 0
+        connected = len(role[2]) if len(role) > 2 else 0
+        if connected < self.replicas:
+            metrics.ORDERS_UNDER_REPLICATED.inc()
+            log.warning(
+                "the primary of %s has %d replicas of the %d orders wait for",
+                fence,
+                connected,
+                self.replicas,
+            )
+        return min(self.replicas, connected)
+
+    def _safety(self, answers: list[Any], wanted: int) -> Safety:
+        on_disk, replicas = True, self.replicas
         if self._aof:
-            aof = answers[1]
+            aof = answers.pop(0)
             if isinstance(aof, redis_errors.ResponseError):
                 # A store without an append-only file (or older than 7.2) refuses WAITAOF.
                 self._aof = False
                 log.warning("WAITAOF refused (%s); orders rely on the store's persistence", aof)
             else:
                 on_disk = int(aof[0]) >= 1
-        if self.replicas:
-            waited = answers[-1]
-            if isinstance(waited, redis_errors.ResponseError):
+        if wanted:
+            waited = answers.pop(0)
+            if isinstance(waited, Exception):
                 raise waited
-            replicas = int(waited)
-        if isinstance(answers[0], redis_errors.ResponseError):
-            raise answers[0]
+            replicas = self.replicas if int(waited) >= wanted else int(waited)
         return Safety(on_disk, replicas)
+
+    async def _exchange(self, connection: Connection, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send ``commands`` at once and read every answer, an error answer as its error."""
+        await connection.send_packed_command(connection.pack_commands(commands))
+        answers: list[Any] = []
+        for _ in commands:
+            try:
+                # Longer than the socket's own timeout: the waits take up to theirs.
+                answers.append(await connection.read_response(timeout=self.timeout_ms / 1000 + 2))
+            except redis_errors.ResponseError as exc:
+                answers.append(exc)
+        return answers
 
     @contextlib.asynccontextmanager
     async def _connection_for(self, key: str) -> AsyncIterator[Connection]:
