@@ -40,6 +40,7 @@ from livecommerce.store.history import parse_envelope
 log = logging.getLogger("livecommerce.bus")
 
 _REVOCATIONS = keys.revocations_channel()
+FOLLOW_ATTEMPTS = 40  # about 15 s for a moved slot's new owner to be known
 _LINK_DOWN = (*STORE_DOWN, redis_errors.ResponseError)
 Handler = Callable[[str, int | None, dict[str, Any]], None]
 Rooms = Callable[[list[str]], None]
@@ -324,9 +325,22 @@ class Bus:
         link.start()
 
     def displaced(self, link: _Link, channel: str) -> None:
-        task = asyncio.create_task(self._move(link, [channel]), name="bus-move")
+        task = asyncio.create_task(self._follow(link, channel), name="bus-move")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _follow(self, link: _Link, channel: str) -> None:
+        """Subscribe where the channel's slot went. The node that gave it up says so first;
+        the node the topology is read from may learn it a moment later, so ask again until
+        the slot has a new owner (or, if it stays, subscribe here again)."""
+        for attempt in range(FOLLOW_ATTEMPTS):
+            await self._move(link, [channel])
+            if self._home.get(channel) is not link:
+                return
+            await asyncio.sleep(min(0.05 * (attempt + 1), 0.5))
+        if self._home.get(channel) is link:
+            with contextlib.suppress(*_LINK_DOWN):
+                await link.add(channel, moved=True)
 
     async def rehome(self, link: _Link) -> None:
         """After a link broke: move its channels to the primaries that own them now."""

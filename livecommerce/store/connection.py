@@ -27,6 +27,13 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 STORE_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, ConnectionError, OSError)
+# A cluster's slot that is moving (a migration, a failover) after the client's own retries.
+SLOT_MOVING = (
+    redis_errors.TryAgainError,
+    redis_errors.ClusterError,  # "TTL exhausted": still redirected after all its retries
+    redis_errors.AskError,
+    redis_errors.SlotNotCoveredError,
+)
 RETRY_AFTER_S = 2.0
 MAX_CONNECTIONS = 64
 POOL_WAIT_S = 10.0
@@ -108,6 +115,8 @@ def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutin
             raise Unavailable("the store is loading its data", retry_after=RETRY_AFTER_S) from None
         except STORE_DOWN:
             raise Unavailable("the store cannot be reached", retry_after=RETRY_AFTER_S) from None
+        except SLOT_MOVING:
+            raise Unavailable("the store is moving this data", retry_after=0.5) from None
         except (AttributeError, RuntimeError) as exc:
             if not _inside_redis(exc):
                 raise
