@@ -208,6 +208,7 @@ class Bus:
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.stopping = False
+        self.started = asyncio.Event()  # the first link (sign-outs' broadcast) exists
 
     @property
     def up(self) -> bool:
@@ -230,6 +231,7 @@ class Bus:
                 self._home[_REVOCATIONS] = link
                 if link.up and link.pubsub is not None:
                     await link.pubsub.subscribe(_REVOCATIONS)
+        self.started.set()
 
     async def stop(self) -> None:
         self.stopping = True

@@ -14,6 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from livecommerce.server import Server
+from tests.conftest import timeout
 from tests.helpers import RoomSocket, join, open_room, sign_up
 from tests.livecommerce.conftest import ServerFactory
 
@@ -387,6 +388,9 @@ async def test_a_server_that_cannot_start_cleans_up_after_itself(
             if t.get_name() in names or t.get_name().startswith("bus-link")
         )
 
+    assert server.bus is not None
+    async with asyncio.timeout(timeout(5)):
+        await server.bus.started.wait()  # its first link runs
     before = background()
     with pytest.raises(OSError, match="address already in use"):
         await start_server(ws_port=server.ws_port)  # that port is taken
