@@ -90,3 +90,13 @@ SHOW_COUNTS = Counter(
 ANALYTICS_FLUSHES = Counter(
     "livecommerce_analytics_flushes", "Show count flushes sent to the store", ["outcome"]
 )
+
+PRESSURE_LEVEL = Gauge(
+    "livecommerce_pressure_level", "Load shedding level: 0 normal, 1 busy, 2 shedding"
+)
+LOOP_LAG = Gauge("livecommerce_loop_lag_seconds", "Event-loop lag of this process, smoothed")
+SHED = Counter(
+    "livecommerce_shed",
+    "Joins, viewing sessions and chat lines turned away by load shedding",
+    ["what"],
+)

@@ -1,0 +1,108 @@
+"""How hard-pressed a process is: samples in, a level and a retry hint out (no I/O).
+
+One process runs every socket of its viewers on one event loop, so the loop's lag (how late a
+timer fires) is the measure that matters to a buyer: a reserve needs several turns of the
+loop, and each turn waits behind whatever is queued. The edge (``shedding.py``) measures the
+lag and feeds it here; this model decides the level.
+
+Levels rise at once and fall one step at a time, and only after the cause has been gone for
+``hold_s``: a process at the edge of its capacity would otherwise admit a wave of joins the
+moment its lag dips, which is what pushed it over in the first place. Lag is smoothed, so
+one garbage-collector pause makes a process busy rather than shedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+# The weight of the newest lag sample in the smoothed lag.
+SMOOTHING = 0.5
+
+
+class Level(IntEnum):
+    NORMAL = 0
+    BUSY = 1  # ambient updates slow down, chat is metered process-wide
+    SHEDDING = 2  # new joins and viewing sessions are turned away with a retry hint
+
+
+# How much longer ambient updates (viewer counts, units left, tallies, reactions) wait.
+PACE = {Level.NORMAL: 1.0, Level.BUSY: 2.0, Level.SHEDDING: 4.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    busy_lag_s: float = 0.02
+    shed_lag_s: float = 0.06
+    hold_s: float = 2.0
+    joins_per_s: float = 0.0  # joins a second that alone mean shedding; 0: lag only
+    retry_min_s: float = 1.0
+    retry_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.busy_lag_s <= self.shed_lag_s:
+            raise ValueError("the busy lag must be above 0 and at most the shedding lag")
+        if self.hold_s < 0 or self.joins_per_s < 0:
+            raise ValueError("the hold and the joins a second cannot be negative")
+        if not 0 < self.retry_min_s <= self.retry_max_s:
+            raise ValueError("the shortest retry hint must be above 0 and at most the longest")
+
+
+class Pressure:
+    """The level, from samples of the loop's lag (and, optionally, of joins a second).
+
+    ``random`` returns a float in [0, 1): the retry hint's jitter, injected so tests can pin it.
+    """
+
+    def __init__(self, thresholds: Thresholds, *, random: Callable[[], float]) -> None:
+        self.thresholds = thresholds
+        self.random = random
+        self.level = Level.NORMAL
+        self.lag_s = 0.0  # smoothed
+        self.joins_per_s = 0.0
+        self.changed_at = float("-inf")
+        self._justified_at = float("-inf")  # the last sample that called for today's level
+
+    def observe(self, now: float, lag_s: float, joins_per_s: float = 0.0) -> Level:
+        """One sample, taken at ``now`` (seconds, any monotonic origin); the level after it."""
+        self.lag_s = SMOOTHING * max(lag_s, 0.0) + (1 - SMOOTHING) * self.lag_s
+        self.joins_per_s = max(joins_per_s, 0.0)
+        wanted = self._wanted()
+        if wanted > self.level:
+            self._change(now, wanted)
+        elif wanted == self.level:
+            self._justified_at = now
+        elif (
+            now - self._justified_at >= self.thresholds.hold_s
+            and now - self.changed_at >= self.thresholds.hold_s
+        ):
+            self._change(now, Level(self.level - 1))
+        return self.level
+
+    def _wanted(self) -> Level:
+        t = self.thresholds
+        if self.lag_s >= t.shed_lag_s or (t.joins_per_s and self.joins_per_s >= t.joins_per_s):
+            return Level.SHEDDING
+        if self.lag_s >= t.busy_lag_s:
+            return Level.BUSY
+        return Level.NORMAL
+
+    def _change(self, now: float, level: Level) -> None:
+        self.level = level
+        self.changed_at = now
+        self._justified_at = now
+
+    @property
+    def pace(self) -> float:
+        return PACE[self.level]
+
+    def retry_after(self) -> float:
+        """Seconds a turned-away client should wait: longer the further past the line the
+        process is, and spread over twice that, so a refused crowd does not come back as one."""
+        t = self.thresholds
+        over = self.lag_s / t.shed_lag_s
+        if t.joins_per_s:
+            over = max(over, self.joins_per_s / t.joins_per_s)
+        base = min(t.retry_max_s, t.retry_min_s * max(1.0, over))
+        return min(t.retry_max_s, base * (1.0 + self.random()))
