@@ -87,7 +87,7 @@ class Settings:
     shed_busy_lag_ms: float = 20.0
     shed_lag_ms: float = 60.0
     shed_hold_s: float = 2.0
-    shed_joins_per_s: float = 0.0
+    shed_pending_joins: int = 400
     shed_chat_per_s: float = 50.0
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -115,7 +115,7 @@ class Settings:
             busy_lag_s=self.shed_busy_lag_ms / 1000,
             shed_lag_s=self.shed_lag_ms / 1000,
             hold_s=self.shed_hold_s,
-            joins_per_s=self.shed_joins_per_s,
+            pending_joins=self.shed_pending_joins,
         )
 
     def limit(self, name: str) -> Limit:
@@ -251,7 +251,10 @@ _HELP = {
         " (close 4003 or 503 with a retry hint)"
     ),
     "shed_hold_s": "seconds the lag must stay lower before a process steps down a level",
-    "shed_joins_per_s": "joins a second that alone make a process shed (0: the lag decides)",
+    "shed_pending_joins": (
+        "joins under way at once (accepted, not yet welcomed) beyond which new ones are turned"
+        " away (0: the lag alone decides)"
+    ),
     "shed_chat_per_s": (
         "chat lines a second a busy process takes across its rooms (more: overloaded)"
     ),

@@ -217,6 +217,8 @@ class Gateway:
         self.ping_timeout_s = ping_timeout_s
         self.open_timeout_s = open_timeout_s
         self.shedding = shedding
+        if shedding is not None:  # accepted, not yet welcomed: a queue of joins (pressure.py)
+            shedding.pending = lambda: self._count - len(self.sessions)
         # Each room's host, as last read: a host is not shut out of their own show.
         self._hosts: dict[str, str] = {}
         self._reactions_flushed = 0.0

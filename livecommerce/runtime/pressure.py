@@ -36,15 +36,15 @@ class Thresholds:
     busy_lag_s: float = 0.02
     shed_lag_s: float = 0.06
     hold_s: float = 2.0
-    joins_per_s: float = 0.0  # joins a second that alone mean shedding; 0: lag only
+    pending_joins: int = 0  # joins under way at once that alone mean shedding; 0: lag only
     retry_min_s: float = 1.0
     retry_max_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0 < self.busy_lag_s <= self.shed_lag_s:
             raise ValueError("the busy lag must be above 0 and at most the shedding lag")
-        if self.hold_s < 0 or self.joins_per_s < 0:
-            raise ValueError("the hold and the joins a second cannot be negative")
+        if self.hold_s < 0 or self.pending_joins < 0:
+            raise ValueError("the hold and the joins under way cannot be negative")
         if not 0 < self.retry_min_s <= self.retry_max_s:
             raise ValueError("the shortest retry hint must be above 0 and at most the longest")
 
@@ -60,14 +60,15 @@ class Pressure:
         self.random = random
         self.level = Level.NORMAL
         self.lag_s = 0.0  # smoothed
-        self.joins_per_s = 0.0
+        self.pending_joins = 0
         self.changed_at = float("-inf")
         self._justified_at = float("-inf")  # the last sample that called for today's level
 
-    def observe(self, now: float, lag_s: float, joins_per_s: float = 0.0) -> Level:
-        """One sample, taken at ``now`` (seconds, any monotonic origin); the level after it."""
+    def observe(self, now: float, lag_s: float, pending_joins: int = 0) -> Level:
+        """One sample, taken at ``now`` (seconds, any monotonic origin): the loop's lag and
+        the joins under way (accepted, not yet welcomed); the level after it."""
         self.lag_s = SMOOTHING * max(lag_s, 0.0) + (1 - SMOOTHING) * self.lag_s
-        self.joins_per_s = max(joins_per_s, 0.0)
+        self.pending_joins = max(pending_joins, 0)
         wanted = self._wanted()
         if wanted > self.level:
             self._change(now, wanted)
@@ -82,11 +83,17 @@ class Pressure:
 
     def _wanted(self) -> Level:
         t = self.thresholds
-        if self.lag_s >= t.shed_lag_s or (t.joins_per_s and self.joins_per_s >= t.joins_per_s):
+        if self.lag_s >= t.shed_lag_s or self.too_many_joins(self.pending_joins):
             return Level.SHEDDING
         if self.lag_s >= t.busy_lag_s:
             return Level.BUSY
         return Level.NORMAL
+
+    def too_many_joins(self, pending: int) -> bool:
+        """A join queue this long is saturation even while the loop's timers still run on
+        time: each join is many short turns, and the queue, not the lag, grows."""
+        limit = self.thresholds.pending_joins
+        return bool(limit) and pending >= limit
 
     def _change(self, now: float, level: Level) -> None:
         self.level = level
@@ -102,7 +109,7 @@ class Pressure:
         process is, and spread over twice that, so a refused crowd does not come back as one."""
         t = self.thresholds
         over = self.lag_s / t.shed_lag_s
-        if t.joins_per_s:
-            over = max(over, self.joins_per_s / t.joins_per_s)
+        if t.pending_joins:
+            over = max(over, self.pending_joins / t.pending_joins)
         base = min(t.retry_max_s, t.retry_min_s * max(1.0, over))
         return min(t.retry_max_s, base * (1.0 + self.random()))

@@ -49,8 +49,8 @@ class Shedding:
         self.chat_per_s = chat_per_s
         self.sample_every_s = sample_every_s
         self.clock = clock
-        self._joins = 0
-        self._joins_since = clock()
+        # Joins accepted and not yet welcomed or refused: the gateway says how many.
+        self.pending: Callable[[], int] = lambda: 0
         self._chat_tokens = chat_per_s
         self._chat_at = clock()
         self._task: asyncio.Task[None] | None = None
@@ -65,12 +65,8 @@ class Shedding:
 
     def observe(self, lag_s: float) -> Level:
         """One lag sample (the monitor's, or a test's): the level after it."""
-        now = self.clock()
-        elapsed = now - self._joins_since
-        joins_per_s = self._joins / elapsed if elapsed > 0 else 0.0
-        self._joins, self._joins_since = 0, now
         before = self.pressure.level
-        level = self.pressure.observe(now, lag_s, joins_per_s)
+        level = self.pressure.observe(self.clock(), lag_s, self.pending())
         metrics.LOOP_LAG.set(self.pressure.lag_s)
         if self.enabled:
             metrics.PRESSURE_LEVEL.set(int(level))
@@ -83,10 +79,13 @@ class Shedding:
     # Asked by the gateway and the HTTP routes ------------------------------------------
 
     def admit(self, what: str) -> None:
-        """A new join (``what``: join, watch, room) goes ahead, or is refused with a hint."""
-        if what == "join":
-            self._joins += 1
-        if self.level is Level.SHEDDING:
+        """A new join (``what``: join, watch, room) goes ahead, or is refused with a hint.
+
+        The joins under way are checked at once, not at the next sample: a spike brings
+        hundreds of handshakes in the tenth of a second between two."""
+        if not self.enabled:
+            return
+        if self.pressure.level is Level.SHEDDING or self.pressure.too_many_joins(self.pending()):
             metrics.SHED.labels(what).inc()
             raise Overloaded(
                 "this server is busy; try again shortly", retry_after=self.pressure.retry_after()

@@ -61,6 +61,24 @@ async def test_a_shedding_process_turns_new_viewers_away_and_keeps_those_it_admi
     await back.close()
 
 
+async def test_a_queue_of_joins_turns_the_next_one_away_before_the_next_lag_sample(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(shed_pending_joins=50, **HELD)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        host = await sign_up(http, "Ada")
+        room = await open_room(http, host)
+    server.shedding.pending = lambda: 50  # as the gateway counts them: accepted, not welcomed
+    refused = await join(server.ws_url, room["id"], welcome=False)
+    assert (await refused.next())["code"] == "overloaded"
+    assert await refused.closed() == 4003
+    assert server.gateway is not None
+    gateway = server.gateway
+    server.shedding.pending = lambda: gateway._count - len(gateway.sessions)
+    viewer = await join(server.ws_url, room["id"])
+    await viewer.close()
+
+
 async def test_with_shedding_off_a_lagging_process_still_admits(
     start_server: ServerFactory,
 ) -> None:

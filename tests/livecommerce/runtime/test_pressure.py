@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -45,11 +47,14 @@ def test_one_garbage_collector_pause_makes_a_process_busy_not_shedding() -> None
     assert pressure.observe(0.2, 0.1) is Level.SHEDDING  # a second one is pressure
 
 
-def test_a_join_rush_alone_can_shed_when_asked_to() -> None:
-    pressure = model(Thresholds(joins_per_s=100))
-    assert pressure.observe(0.0, CALM, joins_per_s=50) is Level.NORMAL
-    assert pressure.observe(0.1, CALM, joins_per_s=150) is Level.SHEDDING
-    assert model().observe(0.0, CALM, joins_per_s=10_000) is Level.NORMAL  # off by default
+def test_a_queue_of_joins_sheds_while_the_loop_still_keeps_time() -> None:
+    pressure = model(Thresholds(pending_joins=400))
+    assert pressure.observe(0.0, CALM, pending_joins=399) is Level.NORMAL
+    assert pressure.observe(0.1, CALM, pending_joins=400) is Level.SHEDDING
+    assert pressure.too_many_joins(400)
+    assert not pressure.too_many_joins(399)
+    assert model().observe(0.0, CALM, pending_joins=10_000) is Level.NORMAL  # 0: lag only
+    assert not model().too_many_joins(10_000)
 
 
 def test_the_retry_hint_grows_with_the_lag_and_is_spread_by_the_jitter() -> None:
@@ -74,22 +79,23 @@ def test_the_pace_slows_ambient_updates_harder_with_each_level() -> None:
         {"busy_lag_s": 0.1, "shed_lag_s": 0.05},
         {"busy_lag_s": 0},
         {"hold_s": -1},
+        {"pending_joins": -1},
         {"retry_min_s": 5, "retry_max_s": 1},
     ],
 )
-def test_thresholds_that_cannot_work_are_refused(fields: dict[str, float]) -> None:
+def test_thresholds_that_cannot_work_are_refused(fields: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"cannot|must"):
         Thresholds(**fields)
 
 
 samples = st.lists(
-    st.tuples(st.floats(0.001, 1.0), st.floats(0.0, 0.5), st.floats(0.0, 500.0)),
+    st.tuples(st.floats(0.001, 1.0), st.floats(0.0, 0.5), st.integers(0, 500)),
     min_size=1,
     max_size=60,
 )
 
 
-def _run(pressure: Pressure, steps: list[tuple[float, float, float]]) -> list[tuple[float, Level]]:
+def _run(pressure: Pressure, steps: list[tuple[float, float, int]]) -> list[tuple[float, Level]]:
     now, seen = 0.0, []
     for gap, lag, joins in steps:
         now += gap
@@ -99,9 +105,9 @@ def _run(pressure: Pressure, steps: list[tuple[float, float, float]]) -> list[tu
 
 @given(samples)
 def test_the_level_never_falls_sooner_than_the_hold_after_it_last_changed(
-    steps: list[tuple[float, float, float]],
+    steps: list[tuple[float, float, int]],
 ) -> None:
-    pressure = model(Thresholds(joins_per_s=200))
+    pressure = model(Thresholds(pending_joins=200))
     changed_at, level = float("-inf"), Level.NORMAL
     for now, after in _run(pressure, steps):
         if after < level:
@@ -113,7 +119,7 @@ def test_the_level_never_falls_sooner_than_the_hold_after_it_last_changed(
 
 @given(samples, st.floats(0.0, 0.5), st.floats(0.0, 0.5), st.floats(0.001, 1.0))
 def test_more_lag_never_means_a_lower_level(
-    steps: list[tuple[float, float, float]], lag: float, more: float, gap: float
+    steps: list[tuple[float, float, int]], lag: float, more: float, gap: float
 ) -> None:
     one, other = model(), model()
     _run(one, steps)
@@ -124,8 +130,8 @@ def test_more_lag_never_means_a_lower_level(
 
 @given(samples, st.floats(0.0, 0.999))
 def test_the_retry_hint_stays_within_its_bounds(
-    steps: list[tuple[float, float, float]], jitter: float
+    steps: list[tuple[float, float, int]], jitter: float
 ) -> None:
-    pressure = model(Thresholds(joins_per_s=200), jitter=jitter)
+    pressure = model(Thresholds(pending_joins=200), jitter=jitter)
     _run(pressure, steps)
     assert T.retry_min_s <= pressure.retry_after() <= T.retry_max_s
