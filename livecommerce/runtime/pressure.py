@@ -37,7 +37,7 @@ class Thresholds:
     shed_lag_s: float = 0.06
     hold_s: float = 2.0
     pending_joins: int = 0  # joins under way at once that alone mean shedding; 0: lag only
-    retry_min_s: float = 1.0
+    retry_min_s: float = 2.0  # a refused crowd comes back spread over 2 s or more
     retry_max_s: float = 30.0
 
     def __post_init__(self) -> None:

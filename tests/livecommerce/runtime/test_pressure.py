@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from livecommerce.runtime.pressure import PACE, Level, Pressure, Thresholds
 
 CALM = 0.001
-T = Thresholds(busy_lag_s=0.02, shed_lag_s=0.06, hold_s=2.0)
+T = Thresholds(busy_lag_s=0.02, shed_lag_s=0.06, hold_s=2.0, retry_min_s=1.0)
 
 
 def model(thresholds: Thresholds = T, jitter: float = 0.0) -> Pressure:
@@ -48,7 +49,7 @@ def test_one_garbage_collector_pause_makes_a_process_busy_not_shedding() -> None
 
 
 def test_a_queue_of_joins_sheds_while_the_loop_still_keeps_time() -> None:
-    pressure = model(Thresholds(pending_joins=400))
+    pressure = model(replace(T, pending_joins=400))
     assert pressure.observe(0.0, CALM, pending_joins=399) is Level.NORMAL
     assert pressure.observe(0.1, CALM, pending_joins=400) is Level.SHEDDING
     assert pressure.too_many_joins(400)
@@ -107,7 +108,7 @@ def _run(pressure: Pressure, steps: list[tuple[float, float, int]]) -> list[tupl
 def test_the_level_never_falls_sooner_than_the_hold_after_it_last_changed(
     steps: list[tuple[float, float, int]],
 ) -> None:
-    pressure = model(Thresholds(pending_joins=200))
+    pressure = model(replace(T, pending_joins=200))
     changed_at, level = float("-inf"), Level.NORMAL
     for now, after in _run(pressure, steps):
         if after < level:
@@ -132,6 +133,6 @@ def test_more_lag_never_means_a_lower_level(
 def test_the_retry_hint_stays_within_its_bounds(
     steps: list[tuple[float, float, int]], jitter: float
 ) -> None:
-    pressure = model(Thresholds(pending_joins=200), jitter=jitter)
+    pressure = model(replace(T, pending_joins=200), jitter=jitter)
     _run(pressure, steps)
     assert T.retry_min_s <= pressure.retry_after() <= T.retry_max_s
