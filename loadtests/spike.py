@@ -295,18 +295,24 @@ def _done(pipe: Connection, what: str, wait_s: float) -> dict[str, Any]:
 PRESSURE_EVERY_S = 0.25
 
 
-def _watch_pressure(server: benchlib.Server, until: float) -> tuple[list[float], list[int]]:
-    """The server's smoothed loop lag and level, read from /metrics until ``until``."""
+def _watch_pressure(server: benchlib.Server, until: float) -> tuple[list[float], list[float]]:
+    """The server's smoothed loop lag, read from /metrics until ``until``, and the seconds it
+    spent at each level (a saturated server answers /metrics late: readings are timed)."""
     names = ["livecommerce_loop_lag_seconds", "livecommerce_pressure_level"]
     lags: list[float] = []
-    levels: list[int] = []
+    at_level = [0.0, 0.0, 0.0]
+    last: tuple[float, int] | None = None
     while time.time() < until:
         with contextlib.suppress(OSError):
             read = benchlib.server_metrics(server, names)
+            now = time.time()
             lags.append(read[names[0]])
-            levels.append(int(read[names[1]]))
+            level = int(read[names[1]])
+            if last is not None:
+                at_level[max(last[1], level)] += now - last[0]
+            last = (now, level)
         time.sleep(PRESSURE_EVERY_S)
-    return lags, levels
+    return lags, at_level
 
 
 def _ms(latencies: list[int]) -> str:
@@ -415,8 +421,8 @@ def run(args: argparse.Namespace, shedding: bool) -> dict[str, Any]:
         "cpu": cpu,
         "shed_joins": shed['livecommerce_shed_total{what="join"}'],
         "lag_max": max(lags, default=0.0),
-        "shedding_s": levels.count(2) * PRESSURE_EVERY_S,
-        "busy_s": levels.count(1) * PRESSURE_EVERY_S,
+        "shedding_s": levels[2],
+        "busy_s": levels[1],
     }
 
 
