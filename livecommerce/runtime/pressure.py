@@ -7,8 +7,10 @@ lag and feeds it here; this model decides the level.
 
 Levels rise at once and fall one step at a time, and only after the cause has been gone for
 ``hold_s``: a process at the edge of its capacity would otherwise admit a wave of joins the
-moment its lag dips, which is what pushed it over in the first place. Lag is smoothed, so
-one garbage-collector pause makes a process busy rather than shedding.
+moment its lag dips, which is what pushed it over in the first place. Lag is smoothed, and
+for the level each sample counts at most ``CAP`` times the shedding line, so one long pause
+(a deep garbage collection of 10,000 sockets takes most of a second) makes a process busy,
+not shedding: it takes lag that lasts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from enum import IntEnum
 
 # The weight of the newest lag sample in the smoothed lag.
 SMOOTHING = 0.5
+# The most one sample counts for the level, in shedding lines: one alone stays under it.
+CAP = 1.5
 
 
 class Level(IntEnum):
@@ -59,7 +63,8 @@ class Pressure:
         self.thresholds = thresholds
         self.random = random
         self.level = Level.NORMAL
-        self.lag_s = 0.0  # smoothed
+        self.lag_s = 0.0  # smoothed: what the gauge shows and the retry hint grows with
+        self._steady_lag_s = 0.0  # smoothed with each sample capped: what the level follows
         self.pending_joins = 0
         self.changed_at = float("-inf")
         self._justified_at = float("-inf")  # the last sample that called for today's level
@@ -67,7 +72,10 @@ class Pressure:
     def observe(self, now: float, lag_s: float, pending_joins: int = 0) -> Level:
         """One sample, taken at ``now`` (seconds, any monotonic origin): the loop's lag and
         the joins under way (accepted, not yet welcomed); the level after it."""
-        self.lag_s = SMOOTHING * max(lag_s, 0.0) + (1 - SMOOTHING) * self.lag_s
+        lag_s = max(lag_s, 0.0)
+        self.lag_s = SMOOTHING * lag_s + (1 - SMOOTHING) * self.lag_s
+        capped = min(lag_s, CAP * self.thresholds.shed_lag_s)
+        self._steady_lag_s = SMOOTHING * capped + (1 - SMOOTHING) * self._steady_lag_s
         self.pending_joins = max(pending_joins, 0)
         wanted = self._wanted()
         if wanted > self.level:
@@ -83,9 +91,9 @@ class Pressure:
 
     def _wanted(self) -> Level:
         t = self.thresholds
-        if self.lag_s >= t.shed_lag_s or self.too_many_joins(self.pending_joins):
+        if self._steady_lag_s >= t.shed_lag_s or self.too_many_joins(self.pending_joins):
             return Level.SHEDDING
-        if self.lag_s >= t.busy_lag_s:
+        if self._steady_lag_s >= t.busy_lag_s:
             return Level.BUSY
         return Level.NORMAL
 

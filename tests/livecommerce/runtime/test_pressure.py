@@ -28,6 +28,7 @@ def test_a_calm_process_admits_everyone() -> None:
 
 def test_a_lagging_loop_sheds_at_once_and_calms_down_one_step_per_hold() -> None:
     pressure = model()
+    pressure.observe(0.0, 0.5)
     assert pressure.observe(0.0, 0.5) is Level.SHEDDING
     now = 0.0
     levels = []
@@ -44,8 +45,12 @@ def test_a_lagging_loop_sheds_at_once_and_calms_down_one_step_per_hold() -> None
 def test_one_garbage_collector_pause_makes_a_process_busy_not_shedding() -> None:
     pressure = model()
     pressure.observe(0.0, CALM)
-    assert pressure.observe(0.1, 0.1) is Level.BUSY  # smoothed: 50 ms
-    assert pressure.observe(0.2, 0.1) is Level.SHEDDING  # a second one is pressure
+    assert pressure.observe(0.1, 0.7) is Level.BUSY  # a deep collection of 9,000 sockets
+    assert pressure.lag_s == pytest.approx(0.35, abs=0.001)  # the gauge shows it all
+    assert pressure.observe(0.2, CALM) is Level.BUSY
+    lasting = model()
+    lasting.observe(0.0, 0.1)
+    assert lasting.observe(0.1, 0.1) is Level.SHEDDING  # lag that lasts is pressure
 
 
 def test_a_queue_of_joins_sheds_while_the_loop_still_keeps_time() -> None:
@@ -61,7 +66,7 @@ def test_a_queue_of_joins_sheds_while_the_loop_still_keeps_time() -> None:
 def test_the_retry_hint_grows_with_the_lag_and_is_spread_by_the_jitter() -> None:
     low, high = model(jitter=0.0), model(jitter=0.999)
     for pressure in (low, high):
-        pressure.observe(0.0, 0.12)
+        pressure.observe(0.0, 0.12)  # the hint follows the whole lag, smoothed: 60 ms
     assert low.retry_after() == pytest.approx(1.0)  # smoothed lag 60 ms: the line itself
     assert high.retry_after() == pytest.approx(2.0, abs=0.01)
     worse = model()
