@@ -164,6 +164,7 @@ async def _buyers(pipe: Connection, cfg: dict[str, Any]) -> None:
 class Joiner:
     def __init__(self) -> None:
         self.refusals = 0
+        self.refused_at: float | None = None
         self.hint: float | None = None
         self.admitted_at: float | None = None
         self.failures: Counter[str] = Counter()
@@ -213,6 +214,7 @@ async def _spike(pipe: Connection, cfg: dict[str, Any]) -> None:
                     conn.close()
                 if joiner.hint is not None:
                     joiner.refusals += 1
+                    joiner.refused_at = joiner.refused_at or time.time()
                     wait = joiner.hint * (1 + 0.5 * random.random())
                 else:
                     joiner.failures[type(exc).__name__] += 1
@@ -236,6 +238,7 @@ async def _spike(pipe: Connection, cfg: dict[str, Any]) -> None:
                 "refused": sum(1 for j in joiners if j.refusals),
                 "refusals": sum(j.refusals for j in joiners),
                 "failures": dict(failures),
+                "refused_s": sorted(j.refused_at - start for j in joiners if j.refused_at),
                 "admit_s": sorted(j.admitted_at - start for j in joiners if j.admitted_at),
                 "dropped": dict(_dropped(admitted)),
             },
@@ -281,7 +284,10 @@ def _ready(pipe: Connection, what: str, wait_s: float) -> int:
         raise RuntimeError(f"the {what} did not connect in {wait_s:.0f} s")
     _, n, errors = pipe.recv()
     if errors:
-        print(f"   {what}: join errors {errors}")
+        kinds: Counter[str] = Counter()
+        for why, count in errors.items():
+            kinds["overloaded" if "overloaded" in why else why[:60]] += count
+        print(f"   {what}: joins that failed three times {dict(kinds)}")
     return int(n)
 
 
@@ -442,6 +448,9 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
           f" ({j['refusals']:,} refusals, {r['shed_joins']:.0f} counted by the server),"
           f" {j['after_retry']:,} admitted after a retry, {j['never']:,} never admitted;"
           f" half in by {half}, the last at {last}")  # fmt: skip
+    if j["refused_s"]:
+        refused = j["refused_s"]
+        print(f"   turned away between {refused[0]:.1f} s and {refused[-1]:.1f} s into the spike")
     if j["failures"]:
         print(f"   joins failed otherwise: {j['failures']}")
     print(f"   chat lines refused: {r['chat_refused']}")
