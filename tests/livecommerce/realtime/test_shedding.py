@@ -181,3 +181,24 @@ async def test_ambient_updates_slow_down_under_pressure_and_the_last_value_arriv
     assert first["available"] == 19
     assert (last["held"], last["available"]) == (4, 16)  # three changes, one frame, the latest
     assert paced >= 0.9  # four times the quarter second a calm room waits
+
+
+async def test_hearts_tapped_under_pressure_all_arrive_summed(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(**HELD)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        host = await sign_up(http, "Ada")
+        room = await open_room(http, host)
+    watcher = await join(server.ws_url, room["id"])
+    tapper = await join(server.ws_url, room["id"])
+    press(server, 1.0)
+    for _ in range(12):
+        await tapper.send({"type": "react", "kind": "heart"})
+    hearts, messages = 0, 0
+    while hearts < 12:
+        event = await watcher.expect("reactions")
+        hearts += event["counts"].get("heart", 0)
+        messages += 1
+    assert hearts == 12
+    assert messages <= 2  # one flush in four while shedding: the taps wait and add up
