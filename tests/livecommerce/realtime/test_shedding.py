@@ -28,7 +28,7 @@ from tests.helpers import (
 from tests.livecommerce.conftest import ServerFactory
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
-HELD = {"shed_hold_s": 600.0}
+HELD = {"shedding": True, "shed_hold_s": 600.0}
 
 
 def press(server: Server, lag_s: float) -> Level:
@@ -85,7 +85,7 @@ async def test_a_queue_of_joins_turns_the_next_one_away_before_the_next_lag_samp
 async def test_with_shedding_off_a_lagging_process_still_admits(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(shedding=False, **HELD)
+    server = await start_server(**{**HELD, "shedding": False})
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         host = await sign_up(http, "Ada")
         room = await open_room(http, host)
