@@ -19,6 +19,7 @@ from aiortc import RTCIceServer
 from livecommerce.accounts.auth import MerchantKeys
 from livecommerce.auctions.rules import Increments
 from livecommerce.errors import BadRequest
+from livecommerce.runtime.pressure import Thresholds
 from livecommerce.store.limits import Limit
 
 
@@ -85,6 +86,12 @@ class Settings:
     stream_claim_s: float = 15.0
     stream_idle_s: float = 2.0
     stream_grace_s: float = 30.0
+    shedding: bool = True
+    shed_busy_lag_ms: float = 20.0
+    shed_lag_ms: float = 60.0
+    shed_hold_s: float = 2.0
+    shed_pending_joins: int = 400
+    shed_chat_per_s: float = 50.0
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +112,14 @@ class Settings:
 
     def increments(self) -> Increments:
         return Increments.parse(self.auction_increments)
+
+    def shed_thresholds(self) -> Thresholds:
+        return Thresholds(
+            busy_lag_s=self.shed_busy_lag_ms / 1000,
+            shed_lag_s=self.shed_lag_ms / 1000,
+            hold_s=self.shed_hold_s,
+            pending_joins=self.shed_pending_joins,
+        )
 
     def limit(self, name: str) -> Limit:
         return Limit.parse(name, str(getattr(self, f"limit_{name}")))
@@ -237,6 +252,25 @@ _HELP = {
         "send webhooks to loopback, private and link-local addresses too (local development"
         " and tests only: it lets creators reach the server's own network)"
     ),
+    "shedding": (
+        "when the event loop lags, turn new joins away with a retry hint, pace ambient updates"
+        " slower and meter chat (--no-shedding: admit up to --max-connections)"
+    ),
+    "shed_busy_lag_ms": (
+        "smoothed event-loop lag at which a process is busy: ambient updates slow, chat is metered"
+    ),
+    "shed_lag_ms": (
+        "smoothed event-loop lag at which new joins and viewing sessions are turned away"
+        " (close 4003 or 503 with a retry hint)"
+    ),
+    "shed_hold_s": "seconds the lag must stay lower before a process steps down a level",
+    "shed_pending_joins": (
+        "joins under way at once (accepted, not yet welcomed) beyond which new ones are turned"
+        " away (0: the lag alone decides)"
+    ),
+    "shed_chat_per_s": (
+        "chat lines a second a busy process takes across its rooms (more: overloaded)"
+    ),
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -269,7 +303,12 @@ def from_arguments(args: argparse.Namespace, *, demo: bool = False) -> Settings:
         if raw is None or raw == "":
             continue
         values[f.name] = _convert(f.name, raw)
-    return Settings(demo=demo, **values)
+    settings = Settings(demo=demo, **values)
+    try:
+        settings.shed_thresholds()
+    except ValueError as exc:
+        raise SystemExit(f"livecommerce: --shed-*: {exc}") from None
+    return settings
 
 
 def _convert(name: str, raw: str | bool) -> Any:

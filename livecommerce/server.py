@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import secrets
 import socket
 import time
@@ -75,6 +76,8 @@ from livecommerce.rooms.service import Rooms
 from livecommerce.rooms.store import RoomStore
 from livecommerce.rooms.viewers import ViewerCounts
 from livecommerce.runtime.ids import Ids
+from livecommerce.runtime.pressure import Pressure
+from livecommerce.runtime.shedding import Shedding
 from livecommerce.runtime.ticker import Ticker
 from livecommerce.selling.charges import ChargeSweeper
 from livecommerce.selling.checkout import Checkout
@@ -159,6 +162,11 @@ class Server:
             ids=self.ids,
         )
         self._started: list[tuple[str, Stop]] = []
+        self.shedding = Shedding(
+            Pressure(settings.shed_thresholds(), random=random.random),
+            enabled=settings.shedding,
+            chat_per_s=settings.shed_chat_per_s,
+        )
 
     @property
     def redis_url(self) -> str:
@@ -237,6 +245,7 @@ class Server:
             write_slice=s.write_slice,
             subscribe=bus.subscribe,
             unsubscribe=bus.unsubscribe,
+            pace=self.shedding.pace,
         )
         self._up("channels", _sync(channels.close))
         bus.start()
@@ -479,6 +488,7 @@ class Server:
             ping_interval_s=s.ping_interval_s,
             ping_timeout_s=s.ping_timeout_s,
             open_timeout_s=s.ws_open_timeout_s,
+            shedding=self.shedding,
             clock=self.clock,
         )
         listener.gateway = gateway
@@ -510,6 +520,7 @@ class Server:
                 giveaways=giveaways,
                 polls=polls,
                 groupbuys=groupbuys,
+                shedding=self.shedding,
             )
             media, http = await self._serve(services, media_store, bus)
             follows.base_url = s.public_url or self.http_url
@@ -541,6 +552,8 @@ class Server:
             ticker.start()
             self._up(ticker.name, ticker.stop)
         self._up("media", media.close)
+        self.shedding.start()
+        self._up("shedding", self.shedding.stop)
 
         if s.ready_file is not None:
             self._write_ready(s.ready_file)

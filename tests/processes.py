@@ -56,7 +56,8 @@ async def start_process(
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=log_file,
-            env={**os.environ, **(env or {})},
+            # No load shedding: a lagging test machine must not turn the story's joins away.
+            env={**os.environ, "LIVECOMMERCE_SHEDDING": "false", **(env or {})},
         )  # fmt: skip
     assert process.stdout is not None
     try:

@@ -168,7 +168,7 @@ async def whep_play(request: Request) -> Response:
       404: {description: not_found}
       409: {description: room_not_live (nothing is being published now)}
       429: {description: rate_limited (too many offers from this address)}
-      503: {description: unavailable (this process is at its viewer limit)}
+      503: {description: unavailable (at its viewer limit), or overloaded (Retry-After)}
     """
     svc = services(request)
     who = identity(request, required=False)
@@ -176,6 +176,7 @@ async def whep_play(request: Request) -> Response:
     await svc.limiter.check(svc.settings.limit("watch"), client_address(request))
     room_id = request.path_params["room_id"]
     room = await svc.rooms.room(room_id)
+    svc.admit_viewer("watch", who, room.host_id)
     if room.state is RoomState.ENDED:
         raise RoomNotLive(f"the show has ended; its replay is at /api/v1/rooms/{room_id}/replay")
     plane = media(request)

@@ -68,9 +68,12 @@ async def get_room(request: Request) -> JSONResponse:
     responses:
       200: {description: the room}
       404: {description: not_found}
+      503: {description: overloaded (the page's viewing session starts later; Retry-After)}
     """
-    identity(request, required=False)
-    room = await services(request).rooms.room(request.path_params["room_id"])
+    svc = services(request)
+    who = identity(request, required=False)
+    room = await svc.rooms.room(request.path_params["room_id"])
+    svc.admit_viewer("room", who, room.host_id)
     return JSONResponse(room.to_public())
 
 

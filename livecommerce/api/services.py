@@ -27,6 +27,7 @@ from livecommerce.polls.service import Polls
 from livecommerce.reviews.service import Reviews
 from livecommerce.rooms.service import Rooms
 from livecommerce.runtime.ids import Ids
+from livecommerce.runtime.shedding import Shedding
 from livecommerce.selling.checkout import Checkout
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store import limits
@@ -61,9 +62,16 @@ class Services:
     giveaways: Giveaways | None = None
     polls: Polls | None = None
     groupbuys: GroupBuys | None = None
+    shedding: Shedding | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def admit_viewer(self, what: str, who: Identity | None, host_id: str) -> None:
+        """A new viewing session (``what``: room, watch) on a process that is shedding load is
+        refused with ``overloaded`` (503, Retry-After), unless it is the show's own host."""
+        if self.shedding is not None and (who is None or who.id != host_id):
+            self.shedding.admit(what)
 
 
 def services(conn: HTTPConnection) -> Services:

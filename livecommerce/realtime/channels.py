@@ -61,9 +61,10 @@ AMBIENT_FRAMES_PER_S = 8_000
 AMBIENT = frozenset({"sale.stock", "viewers", "poll.tally"})
 
 
-def ambient_every_s(members: int) -> float:
-    """How long a room waits between ambient updates: a few a second, less in a huge room."""
-    return max(AMBIENT_EVERY_S, members / AMBIENT_FRAMES_PER_S)
+def ambient_every_s(members: int, pace: float = 1.0) -> float:
+    """How long a room waits between ambient updates: a few a second, less in a huge room,
+    and ``pace`` times less on a hard-pressed process (runtime/shedding.py)."""
+    return max(AMBIENT_EVERY_S, members / AMBIENT_FRAMES_PER_S) * pace
 
 
 async def close_within(conn: ServerConnection, code: int, reason: str, seconds: float) -> None:
@@ -123,8 +124,10 @@ class RoomChannel:
         on_empty: Callable[[RoomChannel], None],
         write_slice: int = WRITE_SLICE,
         observer: Observer | None = None,
+        pace: Callable[[], float] = lambda: 1.0,
     ) -> None:
         self.room_id = room_id
+        self.pace = pace
         self.observer = observer
         self.store = store
         self.tick_s = tick_s
@@ -284,7 +287,10 @@ class RoomChannel:
             if self._ambient_handle is None:
                 loop = asyncio.get_running_loop()
                 delay = max(
-                    0.0, self._ambient_sent + ambient_every_s(len(self.members)) - loop.time()
+                    0.0,
+                    self._ambient_sent
+                    + ambient_every_s(len(self.members), self.pace())
+                    - loop.time(),
                 )
                 self._ambient_handle = loop.call_later(delay, self._release_ambient)
             return
@@ -450,8 +456,10 @@ class Channels:
         subscribe: Callable[[str], Any],
         unsubscribe: Callable[[str], Any],
         observer: Observer | None = None,
+        pace: Callable[[], float] = lambda: 1.0,
     ) -> None:
         self.store = store
+        self.pace = pace
         self.observer = observer
         self.tick_s = tick_s
         self.max_buffer_bytes = max_buffer_bytes
@@ -481,6 +489,7 @@ class Channels:
                     on_empty=self._schedule_reap,
                     write_slice=self.write_slice,
                     observer=self.observer,
+                    pace=self.pace,
                 )
                 self.rooms[room_id] = channel
                 metrics.ROOMS.set(len(self.rooms))

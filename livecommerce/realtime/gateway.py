@@ -33,7 +33,7 @@ from livecommerce.accounts.service import Accounts
 from livecommerce.analytics.rules import visitor_of
 from livecommerce.analytics.service import Analytics
 from livecommerce.auctions.service import Auctions
-from livecommerce.chat.reactions import ReactionTally
+from livecommerce.chat.reactions import FLUSH_EVERY_S, ReactionTally
 from livecommerce.chat.rules import TokenBucket
 from livecommerce.chat.service import Chat
 from livecommerce.errors import (
@@ -101,6 +101,7 @@ from livecommerce.realtime.wire import (
 from livecommerce.rooms.rules import Role, Room
 from livecommerce.rooms.service import Rooms
 from livecommerce.runtime import metrics
+from livecommerce.runtime.shedding import Shedding
 from livecommerce.selling.reservations import Reservations
 from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit, Limiter, client_address
@@ -192,6 +193,7 @@ class Gateway:
         ping_interval_s: float,
         ping_timeout_s: float,
         open_timeout_s: float = 10.0,
+        shedding: Shedding | None = None,
         clock: Clock = time.time,
     ) -> None:
         self.store = store
@@ -214,6 +216,12 @@ class Gateway:
         self.ping_interval_s = ping_interval_s
         self.ping_timeout_s = ping_timeout_s
         self.open_timeout_s = open_timeout_s
+        self.shedding = shedding
+        if shedding is not None:  # accepted, not yet welcomed: a queue of joins (pressure.py)
+            shedding.pending = lambda: self._count - len(self.sessions)
+        # Each room's host, as last read: a host is not shut out of their own show.
+        self._hosts: dict[str, str] = {}
+        self._reactions_flushed = 0.0
         self.clock = clock
         self.tally = ReactionTally()
         self.sessions: set[Session] = set()
@@ -317,12 +325,17 @@ class Gateway:
         token = query.get("token")
         if token:
             identity = self.auth.verify(token)
+        host = identity is not None and self._hosts.get(room_id) == identity.id
+        if self.shedding is not None and not host:
+            self.shedding.admit("join")  # before the store is asked anything
+        if identity is not None:
             refusal = await self.accounts.refusal(identity.id, identity.session)
             if refusal is not None:
                 raise Unauthorized(refusal)
         if identity is None:
             await self.limiter.check(self.guest_limit, self._address(conn))
         room = await self.rooms.room(room_id)
+        self._hosts[room_id] = room.host_id
         channel = await self.channels.get(room_id)
         session = Session(conn, room, identity, protocol)
         since = _since(query) if query.get("epoch") == room.epoch else None
@@ -494,6 +507,8 @@ class Gateway:
     # Handlers: (session, command) -> reply ---------------------------------------------
 
     async def _chat(self, session: Session, command: ChatSend) -> Ack:
+        if self.shedding is not None and session.role is not Role.HOST:
+            self.shedding.admit_chat()  # reserves, checkouts and bids never wait on it
         posted = await self.chat.post(session.identity, session.room.id, command.text, command.key)
         if posted.repeated:
             return Ack(type="ack", id=posted.id, seq=posted.seq, repeated=True)
@@ -717,6 +732,12 @@ class Gateway:
     # Ticks -----------------------------------------------------------------------------
 
     async def flush_reactions(self) -> None:
+        """Every tick, or fewer under pressure: the taps add up meanwhile, none is lost."""
+        if self.shedding is not None and self.shedding.pace() > 1:
+            now = self.shedding.clock()
+            if now - self._reactions_flushed < FLUSH_EVERY_S * (self.shedding.pace() - 0.5):
+                return
+            self._reactions_flushed = now
         for room_id, counts in self.tally.drain().items():
             await self.store.publish_ephemeral(room_id, Reactions(type="reactions", counts=counts))
 

@@ -94,3 +94,13 @@ ORDERS_UNDER_REPLICATED = Counter(
     "livecommerce_orders_under_replicated",
     "Orders acknowledged while their primary had fewer replicas than --wait-replicas",
 )
+
+PRESSURE_LEVEL = Gauge(
+    "livecommerce_pressure_level", "Load shedding level: 0 normal, 1 busy, 2 shedding"
+)
+LOOP_LAG = Gauge("livecommerce_loop_lag_seconds", "Event-loop lag of this process, smoothed")
+SHED = Counter(
+    "livecommerce_shed",
+    "Joins, viewing sessions and chat lines turned away by load shedding",
+    ["what"],
+)

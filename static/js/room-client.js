@@ -221,7 +221,11 @@ export class RoomClient extends EventTarget {
     clearTimeout(this.retryTimer);
     const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
     const jittered = backoff / 2 + Math.random() * backoff / 2;
-    const delay = hintMs != null && hintMs >= 0 ? Math.max(hintMs, 100) : jittered;
+    // A server's hint (overloaded, 4003) is honoured with jitter of our own on top, up to half
+    // again: a crowd turned away at once must not come back at once.
+    const delay = hintMs != null && hintMs >= 0
+      ? Math.max(hintMs + Math.random() * hintMs / 2, 100)
+      : jittered;
     this.attempt += 1;
     this._setState('reconnecting', { delayMs: delay });
     this.retryTimer = setTimeout(() => this.connect(), delay);

@@ -93,6 +93,8 @@ def running_server(base: Path, *extra: str) -> Iterator[Server]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # No load shedding: a lagging test machine must not turn the story's joins away.
+            env={**os.environ, "LIVECOMMERCE_SHEDDING": "false"},
         )
         try:
             deadline = time.monotonic() + scaled(60)

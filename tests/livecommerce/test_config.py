@@ -45,6 +45,8 @@ def test_defaults_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None
         ["--auction-increments", "30:1,50:2"],
         ["--auction-increments", "50:1,30:2,*:5"],
         ["--auction-increments", "*:0"],
+        ["--shed-busy-lag-ms", "100", "--shed-lag-ms", "50"],
+        ["--shed-pending-joins", "-1"],
     ],
 )
 def test_bad_settings_stop_with_a_message(argv: list[str]) -> None:
@@ -115,3 +117,15 @@ def test_ice_servers_read_as_stun_and_turn_with_credentials() -> None:
     assert Settings().ice_server_list() == []
     with pytest.raises(SystemExit, match="stun: or turn:"):
         Settings(ice_servers="http://nope").ice_server_list()
+
+
+def test_load_shedding_is_tuned_by_flags_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LIVECOMMERCE_SHED_LAG_MS", "120")
+    settings = parse(["--shed-busy-lag-ms", "30", "--shed-pending-joins", "0", "--no-shedding"])
+    thresholds = settings.shed_thresholds()
+    assert (thresholds.busy_lag_s, thresholds.shed_lag_s) == (0.03, 0.12)
+    assert thresholds.pending_joins == 0
+    assert not settings.shedding
+    assert parse([]).shedding
