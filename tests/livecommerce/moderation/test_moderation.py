@@ -11,6 +11,7 @@ import pytest
 
 from livecommerce.events import Event
 from livecommerce.server import Server
+from tests.conftest import SharedStore
 from tests.helpers import (
     FakeClock,
     add_product,
@@ -318,10 +319,12 @@ SECRET = "shared-secret-of-the-cluster-32b"
 
 
 @pytest.fixture
-async def two_servers(redis_url: str, tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
+async def two_servers(
+    shared_store: SharedStore, tmp_path: Path
+) -> AsyncIterator[list[ServerProcess]]:
     servers = await asyncio.gather(
-        start_process(tmp_path / "a", "--redis-url", redis_url, "--secret", SECRET),
-        start_process(tmp_path / "b", "--redis-url", redis_url, "--secret", SECRET),
+        start_process(tmp_path / "a", *shared_store.args, "--secret", SECRET),
+        start_process(tmp_path / "b", *shared_store.args, "--secret", SECRET),
     )
     yield list(servers)
     await asyncio.gather(*(s.stop() for s in servers))

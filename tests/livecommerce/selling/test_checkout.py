@@ -21,7 +21,7 @@ from livecommerce.selling.payments import parse_card
 from livecommerce.server import Server
 from livecommerce.store import keys
 from livecommerce.webhooks.rules import verify_signature
-from tests.conftest import timeout
+from tests.conftest import SharedStore, timeout
 from tests.helpers import (
     ADDRESS,
     PAID,
@@ -420,8 +420,10 @@ CLUSTER_SECRET = "checkout-secret-shared-by-the-cluster"
 
 
 @pytest.fixture
-async def two_processes(redis_url: str, tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
-    args = ["--redis-url", redis_url, "--secret", CLUSTER_SECRET]
+async def two_processes(
+    shared_store: SharedStore, tmp_path: Path
+) -> AsyncIterator[list[ServerProcess]]:
+    args = [*shared_store.args, "--secret", CLUSTER_SECRET]
     pair = await asyncio.gather(
         start_process(tmp_path / "a", *args), start_process(tmp_path / "b", *args)
     )
@@ -429,8 +431,8 @@ async def two_processes(redis_url: str, tmp_path: Path) -> AsyncIterator[list[Se
     await asyncio.gather(*(p.stop() for p in pair), return_exceptions=True)
 
 
-async def payments_made(redis_url: str) -> list[bytes]:
-    client = Redis.from_url(redis_url)
+async def payments_made(redis_url: str, store: SharedStore | None = None) -> list[bytes]:
+    client = store.client() if store is not None else Redis.from_url(redis_url)
     try:
         return [k async for k in client.scan_iter("lc:{pay:*}:payment:*")]
     finally:
@@ -439,7 +441,7 @@ async def payments_made(redis_url: str) -> list[bytes]:
 
 @pytest.mark.multiprocess
 async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_once(
-    two_processes: list[ServerProcess], redis_url: str
+    two_processes: list[ServerProcess], shared_store: SharedStore
 ) -> None:
     a, b = two_processes
     on = [httpx.AsyncClient(base_url=p.http_url, timeout=timeout(10)) for p in (a, b)]
@@ -466,7 +468,7 @@ async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_o
         won = next(i for i, r in enumerate(answers) if r.status_code == 201)
         order = answers[won].json()["order"]
         assert order["reservation_id"] == holds[won]["id"]
-        assert len(await payments_made(redis_url)) == 1  # one charge, for one hold
+        assert len(await payments_made(shared_store.url, shared_store)) == 1  # one charge
 
         # The key goes on meaning that hold, on either process; the other hold pays afresh.
         again = await pay(on[1 - won], kari, holds[won]["id"], PAID, "kari-key-0001")
@@ -486,7 +488,7 @@ async def test_one_key_on_two_holds_pays_for_one_only_even_on_two_processes_at_o
         assert paid.status_code == 201, paid.text
         assert paid.json()["order"]["id"] not in (order["id"], second["id"])
         assert paid.json()["order"]["buyer"]["id"] == mallory.id
-        assert len(await payments_made(redis_url)) == 3
+        assert len(await payments_made(shared_store.url, shared_store)) == 3
         await hers.close()
         await hosting.close()
     finally:
