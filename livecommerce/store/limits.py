@@ -38,6 +38,9 @@ class Limit:
 
     @property
     def interval_ms(self) -> int:
+        """Milliseconds between two uses at the sustained rate; 0 for no limit."""
+        if self.per_minute <= 0:
+            return 0
         return max(1, int(60_000 / self.per_minute))
 
     @classmethod

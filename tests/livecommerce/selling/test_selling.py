@@ -104,6 +104,24 @@ async def test_a_double_click_gets_the_same_hold(
     assert status["held"] == 1
 
 
+async def test_an_operator_who_turns_the_reserve_limit_off_lets_a_fast_buyer_buy(
+    start_server: ServerFactory,
+) -> None:
+    """``--limit-reserve 0`` means no limit (it used to divide by zero on every reserve)."""
+    server = await start_server(limit_reserve="0", max_holds=0)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        host = await sign_up(http, "Ada")
+        room = await open_room(http, host)
+        product = await add_product(http, host)
+        hosting = await join(server.ws_url, room["id"], host)
+        sale = await start_sale(hosting, product["id"], units=30, per_user_limit=30)
+        buyer = await join(server.ws_url, room["id"], await sign_up(http, "Quick"))
+        for n in range(20):  # well past the default burst of 10
+            await buyer.send({"type": "reserve", "sale_id": sale["id"], "ref": str(n)})
+        answers = [await reply_to(buyer, str(n)) for n in range(20)]
+        assert [(a["type"], a.get("code")) for a in answers] == [("reservation", None)] * 20
+
+
 @pytest.mark.parametrize(
     ("command", "code"),
     [
