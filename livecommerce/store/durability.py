@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,28 +153,30 @@ class Durability:
     async def _connection_for(self, key: str) -> AsyncIterator[Connection]:
         """One connection to the primary of ``key``'s slot, held for the whole exchange."""
         client: Any = self.client
+        gate = getattr(client, "gate", None)  # a cluster client's (store/connection.py)
+        async with gate if gate is not None else contextlib.nullcontext():
+            connection, release = await self._acquire(key)
+            try:
+                yield connection
+            except BaseException:
+                await connection.disconnect()  # its state is unknown: not for the next user
+                raise
+            finally:
+                await release()
+
+    async def _acquire(self, key: str) -> tuple[Connection, Callable[[], Awaitable[None]]]:
+        client: Any = self.client
         if isinstance(client, RedisCluster):
-            gate = getattr(client, "gate", None)
-            async with gate if gate is not None else contextlib.nullcontext():
-                await client.initialize()
-                node = client.get_node_from_key(key)
-                if node is None:
-                    raise Unavailable("no node holds the order's slot", retry_after=1)
-                connection = node.acquire_connection()
-                try:
-                    yield connection
-                except BaseException:
-                    await connection.disconnect()
-                    raise
-                finally:
-                    node.release(connection)
-            return
+            await client.initialize()
+            node = client.get_node_from_key(key)
+            if node is None:
+                raise Unavailable("no node holds the order's slot", retry_after=1)
+            connection = node.acquire_connection()
+
+            async def give_back() -> None:
+                node.release(connection)
+
+            return connection, give_back
         pool = client.connection_pool
         connection = await pool.get_connection()
-        try:
-            yield connection
-        except BaseException:
-            await connection.disconnect()
-            raise
-        finally:
-            await pool.release(connection)
+        return connection, functools.partial(pool.release, connection)

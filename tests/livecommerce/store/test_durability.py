@@ -1,0 +1,61 @@
+"""An order's 201 waits until the order is safe: on disk, and on a cluster on a replica."""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aioredis
+
+from livecommerce.runtime import metrics
+from livecommerce.store import keys
+from livecommerce.store.connection import connect
+from livecommerce.store.durability import Durability
+from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.embedded_cluster import EmbeddedCluster
+
+
+async def test_on_one_valkey_the_wait_follows_a_write_on_its_own_connection(
+    private_valkey: EmbeddedValkey,
+) -> None:
+    client = aioredis.Redis.from_url(private_valkey.url)
+    try:
+        await client.set(keys.order("R", "o1"), b"{}")
+        await Durability(client).settle(keys.room_orders("R"))
+        assert await client.get(keys.fence_of(keys.room_orders("R"))) == b"1"
+        assert await client.ttl(keys.fence_of(keys.room_orders("R"))) > 0  # it goes away
+    finally:
+        await client.aclose()
+
+
+async def test_on_a_cluster_an_order_is_on_its_primarys_replica_when_the_wait_returns(
+    valkey_cluster: EmbeddedCluster, cluster_url: str
+) -> None:
+    client = connect(cluster_url, cluster=True)
+    try:
+        order, index = keys.order("R", "o1"), keys.buyer_orders("U")
+        await client.set(order, b'{"id": "o1"}')
+        await client.zadd(index, {"R o1": 1})
+        await Durability(client, replicas=1).settle(keys.room_orders("R"), index)
+        for key in (order, index):
+            replica = valkey_cluster.replica_of(valkey_cluster.primary_for_key(key))
+            reading = redis.Redis(
+                port=replica.port, password=replica.password, single_connection_client=True
+            )
+            try:
+                reading.readonly()
+                assert reading.exists(key) == 1, f"{key} is not on the replica yet"
+            finally:
+                reading.close()
+    finally:
+        await client.aclose()
+
+
+async def test_a_shard_with_no_replica_left_takes_orders_and_says_so(redis_url: str) -> None:
+    """The session's one-node cluster is a shard whose replica is gone (a failover's
+    aftermath): the order is not refused, and the shortfall is counted."""
+    client = connect(redis_url, cluster=True)
+    before = metrics.ORDERS_UNDER_REPLICATED._value.get()
+    try:
+        await Durability(client, replicas=1, timeout_ms=200).settle(keys.room_orders("R"))
+        assert metrics.ORDERS_UNDER_REPLICATED._value.get() == before + 1
+    finally:
+        await client.aclose()
