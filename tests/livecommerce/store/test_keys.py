@@ -7,6 +7,7 @@ strand rooms, sales, orders, payments, webhook deliveries and limits already in 
 from __future__ import annotations
 
 import pytest
+from redis.crc import key_slot
 
 from livecommerce.store import keys
 
@@ -107,3 +108,21 @@ def test_a_group_buy_script_gets_the_group_keys_in_the_order_its_prelude_names_t
         "lc:{r:R}:gb:G:keys",
         "lc:{r:R}:gb:G:todo",
     ]
+
+
+def test_a_rooms_channel_and_fence_share_the_rooms_slot_and_name_it_back() -> None:
+    """The script that writes a room event publishes it in the same slot (SPUBLISH), and the
+    durability fence of an order sits beside it."""
+    slot = key_slot(keys.room("r_Ab-9").encode())
+    assert key_slot(keys.room_channel("r_Ab-9").encode()) == slot
+    assert key_slot(keys.fence_of(keys.room_orders("r_Ab-9")).encode()) == slot
+    assert keys.room_of_channel(keys.room_channel("r_Ab-9")) == "r_Ab-9"
+    assert keys.fence_of(keys.buyer_orders("U")) == "lc:{u:U}:fence"
+    with pytest.raises(ValueError, match="no hash tag"):
+        keys.fence_of("lc:untagged")
+
+
+def test_a_payment_and_its_claim_share_a_slot() -> None:
+    claim = keys.payment_claim("u_1|pay-1")
+    ref = f"pay_{keys.payment_shard('u_1|pay-1')}_0123456789abcdef01234567"
+    assert key_slot(keys.payment(ref).encode()) == key_slot(claim.encode())
