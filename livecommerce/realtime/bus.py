@@ -261,6 +261,9 @@ class Bus:
         except (TimeoutError, *_LINK_DOWN):
             await self._release(channel)
             raise Unavailable("the bus cannot be reached", retry_after=2.0) from None
+        except Unavailable:
+            await self._release(channel)
+            raise
 
     async def unsubscribe(self, room_id: str) -> None:
         await self._release(keys.room_channel(room_id))
@@ -275,6 +278,16 @@ class Bus:
         link = self._home.pop(channel, None)
         if link is not None:
             await link.drop(channel)
+            if link.owned and not any(home is link for home in self._home.values()):
+                self._retire(link)  # a primary none of our rooms lives on any more
+
+    def _retire(self, link: _Link) -> None:
+        if self._links.get(link.name) is link:
+            del self._links[link.name]
+        link.retired = True
+        task = asyncio.create_task(link.stop(), name="bus-link-retire")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def confirm(self, channel: str) -> None:
         confirmed = self._confirmed.get(channel)
@@ -386,8 +399,4 @@ class Bus:
                         with contextlib.suppress(*_LINK_DOWN):
                             await target.pubsub.subscribe(_REVOCATIONS)
             if not link.channels and not link.revocations and link.owned:
-                self._links.pop(link.name, None)
-                link.retired = True
-                task = asyncio.create_task(link.stop(), name="bus-link-retire")
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._retire(link)
