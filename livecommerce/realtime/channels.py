@@ -34,6 +34,7 @@ from livecommerce.realtime.feed import (
     FetchRange,
     FetchSeq,
     FetchSnapshot,
+    RaiseSeq,
     Restart,
     ResyncLater,
     without_deleted,
@@ -237,6 +238,8 @@ class RoomChannel:
                     protocol.receive_snapshot(await self.store.snapshot(self.room_id))
                 elif isinstance(action, FetchSeq):
                     protocol.receive_seq(await self.store.current_seq(self.room_id))
+                elif isinstance(action, RaiseSeq):
+                    await self.store.raise_seq(self.room_id, action.delivered)
                 elif isinstance(action, Restart):
                     self._restart_all()
                 elif isinstance(action, ResyncLater):

@@ -181,13 +181,23 @@ class Restart:
 
 
 @dataclass(frozen=True, slots=True)
+class RaiseSeq:
+    """The room's seq went back below what this process delivered (a failover lost the
+    primary's last writes): lift it to ``delivered`` so no seq is given twice; no answer."""
+
+    delivered: int
+
+
+@dataclass(frozen=True, slots=True)
 class ResyncLater:
     """Call ``retry_due`` and then ``receive_resync`` after ``delay`` seconds."""
 
     delay: float
 
 
-Action: TypeAlias = FetchRange | FetchSeq | FetchSnapshot | Admit[J, S] | Restart | ResyncLater
+Action: TypeAlias = (
+    FetchRange | FetchSeq | FetchSnapshot | Admit[J, S] | Restart | RaiseSeq | ResyncLater
+)
 
 
 class _Wait(enum.Enum):
@@ -282,6 +292,12 @@ class FeedProtocol(Generic[J, S]):
             self._serve_joins()
         elif self.feed.last_seq is not None and seq > self.feed.last_seq:
             self._read(_Wait.RESYNC_RANGE, FetchRange(self.feed.last_seq, seq))
+        elif self.feed.last_seq is not None and seq < self.feed.last_seq:
+            # Events this process delivered are gone from the store: members start afresh,
+            # and new events get seqs none of them has seen.
+            self.actions.append(RaiseSeq(self.feed.last_seq))
+            self._restart()
+            self._resynced()
         else:
             self._resynced()
         self._settle()

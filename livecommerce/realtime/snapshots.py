@@ -61,6 +61,9 @@ class RoomReader:
     async def current_seq(self, room_id: str) -> int:
         return await self.store.current_seq(room_id)
 
+    async def raise_seq(self, room_id: str, delivered: int) -> int:
+        return await self.store.raise_seq(room_id, delivered)
+
     @guarded
     async def deleted_among(self, user_ids: set[str]) -> set[str]:
         """Which of these people deleted their accounts (one round trip)."""

@@ -95,9 +95,16 @@ class Store:
         if not events and since > 0:
             # Either nothing happened since, or the history was trimmed past it.
             current = int(await self.client.get(keys.room_seq(room_id)) or 0)
-            if current > since:
+            if current != since:  # trimmed past it, or (a failover) taken back below it
                 return None
         return events
+
+    @guarded
+    async def raise_seq(self, room_id: str, delivered: int) -> int:
+        """Lift the room's seq counter to ``delivered`` if a failover took it back."""
+        return int(
+            await self.scripts.room_seq_raise(keys=[keys.room_seq(room_id)], args=[delivered])
+        )
 
     @guarded
     async def current_seq(self, room_id: str) -> int:

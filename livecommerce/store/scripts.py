@@ -64,6 +64,7 @@ class Scripts:
             return register(client, name)
 
         self.room_publish = load("room_publish")
+        self.room_seq_raise = load("room_seq_raise")
         self.room_transition = load("room_transition")
         self.room_end = load("room_end")
         self.chat_post = load("chat_post")

@@ -18,6 +18,7 @@ from livecommerce.realtime.feed import (
     FetchSeq,
     FetchSnapshot,
     Gap,
+    RaiseSeq,
     Restart,
     ResyncLater,
     RoomFeed,
@@ -384,6 +385,23 @@ def test_a_quiet_room_back_from_an_outage_reads_back_nothing_when_nothing_was_mi
     assert actions(room) == [FetchSeq()]
     room.receive_seq(10)
     assert actions(room) == []
+
+
+def test_a_failover_that_took_the_rooms_seq_back_lifts_it_and_everyone_restarts() -> None:
+    """The primary died before its replica had seqs 9 and 10, which this process delivered.
+    Without a lift, the next two events would be numbered 9 and 10 again and dropped here as
+    repeats; with it they are 11 and 12, and the members start afresh from a snapshot."""
+    room = room_at(10)
+    room.receive_resync()  # the bus link came back, on the promoted replica
+    assert actions(room) == [FetchSeq()]
+    room.receive_seq(8)
+    assert actions(room) == [RaiseSeq(10), Restart()]
+    room.receive_joins([("ana", 10)])  # a member comes back with what it had
+    assert actions(room) == [FetchSeq()]
+    room.receive_seq(10)  # lifted
+    assert actions(room) == [Admit(["ana"], [], None, 10)]
+    room.receive_event(ev(11))
+    assert seqs(room.take_batch()) == [11]
 
 
 def test_when_the_history_no_longer_reaches_back_everyone_restarts() -> None:
