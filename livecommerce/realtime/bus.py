@@ -86,7 +86,7 @@ class _Link:
         # connection's lock; closing is best effort, bounded.
         try:
             async with asyncio.timeout(2):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
         except (TimeoutError, *STORE_DOWN):
             if pubsub.connection is not None:
                 await pubsub.connection.disconnect(nowait=True)

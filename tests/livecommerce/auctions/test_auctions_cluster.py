@@ -330,7 +330,7 @@ async def test_the_process_that_closes_the_lot_dies_at_the_hammer_and_the_winner
             unfinished = await hammer.zscore(keys.active_auctions(), f"{room['id']} {lot['id']}")
         finally:
             b.process.send_signal(signal.SIGCONT)
-        await listener.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        await listener.aclose()
         print(
             f"\nA died before crossing the lot off (B had to finish it): {unfinished is not None}"
         )

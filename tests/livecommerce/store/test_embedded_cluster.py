@@ -96,7 +96,7 @@ async def test_a_sharded_message_reaches_a_subscriber_on_the_slots_primary(
             message = None
             while message is None:
                 message = await subscriber.get_message(timeout=1.0)
-        await subscriber.aclose()  # type: ignore[no-untyped-call]
+        await subscriber.aclose()
     assert message["type"] == "smessage"
     assert message["data"] == "sold out"
 
