@@ -29,6 +29,7 @@ import uvicorn
 from livecommerce.accounts.auth import Authenticator
 from livecommerce.accounts.service import AccountLimits, Accounts, Footprint
 from livecommerce.accounts.store import AccountStore
+from livecommerce.accounts.upgrade import upgrade_accounts
 from livecommerce.analytics import service as analytics_service
 from livecommerce.analytics.service import Analytics
 from livecommerce.analytics.store import AnalyticsStore
@@ -226,6 +227,7 @@ class Server:
         )
         self._up("store", store.close)
         account_store = self.account_store = AccountStore(store.client, store.scripts)
+        await upgrade_accounts(store.client, store.scripts)  # before anyone signs in
         auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock, ids=self.ids)
 
         listener = BusListener(self.streams.heard)
