@@ -50,7 +50,8 @@ class AccountStore:
     async def create_account(self, account: Account) -> None:
         username, account_id = account["username"], account["id"]
         pending = await self._claim(username, account_id)
-        await self.client.hset(keys.account(account_id), mapping=dict(account))
+        flat = [part for pair in account.items() for part in pair]
+        await self.client.hset(keys.account(account_id), items=flat)
         confirmed = await self.scripts.username_confirm(
             keys=[keys.username_claim(username)], args=[pending, account_id]
         )

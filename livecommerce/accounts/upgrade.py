@@ -61,6 +61,7 @@ async def _usernames(client: Redis, scripts: Scripts, moved: Moved) -> None:
     cursor = 0
     while True:
         cursor, chunk = await client.hscan(legacy, cursor, count=CHUNK)
+        assert isinstance(chunk, dict)
         for raw_name, raw_id in chunk.items():
             username, account_id = as_text(raw_name), as_text(raw_id)
             old = keys.legacy_account(account_id)

@@ -44,6 +44,10 @@ def account(account_id: str, username: str) -> Account:
     }
 
 
+def flat(fields: dict[str, str]) -> list[str]:
+    return [part for pair in fields.items() for part in pair]
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -63,7 +67,8 @@ async def test_two_processes_signing_up_one_name_at_once_make_one_account(
         winner = f"u_a{round_}" if outcomes[0] is None else f"u_b{round_}"
         loser = f"u_b{round_}" if outcomes[0] is None else f"u_a{round_}"
         found = await there.account_by_username(name)
-        assert found is not None and found["id"] == winner
+        assert found is not None
+        assert found["id"] == winner
         assert await here.account(loser) is None  # the loser left nothing behind
 
 
@@ -80,7 +85,7 @@ async def test_a_sign_up_signs_in_and_a_name_being_signed_up_is_nobody_yet(
         keys=[keys.username_claim("bo")], args=["u_bo", CLAIM_GRACE_MS, ""]
     )
     assert outcome == 1
-    await store.client.hset(keys.account("u_bo"), mapping=account("u_bo", "bo"))  # type: ignore[arg-type]
+    await store.client.hset(keys.account("u_bo"), items=flat(account("u_bo", "bo")))
     assert await store.account_by_username("bo") is None  # not until it is confirmed
     with pytest.raises(Conflict):  # a fresh claim is not taken over
         await store.create_account(account("u_late", "bo"))
@@ -88,7 +93,8 @@ async def test_a_sign_up_signs_in_and_a_name_being_signed_up_is_nobody_yet(
         keys=[keys.username_claim("bo")], args=[pending, "u_bo"]
     )
     found = await store.account_by_username("bo")
-    assert found is not None and found["id"] == "u_bo"
+    assert found is not None
+    assert found["id"] == "u_bo"
 
 
 async def test_a_name_left_claimed_by_a_sign_up_that_died_is_taken_over_after_its_grace(
@@ -100,15 +106,17 @@ async def test_a_name_left_claimed_by_a_sign_up_that_died_is_taken_over_after_it
     await store.client.set(keys.username_claim("cy"), stale)
     await store.create_account(account("u_cy", "cy"))
     found = await store.account_by_username("cy")
-    assert found is not None and found["id"] == "u_cy"
+    assert found is not None
+    assert found["id"] == "u_cy"
 
     # One that died after writing its account but before confirming keeps its name.
-    await store.client.hset(keys.account("u_dy"), mapping=account("u_dy", "dy"))  # type: ignore[arg-type]
+    await store.client.hset(keys.account("u_dy"), items=flat(account("u_dy", "dy")))
     await store.client.set(keys.username_claim("dy"), f"u_dy {now_ms() - CLAIM_GRACE_MS - 1000}")
     with pytest.raises(Conflict):
         await store.create_account(account("u_other", "dy"))
     found = await store.account_by_username("dy")
-    assert found is not None and found["id"] == "u_dy"
+    assert found is not None
+    assert found["id"] == "u_dy"
     assert await store.account("u_other") is None
 
 
@@ -139,7 +147,8 @@ async def test_a_deleted_account_frees_its_name_only_while_the_name_is_still_its
     assert await store.account_by_username("cy") is None
     await store.create_account(account("u_cy2", "cy"))
     found = await store.account_by_username("cy")
-    assert found is not None and found["id"] == "u_cy2"
+    assert found is not None
+    assert found["id"] == "u_cy2"
 
 
 async def test_accounts_names_and_sessions_of_different_people_live_on_different_primaries(

@@ -1,0 +1,73 @@
+"""A deployment that wrote its accounts under the legacy names (every account in one slot)
+finds them all again after the upgrade that runs at start, however many processes start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from livecommerce.accounts.store import AccountStore
+from livecommerce.accounts.upgrade import Moved, upgrade_accounts
+from livecommerce.store import keys
+from livecommerce.store.embedded import EmbeddedValkey
+from livecommerce.store.history import Store
+
+
+def person(account_id: str, username: str) -> dict[str, str]:
+    return {
+        "id": account_id,
+        "username": username,
+        "display_name": username.title(),
+        "password_hash": "x",
+        "created_at": "1",
+    }
+
+
+def flat(fields: dict[str, str]) -> list[str]:
+    return [part for pair in fields.items() for part in pair]
+
+
+async def test_a_legacy_dataset_moves_to_the_new_keys_once_and_completely(
+    private_valkey: EmbeddedValkey,
+) -> None:
+    stores = [Store.from_url(private_valkey.url, stream_max_len=1000) for _ in range(2)]
+    try:
+        client = stores[0].client
+        # What the earlier version wrote.
+        people = [person(f"u_{i}", f"fan{i}") for i in range(450)]  # more than one chunk
+        for p in people:
+            await client.hset(keys.legacy_account(p["id"]), items=flat(p))
+            await client.hset(keys.legacy_accounts_by_username(), p["username"], p["id"])
+        # A half-done earlier upgrade: this account moved, its legacy entry did not go.
+        await client.hset(keys.account("u_half"), items=flat(person("u_half", "half")))
+        await client.hset(keys.legacy_accounts_by_username(), "half", "u_half")
+        await client.sadd(keys.legacy_deleted_accounts(), "u_gone", "u_left")
+        until = int(time.time() * 1000) + 3_600_000
+        for session in ("s1", "s2"):
+            await client.set(keys.legacy_revoked_session(session), b"1", pxat=until)
+        await client.sadd(keys.admins(), "u_1")
+
+        # Two processes start at once, then one more later.
+        first = await asyncio.gather(*(upgrade_accounts(s.client, s.scripts) for s in stores))
+        assert sum(m.accounts for m in first) >= 450
+        assert sum(m.usernames for m in first) == 451  # each claim is written once
+        again = await upgrade_accounts(client, stores[0].scripts)
+        assert again == Moved()
+        assert not again
+
+        accounts = AccountStore(client, stores[0].scripts)
+        for p in [*people, person("u_half", "half")]:
+            assert await accounts.account_by_username(p["username"]) == p
+        assert await accounts.is_deleted("u_gone")
+        assert await accounts.is_deleted("u_left")
+        assert not await accounts.is_deleted("u_1")
+        assert await accounts.revoked_among({"s1", "s2", "s3"}) == {"s1", "s2"}
+        assert await client.pexpiretime(keys.revoked_session("s1")) == until
+        assert await accounts.is_admin("u_1")
+
+        left = [k async for k in client.scan_iter(match="lc:{acct}:*")]
+        assert left == [keys.admins().encode()]  # the operators' set stays where it was
+        assert [k async for k in client.scan_iter(match=keys.legacy_revoked_sessions())] == []
+    finally:
+        for store in stores:
+            await store.close()
