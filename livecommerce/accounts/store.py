@@ -36,9 +36,12 @@ CLAIM_GRACE_MS = 5000
 
 
 class AccountStore:
-    def __init__(self, client: Redis, scripts: Scripts) -> None:
+    def __init__(
+        self, client: Redis, scripts: Scripts, *, claim_grace_ms: int = CLAIM_GRACE_MS
+    ) -> None:
         self.client = client
         self.scripts = scripts
+        self.claim_grace_ms = claim_grace_ms
         self._deleted_checks: Batcher[str, str, bool] = Batcher(self._deleted_batch, max_batch=512)
         self._revoked_checks: Batcher[str, str, bool] = Batcher(self._revoked_batch, max_batch=512)
         # Pipelines sent per kind of check: what a crowd's batching saves, for tests and debug.
@@ -65,7 +68,7 @@ class AccountStore:
         abandoned = ""
         for _ in range(3):
             outcome, current = await self.scripts.username_claim(
-                keys=[claim], args=[account_id, CLAIM_GRACE_MS, abandoned]
+                keys=[claim], args=[account_id, self.claim_grace_ms, abandoned]
             )
             current = as_text(current)
             if outcome == 1:

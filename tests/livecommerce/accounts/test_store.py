@@ -24,10 +24,12 @@ async def open_store(redis_url: str) -> AsyncIterator[OpenStore]:
     """Each call is another process's connection to the same store."""
     opened: list[Store] = []
 
-    async def open_(url: str = redis_url, cluster: bool = False) -> AccountStore:
+    async def open_(
+        url: str = redis_url, cluster: bool = False, claim_grace_ms: int = CLAIM_GRACE_MS
+    ) -> AccountStore:
         base = Store.from_url(url, cluster=cluster, stream_max_len=1000)
         opened.append(base)
-        return AccountStore(base.client, base.scripts)
+        return AccountStore(base.client, base.scripts, claim_grace_ms=claim_grace_ms)
 
     yield open_
     for base in opened:
@@ -118,6 +120,36 @@ async def test_a_name_left_claimed_by_a_sign_up_that_died_is_taken_over_after_it
     assert found is not None
     assert found["id"] == "u_dy"
     assert await store.account("u_other") is None
+
+
+async def test_a_slow_sign_up_whose_claim_was_taken_over_meanwhile_removes_its_account(
+    open_store: OpenStore,
+) -> None:
+    """The slow one claimed, then stalled past the grace (here none); the other found no
+    account behind the claim and took it over. Confirming and taking over meet on the claim
+    key, so exactly one account ends up with the name."""
+    slow, quick = await open_store(), await open_store(claim_grace_ms=0)
+    claim = keys.username_claim("eve")
+    _, pending = await slow.scripts.username_claim(
+        keys=[claim], args=["u_slow", CLAIM_GRACE_MS, ""]
+    )
+    await quick.create_account(account("u_quick", "eve"))
+    await slow.client.hset(keys.account("u_slow"), items=flat(account("u_slow", "eve")))
+    assert not await slow.scripts.username_confirm(keys=[claim], args=[pending, "u_slow"])
+    found = await slow.account_by_username("eve")
+    assert found is not None
+    assert found["id"] == "u_quick"
+
+    # The other way round: the slow one confirms first, and a late takeover finds it taken.
+    _, pending = await slow.scripts.username_claim(
+        keys=[keys.username_claim("fay")], args=["u_fay", CLAIM_GRACE_MS, ""]
+    )
+    await slow.client.hset(keys.account("u_fay"), items=flat(account("u_fay", "fay")))
+    assert await slow.scripts.username_confirm(
+        keys=[keys.username_claim("fay")], args=[pending, "u_fay"]
+    )
+    with pytest.raises(Conflict):
+        await quick.create_account(account("u_late", "fay"))
 
 
 async def test_a_deleted_account_frees_its_name_only_while_the_name_is_still_its_own(
