@@ -11,11 +11,13 @@ keys again: stop them before, or restart a new one after.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from livecommerce.errors import Unavailable
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
 from livecommerce.store.scripts import Scripts
@@ -54,6 +56,17 @@ async def upgrade_accounts(client: Redis, scripts: Scripts) -> Moved:
             },
         )
     return moved
+
+
+async def upgrade_when_up(client: Redis, scripts: Scripts, *, wait_s: float = 0.5) -> Moved:
+    """The upgrade, tried again until the store answers: a process started while its store is
+    down starts anyway (answering 503 meanwhile), as it did before there was an upgrade."""
+    while True:
+        try:
+            return await upgrade_accounts(client, scripts)
+        except Unavailable:
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, 5.0)
 
 
 async def _usernames(client: Redis, scripts: Scripts, moved: Moved) -> None:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from livecommerce.accounts.store import AccountStore
-from livecommerce.accounts.upgrade import Moved, upgrade_accounts
+from livecommerce.accounts.upgrade import Moved, upgrade_accounts, upgrade_when_up
+from livecommerce.errors import Unavailable
 from livecommerce.store import keys
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.history import Store
+from tests.conftest import timeout
 
 
 def person(account_id: str, username: str) -> dict[str, str]:
@@ -71,3 +75,23 @@ async def test_a_legacy_dataset_moves_to_the_new_keys_once_and_completely(
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_process_started_while_its_store_is_down_upgrades_once_the_store_answers(
+    private_valkey: EmbeddedValkey,
+) -> None:
+    store = Store.from_url(private_valkey.url, stream_max_len=1000)
+    try:
+        await store.client.hset(keys.legacy_account("u_1"), items=flat(person("u_1", "ada")))
+        await store.client.hset(keys.legacy_accounts_by_username(), "ada", "u_1")
+        await asyncio.to_thread(private_valkey.stop)
+        with pytest.raises(Unavailable):
+            await upgrade_accounts(store.client, store.scripts)
+        upgrading = asyncio.create_task(upgrade_when_up(store.client, store.scripts, wait_s=0.05))
+        await asyncio.to_thread(private_valkey.start)
+        moved = await asyncio.wait_for(upgrading, timeout(30))
+        assert (moved.accounts, moved.usernames) == (1, 1)
+        found = await AccountStore(store.client, store.scripts).account_by_username("ada")
+        assert found == person("u_1", "ada")
+    finally:
+        await store.close()
