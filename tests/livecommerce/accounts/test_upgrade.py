@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import pytest
+import redis.asyncio as redis
 
+from livecommerce.accounts.credentials import hash_password
 from livecommerce.accounts.store import AccountStore
 from livecommerce.accounts.upgrade import Moved, upgrade_accounts, upgrade_when_up
 from livecommerce.errors import Unavailable
@@ -15,6 +18,7 @@ from livecommerce.store import keys
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.history import Store
 from tests.conftest import timeout
+from tests.livecommerce.conftest import ServerFactory
 
 
 def person(account_id: str, username: str) -> dict[str, str]:
@@ -95,3 +99,22 @@ async def test_a_process_started_while_its_store_is_down_upgrades_once_the_store
         assert found == person("u_1", "ada")
     finally:
         await store.close()
+
+
+async def test_a_person_signed_up_before_the_upgrade_signs_in_on_the_upgraded_server(
+    redis_url: str, start_server: ServerFactory
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        ada = {**person("u_ada", "ada"), "password_hash": hash_password("analytical engine")}
+        await client.hset(keys.legacy_account("u_ada"), items=flat(ada))
+        await client.hset(keys.legacy_accounts_by_username(), "ada", "u_ada")
+        server = await start_server()
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+            signed_in = await http.post(
+                "/api/v1/sessions", json={"username": "ada", "password": "analytical engine"}
+            )
+            assert signed_in.status_code == 200, signed_in.text
+        assert await client.exists(keys.legacy_accounts_by_username()) == 0
+    finally:
+        await client.aclose()
