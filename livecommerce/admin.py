@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from livecommerce.accounts.store import AccountStore
+from livecommerce.accounts.upgrade import upgrade_accounts
 from livecommerce.store.embedded import EmbeddedValkey
 from livecommerce.store.history import Store
 
@@ -79,6 +80,7 @@ async def _apply(url: str, args: argparse.Namespace) -> int:
     store = Store.from_url(url, stream_max_len=1000)
     accounts = AccountStore(store.client, store.scripts)
     try:
+        await upgrade_accounts(store.client, store.scripts)  # names an older version wrote
         if args.action == "list":
             for user_id in sorted(await accounts.admins()):
                 account = await accounts.account(user_id)

@@ -13,6 +13,7 @@ viewer, and the store goes last.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ import uvicorn
 from livecommerce.accounts.auth import Authenticator
 from livecommerce.accounts.service import AccountLimits, Accounts, Footprint
 from livecommerce.accounts.store import AccountStore
+from livecommerce.accounts.upgrade import upgrade_accounts, upgrade_when_up
 from livecommerce.analytics import service as analytics_service
 from livecommerce.analytics.service import Analytics
 from livecommerce.analytics.store import AnalyticsStore
@@ -45,6 +47,7 @@ from livecommerce.chat.rules import ChatPolicy
 from livecommerce.chat.service import Chat
 from livecommerce.chat.store import ChatStore
 from livecommerce.config import Settings
+from livecommerce.errors import Unavailable
 from livecommerce.follows import service as follows_service
 from livecommerce.follows.service import Follows
 from livecommerce.follows.store import FollowStore
@@ -226,6 +229,12 @@ class Server:
         )
         self._up("store", store.close)
         account_store = self.account_store = AccountStore(store.client, store.scripts)
+        try:
+            await upgrade_accounts(store.client, store.scripts)  # before anyone signs in
+        except Unavailable:
+            log.warning("the store is down: accounts are upgraded once it answers")
+            upgrading = asyncio.create_task(upgrade_when_up(store.client, store.scripts))
+            self._up("accounts upgrade", lambda: _cancelled(upgrading))
         auth = Authenticator(s.server_secret(), s.merchant_keys(), clock=self.clock, ids=self.ids)
 
         listener = BusListener(self.streams.heard)
@@ -630,6 +639,12 @@ def _each(*steps: Callable[[Room], Awaitable[None]]) -> Callable[[Room], Awaitab
             raise failed
 
     return ended
+
+
+async def _cancelled(task: asyncio.Task[object]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _sync(stop: Callable[[], object]) -> Stop:

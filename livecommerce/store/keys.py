@@ -149,9 +149,23 @@ def rooms_by_host(host_id: str) -> str:
     return f"{PREFIX}:rooms:host:{host_id}"
 
 
-# Accounts share one tag so that claiming a username and writing the account is atomic.
-def accounts_by_username() -> str:
-    return f"{PREFIX}:{{acct}}:by_username"
+# Accounts spread over the slots: an account and its deleted flag carry its user's tag (the
+# one their other keys carry), a username claim its own, a signed-out session its own. So no
+# one primary serves every sign-in, name lookup and token check. Signing up claims the name
+# first, then writes the account (accounts/store.py); the legacy names below are read only by
+# the upgrade that moves what a deployment wrote before (accounts/upgrade.py).
+def account(account_id: str) -> str:
+    return f"{PREFIX}:{{u:{account_id}}}:account"
+
+
+def username_claim(username: str) -> str:
+    """username -> its account id; ``<id> <ms>`` while a sign-up is still writing it."""
+    return f"{PREFIX}:{{n:{username}}}:username"
+
+
+def account_deleted(account_id: str) -> str:
+    """Set for good when an account is deleted: its tokens are refused, its lines nameless."""
+    return f"{PREFIX}:{{u:{account_id}}}:deleted"
 
 
 def admins() -> str:
@@ -159,13 +173,29 @@ def admins() -> str:
     return f"{PREFIX}:{{acct}}:admins"
 
 
-def deleted_accounts() -> str:
+def revoked_session(session: str) -> str:
+    """A signed-out token's session (auth.py), kept until the token would have expired."""
+    return f"{PREFIX}:{{s:{session}}}:revoked"
+
+
+def legacy_account(account_id: str) -> str:
+    return f"{PREFIX}:{{acct}}:account:{account_id}"
+
+
+def legacy_accounts_by_username() -> str:
+    return f"{PREFIX}:{{acct}}:by_username"
+
+
+def legacy_deleted_accounts() -> str:
     return f"{PREFIX}:{{acct}}:deleted"
 
 
-def revoked_session(session: str) -> str:
-    """A signed-out token's session (auth.py), kept until the token would have expired.
-    One tag for all, so that one MGET asks about a whole batch of requests and sockets."""
+def legacy_revoked_sessions() -> str:
+    """The pattern (SCAN MATCH) of the legacy revoked-session keys."""
+    return f"{PREFIX}:{{revoked}}:*"
+
+
+def legacy_revoked_session(session: str) -> str:
     return f"{PREFIX}:{{revoked}}:{session}"
 
 
@@ -177,10 +207,6 @@ def revocations_channel() -> str:
 def user_rooms(user_id: str) -> str:
     """Rooms a person has chatted in, for their data export."""
     return f"{PREFIX}:user:{user_id}:rooms"
-
-
-def account(account_id: str) -> str:
-    return f"{PREFIX}:{{acct}}:account:{account_id}"
 
 
 # A sale's keys carry its room's tag: the engine's scripts can announce a sale's end in the

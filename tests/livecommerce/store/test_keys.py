@@ -15,8 +15,17 @@ PINNED = [
     (keys.room("R"), "lc:{r:R}:room"),
     (keys.room_events("R"), "lc:{r:R}:events"),
     (keys.room_channel("R"), "lc:{r:R}:bus"),
-    (keys.account("A"), "lc:{acct}:account:A"),
-    (keys.revoked_session("S"), "lc:{revoked}:S"),
+    (keys.account("A"), "lc:{u:A}:account"),
+    (keys.username_claim("ada"), "lc:{n:ada}:username"),
+    (keys.account_deleted("A"), "lc:{u:A}:deleted"),
+    (keys.revoked_session("S"), "lc:{s:S}:revoked"),
+    (keys.admins(), "lc:{acct}:admins"),
+    # What accounts/upgrade.py moves from: the names before accounts spread over the slots.
+    (keys.legacy_account("A"), "lc:{acct}:account:A"),
+    (keys.legacy_accounts_by_username(), "lc:{acct}:by_username"),
+    (keys.legacy_deleted_accounts(), "lc:{acct}:deleted"),
+    (keys.legacy_revoked_session("S"), "lc:{revoked}:S"),
+    (keys.legacy_revoked_sessions(), "lc:{revoked}:*"),
     (keys.sale_hash("R", "S"), "lc:{r:R}:sale:S"),
     (keys.sale_holds("R", "S"), "lc:{r:R}:sale:S:holds"),
     (keys.sale_users("R", "S"), "lc:{r:R}:sale:S:users"),
@@ -120,6 +129,13 @@ def test_a_rooms_channel_and_fence_share_the_rooms_slot_and_name_it_back() -> No
     assert keys.fence_of(keys.buyer_orders("U")) == "lc:{u:U}:fence"
     with pytest.raises(ValueError, match="no hash tag"):
         keys.fence_of("lc:untagged")
+
+
+def test_an_account_shares_its_users_slot_and_accounts_spread() -> None:
+    slot = key_slot(keys.account("u_1").encode())
+    assert key_slot(keys.account_deleted("u_1").encode()) == slot
+    assert key_slot(keys.buyer_orders("u_1").encode()) == slot
+    assert key_slot(keys.account("u_2").encode()) != slot
 
 
 def test_a_payment_and_its_claim_share_a_slot() -> None:
