@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the server's Redis [env LIVECOMMERCE_REDIS_URL]",
     )
     parser.add_argument(
+        "--redis-cluster",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("LIVECOMMERCE_REDIS_CLUSTER", "").lower() in ("1", "true", "yes"),
+        help="--redis-url names a node of a cluster [env LIVECOMMERCE_REDIS_CLUSTER]",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=Path(os.environ.get("LIVECOMMERCE_DATA_DIR", ".livecommerce")),
@@ -77,7 +83,7 @@ def running_valkey(valkey_dir: Path) -> str | None:
 
 
 async def _apply(url: str, args: argparse.Namespace) -> int:
-    store = Store.from_url(url, stream_max_len=1000)
+    store = Store.from_url(url, cluster=bool(args.redis_cluster), stream_max_len=1000)
     accounts = AccountStore(store.client, store.scripts)
     try:
         await upgrade_accounts(store.client, store.scripts)  # names an older version wrote

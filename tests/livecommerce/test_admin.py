@@ -16,11 +16,12 @@ from livecommerce.store import keys
 from livecommerce.store.embedded import EmbeddedValkey
 from tests.conftest import timeout
 from tests.helpers import join, open_room, sign_up, tool
+from tests.livecommerce.conftest import ServerFactory
 
 
 async def admin(redis_url: str, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "livecommerce", "admin", *args, "--redis-url", redis_url,
+        sys.executable, "-m", "livecommerce", "admin", "--redis-url", redis_url, *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     async with asyncio.timeout(timeout(30)):
@@ -50,6 +51,19 @@ async def test_an_operator_granted_from_the_command_line_moderates_any_room(
     code, out = await admin(redis_url, "grant", "nobody-by-this-name")
     assert code == 1
     assert "no account" in out
+
+
+async def test_on_a_cluster_the_command_finds_an_account_on_whichever_primary_holds_it(
+    start_server: ServerFactory, cluster_url: str
+) -> None:
+    server = await start_server(redis_url=cluster_url, redis_cluster=True, wait_replicas=1)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        people = [await sign_up(http, f"Oda{n}") for n in range(6)]  # over all three primaries
+    for person in people:
+        code, out = await admin(cluster_url, "--redis-cluster", "grant", person.username)
+        assert code == 0, out
+    code, out = await admin(cluster_url, "--redis-cluster", "list")
+    assert all(person.username in out for person in people), out
 
 
 async def admin_on_disk(data_dir: str, *args: str) -> tuple[int, str]:
