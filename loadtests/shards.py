@@ -120,7 +120,12 @@ async def client_main(pipe: Connection, cfg: dict[str, Any]) -> None:
         nonlocal released, refused, errors
         users = [f"u{proc}_{caller}_{b}" for b in range(cfg["batch"])]
         n = 0
+        # Paced (a control run): this loop's share of the reservations a second, evenly.
+        interval = loops * cfg["batch"] / cfg["pace"] if cfg["pace"] else 0.0
+        start = time.time()
         while time.time() < t1:
+            if interval:
+                await asyncio.sleep(max(0.0, start + n * interval - time.time()))
             n += 1
             requests = [
                 ReserveRequest(u, 1, f"k{n}", f"{sale_id}.h{proc}x{caller}x{b}x{n}")
@@ -158,6 +163,7 @@ async def client_main(pipe: Connection, cfg: dict[str, Any]) -> None:
                         released += 1
                     break
 
+    loops = len(cfg["sales"]) * cfg["callers"]
     cpu0 = psutil.Process().cpu_times()
     async with asyncio.timeout(t1 - time.time() + 30):
         await asyncio.gather(
@@ -192,8 +198,14 @@ def _cpu(node: ClusterNode) -> tuple[float, float]:
     return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]), script_us / 1e6
 
 
-def run_config(primaries: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def run_config(
+    primaries: int, args: argparse.Namespace, work: Path, pace: float = 0.0
+) -> dict[str, Any]:
+    """One configuration on a fresh cluster; ``pace``: at most that many reservations a
+    second in all (0: as fast as the clients go)."""
     label = f"{primaries} primar{'y' if primaries == 1 else 'ies'}"
+    if pace:
+        label += f", paced at {pace:,.0f} reservations/s"
     data = work / f"cluster-{primaries}-{os.urandom(2).hex()}"
     cluster = EmbeddedCluster(data, primaries=primaries, replicas=args.replicas)
     cluster.start(timeout=60)
@@ -214,7 +226,7 @@ def run_config(primaries: int, args: argparse.Namespace, work: Path) -> dict[str
         for k in range(args.procs):
             cfg = {
                 "url": cluster.url, "t0": t0, "t1": t1, "proc": k, "batch": args.batch,
-                "callers": args.callers,
+                "callers": args.callers, "pace": pace / args.procs,
                 "sales": {r: sales[r] for r in rooms[k :: args.procs]},
             }  # fmt: skip
             ours, theirs = ctx.Pipe()
@@ -304,6 +316,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=2, help="pairs, taking turns")
     parser.add_argument(
+        "--control",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then run 1 primary paced at the busiest shard's rate (cost against load)",
+    )
+    parser.add_argument(
         "--wait-quiet", type=float, default=0, help="wait (at most S s) for < 20 %% busy first"
     )
     args = parser.parse_args()
@@ -327,6 +345,13 @@ def main() -> None:
                 runs[primaries] = run_config(primaries, args, work)
                 report(runs[primaries], args)
             pairs.append((runs[1], runs[args.primaries]))
+        control = None
+        if args.control:
+            # The single primary at the load the busiest shard carried: is a reservation's
+            # cost a matter of sharding, or of how busy a node is?
+            busiest = [max(m["per_shard"]) / args.duration for _, m in pairs]
+            control = run_config(1, args, work, pace=sum(busiest) / len(busiest))
+            report(control, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print()
@@ -342,6 +367,17 @@ def main() -> None:
             f" capacity {by_cpu:.2f}x by process CPU (goal 2.5x: {verdict}), {by_script:.2f}x"
             f" by script time; the rooms' spread {many['spread']} allows at most {best:.2f}x"
         )
+        if control is not None:
+            i = max(range(len(many["cpu"])), key=lambda j: many["cpu"][j])
+            cost = many["cpu"][i] / many["per_shard"][i]
+            share = many["per_shard"][i] / many["reservations"]
+            own = control["cpu"][0] / control["reservations"]
+            print(
+                f"  at equal load per node: the busiest shard spent {cost * 1e6:.1f} us per"
+                f" reservation, the single primary paced to its rate {own * 1e6:.1f} us"
+                f" (unpaced {one['cpu'][0] / one['reservations'] * 1e6:.1f} us): capacity"
+                f" {own / (cost * share):.2f}x at equal cost per reservation"
+            )
 
 
 if __name__ == "__main__":
