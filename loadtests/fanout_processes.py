@@ -181,7 +181,7 @@ def run_config(
     deliveries = len(lat)
     server_cpu = [b - a for a, b in zip(per0, per1, strict=True)]
     busy = sum(sys1) - sum(sys0)
-    idle = (sys1.idle + sys1.iowait) - (sys0.idle + sys0.iowait)
+    spare = (sys1.idle + sys1.iowait) - (sys0.idle + sys0.iowait)
     return {
         "n": n,
         "viewers": connected,
@@ -198,7 +198,7 @@ def run_config(
         "server_cpu": server_cpu,
         "store_cpu": store1 - store0,
         "client_cpu": cli1 - cli0,
-        "machine_busy": 1 - idle / busy if busy else 0.0,
+        "machine_busy": 1 - spare / busy if busy else 0.0,
         "per_cpu_s": deliveries / sum(server_cpu) if sum(server_cpu) else 0.0,
         "idle_cores": idle,
         # what the chat cost on top of the processes' own upkeep (timers, collections)
