@@ -38,6 +38,7 @@ import argparse
 import array
 import multiprocessing as mp
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -232,8 +233,12 @@ def report(r: dict[str, Any], base: dict[str, Any] | None, args: argparse.Namesp
         f"        store CPU {r['store_cpu']:.2f} s ({r['store_cpu'] / args.duration:.2f} cores);"
         f" clients {r['client_cpu']:.2f} s; machine {r['machine_busy'] * 100:.0f} % busy"
     )
-    problems = {**r["connect_errors"], **{f"send {k}": v for k, v in r["send_errors"].items()}}
-    problems.update({f"closed {k}": v for k, v in r["closed"].items()})
+    found = [*r["connect_errors"].items(), *((f"send {k}", v) for k, v in r["send_errors"].items())]
+    found += [(f"closed {k}", v) for k, v in r["closed"].items()]
+    problems: dict[str, int] = {}
+    for key, v in found:  # one line per kind: the retry hints and such vary
+        key = re.sub(r"\d+(\.\d+)?", "#", key)
+        problems[key] = problems.get(key, 0) + v
     if problems:
         print(f"        problems: {problems}")
 
