@@ -25,7 +25,7 @@ servers share: ``single`` (an ``EmbeddedValkey``, ``--redis-url``),
 ``--redis-cluster``: room events over sharded pub/sub) or ``both`` (the default; single
 first). Every configuration starts fresh servers; the store is started once per kind.
 
-    python loadtests/fanout_processes.py                        # single and cluster, ~3 min
+    python loadtests/fanout_processes.py                        # single and cluster, ~3.5 min
     python loadtests/fanout_processes.py --store single --servers 1,4 --duration 10
     python loadtests/fanout_processes.py --viewers 2000 --rate 100 --procs 3
 
