@@ -204,13 +204,20 @@ def _cpu(node: ClusterNode) -> tuple[float, float]:
 
 
 def run_config(
-    primaries: int, args: argparse.Namespace, work: Path, pace: float = 0.0
+    primaries: int,
+    args: argparse.Namespace,
+    work: Path,
+    pace: float = 0.0,
+    alone: int | None = None,
 ) -> dict[str, Any]:
     """One configuration on a fresh cluster; ``pace``: at most that many reservations a
-    second in all (0: as fast as the clients go)."""
+    second in all (0: as fast as the clients go); ``alone``: drive only the rooms of that
+    shard, the others idle, so it does not share the machine's cores with them."""
     label = f"{primaries} primar{'y' if primaries == 1 else 'ies'}"
     if pace:
         label += f", paced at {pace:,.0f} reservations/s"
+    if alone is not None:
+        label += f", only shard {alone}'s rooms driven"
     data = work / f"cluster-{primaries}-{os.urandom(2).hex()}"
     cluster = EmbeddedCluster(data, primaries=primaries, replicas=args.replicas)
     cluster.start(timeout=60)
@@ -221,6 +228,7 @@ def run_config(
         shards = cluster.primaries()
         owner = {room: cluster.primary_for_key(keys.room(room)) for room in rooms}
         spread = [sum(1 for r in rooms if owner[r] is node) for node in shards]
+        driven = rooms if alone is None else [r for r in rooms if owner[r] is shards[alone]]
         quiet = [_cpu(node)[0] for node in shards]
         time.sleep(2.0)
         idle_cpu = [(_cpu(node)[0] - q) / 2.0 for node, q in zip(shards, quiet, strict=True)]
@@ -232,7 +240,7 @@ def run_config(
             cfg = {
                 "url": cluster.url, "t0": t0, "t1": t1, "proc": k, "batch": args.batch,
                 "callers": args.callers, "pace": pace / args.procs,
-                "sales": {r: sales[r] for r in rooms[k :: args.procs]},
+                "sales": {r: sales[r] for r in driven[k :: args.procs]},
             }  # fmt: skip
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(target=client_entry, args=(theirs, cfg), daemon=True)
@@ -256,7 +264,7 @@ def run_config(
     done: dict[str, int] = {}
     for r in results:
         done.update(r[0])
-    per_shard = [sum(done[r] for r in rooms if owner[r] is node) for node in shards]
+    per_shard = [sum(done.get(r, 0) for r in rooms if owner[r] is node) for node in shards]
     cpu = [a[0] - b[0] for a, b in zip(after, before, strict=True)]
     script = [a[1] - b[1] for a, b in zip(after, before, strict=True)]
     lat = sorted(x for r in results for x in r[4])
@@ -281,6 +289,7 @@ def run_config(
         "p99_ms": benchlib.percentile(lat, 0.99) / 1000,
         "capacity_cpu": total / max(cpu),
         "capacity_script": total / max(script),
+        "alone": alone,
     }
 
 
@@ -327,6 +336,12 @@ def main() -> None:
         help="then run 1 primary paced at the busiest shard's rate (cost against load)",
     )
     parser.add_argument(
+        "--alone",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then drive each shard's rooms with the other shards idle (its cost uncrowded)",
+    )
+    parser.add_argument(
         "--wait-quiet", type=float, default=0, help="wait (at most S s) for < 20 %% busy first"
     )
     args = parser.parse_args()
@@ -357,6 +372,14 @@ def main() -> None:
             busiest = [max(m["per_shard"]) / args.duration for _, m in pairs]
             control = run_config(1, args, work, pace=sum(busiest) / len(busiest))
             report(control, args)
+        alone_runs = []
+        if args.alone:
+            # Three single-threaded primaries and the clients cannot each have a core here, so
+            # each shard's cost is also measured with the others idle: the capacity a cluster
+            # whose primaries each have a core would have.
+            for shard in range(args.primaries):
+                alone_runs.append(run_config(args.primaries, args, work, alone=shard))
+                report(alone_runs[-1], args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print()
@@ -385,6 +408,26 @@ def main() -> None:
             f"  CPU per reservation: shards {costs} us; the single primary"
             f" {one['cpu'][0] / one['reservations'] * 1e6:.1f} us{paced}; at the single"
             f" primary's cost the shards would give {best:.2f}x (the spread)"
+        )
+
+    if alone_runs:
+        one_cost = sum(one["cpu"][0] / one["reservations"] for one, _ in pairs) / len(pairs)
+        spread = alone_runs[0]["spread"]
+        alone_costs: list[float] = [
+            run["cpu"][shard] / run["per_shard"][shard] for shard, run in enumerate(alone_runs)
+        ]
+        # Equal load per room: the cluster saturates when its busiest shard does.
+        capacity = min(
+            (1 / cost) * args.rooms / rooms for cost, rooms in zip(alone_costs, spread, strict=True)
+        )
+        ratio = capacity * one_cost
+        verdict = "met" if ratio >= 2.5 else "NOT met"
+        print(
+            f"each shard alone: CPU per reservation"
+            f" {', '.join(f'{c * 1e6:.1f}' for c in alone_costs)}"
+            f" us against {one_cost * 1e6:.1f} us on the single primary; with a core per"
+            f" primary, {args.primaries} shards carry {ratio:.2f}x one (goal 2.5x: {verdict});"
+            f" the spread {spread} allows {args.rooms / max(spread):.2f}x"
         )
 
 

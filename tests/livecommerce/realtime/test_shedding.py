@@ -2,8 +2,8 @@
 hint, keeps everyone it admitted, puts buyers before chat and paces ambient updates harder.
 
 Pressure is injected through the model's own input (a lag sample, as the loop monitor takes
-one) rather than by burning CPU; the hold is long, so the monitor's calm samples that follow
-cannot lift it while the story runs.
+one) rather than by burning CPU; the server's own monitor is stopped, so only the story's
+samples count, and the hold is long, so the level stays while the story runs.
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ SECRET = "test-secret-that-is-long-enough-for-hs256"
 HELD = {"shedding": True, "shed_hold_s": 600.0}
 
 
+async def held_server(start_server: ServerFactory, **overrides: Any) -> Server:
+    """A server whose pressure only the story sets: its own loop monitor is stopped, so a
+    busy test machine's real lag can neither raise the level nor let it fall."""
+    server = await start_server(**{**HELD, **overrides})
+    await server.shedding.stop()
+    return server
+
+
 def press(server: Server, lag_s: float) -> Level:
     """Lag that lasts: three samples of it, as the monitor would take them."""
     for _ in range(2):
@@ -41,7 +49,7 @@ def press(server: Server, lag_s: float) -> Level:
 async def test_a_shedding_process_turns_new_viewers_away_and_keeps_those_it_admitted(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(**HELD)
+    server = await held_server(start_server)
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         host = await sign_up(http, "Ada")
         room = await open_room(http, host)
@@ -67,7 +75,7 @@ async def test_a_shedding_process_turns_new_viewers_away_and_keeps_those_it_admi
 async def test_a_queue_of_joins_turns_the_next_one_away_before_the_next_lag_sample(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(shed_pending_joins=50, **HELD)
+    server = await held_server(start_server, shed_pending_joins=50)
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         host = await sign_up(http, "Ada")
         room = await open_room(http, host)
@@ -97,7 +105,7 @@ async def test_with_shedding_off_a_lagging_process_still_admits(
 async def test_the_pages_that_start_a_viewing_session_answer_503_with_retry_after(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(**HELD)
+    server = await held_server(start_server)
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         host = await sign_up(http, "Ada")
         room = await open_room(http, host)
@@ -134,7 +142,7 @@ async def _sale_room(server: Server, units: int = 20) -> tuple[dict[str, Any], A
 async def test_a_buyers_reserve_goes_through_while_chat_waits_its_turn(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(shed_chat_per_s=1.0, **HELD)
+    server = await held_server(start_server, shed_chat_per_s=1.0)
     room, _, sale = await _sale_room(server)
     chatter = await join(server.ws_url, room["id"], minted("chatter", SECRET))
     buyer = await join(server.ws_url, room["id"], minted("buyer", SECRET))
@@ -151,8 +159,8 @@ async def test_a_buyers_reserve_goes_through_while_chat_waits_its_turn(
     refused = await reply_to(chatter, "c3")
     assert refused["code"] == "overloaded"
     assert refused["retry_after"] >= 1.0
-    held = await reply_to(buyer, "r")
-    assert held["type"] == "reservation", held
+    hold = await reply_to(buyer, "r")
+    assert hold["type"] == "reservation", hold
     await chatter.close()
     await buyer.close()
 
@@ -160,7 +168,7 @@ async def test_a_buyers_reserve_goes_through_while_chat_waits_its_turn(
 async def test_ambient_updates_slow_down_under_pressure_and_the_last_value_arrives(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(**HELD)
+    server = await held_server(start_server)
     room, _, sale = await _sale_room(server)
     watcher = await join(server.ws_url, room["id"])
     buyers = [await join(server.ws_url, room["id"], minted(f"b{i}", SECRET)) for i in range(4)]
@@ -186,7 +194,7 @@ async def test_ambient_updates_slow_down_under_pressure_and_the_last_value_arriv
 async def test_hearts_tapped_under_pressure_all_arrive_summed(
     start_server: ServerFactory,
 ) -> None:
-    server = await start_server(**HELD)
+    server = await held_server(start_server)
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         host = await sign_up(http, "Ada")
         room = await open_room(http, host)
