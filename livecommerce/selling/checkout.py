@@ -142,7 +142,6 @@ class Checkout:
         self.reservations = reservations
         self.audit = audit
         self.clock = clock
-        self.require_durable = require_durable
         self.sweep_grace_ms = sweep_grace_ms
         self.ledger = ChargeLedger(store.client)
         self.durability = durability or Durability(store.client, require_disk=require_durable)
