@@ -88,6 +88,7 @@ async def _serve(settings: Settings) -> None:
     ready: asyncio.Task[None] | None = None
     if settings.demo:
         camera, keeper, demo_lines = await _demo(server)
+        server.shedding.warm_up()  # seeding ran the loop late; the first visitors are welcome
         lines += demo_lines
         ready = asyncio.create_task(_when_ready(camera, demo_lines), name="demo-links")
     print("\n".join(lines), flush=True)

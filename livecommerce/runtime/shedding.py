@@ -32,6 +32,8 @@ from livecommerce.runtime.pressure import Level, Pressure
 log = logging.getLogger("livecommerce.shedding")
 
 SAMPLE_EVERY_S = 0.1
+# Lag this soon after start (or after ``warm_up``) is start-up work, not load.
+WARM_UP_S = 3.0
 
 
 class Shedding:
@@ -53,6 +55,7 @@ class Shedding:
         self.pending: Callable[[], int] = lambda: 0
         self._chat_tokens = chat_per_s
         self._chat_at = clock()
+        self._calm_until = float("-inf")
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -63,8 +66,18 @@ class Shedding:
         """How many times longer ambient updates wait than when all is calm."""
         return self.pressure.pace if self.enabled else 1.0
 
+    def warm_up(self, seconds: float = WARM_UP_S) -> None:
+        """Start-up work (scripts loaded, accounts upgraded, a demo seeded, first connections
+        made) runs the loop late for a moment with nobody to protect yet; shedding for it
+        would turn the first visitors away. Samples until then move the gauge, not the level.
+        """
+        self._calm_until = self.clock() + seconds
+
     def observe(self, lag_s: float) -> Level:
         """One lag sample (the monitor's, or a test's): the level after it."""
+        if self.clock() < self._calm_until:
+            metrics.LOOP_LAG.set(max(lag_s, 0.0))
+            return self.level
         before = self.pressure.level
         level = self.pressure.observe(self.clock(), lag_s, self.pending())
         metrics.LOOP_LAG.set(self.pressure.lag_s)
@@ -111,8 +124,9 @@ class Shedding:
 
     # The monitor -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, warm_up_s: float = WARM_UP_S) -> None:
         if self._task is None:
+            self.warm_up(warm_up_s)
             self._task = asyncio.create_task(self._monitor(), name="loop lag")
 
     async def stop(self) -> None:

@@ -36,6 +36,7 @@ async def held_server(start_server: ServerFactory, **overrides: Any) -> Server:
     busy test machine's real lag can neither raise the level nor let it fall."""
     server = await start_server(**{**HELD, **overrides})
     await server.shedding.stop()
+    server.shedding.warm_up(0.0)  # past start-up: every sample counts
     return server
 
 
@@ -100,6 +101,24 @@ async def test_with_shedding_off_a_lagging_process_still_admits(
     assert press(server, 1.0) is Level.NORMAL
     viewer = await join(server.ws_url, room["id"])
     await viewer.close()
+
+
+async def test_the_lag_of_start_up_work_turns_no_first_visitor_away(
+    start_server: ServerFactory,
+) -> None:
+    server = await held_server(start_server)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        host = await sign_up(http, "Ada")
+        room = await open_room(http, host)
+    server.shedding.warm_up(600.0)  # as the demo does once its show is seeded
+    assert press(server, 1.0) is Level.NORMAL
+    first = await join(server.ws_url, room["id"])
+
+    server.shedding.warm_up(0.0)  # warmed up: the same lag is load now
+    assert press(server, 1.0) is Level.SHEDDING
+    refused = await join(server.ws_url, room["id"], welcome=False)
+    assert (await refused.next())["code"] == "overloaded"
+    await first.close()
 
 
 async def test_the_pages_that_start_a_viewing_session_answer_503_with_retry_after(
