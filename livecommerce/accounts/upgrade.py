@@ -113,7 +113,12 @@ async def _deleted(client: Redis, moved: Moved) -> None:
 
 async def _sessions(client: Redis, moved: Moved) -> None:
     """Each legacy revoked session under its own key, kept as long as it had left. A cluster
-    client's SCAN visits every primary."""
+    client's SCAN visits every primary; it walks every key, so once a walk has finished it is
+    marked done and later starts skip it (a legacy key written after that, by an old process
+    left running, is not moved: the upgrade note says to stop those first)."""
+    done = keys.upgraded("revoked-sessions")
+    if await client.exists(done):
+        return
     prefix = keys.legacy_revoked_session("")
     found: list[str] = []
     async for raw in client.scan_iter(match=keys.legacy_revoked_sessions(), count=1000):
@@ -122,6 +127,7 @@ async def _sessions(client: Redis, moved: Moved) -> None:
             moved.sessions += await _move_sessions(client, prefix, found)
             found = []
     moved.sessions += await _move_sessions(client, prefix, found)
+    await client.set(done, b"1")
 
 
 async def _move_sessions(client: Redis, prefix: str, found: list[str]) -> int:

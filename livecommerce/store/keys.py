@@ -199,6 +199,11 @@ def legacy_revoked_session(session: str) -> str:
     return f"{PREFIX}:{{revoked}}:{session}"
 
 
+def upgraded(step: str) -> str:
+    """Set once an upgrade step that must walk the whole keyspace has walked it."""
+    return f"{PREFIX}:upgraded:{step}"
+
+
 def revocations_channel() -> str:
     """Every process hears sign-outs here and closes the sockets that hold the token."""
     return f"{PREFIX}:revocations"

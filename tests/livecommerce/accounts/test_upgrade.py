@@ -76,6 +76,11 @@ async def test_a_legacy_dataset_moves_to_the_new_keys_once_and_completely(
         left = [k async for k in client.scan_iter(match="lc:{acct}:*")]
         assert left == [keys.admins().encode()]  # the operators' set stays where it was
         assert [k async for k in client.scan_iter(match=keys.legacy_revoked_sessions())] == []
+
+        # Walking every key once is enough: a later start does not walk them again.
+        await client.set(keys.legacy_revoked_session("s_late"), b"1", pxat=until)
+        assert (await upgrade_accounts(client, stores[0].scripts)).sessions == 0
+        assert await client.exists(keys.legacy_revoked_session("s_late"))
     finally:
         for store in stores:
             await store.close()

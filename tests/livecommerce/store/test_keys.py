@@ -26,6 +26,7 @@ PINNED = [
     (keys.legacy_deleted_accounts(), "lc:{acct}:deleted"),
     (keys.legacy_revoked_session("S"), "lc:{revoked}:S"),
     (keys.legacy_revoked_sessions(), "lc:{revoked}:*"),
+    (keys.upgraded("revoked-sessions"), "lc:upgraded:revoked-sessions"),
     (keys.sale_hash("R", "S"), "lc:{r:R}:sale:S"),
     (keys.sale_holds("R", "S"), "lc:{r:R}:sale:S:holds"),
     (keys.sale_users("R", "S"), "lc:{r:R}:sale:S:users"),
