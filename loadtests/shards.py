@@ -185,6 +185,8 @@ async def client_main(pipe: Connection, cfg: dict[str, Any]) -> None:
 
 
 def client_entry(pipe: Connection, cfg: dict[str, Any]) -> None:
+    if cfg["cpus"]:
+        os.sched_setaffinity(0, cfg["cpus"])
     benchlib.install_uvloop()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(client_main(pipe, cfg))
@@ -201,6 +203,17 @@ def _cpu(node: ClusterNode) -> tuple[float, float]:
         float(stats.get(name, {}).get("usec", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval")
     )
     return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]), script_us / 1e6
+
+
+def pinning(args: argparse.Namespace) -> tuple[set[int], set[int]]:
+    """(the primaries' CPUs, the clients' CPUs): with ``--pin`` the last CPU is the
+    primaries' and the others the clients', so the primary being measured never takes turns
+    with a client on its core; without, both are every CPU."""
+    every = os.sched_getaffinity(0)
+    if not args.pin or len(every) < 2:
+        return set(), set()
+    store = max(every)
+    return {store}, every - {store}
 
 
 def run_config(
@@ -226,6 +239,10 @@ def run_config(
         rooms = room_ids(args.rooms)
         sales = asyncio.run(_open_sales(cluster.url, rooms, os.urandom(3).hex()))
         shards = cluster.primaries()
+        store_cpus, client_cpus = pinning(args)
+        if store_cpus:
+            for node in cluster.nodes:
+                os.sched_setaffinity(int(node.info("server")["process_id"]), store_cpus)
         owner = {room: cluster.primary_for_key(keys.room(room)) for room in rooms}
         spread = [sum(1 for r in rooms if owner[r] is node) for node in shards]
         driven = rooms if alone is None else [r for r in rooms if owner[r] is shards[alone]]
@@ -239,7 +256,7 @@ def run_config(
         for k in range(args.procs):
             cfg = {
                 "url": cluster.url, "t0": t0, "t1": t1, "proc": k, "batch": args.batch,
-                "callers": args.callers, "pace": pace / args.procs,
+                "callers": args.callers, "pace": pace / args.procs, "cpus": client_cpus,
                 "sales": {r: sales[r] for r in driven[k :: args.procs]},
             }  # fmt: skip
             ours, theirs = ctx.Pipe()
@@ -340,6 +357,12 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="then drive each shard's rooms with the other shards idle (its cost uncrowded)",
+    )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the primaries on the last CPU, the clients on the others",
     )
     parser.add_argument(
         "--wait-quiet", type=float, default=0, help="wait (at most S s) for < 20 %% busy first"

@@ -3,9 +3,13 @@
 Each room a process has viewers for is one shard channel (``SSUBSCRIBE``) in the room's own
 hash slot, so the script that writes a room event to the room's stream publishes it
 (``SPUBLISH``) in the same atomic step, on a single Valkey as on a cluster. On a cluster a
-channel lives on the primary that owns its slot: the bus keeps one link (one pub/sub
-connection) per primary it needs, however many rooms, as Centrifugo's engine keeps one per
-partition. Sign-outs travel on one broadcast channel (``on_revoked``) that any node relays.
+channel lives on the primary that owns its slot. The partitions are the cluster's 16,384
+slots, a fixed number, and the bus keeps one link (one pub/sub connection) per primary that
+owns any it needs, however many rooms: Centrifugo's engine does the same in its node-grouped
+mode (its partitions' connections grouped by node). Partitioning channels by a tag of their
+own, as Centrifugo's default mode does, would split a room's channel from its keys, and the
+publish from the room's script. Sign-outs travel on one broadcast channel (``on_revoked``)
+that any node relays.
 
 Subscribing waits for Redis to confirm, because a snapshot read before the subscription is
 live could miss an event published in between. A link that breaks tells its rooms
