@@ -107,6 +107,7 @@ from livecommerce.store.history import Store
 from livecommerce.store.limits import Limit, Limiter, client_address
 
 log = logging.getLogger("livecommerce.gateway")
+_ABSENT = object()  # a read this process does not make (a feature it runs without)
 
 _PATH = re.compile(r"^/ws/rooms/([A-Za-z0-9_-]{1,64})$")
 HARD_FRAME_LIMIT = 1024 * 1024
@@ -340,19 +341,7 @@ class Gateway:
         session = Session(conn, room, identity, protocol)
         since = _since(query) if query.get("epoch") == room.epoch else None
         if identity is not None and since is None:
-            session.buying = await self.reservations.buyer_state(identity, room_id)
-            lots = await self.auctions.welcome_lots(room_id)
-            session.buying["bids"] = await self.auctions.bidder_maxes(room_id, identity.id, lots)
-            if self.giveaways is not None:
-                running = await self.giveaways.welcome(room_id)
-                if running is not None:
-                    entered = await self.giveaways.entered(room_id, identity.id, running)
-                    session.buying["giveaway_entered"] = entered
-            if self.polls is not None:
-                session.buying["poll_vote"] = await self.polls.your_vote(room_id, identity.id)
-            joins = await self.groupbuys.joined(identity, room_id) if self.groupbuys else {}
-            if joins:  # only for someone who joined one of the room's group buys
-                session.buying["group_joins"] = joins
+            session.buying = await self._buying(identity, room_id)
         member = Member(
             conn,
             protocol,
@@ -377,6 +366,47 @@ class Gateway:
         finally:
             self._discard(session)
             channel.leave(conn)
+
+    async def _buying(self, identity: Identity, room_id: str) -> dict[str, Any]:
+        """What a signed-in viewer's welcome says of their own buying: holds, bids, entries,
+        votes, group buys. The reads are independent, so a join waits for the slowest one,
+        not for each in turn (a spike of joins is many of these at once)."""
+
+        async def bids() -> Any:
+            lots = await self.auctions.welcome_lots(room_id)
+            return await self.auctions.bidder_maxes(room_id, identity.id, lots)
+
+        async def giveaway_entered() -> Any:
+            if self.giveaways is None:
+                return None
+            running = await self.giveaways.welcome(room_id)
+            if running is None:
+                return None
+            return await self.giveaways.entered(room_id, identity.id, running)
+
+        async def poll_vote() -> Any:
+            if self.polls is None:
+                return _ABSENT
+            return await self.polls.your_vote(room_id, identity.id)
+
+        async def group_joins() -> Any:
+            return await self.groupbuys.joined(identity, room_id) if self.groupbuys else {}
+
+        buying, lot_bids, entered, vote, joins = await asyncio.gather(
+            self.reservations.buyer_state(identity, room_id),
+            bids(),
+            giveaway_entered(),
+            poll_vote(),
+            group_joins(),
+        )
+        buying["bids"] = lot_bids
+        if entered is not None:
+            buying["giveaway_entered"] = entered
+        if vote is not _ABSENT:
+            buying["poll_vote"] = vote
+        if joins:  # only for someone who joined one of the room's group buys
+            buying["group_joins"] = joins
+        return dict(buying)
 
     def _add(self, session: Session) -> None:
         self.sessions.add(session)
