@@ -30,6 +30,12 @@ here. So two figures are printed for each configuration:
   seconds; the ratio to the single primary's reservations / CPU seconds is what three shards
   buy. Both are printed from the process CPU and from the scripts' own time.
 
+The primaries are pinned (``--pin``, the default) to the machine's last CPU and the clients
+to the others: a primary that takes turns on a core with the Python clients runs the same
+Lua slower on cold caches, and the shards, interleaved more finely, more so. Pinned, the
+three primaries still share their one core with each other, so each shard is also driven
+alone (``--alone``), the others idle: the cluster whose primaries each have a core.
+
 A room lives on the shard that owns its hash slot (every room key carries the tag
 ``{r:<id>}``), so the rooms spread over the primaries as their slots fall: the run prints
 the rooms per shard, and the spread bounds the capacity ratio (30 rooms as 10/10/10 give at
