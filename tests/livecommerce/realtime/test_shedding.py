@@ -16,6 +16,7 @@ import httpx
 from livecommerce.runtime.pressure import Level
 from livecommerce.server import Server
 from tests.helpers import (
+    User,
     add_product,
     join,
     minted,
@@ -40,6 +41,13 @@ async def held_server(start_server: ServerFactory, **overrides: Any) -> Server:
     return server
 
 
+async def hosted_room(server: Server) -> tuple[User, dict[str, Any]]:
+    """Ada, and the room she opened on ``server``."""
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        host = await sign_up(http, "Ada")
+        return host, await open_room(http, host)
+
+
 def press(server: Server, lag_s: float) -> Level:
     """Lag that lasts: three samples of it, as the monitor would take them."""
     for _ in range(2):
@@ -51,9 +59,7 @@ async def test_a_shedding_process_turns_new_viewers_away_and_keeps_those_it_admi
     start_server: ServerFactory,
 ) -> None:
     server = await held_server(start_server)
-    async with httpx.AsyncClient(base_url=server.http_url) as http:
-        host = await sign_up(http, "Ada")
-        room = await open_room(http, host)
+    host, room = await hosted_room(server)
     on_stage = await join(server.ws_url, room["id"], host)
     watching = [await join(server.ws_url, room["id"]) for _ in range(3)]
     assert press(server, 1.0) is Level.SHEDDING
@@ -77,9 +83,7 @@ async def test_a_queue_of_joins_turns_the_next_one_away_before_the_next_lag_samp
     start_server: ServerFactory,
 ) -> None:
     server = await held_server(start_server, shed_pending_joins=50)
-    async with httpx.AsyncClient(base_url=server.http_url) as http:
-        host = await sign_up(http, "Ada")
-        room = await open_room(http, host)
+    _, room = await hosted_room(server)
     server.shedding.pending = lambda: 50  # as the gateway counts them: accepted, not welcomed
     refused = await join(server.ws_url, room["id"], welcome=False)
     assert (await refused.next())["code"] == "overloaded"
@@ -95,9 +99,7 @@ async def test_with_shedding_off_a_lagging_process_still_admits(
     start_server: ServerFactory,
 ) -> None:
     server = await start_server(**{**HELD, "shedding": False})
-    async with httpx.AsyncClient(base_url=server.http_url) as http:
-        host = await sign_up(http, "Ada")
-        room = await open_room(http, host)
+    _, room = await hosted_room(server)
     assert press(server, 1.0) is Level.NORMAL
     viewer = await join(server.ws_url, room["id"])
     await viewer.close()
@@ -107,9 +109,7 @@ async def test_the_lag_of_start_up_work_turns_no_first_visitor_away(
     start_server: ServerFactory,
 ) -> None:
     server = await held_server(start_server)
-    async with httpx.AsyncClient(base_url=server.http_url) as http:
-        host = await sign_up(http, "Ada")
-        room = await open_room(http, host)
+    _, room = await hosted_room(server)
     server.shedding.warm_up(600.0)  # as the demo does once its show is seeded
     assert press(server, 1.0) is Level.NORMAL
     first = await join(server.ws_url, room["id"])
@@ -214,9 +214,7 @@ async def test_hearts_tapped_under_pressure_all_arrive_summed(
     start_server: ServerFactory,
 ) -> None:
     server = await held_server(start_server)
-    async with httpx.AsyncClient(base_url=server.http_url) as http:
-        host = await sign_up(http, "Ada")
-        room = await open_room(http, host)
+    _, room = await hosted_room(server)
     watcher = await join(server.ws_url, room["id"])
     tapper = await join(server.ws_url, room["id"])
     press(server, 1.0)
