@@ -18,7 +18,7 @@ from livecommerce.auctions.rules import Auction, Increments, auction_from_hash
 from livecommerce.errors import NotFound
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
-from livecommerce.store.schedule import Schedule
+from livecommerce.store.schedule import Schedules
 from livecommerce.store.scripts import register
 
 MAX_OPEN_LOTS = 200  # queued and running lots one room may have at once
@@ -68,6 +68,7 @@ class Closing:
 class AuctionStore:
     def __init__(self, client: Redis, *, stream_max_len: int) -> None:
         self.client = client
+        self.schedules = Schedules(client)
         self.stream_max_len = stream_max_len
         self._rooms: dict[str, str] = {}
         self._queue = register(client, "auction_queue")
@@ -189,6 +190,7 @@ class AuctionStore:
         if duration_s is None:
             return False, "not_found", 0
         due = now + int(duration_s) * 1000  # the end it will have, unless a bid moves it
+        self.schedules[index].expect(due)
         added = await self.client.zadd(index, {f"{room_id} {auction_id}": due}, nx=True)
         raw = await self._start(
             keys=[
@@ -360,16 +362,16 @@ class AuctionStore:
 
     async def due(self, index: str, now: int, limit: int = 100) -> list[tuple[str, str, int]]:
         """Members of ``index`` due by ``now`` as (room, id, score), soonest first."""
-        return await Schedule(self.client, index).due(now, limit)
+        return await self.schedules[index].due(now, limit)
 
     async def reschedule(
         self, index: str, room_id: str, thing_id: str, at: int, *, nx: bool = False
     ) -> bool:
         """Whether the member was added (it was not in the set)."""
-        return await Schedule(self.client, index).put(room_id, thing_id, at, nx=nx)
+        return await self.schedules[index].put(room_id, thing_id, at, nx=nx)
 
     async def done(self, index: str, room_id: str, thing_id: str) -> None:
-        await Schedule(self.client, index).done(room_id, thing_id)
+        await self.schedules[index].done(room_id, thing_id)
 
     @guarded
     async def note_bidders(self, room_id: str, auction_id: str, bidders: Sequence[str]) -> None:

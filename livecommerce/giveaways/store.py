@@ -20,7 +20,7 @@ from livecommerce.errors import NotFound
 from livecommerce.giveaways.rules import Giveaway, GiveawayState, giveaway_from_hash
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
-from livecommerce.store.schedule import Schedule
+from livecommerce.store.schedule import Schedules
 from livecommerce.store.scripts import register
 
 
@@ -51,6 +51,7 @@ class Drawn:
 class GiveawayStore:
     def __init__(self, client: Redis, *, stream_max_len: int) -> None:
         self.client = client
+        self.schedules = Schedules(client)
         self.stream_max_len = stream_max_len
         self._rooms: dict[str, str] = {}
         self._start = register(client, "giveaway_start")
@@ -135,6 +136,7 @@ class GiveawayStore:
         await self.client.hset(keys.giveaway_rooms(), giveaway.id, room_id)
         self._rooms[giveaway.id] = room_id
         member = f"{room_id} {giveaway.id}"
+        self.schedules[keys.active_giveaways()].expect(giveaway.ends_at)
         await self.client.zadd(keys.active_giveaways(), {member: giveaway.ends_at})
         flat: list[str] = []
         for name, value in giveaway.to_hash().items():
@@ -245,13 +247,13 @@ class GiveawayStore:
     # The process-wide sets the tickers visit -------------------------------------------
 
     async def due(self, index: str, now: int, limit: int = 100) -> list[tuple[str, str, int]]:
-        return await Schedule(self.client, index).due(now, limit)
+        return await self.schedules[index].due(now, limit)
 
     async def reschedule(self, index: str, room_id: str, thing_id: str, at: int) -> None:
-        await Schedule(self.client, index).put(room_id, thing_id, at)
+        await self.schedules[index].put(room_id, thing_id, at)
 
     async def done(self, index: str, room_id: str, thing_id: str) -> None:
-        await Schedule(self.client, index).done(room_id, thing_id)
+        await self.schedules[index].done(room_id, thing_id)
 
     # What the entry rules need to know of a person (other slots, read before the entry) -
 

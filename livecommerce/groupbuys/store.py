@@ -19,7 +19,7 @@ from livecommerce.errors import NotFound
 from livecommerce.groupbuys.rules import GroupBuy, Join, group_from_hash, join_from_json
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
-from livecommerce.store.schedule import Schedule
+from livecommerce.store.schedule import Schedules
 from livecommerce.store.scripts import register
 
 
@@ -46,6 +46,7 @@ class Closed:
 class GroupBuyStore:
     def __init__(self, client: Redis, *, stream_max_len: int) -> None:
         self.client = client
+        self.schedules = Schedules(client)
         self.stream_max_len = stream_max_len
         self._rooms: dict[str, str] = {}
         self._start = register(client, "groupbuy_start")
@@ -221,11 +222,11 @@ class GroupBuyStore:
             await self.client.delete(key)
 
     async def due(self, now: int, limit: int = 100) -> list[tuple[str, str]]:
-        rows = await Schedule(self.client, keys.groupbuys_due()).due(now, limit)
+        rows = await self.schedules[keys.groupbuys_due()].due(now, limit)
         return [(room_id, group_id) for room_id, group_id, _ in rows]
 
     async def look_at(self, room_id: str, group_id: str, at: int) -> None:
-        await Schedule(self.client, keys.groupbuys_due()).put(room_id, group_id, at)
+        await self.schedules[keys.groupbuys_due()].put(room_id, group_id, at)
 
     async def done(self, room_id: str, group_id: str) -> None:
-        await Schedule(self.client, keys.groupbuys_due()).done(room_id, group_id)
+        await self.schedules[keys.groupbuys_due()].done(room_id, group_id)

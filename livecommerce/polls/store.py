@@ -16,7 +16,7 @@ from livecommerce.errors import NotFound
 from livecommerce.polls.rules import LEADERBOARD_SIZE, Entry, Poll, poll_from_hash
 from livecommerce.store import keys
 from livecommerce.store.connection import as_strings, as_text, guarded
-from livecommerce.store.schedule import Schedule
+from livecommerce.store.schedule import Schedules
 from livecommerce.store.scripts import register
 
 
@@ -53,6 +53,7 @@ def _board(raw: str | None) -> list[Entry]:
 class PollStore:
     def __init__(self, client: Redis, *, stream_max_len: int) -> None:
         self.client = client
+        self.schedules = Schedules(client)
         self.stream_max_len = stream_max_len
         self._start = register(client, "poll_start")
         self._vote = register(client, "poll_vote")
@@ -122,6 +123,7 @@ class PollStore:
         right after the start must not leave a poll that never ends."""
         room_id, index = poll.room_id, keys.active_polls()
         member = f"{room_id} {poll.id}"
+        self.schedules[index].expect(now + poll.duration_s * 1000)
         await self.client.zadd(index, {member: now + poll.duration_s * 1000})
         flat: list[str] = []
         for name, value in poll.to_hash().items():
@@ -179,10 +181,10 @@ class PollStore:
 
     async def due(self, now: int, limit: int = 100) -> list[tuple[str, str, int]]:
         """Running polls whose end is due by ``now`` as (room, poll, ends_at)."""
-        return await Schedule(self.client, keys.active_polls()).due(now, limit)
+        return await self.schedules[keys.active_polls()].due(now, limit)
 
     async def reschedule(self, room_id: str, poll_id: str, at: int) -> None:
-        await Schedule(self.client, keys.active_polls()).put(room_id, poll_id, at)
+        await self.schedules[keys.active_polls()].put(room_id, poll_id, at)
 
     async def done(self, room_id: str, poll_id: str) -> None:
-        await Schedule(self.client, keys.active_polls()).done(room_id, poll_id)
+        await self.schedules[keys.active_polls()].done(room_id, poll_id)

@@ -98,7 +98,7 @@ async def test_after_a_failover_the_promoted_primary_alone_takes_orders_and_says
                 except (Unavailable, redis.RedisError):
                     await asyncio.sleep(0.2)
         assert metrics.ORDERS_UNDER_REPLICATED._value.get() == before + 1
-        assert promoted.call("GET", hit) == b"after"
+        assert promoted.call("GET", hit) == "after"  # the promoted primary holds it
 
         await client.set(spared, b"order")
         await durability.settle(spared)
