@@ -471,6 +471,7 @@ class Server:
                 auctions.bids_of,
                 follows_of=follows.export,
                 reviews_of=reviews.of_user,
+                votes_of=polls.votes_of,
                 forget=_in_order_for(follows.forget, reviews.forget),
             ),
             clock=self.clock,

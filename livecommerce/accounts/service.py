@@ -60,6 +60,7 @@ class Footprint:
     bids_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
     follows_of: Callable[[str], Awaitable[Event]] | None = None  # whom they follow, reminders
     reviews_of: Callable[[str, int], Awaitable[list[Event]]] | None = None
+    votes_of: Callable[[str, int], Awaitable[list[Event]]] | None = None  # poll votes
     # What other concepts do when an account is deleted (reviews lose their words and name).
     forget: Callable[[str], Awaitable[None]] | None = None
 
@@ -163,13 +164,14 @@ class Accounts:
 
     async def export(self, who: Identity) -> Event:
         """Everything the server keeps about ``who``: account, orders, recent chat lines, the
-        lots they bid on."""
+        lots they bid on, whom they follow, their reviews and their poll votes."""
         account = await self.store.account(who.id) if who.kind == "account" else None
         messages: list[Event] = []
         orders: list[Event] = []
         bids: list[Event] = []
         follows: Event = {"following": [], "reminders": []}
         reviews: list[Event] = []
+        votes: list[Event] = []
         if self.footprint is not None:
             if self.footprint.follows_of is not None:
                 follows = await self.footprint.follows_of(who.id)
@@ -183,6 +185,8 @@ class Accounts:
                 bids = await self.footprint.bids_of(who.id, EXPORT_MAX)
             if self.footprint.reviews_of is not None:
                 reviews = await self.footprint.reviews_of(who.id, EXPORT_MAX)
+            if self.footprint.votes_of is not None:
+                votes = await self.footprint.votes_of(who.id, EXPORT_MAX)
         return {
             "exported_at": exported_at,
             "account": {**public(account), "created_at": int(account["created_at"])}
@@ -194,6 +198,7 @@ class Accounts:
             "following": follows["following"],
             "reminders": follows["reminders"],
             "reviews": reviews,
+            "poll_votes": votes,
         }
 
     async def delete(self, who: Identity, password: str) -> None:

@@ -31,7 +31,7 @@ from livecommerce.errors import (
     Unauthorized,
 )
 from livecommerce.events import Event, PollTally
-from livecommerce.polls.rules import EndReason, Poll, PollDraft, percentages
+from livecommerce.polls.rules import EndReason, Kind, Poll, PollDraft, PollState, percentages
 from livecommerce.polls.store import PollStore, VoteAnswer
 from livecommerce.rooms.rules import Room, RoomState
 from livecommerce.runtime import metrics
@@ -149,6 +149,8 @@ class Polls:
         if not answer.ok:
             raise _refusal(answer)
         self._dirty[(room_id, poll_id)] = len(answer.counts)
+        with contextlib.suppress(LiveCommerceError):  # the vote stands; only the index is late
+            await self.polls.note_voter(who.id, room_id, poll_id)
         return option
 
     # What people read ------------------------------------------------------------------
@@ -169,6 +171,33 @@ class Polls:
             return None
         option = await self.polls.vote_of(room_id, poll_id, user_id)
         return None if option is None else {"poll_id": poll_id, "option": option}
+
+    async def votes_of(self, user_id: str, limit: int) -> list[Event]:
+        """The polls a person voted in, with the option they chose, for their data export.
+        A quiz's answer shows only once it has ended, as everywhere else."""
+        found: list[Event] = []
+        for room_id, poll_id in await self.polls.polls_of_voter(user_id, limit):
+            try:
+                poll = await self.polls.poll(room_id, poll_id)
+            except NotFound:
+                continue
+            option = await self.polls.vote_of(room_id, poll_id, user_id)
+            if option is None:
+                continue
+            ended = poll.state is PollState.ENDED
+            found.append(
+                {
+                    "poll_id": poll.id,
+                    "room_id": room_id,
+                    "question": poll.question,
+                    "option": option,
+                    "choice": poll.options[option] if 0 <= option < len(poll.options) else None,
+                    "kind": str(poll.kind),
+                    "state": str(poll.state),
+                    "correct": option == poll.answer if ended and poll.kind is Kind.QUIZ else None,
+                }
+            )
+        return found
 
     async def room_polls(self, room_id: str) -> list[Event]:
         """The show's polls in order with their results, for its results page and replay."""

@@ -158,6 +158,21 @@ class PollStore:
         return VoteAnswer(reason=as_text(raw[1]), option=int(detail) if detail else None)
 
     @guarded
+    async def note_voter(self, user_id: str, room_id: str, poll_id: str) -> None:
+        """Index a counted vote under its voter (their slot, not the room's): the export's
+        way back to it. Written after the vote; a crash between loses only this index."""
+        await self.client.sadd(keys.user_votes(user_id), f"{room_id} {poll_id}")
+
+    @guarded
+    async def polls_of_voter(self, user_id: str, limit: int) -> list[tuple[str, str]]:
+        members = await self.client.srandmember(keys.user_votes(user_id), limit)
+        found = []
+        for member in members or []:
+            room_id, _, poll_id = as_text(member).partition(" ")
+            found.append((room_id, poll_id))
+        return sorted(found)
+
+    @guarded
     async def end(self, room_id: str, poll_id: str, reason: str, now: int) -> Ending:
         poll_keys = keys.poll(room_id, poll_id)
         raw = await self._end(

@@ -335,6 +335,11 @@ def user_bids(user_id: str) -> str:
     return f"{PREFIX}:{{u:{user_id}}}:bids"
 
 
+def user_votes(user_id: str) -> str:
+    """'<room id> <poll id>' of the polls a person voted in, for their data export."""
+    return f"{PREFIX}:{{u:{user_id}}}:votes"
+
+
 def auction_strikes() -> str:
     """account id -> auction orders they left unpaid."""
     return f"{PREFIX}:auction_strikes"

@@ -175,3 +175,31 @@ async def test_a_poll_needs_a_live_show_and_ends_with_it(start_server: ServerFac
         assert ended.status_code == 200, ended.text
         result = await studio.expect("poll.ended")
         assert (result["reason"], result["total"], result["leaderboard"]) == ("ended_early", 0, [])
+
+
+async def test_a_voter_finds_their_votes_in_their_data_export(start_server: ServerFactory) -> None:
+    server = await start_server()
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        host, kari = [await sign_up(http, n) for n in ("Ada", "Kari")]
+        room = await open_room(http, host)
+        studio = await join(server.ws_url, room["id"], host)
+        kari_ws = await join(server.ws_url, room["id"], kari)
+        started = await send(studio, "q1", type="poll.start", **QUIZ, duration_s=60, answer=1)
+        poll = started["poll"]
+        assert (await vote(kari_ws, poll["id"], 1, "k1"))["type"] == "ack"
+
+        async def exported(who: User) -> list[dict[str, Any]]:
+            answer = await http.get("/api/v1/me/export", headers=who.headers)
+            assert answer.status_code == 200, answer.text
+            return list(answer.json()["poll_votes"])
+
+        # While the quiz runs her export does not give its answer away.
+        assert await exported(kari) == [
+            {"poll_id": poll["id"], "room_id": room["id"], "question": QUIZ["question"],
+             "option": 1, "choice": "Wool", "kind": "quiz", "state": "active", "correct": None}
+        ]  # fmt: skip
+        ended = await send(studio, "e1", type="poll.end", poll_id=poll["id"])
+        assert ended["type"] == "ack", ended
+        [vote_then] = await exported(kari)
+        assert (vote_then["state"], vote_then["correct"]) == ("ended", True)
+        assert await exported(host) == []  # the host asked; she did not vote

@@ -27,6 +27,7 @@ PINNED = [
     (keys.legacy_revoked_session("S"), "lc:{revoked}:S"),
     (keys.legacy_revoked_sessions(), "lc:{revoked}:*"),
     (keys.upgraded("revoked-sessions"), "lc:upgraded:revoked-sessions"),
+    (keys.user_votes("U"), "lc:{u:U}:votes"),
     (keys.sale_hash("R", "S"), "lc:{r:R}:sale:S"),
     (keys.sale_holds("R", "S"), "lc:{r:R}:sale:S:holds"),
     (keys.sale_users("R", "S"), "lc:{r:R}:sale:S:users"),
