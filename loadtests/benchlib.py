@@ -59,6 +59,19 @@ def raise_nofile(want: int = 65536) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def split_cpus(pin: bool) -> tuple[set[int], set[int]]:
+    """(the store's and servers' CPUs, the clients' CPUs): with ``pin`` the last CPU is the
+    measured side's and the others the clients', so what is measured never takes turns on a
+    core with a Python client (it would run the same code slower on cold caches, and the
+    more finely it interleaves, the slower); without, or on one CPU, both are empty (no
+    pinning)."""
+    every = os.sched_getaffinity(0)
+    if not pin or len(every) < 2:
+        return set(), set()
+    last = max(every)
+    return {last}, every - {last}
+
+
 def check_loopback(url: str) -> None:
     host = urllib.parse.urlsplit(url).hostname or ""
     if host not in LOOPBACK:

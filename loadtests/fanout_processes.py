@@ -107,20 +107,16 @@ def start_servers(
     return servers
 
 
-def pin(args: argparse.Namespace, servers: list[int], clients: list[int | None]) -> None:
-    """The servers and the store on the machine's last CPU, the clients on the others: a
-    server process that takes turns on a core with the Python clients runs colder, and the
-    more server processes, the more finely they interleave, so the clients' share would be
-    charged to the processes' count."""
-    every = os.sched_getaffinity(0)
-    if len(every) < 2:
-        return
-    last = max(every)
-    for pid in servers:
-        os.sched_setaffinity(pid, {last})
-    for pid in clients:
+def pin(servers: list[int], clients: list[int | None]) -> None:
+    """The servers and the store on one CPU, the clients on the others (``split_cpus``):
+    otherwise the more server processes, the more finely they interleave with the clients,
+    and the clients' share would be charged to the processes' count."""
+    measured, rest = benchlib.split_cpus(True)
+    for pid in servers if measured else []:
+        os.sched_setaffinity(pid, measured)
+    for pid in clients if rest else []:
         if pid:
-            os.sched_setaffinity(pid, every - {last})
+            os.sched_setaffinity(pid, rest)
 
 
 def run_config(
@@ -168,7 +164,7 @@ def run_config(
         procs.append(sp)
         pipes.append(mine)
         if args.pin:
-            pin(args, [s.pid for s in servers if s.pid] + store_pids, [p.pid for p in procs])
+            pin([s.pid for s in servers if s.pid] + store_pids, [p.pid for p in procs])
         hello = benchlib.collect(pipes, "connected", time.time() + 60 + args.viewers / 20)
         connected = sum(h[1] for h in hello[:-1])
         errors: dict[str, int] = {}

@@ -211,17 +211,6 @@ def _cpu(node: ClusterNode) -> tuple[float, float]:
     return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]), script_us / 1e6
 
 
-def pinning(args: argparse.Namespace) -> tuple[set[int], set[int]]:
-    """(the primaries' CPUs, the clients' CPUs): with ``--pin`` the last CPU is the
-    primaries' and the others the clients', so the primary being measured never takes turns
-    with a client on its core; without, both are every CPU."""
-    every = os.sched_getaffinity(0)
-    if not args.pin or len(every) < 2:
-        return set(), set()
-    store = max(every)
-    return {store}, every - {store}
-
-
 def run_config(
     primaries: int,
     args: argparse.Namespace,
@@ -245,7 +234,7 @@ def run_config(
         rooms = room_ids(args.rooms)
         sales = asyncio.run(_open_sales(cluster.url, rooms, os.urandom(3).hex()))
         shards = cluster.primaries()
-        store_cpus, client_cpus = pinning(args)
+        store_cpus, client_cpus = benchlib.split_cpus(args.pin)
         if store_cpus:
             for node in cluster.nodes:
                 os.sched_setaffinity(int(node.info("server")["process_id"]), store_cpus)
