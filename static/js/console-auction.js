@@ -30,7 +30,7 @@ export function setupLotPanel({
   let reading = false;
   let again = false;
   let clockTimer = null;
-  let voiding = null; // {auction, user: {id, name}, opener, fallback} while the sheet is open
+  let voiding = null; // {auction, user: {id, name}, opener, fallback, row} while the sheet is open
 
   const dialog = $('void-sheet');
   const reason = $('void-reason');
@@ -205,7 +205,9 @@ export function setupLotPanel({
   // `opener` gets the keyboard back when the sheet closes, or `fallback` if it has gone.
   function askVoid(user, opener, { lot = runningLot(lots), fallback = $('lot-section') } = {}) {
     if (!lot || !user) return;
-    voiding = { auction: lot, user, opener, fallback };
+    // The log row it was opened from: a redraw while the sheet is open replaces `opener`.
+    const row = opener && opener.closest ? opener.closest('#lot-log li')?.dataset.n ?? null : null;
+    voiding = { auction: lot, user, opener, fallback, row };
     setText($('void-heading'), 'console.lot.void_heading', { name: String(user.name ?? user.id) });
     const count = standing.get(user.id) || 0;
     $('void-text').textContent = tn('console.lot.void_text', count, {
@@ -249,10 +251,13 @@ export function setupLotPanel({
   $('void-close').addEventListener('click', () => dialog.close());
   closeOnBackdrop(dialog);
   dialog.addEventListener('close', () => {
-    const { opener = null, fallback = null } = voiding || {};
+    const { opener = null, fallback = null, row = null } = voiding || {};
     voiding = null;
     const usable = (node) => node && document.contains(node) && !node.closest('[hidden]');
+    const same = row == null ? null : byData($('lot-log'), 'n', row);
+    const stay = same && (same.querySelector('button.danger') || same.querySelector('button'));
     if (usable(opener)) opener.focus();
+    else if (usable(stay)) stay.focus();
     else if (usable(fallback)) fallback.focus();
   });
 
